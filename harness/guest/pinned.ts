@@ -1,0 +1,32 @@
+// One call from "a level" to "a booted guest that proved it": the cached image, the
+// accelerator the probes allow, the guest itself. A level no accelerator provides is
+// a LevelUnavailableError (a skip), never a guest at another level.
+import { chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
+import { probeAll } from '../accel/probe.js';
+import { ensureImage, type ImageArtifacts } from '../image/build.js';
+import type { LevelName } from '../levels/table.js';
+import { LevelUnavailableError } from '../util/errors.js';
+import { silentLog, type Log } from '../util/log.js';
+import type { QemuAccel } from './qemu-args.js';
+import { QemuGuest, type QemuGuestOptions } from './qemu-guest.js';
+
+export interface PinnedGuestRequest extends Omit<QemuGuestOptions, 'image' | 'accel'> {
+  readonly accel: AccelRequest;
+  readonly image?: ImageArtifacts;
+  readonly log?: Log;
+}
+
+export async function resolveAccelChoice(level: LevelName, request: AccelRequest, image: ImageArtifacts): Promise<AccelChoice> {
+  const accels: QemuAccel[] = request === 'auto' ? ['kvm', 'tcg'] : [request];
+  return chooseAccel(level, request, await probeAll(accels, [level], image));
+}
+
+export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ guest: QemuGuest; choice: AccelChoice & { accel: QemuAccel } }> {
+  const log = request.log ?? silentLog;
+  const image = request.image ?? (await ensureImage({ log, ...(request.signal ? { signal: request.signal } : {}) }));
+  const choice = await resolveAccelChoice(request.level, request.accel, image);
+  if (choice.accel === null) throw new LevelUnavailableError(choice.skipReason);
+  const { accel: _accel, log: _log, image: _image, ...rest } = request;
+  const guest = await QemuGuest.boot({ ...rest, image, accel: choice.accel });
+  return { guest, choice };
+}

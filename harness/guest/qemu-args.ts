@@ -1,0 +1,78 @@
+// Lowers a QEMU guest's typed description to QEMU's argument array, in one place.
+// Pure: golden tests pin the exact array.
+
+export type QemuAccel = 'tcg' | 'kvm';
+
+export interface DataDisk {
+  /** Mounted read-only in the guest at /mnt/NAME; [a-z0-9][a-z0-9._-]{0,16}. */
+  readonly name: string;
+  /** A raw ext4 image (see data-disk.ts). */
+  readonly path: string;
+}
+
+export interface QemuMachineSpec {
+  /** Unique per guest; also tags the process (`-name`) so leaks can be found. */
+  readonly name: string;
+  readonly accel: QemuAccel;
+  /** The `-cpu` argument (harness/levels/qemu-cpu.ts). */
+  readonly cpu: string;
+  readonly memoryMiB: number;
+  /** The uncompressed ELF kernel: QEMU enters its PVH entry point directly. */
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly kernelArgs: readonly string[];
+  /** The guest's own copy-on-write overlay over the base image. */
+  readonly rootDisk: string;
+  readonly dataDisks: readonly DataDisk[];
+  readonly agentSocket: string;
+  readonly qmpSocket: string;
+}
+
+/** The agent finds its port by this name (agent.c PORT_NAME). */
+export const AGENT_PORT_NAME = 'levelgate.agent';
+/** Data disks carry this serial prefix; the guest's init mounts them read-only. */
+export const DATA_DISK_SERIAL_PREFIX = 'lg-';
+
+/** QEMU option values escape a comma by doubling it. */
+export function qemuOptValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+export function buildQemuArgs(spec: QemuMachineSpec): string[] {
+  return [
+    '-name', `${spec.name},debug-threads=on`,
+    // q35 never hung in ~100 TCG boots; microvm saves 0.15 s but hangs without a PIT/HPET.
+    '-machine', 'q35',
+    '-accel', spec.accel,
+    '-cpu', spec.cpu,
+    '-smp', '1',
+    '-m', String(spec.memoryMiB),
+    // Nothing implicit: no default devices, no config files, no display, no NIC (its
+    // boot ROM costs ~1.5 s, and guests have no network unless a scenario asks).
+    '-nodefaults',
+    '-no-user-config',
+    '-display', 'none',
+    '-nic', 'none',
+    // A guest reboot or panic ends QEMU instead of looping.
+    '-no-reboot',
+    '-kernel', spec.kernel,
+    '-initrd', spec.initrd,
+    '-append', spec.kernelArgs.join(' '),
+    // Serial console on QEMU's stdout: the harness logs it and watches it live.
+    '-chardev', 'stdio,id=console,signal=off',
+    '-serial', 'chardev:console',
+    '-chardev', `socket,id=qmp,path=${qemuOptValue(spec.qmpSocket)},server=on,wait=off`,
+    '-mon', 'chardev=qmp,mode=control',
+    '-device', 'virtio-serial-pci,id=vser0',
+    '-chardev', `socket,id=agent,path=${qemuOptValue(spec.agentSocket)},server=on,wait=off`,
+    '-device', `virtserialport,bus=vser0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
+    // The root disk comes first so the guest sees it as /dev/vda. cache=unsafe: the
+    // overlay is scratch, and package managers fsync a lot.
+    '-drive', `if=none,id=root,file=${qemuOptValue(spec.rootDisk)},format=qcow2,cache=unsafe,discard=unmap`,
+    '-device', 'virtio-blk-pci,drive=root,serial=levelgate-root',
+    ...spec.dataDisks.flatMap((disk, i) => [
+      '-drive', `if=none,id=data${i},file=${qemuOptValue(disk.path)},format=raw,readonly=on`,
+      '-device', `virtio-blk-pci,drive=data${i},serial=${DATA_DISK_SERIAL_PREFIX}${disk.name}`,
+    ]),
+  ];
+}

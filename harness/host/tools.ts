@@ -1,0 +1,61 @@
+// The host programs levelgate runs, the Debian packages that provide them, and a
+// check that names what is missing and how to install it.
+import { execa } from 'execa';
+import { InfrastructureError } from '../util/errors.js';
+
+export interface HostTool {
+  readonly command: string;
+  readonly debianPackage: string;
+  /** What needs it. */
+  readonly purpose: 'guests' | 'image' | 'reports';
+  /** Arguments that print its version (first line kept). */
+  readonly versionArgs: readonly string[];
+}
+
+export const HOST_TOOLS: readonly HostTool[] = [
+  { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', purpose: 'guests', versionArgs: ['--version'] },
+  { command: 'qemu-img', debianPackage: 'qemu-utils', purpose: 'guests', versionArgs: ['--version'] },
+  { command: 'mkfs.ext4', debianPackage: 'e2fsprogs', purpose: 'guests', versionArgs: ['-V'] },
+  { command: 'mmdebstrap', debianPackage: 'mmdebstrap', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'dpkg-deb', debianPackage: 'dpkg', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'cpio', debianPackage: 'cpio', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'zstd', debianPackage: 'zstd', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'xz', debianPackage: 'xz-utils', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'gcc', debianPackage: 'gcc', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'xmllint', debianPackage: 'libxml2-utils', purpose: 'reports', versionArgs: ['--version'] },
+];
+
+export interface ToolStatus {
+  readonly tool: HostTool;
+  /** First line of its version output, undefined when the command is missing. */
+  readonly version: string | undefined;
+}
+
+export async function probeTool(tool: HostTool): Promise<ToolStatus> {
+  try {
+    const result = await execa(tool.command, [...tool.versionArgs], { reject: false, all: true, timeout: 10_000 });
+    if (result.failed && result.exitCode === undefined) return { tool, version: undefined };
+    const line = (result.all ?? '').split('\n').find((l) => l.trim()) ?? '';
+    return { tool, version: line.trim() || 'present' };
+  } catch {
+    return { tool, version: undefined };
+  }
+}
+
+export async function probeTools(purposes: readonly HostTool['purpose'][]): Promise<ToolStatus[]> {
+  return Promise.all(HOST_TOOLS.filter((t) => purposes.includes(t.purpose)).map(probeTool));
+}
+
+export function installHint(missing: readonly HostTool[]): string {
+  const packages = [...new Set(missing.map((t) => t.debianPackage))].join(' ');
+  return `apt-get install ${packages}   (or run ./levelgate setup, which installs every host package)`;
+}
+
+/** Throws an InfrastructureError naming each missing command and its package. */
+export async function requireTools(purposes: readonly HostTool['purpose'][]): Promise<void> {
+  const missing = (await probeTools(purposes)).filter((s) => s.version === undefined).map((s) => s.tool);
+  if (missing.length === 0) return;
+  throw new InfrastructureError(`missing host programs: ${missing.map((t) => t.command).join(', ')}`, {
+    hint: installHint(missing),
+  });
+}

@@ -1,0 +1,280 @@
+// Builds the default guest image from Debian packages and nothing else, as a list of
+// named steps in a staging directory that is published into the cache only when
+// complete. An unchanged recipe is a cache hit; a concurrent build of the same recipe
+// waits for the first one.
+import { chmod, copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { requireTools } from '../host/tools.js';
+import { CleanupStack } from '../util/cleanup-stack.js';
+import { InfrastructureError } from '../util/errors.js';
+import { silentLog, timedStep, type Log } from '../util/log.js';
+import { acquireLock, cacheRoot, exists, publishDirectory, writeJson } from './cache.js';
+import { extractVmlinux } from './kernel.js';
+import { moduleClosure, moduleName, parseModulesDep } from './modules.js';
+import { defaultRecipe, guestSourcePath, recipeDigest, type ImageRecipe } from './recipe.js';
+
+export interface ImageManifest {
+  readonly digest: string;
+  readonly recipe: ImageRecipe;
+  readonly builtAt: string;
+  readonly buildSeconds: number;
+  readonly kernel: { readonly release: string; readonly packages: readonly string[] };
+  /** Every Debian package in the guest root with its exact version. */
+  readonly packages: Readonly<Record<string, string>>;
+  readonly modules: { readonly initramfs: readonly string[]; readonly root: readonly string[]; readonly builtIn: readonly string[] };
+  readonly rootDiskBytes: number;
+}
+
+export interface ImageArtifacts {
+  readonly digest: string;
+  readonly dir: string;
+  /** Uncompressed ELF kernel (PVH entry). */
+  readonly kernel: string;
+  readonly initrd: string;
+  /** The base root disk (raw ext4). Guests only ever read it, through their own overlay. */
+  readonly rootDisk: string;
+  readonly manifest: ImageManifest;
+}
+
+export interface EnsureImageOptions {
+  readonly recipe?: ImageRecipe;
+  readonly cacheDir?: string;
+  readonly log?: Log;
+  readonly signal?: AbortSignal;
+  /** Build even when the cache has the image. */
+  readonly rebuild?: boolean;
+}
+
+const FILES = { kernel: 'vmlinux', initrd: 'initramfs.cpio', rootDisk: 'root.img', manifest: 'manifest.json' } as const;
+
+export async function imagePaths(options: Pick<EnsureImageOptions, 'recipe' | 'cacheDir'> = {}): Promise<{ digest: string; dir: string }> {
+  const recipe = options.recipe ?? defaultRecipe();
+  const digest = await recipeDigest(recipe);
+  return { digest, dir: path.join(options.cacheDir ?? cacheRoot(), 'images', digest) };
+}
+
+/** The cached image for this recipe, or undefined when it has not been built. */
+export async function findImage(options: Pick<EnsureImageOptions, 'recipe' | 'cacheDir'> = {}): Promise<ImageArtifacts | undefined> {
+  const { digest, dir } = await imagePaths(options);
+  if (!(await exists(path.join(dir, FILES.manifest)))) return undefined;
+  const manifest = JSON.parse(await readFile(path.join(dir, FILES.manifest), 'utf8')) as ImageManifest;
+  return {
+    digest,
+    dir,
+    kernel: path.join(dir, FILES.kernel),
+    initrd: path.join(dir, FILES.initrd),
+    rootDisk: path.join(dir, FILES.rootDisk),
+    manifest,
+  };
+}
+
+/** Returns the cached image, building it first when the cache does not have it. */
+export async function ensureImage(options: EnsureImageOptions = {}): Promise<ImageArtifacts> {
+  const log = options.log ?? silentLog;
+  if (!options.rebuild) {
+    const cached = await findImage(options);
+    if (cached) return cached;
+  }
+  const { digest, dir } = await imagePaths(options);
+  const release = await acquireLock(`${dir}.lock`, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onWait: (pid) => log(`waiting for process ${pid}, which is building image ${digest}`),
+  });
+  try {
+    if (!options.rebuild) {
+      const built = await findImage(options);
+      if (built) return built;
+    } else {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await buildImage(options.recipe ?? defaultRecipe(), digest, dir, log, options.signal);
+  } finally {
+    await release();
+  }
+  const image = await findImage(options);
+  if (!image) throw new InfrastructureError(`image ${digest} was built but ${dir} holds no manifest`);
+  return image;
+}
+
+async function run(command: string, args: readonly string[], options: { signal?: AbortSignal; env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<string> {
+  const result = await execa(command, args, {
+    reject: false,
+    all: true,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  });
+  if (result.isCanceled) throw new InfrastructureError(`image build interrupted during: ${result.escapedCommand}`);
+  if (result.failed) {
+    const tail = (result.all ?? '').split('\n').slice(-30).join('\n');
+    throw new InfrastructureError(`image build step failed: ${result.escapedCommand} (${result.shortMessage})`, { details: tail });
+  }
+  return result.stdout;
+}
+
+async function walk(dir: string, prefix = '.'): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const rel = `${prefix}/${entry.name}`;
+    out.push(rel);
+    if (entry.isDirectory()) out.push(...(await walk(path.join(dir, entry.name), rel)));
+  }
+  return out;
+}
+
+async function buildImage(recipe: ImageRecipe, digest: string, target: string, log: Log, signal?: AbortSignal): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new InfrastructureError('building the guest image needs root (mmdebstrap, chroot and device nodes in the root tree)', {
+      hint: 'run as root once; later runs only read the cached image',
+    });
+  }
+  await requireTools(['image', 'guests']);
+  const started = performance.now();
+  const staging = `${target}.staging-${process.pid}`;
+  const root = path.join(staging, 'root');
+  const debs = path.join(staging, 'debs');
+  const kernelTree = path.join(staging, 'kernel');
+  const out = path.join(staging, 'out');
+  const opts = signal ? { signal } : {};
+  await using stack = new CleanupStack();
+  stack.defer('remove staging directory', () => rm(staging, { recursive: true, force: true }));
+  await rm(staging, { recursive: true, force: true });
+  await Promise.all([debs, kernelTree, out].map((d) => mkdir(d, { recursive: true })));
+  log(`building guest image ${digest} (Debian ${recipe.suite}, ${recipe.packages.join(' ')})`);
+
+  await timedStep(log, `bootstrap Debian ${recipe.suite} root with mmdebstrap`, () =>
+    run(
+      'mmdebstrap',
+      [
+        '--variant=essential',
+        `--include=${recipe.packages.join(',')}`,
+        // sid's Release file on the mirror can be past its Valid-Until date.
+        '--aptopt=Acquire::Check-Valid-Until "false"',
+        `--customize-hook=${guestSourcePath('fetch-kernel.sh')}`,
+        recipe.suite,
+        root,
+        recipe.mirror,
+      ],
+      { ...opts, env: { LEVELGATE_DEBS: debs, LEVELGATE_KERNEL_PACKAGE: recipe.kernelPackage } },
+    ),
+  );
+
+  const kernelDebs = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
+  const release = await timedStep(log, `unpack kernel (${kernelDebs.join(', ')})`, async () => {
+    for (const deb of kernelDebs) await run('dpkg-deb', ['-x', path.join(debs, deb), kernelTree], opts);
+    for (const modulesDir of ['usr/lib/modules', 'lib/modules']) {
+      const releases = await readdir(path.join(kernelTree, modulesDir)).catch(() => [] as string[]);
+      if (releases.length === 1) return releases[0]!;
+    }
+    throw new InfrastructureError(`kernel packages ${kernelDebs.join(', ')} hold no single /usr/lib/modules/RELEASE`);
+  });
+  const kernelModules = (await exists(path.join(kernelTree, 'usr/lib/modules', release)))
+    ? path.join(kernelTree, 'usr/lib/modules', release)
+    : path.join(kernelTree, 'lib/modules', release);
+
+  await timedStep(log, `unpack the ELF kernel ${release}`, async () => {
+    const candidates = [path.join(kernelModules, 'vmlinuz'), path.join(kernelTree, 'boot', `vmlinuz-${release}`)];
+    for (const vmlinuz of candidates) {
+      if (await exists(vmlinuz)) return extractVmlinux(vmlinuz, path.join(out, FILES.kernel));
+    }
+    throw new InfrastructureError(`no vmlinuz in ${candidates.join(' or ')}`);
+  });
+
+  const modules = await timedStep(log, 'install kernel modules and compute load order', async () => {
+    const rootModules = path.join(root, 'usr/lib/modules', release);
+    await mkdir(rootModules, { recursive: true });
+    await run('cp', ['-a', path.join(kernelModules, 'kernel'), rootModules], opts);
+    await run('chroot', [root, 'depmod', release], opts);
+    const deps = parseModulesDep(await readFile(path.join(rootModules, 'modules.dep'), 'utf8'));
+    const boot = moduleClosure(deps, recipe.bootModules);
+    const extra = moduleClosure(deps, recipe.rootModules);
+    const keep = new Set([...boot.ordered, ...extra.ordered]);
+    // Keep only what the guest needs: the whole tree is ~120 MB of compressed modules.
+    await rm(path.join(rootModules, 'kernel'), { recursive: true });
+    for (const rel of keep) {
+      await mkdir(path.dirname(path.join(rootModules, rel)), { recursive: true });
+      await copyFile(path.join(kernelModules, rel), path.join(rootModules, rel));
+    }
+    await run('chroot', [root, 'depmod', release], opts);
+    return { boot, extra };
+  });
+
+  await timedStep(log, 'compile the guest agent and canaries (gcc -march=x86-64 -static)', async () => {
+    const bin = path.join(root, 'usr/lib/levelgate');
+    await mkdir(bin, { recursive: true });
+    for (const [source, output] of [['agent.c', 'agent'], ['canary.c', 'canary']] as const) {
+      await run('gcc', ['-O2', '-march=x86-64', '-static', '-Wall', '-Werror', '-o', path.join(bin, output), guestSourcePath(source)], opts);
+    }
+    await copyFile(guestSourcePath('init.sh'), path.join(bin, 'init'));
+    await chmod(path.join(bin, 'init'), 0o755);
+  });
+
+  await timedStep(log, 'configure the root (rpm database path, hostname)', async () => {
+    // Debian's rpm keeps its database under ~/.rpmdb unless told otherwise.
+    await mkdir(path.join(root, 'etc/rpm'), { recursive: true });
+    await writeFile(path.join(root, 'etc/rpm/macros.levelgate'), '%_dbpath /var/lib/rpm\n');
+    await mkdir(path.join(root, 'var/lib/rpm'), { recursive: true });
+    await run('chroot', [root, 'rpmdb', '--initdb'], opts);
+    await writeFile(path.join(root, 'etc/hostname'), 'levelgate\n');
+  });
+
+  await timedStep(log, 'build the initramfs (busybox, boot modules, init)', async () => {
+    const initramfs = path.join(staging, 'initramfs');
+    for (const d of ['bin', 'modules', 'proc', 'sys', 'dev', 'newroot']) await mkdir(path.join(initramfs, d), { recursive: true });
+    await copyFile(path.join(root, 'usr/bin/busybox'), path.join(initramfs, 'bin/busybox'));
+    await chmod(path.join(initramfs, 'bin/busybox'), 0o755);
+    await copyFile(guestSourcePath('initramfs-init.sh'), path.join(initramfs, 'init'));
+    await chmod(path.join(initramfs, 'init'), 0o755);
+    const order: string[] = [];
+    for (const rel of modules.boot.ordered) {
+      const file = `${moduleName(rel)}.ko`;
+      const source = path.join(kernelModules, rel);
+      // busybox insmod takes plain .ko files only.
+      const dest = path.join(initramfs, 'modules', file);
+      const decompressor = rel.endsWith('.xz') ? 'xz' : rel.endsWith('.zst') ? 'zstd' : undefined;
+      if (decompressor) await execa(decompressor, ['-dc', source], { stdout: { file: dest }, ...(signal ? { cancelSignal: signal } : {}) });
+      else await copyFile(source, dest);
+      order.push(file);
+    }
+    await writeFile(path.join(initramfs, 'modules/order'), order.map((m) => `${m}\n`).join(''));
+    const list = (await walk(initramfs)).sort().join('\n');
+    await execa('cpio', ['--quiet', '-o', '-H', 'newc', '--reproducible'], {
+      cwd: initramfs,
+      input: `${list}\n`,
+      stdout: { file: path.join(out, FILES.initrd) },
+      ...(signal ? { cancelSignal: signal } : {}),
+    });
+  });
+
+  const packages = await timedStep(log, 'record package versions', async () => {
+    const listing = await run('chroot', [root, 'dpkg-query', '-W', '-f=${Package}\t${Version}\n'], opts);
+    return Object.fromEntries(listing.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+  });
+
+  await timedStep(log, `make the ${recipe.diskSizeMiB} MiB root disk (mkfs.ext4 -d)`, () =>
+    run('mkfs.ext4', ['-q', '-F', '-L', 'levelgate-root', '-d', root, path.join(out, FILES.rootDisk), `${recipe.diskSizeMiB}M`], opts),
+  );
+  // The base is only ever read through overlays; make an accidental write fail loudly.
+  await chmod(path.join(out, FILES.rootDisk), 0o444);
+
+  const manifest: ImageManifest = {
+    digest,
+    recipe,
+    builtAt: new Date().toISOString(),
+    buildSeconds: Math.round((performance.now() - started) / 100) / 10,
+    kernel: { release, packages: kernelDebs },
+    packages,
+    modules: {
+      initramfs: modules.boot.ordered.map(moduleName),
+      root: modules.extra.ordered.map(moduleName),
+      builtIn: [...modules.boot.notModules, ...modules.extra.notModules],
+    },
+    rootDiskBytes: (await stat(path.join(out, FILES.rootDisk))).size,
+  };
+  await writeJson(path.join(out, FILES.manifest), manifest);
+  await mkdir(path.dirname(target), { recursive: true });
+  if (!(await publishDirectory(out, target))) log(`image ${digest} was published by another build meanwhile; using it`);
+  log(`image ${digest} ready in ${manifest.buildSeconds} s: ${target}`);
+}

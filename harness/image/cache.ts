@@ -1,0 +1,85 @@
+// The on-disk cache: where images live, and how a build claims and publishes one so
+// that runs building at once neither corrupt nor duplicate it.
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** $LEVELGATE_CACHE, else $XDG_CACHE_HOME/levelgate, else ~/.cache/levelgate. */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.LEVELGATE_CACHE) return path.resolve(env.LEVELGATE_CACHE);
+  const base = env.XDG_CACHE_HOME ? path.resolve(env.XDG_CACHE_HOME) : path.join(os.homedir(), '.cache');
+  return path.join(base, 'levelgate');
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes an exclusive lock file (O_EXCL, holding the owner's pid). A lock whose owner
+ * died is taken over. Returns the release function.
+ */
+export async function acquireLock(
+  lockPath: string,
+  options: { signal?: AbortSignal; onWait?: (ownerPid: number) => void } = {},
+): Promise<() => Promise<void>> {
+  await mkdir(path.dirname(lockPath), { recursive: true });
+  let told = false;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return async () => {
+        await rm(lockPath, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+    if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) {
+      await rm(lockPath, { force: true });
+      continue;
+    }
+    if (!told && Number.isInteger(owner)) {
+      options.onWait?.(owner);
+      told = true;
+    }
+    await sleep(500, undefined, options.signal ? { signal: options.signal } : undefined);
+  }
+}
+
+/** Moves a finished staging directory into place; false when another build got there first. */
+export async function publishDirectory(staging: string, target: string): Promise<boolean> {
+  try {
+    await rename(staging, target);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+      await rm(staging, { recursive: true, force: true });
+      return false;
+    }
+    throw error;
+  }
+}
+
+export async function writeJson(file: string, value: unknown): Promise<void> {
+  await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,75 @@
+// Error types that say what failed, where, and what to do next. Each has a one-line
+// `message` (reason first); `details` carries the long evidence (console tail, output).
+
+export type ErrorKind = 'usage' | 'infrastructure' | 'guest' | 'command' | 'proof' | 'unavailable' | 'interrupted';
+
+export interface ErrorContext {
+  readonly hint?: string;
+  readonly details?: string;
+  readonly cause?: unknown;
+}
+
+export class LevelgateError extends Error {
+  readonly kind: ErrorKind;
+  readonly hint: string | undefined;
+  readonly details: string | undefined;
+
+  constructor(kind: ErrorKind, message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.name = new.target.name;
+    this.kind = kind;
+    this.hint = context.hint;
+    this.details = context.details;
+  }
+
+  /** The message, the hint and the evidence, for a terminal or a report. */
+  describe(): string {
+    return [this.message, this.hint ? `hint: ${this.hint}` : '', this.details ?? ''].filter(Boolean).join('\n');
+  }
+}
+
+/** Bad input: a flag, a field or a file. Exit code 2. */
+export class UsageError extends LevelgateError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('usage', message, context);
+  }
+}
+
+/** The host cannot do what was asked: a tool is missing, an image build failed. Exit code 3. */
+export class InfrastructureError extends LevelgateError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('infrastructure', message, context);
+  }
+}
+
+/** A guest failed to boot, crashed, hung, or did not answer. */
+export class GuestError extends LevelgateError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('guest', message, context);
+  }
+}
+
+/** The guest booted but does not see the level it was pinned to. */
+export class LevelProofError extends LevelgateError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('proof', message, context);
+  }
+}
+
+/** No accelerator on this host can provide the level: a skip, never a pass. */
+export class LevelUnavailableError extends LevelgateError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('unavailable', message, context);
+  }
+}
+
+/** The run was stopped by a signal (Ctrl-C, SIGTERM) or an abort. */
+export class InterruptedError extends LevelgateError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('interrupted', message, context);
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The levelgate command: parses the subcommand and hands over to its runner.
+import { doctorCommand } from './doctor.js';
+import { EXEC_USAGE, execCommand } from './exec.js';
+import { setupCommand } from './setup.js';
+
+const USAGE = `usage: levelgate COMMAND [options]
+
+Commands:
+  setup     install host packages, build the guest image, probe accelerators
+  doctor    what is installed, which accelerators work, which levels this host provides
+  exec      run one command in a guest pinned to a level (levelgate exec --help)
+
+${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  setup: setupCommand,
+  doctor: doctorCommand,
+  exec: execCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`levelgate: error: unknown command '${name}'; known: ${Object.keys(COMMANDS).join(', ')}\n`);
+    return 2;
+  }
+  return command(rest);
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,69 @@
+// `levelgate doctor`: what is installed, which accelerators really work, which levels
+// this host can provide, and the fix for each gap.
+import { access, constants as fsConstants } from 'node:fs/promises';
+import { chooseAccel } from '../harness/accel/choose.js';
+import { probeAll } from '../harness/accel/probe.js';
+import { findImage, imagePaths } from '../harness/image/build.js';
+import { cacheRoot } from '../harness/image/cache.js';
+import { LEVEL_NAMES } from '../harness/levels/table.js';
+import { installHint, probeTools } from '../harness/host/tools.js';
+
+export async function doctorCommand(args: string[]): Promise<number> {
+  const refresh = args.includes('--refresh');
+  const out = (line = '') => process.stdout.write(`${line}\n`);
+  const gaps: string[] = [];
+
+  out('Host programs');
+  const tools = await probeTools(['guests', 'image', 'reports']);
+  for (const { tool, version } of tools) {
+    out(`  ${version ? '✓' : '✗'} ${tool.command.padEnd(20)} ${version ?? `missing (Debian package ${tool.debianPackage})`}`);
+  }
+  const missing = tools.filter((t) => t.version === undefined).map((t) => t.tool);
+  if (missing.length) gaps.push(`install the missing programs: ${installHint(missing)}`);
+  const isRoot = process.getuid?.() === 0;
+  out(`  ${isRoot ? '✓' : '!'} ${'root'.padEnd(20)} ${isRoot ? 'yes (can build the guest image)' : 'no: building the guest image needs root once'}`);
+
+  out('');
+  out(`Guest image (cache: ${cacheRoot()})`);
+  const image = await findImage();
+  if (image) {
+    const p = image.manifest.packages;
+    out(`  ✓ ${image.digest}  kernel ${image.manifest.kernel.release}; rpm ${p.rpm ?? '?'}, dnf5 ${p.dnf5 ?? '?'}, zypper ${p.zypper ?? '?'}, libc6 ${p.libc6 ?? '?'}`);
+  } else {
+    const { digest } = await imagePaths();
+    out(`  - ${digest} not built yet: the first exec builds it (about a minute), or run ./levelgate setup`);
+  }
+
+  out('');
+  out('Accelerators');
+  let kvmDevice = false;
+  try {
+    await access('/dev/kvm', fsConstants.R_OK | fsConstants.W_OK);
+    kvmDevice = true;
+  } catch {
+    // no device
+  }
+  out(`  ${kvmDevice ? '✓' : '✗'} /dev/kvm ${kvmDevice ? 'opens (whether it runs guests is probed below)' : 'is missing or not accessible'}`);
+  if (!image || missing.some((t) => t.purpose === 'guests')) {
+    out('  - probes need QEMU and the guest image; run ./levelgate setup');
+  } else {
+    const probes = await probeAll(kvmDevice ? ['kvm', 'tcg'] : ['tcg'], LEVEL_NAMES, image, { refresh });
+    for (const p of probes) out(`  ${p.works ? '✓' : '✗'} ${p.accel.padEnd(3)} ${p.level}  ${p.reason}`);
+    out('');
+    out('Levels (accelerator chosen by --accel auto)');
+    for (const level of LEVEL_NAMES) {
+      const choice = chooseAccel(level, 'auto', probes);
+      if (choice.accel) out(`  ✓ ${level}  ${choice.accel}: ${choice.why}`);
+      else {
+        out(`  ✗ ${level}  skipped: ${choice.skipReason}`);
+        if (level === 'v4') gaps.push('v4 needs an emulator with AVX-512: KVM on an AVX-512 host (QEMU TCG has no AVX-512)');
+      }
+    }
+  }
+  out('');
+  if (gaps.length) {
+    out('To do');
+    for (const gap of gaps) out(`  - ${gap}`);
+  } else out('Nothing to fix.');
+  return missing.some((t) => t.purpose !== 'reports') ? 3 : 0;
+}

@@ -1,0 +1,107 @@
+// `levelgate exec --level vN -- COMMAND...`: boots a pinned guest, proves its level,
+// runs one command with its output streamed, and exits with the command's status.
+import { constants } from 'node:os';
+import { parseArgs } from 'node:util';
+import { openPinnedGuest } from '../harness/guest/pinned.js';
+import type { QemuGuest } from '../harness/guest/qemu-guest.js';
+import { UsageError } from '../harness/util/errors.js';
+import { formatSeconds, stderrLog } from '../harness/util/log.js';
+import { createRunContext, exitCodeFor, reportError } from './run-context.js';
+import { resolveAccel, resolveDataDisk, resolveLevel, resolveSeconds } from './resolve.js';
+
+export const EXEC_USAGE = `usage: levelgate exec --level LEVEL [options] -- COMMAND [ARG...]
+
+Boots a guest pinned to LEVEL, proves it sees that level, runs COMMAND in it and
+exits with COMMAND's status (128+N when signal N killed it, 124 on --timeout).
+
+  --level LEVEL          v1, v2, v3 or v4 (x86-64-v3 and x86_64_v3 are accepted)
+  --accel ACCEL          auto (default), tcg or kvm
+  --timeout SECONDS      kill COMMAND after this long (default 600)
+  --boot-timeout SECONDS give up on a guest that is not ready by then (default 60 under TCG)
+  --data NAME=DIR        attach DIR read-only at /mnt/NAME (repeatable)
+  --console-log PATH     keep the guest's serial console in PATH
+  --quiet                print only COMMAND's output
+
+Exit codes: COMMAND's own; 2 bad usage; 3 infrastructure or guest failure; 77 the
+level cannot be provided on this host (skipped); 130/143 interrupted.`;
+
+export async function execCommand(args: string[]): Promise<number> {
+  const dashdash = args.indexOf('--');
+  const own = dashdash >= 0 ? args.slice(0, dashdash) : args;
+  const command = dashdash >= 0 ? args.slice(dashdash + 1) : [];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: own,
+      options: {
+        level: { type: 'string' },
+        accel: { type: 'string' },
+        timeout: { type: 'string' },
+        'boot-timeout': { type: 'string' },
+        data: { type: 'string', multiple: true },
+        'console-log': { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    reportError(new UsageError(`exec: ${(error as Error).message}`, { hint: 'see levelgate exec --help' }));
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    process.stdout.write(`${EXEC_USAGE}\n`);
+    return 0;
+  }
+  const context = createRunContext();
+  const log = values.quiet ? () => {} : stderrLog;
+  let guest: QemuGuest | undefined;
+  try {
+    if (command.length === 0) throw new UsageError('exec: no command given; put it after --, e.g. levelgate exec --level v2 -- uname -m');
+    const level = resolveLevel(values.level);
+    const accel = resolveAccel(values.accel);
+    const timeoutMs = resolveSeconds(values.timeout, '--timeout') ?? 600_000;
+    const bootTimeoutMs = resolveSeconds(values['boot-timeout'], '--boot-timeout');
+    const dataFolders = (values.data ?? []).map((d) => resolveDataDisk(d));
+    const opened = await openPinnedGuest({
+      level,
+      accel,
+      log,
+      signal: context.signal,
+      dataFolders,
+      ...(bootTimeoutMs ? { bootTimeoutMs } : {}),
+      ...(values['console-log'] ? { consoleLog: values['console-log'] } : {}),
+    });
+    guest = opened.guest;
+    const proof = guest.proof;
+    log(
+      `levelgate: ${level} guest ready in ${formatSeconds(guest.timings.bootToReadyMs)} (${opened.choice.accel}: ${opened.choice.why}); ` +
+        `proven ${proof.proven} (cpuinfo ${proof.cpuinfoLevel}, glibc ${proof.glibcLevel}, canaries: ${proof.fidelity})`,
+    );
+    const result = await guest.exec(command, {
+      timeoutMs,
+      onStdout: (chunk) => process.stdout.write(chunk),
+      onStderr: (chunk) => process.stderr.write(chunk),
+      signal: context.signal,
+    });
+    for (const event of result.consoleEvents) log(`levelgate: console: ${event.kind}: ${event.line}`);
+    if (result.timedOut) {
+      log(`levelgate: ${result.command} timed out after ${formatSeconds(timeoutMs)} and was killed`);
+      return 124;
+    }
+    if (result.spawnFailed) return 127;
+    if (result.signal) {
+      log(`levelgate: ${result.command} was killed by ${result.signal}`);
+      return 128 + constants.signals[result.signal];
+    }
+    return result.exitCode ?? 1;
+  } catch (error) {
+    reportError(error);
+    return exitCodeFor(error, context);
+  } finally {
+    await guest?.dispose().catch(reportError);
+    context.dispose();
+  }
+}

@@ -1,0 +1,33 @@
+// Turns what a user typed into checked values, naming the flag on every error.
+import { ACCEL_REQUESTS, type AccelRequest } from '../harness/accel/choose.js';
+import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/table.js';
+import { UsageError } from '../harness/util/errors.js';
+
+export function resolveLevel(value: string | undefined, flag = '--level'): LevelName {
+  if (value === undefined) throw new UsageError(`${flag} is required; known levels: ${LEVEL_NAMES.join(', ')}`);
+  const level = parseLevelName(value);
+  if (!level) throw new UsageError(`${flag}: '${value}' is not a level; known: ${LEVEL_NAMES.join(', ')}`);
+  return level;
+}
+
+export function resolveAccel(value: string | undefined, flag = '--accel'): AccelRequest {
+  if (value === undefined) return 'auto';
+  if (!(ACCEL_REQUESTS as readonly string[]).includes(value)) {
+    throw new UsageError(`${flag}: '${value}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);
+  }
+  return value as AccelRequest;
+}
+
+export function resolveSeconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`${flag}: '${value}' is not a positive number of seconds`);
+  return Math.round(seconds * 1000);
+}
+
+/** --data NAME=DIR */
+export function resolveDataDisk(value: string, flag = '--data'): { name: string; folder: string } {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new UsageError(`${flag}: '${value}' is not NAME=DIR`);
+  return { name: value.slice(0, eq), folder: value.slice(eq + 1) };
+}

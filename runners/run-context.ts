@@ -1,0 +1,71 @@
+// What every entry point shares: one run-wide AbortController wired to SIGINT and
+// SIGTERM (the first stops the run and lets teardown finish; a second exits at once),
+// and the mapping from error kinds to exit codes.
+import { LevelgateError, errorMessage } from '../harness/util/errors.js';
+
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  infrastructure: 3,
+  /** The level cannot be provided on this host: skipped, not passed (automake's SKIP). */
+  skipped: 77,
+  interrupted: 130,
+} as const;
+
+export interface RunContext {
+  readonly signal: AbortSignal;
+  /** The signal that stopped the run, if any. */
+  readonly stoppedBy: () => NodeJS.Signals | undefined;
+  dispose(): void;
+}
+
+export function createRunContext(): RunContext {
+  const controller = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stoppedBy) {
+      process.stderr.write(`levelgate: second ${signal}: exiting now\n`);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
+    stoppedBy = signal;
+    process.stderr.write(`levelgate: ${signal}: stopping guests and cleaning up (again to exit at once)\n`);
+    controller.abort(new Error(`stopped by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    stoppedBy: () => stoppedBy,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+export function exitCodeFor(error: unknown, context?: RunContext): number {
+  const by = context?.stoppedBy();
+  if (by) return 128 + (by === 'SIGINT' ? 2 : 15);
+  if (!(error instanceof LevelgateError)) return EXIT.infrastructure;
+  switch (error.kind) {
+    case 'usage':
+      return EXIT.usage;
+    case 'unavailable':
+      return EXIT.skipped;
+    case 'interrupted':
+      return EXIT.interrupted;
+    default:
+      return EXIT.infrastructure;
+  }
+}
+
+/** Prints an error for a person: reason first, then the hint, then the evidence. */
+export function reportError(error: unknown): void {
+  if (error instanceof LevelgateError) {
+    const label = error.kind === 'unavailable' ? 'skipped' : 'error';
+    process.stderr.write(`levelgate: ${label}: ${error.describe()}\n`);
+  } else {
+    process.stderr.write(`levelgate: internal error: ${error instanceof Error ? (error.stack ?? error.message) : errorMessage(error)}\n`);
+  }
+}
