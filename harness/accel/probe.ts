@@ -8,6 +8,7 @@
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot } from '../image/cache.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
@@ -88,20 +89,14 @@ export async function probeAll(
       // no cache yet
     }
   }
-  const results: ProbeResult[] = [];
-  let changed = false;
-  for (const accel of accels) {
-    for (const level of levels) {
-      let result = cached.results.find((r) => r.accel === accel && r.level === level);
-      if (!result) {
-        result = await probeAccel(accel, level, image, qemuBinary);
-        cached.results.push(result);
-        changed = true;
-      }
-      results.push(result);
-    }
-  }
-  if (changed) {
+  // Two probes at a time: a KVM that hangs costs its full time limit, and TCG boots take a core each.
+  const queue = new PQueue({ concurrency: 2 });
+  const pairs = accels.flatMap((accel) => levels.map((level) => ({ accel, level })));
+  const missing = pairs.filter(({ accel, level }) => !cached.results.some((r) => r.accel === accel && r.level === level));
+  const fresh = await Promise.all(missing.map(({ accel, level }) => queue.add(() => probeAccel(accel, level, image, qemuBinary)) as Promise<ProbeResult>));
+  cached.results.push(...fresh);
+  const results = pairs.map(({ accel, level }) => cached.results.find((r) => r.accel === accel && r.level === level)!);
+  if (fresh.length > 0) {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(cached, null, 2)}\n`);
   }

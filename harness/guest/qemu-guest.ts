@@ -12,7 +12,7 @@ import { proveLevel, type LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
-import { GuestError, InfrastructureError, InterruptedError, LevelProofError, errorMessage } from '../util/errors.js';
+import { GuestError, InfrastructureError, InterruptedError, LevelgateError, LevelProofError, errorMessage } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { makeDataDisk } from './data-disk.js';
 import { GuestConsole, type ConsoleEvent } from './console.js';
@@ -329,9 +329,34 @@ export class QemuGuest implements Guest {
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         consoleEvents: this.console.events.slice(eventsBefore) as ConsoleEvent[],
       };
+    } catch (error) {
+      throw await this.#explain(error, command);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * The agent channel closes a moment before QEMU's exit is reported: a lost channel is
+   * explained by the guest's death when that comes within two seconds.
+   */
+  async #explain(error: unknown, command: string): Promise<unknown> {
+    if (error instanceof LevelgateError) return error;
+    const death = await raceWith(
+      this.#death.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      new Promise<undefined>(() => {}),
+      { timeoutMs: 2000, onTimeout: () => new Error('no death') },
+    ).catch(() => undefined);
+    return (
+      death ??
+      new GuestError(`lost the agent channel of guest ${this.facts.id} while running: ${command}`, {
+        cause: error,
+        details: describeEvidence(this.#stderr(), this.console),
+      })
+    );
   }
 
   async powerOff(): Promise<void> {

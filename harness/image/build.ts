@@ -207,8 +207,6 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     for (const [source, output] of [['agent.c', 'agent'], ['canary.c', 'canary']] as const) {
       await run('gcc', ['-O2', '-march=x86-64', '-static', '-Wall', '-Werror', '-o', path.join(bin, output), guestSourcePath(source)], opts);
     }
-    await copyFile(guestSourcePath('init.sh'), path.join(bin, 'init'));
-    await chmod(path.join(bin, 'init'), 0o755);
   });
 
   await timedStep(log, 'configure the root (rpm database path, hostname)', async () => {

@@ -20,7 +20,7 @@ export interface ImageRecipe {
 }
 
 /** Sources compiled or copied into the image: part of the digest. */
-export const GUEST_SOURCES = ['agent.c', 'canary.c', 'init.sh', 'initramfs-init.sh', 'fetch-kernel.sh'] as const;
+export const GUEST_SOURCES = ['agent.c', 'canary.c', 'initramfs-init.sh', 'fetch-kernel.sh'] as const;
 
 export function guestSourcePath(name: (typeof GUEST_SOURCES)[number]): string {
   // Sources live beside the TypeScript sources; compiled code runs from dist/harness/image.
@@ -33,7 +33,7 @@ export function defaultRecipe(env: NodeJS.ProcessEnv = process.env): ImageRecipe
     // sid: rpm 6.1 (level-aware), dnf5 5.4, zypper 1.14.101 / libzypp 17.38 (domain.md §4).
     suite: 'sid',
     mirror: env.LEVELGATE_MIRROR ?? 'http://deb.debian.org/debian',
-    packages: ['rpm', 'dnf5', 'zypper', 'createrepo-c', 'kmod', 'busybox-static'],
+    packages: ['rpm', 'dnf5', 'zypper', 'createrepo-c', 'kmod', 'mount', 'procps', 'busybox-static'],
     kernelPackage: 'linux-image-amd64',
     bootModules: ['virtio_blk', 'ext4'],
     rootModules: ['9p', '9pnet_virtio', 'overlay', 'squashfs', 'isofs', 'loop'],
