@@ -2,6 +2,7 @@
 // The levelgate command: parses the subcommand and hands over to its runner.
 import { doctorCommand } from './doctor.js';
 import { EXEC_USAGE, execCommand } from './exec.js';
+import { gateCommand } from './gate.js';
 import { setupCommand } from './setup.js';
 
 const USAGE = `usage: levelgate COMMAND [options]
@@ -9,6 +10,7 @@ const USAGE = `usage: levelgate COMMAND [options]
 Commands:
   setup     install host packages, build the guest image, probe accelerators
   doctor    what is installed, which accelerators work, which levels this host provides
+  gate      run the scenario catalog at every level for every driver (levelgate gate --help)
   exec      run one command in a guest pinned to a level (levelgate exec --help)
 
 ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
@@ -16,6 +18,7 @@ ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   setup: setupCommand,
   doctor: doctorCommand,
+  gate: gateCommand,
   exec: execCommand,
 };
 

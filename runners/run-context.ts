@@ -1,6 +1,7 @@
 // What every entry point shares: one run-wide AbortController wired to SIGINT and
 // SIGTERM (the first stops the run and lets teardown finish; a second exits at once),
 // and the mapping from error kinds to exit codes.
+import { setMaxListeners } from 'node:events';
 import { LevelgateError, errorMessage } from '../harness/util/errors.js';
 
 export const EXIT = {
@@ -22,6 +23,8 @@ export interface RunContext {
 
 export function createRunContext(): RunContext {
   const controller = new AbortController();
+  // Every guest, command and wait of the run listens to this one signal.
+  setMaxListeners(0, controller.signal);
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stoppedBy) {

@@ -209,13 +209,19 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     }
   });
 
-  await timedStep(log, 'configure the root (rpm database path, hostname)', async () => {
+  await timedStep(log, 'configure the root (rpm database path, zypper system check, hostname)', async () => {
     // Debian's rpm keeps its database under ~/.rpmdb unless told otherwise.
     await mkdir(path.join(root, 'etc/rpm'), { recursive: true });
     await writeFile(path.join(root, 'etc/rpm/macros.levelgate'), '%_dbpath /var/lib/rpm\n');
     await mkdir(path.join(root, 'var/lib/rpm'), { recursive: true });
     await run('chroot', [root, 'rpmdb', '--initdb'], opts);
     await writeFile(path.join(root, 'etc/hostname'), 'levelgate\n');
+    // libzypp refuses any transaction while its system check "requires:glibc" is unmet;
+    // in this Debian guest glibc belongs to dpkg, and rpm's database never holds it.
+    await writeFile(
+      path.join(root, 'etc/zypp/systemCheck'),
+      '## levelgate: glibc is installed by dpkg in this Debian guest, not by rpm,\n## so the default "requires:glibc" would block every zypper transaction.\n',
+    );
   });
 
   await timedStep(log, 'build the initramfs (busybox, boot modules, init)', async () => {
