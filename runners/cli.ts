@@ -3,6 +3,8 @@
 import { doctorCommand } from './doctor.js';
 import { EXEC_USAGE, execCommand } from './exec.js';
 import { gateCommand } from './gate.js';
+import { mergeCommand } from './merge.js';
+import { reproCommand } from './repro.js';
 import { setupCommand } from './setup.js';
 
 const USAGE = `usage: levelgate COMMAND [options]
@@ -11,6 +13,8 @@ Commands:
   setup     install host packages, build the guest image, probe accelerators
   doctor    what is installed, which accelerators work, which levels this host provides
   gate      run the scenario catalog at every level for every driver (levelgate gate --help)
+  repro     run one cell with live output; --keep leaves the guest up with a shell
+  merge     combine the gate.json of several CI jobs into one JUnit, HTML and JSON report
   exec      run one command in a guest pinned to a level (levelgate exec --help)
 
 ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
@@ -19,6 +23,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   setup: setupCommand,
   doctor: doctorCommand,
   gate: gateCommand,
+  repro: reproCommand,
+  merge: mergeCommand,
   exec: execCommand,
 };
 

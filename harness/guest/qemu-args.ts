@@ -26,10 +26,14 @@ export interface QemuMachineSpec {
   readonly dataDisks: readonly DataDisk[];
   readonly agentSocket: string;
   readonly qmpSocket: string;
+  /** A second virtio-serial port for an interactive shell (repro --keep). */
+  readonly shellSocket?: string;
 }
 
 /** The agent finds its port by this name (agent.c PORT_NAME). */
 export const AGENT_PORT_NAME = 'levelgate.agent';
+/** The interactive shell's port (repro --keep). */
+export const SHELL_PORT_NAME = 'levelgate.shell';
 /** Data disks carry this serial prefix; the guest's init mounts them read-only. */
 export const DATA_DISK_SERIAL_PREFIX = 'lg-';
 
@@ -66,6 +70,9 @@ export function buildQemuArgs(spec: QemuMachineSpec): string[] {
     '-device', 'virtio-serial-pci,id=vser0',
     '-chardev', `socket,id=agent,path=${qemuOptValue(spec.agentSocket)},server=on,wait=off`,
     '-device', `virtserialport,bus=vser0.0,chardev=agent,name=${AGENT_PORT_NAME}`,
+    ...(spec.shellSocket
+      ? ['-chardev', `socket,id=shell,path=${qemuOptValue(spec.shellSocket)},server=on,wait=off`, '-device', `virtserialport,bus=vser0.0,chardev=shell,name=${SHELL_PORT_NAME}`]
+      : []),
     // The root disk comes first so the guest sees it as /dev/vda. cache=unsafe: the
     // overlay is scratch, and package managers fsync a lot.
     '-drive', `if=none,id=root,file=${qemuOptValue(spec.rootDisk)},format=qcow2,cache=unsafe,discard=unmap`,

@@ -44,6 +44,8 @@ export interface QemuGuestOptions {
   readonly image: ImageArtifacts;
   readonly level: LevelName;
   readonly accel: QemuAccel;
+  /** Use this -cpu argument instead of the level's (experiments, and tests that prove a mismatch is caught). */
+  readonly cpu?: string;
   readonly qemuBinary?: string;
   readonly memoryMiB?: number;
   readonly dataDisks?: readonly DataDisk[];
@@ -62,6 +64,8 @@ export interface QemuGuestOptions {
   readonly onConsoleData?: (chunk: Buffer) => void;
   /** The default limit for commands that give none. */
   readonly commandTimeoutMs?: number;
+  /** Attach a shell port (see openShell). */
+  readonly shell?: boolean;
 }
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
@@ -179,7 +183,7 @@ export class QemuGuest implements Guest {
       const spec: QemuMachineSpec = {
         name: id,
         accel: options.accel,
-        cpu: qemuCpuArgument(options.level),
+        cpu: options.cpu ?? qemuCpuArgument(options.level),
         memoryMiB: options.memoryMiB ?? 1024,
         kernel: options.image.kernel,
         initrd: options.image.initrd,
@@ -188,6 +192,7 @@ export class QemuGuest implements Guest {
         dataDisks,
         agentSocket: path.join(tmp.path, 'agent.sock'),
         qmpSocket: path.join(tmp.path, 'qmp.sock'),
+        ...(options.shell ? { shellSocket: path.join(tmp.path, 'shell.sock') } : {}),
       };
       const argv = buildQemuArgs(spec);
       const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp.path, 'console.log'));
@@ -317,6 +322,9 @@ export class QemuGuest implements Guest {
           }),
         signal,
       });
+      // The kernel's "trap invalid opcode" line travels over the emulated UART and can
+      // arrive after the agent's answer: give the evidence a moment to catch up.
+      if (exit.signal !== 0) await this.#consoleCatchUp(eventsBefore, 500);
       return {
         argv,
         command,
@@ -334,6 +342,20 @@ export class QemuGuest implements Guest {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Waits until the console has an event past `index`, at most `ms`. */
+  async #consoleCatchUp(index: number, ms: number): Promise<void> {
+    if (this.console.events.length > index) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const unsubscribe = this.console.onEvent(done);
+      function done() {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
   }
 
   /**
@@ -362,6 +384,21 @@ export class QemuGuest implements Guest {
   async powerOff(): Promise<void> {
     await raceWith(this.#agent.powerOff(), this.#death, { timeoutMs: 10_000, onTimeout: () => new GuestError(`guest ${this.facts.id} did not acknowledge power-off`) });
     if (!(await settlesWithin(this.#exited, 30_000))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but QEMU did not exit within 30 s`);
+  }
+
+  /**
+   * Starts an interactive shell (bash on a pty, relayed by levelgate-agent --shell) on the guest's shell port
+   * and returns the host socket to attach to. Needs the guest booted with `shell: true`.
+   */
+  async openShell(): Promise<string> {
+    if (!this.spec.shellSocket) throw new GuestError(`guest ${this.facts.id} was booted without a shell port`);
+    const script =
+      'for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = levelgate.shell ] && dev=/dev/${p##*/}; done; ' +
+      '[ -n "$dev" ] || { echo "no levelgate.shell port" >&2; exit 1; }; ' +
+      'setsid /usr/lib/levelgate/agent --shell "$dev" </dev/null >/dev/null 2>&1 &';
+    const result = await this.exec(['sh', '-c', script], { timeoutMs: 10_000 });
+    if (result.exitCode !== 0) throw new GuestError(`cannot start a shell in guest ${this.facts.id}: ${result.stderr.trim()}`);
+    return this.spec.shellSocket;
   }
 
   /** QEMU's exit, once it happened (undefined while it runs). */

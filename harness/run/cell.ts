@@ -9,7 +9,7 @@ import type { AccelChoice } from '../accel/choose.js';
 import { DRIVERS } from '../drivers/index.js';
 import { parseInstalled, QUERY_INSTALLED, type GuestCommand } from '../drivers/driver.js';
 import { guestRepoPath, type FixtureSet } from '../fixtures/build.js';
-import type { CommandResult } from '../guest/guest.js';
+import { quoteCommand, type CommandResult } from '../guest/guest.js';
 import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
 import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
@@ -43,6 +43,18 @@ export interface StepRecord {
   readonly checks: readonly CheckResult[];
 }
 
+/** What a report needs to know about where a cell ran. */
+export interface CellFacts {
+  readonly cpu: string;
+  readonly accel: string;
+  readonly emulator: string;
+  readonly fidelity: string;
+  readonly imageDigest: string;
+  readonly kernel: string;
+  /** The package manager and its Debian package version in the guest. */
+  readonly packageManager: string;
+}
+
 export interface CellResult {
   readonly id: string;
   readonly scenario: string;
@@ -58,6 +70,20 @@ export interface CellResult {
   readonly steps: readonly StepRecord[];
   readonly consoleLogs: readonly string[];
   readonly timings: { readonly totalMs: number; readonly bootMs: number; readonly packageManagerMs: number; readonly harnessMs: number };
+  readonly facts?: CellFacts;
+  /** The one-line command that runs this cell again, alone, with live output. */
+  readonly repro: string;
+  /** 1, or more when an infrastructure error was retried. */
+  readonly attempts: number;
+  /** An infrastructure error happened and a retry settled the cell. */
+  readonly flaky: boolean;
+}
+
+/** The Debian packages behind each driver, as recorded in the image manifest. */
+const DRIVER_PACKAGES: Record<string, readonly string[]> = { dnf5: ['dnf5', 'libsolv1', 'rpm'], zypper: ['zypper', 'libzypp', 'libsolv1', 'rpm'], rpm: ['rpm'] };
+
+export function reproCommand(cell: Pick<Cell, 'scenario' | 'level' | 'driver'>, accel?: string): string {
+  return `./levelgate repro ${cell.scenario.id} --level ${cell.level} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
 }
 
 export interface CellEnvironment {
@@ -70,7 +96,21 @@ export interface CellEnvironment {
   readonly evidenceDir: string;
   readonly today: string;
   readonly signal?: AbortSignal;
-  readonly onStep?: (cell: Cell, step: StepRecord) => void;
+  /** The --accel the user asked for, for the repro command. */
+  readonly accelRequest?: string;
+  readonly hooks?: CellHooks;
+  /** Attach a shell port to the guest (repro --keep). */
+  readonly shell?: boolean;
+}
+
+export interface CellHooks {
+  readonly onStepStart?: (cell: Cell, index: number, title: string) => void;
+  readonly onStepEnd?: (cell: Cell, step: StepRecord) => void;
+  readonly onCommand?: (cell: Cell, command: string) => void;
+  readonly onOutput?: (cell: Cell, chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  readonly onGuest?: (cell: Cell, guest: QemuGuest) => void;
+  /** Called with the live guest after the last step, before teardown (repro --keep waits here). */
+  readonly beforeTeardown?: (cell: Cell, guest: QemuGuest) => Promise<void>;
 }
 
 function stepTitle(step: Step): string {
@@ -125,7 +165,18 @@ export function verdictFor(failedChecks: readonly string[], issue: KnownIssue | 
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
   const started = performance.now();
   const { issue, expired } = knownIssueFor(cell, env.knownIssues, env.today);
-  const base = { id: cell.id, scenario: cell.scenario.id, title: cell.scenario.title, level: cell.level, driver: cell.driver, expiredKnownIssues: expired };
+  const base = {
+    id: cell.id,
+    scenario: cell.scenario.id,
+    title: cell.scenario.title,
+    level: cell.level,
+    driver: cell.driver,
+    expiredKnownIssues: expired,
+    repro: reproCommand(cell, env.accelRequest),
+    attempts: 1,
+    flaky: false,
+  };
+  let facts: CellFacts | undefined;
   const steps: StepRecord[] = [];
   const proofs: LevelProof[] = [];
   const consoleLogs: string[] = [];
@@ -142,6 +193,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       proofs,
       steps,
       consoleLogs,
+      ...(facts ? { facts } : {}),
       timings: { totalMs, bootMs: Math.round(bootMs), packageManagerMs: Math.round(packageManagerMs), harnessMs: Math.max(0, Math.round(totalMs - bootMs - packageManagerMs)) },
     };
   };
@@ -179,10 +231,22 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         disk,
         dataDisks: [{ name: 'fixtures', path: env.fixtures.disk }],
         consoleLog,
+        ...(env.shell ? { shell: true } : {}),
         ...(env.signal ? { signal: env.signal } : {}),
       });
       proofs.push(guest.proof);
       bootMs += performance.now() - t;
+      env.hooks?.onGuest?.(cell, guest);
+      const packages = env.image.manifest.packages;
+      facts ??= {
+        cpu: guest.facts.cpu,
+        accel: guest.facts.accel,
+        emulator: `QEMU ${guest.facts.emulatorVersion}`,
+        fidelity: guest.proof.fidelity,
+        imageDigest: env.image.digest,
+        kernel: env.image.manifest.kernel.release,
+        packageManager: (DRIVER_PACKAGES[cell.driver] ?? []).map((p) => `${p} ${packages[p] ?? '?'}`).join(', '),
+      };
     };
     await boot(level);
 
@@ -190,8 +254,16 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const failed: string[] = [];
     for (const [index, step] of cell.scenario.steps.entries()) {
       const commands: CommandRecord[] = [];
+      env.hooks?.onStepStart?.(cell, index + 1, stepTitle(step));
       const run = async (command: GuestCommand, countsAsPackageManager = true): Promise<CommandResult> => {
-        const result = await guest!.exec(command.argv, { ...(command.input !== undefined ? { input: command.input } : {}), timeoutMs: 300_000 });
+        env.hooks?.onCommand?.(cell, quoteCommand(command.argv));
+        const onOutput = env.hooks?.onOutput;
+        const result = await guest!.exec(command.argv, {
+          ...(command.input !== undefined ? { input: command.input } : {}),
+          timeoutMs: 300_000,
+          ...(onOutput ? { onStdout: (c: Buffer) => onOutput(cell, c, 'stdout'), onStderr: (c: Buffer) => onOutput(cell, c, 'stderr') } : {}),
+          ...(env.signal ? { signal: env.signal } : {}),
+        });
         commands.push(record(result));
         if (countsAsPackageManager) packageManagerMs += result.durationMs;
         return result;
@@ -263,10 +335,11 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       }
       const stepRecord: StepRecord = { index: index + 1, title: stepTitle(step), level, commands, installedBefore, installedAfter, checks };
       steps.push(stepRecord);
-      env.onStep?.(cell, stepRecord);
+      env.hooks?.onStepEnd?.(cell, stepRecord);
       for (const c of checks) if (!c.ok) failed.push(`step ${index + 1} (${stepTitle(step)}): ${c.check}: expected ${c.expected}, got ${c.actual}`);
     }
     const { verdict, reason } = verdictFor(failed, issue);
+    if (guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, guest);
     return finish(verdict, reason, firstAccel);
   } catch (error) {
     if (error instanceof StepFailure) {

@@ -24,6 +24,11 @@ export interface PackageBuild {
   readonly kind?: 'program' | 'script' | 'hwcaps';
   readonly hwcaps?: readonly HwcapsDir[];
   readonly requires?: readonly string[];
+  /**
+   * Compile for this level instead of the arch's: a mislabelled build (say, an
+   * "x86_64" package whose program needs v3), for tests that prove a wrong variant is caught.
+   */
+  readonly compiledFor?: LevelName;
 }
 
 export type Operation = 'install' | 'upgrade' | 'downgrade' | 'distro-sync' | 'remove';

@@ -7,13 +7,12 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
 import { GuestError } from '../../harness/util/errors.js';
-import { leftovers, removeScratch, scratchDir, testImage } from './helpers.js';
+import { leftovers, testImage, withScratch } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../runners/cli.js', import.meta.url));
 
 test.serial('normal end and command timeout: nothing left', async (t) => {
-  const dir = await scratchDir('timeout');
-  try {
+  await withScratch('timeout', async (dir) => {
     {
       await using guest = await QemuGuest.boot({ image: await testImage(), level: 'v1', accel: 'tcg', tmpDir: dir });
       t.is((await leftovers(dir)).processes.length, 1, 'QEMU runs while the guest lives');
@@ -21,14 +20,11 @@ test.serial('normal end and command timeout: nothing left', async (t) => {
       t.true(r.timedOut);
     }
     t.deepEqual(await leftovers(dir), { files: [], processes: [] });
-  } finally {
-    await removeScratch(dir);
-  }
+  });
 });
 
 test.serial('a guest that hangs at boot ends with an error and its console, nothing left', async (t) => {
-  const dir = await scratchDir('hang');
-  try {
+  await withScratch('hang', async (dir) => {
     const error = await t.throwsAsync(
       // Init that never starts the agent: the guest boots and then says nothing.
       QemuGuest.boot({ image: await testImage(), level: 'v2', accel: 'tcg', tmpDir: dir, bootTimeoutMs: 8000, extraKernelArgs: ['rdinit=/bin/busybox', '--', 'sleep', '600'] }),
@@ -37,14 +33,11 @@ test.serial('a guest that hangs at boot ends with an error and its console, noth
     t.regex(error!.message, /^guest levelgate-v2-\w+ did not become ready within 8 s \(level v2, tcg\)$/);
     t.regex(error!.details ?? '', /console tail/);
     t.deepEqual(await leftovers(dir), { files: [], processes: [] });
-  } finally {
-    await removeScratch(dir);
-  }
+  });
 });
 
 test.serial('QEMU killed mid-command: the command fails at once with the cause, nothing left', async (t) => {
-  const dir = await scratchDir('crash');
-  try {
+  await withScratch('crash', async (dir) => {
     const guest = await QemuGuest.boot({ image: await testImage(), level: 'v2', accel: 'tcg', tmpDir: dir });
     const running = guest.exec(['sleep', '120']);
     await sleep(300);
@@ -55,15 +48,12 @@ test.serial('QEMU killed mid-command: the command fails at once with the cause, 
     t.regex(error!.message, /^QEMU was killed by SIGKILL \(guest levelgate-v2-\w+, level v2, tcg\)$/);
     await guest.dispose();
     t.deepEqual(await leftovers(dir), { files: [], processes: [] });
-  } finally {
-    await removeScratch(dir);
-  }
+  });
 });
 
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   test.serial(`${signal} to levelgate exec stops the guest and leaves nothing`, async (t) => {
-    const dir = await scratchDir(signal.toLowerCase());
-    try {
+    await withScratch(signal.toLowerCase(), async (dir) => {
       const child = execa('node', [CLI, 'exec', '--level', 'v2', '--', 'sleep', '600'], { env: { TMPDIR: dir }, reject: false, all: true });
       let output = '';
       child.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -75,8 +65,6 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
       t.is(result.exitCode, code);
       t.regex(output, new RegExp(`levelgate: ${signal}: stopping guests and cleaning up`));
       t.deepEqual(await leftovers(dir), { files: [], processes: [] });
-    } finally {
-      await removeScratch(dir);
-    }
+    });
   });
 }

@@ -33,3 +33,13 @@ export async function leftovers(dir: string): Promise<Leftovers> {
 export async function removeScratch(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
+
+/** Runs `fn` with a scratch directory of its own, removed afterwards whatever happens. */
+export async function withScratch<T>(label: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await scratchDir(label);
+  try {
+    return await fn(dir);
+  } finally {
+    await removeScratch(dir);
+  }
+}

@@ -16,6 +16,10 @@
  *             u64 duration in nanoseconds
  *   'P' power off acknowledged
  * The protocol is mirrored by harness/guest/agent-protocol.ts.
+ *
+ * `levelgate-agent --shell DEVICE [COMMAND...]` is the other mode: an interactive
+ * shell (bash -i by default) on a pseudo-terminal, relayed to DEVICE, for a person
+ * attached to the host end (levelgate repro --keep).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +33,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -390,7 +395,51 @@ static char *find_port(void) {
   return NULL;
 }
 
+/* Relays DEVICE <-> a pty running COMMAND until the command exits. */
+static int shell_main(const char *device, char **command) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || grantpt(master) || unlockpt(master)) die("posix_openpt");
+  const char *slave = ptsname(master);
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    setsid();
+    int s = open(slave, O_RDWR);
+    if (s < 0) die(slave);
+    ioctl(s, TIOCSCTTY, 0);
+    dup2(s, 0);
+    dup2(s, 1);
+    dup2(s, 2);
+    if (s > 2) close(s);
+    close(master);
+    setenv("TERM", "xterm", 1);
+    if (command[0]) execvp(command[0], command);
+    execl("/bin/bash", "bash", "-i", (char *)NULL);
+    execl("/bin/sh", "sh", "-i", (char *)NULL);
+    _exit(127);
+  }
+  int port = open(device, O_RDWR | O_NOCTTY);
+  if (port < 0) die(device);
+  static char buf[4096];
+  for (;;) {
+    struct pollfd pf[2] = {{port, POLLIN, 0}, {master, POLLIN, 0}};
+    if (poll(pf, 2, 1000) < 0 && errno != EINTR) die("poll");
+    if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
+    if (pf[0].revents & POLLIN) {
+      ssize_t k = read(port, buf, sizeof buf);
+      if (k > 0) write_all(master, buf, (size_t)k);
+      else usleep(50000); /* host end not attached */
+    }
+    if (pf[1].revents & (POLLIN | POLLHUP)) {
+      ssize_t k = read(master, buf, sizeof buf);
+      if (k <= 0) return 0;
+      write_all(port, buf, (size_t)k);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[1], "--shell") == 0) return shell_main(argv[2], argv + 3);
   const char *path = argc > 1 ? argv[1] : find_port();
   if (!path) {
     errno = ENOENT;

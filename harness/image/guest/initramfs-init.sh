@@ -37,7 +37,7 @@ busybox ln -sf /proc/self/fd $r/dev/fd
 busybox hostname levelgate
 # Runtime messages at KERN_INFO ("traps: prog[pid] trap invalid opcode") reach the
 # console, where the host watches for them; boot itself stays quiet.
-echo 7 > /proc/sys/kernel/printk
+echo 7 > $r/proc/sys/kernel/printk || fail "set the console log level"
 # Data disks: every virtio disk whose serial starts with lg- is mounted read-only at
 # /mnt/NAME (no udev: the serial comes from sysfs).
 for serial in $r/sys/block/vd*/serial; do

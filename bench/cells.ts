@@ -1,0 +1,61 @@
+// Benchmark: time per scenario cell, split into guest boot, package-manager commands and
+// the harness's own work (rpm database reads, program runs, evaluation, teardown).
+// Usage: npm run bench:cells [-- --runs N --level v3 --workers 1]
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { chooseAccel } from '../harness/accel/choose.js';
+import { probeAll } from '../harness/accel/probe.js';
+import { ensureFixtures } from '../harness/fixtures/build.js';
+import { ensureImage } from '../harness/image/build.js';
+import { LEVEL_NAMES, type LevelName } from '../harness/levels/table.js';
+import { planCells } from '../harness/plan/plan.js';
+import { runCell, type CellResult } from '../harness/run/cell.js';
+import { stderrLog } from '../harness/util/log.js';
+import { CATALOG } from '../scenarios/index.js';
+import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' } } });
+const runs = Number(values.runs);
+const level = values.level as LevelName;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+};
+
+const image = await ensureImage({ log: stderrLog });
+const fixtures = await ensureFixtures(CATALOG, image, { log: stderrLog });
+const probes = await probeAll(['kvm', 'tcg'], LEVEL_NAMES, image);
+const cells = planCells(CATALOG, { levels: [level] });
+const results = new Map<string, CellResult[]>();
+for (let run = 0; run < runs; run++) {
+  for (const cell of cells) {
+    const result = await runCell(cell, {
+      image,
+      fixtures,
+      accel: (l) => chooseAccel(l, 'auto', probes),
+      knownIssues: KNOWN_ISSUES,
+      evidenceDir: os.tmpdir() + '/levelgate-bench-evidence',
+      today: new Date().toISOString().slice(0, 10),
+    });
+    results.set(cell.id, [...(results.get(cell.id) ?? []), result]);
+    stderrLog(`run ${run + 1}/${runs} ${cell.id}: ${result.verdict} ${result.timings.totalMs} ms`);
+  }
+}
+const rows = [...results.entries()].map(([id, rs]) => {
+  const t = (k: keyof CellResult['timings']) => median(rs.map((r) => r.timings[k]));
+  const total = t('totalMs');
+  return `| ${id} | ${rs[0]!.verdict} | ${(total / 1000).toFixed(1)} s | ${(t('bootMs') / 1000).toFixed(1)} s | ${(t('packageManagerMs') / 1000).toFixed(1)} s (${Math.round((100 * t('packageManagerMs')) / total)} %) | ${(t('harnessMs') / 1000).toFixed(1)} s |`;
+});
+const sum = (k: keyof CellResult['timings']) => [...results.values()].reduce((a, rs) => a + median(rs.map((r) => r.timings[k])), 0);
+process.stdout.write(
+  [
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; image ${image.digest}, fixtures ${fixtures.digest}; level ${level}, one cell at a time, median of ${runs} runs.`,
+    '',
+    '| cell | verdict | total | guest boot (+ proof) | package manager | harness |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    `| **all ${results.size} cells** | | ${(sum('totalMs') / 1000).toFixed(0)} s | ${(sum('bootMs') / 1000).toFixed(0)} s | ${(sum('packageManagerMs') / 1000).toFixed(0)} s (${Math.round((100 * sum('packageManagerMs')) / sum('totalMs'))} %) | ${(sum('harnessMs') / 1000).toFixed(0)} s |`,
+    '',
+  ].join('\n'),
+);

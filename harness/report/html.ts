@@ -1,0 +1,101 @@
+// A self-contained HTML report: the scenario × level grid coloured by verdict (one
+// badge per driver), each badge opening the cell's transcript, checks and console tail.
+// No script, no external resource: <details> elements do the opening.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LEVEL_NAMES } from '../levels/table.js';
+import type { CellResult } from '../run/cell.js';
+import type { RunResult } from '../run/run-result.js';
+import type { Reporter } from './reporter.js';
+
+const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const COLOURS: Record<string, string> = {
+  pass: '#1f883d',
+  fail: '#cf222e',
+  xfail: '#9a6700',
+  xpass: '#8250df',
+  skip: '#6e7781',
+  error: '#bc4c00',
+};
+
+async function consoleTail(file: string, lines = 60): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(log no longer available)';
+  }
+}
+
+async function cellDetails(cell: CellResult): Promise<string> {
+  const steps = cell.steps
+    .map((step) => {
+      const commands = step.commands
+        .map((c) => `<div class="cmd">$ ${escape(c.command)} <span class="st">${c.signal ? escape(c.signal) : `exit ${c.exitCode}`} · ${c.durationMs} ms</span></div>${`${c.stdout}${c.stderr}`.trim() ? `<pre>${escape(`${c.stdout}${c.stderr}`.trim())}</pre>` : ''}`)
+        .join('');
+      const checks = step.checks.map((k) => `<li class="${k.ok ? 'ok' : 'ko'}">${escape(k.check)}: expected <b>${escape(k.expected)}</b>, got <b>${escape(k.actual)}</b></li>`).join('');
+      return `<h4>Step ${step.index} at ${step.level}: ${escape(step.title)}</h4>${commands}<p>installed before: <code>${escape(step.installedBefore.join(' ') || 'nothing')}</code><br>installed after: <code>${escape(step.installedAfter.join(' ') || 'nothing')}</code></p>${checks ? `<ul>${checks}</ul>` : ''}`;
+    })
+    .join('');
+  const logs = await Promise.all(cell.consoleLogs.map(async (log) => `<details><summary>console ${escape(path.basename(log))}</summary><pre>${escape(await consoleTail(log))}</pre></details>`));
+  const facts = cell.facts
+    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · -cpu ${cell.facts.cpu} · image ${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>`
+    : '';
+  return `<h3>${escape(cell.id)} — ${cell.verdict}</h3><p>${escape(cell.reason)}</p>${cell.knownIssue ? `<p>Known issue: <a href="${escape(cell.knownIssue.tracker)}">${escape(cell.knownIssue.tracker)}</a></p>` : ''}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${logs.join('')}`;
+}
+
+export async function buildHtml(run: RunResult): Promise<string> {
+  const scenarios = [...new Map(run.cells.map((c) => [c.scenario, c.title])).entries()];
+  const levels = LEVEL_NAMES.filter((l) => run.cells.some((c) => c.level === l));
+  const rows: string[] = [];
+  for (const [scenario, title] of scenarios) {
+    const tds: string[] = [];
+    for (const level of levels) {
+      const cells = run.cells.filter((c) => c.scenario === scenario && c.level === level);
+      const badges = await Promise.all(
+        cells.map(
+          async (c) =>
+            `<details class="cell"><summary style="background:${COLOURS[c.verdict]}" title="${escape(c.reason)}">${escape(c.driver)} ${c.verdict}${c.flaky ? ' (flaky)' : ''}</summary><div class="panel">${await cellDetails(c)}</div></details>`,
+        ),
+      );
+      tds.push(`<td>${badges.join('') || '<span class="none">—</span>'}</td>`);
+    }
+    rows.push(`<tr><th title="${escape(title)}">${escape(scenario)}<div class="title">${escape(title)}</div></th>${tds.join('')}</tr>`);
+  }
+  const counts = Object.entries(run.counts)
+    .map(([v, n]) => `<span class="count" style="background:${COLOURS[v]}">${n} ${v}</span>`)
+    .join(' ');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>levelgate report</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1f2328}
+table{border-collapse:collapse}th,td{border:1px solid #d0d7de;padding:.4em;vertical-align:top;text-align:left}
+th .title{font-weight:normal;color:#57606a;font-size:12px;max-width:22em}
+summary{color:#fff;border-radius:4px;padding:.1em .5em;margin:.1em 0;cursor:pointer;list-style:none;display:inline-block}
+.panel{border:1px solid #d0d7de;padding:.5em 1em;max-width:70em;background:#f6f8fa}
+.panel summary{color:#1f2328;background:#eaeef2}
+pre{background:#fff;border:1px solid #d0d7de;padding:.4em;overflow:auto;max-height:24em;font-size:12px}
+.cmd{font-family:monospace;margin-top:.4em}.st{color:#57606a}
+li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}.count{color:#fff;border-radius:4px;padding:.1em .5em}
+.facts{color:#57606a;font-size:12px}.none{color:#8c959f}
+</style></head><body>
+<h1>levelgate${run.shard ? ` — shard ${escape(run.shard)}` : ''}${run.interrupted ? ' — interrupted' : ''}</h1>
+<p>${escape(run.startedAt)} on ${escape(run.hostname)} · ${(run.durationMs / 1000).toFixed(0)} s · ${run.workers} workers · image ${escape(run.image)} · fixtures ${escape(run.fixtures)}</p>
+<p>${counts}</p>
+<table><thead><tr><th>scenario</th>${levels.map((l) => `<th>${l}</th>`).join('')}</tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table>
+</body></html>
+`;
+}
+
+export function htmlReporter(file: string): Reporter {
+  return {
+    name: 'html',
+    async onEnd(run) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, await buildHtml(run));
+      return file;
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// JUnit XML through junit-report-builder, shaped for the strictest common consumer
+// (Jenkins xUnit's junit-10.xsd, ../shared/schemas): a testsuite per level and driver,
+// a testcase per cell whose name is unique across the matrix, per-cell facts as
+// [[PROPERTY|name=value]] lines in system-out (the schema allows no properties on a
+// testcase), the serial logs as [[ATTACHMENT|path]] lines.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import junitModule, { type Builder } from 'junit-report-builder';
+import type { CellResult } from '../run/cell.js';
+import type { RunResult } from '../run/run-result.js';
+import type { Reporter } from './reporter.js';
+
+// The package is CommonJS (`module.exports = builder`) while its types declare an ES
+// default export: under NodeNext the import is the builder itself.
+const junit = junitModule as unknown as Builder;
+
+function transcript(cell: CellResult): string {
+  const lines: string[] = [];
+  const prop = (name: string, value: string | undefined) => value !== undefined && lines.push(`[[PROPERTY|${name}=${value}]]`);
+  prop('verdict', cell.verdict);
+  prop('requested-level', cell.level);
+  prop('proven-level', cell.proofs.map((p) => p.proven ?? 'none').join(' → ') || undefined);
+  prop('cpu', cell.facts?.cpu);
+  prop('accelerator', cell.facts?.accel ?? cell.accel);
+  prop('fidelity', cell.facts?.fidelity);
+  prop('emulator', cell.facts?.emulator);
+  prop('image', cell.facts?.imageDigest);
+  prop('kernel', cell.facts?.kernel);
+  prop('package-manager', cell.facts?.packageManager);
+  prop('attempts', String(cell.attempts));
+  if (cell.flaky) prop('flaky', 'true');
+  if (cell.knownIssue) prop('known-issue', cell.knownIssue.tracker);
+  lines.push(`${cell.verdict}: ${cell.reason}`);
+  lines.push(`repro: ${cell.repro}`);
+  for (const step of cell.steps) {
+    lines.push('', `step ${step.index} at ${step.level}: ${step.title}`);
+    for (const command of step.commands) {
+      const status = command.signal ? `signal ${command.signal}` : `exit ${command.exitCode}`;
+      lines.push(`  $ ${command.command}   (${status}, ${command.durationMs} ms)`);
+      const output = `${command.stdout}${command.stderr}`.trim();
+      if (output) lines.push(...output.split('\n').slice(-15).map((l) => `    ${l}`));
+    }
+    lines.push(`  installed before: ${step.installedBefore.join(' ') || 'nothing'}`);
+    lines.push(`  installed after:  ${step.installedAfter.join(' ') || 'nothing'}`);
+    for (const check of step.checks) lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.check}: expected ${check.expected}, got ${check.actual}`);
+  }
+  for (const log of cell.consoleLogs) lines.push(`[[ATTACHMENT|${log}]]`);
+  return lines.join('\n');
+}
+
+export function buildJUnit(run: RunResult): string {
+  const builder = junit.newBuilder().name(`levelgate${run.shard ? ` shard ${run.shard}` : ''}`);
+  const suites = new Map<string, ReturnType<typeof builder.testSuite>>();
+  for (const cell of run.cells) {
+    const key = `${cell.level} ${cell.driver}`;
+    let suite = suites.get(key);
+    if (!suite) {
+      suite = builder.testSuite().name(`levelgate ${cell.level} ${cell.driver}`).timestamp(run.startedAt);
+      suite.property('level', cell.level).property('driver', cell.driver).property('image', run.image).property('fixtures', run.fixtures);
+      suite.property('hostname', run.hostname);
+      if (run.interrupted) suite.property('interrupted', 'true');
+      suites.set(key, suite);
+    }
+    const testCase = suite.testCase().className(`levelgate.${cell.level}.${cell.driver}`).name(cell.id).time(cell.timings.totalMs / 1000);
+    testCase.standardOutput(transcript(cell));
+    switch (cell.verdict) {
+      case 'fail':
+      case 'xpass':
+        testCase.failure(`${cell.reason} — rerun: ${cell.repro}`, cell.verdict === 'xpass' ? 'unexpected-pass' : 'wrong-outcome');
+        break;
+      case 'error':
+        testCase.error(`${cell.reason} — rerun: ${cell.repro}`, 'infrastructure');
+        break;
+      case 'skip':
+      case 'xfail':
+        // The reason is in system-out: the builder writes <skipped/> without a message.
+        testCase.skipped();
+        break;
+      case 'pass':
+        break;
+    }
+  }
+  // junit-report-builder counts `skipped` on <testsuites> too, which junit-10.xsd does
+  // not allow there (it does on <testsuite>): drop that one root attribute.
+  return builder.build().replace(/(<testsuites\b[^>]*?) skipped="\d+"/, '$1');
+}
+
+export function junitReporter(file: string): Reporter {
+  return {
+    name: 'junit',
+    async onEnd(run) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, buildJUnit(run));
+      return file;
+    },
+  };
+}

@@ -1,0 +1,110 @@
+// Dispatches a plan: cells run under a worker budget, each within its own time limit;
+// an infrastructure error is retried (and the cell marked flaky when a retry settles
+// it); Ctrl-C stops dispatching, stops the running guests and still produces a result
+// in which the cells that did not run are listed as such.
+import os from 'node:os';
+import PQueue from 'p-queue';
+import type { Cell } from '../plan/plan.js';
+import type { ReporterSet } from '../report/reporter.js';
+import { formatSeconds } from '../util/log.js';
+import { reproCommand, runCell, type CellEnvironment, type CellResult } from './cell.js';
+import { countVerdicts, type RunResult } from './run-result.js';
+
+export interface GateRunOptions {
+  readonly cells: readonly Cell[];
+  readonly workers: number;
+  readonly environment: Omit<CellEnvironment, 'signal' | 'hooks'>;
+  readonly reporters: ReporterSet;
+  /** Run-wide: Ctrl-C. */
+  readonly signal: AbortSignal;
+  readonly cellTimeoutMs: number;
+  /** Extra attempts after an infrastructure error. */
+  readonly retries: number;
+  readonly shard?: string;
+}
+
+function notRun(cell: Cell, reason: string, accel?: string): CellResult {
+  return {
+    id: cell.id,
+    scenario: cell.scenario.id,
+    title: cell.scenario.title,
+    level: cell.level,
+    driver: cell.driver,
+    verdict: 'skip',
+    reason,
+    expiredKnownIssues: [],
+    proofs: [],
+    steps: [],
+    consoleLogs: [],
+    timings: { totalMs: 0, bootMs: 0, packageManagerMs: 0, harnessMs: 0 },
+    repro: reproCommand(cell, accel),
+    attempts: 0,
+    flaky: false,
+  };
+}
+
+async function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
+  const errors: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(new Error('cell time limit')), options.cellTimeoutMs);
+    let lastStep = '';
+    let result = await runCell(cell, {
+      ...options.environment,
+      signal: AbortSignal.any([options.signal, limit.signal]),
+      hooks: {
+        onStepStart: (_, index, title) => (lastStep = `step ${index} (${title})`),
+        onStepEnd: (c, step) => options.reporters.onStepEnd(c, step),
+      },
+    });
+    clearTimeout(timer);
+    if (limit.signal.aborted && !options.signal.aborted) {
+      result = { ...result, verdict: 'error', reason: `cell did not finish within ${formatSeconds(options.cellTimeoutMs)}${lastStep ? `; it was at ${lastStep}` : ''}` };
+    }
+    if (result.verdict === 'error' && !options.signal.aborted && attempt <= options.retries) {
+      errors.push(`attempt ${attempt}: ${result.reason}`);
+      continue;
+    }
+    const flaky = attempt > 1 && result.verdict !== 'error';
+    return { ...result, attempts: attempt, flaky, ...(flaky ? { reason: `${result.reason} (after ${errors.join('; ')})` } : {}) };
+  }
+}
+
+export async function runGate(options: GateRunOptions): Promise<RunResult> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const results = new Map<string, CellResult>();
+  options.reporters.onBegin({ cells: options.cells, workers: options.workers, ...(options.shard ? { shard: options.shard } : {}) });
+  const queue = new PQueue({ concurrency: options.workers });
+  // Ctrl-C: drop what has not started (those add() promises never settle, so nothing
+  // awaits them) and let the running cells tear their guests down.
+  const stop = () => queue.clear();
+  options.signal.addEventListener('abort', stop, { once: true });
+  for (const cell of options.cells) {
+    void queue.add(async () => {
+      if (options.signal.aborted) return;
+      options.reporters.onCellBegin(cell);
+      let result = await runWithLimits(cell, options);
+      if (options.signal.aborted && result.verdict === 'error') result = { ...result, verdict: 'skip', reason: 'interrupted while it ran' };
+      results.set(cell.id, result);
+      options.reporters.onCellEnd(result);
+    });
+  }
+  await queue.onIdle();
+  options.signal.removeEventListener('abort', stop);
+  const interrupted = options.signal.aborted;
+  const cells = options.cells.map((cell) => results.get(cell.id) ?? notRun(cell, 'not run: the run was interrupted', options.environment.accelRequest));
+  return {
+    tool: 'levelgate',
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - started),
+    interrupted,
+    hostname: os.hostname(),
+    image: options.environment.image.digest,
+    fixtures: options.environment.fixtures.digest,
+    ...(options.shard ? { shard: options.shard } : {}),
+    workers: options.workers,
+    counts: countVerdicts(cells),
+    cells,
+  };
+}

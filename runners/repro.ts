@@ -1,0 +1,103 @@
+// `levelgate repro SCENARIO --level L [--driver D] [--keep]`: one cell with live
+// output, the exact QEMU command line and a one-line rerun command; with --keep the
+// guest stays up after the last step with an interactive shell until Ctrl-C.
+import { parseArgs } from 'node:util';
+import { planCells } from '../harness/plan/plan.js';
+import { runCell } from '../harness/run/cell.js';
+import { prepareRun } from '../harness/run/prepare.js';
+import { exitCodeOf, countVerdicts } from '../harness/run/run-result.js';
+import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
+import { UsageError } from '../harness/util/errors.js';
+import { stderrLog } from '../harness/util/log.js';
+import { cellLine } from '../harness/report/terminal.js';
+import { CATALOG } from '../scenarios/index.js';
+import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
+import { resolveAccel, resolveLevel } from './resolve.js';
+import { createRunContext, EXIT, exitCodeFor, reportError } from './run-context.js';
+
+export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--evidence DIR]
+
+Runs one cell of the catalog with every command and its output shown as it runs,
+prints the QEMU command line and the command that reruns it. --driver defaults to
+the scenario's first driver. --keep leaves the guest running after the last step,
+with an interactive shell to attach to, until Ctrl-C.`;
+
+export async function reproCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        level: { type: 'string' },
+        driver: { type: 'string' },
+        accel: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        evidence: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    reportError(new UsageError(`repro: ${(error as Error).message}`, { hint: 'see levelgate repro --help' }));
+    return EXIT.usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${REPRO_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const context = createRunContext();
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    if (positionals.length !== 1) throw new UsageError(`repro: name one scenario; known: ${CATALOG.map((s) => s.id).join(', ')}`);
+    const level = resolveLevel(values.level);
+    const accel = resolveAccel(values.accel);
+    if (values.driver !== undefined && !(DRIVER_NAMES as readonly string[]).includes(values.driver)) {
+      throw new UsageError(`--driver: '${values.driver}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
+    }
+    planCells(CATALOG, { scenarios: positionals }); // names the known scenarios when this one is unknown
+    const scenario = CATALOG.find((s) => s.id === positionals[0])!;
+    const driver = (values.driver as DriverName | undefined) ?? scenario.drivers[0]!;
+    if (!scenario.drivers.includes(driver)) throw new UsageError(`--driver: scenario ${scenario.id} runs with ${scenario.drivers.join(', ')}, not ${driver}`);
+    const cell = planCells(CATALOG, { scenarios: positionals, levels: [level], drivers: [driver] })[0];
+    if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${level}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
+
+    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal });
+    out(`levelgate repro: ${cell.id} — ${scenario.title}`);
+    const result = await runCell(cell, {
+      ...prepared,
+      knownIssues: KNOWN_ISSUES,
+      evidenceDir: values.evidence ?? 'reports/repro',
+      today: new Date().toISOString().slice(0, 10),
+      signal: context.signal,
+      accelRequest: accel,
+      shell: values.keep,
+      hooks: {
+        onGuest: (_, guest) => out(`\nguest ${guest.facts.id} at ${guest.facts.requestedLevel} (${guest.facts.accel}), proven ${guest.proof.proven}, fidelity ${guest.proof.fidelity}\nQEMU: ${guest.commandLine}\nconsole: ${guest.console.path}`),
+        onStepStart: (_, index, title) => out(`\n── step ${index}: ${title}`),
+        onCommand: (_, command) => out(`$ ${command}`),
+        onOutput: (_, chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
+        onStepEnd: (_, step) => {
+          out(`installed: ${step.installedAfter.join(' ') || 'nothing'}`);
+          for (const check of step.checks) out(`${check.ok ? '  ok  ' : '  FAIL'} ${check.check}: expected ${check.expected}, got ${check.actual}`);
+        },
+        beforeTeardown: async (_, guest) => {
+          if (!values.keep) return;
+          const socket = await guest.openShell();
+          out(`\nThe guest stays up. Attach to its shell:\n  socat -,raw,echo=0 UNIX-CONNECT:${socket}\n(socat: apt-get install socat). Stop it with Ctrl-C here; nothing is left behind.`);
+          await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+        },
+      },
+    });
+    out(`\n${cellLine(result)}`);
+    out(`rerun: ${result.repro}`);
+    if (values.keep && context.signal.aborted) return EXIT.ok;
+    return exitCodeOf({ counts: countVerdicts([result]) });
+  } catch (error) {
+    reportError(error);
+    return exitCodeFor(error, context);
+  } finally {
+    context.dispose();
+  }
+}

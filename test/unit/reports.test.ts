@@ -1,0 +1,117 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import test from 'ava';
+import { planCells } from '../../harness/plan/plan.js';
+import { parseShard, shardCells } from '../../harness/plan/shard.js';
+import { buildHtml } from '../../harness/report/html.js';
+import { buildJUnit } from '../../harness/report/junit.js';
+import { ReporterSet } from '../../harness/report/reporter.js';
+import { defaultWorkers, loadFactor } from '../../harness/run/budget.js';
+import { exitCodeOf } from '../../harness/run/run-result.js';
+import { mergeRuns } from '../../runners/merge.js';
+import { CATALOG } from '../../scenarios/index.js';
+import { cellResult, everyVerdict, runResult } from '../fixtures/results.js';
+
+const SCHEMA = path.resolve(process.cwd(), '../shared/schemas/junit-10.xsd');
+
+async function validate(xml: string): Promise<{ exitCode: number | undefined; output: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-junit-'));
+  try {
+    await writeFile(path.join(dir, 'report.xml'), xml);
+    const result = await execa('xmllint', ['--noout', '--schema', SCHEMA, path.join(dir, 'report.xml')], { reject: false, all: true });
+    return { exitCode: result.exitCode, output: result.all ?? '' };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const reportKinds = {
+  pass: runResult([cellResult('pass')]),
+  fail: runResult([cellResult('fail')]),
+  error: runResult([cellResult('error')]),
+  skip: runResult([cellResult('skip', { steps: [], consoleLogs: [] })]),
+  'every verdict': runResult(everyVerdict()),
+  interrupted: runResult([cellResult('pass'), cellResult('skip', { id: 'other[v2,dnf5]', reason: 'not run: the run was interrupted', attempts: 0 })], { interrupted: true }),
+  merged: mergeRuns([
+    { file: 'a.json', run: runResult([cellResult('pass')], { shard: '1/2' }) },
+    { file: 'b.json', run: runResult([cellResult('fail', { id: 'x[v2,dnf5]', level: 'v2', driver: 'dnf5' })], { shard: '2/2' }) },
+  ]),
+};
+
+for (const [kind, run] of Object.entries(reportKinds)) {
+  test(`JUnit for a ${kind} report is valid against junit-10.xsd`, async (t) => {
+    const { exitCode, output } = await validate(buildJUnit(run));
+    t.is(exitCode, 0, output);
+    t.regex(output, /validates/);
+  });
+}
+
+test('JUnit: a suite per level and driver, unique case names, failures carry the rerun command', (t) => {
+  const xml = buildJUnit(runResult(everyVerdict()));
+  t.is((xml.match(/<testsuite /g) ?? []).length, 3);
+  t.regex(xml, /<testcase classname="levelgate\.v2\.zypper" name="scenario-1\[v2,zypper\]" time="8\.123">/);
+  t.regex(xml, /<failure message="[^"]*— rerun: \.\/levelgate repro fresh-install-mixed --level v3 --driver zypper" type="wrong-outcome"\/>/);
+  t.regex(xml, /type="unexpected-pass"/);
+  t.regex(xml, /<error message="[^"]*" type="infrastructure"/);
+  t.regex(xml, /\[\[PROPERTY\|fidelity=traps\]\]/);
+  t.regex(xml, /\[\[ATTACHMENT\|\/reports\/evidence\/cell\/console-1-v3\.log\]\]/);
+  t.false(/<testsuites[^>]* skipped=/.test(xml));
+  t.regex(buildJUnit(reportKinds.interrupted), /<property name="interrupted" value="true"\/>/);
+});
+
+test('HTML: one self-contained page with the grid, the verdicts and escaped evidence', async (t) => {
+  const html = await buildHtml(runResult(everyVerdict()));
+  t.regex(html, /^<!doctype html>/);
+  t.false(/<script|<link|src=/.test(html));
+  t.regex(html, /<th>v1<\/th><th>v2<\/th><th>v3<\/th>/);
+  t.regex(html, /zypper fail<\/summary>/);
+  t.true(html.includes('got 1.0-1.x86_64 &#60;&#38;&#34;&#39;&#62;'));
+  t.false(html.includes('<&"\'>'));
+});
+
+test('merge refuses a cell present in two inputs', (t) => {
+  const run = runResult([cellResult('pass')]);
+  t.throws(() => mergeRuns([{ file: 'a.json', run }, { file: 'b.json', run }]), { message: 'merge: cell fresh-install-mixed[v3,zypper] is in both a.json and b.json' });
+  const merged = reportKinds.merged;
+  t.is(merged.cells.length, 2);
+  t.is(exitCodeOf(merged), 1);
+});
+
+test('shards are deterministic, disjoint, complete, and keep scenario×level groups whole', (t) => {
+  const cells = planCells(CATALOG);
+  const shards = [1, 2, 3].map((index) => shardCells(cells, { index, total: 3 }));
+  t.is(shards.flat().length, cells.length);
+  t.is(new Set(shards.flat().map((c) => c.id)).size, cells.length);
+  t.deepEqual(shardCells(cells, { index: 2, total: 3 }).map((c) => c.id), shards[1]!.map((c) => c.id));
+  for (const shard of shards) {
+    for (const cell of shard) t.true(shard.filter((c) => c.scenario === cell.scenario && c.level === cell.level).length === cell.scenario.drivers.length);
+  }
+  t.deepEqual(parseShard('2/4'), { index: 2, total: 4 });
+  t.throws(() => parseShard('5/4'), { message: "--shard: '5/4' is not a shard; use I/N with 1 <= I <= N, e.g. --shard 2/4" });
+});
+
+test('a reporter that throws is named and the others still run', async (t) => {
+  const warnings: string[] = [];
+  const seen: string[] = [];
+  const set = new ReporterSet(
+    [
+      { name: 'broken', onCellEnd: () => { throw new Error('disk full'); }, onEnd: () => { throw new Error('still broken'); } },
+      { name: 'good', onCellEnd: (r) => void seen.push(r.id), onEnd: () => '/tmp/good.xml' },
+    ],
+    (line) => warnings.push(line),
+  );
+  set.onCellEnd(cellResult('pass'));
+  t.deepEqual(await set.onEnd(runResult([])), [{ reporter: 'good', path: '/tmp/good.xml' }]);
+  t.deepEqual(seen, ['fresh-install-mixed[v3,zypper]']);
+  t.deepEqual(warnings, ['levelgate: reporter broken failed in onCellEnd: disk full', 'levelgate: reporter broken failed in onEnd: still broken']);
+});
+
+test('the worker budget follows cores and memory; timeouts stretch past one guest per core', (t) => {
+  t.is(defaultWorkers(2, 24 * 2 ** 30), 2);
+  t.is(defaultWorkers(8, 4 * 2 ** 30), 2);
+  t.is(defaultWorkers(4, 512 * 2 ** 20), 1);
+  t.is(loadFactor(2, 2), 1);
+  t.is(loadFactor(4, 2), 2);
+});
