@@ -118,7 +118,14 @@ export async function gateCommand(args: string[]): Promise<number> {
     const run = await runGate({
       cells,
       workers,
-      environment: { ...prepared, knownIssues: KNOWN_ISSUES, evidenceDir, today: new Date().toISOString().slice(0, 10), accelRequest: accel },
+      environment: {
+        ...prepared,
+        knownIssues: KNOWN_ISSUES,
+        evidenceDir,
+        today: new Date().toISOString().slice(0, 10),
+        accelRequest: accel,
+        timeScale: loadFactor(workers),
+      },
       reporters,
       signal: context.signal,
       cellTimeoutMs,

@@ -167,7 +167,6 @@ export class QemuGuest implements Guest {
     const qemuBinary = options.qemuBinary ?? QEMU_BINARY;
     const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;
     let guest: QemuGuest | undefined;
-    let console: GuestConsole | undefined;
     let stderrText = '';
     try {
       options.signal?.throwIfAborted();
@@ -196,7 +195,6 @@ export class QemuGuest implements Guest {
       };
       const argv = buildQemuArgs(spec);
       const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp.path, 'console.log'));
-      console = guestConsole;
       stack.defer('close console log', () => guestConsole.close());
 
       const child: ResultPromise = execa(qemuBinary, argv, {

@@ -101,7 +101,13 @@ export interface CellEnvironment {
   readonly hooks?: CellHooks;
   /** Attach a shell port to the guest (repro --keep). */
   readonly shell?: boolean;
+  /** Stretches boot and command time limits when guests outnumber cores (default 1). */
+  readonly timeScale?: number;
 }
+
+/** Time limits under TCG on an unloaded host; scaled by CellEnvironment.timeScale. */
+export const BOOT_TIMEOUT_MS = 60_000;
+export const COMMAND_TIMEOUT_MS = 300_000;
 
 export interface CellHooks {
   readonly onStepStart?: (cell: Cell, index: number, title: string) => void;
@@ -149,6 +155,11 @@ function describeRun(result: CommandResult): string {
   if (result.spawnFailed) return 'not installed';
   if (result.exitCode !== 0) return `exit ${result.exitCode}: ${(result.stderr.trim().split('\n')[0] ?? '').slice(0, 120)}`;
   return result.stdout.trim().split('\n')[0] ?? '';
+}
+
+/** The level a move-to step boots at. */
+function moveTarget(from: LevelName, to: LevelName | 'one-below'): LevelName {
+  return to === 'one-below' ? LEVEL_NAMES[levelIndex(from) - 1]! : to;
 }
 
 /** Classifies the cell from its checks and the known issues. */
@@ -202,8 +213,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   const levels = [cell.level];
   for (const step of cell.scenario.steps) {
     if (step.kind !== 'move-to') continue;
-    const from = levels.at(-1)!;
-    levels.push(step.level === 'one-below' ? LEVEL_NAMES[levelIndex(from) - 1]! : step.level);
+    levels.push(moveTarget(levels.at(-1)!, step.level));
   }
   for (const level of levels) {
     const choice = env.accel(level);
@@ -231,6 +241,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         disk,
         dataDisks: [{ name: 'fixtures', path: env.fixtures.disk }],
         consoleLog,
+        bootTimeoutMs: BOOT_TIMEOUT_MS * (env.timeScale ?? 1),
         ...(env.shell ? { shell: true } : {}),
         ...(env.signal ? { signal: env.signal } : {}),
       });
@@ -252,6 +263,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
 
     const enabled: PackageBuild[] = [];
     const failed: string[] = [];
+    /** The rpm database as last read: one step's "after" is the next step's "before". */
+    let installedNow: string[] | undefined;
     for (const [index, step] of cell.scenario.steps.entries()) {
       const commands: CommandRecord[] = [];
       env.hooks?.onStepStart?.(cell, index + 1, stepTitle(step));
@@ -260,7 +273,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         const onOutput = env.hooks?.onOutput;
         const result = await guest!.exec(command.argv, {
           ...(command.input !== undefined ? { input: command.input } : {}),
-          timeoutMs: 300_000,
+          timeoutMs: COMMAND_TIMEOUT_MS * (env.timeScale ?? 1),
           ...(onOutput ? { onStdout: (c: Buffer) => onOutput(cell, c, 'stdout'), onStderr: (c: Buffer) => onOutput(cell, c, 'stderr') } : {}),
           ...(env.signal ? { signal: env.signal } : {}),
         });
@@ -269,7 +282,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         return result;
       };
       const installed = async () => parseInstalled((await run(QUERY_INSTALLED, false)).stdout);
-      const installedBefore = await installed();
+      const installedBefore = installedNow ?? (await installed());
       let exitCode: number | null | undefined;
       let updates: string[] | undefined;
       let detectedArch: string | undefined;
@@ -312,13 +325,15 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         case 'move-to': {
           await guest!.powerOff();
           await guest!.dispose();
-          level = step.level === 'one-below' ? LEVEL_NAMES[levelIndex(level) - 1]! : step.level;
+          level = moveTarget(level, step.level);
           await boot(level);
           break;
         }
       }
 
-      const installedAfter = await installed();
+      // Enabling repositories installs nothing; every other step is checked against the database itself.
+      const installedAfter = step.kind === 'repos' ? installedBefore : await installed();
+      installedNow = installedAfter;
       let checks: CheckResult[] = [];
       const expect = 'expect' in step ? step.expect : undefined;
       if (expect) {

@@ -43,31 +43,55 @@ function notRun(cell: Cell, reason: string, accel?: string): CellResult {
   };
 }
 
-async function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
+export interface AttemptLimits {
+  readonly cellTimeoutMs: number;
+  readonly retries: number;
+  /** Run-wide: an interrupted run is not retried. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Runs `attempt` within the cell's time limit; an infrastructure error (verdict
+ * 'error') is retried up to `retries` times, and a cell a retry settles is flaky.
+ * `attempt` receives the signal that ends it and a callback naming where it is, for
+ * the time-limit message.
+ */
+export async function runWithRetries(
+  attempt: (signal: AbortSignal, at: (where: string) => void) => Promise<CellResult>,
+  limits: AttemptLimits,
+): Promise<CellResult> {
   const errors: string[] = [];
-  for (let attempt = 1; ; attempt++) {
+  for (let n = 1; ; n++) {
     const limit = new AbortController();
-    const timer = setTimeout(() => limit.abort(new Error('cell time limit')), options.cellTimeoutMs);
-    let lastStep = '';
-    let result = await runCell(cell, {
-      ...options.environment,
-      signal: AbortSignal.any([options.signal, limit.signal]),
-      hooks: {
-        onStepStart: (_, index, title) => (lastStep = `step ${index} (${title})`),
-        onStepEnd: (c, step) => options.reporters.onStepEnd(c, step),
-      },
-    });
+    const timer = setTimeout(() => limit.abort(new Error('cell time limit')), limits.cellTimeoutMs);
+    let where = '';
+    let result = await attempt(AbortSignal.any([limits.signal, limit.signal]), (w) => (where = w));
     clearTimeout(timer);
-    if (limit.signal.aborted && !options.signal.aborted) {
-      result = { ...result, verdict: 'error', reason: `cell did not finish within ${formatSeconds(options.cellTimeoutMs)}${lastStep ? `; it was at ${lastStep}` : ''}` };
+    if (limit.signal.aborted && !limits.signal.aborted) {
+      result = { ...result, verdict: 'error', reason: `cell did not finish within ${formatSeconds(limits.cellTimeoutMs)}${where ? `; it was at ${where}` : ''}` };
     }
-    if (result.verdict === 'error' && !options.signal.aborted && attempt <= options.retries) {
-      errors.push(`attempt ${attempt}: ${result.reason}`);
+    if (result.verdict === 'error' && !limits.signal.aborted && n <= limits.retries) {
+      errors.push(`attempt ${n}: ${result.reason}`);
       continue;
     }
-    const flaky = attempt > 1 && result.verdict !== 'error';
-    return { ...result, attempts: attempt, flaky, ...(flaky ? { reason: `${result.reason} (after ${errors.join('; ')})` } : {}) };
+    const flaky = n > 1 && result.verdict !== 'error';
+    return { ...result, attempts: n, flaky, ...(flaky ? { reason: `${result.reason} (after ${errors.join('; ')})` } : {}) };
   }
+}
+
+function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
+  return runWithRetries(
+    (signal, at) =>
+      runCell(cell, {
+        ...options.environment,
+        signal,
+        hooks: {
+          onStepStart: (_, index, title) => at(`step ${index} (${title})`),
+          onStepEnd: (c, step) => options.reporters.onStepEnd(c, step),
+        },
+      }),
+    options,
+  );
 }
 
 export async function runGate(options: GateRunOptions): Promise<RunResult> {
