@@ -1,7 +1,9 @@
 // Benchmark: time per scenario cell, split into guest boot, package-manager commands and
 // the harness's own work (rpm database reads, program runs, evaluation, teardown).
 // Usage: npm run bench:cells [-- --runs N --level v3 --workers 1]
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseAccel } from '../harness/accel/choose.js';
 import { probeAll } from '../harness/accel/probe.js';
@@ -28,6 +30,8 @@ const fixtures = await ensureFixtures(CATALOG, image, { log: stderrLog });
 const probes = await probeAll(['kvm', 'tcg'], LEVEL_NAMES, image);
 const cells = planCells(CATALOG, { levels: [level] });
 const results = new Map<string, CellResult[]>();
+// Console logs of the benchmark's cells: kept while it runs, removed at the end.
+const evidence = await mkdtemp(path.join(os.tmpdir(), 'levelgate-bench-evidence-'));
 for (let run = 0; run < runs; run++) {
   for (const cell of cells) {
     const result = await runCell(cell, {
@@ -35,13 +39,14 @@ for (let run = 0; run < runs; run++) {
       fixtures,
       accel: (l) => chooseAccel(l, 'auto', probes),
       knownIssues: KNOWN_ISSUES,
-      evidenceDir: os.tmpdir() + '/levelgate-bench-evidence',
+      evidenceDir: evidence,
       today: new Date().toISOString().slice(0, 10),
     });
     results.set(cell.id, [...(results.get(cell.id) ?? []), result]);
     stderrLog(`run ${run + 1}/${runs} ${cell.id}: ${result.verdict} ${result.timings.totalMs} ms`);
   }
 }
+await rm(evidence, { recursive: true, force: true });
 const rows = [...results.entries()].map(([id, rs]) => {
   const t = (k: keyof CellResult['timings']) => median(rs.map((r) => r.timings[k]));
   const total = t('totalMs');
