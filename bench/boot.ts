@@ -7,16 +7,12 @@ import { QemuGuest } from '../harness/guest/qemu-guest.js';
 import { ensureImage } from '../harness/image/build.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, execs: { type: 'string', default: '20' } } });
 const runs = Number(values.runs);
 const execs = Number(values.execs);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 const image = await ensureImage({ log: stderrLog });
 const rows: string[] = [];

@@ -5,29 +5,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chooseAccel } from '../harness/accel/choose.js';
-import { probeAll } from '../harness/accel/probe.js';
-import { ensureFixtures } from '../harness/fixtures/build.js';
-import { ensureImage } from '../harness/image/build.js';
-import { LEVEL_NAMES, type LevelName } from '../harness/levels/table.js';
+import type { LevelName } from '../harness/levels/table.js';
 import { planCells } from '../harness/plan/plan.js';
 import { runCell, type CellResult } from '../harness/run/cell.js';
+import { prepareRun } from '../harness/run/prepare.js';
 import { stderrLog } from '../harness/util/log.js';
+import { median } from './median.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' } } });
 const runs = Number(values.runs);
 const level = values.level as LevelName;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
-};
 
-const image = await ensureImage({ log: stderrLog });
-const fixtures = await ensureFixtures(CATALOG, image, { log: stderrLog });
-const probes = await probeAll(['kvm', 'tcg'], LEVEL_NAMES, image);
+const prepared = await prepareRun(CATALOG, 'auto', { log: stderrLog });
+const { image, fixtures } = prepared;
 const cells = planCells(CATALOG, { levels: [level] });
 const results = new Map<string, CellResult[]>();
 // Console logs of the benchmark's cells: kept while it runs, removed at the end.
@@ -35,9 +27,7 @@ const evidence = await mkdtemp(path.join(os.tmpdir(), 'levelgate-bench-evidence-
 for (let run = 0; run < runs; run++) {
   for (const cell of cells) {
     const result = await runCell(cell, {
-      image,
-      fixtures,
-      accel: (l) => chooseAccel(l, 'auto', probes),
+      ...prepared,
       knownIssues: KNOWN_ISSUES,
       evidenceDir: evidence,
       today: new Date().toISOString().slice(0, 10),

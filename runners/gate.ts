@@ -14,12 +14,12 @@ import { defaultWorkers, loadFactor } from '../harness/run/budget.js';
 import { runGate } from '../harness/run/gate-run.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { exitCodeOf } from '../harness/run/run-result.js';
-import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
+import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
-import { resolveAccel, resolveLevel, resolveSeconds } from './resolve.js';
+import { resolveAccel, resolveDriver, resolveLevel, resolveSeconds } from './resolve.js';
 import { createRunContext, EXIT, exitCodeFor, reportError } from './run-context.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
@@ -86,10 +86,7 @@ export async function gateCommand(args: string[]): Promise<number> {
   const context = createRunContext();
   try {
     const levels = (values.level ?? []).map((l) => resolveLevel(l));
-    const drivers = (values.driver ?? []).map((d) => {
-      if (!(DRIVER_NAMES as readonly string[]).includes(d)) throw new UsageError(`--driver: '${d}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
-      return d as DriverName;
-    });
+    const drivers = (values.driver ?? []).map((d) => resolveDriver(d));
     const workers = values.workers === undefined ? defaultWorkers() : Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers: '${values.workers}' is not a whole number of at least 1`);
     const retries = values.retries === undefined ? 1 : Number(values.retries);

@@ -6,13 +6,12 @@ import { planCells } from '../harness/plan/plan.js';
 import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { exitCodeOf, countVerdicts } from '../harness/run/run-result.js';
-import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { cellLine } from '../harness/report/terminal.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
-import { resolveAccel, resolveLevel } from './resolve.js';
+import { resolveAccel, resolveDriver, resolveLevel } from './resolve.js';
 import { createRunContext, EXIT, exitCodeFor, reportError } from './run-context.js';
 
 export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--evidence DIR]
@@ -53,12 +52,9 @@ export async function reproCommand(args: string[]): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`repro: name one scenario; known: ${CATALOG.map((s) => s.id).join(', ')}`);
     const level = resolveLevel(values.level);
     const accel = resolveAccel(values.accel);
-    if (values.driver !== undefined && !(DRIVER_NAMES as readonly string[]).includes(values.driver)) {
-      throw new UsageError(`--driver: '${values.driver}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
-    }
     planCells(CATALOG, { scenarios: positionals }); // names the known scenarios when this one is unknown
     const scenario = CATALOG.find((s) => s.id === positionals[0])!;
-    const driver = (values.driver as DriverName | undefined) ?? scenario.drivers[0]!;
+    const driver = values.driver !== undefined ? resolveDriver(values.driver) : scenario.drivers[0]!;
     if (!scenario.drivers.includes(driver)) throw new UsageError(`--driver: scenario ${scenario.id} runs with ${scenario.drivers.join(', ')}, not ${driver}`);
     const cell = planCells(CATALOG, { scenarios: positionals, levels: [level], drivers: [driver] })[0];
     if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${level}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);

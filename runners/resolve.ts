@@ -1,6 +1,7 @@
 // Turns what a user typed into checked values, naming the flag on every error.
 import { ACCEL_REQUESTS, type AccelRequest } from '../harness/accel/choose.js';
 import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/table.js';
+import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 
 export function resolveLevel(value: string | undefined, flag = '--level'): LevelName {
@@ -16,6 +17,11 @@ export function resolveAccel(value: string | undefined, flag = '--accel'): Accel
     throw new UsageError(`${flag}: '${value}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);
   }
   return value as AccelRequest;
+}
+
+export function resolveDriver(value: string, flag = '--driver'): DriverName {
+  if (!(DRIVER_NAMES as readonly string[]).includes(value)) throw new UsageError(`${flag}: '${value}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
+  return value as DriverName;
 }
 
 export function resolveSeconds(value: string | undefined, flag: string): number | undefined {

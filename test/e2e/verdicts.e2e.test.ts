@@ -6,14 +6,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import test from 'ava';
-import { chooseAccel } from '../../harness/accel/choose.js';
-import { probeAll } from '../../harness/accel/probe.js';
-import { ensureFixtures } from '../../harness/fixtures/build.js';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
 import { qemuCpuArgument } from '../../harness/levels/qemu-cpu.js';
-import { LEVEL_NAMES } from '../../harness/levels/table.js';
 import { planCells } from '../../harness/plan/plan.js';
 import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
+import { prepareRun } from '../../harness/run/prepare.js';
 import type { KnownIssue, Scenario } from '../../harness/scenario/types.js';
 import { LevelProofError } from '../../harness/util/errors.js';
 import { CATALOG } from '../../scenarios/index.js';
@@ -36,10 +33,8 @@ let env: (knownIssues: readonly KnownIssue[]) => Promise<CellEnvironment>;
 
 test.before(async () => {
   scratch = await scratchDir('verdicts');
-  const image = await testImage();
-  const fixtures = await ensureFixtures([...CATALOG, mislabelled], image);
-  const probes = await probeAll(['kvm', 'tcg'], LEVEL_NAMES, image);
-  env = async (knownIssues) => ({ image, fixtures, accel: (l) => chooseAccel(l, 'auto', probes), knownIssues, evidenceDir: scratch, today: '2026-11-26' });
+  const prepared = await prepareRun([...CATALOG, mislabelled], 'auto');
+  env = async (knownIssues) => ({ ...prepared, knownIssues, evidenceDir: scratch, today: '2026-11-26' });
 });
 
 test.after.always(async () => {

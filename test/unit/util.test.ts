@@ -2,7 +2,7 @@ import test from 'ava';
 import { classifyConsoleLine } from '../../harness/guest/console.js';
 import { quoteCommand, signalName } from '../../harness/guest/guest.js';
 import { CleanupStack } from '../../harness/util/cleanup-stack.js';
-import { resolveAccel, resolveDataDisk, resolveLevel, resolveSeconds } from '../../runners/resolve.js';
+import { resolveAccel, resolveDataDisk, resolveDriver, resolveLevel, resolveSeconds } from '../../runners/resolve.js';
 
 test('the cleanup stack releases in reverse order, all of it, once', async (t) => {
   const order: string[] = [];
@@ -40,6 +40,8 @@ test('bad flags are named in the error, with the known values', (t) => {
   t.throws(() => resolveAccel('hvf'), { message: "--accel: 'hvf' is not an accelerator; known: auto, tcg, kvm" });
   t.throws(() => resolveSeconds('-3', '--timeout'), { message: "--timeout: '-3' is not a positive number of seconds" });
   t.throws(() => resolveDataDisk('repo'), { message: "--data: 'repo' is not NAME=DIR" });
+  t.throws(() => resolveDriver('apt'), { message: "--driver: 'apt' is not a driver; known: dnf5, zypper, rpm" });
+  t.is(resolveDriver('zypper'), 'zypper');
   t.deepEqual(resolveDataDisk('repo=/srv/r'), { name: 'repo', folder: '/srv/r' });
   t.is(resolveLevel('x86_64_v3'), 'v3');
   t.is(resolveSeconds('1.5', '--timeout'), 1500);
