@@ -1,22 +1,22 @@
 // Benchmark: cold boot-to-ready and command round trip per level, one guest at a time.
-// Usage: npm run bench [-- --runs N]   (prints a Markdown table for BENCHMARKS.md)
+// Usage: npm run bench [-- --runs N --level vN...]   (prints a Markdown table for BENCHMARKS.md)
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { resolveAccelChoice } from '../harness/guest/pinned.js';
-import { QemuGuest } from '../harness/guest/qemu-guest.js';
+import { bootGuest } from '../harness/guest/boot-guest.js';
 import { ensureImage } from '../harness/image/build.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';
 import { median } from './median.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, execs: { type: 'string', default: '20' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, execs: { type: 'string', default: '20' }, level: { type: 'string', multiple: true } } });
 const runs = Number(values.runs);
 const execs = Number(values.execs);
 
 
 const image = await ensureImage({ log: stderrLog });
 const rows: string[] = [];
-for (const level of LEVEL_NAMES) {
+for (const level of LEVEL_NAMES.filter((l) => !values.level || values.level.includes(l))) {
   const choice = await resolveAccelChoice(level, 'auto', image);
   if (choice.accel === null) {
     rows.push(`| ${level} | — | skipped: ${choice.skipReason} | | | | |`);
@@ -27,7 +27,7 @@ for (const level of LEVEL_NAMES) {
   const rttStatic: number[] = [];
   const rttDynamic: number[] = [];
   for (let run = 0; run < runs; run++) {
-    await using guest = await QemuGuest.boot({ image, level, accel: choice.accel });
+    await using guest = await bootGuest({ image, level, accel: choice.accel });
     ready.push(guest.timings.bootToReadyMs);
     proof.push(guest.timings.proofMs);
     for (let i = 0; i < execs; i++) {

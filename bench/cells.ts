@@ -1,6 +1,6 @@
 // Benchmark: time per scenario cell, split into guest boot, package-manager commands and
 // the harness's own work (rpm database reads, program runs, evaluation, teardown).
-// Usage: npm run bench:cells [-- --runs N --level v3 --workers 1]
+// Usage: npm run bench:cells [-- --runs N --level v3 --scenario ID...]
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,13 +14,13 @@ import { median } from './median.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' }, scenario: { type: 'string', multiple: true } } });
 const runs = Number(values.runs);
 const level = values.level as LevelName;
 
 const prepared = await prepareRun(CATALOG, 'auto', { log: stderrLog });
 const { image, fixtures } = prepared;
-const cells = planCells(CATALOG, { levels: [level] });
+const cells = planCells(CATALOG, { levels: [level], ...(values.scenario ? { scenarios: values.scenario } : {}) });
 const results = new Map<string, CellResult[]>();
 // Console logs of the benchmark's cells: kept while it runs, removed at the end.
 const evidence = await mkdtemp(path.join(os.tmpdir(), 'levelgate-bench-evidence-'));

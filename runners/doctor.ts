@@ -1,8 +1,8 @@
 // `levelgate doctor`: what is installed, which accelerators really work, which levels
 // this host can provide, and the fix for each gap.
 import { access, constants as fsConstants } from 'node:fs/promises';
-import { chooseAccel } from '../harness/accel/choose.js';
-import { probeAll } from '../harness/accel/probe.js';
+import { chooseAccel, type AccelRequest } from '../harness/accel/choose.js';
+import { probeForRequest } from '../harness/accel/probe.js';
 import { findImage, imagePaths } from '../harness/image/build.js';
 import { cacheRoot } from '../harness/image/cache.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
@@ -14,7 +14,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
   const gaps: string[] = [];
 
   out('Host programs');
-  const tools = await probeTools(['guests', 'image', 'reports']);
+  const tools = await probeTools(['guests', 'bochs', 'image', 'reports']);
   for (const { tool, version } of tools) {
     out(`  ${version ? '✓' : '✗'} ${tool.command.padEnd(20)} ${version ?? `missing (Debian package ${tool.debianPackage})`}`);
   }
@@ -47,16 +47,21 @@ export async function doctorCommand(args: string[]): Promise<number> {
   if (!image || missing.some((t) => t.purpose === 'guests')) {
     out('  - probes need QEMU and the guest image; run ./levelgate setup');
   } else {
-    const probes = await probeAll(kvmDevice ? ['kvm', 'tcg'] : ['tcg'], LEVEL_NAMES, image, { refresh });
-    for (const p of probes) out(`  ${p.works ? '✓' : '✗'} ${p.accel.padEnd(3)} ${p.level}  ${p.reason}`);
+    // Probes what auto would use: KVM (when the device opens) and TCG for every level, Bochs for the rest.
+    const request: AccelRequest = 'auto';
+    const probes = await probeForRequest(request, LEVEL_NAMES, image, { refresh });
+    for (const p of probes) {
+      if (p.accel === 'kvm' && !kvmDevice && !p.works) continue;
+      out(`  ${p.works ? '✓' : '✗'} ${p.accel.padEnd(5)} ${p.level}  ${p.reason}`);
+    }
     out('');
-    out('Levels (accelerator chosen by --accel auto)');
+    out('Levels (accelerator chosen by --accel auto: KVM, else QEMU TCG, else Bochs)');
     for (const level of LEVEL_NAMES) {
-      const choice = chooseAccel(level, 'auto', probes);
+      const choice = chooseAccel(level, request, probes);
       if (choice.accel) out(`  ✓ ${level}  ${choice.accel}: ${choice.why}`);
       else {
         out(`  ✗ ${level}  skipped: ${choice.skipReason}`);
-        if (level === 'v4') gaps.push('v4 needs an emulator with AVX-512: KVM on an AVX-512 host (QEMU TCG has no AVX-512)');
+        if (level === 'v4') gaps.push('v4 needs an emulator with AVX-512: KVM on an AVX-512 host, or Bochs (apt-get install bochs bochsbios vgabios; QEMU TCG has no AVX-512)');
       }
     }
   }
@@ -65,5 +70,5 @@ export async function doctorCommand(args: string[]): Promise<number> {
     out('To do');
     for (const gap of gaps) out(`  - ${gap}`);
   } else out('Nothing to fix.');
-  return missing.some((t) => t.purpose !== 'reports') ? 3 : 0;
+  return missing.some((t) => t.purpose === 'guests' || t.purpose === 'image') ? 3 : 0;
 }

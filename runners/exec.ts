@@ -3,7 +3,7 @@
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openPinnedGuest } from '../harness/guest/pinned.js';
-import type { QemuGuest } from '../harness/guest/qemu-guest.js';
+import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { UsageError } from '../harness/util/errors.js';
 import { formatSeconds, stderrLog } from '../harness/util/log.js';
 import { createRunContext, exitCodeFor, reportError } from './run-context.js';
@@ -15,9 +15,9 @@ Boots a guest pinned to LEVEL, proves it sees that level, runs COMMAND in it and
 exits with COMMAND's status (128+N when signal N killed it, 124 on --timeout).
 
   --level LEVEL          v1, v2, v3 or v4 (x86-64-v3 and x86_64_v3 are accepted)
-  --accel ACCEL          auto (default), tcg or kvm
-  --timeout SECONDS      kill COMMAND after this long (default 600)
-  --boot-timeout SECONDS give up on a guest that is not ready by then (default 60 under TCG)
+  --accel ACCEL          auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
+  --timeout SECONDS      kill COMMAND after this long (default 600; timed from the host)
+  --boot-timeout SECONDS give up on a guest that is not ready by then (default 60 under TCG, 120 under Bochs)
   --data NAME=DIR        attach DIR read-only at /mnt/NAME (repeatable)
   --console-log PATH     keep the guest's serial console in PATH
   --quiet                print only COMMAND's output
@@ -57,7 +57,7 @@ export async function execCommand(args: string[]): Promise<number> {
   }
   const context = createRunContext();
   const log = values.quiet ? () => {} : stderrLog;
-  let guest: QemuGuest | undefined;
+  let guest: AgentGuest | undefined;
   try {
     if (command.length === 0) throw new UsageError('exec: no command given; put it after --, e.g. levelgate exec --level v2 -- uname -m');
     const level = resolveLevel(values.level);

@@ -36,9 +36,10 @@ Selection:
   --tag TAG            only scenarios with this tag (repeatable)
   --shard I/N          only the I-th of N deterministic slices (whole scenario×level groups)
 Running:
-  --accel ACCEL        auto (default), tcg or kvm
+  --accel ACCEL        auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
   --workers N          cells at once (default: one per core, as memory allows)
-  --cell-timeout S     end a cell as an error after S seconds (default 600, scaled by load)
+  --cell-timeout S     end a cell as an error after S seconds (default 600, scaled by load;
+                       Bochs cells get 25 times as long: it interprets every instruction)
   --retries N          retry a cell after an infrastructure error (default 1; shown as flaky)
 Reports (paths are printed at the end):
   --junit PATH         JUnit XML (default reports/junit.xml)

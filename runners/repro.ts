@@ -17,7 +17,7 @@ import { createRunContext, EXIT, exitCodeFor, reportError } from './run-context.
 export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--evidence DIR]
 
 Runs one cell of the catalog with every command and its output shown as it runs,
-prints the QEMU command line and the command that reruns it. --driver defaults to
+prints the emulator's command line and the command that reruns it. --driver defaults to
 the scenario's first driver. --keep leaves the guest running after the last step,
 with an interactive shell to attach to, until Ctrl-C.`;
 
@@ -70,7 +70,7 @@ export async function reproCommand(args: string[]): Promise<number> {
       accelRequest: accel,
       shell: values.keep,
       hooks: {
-        onGuest: (_, guest) => out(`\nguest ${guest.facts.id} at ${guest.facts.requestedLevel} (${guest.facts.accel}), proven ${guest.proof.proven}, fidelity ${guest.proof.fidelity}\nQEMU: ${guest.commandLine}\nconsole: ${guest.console.path}`),
+        onGuest: (_, guest) => out(`\nguest ${guest.facts.id} at ${guest.facts.requestedLevel} (${guest.facts.accel}), proven ${guest.proof.proven}, fidelity ${guest.proof.fidelity}\n${guest.facts.backend === 'bochs' ? 'Bochs' : 'QEMU'}: ${guest.commandLine}\nconsole: ${guest.console.path}`),
         onStepStart: (_, index, title) => out(`\n── step ${index}: ${title}`),
         onCommand: (_, command) => out(`$ ${command}`),
         onOutput: (_, chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),

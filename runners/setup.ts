@@ -2,7 +2,7 @@
 // image and probes the accelerators, so the first real run starts at once.
 import { execa } from 'execa';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
-import { probeAll } from '../harness/accel/probe.js';
+import { probeForRequest } from '../harness/accel/probe.js';
 import { ensureImage } from '../harness/image/build.js';
 import { probeTools } from '../harness/host/tools.js';
 import { InfrastructureError } from '../harness/util/errors.js';
@@ -29,7 +29,7 @@ export async function setupCommand(args: string[]): Promise<number> {
     await installHostPackages();
     const image = await ensureImage({ log: stderrLog, signal: context.signal, rebuild: args.includes('--rebuild') });
     stderrLog(`image ${image.digest}: ${image.dir}`);
-    const probes = await timedStep(stderrLog, 'probe accelerators', () => probeAll(['kvm', 'tcg'], LEVEL_NAMES, image, { refresh: true }));
+    const probes = await timedStep(stderrLog, 'probe accelerators', () => probeForRequest('auto', LEVEL_NAMES, image, { refresh: true }));
     for (const p of probes) stderrLog(`  ${p.works ? '✓' : '✗'} ${p.accel} ${p.level}: ${p.reason}`);
     return 0;
   } catch (error) {

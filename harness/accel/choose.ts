@@ -3,26 +3,46 @@ import type { LevelName } from '../levels/table.js';
 import type { QemuAccel } from '../guest/qemu-args.js';
 import type { ProbeResult } from './probe.js';
 
-export type AccelRequest = 'auto' | QemuAccel;
-export const ACCEL_REQUESTS: readonly AccelRequest[] = ['auto', 'tcg', 'kvm'];
+/** QEMU's accelerators, and Bochs: a second emulator for what QEMU cannot emulate (AVX-512). */
+export type Accel = QemuAccel | 'bochs';
+export type AccelRequest = 'auto' | Accel;
+export const ACCELS: readonly Accel[] = ['kvm', 'tcg', 'bochs'];
+export const ACCEL_REQUESTS: readonly AccelRequest[] = ['auto', ...ACCELS];
+
+/**
+ * How much longer the same work takes than under TCG, for time limits. Bochs interprets
+ * every instruction: CPU-bound work runs 15-25x slower than under TCG (domain.md §2b),
+ * short commands about as fast; limits take the slow end.
+ */
+export const ACCEL_SLOWDOWN: Readonly<Record<Accel, number>> = { kvm: 1, tcg: 1, bochs: 25 };
 
 export type AccelChoice =
-  | { readonly level: LevelName; readonly accel: QemuAccel; readonly why: string }
+  | { readonly level: LevelName; readonly accel: Accel; readonly why: string }
   | { readonly level: LevelName; readonly accel: null; readonly skipReason: string };
+
+/** The accelerators `request` may use, in order of preference. */
+export function accelOrder(request: AccelRequest): Accel[] {
+  return request === 'auto' ? [...ACCELS] : [request];
+}
 
 /**
  * auto: KVM when it really boots guests with this level's CPU (so the host has the
- * features), else TCG when it can emulate the level; otherwise the level is skipped
- * with both reasons. An explicit accelerator is used only if its probe passed.
+ * features), else QEMU TCG when it can emulate the level, else Bochs (v4 on a host
+ * without a usable KVM); otherwise the level is skipped with every reason. An explicit
+ * accelerator is used only if its probe passed.
  */
 export function chooseAccel(level: LevelName, request: AccelRequest, probes: readonly ProbeResult[]): AccelChoice {
-  const probe = (accel: QemuAccel) => probes.find((p) => p.accel === accel && p.level === level);
-  const order: QemuAccel[] = request === 'auto' ? ['kvm', 'tcg'] : [request];
+  const probe = (accel: Accel) => probes.find((p) => p.accel === accel && p.level === level);
   const reasons: string[] = [];
-  for (const accel of order) {
+  for (const accel of accelOrder(request)) {
     const p = probe(accel);
     if (p?.works) {
-      const why = accel === 'kvm' ? 'KVM runs guests and the host CPU has every feature of the level' : request === 'auto' ? `TCG (${reasons.join('; ') || 'KVM not probed'})` : 'requested';
+      const why =
+        request !== 'auto'
+          ? 'requested'
+          : accel === 'kvm'
+            ? 'KVM runs guests and the host CPU has every feature of the level'
+            : `${accel === 'tcg' ? 'QEMU TCG' : 'Bochs'} (${reasons.join('; ') || 'KVM not probed'})`;
       return { level, accel, why };
     }
     reasons.push(p ? `${accel}: ${p.reason}` : `${accel}: not probed`);

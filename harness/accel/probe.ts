@@ -4,8 +4,9 @@
 // runs a real-mode boot sector, may still hang or fail once Linux starts (nested or
 // paravirtual KVM without VMX/SVM): only a kernel boot proves it. QEMU refuses a CPU
 // the accelerator cannot provide before it starts, so those answers come at once.
-// Results are cached per host boot, QEMU version and image.
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+// Bochs is probed the same way, by booting the real guest (and proving its level).
+// Results are cached per host boot, emulator versions and image.
+import { access, readFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import PQueue from 'p-queue';
@@ -13,11 +14,14 @@ import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot } from '../image/cache.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { LevelName } from '../levels/table.js';
+import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
 import type { QemuAccel } from '../guest/qemu-args.js';
 import { QEMU_BINARY } from '../guest/qemu-guest.js';
+import { errorMessage, LevelgateError } from '../util/errors.js';
+import { accelOrder, type Accel, type AccelRequest } from './choose.js';
 
 export interface ProbeResult {
-  readonly accel: QemuAccel;
+  readonly accel: Accel;
   readonly level: LevelName;
   readonly works: boolean;
   /** Why not, in QEMU's words where it gave any. */
@@ -64,15 +68,54 @@ export async function probeAccel(accel: QemuAccel, level: LevelName, image: Imag
   };
 }
 
+/** Boots a Bochs guest at `level` (boot, agent, level proof) and stops it. */
+export async function probeBochs(level: LevelName, image: ImageArtifacts): Promise<ProbeResult> {
+  const started = performance.now();
+  const done = (works: boolean, reason: string): ProbeResult => ({ accel: 'bochs', level, works, reason, durationMs: Math.round(performance.now() - started) });
+  const missing = await Promise.all(
+    [BOCHS_ROM, BOCHS_VGA_ROM].map((file) =>
+      access(file).then(
+        () => undefined,
+        () => file,
+      ),
+    ),
+  );
+  const installed = (await execa('bochs', ['--help'], { reject: false, all: true, timeout: 10_000 })).exitCode !== undefined;
+  if (!installed || missing.some(Boolean)) {
+    return done(false, `Bochs is not installed (${[installed ? '' : 'no bochs command', ...missing.filter(Boolean)].filter(Boolean).join(', ')}): apt-get install bochs bochsbios vgabios`);
+  }
+  try {
+    const guest = await BochsGuest.boot({ image, level, memoryMiB: 512 });
+    await guest.dispose();
+    return done(true, `booted the guest and proved ${level} (${guest.facts.cpu})`);
+  } catch (error) {
+    return done(false, `Bochs did not run a ${level} guest: ${(error instanceof LevelgateError ? error.message : errorMessage(error)).split('\n')[0]}`);
+  }
+}
+
 async function cacheKey(qemuBinary: string, image: ImageArtifacts): Promise<string> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
   const version = (await execa(qemuBinary, ['--version'], { reject: false })).stdout.split('\n')[0] ?? '';
-  return `${bootId} ${version} ${image.digest}`;
+  const bochs = (await execa('dpkg-query', ['-W', '-f=${Version}', 'bochs'], { reject: false })).stdout || 'no-bochs';
+  return `${bootId} ${version} bochs ${bochs} ${image.digest}`;
+}
+
+/**
+ * Probes what `request` may use for `levels`. auto probes KVM and TCG everywhere, and
+ * Bochs (a guest boot of ~15 s) only for the levels neither provides.
+ */
+export async function probeForRequest(request: AccelRequest, levels: readonly LevelName[], image: ImageArtifacts, options: { refresh?: boolean } = {}): Promise<ProbeResult[]> {
+  const order = accelOrder(request);
+  const qemu = order.filter((a): a is QemuAccel => a !== 'bochs');
+  const first = qemu.length > 0 ? await probeAll(qemu, levels, image, options) : [];
+  if (!order.includes('bochs')) return first;
+  const uncovered = levels.filter((level) => !first.some((p) => p.level === level && p.works));
+  return [...first, ...(uncovered.length > 0 ? await probeAll(['bochs'], uncovered, image, options) : [])];
 }
 
 /** Probes each (accel, level) pair once per host boot and QEMU version. */
 export async function probeAll(
-  accels: readonly QemuAccel[],
+  accels: readonly Accel[],
   levels: readonly LevelName[],
   image: ImageArtifacts,
   options: { qemuBinary?: string; cacheDir?: string; refresh?: boolean } = {},
@@ -93,7 +136,9 @@ export async function probeAll(
   const queue = new PQueue({ concurrency: 2 });
   const pairs = accels.flatMap((accel) => levels.map((level) => ({ accel, level })));
   const missing = pairs.filter(({ accel, level }) => !cached.results.some((r) => r.accel === accel && r.level === level));
-  const fresh = await Promise.all(missing.map(({ accel, level }) => queue.add(() => probeAccel(accel, level, image, qemuBinary)) as Promise<ProbeResult>));
+  const fresh = await Promise.all(
+    missing.map(({ accel, level }) => queue.add(() => (accel === 'bochs' ? probeBochs(level, image) : probeAccel(accel, level, image, qemuBinary))) as Promise<ProbeResult>),
+  );
   cached.results.push(...fresh);
   const results = pairs.map(({ accel, level }) => cached.results.find((r) => r.accel === accel && r.level === level)!);
   if (fresh.length > 0) {

@@ -1,10 +1,11 @@
 // Host folders reach guests as read-only ext4 disk images (mkfs.ext4 -d: no loop
 // mount, no root needed, faster for the guest than 9p). The guest's init mounts each
 // at /mnt/NAME.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfrastructureError, UsageError } from '../util/errors.js';
+import { CYLINDER_BYTES } from '../image/bochs-boot-disk.js';
 import type { DataDisk } from './qemu-args.js';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,16}$/;
@@ -31,9 +32,14 @@ export async function makeDataDisk(name: string, folder: string, imagePath: stri
   validateDataDiskName(name);
   const info = await stat(folder).catch(() => undefined);
   if (!info?.isDirectory()) throw new UsageError(`data disk "${name}": ${folder} is not a directory`);
-  const bytes = await treeBytes(folder);
-  const mib = Math.max(16, Math.ceil((bytes * 1.25) / 1048576) + 8);
-  const result = await execa('mkfs.ext4', ['-q', '-F', '-L', name, '-d', folder, imagePath, `${mib}M`], { reject: false, all: true });
+  const used = await treeBytes(folder);
+  const mib = Math.max(16, Math.ceil((used * 1.25) / 1048576) + 8);
+  // Whole cylinders (16 heads x 63 sectors = 504 KiB), as Bochs's IDE disks need: the
+  // file is made at that size first, and mkfs.ext4 fills it (given a size, it rounds).
+  const bytes = Math.ceil((mib * 1048576) / CYLINDER_BYTES) * CYLINDER_BYTES;
+  await writeFile(imagePath, '');
+  await truncate(imagePath, bytes);
+  const result = await execa('mkfs.ext4', ['-q', '-F', '-L', name, '-d', folder, imagePath], { reject: false, all: true });
   if (result.failed) {
     throw new InfrastructureError(`cannot make data disk "${name}" from ${folder}: ${result.shortMessage}`, { details: result.all ?? '' });
   }

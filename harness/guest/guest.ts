@@ -42,7 +42,7 @@ export interface GuestTimings {
 
 export interface GuestFacts {
   readonly id: string;
-  readonly backend: 'qemu';
+  readonly backend: 'qemu' | 'bochs';
   readonly emulatorVersion: string;
   readonly accel: string;
   readonly cpu: string;
@@ -56,9 +56,13 @@ export interface Guest extends AsyncDisposable {
   readonly proof: LevelProof;
   readonly console: GuestConsole;
   readonly timings: GuestTimings;
+  /** The emulator's command line, for repro output. */
+  readonly commandLine: string;
   exec(argv: readonly string[], options?: ExecOptions): Promise<CommandResult>;
   /** Syncs the guest's disks and powers it off; the overlay can then boot again. */
   powerOff(): Promise<void>;
+  /** Starts a shell on the guest's shell port (booted with `shell: true`); returns the host socket. */
+  openShell(): Promise<string>;
   /** Stops the emulator if needed and removes every file and socket it used. Idempotent. */
   dispose(): Promise<void>;
 }

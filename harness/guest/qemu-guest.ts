@@ -8,15 +8,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { dir, setGracefulCleanup } from 'tmp-promise';
 import type { ImageArtifacts } from '../image/build.js';
-import { proveLevel, type LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
-import { GuestError, InfrastructureError, InterruptedError, LevelgateError, LevelProofError, errorMessage } from '../util/errors.js';
+import { GuestError, InfrastructureError, InterruptedError, errorMessage } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
+import { AgentGuest, describeEvidence as evidenceOf, guestDeath, type AgentGuestParts, type EmulatorExit } from './agent-guest.js';
 import { makeDataDisk } from './data-disk.js';
-import { GuestConsole, type ConsoleEvent } from './console.js';
-import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestFacts, type GuestTimings } from './guest.js';
+import { GuestConsole } from './console.js';
+import { quoteCommand, type GuestFacts } from './guest.js';
+import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuArgs, type DataDisk, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
 
@@ -68,15 +69,6 @@ export interface QemuGuestOptions {
   readonly shell?: boolean;
 }
 
-const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
-/** How long past a command's own timeout the host waits before calling the guest hung. */
-const HOST_GRACE_MS = 15_000;
-
-interface ExitInfo {
-  readonly exitCode: number | undefined;
-  readonly signal: string | undefined;
-}
-
 export async function createOverlay(base: string, overlay: string, signal?: AbortSignal): Promise<void> {
   const result = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay], {
     reject: false,
@@ -86,12 +78,13 @@ export async function createOverlay(base: string, overlay: string, signal?: Abor
   if (result.failed) throw new InfrastructureError(`cannot create overlay over ${base}: ${result.shortMessage}`, { details: result.all ?? '' });
 }
 
-async function connectWhenListening(socketPath: string, until: Promise<unknown>, deadline: number): Promise<net.Socket> {
+/** Connects to a unix socket the emulator (or its relay) creates, retrying until it exists. */
+export async function connectWhenListening(socketPath: string, until: Promise<unknown>, deadline: number, emulator: string): Promise<net.Socket> {
   let gaveUp = false;
   void until.then(() => (gaveUp = true));
   for (;;) {
-    if (gaveUp) throw new GuestError(`QEMU exited before it opened ${path.basename(socketPath)}`);
-    if (performance.now() > deadline) throw new GuestError(`QEMU did not open ${path.basename(socketPath)} in time`);
+    if (gaveUp) throw new GuestError(`${emulator} exited before it opened ${path.basename(socketPath)}`);
+    if (performance.now() > deadline) throw new GuestError(`${emulator} did not open ${path.basename(socketPath)} in time`);
     const socket = await new Promise<net.Socket | undefined>((resolve) => {
       const s = net.createConnection(socketPath);
       s.once('connect', () => resolve(s));
@@ -105,59 +98,14 @@ async function connectWhenListening(socketPath: string, until: Promise<unknown>,
   }
 }
 
-export class QemuGuest implements Guest {
-  readonly facts: GuestFacts;
-  readonly console: GuestConsole;
+export class QemuGuest extends AgentGuest {
   readonly argv: readonly string[];
   readonly spec: QemuMachineSpec;
-  readonly #stack: CleanupStack;
-  readonly #agent: AgentClient;
-  readonly #exited: Promise<ExitInfo>;
-  readonly #death: Promise<never>;
-  readonly #options: QemuGuestOptions;
-  readonly #stderr: () => string;
-  #proof: LevelProof | undefined;
-  #timings: GuestTimings = { bootToReadyMs: 0, proofMs: 0 };
-  #dispose: Promise<void> | undefined;
-  #exitInfo: ExitInfo | undefined;
 
-  private constructor(init: {
-    facts: GuestFacts;
-    console: GuestConsole;
-    argv: string[];
-    spec: QemuMachineSpec;
-    stack: CleanupStack;
-    agent: AgentClient;
-    exited: Promise<ExitInfo>;
-    death: Promise<never>;
-    options: QemuGuestOptions;
-    stderr: () => string;
-  }) {
-    this.facts = init.facts;
-    this.console = init.console;
-    this.argv = init.argv;
-    this.spec = init.spec;
-    this.#stack = init.stack;
-    this.#agent = init.agent;
-    this.#exited = init.exited;
-    this.#death = init.death;
-    this.#options = init.options;
-    this.#stderr = init.stderr;
-    void this.#exited.then((info) => (this.#exitInfo = info));
-  }
-
-  get proof(): LevelProof {
-    if (!this.#proof) throw new Error('guest has no proof yet');
-    return this.#proof;
-  }
-
-  get timings(): GuestTimings {
-    return this.#timings;
-  }
-
-  /** The full QEMU command line, for repro output. */
-  get commandLine(): string {
-    return quoteCommand([this.#options.qemuBinary ?? QEMU_BINARY, ...this.argv]);
+  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec) {
+    super(parts);
+    this.argv = argv;
+    this.spec = spec;
   }
 
   /** Boots the guest, waits for its agent and proves its level; throws with evidence otherwise. */
@@ -166,7 +114,6 @@ export class QemuGuest implements Guest {
     const started = performance.now();
     const qemuBinary = options.qemuBinary ?? QEMU_BINARY;
     const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;
-    let guest: QemuGuest | undefined;
     let stderrText = '';
     try {
       options.signal?.throwIfAborted();
@@ -208,7 +155,7 @@ export class QemuGuest implements Guest {
         forceKillAfterDelay: 2000,
         ...(options.signal ? { cancelSignal: options.signal } : {}),
       });
-      const exited: Promise<ExitInfo> = child.then(
+      const exited: Promise<EmulatorExit> = child.then(
         (r) => ({ exitCode: r.exitCode, signal: r.signal }),
         (error: unknown) => ({ exitCode: undefined, signal: errorMessage(error) }),
       );
@@ -225,37 +172,29 @@ export class QemuGuest implements Guest {
         await stopQemu(child, exited, qmp);
       });
       let qmp: QmpClient | undefined;
+      const evidence = () => describeEvidence(stderrText, guestConsole);
 
       // The guest is dead when QEMU exits (unless we stopped it) or the console shows a
       // panic or a failed boot: every wait races this.
-      const death = new Promise<never>((_, reject) => {
-        void exited.then((info) => {
-          if (tearingDown) return;
-          if (options.signal?.aborted) return reject(new InterruptedError(`guest ${id} stopped: run interrupted`));
-          const how = info.signal ? `was killed by ${info.signal}` : `exited with status ${info.exitCode}`;
-          reject(
-            new GuestError(`QEMU ${how} (guest ${id}, level ${options.level}, ${options.accel})`, {
-              details: describeEvidence(stderrText, guestConsole),
-              hint: hintForQemuFailure(stderrText, options.accel),
-            }),
-          );
-        });
-        guestConsole.onEvent((event) => {
-          if (event.kind === 'kernel-panic' || event.kind === 'boot-failed') {
-            reject(new GuestError(`guest ${id} ${event.kind === 'kernel-panic' ? 'panicked' : 'failed to boot'}: ${event.line}`, { details: describeEvidence(stderrText, guestConsole) }));
-          }
-        });
+      const death = guestDeath({
+        id,
+        exited,
+        console: guestConsole,
+        evidence,
+        isTearingDown: () => tearingDown,
+        describeExit: (how) => `QEMU ${how} (guest ${id}, level ${options.level}, ${options.accel})`,
+        hint: () => hintForQemuFailure(stderrText, options.accel),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
-      death.catch(() => {});
 
       const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 30_000 : 60_000);
       const deadline = started + bootTimeoutMs;
-      const agentSocket = await raceWith(connectWhenListening(spec.agentSocket, exited, deadline), death);
+      const agentSocket = await raceWith(connectWhenListening(spec.agentSocket, exited, deadline, 'QEMU'), death);
       const agent = new AgentClient(agentSocket);
       stack.defer('close agent channel', () => agent.close());
-      qmp = await raceWith(connectWhenListening(spec.qmpSocket, exited, deadline).then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket))), death);
+      qmp = await raceWith(connectWhenListening(spec.qmpSocket, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket))), death);
       const qmpClient = qmp;
-      stack.defer("close QMP", () => qmpClient?.close());
+      stack.defer('close QMP', () => qmpClient?.close());
 
       const facts: GuestFacts = {
         id,
@@ -267,20 +206,27 @@ export class QemuGuest implements Guest {
         imageDigest: options.image.digest,
         kernelRelease: options.image.manifest.kernel.release,
       };
-      guest = new QemuGuest({ facts, console: guestConsole, argv, spec, stack, agent, exited, death, options, stderr: () => stderrText });
-
-      await raceWith(agent.ready(), death, {
-        timeoutMs: Math.max(0, deadline - performance.now()),
-        onTimeout: () =>
-          new GuestError(`guest ${id} did not become ready within ${Math.round(bootTimeoutMs / 1000)} s (level ${options.level}, ${options.accel})`, {
-            details: describeEvidence(stderrText, guestConsole),
-            hint: 'the console tail shows how far it got; raise --boot-timeout if the host is loaded',
-          }),
-        signal: options.signal,
-      });
-      const ready = performance.now();
-      guest.#proof = await guest.#proveLevel();
-      guest.#timings = { bootToReadyMs: Math.round(ready - started), proofMs: Math.round(performance.now() - ready) };
+      const guest = new QemuGuest(
+        {
+          facts,
+          console: guestConsole,
+          agent,
+          stack,
+          exited,
+          death,
+          evidence,
+          commandLine: quoteCommand([qemuBinary, ...argv]),
+          proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})`,
+          hostTimesCommands: false,
+          ...(spec.shellSocket ? { shell: { socket: spec.shellSocket, device: 'virtio' } } : {}),
+          level: options.level,
+          ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+        argv,
+        spec,
+      );
+      await guest.becomeReady(started, deadline, bootTimeoutMs);
       return guest;
     } catch (error) {
       await stack.unwind();
@@ -290,158 +236,9 @@ export class QemuGuest implements Guest {
       throw error;
     }
   }
-
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
-    if (this.#dispose) throw new GuestError(`guest ${this.facts.id} is shut down; cannot run ${quoteCommand(argv)}`);
-    const started = performance.now();
-    const eventsBefore = this.console.events.length;
-    const timeoutMs = options.timeoutMs ?? this.#options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-    const command = quoteCommand(argv);
-    const signal = options.signal ?? this.#options.signal;
-    const reply = this.#agent.exec(
-      {
-        argv,
-        timeoutMs,
-        env: options.env ?? {},
-        cwd: options.cwd ?? '',
-        input: typeof options.input === 'string' ? Buffer.from(options.input) : (options.input ?? Buffer.alloc(0)),
-      },
-      { ...(options.onStdout ? { onStdout: options.onStdout } : {}), ...(options.onStderr ? { onStderr: options.onStderr } : {}) },
-    );
-    const onAbort = () => this.#agent.kill();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      const { exit, stdout, stderr } = await raceWith(reply, this.#death, {
-        timeoutMs: timeoutMs + HOST_GRACE_MS,
-        onTimeout: () =>
-          new GuestError(`guest ${this.facts.id} did not answer within ${Math.round((timeoutMs + HOST_GRACE_MS) / 1000)} s while running: ${command}`, {
-            details: describeEvidence(this.#stderr(), this.console),
-            hint: 'the guest is hung; the console tail shows its last words',
-          }),
-        signal,
-      });
-      // The kernel's "trap invalid opcode" line travels over the emulated UART and can
-      // arrive after the agent's answer: give the evidence a moment to catch up.
-      if (exit.signal !== 0) await this.#consoleCatchUp(eventsBefore, 500);
-      return {
-        argv,
-        command,
-        exitCode: exit.exitCode,
-        signal: signalName(exit.signal),
-        timedOut: exit.timedOut,
-        spawnFailed: exit.spawnFailed,
-        stdout: stdout.toString('utf8'),
-        stderr: stderr.toString('utf8'),
-        durationMs: Math.round((performance.now() - started) * 10) / 10,
-        consoleEvents: this.console.events.slice(eventsBefore) as ConsoleEvent[],
-      };
-    } catch (error) {
-      throw await this.#explain(error, command);
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Waits until the console has an event past `index`, at most `ms`. */
-  async #consoleCatchUp(index: number, ms: number): Promise<void> {
-    if (this.console.events.length > index) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const unsubscribe = this.console.onEvent(done);
-      function done() {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve();
-      }
-    });
-  }
-
-  /**
-   * The agent channel closes a moment before QEMU's exit is reported: a lost channel is
-   * explained by the guest's death when that comes within two seconds.
-   */
-  async #explain(error: unknown, command: string): Promise<unknown> {
-    if (error instanceof LevelgateError) return error;
-    const death = await raceWith(
-      this.#death.then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-      new Promise<undefined>(() => {}),
-      { timeoutMs: 2000, onTimeout: () => new Error('no death') },
-    ).catch(() => undefined);
-    return (
-      death ??
-      new GuestError(`lost the agent channel of guest ${this.facts.id} while running: ${command}`, {
-        cause: error,
-        details: describeEvidence(this.#stderr(), this.console),
-      })
-    );
-  }
-
-  async powerOff(): Promise<void> {
-    await raceWith(this.#agent.powerOff(), this.#death, { timeoutMs: 10_000, onTimeout: () => new GuestError(`guest ${this.facts.id} did not acknowledge power-off`) });
-    if (!(await settlesWithin(this.#exited, 30_000))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but QEMU did not exit within 30 s`);
-  }
-
-  /**
-   * Starts an interactive shell (bash on a pty, relayed by levelgate-agent --shell) on the guest's shell port
-   * and returns the host socket to attach to. Needs the guest booted with `shell: true`.
-   */
-  async openShell(): Promise<string> {
-    if (!this.spec.shellSocket) throw new GuestError(`guest ${this.facts.id} was booted without a shell port`);
-    const script =
-      'for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = levelgate.shell ] && dev=/dev/${p##*/}; done; ' +
-      '[ -n "$dev" ] || { echo "no levelgate.shell port" >&2; exit 1; }; ' +
-      'setsid /usr/lib/levelgate/agent --shell "$dev" </dev/null >/dev/null 2>&1 &';
-    const result = await this.exec(['sh', '-c', script], { timeoutMs: 10_000 });
-    if (result.exitCode !== 0) throw new GuestError(`cannot start a shell in guest ${this.facts.id}: ${result.stderr.trim()}`);
-    return this.spec.shellSocket;
-  }
-
-  /** QEMU's exit, once it happened (undefined while it runs). */
-  get exitInfo(): ExitInfo | undefined {
-    return this.#exitInfo;
-  }
-
-  dispose(): Promise<void> {
-    this.#dispose ??= this.#stack.unwind().then((errors) => {
-      if (errors.length > 0) throw new AggregateError(errors, `guest ${this.facts.id}: ${errors.map((e) => e.message).join('; ')}`);
-    });
-    return this.#dispose;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.dispose();
-  }
-
-  async #proveLevel(): Promise<LevelProof> {
-    const run = async (argv: string[]) => {
-      const result = await this.exec(argv, { timeoutMs: 60_000 });
-      if (result.exitCode !== 0) {
-        throw new LevelProofError(`level proof: \`${result.command}\` failed in guest ${this.facts.id} (${result.signal ?? `exit ${result.exitCode}`})`, {
-          details: result.stderr,
-        });
-      }
-      return result.stdout;
-    };
-    const evidence = {
-      cpuinfo: await run(['cat', '/proc/cpuinfo']),
-      glibcHelp: await run(['/lib64/ld-linux-x86-64.so.2', '--help']),
-      canaryOutput: await run(['/usr/lib/levelgate/canary']),
-    };
-    const proof = proveLevel(this.#options.level, evidence);
-    if (!proof.ok) {
-      throw new LevelProofError(`guest ${this.facts.id} does not see ${this.#options.level}: ${proof.problems[0]}`, {
-        details: [...proof.problems, `flags: ${proof.flags.join(' ')}`, `glibc supports: ${proof.glibcSupported.join(', ') || 'none'}`].join('\n'),
-        hint: `QEMU was started with -cpu ${this.spec.cpu} (${this.#options.accel})`,
-      });
-    }
-    return proof;
-  }
 }
 
-async function stopQemu(child: ResultPromise, exited: Promise<ExitInfo>, qmp: QmpClient | undefined): Promise<void> {
+async function stopQemu(child: ResultPromise, exited: Promise<EmulatorExit>, qmp: QmpClient | undefined): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
     await exited;
     return;
@@ -464,7 +261,7 @@ function qemuVersion(binary: string): Promise<string> {
 }
 
 function describeEvidence(stderr: string, console: GuestConsole): string {
-  return [stderr.trim() ? `QEMU stderr:\n${stderr.trim()}` : '', `console tail (${console.path}):\n${console.tail()}`].filter(Boolean).join('\n');
+  return evidenceOf('QEMU', stderr, console);
 }
 
 function hintForQemuFailure(stderr: string, accel: QemuAccel): string | undefined {
@@ -472,53 +269,4 @@ function hintForQemuFailure(stderr: string, accel: QemuAccel): string | undefine
   if (/KVM internal error|emulation failure|failed to set MSR/.test(stderr)) return 'this KVM cannot run guests (nested or paravirtual KVM): use --accel tcg';
   if (accel === 'kvm' && /Could not access KVM kernel module|failed to initialize kvm/i.test(stderr)) return 'KVM is not available: use --accel tcg';
   return undefined;
-}
-
-/** True when `promise` settles (either way) within `ms`; the timer never outlives it. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  const never = new Promise<never>(() => {});
-  return raceWith(
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    never,
-    { timeoutMs: ms, onTimeout: () => new Error('timeout') },
-  ).catch(() => false);
-}
-
-interface RaceOptions {
-  readonly timeoutMs?: number;
-  readonly onTimeout?: () => Error;
-  readonly signal?: AbortSignal | undefined;
-}
-
-/** Resolves with `work`, unless `other` settles first or the timeout or abort comes first. */
-async function raceWith<T, U>(work: Promise<T>, other: Promise<U>, options: RaceOptions = {}): Promise<T | U> {
-  const controller = new AbortController();
-  const contenders: Promise<T | U>[] = [work, other];
-  if (options.timeoutMs !== undefined) {
-    contenders.push(
-      sleep(options.timeoutMs, undefined, { signal: controller.signal }).then(
-        () => {
-          throw options.onTimeout?.() ?? new GuestError(`timed out after ${options.timeoutMs} ms`);
-        },
-        () => new Promise<never>(() => {}),
-      ),
-    );
-  }
-  if (options.signal) {
-    const signal = options.signal;
-    contenders.push(
-      new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(new InterruptedError('run interrupted'));
-        signal.addEventListener('abort', () => reject(new InterruptedError('run interrupted')), { once: true, signal: controller.signal });
-      }),
-    );
-  }
-  try {
-    return await Promise.race(contenders);
-  } finally {
-    controller.abort();
-  }
 }

@@ -7,21 +7,28 @@ export interface HostTool {
   readonly command: string;
   readonly debianPackage: string;
   /** What needs it. */
-  readonly purpose: 'guests' | 'image' | 'reports';
+  readonly purpose: 'guests' | 'bochs' | 'image' | 'reports';
   /** Arguments that print its version (first line kept). */
   readonly versionArgs: readonly string[];
+  /** The command prints no version: report its Debian package's. */
+  readonly versionFromPackage?: boolean;
 }
 
 export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'qemu-system-x86_64', debianPackage: 'qemu-system-x86', purpose: 'guests', versionArgs: ['--version'] },
   { command: 'qemu-img', debianPackage: 'qemu-utils', purpose: 'guests', versionArgs: ['--version'] },
   { command: 'mkfs.ext4', debianPackage: 'e2fsprogs', purpose: 'guests', versionArgs: ['-V'] },
+  // Bochs: v4 (AVX-512) without a KVM that runs guests. Its BIOS images come from bochsbios and vgabios.
+  { command: 'bochs', debianPackage: 'bochs', purpose: 'bochs', versionArgs: ['--help'], versionFromPackage: true },
+  { command: 'unshare', debianPackage: 'util-linux', purpose: 'bochs', versionArgs: ['--version'] },
+  { command: 'ip', debianPackage: 'iproute2', purpose: 'bochs', versionArgs: ['-V'] },
   { command: 'mmdebstrap', debianPackage: 'mmdebstrap', purpose: 'image', versionArgs: ['--version'] },
   { command: 'dpkg-deb', debianPackage: 'dpkg', purpose: 'image', versionArgs: ['--version'] },
   { command: 'cpio', debianPackage: 'cpio', purpose: 'image', versionArgs: ['--version'] },
   { command: 'zstd', debianPackage: 'zstd', purpose: 'image', versionArgs: ['--version'] },
   { command: 'xz', debianPackage: 'xz-utils', purpose: 'image', versionArgs: ['--version'] },
   { command: 'gcc', debianPackage: 'gcc', purpose: 'image', versionArgs: ['--version'] },
+  { command: 'ld', debianPackage: 'binutils', purpose: 'image', versionArgs: ['--version'] },
   { command: 'xmllint', debianPackage: 'libxml2-utils', purpose: 'reports', versionArgs: ['--version'] },
 ];
 
@@ -35,6 +42,10 @@ export async function probeTool(tool: HostTool): Promise<ToolStatus> {
   try {
     const result = await execa(tool.command, [...tool.versionArgs], { reject: false, all: true, timeout: 10_000 });
     if (result.failed && result.exitCode === undefined) return { tool, version: undefined };
+    if (tool.versionFromPackage) {
+      const pkg = await execa('dpkg-query', ['-W', '-f=${Version}', tool.debianPackage], { reject: false });
+      return { tool, version: pkg.stdout ? `${tool.debianPackage} ${pkg.stdout} (Debian package)` : 'present' };
+    }
     const line = (result.all ?? '').split('\n').find((l) => l.trim()) ?? '';
     return { tool, version: line.trim() || 'present' };
   } catch {

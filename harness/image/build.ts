@@ -10,8 +10,9 @@ import { CleanupStack } from '../util/cleanup-stack.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
 import { acquireLock, cacheRoot, exists, publishDirectory, writeJson } from './cache.js';
+import { assembleBootSector, writeBochsBootDisk, type BochsBootLayout } from './bochs-boot-disk.js';
 import { extractVmlinux } from './kernel.js';
-import { moduleClosure, moduleName, parseModulesDep } from './modules.js';
+import { moduleClosure, moduleName, parseModulesDep, stripModuleSignature } from './modules.js';
 import { defaultRecipe, guestSourcePath, recipeDigest, type ImageRecipe } from './recipe.js';
 
 export interface ImageManifest {
@@ -22,8 +23,10 @@ export interface ImageManifest {
   readonly kernel: { readonly release: string; readonly packages: readonly string[] };
   /** Every Debian package in the guest root with its exact version. */
   readonly packages: Readonly<Record<string, string>>;
-  readonly modules: { readonly initramfs: readonly string[]; readonly root: readonly string[]; readonly builtIn: readonly string[] };
+  readonly modules: { readonly initramfs: readonly string[]; readonly initramfsAta: readonly string[]; readonly root: readonly string[]; readonly builtIn: readonly string[] };
   readonly rootDiskBytes: number;
+  /** Where the Bochs boot disk puts the kernel and initramfs, and the kernel's PVH entry. */
+  readonly bochsBoot: BochsBootLayout;
 }
 
 export interface ImageArtifacts {
@@ -34,6 +37,8 @@ export interface ImageArtifacts {
   readonly initrd: string;
   /** The base root disk (raw ext4). Guests only ever read it, through their own overlay. */
   readonly rootDisk: string;
+  /** Boot sector, flat kernel and initramfs for Bochs (bochs-boot-disk.ts). */
+  readonly bochsBootDisk: string;
   readonly manifest: ImageManifest;
 }
 
@@ -46,7 +51,7 @@ export interface EnsureImageOptions {
   readonly rebuild?: boolean;
 }
 
-const FILES = { kernel: 'vmlinux', initrd: 'initramfs.cpio', rootDisk: 'root.img', manifest: 'manifest.json' } as const;
+const FILES = { kernel: 'vmlinux', initrd: 'initramfs.cpio', rootDisk: 'root.img', bochsBootDisk: 'bochs-boot.img', manifest: 'manifest.json' } as const;
 
 export async function imagePaths(options: Pick<EnsureImageOptions, 'recipe' | 'cacheDir'> = {}): Promise<{ digest: string; dir: string }> {
   const recipe = options.recipe ?? defaultRecipe();
@@ -65,6 +70,7 @@ export async function findImage(options: Pick<EnsureImageOptions, 'recipe' | 'ca
     kernel: path.join(dir, FILES.kernel),
     initrd: path.join(dir, FILES.initrd),
     rootDisk: path.join(dir, FILES.rootDisk),
+    bochsBootDisk: path.join(dir, FILES.bochsBootDisk),
     manifest,
   };
 }
@@ -189,8 +195,9 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     await run('chroot', [root, 'depmod', release], opts);
     const deps = parseModulesDep(await readFile(path.join(rootModules, 'modules.dep'), 'utf8'));
     const boot = moduleClosure(deps, recipe.bootModules);
+    const ata = moduleClosure(deps, recipe.ataBootModules);
     const extra = moduleClosure(deps, recipe.rootModules);
-    const keep = new Set([...boot.ordered, ...extra.ordered]);
+    const keep = new Set([...boot.ordered, ...ata.ordered, ...extra.ordered]);
     // Keep only what the guest needs: the whole tree is ~120 MB of compressed modules.
     await rm(path.join(rootModules, 'kernel'), { recursive: true });
     for (const rel of keep) {
@@ -198,7 +205,7 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
       await copyFile(path.join(kernelModules, rel), path.join(rootModules, rel));
     }
     await run('chroot', [root, 'depmod', release], opts);
-    return { boot, extra };
+    return { boot, ata, extra };
   });
 
   await timedStep(log, 'compile the guest agent and canaries (gcc -march=x86-64 -static)', async () => {
@@ -231,18 +238,23 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     await chmod(path.join(initramfs, 'bin/busybox'), 0o755);
     await copyFile(guestSourcePath('initramfs-init.sh'), path.join(initramfs, 'init'));
     await chmod(path.join(initramfs, 'init'), 0o755);
-    const order: string[] = [];
-    for (const rel of modules.boot.ordered) {
-      const file = `${moduleName(rel)}.ko`;
-      const source = path.join(kernelModules, rel);
-      // busybox insmod takes plain .ko files only.
-      const dest = path.join(initramfs, 'modules', file);
-      const decompressor = rel.endsWith('.xz') ? 'xz' : rel.endsWith('.zst') ? 'zstd' : undefined;
-      if (decompressor) await execa(decompressor, ['-dc', source], { stdout: { file: dest }, ...(signal ? { cancelSignal: signal } : {}) });
-      else await copyFile(source, dest);
-      order.push(file);
+    // One load order per disk kind: virtio (QEMU) in modules/order, IDE (Bochs) in modules/order.ata.
+    for (const [list, closure] of [['order', modules.boot], ['order.ata', modules.ata]] as const) {
+      const order: string[] = [];
+      for (const rel of closure.ordered) {
+        const file = `${moduleName(rel)}.ko`;
+        const source = path.join(kernelModules, rel);
+        // busybox insmod takes plain .ko files only.
+        const dest = path.join(initramfs, 'modules', file);
+        const decompressor = rel.endsWith('.xz') ? 'xz' : rel.endsWith('.zst') ? 'zstd' : undefined;
+        if (!(await exists(dest))) {
+          const unpacked = decompressor ? (await execa(decompressor, ['-dc', source], { encoding: 'buffer', ...(signal ? { cancelSignal: signal } : {}) })).stdout : await readFile(source);
+          await writeFile(dest, stripModuleSignature(Buffer.from(unpacked)));
+        }
+        order.push(file);
+      }
+      await writeFile(path.join(initramfs, 'modules', list), order.map((m) => `${m}\n`).join(''));
     }
-    await writeFile(path.join(initramfs, 'modules/order'), order.map((m) => `${m}\n`).join(''));
     const list = (await walk(initramfs)).sort().join('\n');
     await execa('cpio', ['--quiet', '-o', '-H', 'newc', '--reproducible'], {
       cwd: initramfs,
@@ -251,6 +263,16 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
       ...(signal ? { cancelSignal: signal } : {}),
     });
   });
+
+  const bochsBoot = await timedStep(log, 'make the Bochs boot disk (boot sector, flat kernel, initramfs)', async () =>
+    writeBochsBootDisk({
+      bootSector: await assembleBootSector(guestSourcePath('bochs-boot.S'), staging),
+      kernelPath: path.join(out, FILES.kernel),
+      initrdPath: path.join(out, FILES.initrd),
+      diskPath: path.join(out, FILES.bochsBootDisk),
+    }),
+  );
+  await chmod(path.join(out, FILES.bochsBootDisk), 0o444);
 
   const packages = await timedStep(log, 'record package versions', async () => {
     const listing = await run('chroot', [root, 'dpkg-query', '-W', '-f=${Package}\t${Version}\n'], opts);
@@ -272,10 +294,12 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     packages,
     modules: {
       initramfs: modules.boot.ordered.map(moduleName),
+      initramfsAta: modules.ata.ordered.map(moduleName),
       root: modules.extra.ordered.map(moduleName),
-      builtIn: [...modules.boot.notModules, ...modules.extra.notModules],
+      builtIn: [...new Set([...modules.boot.notModules, ...modules.ata.notModules, ...modules.extra.notModules])],
     },
     rootDiskBytes: (await stat(path.join(out, FILES.rootDisk))).size,
+    bochsBoot,
   };
   await writeJson(path.join(out, FILES.manifest), manifest);
   await mkdir(path.dirname(target), { recursive: true });

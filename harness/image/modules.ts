@@ -41,3 +41,22 @@ export function moduleClosure(deps: ReadonlyMap<string, readonly string[]>, name
   }
   return { ordered, notModules };
 }
+
+const SIGNATURE_MARKER = Buffer.from('~Module signature appended~\n');
+/** struct module_signature: algo, hash, id_type, signer_len, key_id_len, pad[3], sig_len (be32). */
+const SIGNATURE_INFO_BYTES = 12;
+
+/**
+ * A module without its appended signature. Under Bochs the kernel's check of each
+ * signature (SHA-512 over the whole module, in software) is a visible part of boot; an
+ * unsigned module loads the same, with a one-time "tainting kernel" notice, since
+ * Debian's kernel does not enforce signatures.
+ */
+export function stripModuleSignature(module: Buffer): Buffer {
+  if (module.length < SIGNATURE_MARKER.length + SIGNATURE_INFO_BYTES) return module;
+  if (!module.subarray(module.length - SIGNATURE_MARKER.length).equals(SIGNATURE_MARKER)) return module;
+  const info = module.length - SIGNATURE_MARKER.length - SIGNATURE_INFO_BYTES;
+  const signatureBytes = module.readUInt32BE(info + 8);
+  const end = info - signatureBytes;
+  return end > 0 ? module.subarray(0, end) : module;
+}

@@ -14,13 +14,16 @@ export interface ImageRecipe {
   readonly kernelPackage: string;
   /** Modules the initramfs loads to reach the root disk (with their dependencies). */
   readonly bootModules: readonly string[];
+  /** The same for emulators with IDE disks only (Bochs): `levelgate.disk=ata` on the kernel command line. */
+  readonly ataBootModules: readonly string[];
   /** Further modules installed on the root disk for `modprobe` in the guest. */
   readonly rootModules: readonly string[];
+  /** Whole cylinders of 16 x 63 sectors (504 KiB), as Bochs requires: a multiple of 63 MiB. */
   readonly diskSizeMiB: number;
 }
 
 /** Sources compiled or copied into the image: part of the digest. */
-export const GUEST_SOURCES = ['agent.c', 'canary.c', 'initramfs-init.sh', 'fetch-kernel.sh'] as const;
+export const GUEST_SOURCES = ['agent.c', 'canary.c', 'initramfs-init.sh', 'fetch-kernel.sh', 'bochs-boot.S'] as const;
 
 export function guestSourcePath(name: (typeof GUEST_SOURCES)[number]): string {
   // Sources live beside the TypeScript sources; compiled code runs from dist/harness/image.
@@ -36,8 +39,9 @@ export function defaultRecipe(env: NodeJS.ProcessEnv = process.env): ImageRecipe
     packages: ['rpm', 'dnf5', 'zypper', 'createrepo-c', 'kmod', 'mount', 'procps', 'busybox-static'],
     kernelPackage: 'linux-image-amd64',
     bootModules: ['virtio_blk', 'ext4'],
+    ataBootModules: ['ata_piix', 'sd_mod', 'ext4'],
     rootModules: ['9p', '9pnet_virtio', 'overlay', 'squashfs', 'isofs', 'loop'],
-    diskSizeMiB: 2048,
+    diskSizeMiB: 2016,
   };
 }
 

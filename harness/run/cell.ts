@@ -5,12 +5,14 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
-import type { AccelChoice } from '../accel/choose.js';
+import { ACCEL_SLOWDOWN, type AccelChoice } from '../accel/choose.js';
 import { DRIVERS } from '../drivers/index.js';
 import { parseInstalled, QUERY_INSTALLED, type GuestCommand } from '../drivers/driver.js';
 import { guestRepoPath, type FixtureSet } from '../fixtures/build.js';
 import { quoteCommand, type CommandResult } from '../guest/guest.js';
-import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
+import type { AgentGuest } from '../guest/agent-guest.js';
+import { BOCHS_BOOT_TIMEOUT_MS } from '../guest/bochs-guest.js';
+import { bootGuest, newDiskState } from '../guest/boot-guest.js';
 import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
 import { levelIndex, LEVEL_NAMES, type LevelName } from '../levels/table.js';
@@ -105,7 +107,7 @@ export interface CellEnvironment {
   readonly timeScale?: number;
 }
 
-/** Time limits under TCG on an unloaded host; scaled by CellEnvironment.timeScale. */
+/** Time limits under TCG on an unloaded host; scaled by CellEnvironment.timeScale and the accelerator's slowdown. */
 export const BOOT_TIMEOUT_MS = 60_000;
 export const COMMAND_TIMEOUT_MS = 300_000;
 
@@ -114,9 +116,9 @@ export interface CellHooks {
   readonly onStepEnd?: (cell: Cell, step: StepRecord) => void;
   readonly onCommand?: (cell: Cell, command: string) => void;
   readonly onOutput?: (cell: Cell, chunk: Buffer, stream: 'stdout' | 'stderr') => void;
-  readonly onGuest?: (cell: Cell, guest: QemuGuest) => void;
+  readonly onGuest?: (cell: Cell, guest: AgentGuest) => void;
   /** Called with the live guest after the last step, before teardown (repro --keep waits here). */
-  readonly beforeTeardown?: (cell: Cell, guest: QemuGuest) => Promise<void>;
+  readonly beforeTeardown?: (cell: Cell, guest: AgentGuest) => Promise<void>;
 }
 
 function stepTitle(step: Step): string {
@@ -209,14 +211,19 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     };
   };
 
-  // Every level the cell boots at must be available, or the cell is a skip.
+  // Every level the cell boots at must be available, or the cell is a skip. A disk
+  // Bochs started stays with Bochs (its redolog is Bochs's format): Bochs runs every
+  // level, and each boot proves its level anyway.
+  const startedOn = env.accel(cell.level);
+  const accelAt = (at: LevelName): AccelChoice =>
+    startedOn.accel === 'bochs' && at !== cell.level ? { level: at, accel: 'bochs', why: 'the disk stays with Bochs' } : env.accel(at);
   const levels = [cell.level];
   for (const step of cell.scenario.steps) {
     if (step.kind !== 'move-to') continue;
     levels.push(moveTarget(levels.at(-1)!, step.level));
   }
   for (const level of levels) {
-    const choice = env.accel(level);
+    const choice = accelAt(level);
     if (choice.accel === null) return finish('skip', level === cell.level ? choice.skipReason : `the scenario moves the disk to ${level}: ${choice.skipReason}`);
   }
 
@@ -224,24 +231,25 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   const evidence = path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_'));
   await mkdir(evidence, { recursive: true });
   const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
-  let guest: QemuGuest | undefined;
+  let guest: AgentGuest | undefined;
   let level = cell.level;
-  const firstAccel = env.accel(cell.level).accel ?? undefined;
+  const firstAccel = startedOn.accel ?? undefined;
+  const slowdown = ACCEL_SLOWDOWN[firstAccel ?? 'tcg'];
   try {
-    const disk = path.join(scratch.path, 'disk.qcow2');
-    await createOverlay(env.image.rootDisk, disk, env.signal);
+    const disk = await newDiskState(firstAccel ?? 'tcg', env.image, path.join(scratch.path, 'disk'), env.signal);
     const boot = async (at: LevelName) => {
       const t = performance.now();
       const consoleLog = path.join(evidence, `console-${consoleLogs.length + 1}-${at}.log`);
       consoleLogs.push(consoleLog);
-      guest = await QemuGuest.boot({
+      const accel = accelAt(at).accel!;
+      guest = await bootGuest({
         image: env.image,
         level: at,
-        accel: env.accel(at).accel!,
+        accel,
         disk,
         dataDisks: [{ name: 'fixtures', path: env.fixtures.disk }],
         consoleLog,
-        bootTimeoutMs: BOOT_TIMEOUT_MS * (env.timeScale ?? 1),
+        bootTimeoutMs: (accel === 'bochs' ? BOCHS_BOOT_TIMEOUT_MS : BOOT_TIMEOUT_MS) * (env.timeScale ?? 1),
         ...(env.shell ? { shell: true } : {}),
         ...(env.signal ? { signal: env.signal } : {}),
       });
@@ -252,7 +260,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       facts ??= {
         cpu: guest.facts.cpu,
         accel: guest.facts.accel,
-        emulator: `QEMU ${guest.facts.emulatorVersion}`,
+        emulator: `${guest.facts.backend === 'bochs' ? 'Bochs' : 'QEMU'} ${guest.facts.emulatorVersion}`,
         fidelity: guest.proof.fidelity,
         imageDigest: env.image.digest,
         kernel: env.image.manifest.kernel.release,
@@ -273,7 +281,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         const onOutput = env.hooks?.onOutput;
         const result = await guest!.exec(command.argv, {
           ...(command.input !== undefined ? { input: command.input } : {}),
-          timeoutMs: COMMAND_TIMEOUT_MS * (env.timeScale ?? 1),
+          timeoutMs: COMMAND_TIMEOUT_MS * (env.timeScale ?? 1) * slowdown,
           ...(onOutput ? { onStdout: (c: Buffer) => onOutput(cell, c, 'stdout'), onStderr: (c: Buffer) => onOutput(cell, c, 'stderr') } : {}),
           ...(env.signal ? { signal: env.signal } : {}),
         });
@@ -365,7 +373,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const detail = error instanceof LevelgateError ? error.describe() : errorMessage(error);
     return finish('error', detail.split('\n')[0] ?? detail, firstAccel);
   } finally {
-    await (guest as QemuGuest | undefined)?.dispose().catch(() => {});
+    await (guest as AgentGuest | undefined)?.dispose().catch(() => {});
     await scratch.cleanup();
   }
 }

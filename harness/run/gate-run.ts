@@ -4,6 +4,7 @@
 // in which the cells that did not run are listed as such.
 import os from 'node:os';
 import PQueue from 'p-queue';
+import { ACCEL_SLOWDOWN } from '../accel/choose.js';
 import type { Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
 import { formatSeconds } from '../util/log.js';
@@ -80,6 +81,9 @@ export async function runWithRetries(
 }
 
 function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
+  // The limit is set for TCG; an emulator that interprets every instruction gets its slowdown.
+  const accel = options.environment.accel(cell.level).accel;
+  const cellTimeoutMs = options.cellTimeoutMs * (accel ? ACCEL_SLOWDOWN[accel] : 1);
   return runWithRetries(
     (signal, at) =>
       runCell(cell, {
@@ -90,7 +94,7 @@ function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult>
           onStepEnd: (c, step) => options.reporters.onStepEnd(c, step),
         },
       }),
-    options,
+    { ...options, cellTimeoutMs },
   );
 }
 

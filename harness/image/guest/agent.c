@@ -420,6 +420,14 @@ static int shell_main(const char *device, char **command) {
   }
   int port = open(device, O_RDWR | O_NOCTTY);
   if (port < 0) die(device);
+  if (isatty(port)) { /* a serial port (Bochs): bytes through, no echo or line editing */
+    struct termios t;
+    if (tcgetattr(port, &t) == 0) {
+      cfmakeraw(&t);
+      cfsetspeed(&t, B115200);
+      tcsetattr(port, TCSANOW, &t);
+    }
+  }
   static char buf[4096];
   for (;;) {
     struct pollfd pf[2] = {{port, POLLIN, 0}, {master, POLLIN, 0}};

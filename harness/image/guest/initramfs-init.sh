@@ -2,6 +2,9 @@
 # levelgate initramfs, the guest's whole init: load the modules the root disk needs,
 # mount it read-write (it is the guest's own overlay), prepare the mounts commands
 # need and the read-only data disks, then hand PID 1 to the command agent.
+# Two kinds of machine: QEMU's virtio disks and ports (the default), and Bochs's IDE
+# disks and serial ports (levelgate.disk=ata levelgate.agent=/dev/ttyS1), where disks
+# are told apart by their model string (lg-root, lg-NAME).
 # Everything here runs the static busybox: under emulation every dynamically linked
 # process costs ~20 ms of ld.so work, so the root's own tools are not used for boot.
 # A failure prints "levelgate: BOOT FAILED: ..." (the host stops the boot with that
@@ -14,17 +17,38 @@ fail() {
 busybox mount -t proc proc /proc
 busybox mount -t sysfs sysfs /sys
 busybox mount -t devtmpfs devtmpfs /dev
+disk=virtio
+agent=
+read -r cmdline < /proc/cmdline
+for arg in $cmdline; do
+  case "$arg" in
+    levelgate.disk=*) disk=${arg#*=} ;;
+    levelgate.agent=*) agent=${arg#*=} ;;
+  esac
+done
+# Polling the disk costs a fork per look: every 10 ms under QEMU, 50 ms under Bochs.
+order=/modules/order nap=10000 looks=1000
+[ "$disk" = ata ] && order=/modules/order.ata nap=50000 looks=200
 while read -r module; do
   busybox insmod "/modules/$module" || fail "insmod $module"
-done < /modules/order
+done < $order
+root=
 i=0
-while [ ! -b /dev/vda ]; do
+while [ -z "$root" ]; do
+  if [ "$disk" = ata ]; then
+    for m in /sys/block/sd*/device/model; do
+      [ -r "$m" ] && read -r name < "$m" && [ "$name" = lg-root ] && root=${m#/sys/block/} && root=/dev/${root%%/*}
+    done
+  elif [ -b /dev/vda ]; then
+    root=/dev/vda
+  fi
+  [ -n "$root" ] && break
   i=$((i + 1))
-  [ "$i" -gt 1000 ] && fail "no root disk /dev/vda after 10 s"
-  busybox usleep 10000
+  [ "$i" -gt $looks ] && fail "no root disk ($disk) after 10 s"
+  busybox usleep $nap
 done
 r=/newroot
-busybox mount -t ext4 -o rw,noatime /dev/vda $r || fail "mount /dev/vda"
+busybox mount -t ext4 -o rw,noatime $root $r || fail "mount $root"
 busybox mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs $r/run || fail "mount /run"
 busybox mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $r/tmp || fail "mount /tmp"
 busybox mount --move /dev $r/dev
@@ -38,17 +62,19 @@ busybox hostname levelgate
 # Runtime messages at KERN_INFO ("traps: prog[pid] trap invalid opcode") reach the
 # console, where the host watches for them; boot itself stays quiet.
 echo 7 > $r/proc/sys/kernel/printk || fail "set the console log level"
-# Data disks: every virtio disk whose serial starts with lg- is mounted read-only at
-# /mnt/NAME (no udev: the serial comes from sysfs).
-for serial in $r/sys/block/vd*/serial; do
+# Data disks: every virtio disk whose serial (IDE disk whose model) starts with lg- is
+# mounted read-only at /mnt/NAME (no udev: the names come from sysfs).
+for serial in $r/sys/block/vd*/serial $r/sys/block/sd*/device/model; do
   [ -r "$serial" ] || continue
   read -r name < "$serial"
-  case "$name" in lg-*) ;; *) continue ;; esac
-  dev=${serial%/serial}
-  dev=/dev/${dev##*/}
+  case "$name" in lg-root) continue ;; lg-*) ;; *) continue ;; esac
+  dev=${serial#$r/sys/block/}
+  dev=/dev/${dev%%/*}
   busybox mkdir -p "$r/mnt/${name#lg-}"
   busybox mount -t ext4 -o ro,noload "$r$dev" "$r/mnt/${name#lg-}" || fail "cannot mount data disk $name"
 done
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=dumb
-exec busybox switch_root $r /usr/lib/levelgate/agent
+set -- /usr/lib/levelgate/agent
+[ -n "$agent" ] && set -- "$@" "$agent"
+exec busybox switch_root $r "$@"

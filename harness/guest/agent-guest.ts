@@ -1,0 +1,294 @@
+// What every backend's guest does the same way once its emulator runs: wait for the
+// agent, prove the level, run commands with their limits, power off, and unwind the
+// cleanup stack. A backend (qemu-guest.ts, bochs-guest.ts) only starts its emulator,
+// connects the agent and console, and says how the guest dies and how to stop it.
+import { proveLevel, type LevelProof } from '../levels/proof.js';
+import type { LevelName } from '../levels/table.js';
+import type { CleanupStack } from '../util/cleanup-stack.js';
+import { GuestError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
+import type { AgentClient } from './agent-client.js';
+import type { ConsoleEvent, GuestConsole } from './console.js';
+import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestFacts, type GuestTimings } from './guest.js';
+import { raceWith, settlesWithin } from './race.js';
+
+export interface EmulatorExit {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+}
+
+export interface AgentGuestParts {
+  readonly facts: GuestFacts;
+  readonly console: GuestConsole;
+  readonly agent: AgentClient;
+  readonly stack: CleanupStack;
+  /** Settles when the emulator process has exited. */
+  readonly exited: Promise<EmulatorExit>;
+  /** Rejects with the reason when the guest dies on its own (exit, panic, failed boot). */
+  readonly death: Promise<never>;
+  /** Evidence for error messages: the emulator's own words and the console tail. */
+  readonly evidence: () => string;
+  /** The emulator command, for repro output. */
+  readonly commandLine: string;
+  /** What the level proof's failure should point at (the CPU model and accelerator). */
+  readonly proofHint: string;
+  /**
+   * The guest's clock cannot time commands (Bochs counts instructions, not seconds):
+   * the host times them and kills over the channel instead.
+   */
+  readonly hostTimesCommands: boolean;
+  /** The guest device of the shell port and its host socket (repro --keep), when attached. */
+  readonly shell?: { readonly socket: string; readonly device: string };
+  readonly level: LevelName;
+  readonly commandTimeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
+/** How long past a command's own timeout the host waits before calling the guest hung. */
+const HOST_GRACE_MS = 15_000;
+
+export class AgentGuest implements Guest {
+  readonly facts: GuestFacts;
+  readonly console: GuestConsole;
+  readonly commandLine: string;
+  readonly #parts: AgentGuestParts;
+  #proof: LevelProof | undefined;
+  #timings: GuestTimings = { bootToReadyMs: 0, proofMs: 0 };
+  #dispose: Promise<void> | undefined;
+  #exit: EmulatorExit | undefined;
+
+  constructor(parts: AgentGuestParts) {
+    this.#parts = parts;
+    this.facts = parts.facts;
+    this.console = parts.console;
+    this.commandLine = parts.commandLine;
+    void parts.exited.then((info) => (this.#exit = info));
+  }
+
+  get proof(): LevelProof {
+    if (!this.#proof) throw new Error('guest has no proof yet');
+    return this.#proof;
+  }
+
+  get timings(): GuestTimings {
+    return this.#timings;
+  }
+
+  /** The emulator's exit, once it happened (undefined while it runs). */
+  get exitInfo(): EmulatorExit | undefined {
+    return this.#exit;
+  }
+
+  /** Waits for the agent's first word (by `deadline`, a performance.now() time), then proves the level. */
+  protected async becomeReady(started: number, deadline: number, bootTimeoutMs: number): Promise<void> {
+    const { agent, death, evidence, signal } = this.#parts;
+    await raceWith(agent.ready(), death, {
+      timeoutMs: Math.max(0, deadline - performance.now()),
+      onTimeout: () =>
+        new GuestError(`guest ${this.facts.id} did not become ready within ${Math.round(bootTimeoutMs / 1000)} s (level ${this.facts.requestedLevel}, ${this.facts.accel})`, {
+          details: evidence(),
+          hint: 'the console tail shows how far it got; raise --boot-timeout if the host is loaded',
+        }),
+      signal,
+    });
+    const ready = performance.now();
+    this.#proof = await this.#proveLevel();
+    this.#timings = { bootToReadyMs: Math.round(ready - started), proofMs: Math.round(performance.now() - ready) };
+  }
+
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
+    if (this.#dispose) throw new GuestError(`guest ${this.facts.id} is shut down; cannot run ${quoteCommand(argv)}`);
+    const { agent, death, evidence, hostTimesCommands } = this.#parts;
+    const started = performance.now();
+    const eventsBefore = this.console.events.length;
+    const timeoutMs = options.timeoutMs ?? this.#parts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const command = quoteCommand(argv);
+    const signal = options.signal ?? this.#parts.signal;
+    const reply = agent.exec(
+      {
+        argv,
+        timeoutMs: hostTimesCommands ? 0 : timeoutMs,
+        env: options.env ?? {},
+        cwd: options.cwd ?? '',
+        input: typeof options.input === 'string' ? Buffer.from(options.input) : (options.input ?? Buffer.alloc(0)),
+      },
+      { ...(options.onStdout ? { onStdout: options.onStdout } : {}), ...(options.onStderr ? { onStderr: options.onStderr } : {}) },
+    );
+    let hostTimedOut = false;
+    const hostTimer = hostTimesCommands
+      ? setTimeout(() => {
+          hostTimedOut = true;
+          agent.kill();
+        }, timeoutMs)
+      : undefined;
+    const onAbort = () => agent.kill();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const { exit, stdout, stderr } = await raceWith(reply, death, {
+        timeoutMs: timeoutMs + HOST_GRACE_MS,
+        onTimeout: () =>
+          new GuestError(`guest ${this.facts.id} did not answer within ${Math.round((timeoutMs + HOST_GRACE_MS) / 1000)} s while running: ${command}`, {
+            details: evidence(),
+            hint: 'the guest is hung; the console tail shows its last words',
+          }),
+        signal,
+      });
+      // The kernel's "trap invalid opcode" line travels over the emulated UART and can
+      // arrive after the agent's answer: give the evidence a moment to catch up.
+      if (exit.signal !== 0) await this.#consoleCatchUp(eventsBefore, 500);
+      return {
+        argv,
+        command,
+        exitCode: exit.exitCode,
+        signal: signalName(exit.signal),
+        timedOut: exit.timedOut || (hostTimedOut && exit.killed),
+        spawnFailed: exit.spawnFailed,
+        stdout: stdout.toString('utf8'),
+        stderr: stderr.toString('utf8'),
+        durationMs: Math.round((performance.now() - started) * 10) / 10,
+        consoleEvents: this.console.events.slice(eventsBefore) as ConsoleEvent[],
+      };
+    } catch (error) {
+      throw await this.#explain(error, command);
+    } finally {
+      clearTimeout(hostTimer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Waits until the console has an event past `index`, at most `ms`. */
+  async #consoleCatchUp(index: number, ms: number): Promise<void> {
+    if (this.console.events.length > index) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      const unsubscribe = this.console.onEvent(done);
+      function done() {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve();
+      }
+    });
+  }
+
+  /**
+   * The agent channel closes a moment before the emulator's exit is reported: a lost
+   * channel is explained by the guest's death when that comes within two seconds.
+   */
+  async #explain(error: unknown, command: string): Promise<unknown> {
+    if (error instanceof LevelgateError) return error;
+    const death = await raceWith(
+      this.#parts.death.then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+      new Promise<undefined>(() => {}),
+      { timeoutMs: 2000, onTimeout: () => new Error('no death') },
+    ).catch(() => undefined);
+    return (
+      death ??
+      new GuestError(`lost the agent channel of guest ${this.facts.id} while running: ${command}`, {
+        cause: error,
+        details: this.#parts.evidence(),
+      })
+    );
+  }
+
+  async powerOff(): Promise<void> {
+    const { agent, death, exited } = this.#parts;
+    await raceWith(agent.powerOff(), death, { timeoutMs: 10_000, onTimeout: () => new GuestError(`guest ${this.facts.id} did not acknowledge power-off`) });
+    if (!(await settlesWithin(exited, 30_000))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but ${this.facts.backend} did not exit within 30 s`);
+  }
+
+  /**
+   * Starts an interactive shell (bash on a pty, relayed by levelgate-agent --shell) on the
+   * guest's shell port and returns the host socket to attach to. Needs the guest booted
+   * with `shell: true`.
+   */
+  async openShell(): Promise<string> {
+    const shell = this.#parts.shell;
+    if (!shell) throw new GuestError(`guest ${this.facts.id} was booted without a shell port`);
+    const script =
+      `dev=${shell.device}; ` +
+      'if [ "$dev" = virtio ]; then dev=; for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = levelgate.shell ] && dev=/dev/${p##*/}; done; fi; ' +
+      '[ -n "$dev" ] || { echo "no levelgate.shell port" >&2; exit 1; }; ' +
+      'setsid /usr/lib/levelgate/agent --shell "$dev" </dev/null >/dev/null 2>&1 &';
+    const result = await this.exec(['sh', '-c', script], { timeoutMs: 30_000 });
+    if (result.exitCode !== 0) throw new GuestError(`cannot start a shell in guest ${this.facts.id}: ${result.stderr.trim()}`);
+    return shell.socket;
+  }
+
+  dispose(): Promise<void> {
+    this.#dispose ??= this.#parts.stack.unwind().then((errors) => {
+      if (errors.length > 0) throw new AggregateError(errors, `guest ${this.facts.id}: ${errors.map((e) => e.message).join('; ')}`);
+    });
+    return this.#dispose;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+
+  async #proveLevel(): Promise<LevelProof> {
+    const run = async (argv: string[]) => {
+      const result = await this.exec(argv, { timeoutMs: 60_000 });
+      if (result.exitCode !== 0) {
+        throw new LevelProofError(`level proof: \`${result.command}\` failed in guest ${this.facts.id} (${result.signal ?? `exit ${result.exitCode}`})`, {
+          details: result.stderr,
+        });
+      }
+      return result.stdout;
+    };
+    const evidence = {
+      cpuinfo: await run(['cat', '/proc/cpuinfo']),
+      glibcHelp: await run(['/lib64/ld-linux-x86-64.so.2', '--help']),
+      canaryOutput: await run(['/usr/lib/levelgate/canary']),
+    };
+    const level = this.#parts.level;
+    const proof = proveLevel(level, evidence);
+    if (!proof.ok) {
+      throw new LevelProofError(`guest ${this.facts.id} does not see ${level}: ${proof.problems[0]}`, {
+        details: [...proof.problems, `flags: ${proof.flags.join(' ')}`, `glibc supports: ${proof.glibcSupported.join(', ') || 'none'}`].join('\n'),
+        hint: this.#parts.proofHint,
+      });
+    }
+    return proof;
+  }
+}
+
+/**
+ * The guest is dead when its emulator exits (unless the host stopped it) or the console
+ * shows a panic or a failed boot: every wait races the promise this returns.
+ */
+export function guestDeath(options: {
+  readonly id: string;
+  readonly exited: Promise<EmulatorExit>;
+  readonly console: GuestConsole;
+  readonly evidence: () => string;
+  readonly isTearingDown: () => boolean;
+  /** The message for an exit, given "exited with status N" or "was killed by SIG". */
+  readonly describeExit: (how: string) => string;
+  readonly hint: () => string | undefined;
+  readonly signal?: AbortSignal;
+}): Promise<never> {
+  const death = new Promise<never>((_, reject) => {
+    void options.exited.then((info) => {
+      if (options.isTearingDown()) return;
+      if (options.signal?.aborted) return reject(new InterruptedError(`guest ${options.id} stopped: run interrupted`));
+      const how = info.signal ? `was killed by ${info.signal}` : `exited with status ${info.exitCode}`;
+      const hint = options.hint();
+      reject(new GuestError(options.describeExit(how), { details: options.evidence(), ...(hint ? { hint } : {}) }));
+    });
+    options.console.onEvent((event) => {
+      if (event.kind === 'kernel-panic' || event.kind === 'boot-failed') {
+        reject(new GuestError(`guest ${options.id} ${event.kind === 'kernel-panic' ? 'panicked' : 'failed to boot'}: ${event.line}`, { details: options.evidence() }));
+      }
+    });
+  });
+  death.catch(() => {});
+  return death;
+}
+
+/** The emulator's own words (stderr or log) and the console tail, for error details. */
+export function describeEvidence(emulator: string, emulatorOutput: string, console: GuestConsole): string {
+  return [emulatorOutput.trim() ? `${emulator} output:\n${emulatorOutput.trim()}` : '', `console tail (${console.path}):\n${console.tail()}`].filter(Boolean).join('\n');
+}
