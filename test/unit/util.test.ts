@@ -37,7 +37,7 @@ test('commands are quoted for messages, signals named', (t) => {
 test('bad flags are named in the error, with the known values', (t) => {
   t.throws(() => resolveLevel('v5'), { message: "--level: 'v5' is not a level; known: v1, v2, v3, v4" });
   t.throws(() => resolveLevel(undefined), { message: '--level is required; known levels: v1, v2, v3, v4' });
-  t.throws(() => resolveAccel('hvf'), { message: "--accel: 'hvf' is not an accelerator; known: auto, tcg, kvm" });
+  t.throws(() => resolveAccel('hvf'), { message: "--accel: 'hvf' is not an accelerator; known: auto, kvm, tcg, bochs" });
   t.throws(() => resolveSeconds('-3', '--timeout'), { message: "--timeout: '-3' is not a positive number of seconds" });
   t.throws(() => resolveDataDisk('repo'), { message: "--data: 'repo' is not NAME=DIR" });
   t.throws(() => resolveDriver('apt'), { message: "--driver: 'apt' is not a driver; known: dnf5, zypper, rpm" });
