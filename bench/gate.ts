@@ -38,7 +38,7 @@ process.stdout.write(
   [
     `Machine: ${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB. One run per configuration.`,
     '',
-    '| cache | workers | wall time (setup + cells) | cells | cells run | pass / fail / xfail / xpass / skip / error | exit |',
+    '| cache | workers | wall time (setup + cells) | running cells | cells | pass / fail / xfail / xpass / skip / error | exit |',
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',

@@ -21,14 +21,15 @@ import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { InterruptedError, UsageError, errorMessage } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
-import { AgentGuest, describeEvidence, guestDeath, type EmulatorExit } from './agent-guest.js';
+import { AgentGuest, describeEvidence, guestDeath, type AgentGuestParts, type EmulatorExit } from './agent-guest.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
 import type { RelayConfig } from './bochs-relay.js';
 import { GuestConsole } from './console.js';
 import { makeDataDisk } from './data-disk.js';
 import { quoteCommand, type GuestFacts } from './guest.js';
 import type { DataDisk } from './qemu-args.js';
-import { KERNEL_ARGS, connectWhenListening } from './qemu-guest.js';
+import { connectWhenListening } from './connect.js';
+import { KERNEL_ARGS } from './kernel-args.js';
 import { raceWith, settlesWithin } from './race.js';
 
 setGracefulCleanup();
@@ -82,7 +83,7 @@ async function sizeOf(file: string): Promise<number> {
 export class BochsGuest extends AgentGuest {
   readonly spec: BochsMachineSpec;
 
-  private constructor(parts: ConstructorParameters<typeof AgentGuest>[0], spec: BochsMachineSpec) {
+  private constructor(parts: AgentGuestParts, spec: BochsMachineSpec) {
     super(parts);
     this.spec = spec;
   }

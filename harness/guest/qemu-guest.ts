@@ -2,21 +2,21 @@
 // proves its level before anything else, runs commands through the agent, and
 // releases every process, socket and file it made, however the run ends.
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { dir, setGracefulCleanup } from 'tmp-promise';
 import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
-import { GuestError, InfrastructureError, InterruptedError, errorMessage } from '../util/errors.js';
+import { InfrastructureError, InterruptedError, errorMessage } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, describeEvidence as evidenceOf, guestDeath, type AgentGuestParts, type EmulatorExit } from './agent-guest.js';
 import { makeDataDisk } from './data-disk.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestFacts } from './guest.js';
+import { connectWhenListening } from './connect.js';
+import { KERNEL_ARGS } from './kernel-args.js';
 import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuArgs, type DataDisk, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
@@ -26,20 +26,6 @@ setGracefulCleanup();
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
-/**
- * Kernel command line. quiet: every console byte is an emulated UART write.
- * mitigations=off, cryptomgr.notests: boot-time work a test guest does not need.
- * panic=-1 with -no-reboot: a panic ends QEMU at once instead of hanging.
- */
-export const KERNEL_ARGS: readonly string[] = [
-  'console=ttyS0',
-  'quiet',
-  'panic=-1',
-  'rdinit=/init',
-  'mitigations=off',
-  'cryptomgr.notests',
-  'random.trust_cpu=on',
-];
 
 export interface QemuGuestOptions {
   readonly image: ImageArtifacts;
@@ -76,26 +62,6 @@ export async function createOverlay(base: string, overlay: string, signal?: Abor
     ...(signal ? { cancelSignal: signal } : {}),
   });
   if (result.failed) throw new InfrastructureError(`cannot create overlay over ${base}: ${result.shortMessage}`, { details: result.all ?? '' });
-}
-
-/** Connects to a unix socket the emulator (or its relay) creates, retrying until it exists. */
-export async function connectWhenListening(socketPath: string, until: Promise<unknown>, deadline: number, emulator: string): Promise<net.Socket> {
-  let gaveUp = false;
-  void until.then(() => (gaveUp = true));
-  for (;;) {
-    if (gaveUp) throw new GuestError(`${emulator} exited before it opened ${path.basename(socketPath)}`);
-    if (performance.now() > deadline) throw new GuestError(`${emulator} did not open ${path.basename(socketPath)} in time`);
-    const socket = await new Promise<net.Socket | undefined>((resolve) => {
-      const s = net.createConnection(socketPath);
-      s.once('connect', () => resolve(s));
-      s.once('error', () => {
-        s.destroy();
-        resolve(undefined);
-      });
-    });
-    if (socket) return socket;
-    await sleep(5);
-  }
 }
 
 export class QemuGuest extends AgentGuest {
