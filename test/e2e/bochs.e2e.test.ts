@@ -2,13 +2,14 @@
 // level, runs commands through the serial agent with host-timed limits, keeps its disk
 // across a reboot without writing the base, stays off the network, and leaves
 // nothing behind however it ends. One booted guest serves several checks.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import test from 'ava';
 import { BochsGuest } from '../../harness/guest/bochs-guest.js';
+import type { RunResult } from '../../harness/run/run-result.js';
 import { GuestError } from '../../harness/util/errors.js';
 import { leftovers, testImage, withScratch } from './helpers.js';
 
@@ -124,5 +125,25 @@ test.serial('a harness killed with SIGKILL takes its Bochs guest with it', async
       processes = (await leftovers(dir)).processes;
     }
     t.deepEqual(processes, []);
+  });
+});
+
+test.serial('levelgate gate --level v4 gives v4 cells verdicts from Bochs guests, not skips', async (t) => {
+  await withScratch('bochs-gate', async (dir) => {
+    const json = path.join(dir, 'gate.json');
+    const result = await execa(
+      'node',
+      [CLI, 'gate', '--level', 'v4', '--grep', 'detection[v4,rpm]', '--json', json, '--junit', path.join(dir, 'junit.xml'), '--html', path.join(dir, 'r.html'), '--evidence', path.join(dir, 'ev')],
+      { env: { TMPDIR: dir }, reject: false, all: true, cwd: dir },
+    );
+    t.is(result.exitCode, 0, result.all);
+    t.regex(result.all ?? '', /^PASS {2}detection\[v4,rpm\] /m);
+    const run = JSON.parse(await readFile(json, 'utf8')) as RunResult;
+    const [cell] = run.cells;
+    t.is(cell?.verdict, 'pass');
+    t.is(cell?.accel, 'bochs');
+    t.deepEqual(cell?.proofs.map((p) => p.proven), ['v4']);
+    t.regex(cell?.facts?.emulator ?? '', /^Bochs 2\.7/);
+    t.deepEqual((await leftovers(dir)).processes, []);
   });
 });
