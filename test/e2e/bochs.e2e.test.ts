@@ -94,16 +94,31 @@ test.serial('Bochs killed mid-command: the command fails at once with the cause,
   });
 });
 
-test.serial('SIGINT to levelgate exec on Bochs stops the guest and leaves nothing', async (t) => {
-  await withScratch('bochs-sigint', async (dir) => {
-    const child = execa('node', [CLI, 'exec', '--level', 'v4', '--accel', 'bochs', '--', 'sleep', '600'], { env: { TMPDIR: dir }, reject: false, all: true });
-    let output = '';
-    child.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    for (let i = 0; i < 1200 && !output.includes('guest ready'); i++) await sleep(100);
-    t.regex(output, /levelgate: v4 guest ready in [\d.]+ s \(bochs: requested\)/);
-    child.kill('SIGINT');
-    const result = await child;
-    t.is(result.exitCode, 130);
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test.serial(`${signal} to levelgate exec on Bochs stops the guest and leaves nothing`, async (t) => {
+    await withScratch(`bochs-${signal.toLowerCase()}`, async (dir) => {
+      const child = execa('node', [CLI, 'exec', '--level', 'v4', '--accel', 'bochs', '--', 'sleep', '600'], { env: { TMPDIR: dir }, reject: false, all: true });
+      let output = '';
+      child.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      for (let i = 0; i < 1200 && !output.includes('guest ready'); i++) await sleep(100);
+      t.regex(output, /levelgate: v4 guest ready in [\d.]+ s \(bochs: requested\)/);
+      child.kill(signal);
+      const result = await child;
+      t.is(result.exitCode, code);
+      t.deepEqual(await leftovers(dir), { files: [], processes: [] });
+    });
+  });
+}
+
+test.serial('a Bochs guest that hangs at boot ends with an error and its console, nothing left', async (t) => {
+  await withScratch('bochs-hang', async (dir) => {
+    const error = await t.throwsAsync(
+      // Init that never starts the agent: the guest boots and then says nothing.
+      BochsGuest.boot({ image: await testImage(), level: 'v4', tmpDir: dir, bootTimeoutMs: 20_000, extraKernelArgs: ['rdinit=/bin/busybox', '--', 'sleep', '600'] }),
+      { instanceOf: GuestError },
+    );
+    t.regex(error!.message, /^guest levelgate-v4-\w+ did not become ready within 20 s \(level v4, bochs\)$/);
+    t.regex(error!.details ?? '', /console tail/);
     t.deepEqual(await leftovers(dir), { files: [], processes: [] });
   });
 });
