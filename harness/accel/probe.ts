@@ -15,9 +15,10 @@ import { cacheRoot } from '../image/cache.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { LevelName } from '../levels/table.js';
 import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
+import { debianPackageVersion, probeTools } from '../host/tools.js';
 import type { QemuAccel } from '../guest/qemu-args.js';
 import { QEMU_BINARY } from '../guest/qemu-guest.js';
-import { errorMessage, LevelgateError } from '../util/errors.js';
+import { errorMessage } from '../util/errors.js';
 import { accelOrder, type Accel, type AccelRequest } from './choose.js';
 
 export interface ProbeResult {
@@ -72,7 +73,9 @@ export async function probeAccel(accel: QemuAccel, level: LevelName, image: Imag
 export async function probeBochs(level: LevelName, image: ImageArtifacts): Promise<ProbeResult> {
   const started = performance.now();
   const done = (works: boolean, reason: string): ProbeResult => ({ accel: 'bochs', level, works, reason, durationMs: Math.round(performance.now() - started) });
-  const missing = await Promise.all(
+  // The programs (bochs, unshare, ip: host/tools.ts) and the BIOS images Bochs loads.
+  const tools = (await probeTools(['bochs'])).filter((t) => t.version === undefined).map((t) => t.tool);
+  const files = await Promise.all(
     [BOCHS_ROM, BOCHS_VGA_ROM].map((file) =>
       access(file).then(
         () => undefined,
@@ -80,23 +83,24 @@ export async function probeBochs(level: LevelName, image: ImageArtifacts): Promi
       ),
     ),
   );
-  const installed = (await execa('bochs', ['--help'], { reject: false, all: true, timeout: 10_000 })).exitCode !== undefined;
-  if (!installed || missing.some(Boolean)) {
-    return done(false, `Bochs is not installed (${[installed ? '' : 'no bochs command', ...missing.filter(Boolean)].filter(Boolean).join(', ')}): apt-get install bochs bochsbios vgabios`);
+  const missing = [...tools.map((t) => `no ${t.command}`), ...files.filter((f): f is string => f !== undefined)];
+  if (missing.length > 0) {
+    const packages = new Set(['bochs', 'bochsbios', 'vgabios', ...tools.map((t) => t.debianPackage)]);
+    return done(false, `Bochs is not installed (${missing.join(', ')}): apt-get install ${[...packages].join(' ')}`);
   }
   try {
     const guest = await BochsGuest.boot({ image, level, memoryMiB: 512 });
     await guest.dispose();
     return done(true, `booted the guest and proved ${level} (${guest.facts.cpu})`);
   } catch (error) {
-    return done(false, `Bochs did not run a ${level} guest: ${(error instanceof LevelgateError ? error.message : errorMessage(error)).split('\n')[0]}`);
+    return done(false, `Bochs did not run a ${level} guest: ${errorMessage(error).split('\n')[0]}`);
   }
 }
 
 async function cacheKey(qemuBinary: string, image: ImageArtifacts): Promise<string> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
   const version = (await execa(qemuBinary, ['--version'], { reject: false })).stdout.split('\n')[0] ?? '';
-  const bochs = (await execa('dpkg-query', ['-W', '-f=${Version}', 'bochs'], { reject: false })).stdout || 'no-bochs';
+  const bochs = (await debianPackageVersion('bochs')) ?? 'no-bochs';
   return `${bootId} ${version} bochs ${bochs} ${image.digest}`;
 }
 

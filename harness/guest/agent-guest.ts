@@ -2,14 +2,23 @@
 // agent, prove the level, run commands with their limits, power off, and unwind the
 // cleanup stack. A backend (qemu-guest.ts, bochs-guest.ts) only starts its emulator,
 // connects the agent and console, and says how the guest dies and how to stop it.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { dir, setGracefulCleanup } from 'tmp-promise';
 import { proveLevel, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
-import type { CleanupStack } from '../util/cleanup-stack.js';
-import { GuestError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
+import { CleanupStack } from '../util/cleanup-stack.js';
+import { errorMessage, GuestError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
 import type { AgentClient } from './agent-client.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
-import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestFacts, type GuestTimings } from './guest.js';
+import { makeDataDisk } from './data-disk.js';
+import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestBootOptions, type GuestFacts, type GuestTimings } from './guest.js';
+import type { DataDisk } from './qemu-args.js';
 import { raceWith, settlesWithin } from './race.js';
+
+// Guest temp dirs still present when the process exits (a second Ctrl-C) are removed then.
+setGracefulCleanup();
 
 export interface EmulatorExit {
   readonly exitCode: number | undefined;
@@ -291,4 +300,76 @@ export function guestDeath(options: {
 /** The emulator's own words (stderr or log) and the console tail, for error details. */
 export function describeEvidence(emulator: string, emulatorOutput: string, console: GuestConsole): string {
   return [emulatorOutput.trim() ? `${emulator} output:\n${emulatorOutput.trim()}` : '', `console tail (${console.path}):\n${console.tail()}`].filter(Boolean).join('\n');
+}
+
+/** What a backend's boot works in: set up by bootWith for every backend alike. */
+export interface BootContext {
+  readonly id: string;
+  readonly stack: CleanupStack;
+  /** performance.now() when the boot began: boot limits and timings count from here. */
+  readonly started: number;
+  /** The guest's own temp dir (removed by the stack). */
+  readonly tmp: string;
+  /** The options' data disks, then one made from each data folder. */
+  readonly dataDisks: readonly DataDisk[];
+}
+
+/**
+ * Runs a backend's boot inside what every backend shares: an id, a cleanup stack that
+ * owns everything the boot makes, the guest's temp dir and data disks. A failed boot
+ * unwinds the stack; one that the run's signal ended is an InterruptedError.
+ */
+export async function bootWith<T>(options: GuestBootOptions, boot: (context: BootContext) => Promise<T>): Promise<T> {
+  const stack = new CleanupStack();
+  const started = performance.now();
+  const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;
+  try {
+    options.signal?.throwIfAborted();
+    const tmp = await dir({ prefix: `${id}-`, unsafeCleanup: true, ...(options.tmpDir ? { tmpdir: options.tmpDir } : {}) });
+    stack.defer('remove guest temp dir', () => tmp.cleanup());
+    const dataDisks = [...(options.dataDisks ?? [])];
+    for (const { name, folder } of options.dataFolders ?? []) dataDisks.push(await makeDataDisk(name, folder, path.join(tmp.path, `data-${name}.img`)));
+    return await boot({ id, stack, started, tmp: tmp.path, dataDisks });
+  } catch (error) {
+    await stack.unwind();
+    if (options.signal?.aborted && !(error instanceof InterruptedError)) {
+      throw new InterruptedError(`guest ${id} stopped during boot: run interrupted`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Starts an emulator process whose output the backend reads as it comes. It never
+ * outlives the harness: execa kills it when Node exits, escalating to SIGKILL.
+ */
+export function spawnEmulator(command: string, argv: readonly string[], options: { readonly stdin: 'ignore' | 'pipe'; readonly signal?: AbortSignal | undefined }): { child: ResultPromise; exited: Promise<EmulatorExit> } {
+  const child: ResultPromise = execa(command, argv, {
+    stdin: options.stdin,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    cleanup: true,
+    forceKillAfterDelay: 2000,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+  });
+  const exited: Promise<EmulatorExit> = child.then(
+    (r) => ({ exitCode: r.exitCode, signal: r.signal }),
+    (error: unknown) => ({ exitCode: undefined, signal: errorMessage(error) }),
+  );
+  return { child, exited };
+}
+
+/** Stops an emulator: the backend's graceful way first, SIGKILL when it has not exited within `graceMs`. */
+export async function stopEmulator(child: ResultPromise, exited: Promise<EmulatorExit>, gracefully: () => Promise<unknown> | void, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    await exited;
+    return;
+  }
+  await gracefully();
+  if (!(await settlesWithin(exited, graceMs))) {
+    child.kill('SIGKILL');
+    await exited;
+  }
 }

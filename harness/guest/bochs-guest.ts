@@ -8,31 +8,22 @@
 // - channel: serial ports relayed to unix sockets from inside an empty network
 //   namespace (bochs-relay.ts), which also keeps Bochs's RFB display off the network;
 // - time: the guest clock counts instructions, so the host times every command.
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa, type ResultPromise } from 'execa';
-import { dir, setGracefulCleanup } from 'tmp-promise';
-import type { ImageArtifacts } from '../image/build.js';
+import { debianPackageVersion } from '../host/tools.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import type { LevelName } from '../levels/table.js';
-import { CleanupStack } from '../util/cleanup-stack.js';
-import { InterruptedError, UsageError, errorMessage } from '../util/errors.js';
+import { UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
-import { AgentGuest, describeEvidence, guestDeath, type AgentGuestParts, type EmulatorExit } from './agent-guest.js';
+import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
 import type { RelayConfig } from './bochs-relay.js';
-import { GuestConsole } from './console.js';
-import { makeDataDisk } from './data-disk.js';
-import { quoteCommand, type GuestFacts } from './guest.js';
-import type { DataDisk } from './qemu-args.js';
 import { connectWhenListening } from './connect.js';
+import { GuestConsole } from './console.js';
+import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { KERNEL_ARGS } from './kernel-args.js';
-import { raceWith, settlesWithin } from './race.js';
-
-setGracefulCleanup();
+import { raceWith } from './race.js';
 
 export const BOCHS_BINARY = 'bochs';
 export const BOCHS_ROM = '/usr/share/bochs/BIOS-bochs-latest';
@@ -42,25 +33,8 @@ export const BOCHS_BOOT_TIMEOUT_MS = 120_000;
 /** The longest data disk name whose IDE model string ("lg-NAME") the guest still sees whole. */
 const MAX_DATA_DISK_NAME = 13;
 
-export interface BochsGuestOptions {
-  readonly image: ImageArtifacts;
-  readonly level: LevelName;
-  /** Use this Bochs CPU model instead of the level's (tests that prove a mismatch is caught). */
-  readonly cpu?: string;
-  readonly memoryMiB?: number;
-  readonly dataDisks?: readonly DataDisk[];
-  readonly dataFolders?: readonly { readonly name: string; readonly folder: string }[];
-  readonly bootTimeoutMs?: number;
-  readonly consoleLog?: string;
-  /** The root disk's redolog from an earlier boot (a reboot of the same disk); it is kept. */
-  readonly disk?: string;
-  readonly tmpDir?: string;
-  readonly signal?: AbortSignal;
-  readonly extraKernelArgs?: readonly string[];
-  readonly onConsoleData?: (chunk: Buffer) => void;
-  readonly commandTimeoutMs?: number;
-  readonly shell?: boolean;
-}
+/** `disk` is a root redolog (boot-guest.ts newDiskState); `cpu` a Bochs CPU model. */
+export type BochsGuestOptions = GuestBootOptions;
 
 /** The kernel command line of a Bochs guest. */
 export function bochsKernelArgs(extra: readonly string[] = []): string[] {
@@ -88,19 +62,9 @@ export class BochsGuest extends AgentGuest {
     this.spec = spec;
   }
 
-  static async boot(options: BochsGuestOptions): Promise<BochsGuest> {
-    const stack = new CleanupStack();
-    const started = performance.now();
-    const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;
-    let outputText = '';
-    try {
-      options.signal?.throwIfAborted();
-      const tmp = await dir({ prefix: `${id}-`, unsafeCleanup: true, ...(options.tmpDir ? { tmpdir: options.tmpDir } : {}) });
-      stack.defer('remove guest temp dir', () => tmp.cleanup());
-      const inTmp = (name: string) => path.join(tmp.path, name);
-
-      const dataDisks = [...(options.dataDisks ?? [])];
-      for (const { name, folder } of options.dataFolders ?? []) dataDisks.push(await makeDataDisk(name, folder, inTmp(`data-${name}.img`)));
+  static boot(options: BochsGuestOptions): Promise<BochsGuest> {
+    return bootWith(options, async ({ id, stack, started, tmp, dataDisks }) => {
+      const inTmp = (name: string) => path.join(tmp, name);
       for (const disk of dataDisks) {
         if (disk.name.length > MAX_DATA_DISK_NAME) throw new UsageError(`data disk name "${disk.name}" is too long for a Bochs guest: at most ${MAX_DATA_DISK_NAME} characters (it travels as the IDE model string)`);
       }
@@ -131,7 +95,7 @@ export class BochsGuest extends AgentGuest {
       const relay: RelayConfig = {
         bochs: BOCHS_BINARY,
         args: ['-q', '-f', rc, '-rc', debuggerRc],
-        cwd: tmp.path,
+        cwd: tmp,
         ports: [
           { tcp: BOCHS_PORTS.console, socket: sockets.console },
           { tcp: BOCHS_PORTS.agent, socket: sockets.agent },
@@ -142,29 +106,18 @@ export class BochsGuest extends AgentGuest {
       const guestConsole = new GuestConsole(options.consoleLog ?? inTmp('console.log'));
       stack.defer('close console log', () => guestConsole.close());
 
-      const child: ResultPromise = execa('unshare', argv, {
-        // Never written: its end closing tells the relay the harness is gone (bochs-relay.ts).
-        stdin: 'pipe',
-        stdout: 'pipe',
-        stderr: 'pipe',
-        buffer: false,
-        reject: false,
-        // Killing unshare kills the namespace's first process (--kill-child), and with it Bochs.
-        cleanup: true,
-        forceKillAfterDelay: 2000,
-        ...(options.signal ? { cancelSignal: options.signal } : {}),
-      });
-      const exited: Promise<EmulatorExit> = child.then(
-        (r) => ({ exitCode: r.exitCode, signal: r.signal }),
-        (error: unknown) => ({ exitCode: undefined, signal: errorMessage(error) }),
-      );
+      // stdin is never written: its end closing tells the relay the harness is gone
+      // (bochs-relay.ts). Killing unshare kills the namespace's first process
+      // (--kill-child), and with it Bochs.
+      const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal });
+      let outputText = '';
       const keep = (chunk: Buffer) => (outputText = (outputText + chunk.toString('utf8')).slice(-16_384));
       child.stdout!.on('data', keep);
       child.stderr!.on('data', keep);
       let tearingDown = false;
       stack.defer('stop Bochs', async () => {
         tearingDown = true;
-        await stopBochs(child, exited);
+        await stopEmulator(child, exited, () => void child.kill('SIGTERM'), 3000);
       });
       const evidence = () => describeEvidence('Bochs', [bochsOutput(outputText), logTail(spec.logFile)].filter(Boolean).join('\n'), guestConsole);
       const death = guestDeath({
@@ -193,7 +146,7 @@ export class BochsGuest extends AgentGuest {
       const facts: GuestFacts = {
         id,
         backend: 'bochs',
-        emulatorVersion: await bochsVersion(),
+        emulatorVersion: (await debianPackageVersion('bochs')) ?? 'unknown',
         accel: 'bochs',
         cpu: spec.cpuModel,
         requestedLevel: options.level,
@@ -221,13 +174,7 @@ export class BochsGuest extends AgentGuest {
       );
       await guest.becomeReady(started, deadline, bootTimeoutMs);
       return guest;
-    } catch (error) {
-      await stack.unwind();
-      if (options.signal?.aborted && !(error instanceof InterruptedError)) {
-        throw new InterruptedError(`guest ${id} stopped during boot: run interrupted`, { cause: error });
-      }
-      throw error;
-    }
+    });
   }
 }
 
@@ -240,24 +187,6 @@ export class BochsGuest extends AgentGuest {
 export function unshareArgs(relay: RelayConfig, isRoot = process.getuid?.() === 0): string[] {
   const relayScript = fileURLToPath(new URL('./bochs-relay.js', import.meta.url));
   return ['--net', '--pid', '--fork', '--kill-child', ...(isRoot ? [] : ['--map-root-user']), '--', process.execPath, relayScript, JSON.stringify(relay)];
-}
-
-async function stopBochs(child: ResultPromise, exited: Promise<EmulatorExit>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    await exited;
-    return;
-  }
-  child.kill('SIGTERM');
-  if (!(await settlesWithin(exited, 3000))) {
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-let version: Promise<string> | undefined;
-function bochsVersion(): Promise<string> {
-  version ??= execa('dpkg-query', ['-W', '-f=${Version}', 'bochs'], { reject: false }).then((r) => (r.exitCode === 0 && r.stdout ? r.stdout : 'unknown'));
-  return version;
 }
 
 /** Bochs's own output without the plugin-loading chatter. */

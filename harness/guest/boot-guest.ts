@@ -5,11 +5,13 @@
 import type { Accel } from '../accel/choose.js';
 import type { ImageArtifacts } from '../image/build.js';
 import type { AgentGuest } from './agent-guest.js';
-import { BochsGuest, type BochsGuestOptions } from './bochs-guest.js';
-import { createOverlay, QemuGuest, type QemuGuestOptions } from './qemu-guest.js';
+import { BochsGuest } from './bochs-guest.js';
+import type { GuestBootOptions } from './guest.js';
+import { createOverlay, QemuGuest } from './qemu-guest.js';
 
-/** What every backend takes. `cpu` is the backend's own CPU name (QEMU -cpu, Bochs model). */
-export type GuestOptions = Omit<QemuGuestOptions, 'accel' | 'qemuBinary'> & BochsGuestOptions & { readonly accel: Accel };
+export interface GuestOptions extends GuestBootOptions {
+  readonly accel: Accel;
+}
 
 export function bootGuest(options: GuestOptions): Promise<AgentGuest> {
   const { accel, ...rest } = options;

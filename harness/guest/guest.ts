@@ -1,9 +1,38 @@
 // What every guest backend offers, whatever emulator runs it: run commands, report the
 // level it proved, power off cleanly, and release everything it holds.
 import { constants } from 'node:os';
+import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
+import type { DataDisk } from './qemu-args.js';
+
+/** How to boot a guest, whatever the backend (QemuGuestOptions adds the QEMU accelerator). */
+export interface GuestBootOptions {
+  readonly image: ImageArtifacts;
+  readonly level: LevelName;
+  /** The backend's own CPU name instead of the level's (QEMU -cpu, Bochs model): experiments, and tests that prove a mismatch is caught. */
+  readonly cpu?: string;
+  readonly memoryMiB?: number;
+  readonly dataDisks?: readonly DataDisk[];
+  /** Host folders to attach read-only at /mnt/NAME (made into disk images in the guest's temp dir). */
+  readonly dataFolders?: readonly { readonly name: string; readonly folder: string }[];
+  /** Until the agent is ready; each backend has its default. */
+  readonly bootTimeoutMs?: number;
+  /** Where the serial console is written; by default inside the guest's temp dir (removed). */
+  readonly consoleLog?: string;
+  /** The root disk state of an earlier boot (boot-guest.ts newDiskState) to boot again; it is kept. */
+  readonly disk?: string;
+  /** Where the guest's temp dir goes (disk state, sockets); default the OS temp dir. */
+  readonly tmpDir?: string;
+  readonly signal?: AbortSignal;
+  readonly extraKernelArgs?: readonly string[];
+  readonly onConsoleData?: (chunk: Buffer) => void;
+  /** The default limit for commands that give none. */
+  readonly commandTimeoutMs?: number;
+  /** Attach a shell port (see openShell). */
+  readonly shell?: boolean;
+}
 
 export interface ExecOptions {
   /** Kills the command's process group in the guest after this long; it then reports timedOut. */

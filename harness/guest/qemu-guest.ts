@@ -1,58 +1,25 @@
 // A QEMU guest pinned to one level: boots from its own overlay over the base image,
 // proves its level before anything else, runs commands through the agent, and
 // releases every process, socket and file it made, however the run ends.
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
-import { dir, setGracefulCleanup } from 'tmp-promise';
-import type { ImageArtifacts } from '../image/build.js';
+import { execa } from 'execa';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import type { LevelName } from '../levels/table.js';
-import { CleanupStack } from '../util/cleanup-stack.js';
-import { InfrastructureError, InterruptedError, errorMessage } from '../util/errors.js';
+import { InfrastructureError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
-import { AgentGuest, describeEvidence as evidenceOf, guestDeath, type AgentGuestParts, type EmulatorExit } from './agent-guest.js';
-import { makeDataDisk } from './data-disk.js';
+import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
 import { GuestConsole } from './console.js';
-import { quoteCommand, type GuestFacts } from './guest.js';
+import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { connectWhenListening } from './connect.js';
 import { KERNEL_ARGS } from './kernel-args.js';
 import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
-import { buildQemuArgs, type DataDisk, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
-
-// Temp dirs still present when the process exits (a second Ctrl-C) are removed then.
-setGracefulCleanup();
+import { buildQemuArgs, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
-
-export interface QemuGuestOptions {
-  readonly image: ImageArtifacts;
-  readonly level: LevelName;
+export interface QemuGuestOptions extends GuestBootOptions {
   readonly accel: QemuAccel;
-  /** Use this -cpu argument instead of the level's (experiments, and tests that prove a mismatch is caught). */
-  readonly cpu?: string;
   readonly qemuBinary?: string;
-  readonly memoryMiB?: number;
-  readonly dataDisks?: readonly DataDisk[];
-  /** Host folders to attach read-only at /mnt/NAME (made into disk images in the guest's temp dir). */
-  readonly dataFolders?: readonly { readonly name: string; readonly folder: string }[];
-  /** Until the agent is ready. Default: 60 s under TCG, 30 s under KVM. */
-  readonly bootTimeoutMs?: number;
-  /** Where the serial console is written; by default inside the guest's temp dir (removed). */
-  readonly consoleLog?: string;
-  /** Boot this existing overlay (a reboot of the same disk) instead of a fresh one; it is kept. */
-  readonly disk?: string;
-  /** Where the guest's temp dir goes (overlay, sockets); default the OS temp dir. */
-  readonly tmpDir?: string;
-  readonly signal?: AbortSignal;
-  readonly extraKernelArgs?: readonly string[];
-  readonly onConsoleData?: (chunk: Buffer) => void;
-  /** The default limit for commands that give none. */
-  readonly commandTimeoutMs?: number;
-  /** Attach a shell port (see openShell). */
-  readonly shell?: boolean;
 }
 
 export async function createOverlay(base: string, overlay: string, signal?: AbortSignal): Promise<void> {
@@ -75,23 +42,11 @@ export class QemuGuest extends AgentGuest {
   }
 
   /** Boots the guest, waits for its agent and proves its level; throws with evidence otherwise. */
-  static async boot(options: QemuGuestOptions): Promise<QemuGuest> {
-    const stack = new CleanupStack();
-    const started = performance.now();
-    const qemuBinary = options.qemuBinary ?? QEMU_BINARY;
-    const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;
-    let stderrText = '';
-    try {
-      options.signal?.throwIfAborted();
-      const tmp = await dir({ prefix: `${id}-`, unsafeCleanup: true, ...(options.tmpDir ? { tmpdir: options.tmpDir } : {}) });
-      stack.defer('remove guest temp dir', () => tmp.cleanup());
-      const overlay = options.disk ?? path.join(tmp.path, 'root.qcow2');
+  static boot(options: QemuGuestOptions): Promise<QemuGuest> {
+    return bootWith(options, async ({ id, stack, started, tmp, dataDisks }) => {
+      const qemuBinary = options.qemuBinary ?? QEMU_BINARY;
+      const overlay = options.disk ?? path.join(tmp, 'root.qcow2');
       if (!options.disk) await createOverlay(options.image.rootDisk, overlay, options.signal);
-      const dataDisks = [...(options.dataDisks ?? [])];
-      for (const { name, folder } of options.dataFolders ?? []) {
-        dataDisks.push(await makeDataDisk(name, folder, path.join(tmp.path, `data-${name}.img`)));
-      }
-
       const spec: QemuMachineSpec = {
         name: id,
         accel: options.accel,
@@ -102,29 +57,16 @@ export class QemuGuest extends AgentGuest {
         kernelArgs: [...KERNEL_ARGS, ...(options.extraKernelArgs ?? [])],
         rootDisk: overlay,
         dataDisks,
-        agentSocket: path.join(tmp.path, 'agent.sock'),
-        qmpSocket: path.join(tmp.path, 'qmp.sock'),
-        ...(options.shell ? { shellSocket: path.join(tmp.path, 'shell.sock') } : {}),
+        agentSocket: path.join(tmp, 'agent.sock'),
+        qmpSocket: path.join(tmp, 'qmp.sock'),
+        ...(options.shell ? { shellSocket: path.join(tmp, 'shell.sock') } : {}),
       };
       const argv = buildQemuArgs(spec);
-      const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp.path, 'console.log'));
+      const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'));
       stack.defer('close console log', () => guestConsole.close());
 
-      const child: ResultPromise = execa(qemuBinary, argv, {
-        stdin: 'ignore',
-        stdout: 'pipe',
-        stderr: 'pipe',
-        buffer: false,
-        reject: false,
-        // QEMU never outlives the harness: killed when Node exits, escalated to SIGKILL.
-        cleanup: true,
-        forceKillAfterDelay: 2000,
-        ...(options.signal ? { cancelSignal: options.signal } : {}),
-      });
-      const exited: Promise<EmulatorExit> = child.then(
-        (r) => ({ exitCode: r.exitCode, signal: r.signal }),
-        (error: unknown) => ({ exitCode: undefined, signal: errorMessage(error) }),
-      );
+      const { child, exited } = spawnEmulator(qemuBinary, argv, { stdin: 'ignore', signal: options.signal });
+      let stderrText = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         guestConsole.push(chunk);
         options.onConsoleData?.(chunk);
@@ -133,12 +75,12 @@ export class QemuGuest extends AgentGuest {
         stderrText = (stderrText + chunk.toString('utf8')).slice(-16_384);
       });
       let tearingDown = false;
+      let qmp: QmpClient | undefined;
       stack.defer('stop QEMU', async () => {
         tearingDown = true;
-        await stopQemu(child, exited, qmp);
+        await stopEmulator(child, exited, () => (qmp ? settlesWithin(qmp.execute('quit'), 1000) : undefined), 2000);
       });
-      let qmp: QmpClient | undefined;
-      const evidence = () => describeEvidence(stderrText, guestConsole);
+      const evidence = () => describeEvidence('QEMU', stderrText, guestConsole);
 
       // The guest is dead when QEMU exits (unless we stopped it) or the console shows a
       // panic or a failed boot: every wait races this.
@@ -194,25 +136,7 @@ export class QemuGuest extends AgentGuest {
       );
       await guest.becomeReady(started, deadline, bootTimeoutMs);
       return guest;
-    } catch (error) {
-      await stack.unwind();
-      if (options.signal?.aborted && !(error instanceof InterruptedError)) {
-        throw new InterruptedError(`guest ${id} stopped during boot: run interrupted`, { cause: error });
-      }
-      throw error;
-    }
-  }
-}
-
-async function stopQemu(child: ResultPromise, exited: Promise<EmulatorExit>, qmp: QmpClient | undefined): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    await exited;
-    return;
-  }
-  if (qmp) await settlesWithin(qmp.execute('quit'), 1000);
-  if (!(await settlesWithin(exited, 2000))) {
-    child.kill('SIGKILL');
-    await exited;
+    });
   }
 }
 
@@ -224,10 +148,6 @@ function qemuVersion(binary: string): Promise<string> {
     versions.set(binary, v);
   }
   return v;
-}
-
-function describeEvidence(stderr: string, console: GuestConsole): string {
-  return evidenceOf('QEMU', stderr, console);
 }
 
 function hintForQemuFailure(stderr: string, accel: QemuAccel): string | undefined {

@@ -38,13 +38,24 @@ export interface ToolStatus {
   readonly version: string | undefined;
 }
 
+const packageVersions = new Map<string, Promise<string | undefined>>();
+/** The installed version of a Debian package (asked of dpkg once per process), undefined when it is not installed. */
+export function debianPackageVersion(name: string): Promise<string | undefined> {
+  let version = packageVersions.get(name);
+  if (!version) {
+    version = execa('dpkg-query', ['-W', '-f=${Version}', name], { reject: false }).then((r) => (r.exitCode === 0 && r.stdout ? r.stdout : undefined));
+    packageVersions.set(name, version);
+  }
+  return version;
+}
+
 export async function probeTool(tool: HostTool): Promise<ToolStatus> {
   try {
     const result = await execa(tool.command, [...tool.versionArgs], { reject: false, all: true, timeout: 10_000 });
     if (result.failed && result.exitCode === undefined) return { tool, version: undefined };
     if (tool.versionFromPackage) {
-      const pkg = await execa('dpkg-query', ['-W', '-f=${Version}', tool.debianPackage], { reject: false });
-      return { tool, version: pkg.stdout ? `${tool.debianPackage} ${pkg.stdout} (Debian package)` : 'present' };
+      const version = await debianPackageVersion(tool.debianPackage);
+      return { tool, version: version ? `${tool.debianPackage} ${version} (Debian package)` : 'present' };
     }
     const line = (result.all ?? '').split('\n').find((l) => l.trim()) ?? '';
     return { tool, version: line.trim() || 'present' };
