@@ -7,7 +7,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LevelName } from '../harness/levels/table.js';
 import { planCells } from '../harness/plan/plan.js';
-import { runCell, type CellResult } from '../harness/run/cell.js';
+import type { CellResult } from '../harness/results/types.js';
+import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { stderrLog } from '../harness/util/log.js';
 import { median } from './median.js';
@@ -19,7 +20,7 @@ const runs = Number(values.runs);
 const level = values.level as LevelName;
 
 const prepared = await prepareRun(CATALOG, 'auto', { log: stderrLog });
-const { image, fixtures } = prepared;
+const { artifacts: image, fixtures } = prepared;
 const cells = planCells(CATALOG, { levels: [level], ...(values.scenario ? { scenarios: values.scenario } : {}) });
 const results = new Map<string, CellResult[]>();
 // Console logs of the benchmark's cells: kept while it runs, removed at the end.

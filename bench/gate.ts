@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import type { RunResult } from '../harness/run/run-result.js';
+import type { RunResult } from '../harness/results/types.js';
 
 const CLI = fileURLToPath(new URL('../runners/cli.js', import.meta.url));
 const { values } = parseArgs({ options: { configs: { type: 'string', default: 'warm-2,warm-1,cold-2,cold-1' } } });

@@ -2,7 +2,7 @@
 // host's budget, with a line per cell (a live status line on a terminal), JUnit, HTML
 // and JSON reports, and one exit code for the whole matrix.
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { DEFAULTS, seconds } from '../harness/config/defaults.js';
 import { planCells } from '../harness/plan/plan.js';
 import { parseShard, shardCells } from '../harness/plan/shard.js';
 import { htmlReporter } from '../harness/report/html.js';
@@ -10,23 +10,25 @@ import { jsonReporter } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
 import { ReporterSet } from '../harness/report/reporter.js';
 import { terminalReporter } from '../harness/report/terminal.js';
+import { exitCodeOf, EXIT_CODES } from '../harness/results/summary.js';
 import { defaultWorkers, loadFactor } from '../harness/run/budget.js';
 import { runGate } from '../harness/run/gate-run.js';
 import { prepareRun } from '../harness/run/prepare.js';
-import { exitCodeOf } from '../harness/run/run-result.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
-import { resolveAccel, resolveDriver, resolveLevel, resolveSeconds } from './resolve.js';
-import { createRunContext, EXIT, exitCodeFor, reportError } from './run-context.js';
+import { defineCommand } from './command.js';
+import { resolveAccel, resolveCount, resolveDriver, resolveLevel, resolveSeconds } from './resolve.js';
+import { exitCodeFor } from './run-context.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
 
 Runs every scenario of the catalog for every driver at every level this host can
-provide, and reports each cell as pass, fail, xfail (known issue), xpass (a known
-issue that passed: remove the entry), skip (with the reason) or error.
+provide, and reports each cell as pass, fail, xfail (a live known issue explains every
+failing check), xpass (a known issue explains nothing: remove it), skip (with the
+reason) or error (infrastructure: the verdict could not be earned).
 
 Selection:
   --level LEVEL        only this level (repeatable); one CPU model per CI job
@@ -35,64 +37,51 @@ Selection:
   --grep TEXT          only cells whose id contains TEXT (or matches /REGEX/)
   --tag TAG            only scenarios with this tag (repeatable)
   --shard I/N          only the I-th of N deterministic slices (whole scenario×level groups)
+  --require-levels     a requested level this host cannot provide is an error (exit 3),
+                       not a skip: use it in CI jobs, so a missing level never reads green
 Running:
   --accel ACCEL        auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
   --workers N          cells at once (default: one per core, as memory allows)
-  --cell-timeout S     end a cell as an error after S seconds (default 600, scaled by load;
+  --cell-timeout S     end a cell as an error after S seconds (default ${seconds(DEFAULTS.cellTimeoutMs)}, scaled by load;
                        Bochs cells get 25 times as long: it interprets every instruction)
-  --retries N          retry a cell after an infrastructure error (default 1; shown as flaky)
+  --retries N          retry a cell after an infrastructure error (default ${DEFAULTS.retries}; shown as flaky)
 Reports (paths are printed at the end):
-  --junit PATH         JUnit XML (default reports/junit.xml)
-  --html PATH          self-contained HTML (default reports/report.html)
-  --json PATH          one record per cell (default reports/gate.json; levelgate merge reads it)
-  --evidence DIR       console logs per cell (default reports/evidence)
+  --junit PATH         JUnit XML (default ${DEFAULTS.junit})
+  --html PATH          self-contained HTML (default ${DEFAULTS.html})
+  --json PATH          one record per cell (default ${DEFAULTS.json}; levelgate merge reads it)
+  --evidence DIR       console logs and reproducers per cell (default ${DEFAULTS.evidence})
 
-Exit: 0 every cell passed, is a known issue or was skipped; 1 a cell failed or a
-known issue passed; 2 bad usage; 3 infrastructure (a cell errored, setup failed);
-130/143 interrupted (the reports are still written, marked interrupted).`;
+Exit: 0 every cell that ran passed or is a live known issue; 1 a cell failed or a known
+issue passed; 2 bad usage; 3 infrastructure (a cell errored, setup failed, a required
+level is missing); 77 nothing was verified (every cell was skipped); 130/143 interrupted
+(the reports are still written, marked interrupted).`;
 
-export async function gateCommand(args: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        level: { type: 'string', multiple: true },
-        driver: { type: 'string', multiple: true },
-        scenario: { type: 'string', multiple: true },
-        grep: { type: 'string' },
-        tag: { type: 'string', multiple: true },
-        shard: { type: 'string' },
-        accel: { type: 'string' },
-        workers: { type: 'string' },
-        'cell-timeout': { type: 'string' },
-        retries: { type: 'string' },
-        junit: { type: 'string' },
-        html: { type: 'string' },
-        json: { type: 'string' },
-        evidence: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    reportError(new UsageError(`gate: ${(error as Error).message}`, { hint: 'see levelgate gate --help' }));
-    return EXIT.usage;
-  }
-  if (values.help) {
-    process.stdout.write(`${GATE_USAGE}\n`);
-    return EXIT.ok;
-  }
-  const context = createRunContext();
-  try {
+export const gateCommand = defineCommand({
+  name: 'gate',
+  usage: GATE_USAGE,
+  options: {
+    level: { type: 'string', multiple: true },
+    driver: { type: 'string', multiple: true },
+    scenario: { type: 'string', multiple: true },
+    grep: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    shard: { type: 'string' },
+    'require-levels': { type: 'boolean', default: false },
+    accel: { type: 'string' },
+    workers: { type: 'string' },
+    'cell-timeout': { type: 'string' },
+    retries: { type: 'string' },
+    junit: { type: 'string' },
+    html: { type: 'string' },
+    json: { type: 'string' },
+    evidence: { type: 'string' },
+  },
+  run: async (values, _positionals, context) => {
     const levels = (values.level ?? []).map((l) => resolveLevel(l));
     const drivers = (values.driver ?? []).map((d) => resolveDriver(d));
-    const workers = values.workers === undefined ? defaultWorkers() : Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers: '${values.workers}' is not a whole number of at least 1`);
-    const retries = values.retries === undefined ? 1 : Number(values.retries);
-    if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`--retries: '${values.retries}' is not a whole number of at least 0`);
-    const cellTimeoutMs = resolveSeconds(values['cell-timeout'], '--cell-timeout') ?? 600_000 * loadFactor(workers);
+    const workers = resolveCount(values.workers, '--workers', 1) ?? defaultWorkers();
+    const retries = resolveCount(values.retries, '--retries', 0) ?? DEFAULTS.retries;
+    const cellTimeoutMs = resolveSeconds(values['cell-timeout'], '--cell-timeout') ?? DEFAULTS.cellTimeoutMs * loadFactor(workers);
     const accel = resolveAccel(values.accel);
     const shard = values.shard ? parseShard(values.shard) : undefined;
     let cells = planCells(CATALOG, {
@@ -106,12 +95,12 @@ export async function gateCommand(args: string[]): Promise<number> {
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
     const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal });
-    const evidenceDir = path.resolve(values.evidence ?? 'reports/evidence');
+    const evidenceDir = path.resolve(values.evidence ?? DEFAULTS.evidence);
     const reporters = new ReporterSet([
       terminalReporter(),
-      jsonReporter(path.resolve(values.json ?? 'reports/gate.json')),
-      junitReporter(path.resolve(values.junit ?? 'reports/junit.xml')),
-      htmlReporter(path.resolve(values.html ?? 'reports/report.html')),
+      jsonReporter(path.resolve(values.json ?? DEFAULTS.json)),
+      junitReporter(path.resolve(values.junit ?? DEFAULTS.junit)),
+      htmlReporter(path.resolve(values.html ?? DEFAULTS.html)),
     ]);
     const run = await runGate({
       cells,
@@ -123,7 +112,10 @@ export async function gateCommand(args: string[]): Promise<number> {
         today: new Date().toISOString().slice(0, 10),
         accelRequest: accel,
         timeScale: loadFactor(workers),
+        requireLevels: values['require-levels'],
       },
+      imageDigest: prepared.image.digest,
+      fixturesDigest: prepared.fixtures.digest,
       reporters,
       signal: context.signal,
       cellTimeoutMs,
@@ -134,11 +126,8 @@ export async function gateCommand(args: string[]): Promise<number> {
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     process.stdout.write(`evidence ${evidenceDir}\n`);
     if (run.interrupted) return exitCodeFor(new Error('interrupted'), context);
-    return exitCodeOf(run);
-  } catch (error) {
-    reportError(error);
-    return exitCodeFor(error, context);
-  } finally {
-    context.dispose();
-  }
-}
+    const code = exitCodeOf(run);
+    if (code === EXIT_CODES.nothingRan) process.stderr.write('levelgate: nothing was verified: every cell was skipped (exit 77); see the reasons above\n');
+    return code;
+  },
+});

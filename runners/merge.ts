@@ -6,9 +6,9 @@ import { htmlReporter } from '../harness/report/html.js';
 import { jsonReporter, readRunResult } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
 import { ReporterSet } from '../harness/report/reporter.js';
-import { summaryLine } from '../harness/report/terminal.js';
-import type { CellResult } from '../harness/run/cell.js';
-import { countVerdicts, exitCodeOf, type RunResult } from '../harness/run/run-result.js';
+import { closingLines } from '../harness/report/terminal.js';
+import { countVerdicts, exitCodeOf, expiredIssuesOf } from '../harness/results/summary.js';
+import type { CellResult, RunResult } from '../harness/results/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { EXIT, exitCodeFor, reportError } from './run-context.js';
 
@@ -42,6 +42,8 @@ export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): Ru
     fixtures: distinct(runs.map((r) => r.run.fixtures)),
     workers: runs.reduce((n, r) => n + r.run.workers, 0),
     counts: countVerdicts(cells),
+    expiredKnownIssues: expiredIssuesOf(cells),
+    unavailableLevels: [...new Map(runs.flatMap((r) => r.run.unavailableLevels).map((u) => [u.level, u])).values()],
     cells,
   };
 }
@@ -66,7 +68,7 @@ export async function mergeCommand(args: string[]): Promise<number> {
       htmlReporter(path.resolve(values.html ?? 'reports/merged/report.html')),
     ]);
     const written = await reporters.onEnd(merged);
-    process.stdout.write(`merged ${runs.length} results: ${summaryLine(merged)}\n`);
+    process.stdout.write(`merged ${runs.length} results: ${closingLines(merged).join('\n')}\n`);
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     return merged.interrupted ? EXIT.interrupted : exitCodeOf(merged);
   } catch (error) {

@@ -1,18 +1,18 @@
 // `levelgate repro SCENARIO --level L [--driver D] [--keep]`: one cell with live
-// output, the exact QEMU command line and a one-line rerun command; with --keep the
+// output, the exact emulator command line and a one-line rerun command; with --keep the
 // guest stays up after the last step with an interactive shell until Ctrl-C.
-import { parseArgs } from 'node:util';
 import { planCells } from '../harness/plan/plan.js';
+import { cellLine } from '../harness/report/terminal.js';
+import { countVerdicts, exitCodeOf } from '../harness/results/summary.js';
 import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
-import { exitCodeOf, countVerdicts } from '../harness/run/run-result.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
-import { cellLine } from '../harness/report/terminal.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
+import { defineCommand } from './command.js';
 import { resolveAccel, resolveDriver, resolveLevel } from './resolve.js';
-import { createRunContext, EXIT, exitCodeFor, reportError } from './run-context.js';
+import { EXIT } from './run-context.js';
 
 export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--evidence DIR]
 
@@ -21,34 +21,19 @@ prints the emulator's command line and the command that reruns it. --driver defa
 the scenario's first driver. --keep leaves the guest running after the last step,
 with an interactive shell to attach to, until Ctrl-C.`;
 
-export async function reproCommand(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        level: { type: 'string' },
-        driver: { type: 'string' },
-        accel: { type: 'string' },
-        keep: { type: 'boolean', default: false },
-        evidence: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    reportError(new UsageError(`repro: ${(error as Error).message}`, { hint: 'see levelgate repro --help' }));
-    return EXIT.usage;
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(`${REPRO_USAGE}\n`);
-    return EXIT.ok;
-  }
-  const context = createRunContext();
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  try {
+export const reproCommand = defineCommand({
+  name: 'repro',
+  usage: REPRO_USAGE,
+  positionals: true,
+  options: {
+    level: { type: 'string' },
+    driver: { type: 'string' },
+    accel: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    evidence: { type: 'string' },
+  },
+  run: async (values, positionals, context) => {
+    const out = (line: string) => process.stdout.write(`${line}\n`);
     if (positionals.length !== 1) throw new UsageError(`repro: name one scenario; known: ${CATALOG.map((s) => s.id).join(', ')}`);
     const level = resolveLevel(values.level);
     const accel = resolveAccel(values.accel);
@@ -70,13 +55,17 @@ export async function reproCommand(args: string[]): Promise<number> {
       accelRequest: accel,
       shell: values.keep,
       hooks: {
-        onGuest: (_, guest) => out(`\nguest ${guest.facts.id} at ${guest.facts.requestedLevel} (${guest.facts.accel}), proven ${guest.proof.proven}, fidelity ${guest.proof.fidelity}\n${guest.facts.backend === 'bochs' ? 'Bochs' : 'QEMU'}: ${guest.commandLine}\nconsole: ${guest.console.path}`),
+        onGuest: (_, guest) =>
+          out(
+            `\nguest ${guest.facts.id} at ${guest.facts.requestedLevel} (${guest.facts.accel}), proven ${guest.proof.proven}, fidelity ${guest.proof.fidelity}\n` +
+              `${guest.facts.backend === 'bochs' ? 'Bochs' : 'QEMU'}: ${guest.commandLine}\nconsole: ${guest.console.path}`,
+          ),
         onStepStart: (_, index, title) => out(`\n── step ${index}: ${title}`),
         onCommand: (_, command) => out(`$ ${command}`),
         onOutput: (_, chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
         onStepEnd: (_, step) => {
           out(`installed: ${step.installedAfter.join(' ') || 'nothing'}`);
-          for (const check of step.checks) out(`${check.ok ? '  ok  ' : '  FAIL'} ${check.check}: expected ${check.expected}, got ${check.actual}`);
+          for (const check of step.checks) out(`${check.status === 'pass' ? '  ok  ' : check.status === 'skip' ? '  SKIP' : '  FAIL'} ${check.check}: expected ${check.expected}, got ${check.actual}`);
         },
         beforeTeardown: async (_, guest) => {
           if (!values.keep) return;
@@ -87,13 +76,9 @@ export async function reproCommand(args: string[]): Promise<number> {
       },
     });
     out(`\n${cellLine(result)}`);
+    for (const file of result.attachments) out(`evidence: ${file}`);
     out(`rerun: ${result.repro}`);
     if (values.keep && context.signal.aborted) return EXIT.ok;
     return exitCodeOf({ counts: countVerdicts([result]) });
-  } catch (error) {
-    reportError(error);
-    return exitCodeFor(error, context);
-  } finally {
-    context.dispose();
-  }
-}
+  },
+});

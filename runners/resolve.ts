@@ -31,6 +31,14 @@ export function resolveSeconds(value: string | undefined, flag: string): number 
   return Math.round(seconds * 1000);
 }
 
+/** A whole number of at least `min`; undefined when the flag was not given. */
+export function resolveCount(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag}: '${value}' is not a whole number of at least ${min}`);
+  return n;
+}
+
 /** --data NAME=DIR */
 export function resolveDataDisk(value: string, flag = '--data'): { name: string; folder: string } {
   const eq = value.indexOf('=');

@@ -1,9 +1,8 @@
-import { levelIndex, type LevelName } from '../harness/levels/table.js';
-import type { HwcapsDir, Scenario } from '../harness/scenario/types.js';
+import { defineScenario, installFile, type HwcapsDir, type LevelName } from '../harness/index.js';
 
-/** The copy the loader should pick from a package carrying `dirs`: the highest the CPU supports. */
+/** The copy the loader should pick from a package carrying `dirs`: the highest the CPU supports, else the baseline. */
 function picks(level: LevelName, dirs: readonly HwcapsDir[]): 'baseline' | HwcapsDir {
-  const usable = dirs.filter((d) => levelIndex(`v${d.slice(-1)}` as LevelName) <= levelIndex(level));
+  const usable = dirs.filter((d) => Number(d.slice(-1)) <= Number(level.slice(1)));
   return usable.sort().at(-1) ?? 'baseline';
 }
 
@@ -11,7 +10,7 @@ const FULL: readonly HwcapsDir[] = ['x86-64-v2', 'x86-64-v3', 'x86-64-v4'];
 const PARTIAL: readonly HwcapsDir[] = ['x86-64-v2'];
 
 /** openSUSE's way: one x86_64 package, libraries in glibc-hwcaps/x86-64-vN; the loader selects and falls back. */
-const scenario: Scenario = {
+export default defineScenario({
   id: 'glibc-hwcaps',
   title: 'glibc-hwcaps selection and fallback per level',
   tags: ['hwcaps', 'loader', 'opensuse'],
@@ -23,8 +22,7 @@ const scenario: Scenario = {
     ],
   },
   steps: [
-    { kind: 'install-file', repo: 'files', nevra: 'lghwcaps-1.0-1.x86_64', expect: (level) => ({ succeeds: true, loads: { lghwcaps: picks(level, FULL) } }) },
-    { kind: 'install-file', repo: 'files', nevra: 'lghwfallback-1.0-1.x86_64', expect: (level) => ({ succeeds: true, loads: { lghwfallback: picks(level, PARTIAL) } }) },
+    installFile('files', 'lghwcaps-1.0-1.x86_64').expect(({ level }) => ({ loads: { lghwcaps: picks(level, FULL) } })),
+    installFile('files', 'lghwfallback-1.0-1.x86_64').expect(({ level }) => ({ loads: { lghwfallback: picks(level, PARTIAL) } })),
   ],
-};
-export default scenario;
+});

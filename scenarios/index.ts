@@ -1,5 +1,5 @@
 // The scenario catalog, in the order reports list it.
-import type { Scenario } from '../harness/scenario/types.js';
+import type { Scenario } from '../harness/index.js';
 import archPin from './arch-pin.js';
 import detection from './detection.js';
 import distroSyncSwitch from './distro-sync-switch.js';

@@ -1,64 +1,98 @@
-// Where today's tools fall short of the correct outcome the scenarios state. A matching
-// cell that fails is an expected failure (xfail); one that passes is an unexpected
-// pass (xpass), reported loudly so the entry is removed. Entries expire, so a tool
-// that is fixed (or a list that went stale) is noticed.
-import type { KnownIssue } from '../harness/scenario/types.js';
+// Where today's tools fall short of the correct outcome the scenarios state. Each entry
+// names the cells it covers and exactly the deviations it explains: a cell is an
+// expected failure (xfail) only when every failing check is one of them; an entry that
+// explains nothing in a cell it covers makes that cell an unexpected pass (xpass),
+// reported loudly so the entry is removed. Entries expire, so a fixed tool is noticed.
+import { atLeast, defineKnownIssue, deviation, type KnownIssue, type LevelName } from '../harness/index.js';
 
+const EXPIRES = '2027-06-30';
 const DNF5_NO_LEVELS = 'https://github.com/rpm-software-management/dnf5/pull/2591';
 const DNF5_LOCAL_V3 = 'https://github.com/rpm-software-management/dnf5/issues/2262';
-// libsolv's level policy ("x86_64_v3:x86_64_v2:x86_64"): ':' forbids an arch change on update.
-const LIBSOLV_POLICY = 'https://github.com/openSUSE/libsolv/commit/b43c0583';
-const ABOVE_V1 = ['v2', 'v3', 'v4'] as const;
-const V3_UP = ['v3', 'v4'] as const;
+// No upstream report describes these; the trackers link the documented libsolv policy
+// that causes them (at the commit read), and each cell keeps a reproducer.
+const LIBSOLV = 'https://github.com/openSUSE/libsolv/blob/1b580675f4e3107823146c78fe03876cb82bf964';
+/** "a : b ... the solver must not change the architecture from a to b or b to a"; x86_64_v3:x86_64_v2:x86_64. */
+const NO_ARCH_CHANGE_ON_UPDATE = `${LIBSOLV}/doc/libsolv-pool.txt#L801-L829`;
+/** prune_to_best_arch() runs before prune_to_best_version(). */
+const BEST_ARCH_BEFORE_VERSION = `${LIBSOLV}/src/policy.c#L1359-L1362`;
 
-const dnf5NoLevels = (scenario: string, levels: readonly ('v2' | 'v3' | 'v4')[]): KnownIssue => ({
-  scenario,
-  driver: 'dnf5',
-  levels,
-  reason: 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists',
-  tracker: DNF5_NO_LEVELS,
-  expires: '2027-06-30',
-});
+const DNF5_REASON = 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists';
+const dnf5NoLevels = (id: string, scenario: string, levels: readonly LevelName[], explains: KnownIssue['explains']): KnownIssue =>
+  defineKnownIssue({ id: `dnf5-no-levels/${id}`, reason: DNF5_REASON, tracker: DNF5_NO_LEVELS, expires: EXPIRES, scenarios: [scenario], drivers: ['dnf5'], levels, explains });
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
-  dnf5NoLevels('detection', ABOVE_V1),
-  dnf5NoLevels('fresh-install-mixed', ABOVE_V1),
-  dnf5NoLevels('upgrade-new-variant', V3_UP),
-  dnf5NoLevels('upgrade-baseline-only', V3_UP),
-  dnf5NoLevels('distro-sync-switch', V3_UP),
-  dnf5NoLevels('moved-to-older-cpu', ABOVE_V1),
-  dnf5NoLevels('subpackage-baseline-only', V3_UP),
-  dnf5NoLevels('noarch-transition', V3_UP),
-  {
-    scenario: 'local-file-v3',
-    driver: 'dnf5',
-    levels: V3_UP,
+  dnf5NoLevels('detection', 'detection', atLeast('v2'), [deviation.detectedArch()]),
+  dnf5NoLevels('fresh-install', 'fresh-install-mixed', atLeast('v2'), [deviation.installedArch(undefined, 'install')]),
+  dnf5NoLevels('upgrade', 'upgrade-new-variant', atLeast('v3'), [deviation.installedArch('lgnewvar', 'upgrade')]),
+  dnf5NoLevels('install-v3', 'upgrade-baseline-only', atLeast('v3'), [deviation.installedArch('lgstale', 'install')]),
+  dnf5NoLevels('distro-sync', 'distro-sync-switch', atLeast('v3'), [deviation.installedArch('lgsync', 'distro-sync')]),
+  // The x86_64 build it installed still runs after the move, where the right variant would trap.
+  dnf5NoLevels('moved', 'moved-to-older-cpu', atLeast('v2'), [deviation.installedArch('lgmove'), deviation.ranInsteadOfTrapping('lgmove')]),
+  dnf5NoLevels('subpackage', 'subpackage-baseline-only', atLeast('v3'), [deviation.installedArch('lgsub', 'install')]),
+  dnf5NoLevels('noarch', 'noarch-transition', atLeast('v3'), [deviation.installedArch('lgnoarch', 'upgrade')]),
+  defineKnownIssue({
+    id: 'dnf5-local-v3-refused',
     reason: 'dnf5 refuses a local x86_64_v3 rpm even on a v3 CPU ("does not have a compatible architecture")',
     tracker: DNF5_LOCAL_V3,
-    expires: '2027-06-30',
-  },
-  {
-    scenario: 'variant-lags-baseline',
-    driver: 'zypper',
-    levels: V3_UP,
+    expires: EXPIRES,
+    scenarios: ['local-file-v3'],
+    drivers: ['dnf5'],
+    levels: atLeast('v3'),
+    explains: [deviation.refused('install-file'), deviation.notInstalled('lglocal'), deviation.doesNotRun('not-run', 'lglocal')],
+  }),
+  defineKnownIssue({
+    id: 'libsolv-best-arch-before-version',
     reason: 'libsolv prunes candidates to the best arch before the best version: a v3 machine installs the older x86_64_v3 1.0 over x86_64 1.1',
-    tracker: LIBSOLV_POLICY,
-    expires: '2027-06-30',
-  },
-  {
-    scenario: 'upgrade-new-variant',
-    driver: 'zypper',
-    levels: V3_UP,
-    reason: 'upgrade never switches variant (libsolv treats x86_64 → x86_64_v3 as an arch change): the machine stays on x86_64',
-    tracker: LIBSOLV_POLICY,
-    expires: '2027-06-30',
-  },
-  {
-    scenario: 'upgrade-baseline-only',
-    driver: 'zypper',
-    levels: V3_UP,
+    tracker: BEST_ARCH_BEFORE_VERSION,
+    reproducer: true,
+    expires: EXPIRES,
+    scenarios: ['variant-lags-baseline'],
+    drivers: ['zypper'],
+    levels: atLeast('v3'),
+    explains: [deviation.installedVersion('lglag'), deviation.stale('lglag')],
+  }),
+  defineKnownIssue({
+    id: 'libsolv-no-variant-switch-on-update',
+    reason: 'update never switches variant: libsolv treats x86_64 → x86_64_v3 as a forbidden arch change, so the machine stays on x86_64',
+    tracker: NO_ARCH_CHANGE_ON_UPDATE,
+    reproducer: true,
+    expires: EXPIRES,
+    scenarios: ['upgrade-new-variant'],
+    drivers: ['zypper'],
+    levels: atLeast('v3'),
+    explains: [deviation.installedArch('lgnewvar', 'upgrade')],
+  }),
+  defineKnownIssue({
+    id: 'libsolv-silent-stale-update',
     reason: 'the silent stale case: a newer version built only for x86_64 is neither listed nor installed over x86_64_v3 ("Nothing to do", exit 0)',
-    tracker: LIBSOLV_POLICY,
-    expires: '2027-06-30',
-  },
+    tracker: NO_ARCH_CHANGE_ON_UPDATE,
+    reproducer: true,
+    expires: EXPIRES,
+    scenarios: ['upgrade-baseline-only'],
+    drivers: ['zypper'],
+    levels: atLeast('v3'),
+    explains: [deviation.updateNotListed(), deviation.installedVersion('lgstale', 'upgrade'), deviation.stale('lgstale')],
+  }),
+  defineKnownIssue({
+    id: 'libsolv-subpackage-stall',
+    reason: 'the x86_64_v3 main package holds its x86_64-only subpackage back: taking libs 1.1 needs main 1.1, another arch, so update stalls silently',
+    tracker: NO_ARCH_CHANGE_ON_UPDATE,
+    reproducer: true,
+    expires: EXPIRES,
+    scenarios: ['subpackage-baseline-only'],
+    drivers: ['zypper'],
+    levels: atLeast('v3'),
+    explains: [deviation.installedVersion(undefined, 'upgrade'), deviation.stale()],
+  }),
+  defineKnownIssue({
+    id: 'libsolv-update-keeps-unrunnable-variant',
+    reason: 'on a disk moved to an older CPU, update keeps the variant the CPU cannot run (switching back to a lower variant is a forbidden arch change); only dist-upgrade repairs it',
+    tracker: NO_ARCH_CHANGE_ON_UPDATE,
+    reproducer: true,
+    expires: EXPIRES,
+    scenarios: ['moved-to-older-cpu'],
+    drivers: ['zypper'],
+    levels: atLeast('v2'),
+    explains: [deviation.notRunnable('sigill', 'lgmove', 'upgrade')],
+  }),
 ];

@@ -1,30 +1,87 @@
-// dnf5: repositories as .repo files in a directory of their own; every operation by name.
-import type { PackageDriver, RepoRef } from './driver.js';
+// dnf5: repositories in one .repo file of their own; every operation by name; the exit
+// statuses of dnf5(8) (0 success, 1 error, 2 bad arguments; check-upgrade 100 when
+// updates exist). Its configuration is the distribution's own: Debian's, like Fedora's,
+// sets skip_if_unavailable=True, so a repository that fails to load is skipped with
+// exit 0 — the harness reads the tool's view of its repositories to catch that.
+import { lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import type { PinSpec, Refusal } from '../scenario/types.js';
+import { VARIANT_ARCHES } from '../levels/arch.js';
 
-// dnf5's default repository directory: the cell's guest holds no other repositories.
-const REPOS_DIR = '/etc/yum.repos.d';
+export const DNF5_REPO_FILE = '/etc/yum.repos.d/levelgate.repo';
+/** Pins live in a drop-in of their own, next to the distribution's dnf.conf. */
+export const DNF5_PIN_FILE = '/etc/dnf/libdnf5.conf.d/50-levelgate-pins.conf';
 // Debian sid has no VERSION_ID for dnf5 to take $releasever from.
-const BASE = ['dnf5', '-y', '--releasever=sid', '--setopt=install_weak_deps=False'];
+const DEFAULT_RELEASEVER = 'sid';
+const base = (releasever = DEFAULT_RELEASEVER) => ['dnf5', '-y', `--releasever=${releasever}`, '--setopt=install_weak_deps=False'];
 
-export function dnf5RepoFile(repo: RepoRef): string {
-  return `[${repo.id}]\nname=${repo.id}\nbaseurl=file://${repo.path}\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n`;
+export function dnf5RepoFile(repos: readonly RepoRef[]): string {
+  return repos.map((repo) => `[${repo.id}]\nname=${repo.id}\nbaseurl=file://${repo.path}\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n`).join('\n');
 }
+
+/** dnf5's messages for each refusal (libdnf5/base/solver_problems.cpp and the CLI). */
+const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
+  [/does not have a compatible architecture/, 'incompatible-arch'],
+  [/No match for argument|No packages to (?:install|remove|upgrade|downgrade)|Packages for argument .* available, but not installed/, 'not-found'],
+  [/conflicts with|is filtered out by exclude filtering|cannot install both/, 'conflict'],
+  [/nothing provides|requires .*, but none of the providers can be installed/, 'dependency'],
+];
+/** Messages that mean the harness or the guest is broken, not that dnf5 refused. */
+const BROKEN = /Failed to download metadata|Failed to access RPM|Cannot open|Permission denied|No space left/;
 
 export const dnf5: PackageDriver = {
   name: 'dnf5',
-  useRepos: (repos) => [
-    { argv: ['rm', '-rf', REPOS_DIR] },
-    { argv: ['mkdir', '-p', REPOS_DIR] },
-    ...repos.map((repo) => ({ argv: ['tee', `${REPOS_DIR}/${repo.id}.repo`], input: dnf5RepoFile(repo) })),
-    { argv: ['dnf5', '--releasever=sid', 'clean', 'all'] },
-  ],
-  operation: (op, packages) => ({ argv: [...BASE, op, ...packages] }),
-  installFile: (file) => ({ argv: [...BASE, 'install', file] }),
-  listUpdates: () => ({ argv: [...BASE, 'check-upgrade'], okStatuses: [100] }),
+  solver: true,
+  configureRepos: (repos) => ({
+    // The guest holds no repositories but levelgate's: one file with exactly the enabled ones.
+    commands: [{ argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) }],
+  }),
+  // Every package of every enabled repository, with its repository; excludes (pins) do not hide packages from the view.
+  repoView: (releasever = DEFAULT_RELEASEVER) => ({
+    argv: ['dnf5', `--releasever=${releasever}`, '--setopt=disable_excludes=*', 'repoquery', '--available', '--queryformat', '%{repoid} %{name} %{epoch} %{version}-%{release} %{arch}\\n'],
+  }),
+  parseRepoView: (stdout) => {
+    const view = new Map<string, string[]>();
+    for (const line of stdout.split('\n')) {
+      const m = /^(\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(line.trim());
+      if (!m) continue;
+      if (!view.has(m[1]!)) view.set(m[1]!, []);
+      view.get(m[1]!)!.push(nevraOf(m[2]!, m[3]!, m[4]!, m[5]!));
+    }
+    return view;
+  },
+  operation: (op, packages, releasever) => ({ argv: [...base(releasever), op, ...packages] }),
+  installFile: (file) => ({ argv: [...base(), 'install', file] }),
+  releaseUpgrade: (releasever) => ({ argv: [...base(releasever), 'distro-sync'] }),
+  listUpdates: (releasever) => ({ argv: [...base(releasever), 'check-upgrade'] }),
   // Lines of "NAME.ARCH  VERSION-RELEASE  REPO" after the metadata banner.
   parseUpdates: (stdout) =>
     [...new Set(stdout.split('\n').flatMap((l) => /^(\S+)\.(noarch|x86_64(?:_v\d)?)\s+\S+\s+\S+\s*$/.exec(l.trim())?.slice(1, 2) ?? []))].sort(),
-  detectArch: () => ({ argv: ['dnf5', '--releasever=sid', '--dump-variables'] }),
+  detectArch: () => ({ argv: ['dnf5', `--releasever=${DEFAULT_RELEASEVER}`, '--dump-variables'] }),
   parseDetectedArch: (stdout) => /^arch\s*=\s*(\S+)/m.exec(stdout)?.[1],
-  version: () => ({ argv: ['dnf5', '--version'] }),
+  // dnf5's documented way: excludepkgs (name.arch globs) for every other arch of the package.
+  pin: (pin: PinSpec) => [
+    { argv: ['mkdir', '-p', DNF5_PIN_FILE.replace(/\/[^/]+$/, '')] },
+    {
+      argv: ['tee', DNF5_PIN_FILE],
+      input: `[main]\nexcludepkgs=${VARIANT_ARCHES.filter((a) => a !== pin.arch).map((a) => `${pin.name}.${a}`).join(',')}\n`,
+    },
+  ],
+  judge: (purpose, output: CommandOutput): Judgement => {
+    const text = `${output.stdout}\n${output.stderr}`;
+    switch (purpose) {
+      case 'list-updates':
+        return mustSucceed(output, [0, 100]);
+      case 'query':
+      case 'repo-view':
+      case 'configure':
+      case 'refresh':
+        return mustSucceed(output);
+      case 'operation': {
+        if (output.signal) return { kind: 'error', message: `dnf5 was killed by ${output.signal}` };
+        if (output.exitCode === 0) return { kind: 'ok' };
+        if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
+        return { kind: 'error', message: `dnf5 exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+      }
+    }
+  },
 };

@@ -1,45 +1,106 @@
-// What a package-manager driver is: the guest commands for each operation, as argument
-// arrays, and parsers for what the tool prints. Pure: the cell runner executes them.
-import type { DriverName, Operation } from '../scenario/types.js';
+// What a package-manager driver is: the guest commands for each action, as argument
+// arrays; parsers for what the tool prints; and the tool's documented exit-status
+// contract, which turns every command's ending into ok, a refusal (with the reason
+// the tool's own message gives), or an error. Pure: the cell runner executes them.
+import type { Operation, PinSpec, Refusal } from '../scenario/types.js';
 
 export interface GuestCommand {
   readonly argv: readonly string[];
   /** Written to the command's stdin (config files go through `tee`, never a shell). */
   readonly input?: string;
-  /** Exit statuses that mean success besides 0 (dnf5 check-upgrade says 100 for "updates available"). */
-  readonly okStatuses?: readonly number[];
 }
 
 export interface RepoRef {
+  /** The repository id the package manager uses. */
   readonly id: string;
-  /** Absolute path in the guest. */
+  /** Absolute path in the guest; may contain $releasever, which the tool expands. */
   readonly path: string;
 }
 
+/** What a command's ending means under the tool's contract. */
+export type Judgement =
+  | { readonly kind: 'ok'; readonly note?: string }
+  | { readonly kind: 'refused'; readonly reason: Refusal | undefined; readonly message: string }
+  | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * What the harness asked for: a package operation or local install (which a tool may
+ * refuse), a query (which must work: a failed query is an error), or configuration.
+ */
+export type CommandPurpose = 'operation' | 'query' | 'repo-view' | 'list-updates' | 'configure' | 'refresh';
+
+export interface CommandOutput {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 export interface PackageDriver {
-  readonly name: DriverName;
-  /** Commands that leave exactly these repositories enabled. */
-  useRepos(repos: readonly RepoRef[]): GuestCommand[];
+  readonly name: 'dnf5' | 'zypper' | 'rpm';
+  /** Whether the tool has repositories and a solver (plain rpm has neither). */
+  readonly solver: boolean;
+  /** Commands that leave exactly these repositories enabled, ending with the tool loading them (a failure there is an error). */
+  configureRepos(repos: readonly RepoRef[], releasever?: string): { readonly commands: readonly GuestCommand[]; readonly refresh?: GuestCommand };
+  /** A query of the tool's own view of its enabled repositories: every package each offers. */
+  repoView(releasever?: string): GuestCommand;
+  /** repo id → the packages the tool sees in it, as NAME-[EPOCH:]VERSION-RELEASE.ARCH. */
+  parseRepoView(stdout: string): Map<string, string[]>;
   /** The command for an operation, or undefined when the tool has none (plain rpm has no solver). */
-  operation(op: Operation, packages: readonly string[]): GuestCommand | undefined;
+  operation(op: Operation, packages: readonly string[], releasever?: string): GuestCommand | undefined;
   installFile(file: string): GuestCommand;
-  listUpdates(): GuestCommand | undefined;
+  /** The release upgrade: every package to what release `releasever`'s repositories offer. */
+  releaseUpgrade(releasever: string): GuestCommand | undefined;
+  listUpdates(releasever?: string): GuestCommand | undefined;
   parseUpdates(stdout: string): string[];
   /** The command that shows which arch the tool believes the machine is. */
   detectArch(): GuestCommand;
   parseDetectedArch(stdout: string): string | undefined;
-  version(): GuestCommand;
+  /** How a user pins a package to an arch with this tool. */
+  pin(pin: PinSpec): readonly GuestCommand[];
+  /** Judges an ending by the tool's documented exit statuses and messages. */
+  judge(purpose: CommandPurpose, output: CommandOutput): Judgement;
 }
 
-/** Reads every installed package from the rpm database. */
-export const QUERY_INSTALLED: GuestCommand = { argv: ['rpm', '-qa', '--qf', '%{NAME} %{VERSION}-%{RELEASE}.%{ARCH}\\n'] };
+/** Reads every installed package from the rpm database (a query: it must succeed). */
+export const QUERY_INSTALLED: GuestCommand = { argv: ['rpm', '-qa', '--qf', '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n'] };
 
-/** Parses QUERY_INSTALLED's output into sorted "NAME-VERSION-RELEASE.ARCH" strings. */
+/** "NAME-[EPOCH:]VERSION-RELEASE.ARCH" with the epoch only when it is not 0. */
+export function nevraOf(name: string, epoch: string | number, versionRelease: string, arch: string): string {
+  return `${name}-${Number(epoch) ? `${epoch}:` : ''}${versionRelease}.${arch}`;
+}
+
+/** Parses QUERY_INSTALLED's output into sorted NEVRA strings. */
 export function parseInstalled(stdout: string): string[] {
   return stdout
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('gpg-pubkey '))
-    .map((l) => l.replace(' ', '-'))
+    .flatMap((l) => {
+      const m = /^(\S+) (\d+):(\S+)\.([^.\s]+)$/.exec(l);
+      return m ? [nevraOf(m[1]!, m[2]!, m[3]!, m[4]!)] : [];
+    })
     .sort();
+}
+
+/** The last non-empty lines of a tool's output, for messages. */
+export function lastLines(text: string, n = 3): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-n)
+    .join(' | ');
+}
+
+/** A query or configuration command: ok on exit 0, an error otherwise. */
+export function mustSucceed(output: CommandOutput, okStatuses: readonly number[] = [0]): Judgement {
+  if (output.signal) return { kind: 'error', message: `killed by ${output.signal}` };
+  if (output.exitCode !== null && okStatuses.includes(output.exitCode)) return { kind: 'ok' };
+  return { kind: 'error', message: `exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+}
+
+/** The first refusal reason whose pattern matches the output. */
+export function refusalIn(text: string, patterns: readonly (readonly [RegExp, Refusal])[]): Refusal | undefined {
+  return patterns.find(([re]) => re.test(text))?.[1];
 }

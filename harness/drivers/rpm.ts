@@ -1,14 +1,38 @@
-// Plain rpm: no repositories and no solver; local files and detection only.
-import type { PackageDriver } from './driver.js';
+// Plain rpm: no repositories and no solver; local files, detection and the database.
+// Exit status 0 or 1 (rpm(8)); the message says why it refused.
+import { lastLines, mustSucceed, refusalIn, type Judgement, type PackageDriver } from './driver.js';
+import type { Refusal } from '../scenario/types.js';
+
+/** rpm's messages (lib/rpmprob.c) for each refusal. */
+const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
+  [/is intended for a (?:different|\S+) architecture/, 'incompatible-arch'],
+  [/conflicts with/, 'conflict'],
+  [/Failed dependencies|is needed by/, 'dependency'],
+  [/is not installed/, 'not-found'],
+];
+/** The harness's or the guest's problem, not a refusal: a file that cannot be read, a database that cannot be opened. */
+const BROKEN = /open of .* failed|cannot open Packages|failed to open|No space left/;
 
 export const rpm: PackageDriver = {
   name: 'rpm',
-  useRepos: () => [],
+  solver: false,
+  configureRepos: () => ({ commands: [] }),
+  repoView: () => ({ argv: ['true'] }),
+  parseRepoView: () => new Map(),
   operation: () => undefined,
   installFile: (file) => ({ argv: ['rpm', '-i', file] }),
+  releaseUpgrade: () => undefined,
   listUpdates: () => undefined,
   parseUpdates: () => [],
   detectArch: () => ({ argv: ['rpm', '--showrc'] }),
   parseDetectedArch: (stdout) => /^install arch\s*:\s*(\S+)/m.exec(stdout)?.[1],
-  version: () => ({ argv: ['rpm', '--version'] }),
+  pin: () => [],
+  judge: (purpose, output): Judgement => {
+    if (purpose !== 'operation') return mustSucceed(output);
+    if (output.signal) return { kind: 'error', message: `rpm was killed by ${output.signal}` };
+    if (output.exitCode === 0) return { kind: 'ok' };
+    const text = `${output.stdout}\n${output.stderr}`;
+    if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
+    return { kind: 'error', message: `rpm exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+  },
 };

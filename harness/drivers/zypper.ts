@@ -1,39 +1,120 @@
-// zypper: repositories added by URI and refreshed; distro-sync is `dist-upgrade`
-// (system-wide: each cell's guest holds only its own scenario's repositories).
-import type { PackageDriver } from './driver.js';
+// zypper: repositories in one .repo file of its own, loaded by `zypper refresh`;
+// distro-sync is `dist-upgrade` (system-wide: each cell's guest holds only its own
+// scenario's repositories). Exit statuses are zypper(8)'s: below 100 an error, 100 and
+// up information; 104 "capability not found"; 4 a problem reported by libzypp (a
+// solver problem, or a repository that failed).
+import { lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import type { PinSpec, Refusal } from '../scenario/types.js';
 
 const BASE = ['zypper', '--non-interactive', '--no-gpg-checks'];
+export const ZYPPER_REPO_FILE = '/etc/zypp/repos.d/levelgate.repo';
+const releaseArgs = (releasever?: string) => (releasever ? ['--releasever', releasever] : []);
+
+export function zypperRepoFile(repos: readonly RepoRef[]): string {
+  return repos
+    .map((repo) => `[${repo.id}]\nname=${repo.id}\nenabled=1\nautorefresh=1\nbaseurl=file://${repo.path}\ntype=rpm-md\ngpgcheck=0\n`)
+    .join('\n');
+}
+
+/** zypper's and libzypp's messages for each refusal. */
+const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
+  // A local package of an arch the system cannot take is dropped from the pool as it is
+  // read, so zypper then finds no provider of the temporary capability it made for it.
+  [/No provider of '_tmpRPMcache_:/, 'incompatible-arch'],
+  [/has inferior architecture|incompatible architecture|is for a different architecture/, 'incompatible-arch'],
+  [/No provider of|not found in package names|Package '[^']*' not found/, 'not-found'],
+  [/conflicts with|is locked/, 'conflict'],
+  [/nothing provides|requires .* but this requirement cannot be provided/, 'dependency'],
+];
+
+/** "Repository 'X' is invalid", "Skipping repository": a repository failed, not the solver. */
+const REPO_FAILED = /Repository '[^']*' is invalid|Skipping repository|have not been refreshed|Could not refresh the repositories|Problem retrieving/;
 
 export const zypper: PackageDriver = {
   name: 'zypper',
-  useRepos: (repos) => [
-    { argv: [...BASE, 'removerepo', '--all'] },
-    ...repos.map((repo) => ({ argv: [...BASE, 'addrepo', '--no-gpgcheck', `file://${repo.path}`, repo.id] })),
-    { argv: [...BASE, 'refresh'] },
-  ],
-  operation: (op, packages) => {
+  solver: true,
+  configureRepos: (repos, releasever) => ({
+    commands: [
+      // Exactly these repositories: every other definition goes (the guest holds only levelgate's).
+      { argv: ['find', '/etc/zypp/repos.d', '-name', '*.repo', '-delete'] },
+      { argv: ['tee', ZYPPER_REPO_FILE], input: zypperRepoFile(repos) },
+    ],
+    refresh: { argv: [...BASE, ...releaseArgs(releasever), 'refresh'] },
+  }),
+  repoView: (releasever) => ({ argv: [...BASE, ...releaseArgs(releasever), '--xmlout', 'search', '--details', '--type', 'package'] }),
+  // <solvable status="not-installed" name="N" kind="package" edition="[E:]V-R" arch="A" repository="ALIAS"/>
+  parseRepoView: (stdout) => {
+    const view = new Map<string, string[]>();
+    for (const m of stdout.matchAll(/<solvable\b[^>]*>/g)) {
+      const attr = (name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(m[0])?.[1];
+      const repo = attr('repository');
+      const name = attr('name');
+      const edition = attr('edition');
+      const arch = attr('arch');
+      if (!repo || !name || !edition || !arch || repo === '(System Packages)') continue;
+      const e = /^(?:(\d+):)?(.+)$/.exec(edition)!;
+      if (!view.has(repo)) view.set(repo, []);
+      view.get(repo)!.push(nevraOf(name, e[1] ?? 0, e[2]!, arch));
+    }
+    return view;
+  },
+  operation: (op, packages, releasever) => {
+    const args = [...BASE, ...releaseArgs(releasever)];
     switch (op) {
       case 'install':
-        return { argv: [...BASE, 'install', ...packages] };
+        return { argv: [...args, 'install', ...packages] };
       case 'upgrade':
-        return { argv: [...BASE, 'update', ...packages] };
+        return { argv: [...args, 'update', ...packages] };
       case 'downgrade':
-        return { argv: [...BASE, 'install', '--oldpackage', ...packages] };
+        return { argv: [...args, 'install', '--oldpackage', ...packages] };
       case 'distro-sync':
-        return { argv: [...BASE, 'dist-upgrade'] };
+        return { argv: [...args, 'dist-upgrade'] };
       case 'remove':
-        return { argv: [...BASE, 'remove', ...packages] };
+        return { argv: [...args, 'remove', ...packages] };
     }
   },
   installFile: (file) => ({ argv: [...BASE, 'install', file] }),
-  listUpdates: () => ({ argv: [...BASE, 'list-updates'] }),
+  releaseUpgrade: (releasever) => ({ argv: [...BASE, '--releasever', releasever, 'dist-upgrade'] }),
+  listUpdates: (releasever) => ({ argv: [...BASE, ...releaseArgs(releasever), 'list-updates'] }),
   // Table rows: "v | REPO | NAME | CURRENT | AVAILABLE | ARCH".
-  parseUpdates: (stdout) =>
-    [...new Set(stdout.split('\n').flatMap((l) => /^v\s*\|\s*\S+\s*\|\s*(\S+)\s*\|/.exec(l)?.slice(1, 2) ?? []))].sort(),
+  parseUpdates: (stdout) => [...new Set(stdout.split('\n').flatMap((l) => /^v\s*\|\s*\S+\s*\|\s*(\S+)\s*\|/.exec(l)?.slice(1, 2) ?? []))].sort(),
   // libzypp logs the architecture it detected whenever it starts.
-  detectArch: () => ({ argv: ['sh', '-c', 'zypper --non-interactive repos >/dev/null 2>&1; grep -h "_autoDetectSystemArchitecture\\|architecture upgraded" /var/log/zypper.log | tail -n 1'] }),
+  detectArch: () => ({ argv: ['sh', '-c', 'zypper --non-interactive repos >/dev/null 2>&1; grep -h "_autoDetectSystemArchitecture\\|architecture upgraded\\|Uname architecture" /var/log/zypper.log | tail -n 1'] }),
   // "CPU has 'x86_64': architecture upgraded to 'x86_64_v3'", or on a baseline CPU only
   // "Uname architecture is 'x86_64'".
   parseDetectedArch: (stdout) => /architecture upgraded to '([^']+)'/.exec(stdout)?.[1] ?? /Uname architecture is '([^']+)'/.exec(stdout)?.[1],
-  version: () => ({ argv: ['zypper', '--version'] }),
+  // zypper can lock a package but not one arch of it ("not possible to create a complex
+  // lock with arch rule with zypper means", libzypp PoolQuery.cc): the lock holds the
+  // installed package as it is, arch and version.
+  pin: (pin: PinSpec) => [{ argv: [...BASE, 'addlock', pin.name] }],
+  judge: (purpose, output: CommandOutput): Judgement => {
+    const text = `${output.stdout}\n${output.stderr}`;
+    switch (purpose) {
+      case 'list-updates':
+      case 'query':
+      case 'configure':
+        return mustSucceed(output);
+      // 104: the search found nothing (no enabled repository has a package).
+      case 'repo-view':
+        return mustSucceed(output, [0, 104]);
+      case 'refresh': {
+        const judged = mustSucceed(output);
+        if (judged.kind === 'ok') return judged;
+        const failed = [...text.matchAll(/(?:Repository|Skipping repository) '([^']+)'/g)].map((m) => m[1]);
+        return { kind: 'error', message: `repositories did not load${failed.length ? ` (${[...new Set(failed)].join(', ')})` : ''}: ${lastLines(output.stderr || output.stdout)}` };
+      }
+      case 'operation': {
+        if (output.signal) return { kind: 'error', message: `zypper was killed by ${output.signal}` };
+        const code = output.exitCode ?? -1;
+        // 102/103: done, a reboot or restart is advised; 107: done, but a scriptlet failed (the checks see the state).
+        if (code === 0 || code === 102 || code === 103) return { kind: 'ok' };
+        if (code === 107) return { kind: 'ok', note: `zypper exit 107: an RPM scriptlet failed: ${lastLines(text)}` };
+        if ((code === 4 || code === 8 || code === 104) && !REPO_FAILED.test(text)) {
+          return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
+        }
+        if (code === 106) return { kind: 'error', message: `zypper skipped a repository that failed to load (exit 106): ${lastLines(text)}` };
+        return { kind: 'error', message: `zypper exit status ${code}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+      }
+    }
+  },
 };

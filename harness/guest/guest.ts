@@ -102,7 +102,4 @@ export function signalName(signal: number): NodeJS.Signals | null {
   return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
-/** Quotes an argument array as one shell-readable line, for messages only. */
-export function quoteCommand(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`)).join(' ');
-}
+export { quoteCommand } from '../util/quote.js';

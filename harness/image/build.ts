@@ -216,13 +216,20 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     }
   });
 
-  await timedStep(log, 'configure the root (rpm database path, zypper system check, hostname)', async () => {
+  await timedStep(log, 'configure the root (rpm database path, zypper system check, dnf5 repositories and plugins, hostname)', async () => {
     // Debian's rpm keeps its database under ~/.rpmdb unless told otherwise.
     await mkdir(path.join(root, 'etc/rpm'), { recursive: true });
     await writeFile(path.join(root, 'etc/rpm/macros.levelgate'), '%_dbpath /var/lib/rpm\n');
     await mkdir(path.join(root, 'var/lib/rpm'), { recursive: true });
     await run('chroot', [root, 'rpmdb', '--initdb'], opts);
     await writeFile(path.join(root, 'etc/hostname'), 'levelgate\n');
+    // dnf5 reads repositories from here; levelgate writes exactly the enabled ones into one file.
+    await mkdir(path.join(root, 'etc/yum.repos.d'), { recursive: true });
+    // Debian's libdnf5 enables its "local" plugin, which copies every installed package
+    // into a repository of its own and runs createrepo after each transaction: an extra
+    // repository the solver sees (Fedora does not install the plugin by default), and
+    // seconds per transaction under emulation.
+    await writeFile(path.join(root, 'etc/dnf/libdnf5-plugins/local.conf'), '[main]\nname = local\n# levelgate: off (not part of what is tested; Fedora does not install it by default)\nenabled = 0\n');
     // libzypp refuses any transaction while its system check "requires:glibc" is unmet;
     // in this Debian guest glibc belongs to dpkg, and rpm's database never holds it.
     await writeFile(

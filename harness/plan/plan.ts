@@ -1,7 +1,8 @@
 // The matrix as data: scenarios × levels × drivers, filtered, in a stable order, each
 // cell with a name unique across the run. Pure.
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
-import type { DriverName, KnownIssue, Scenario } from '../scenario/types.js';
+import type { CellRef } from '../results/types.js';
+import type { DriverName, Scenario } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
 
 export interface Cell {
@@ -49,11 +50,5 @@ export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {})
   return cells;
 }
 
-/** The known issue covering a cell, and any that matched but expired on `today` (YYYY-MM-DD). */
-export function knownIssueFor(cell: Cell, issues: readonly KnownIssue[], today: string): { issue?: KnownIssue; expired: KnownIssue[] } {
-  const matching = issues.filter(
-    (i) => (i.scenario === '*' || i.scenario === cell.scenario.id) && (!i.driver || i.driver === cell.driver) && (!i.levels || i.levels.includes(cell.level)),
-  );
-  const live = matching.filter((i) => i.expires >= today);
-  return { ...(live[0] ? { issue: live[0] } : {}), expired: matching.filter((i) => i.expires < today) };
-}
+/** The cell as reporters see it. */
+export const cellRef = (cell: Cell): CellRef => ({ id: cell.id, scenario: cell.scenario.id, title: cell.scenario.title, level: cell.level, driver: cell.driver });

@@ -4,8 +4,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LEVEL_NAMES } from '../levels/table.js';
-import type { CellResult } from '../run/cell.js';
-import type { RunResult } from '../run/run-result.js';
+import type { CellResult, CheckResult, RunResult } from '../results/types.js';
 import type { Reporter } from './reporter.js';
 
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -27,21 +26,27 @@ async function consoleTail(file: string, lines = 60): Promise<string> {
   }
 }
 
+function checkItem(k: CheckResult): string {
+  const note = k.explainedBy ? ` <i>(known issue ${escape(k.explainedBy)})</i>` : k.skipReason ? ` <i>(not judged: ${escape(k.skipReason)})</i>` : '';
+  return `<li class="${k.status === 'pass' ? 'ok' : k.status === 'skip' ? 'sk' : k.explainedBy ? 'xf' : 'ko'}">${escape(k.check)}: expected <b>${escape(k.expected)}</b>, got <b>${escape(k.actual)}</b>${note}</li>`;
+}
+
 async function cellDetails(cell: CellResult): Promise<string> {
   const steps = cell.steps
     .map((step) => {
       const commands = step.commands
         .map((c) => `<div class="cmd">$ ${escape(c.command)} <span class="st">${c.signal ? escape(c.signal) : `exit ${c.exitCode}`} · ${c.durationMs} ms</span></div>${`${c.stdout}${c.stderr}`.trim() ? `<pre>${escape(`${c.stdout}${c.stderr}`.trim())}</pre>` : ''}`)
         .join('');
-      const checks = step.checks.map((k) => `<li class="${k.ok ? 'ok' : 'ko'}">${escape(k.check)}: expected <b>${escape(k.expected)}</b>, got <b>${escape(k.actual)}</b></li>`).join('');
+      const checks = step.checks.map(checkItem).join('');
       return `<h4>Step ${step.index} at ${step.level}: ${escape(step.title)}</h4>${commands}<p>installed before: <code>${escape(step.installedBefore.join(' ') || 'nothing')}</code><br>installed after: <code>${escape(step.installedAfter.join(' ') || 'nothing')}</code></p>${checks ? `<ul>${checks}</ul>` : ''}`;
     })
     .join('');
+  const attachments = cell.attachments.map((a) => `<p>Evidence: <code>${escape(a)}</code></p>`).join('');
   const logs = await Promise.all(cell.consoleLogs.map(async (log) => `<details><summary>console ${escape(path.basename(log))}</summary><pre>${escape(await consoleTail(log))}</pre></details>`));
   const facts = cell.facts
-    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · -cpu ${cell.facts.cpu} · image ${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>`
+    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · ${cell.facts.start === 'snapshot' ? 'restored from a snapshot' : 'cold boot'} · -cpu ${cell.facts.cpu} · image ${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>`
     : '';
-  return `<h3>${escape(cell.id)} — ${cell.verdict}</h3><p>${escape(cell.reason)}</p>${cell.knownIssue ? `<p>Known issue: <a href="${escape(cell.knownIssue.tracker)}">${escape(cell.knownIssue.tracker)}</a></p>` : ''}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${logs.join('')}`;
+  return `<h3>${escape(cell.id)} — ${cell.verdict}</h3><p>${escape(cell.reason)}</p>${cell.knownIssues.map((i) => `<p>Known issue ${escape(i.id)}: ${escape(i.reason)} — <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}${cell.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (${escape(i.expires)}): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${attachments}${logs.join('')}`;
 }
 
 export async function buildHtml(run: RunResult): Promise<string> {
@@ -76,12 +81,14 @@ summary{color:#fff;border-radius:4px;padding:.1em .5em;margin:.1em 0;cursor:poin
 .panel summary{color:#1f2328;background:#eaeef2}
 pre{background:#fff;border:1px solid #d0d7de;padding:.4em;overflow:auto;max-height:24em;font-size:12px}
 .cmd{font-family:monospace;margin-top:.4em}.st{color:#57606a}
-li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}.count{color:#fff;border-radius:4px;padding:.1em .5em}
+li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}li.xf{color:#9a6700}li.sk{color:#6e7781}.expired{color:#bc4c00;font-weight:bold}.count{color:#fff;border-radius:4px;padding:.1em .5em}
 .facts{color:#57606a;font-size:12px}.none{color:#8c959f}
 </style></head><body>
 <h1>levelgate${run.shard ? ` — shard ${escape(run.shard)}` : ''}${run.interrupted ? ' — interrupted' : ''}</h1>
 <p>${escape(run.startedAt)} on ${escape(run.hostname)} · ${(run.durationMs / 1000).toFixed(0)} s · ${run.workers} workers · image ${escape(run.image)} · fixtures ${escape(run.fixtures)}</p>
 <p>${counts}</p>
+${run.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (expired ${escape(i.expires)}; it no longer excuses any cell): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a> — ${escape(i.reason)}</p>`).join('\n')}
+${run.unavailableLevels.map((u) => `<p class="expired">Level ${escape(u.level)} was not provided: ${escape(u.reason)}</p>`).join('\n')}
 <table><thead><tr><th>scenario</th>${levels.map((l) => `<th>${l}</th>`).join('')}</tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table>

@@ -2,17 +2,21 @@
 // (Jenkins xUnit's junit-10.xsd, ../shared/schemas): a testsuite per level and driver,
 // a testcase per cell whose name is unique across the matrix, per-cell facts as
 // [[PROPERTY|name=value]] lines in system-out (the schema allows no properties on a
-// testcase), the serial logs as [[ATTACHMENT|path]] lines.
+// testcase), the serial logs and reproducers as [[ATTACHMENT|path]] lines. An expected
+// failure is a <skipped> whose message names the known issue and its tracker; expired
+// known issues are suite properties and lines of the cells they would have covered.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import junitModule, { type Builder } from 'junit-report-builder';
-import type { CellResult } from '../run/cell.js';
-import type { RunResult } from '../run/run-result.js';
+import type { CellResult, RunResult } from '../results/types.js';
 import type { Reporter } from './reporter.js';
 
 // The package is CommonJS (`module.exports = builder`) while its types declare an ES
 // default export: under NodeNext the import is the builder itself.
 const junit = junitModule as unknown as Builder;
+type TestCase = ReturnType<ReturnType<ReturnType<Builder['newBuilder']>['testSuite']>['testCase']>;
+/** xmlbuilder's element, as junit-report-builder's build() takes and returns it. */
+type XMLElement = Parameters<TestCase['build']>[0];
 
 function transcript(cell: CellResult): string {
   const lines: string[] = [];
@@ -24,28 +28,46 @@ function transcript(cell: CellResult): string {
   prop('accelerator', cell.facts?.accel ?? cell.accel);
   prop('fidelity', cell.facts?.fidelity);
   prop('emulator', cell.facts?.emulator);
+  prop('guest-start', cell.facts?.start);
   prop('image', cell.facts?.imageDigest);
   prop('kernel', cell.facts?.kernel);
   prop('package-manager', cell.facts?.packageManager);
   prop('attempts', String(cell.attempts));
   if (cell.flaky) prop('flaky', 'true');
-  if (cell.knownIssue) prop('known-issue', cell.knownIssue.tracker);
+  for (const issue of cell.knownIssues) prop('known-issue', `${issue.id} ${issue.tracker}`);
+  for (const issue of cell.expiredKnownIssues) prop('expired-known-issue', `${issue.id} (expired ${issue.expires}) ${issue.tracker}`);
   lines.push(`${cell.verdict}: ${cell.reason}`);
   lines.push(`repro: ${cell.repro}`);
   for (const step of cell.steps) {
     lines.push('', `step ${step.index} at ${step.level}: ${step.title}`);
     for (const command of step.commands) {
       const status = command.signal ? `signal ${command.signal}` : `exit ${command.exitCode}`;
-      lines.push(`  $ ${command.command}   (${status}, ${command.durationMs} ms)`);
+      lines.push(`  $ ${command.command}   (${status}${command.timedOut ? ', timed out' : ''}, ${command.durationMs} ms)`);
       const output = `${command.stdout}${command.stderr}`.trim();
       if (output) lines.push(...output.split('\n').slice(-15).map((l) => `    ${l}`));
+      for (const event of command.consoleEvents) lines.push(`    console: ${event}`);
     }
     lines.push(`  installed before: ${step.installedBefore.join(' ') || 'nothing'}`);
     lines.push(`  installed after:  ${step.installedAfter.join(' ') || 'nothing'}`);
-    for (const check of step.checks) lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.check}: expected ${check.expected}, got ${check.actual}`);
+    for (const check of step.checks) {
+      const mark = check.status === 'pass' ? 'ok  ' : check.status === 'skip' ? 'SKIP' : check.explainedBy ? 'XFAIL' : 'FAIL';
+      lines.push(`  ${mark} ${check.check}: expected ${check.expected}, got ${check.actual}${check.explainedBy ? ` (known issue ${check.explainedBy})` : ''}${check.skipReason ? ` (${check.skipReason})` : ''}`);
+    }
   }
-  for (const log of cell.consoleLogs) lines.push(`[[ATTACHMENT|${log}]]`);
+  for (const log of [...cell.consoleLogs, ...cell.attachments]) lines.push(`[[ATTACHMENT|${log}]]`);
   return lines.join('\n');
+}
+
+/** junit-report-builder writes <skipped/> bare: give this test case's element the message and type the schema allows. */
+function skippedWith(testCase: TestCase, message: string, type: string): void {
+  const build = testCase.build.bind(testCase);
+  testCase.build = (parent: XMLElement): XMLElement => {
+    const element = build(parent);
+    const skipped = (element.children as XMLElement[]).find((c) => (c as unknown as { name?: string }).name === 'skipped');
+    skipped?.att('message', message).att('type', type);
+    return element;
+  };
+  testCase.skipped();
 }
 
 export function buildJUnit(run: RunResult): string {
@@ -59,6 +81,8 @@ export function buildJUnit(run: RunResult): string {
       suite.property('level', cell.level).property('driver', cell.driver).property('image', run.image).property('fixtures', run.fixtures);
       suite.property('hostname', run.hostname);
       if (run.interrupted) suite.property('interrupted', 'true');
+      const expired = new Map(run.cells.filter((c) => c.level === cell.level && c.driver === cell.driver).flatMap((c) => c.expiredKnownIssues.map((i) => [i.id, i] as const)));
+      for (const issue of expired.values()) suite.property('expired-known-issue', `${issue.id} (expired ${issue.expires}) ${issue.tracker}`);
       suites.set(key, suite);
     }
     const testCase = suite.testCase().className(`levelgate.${cell.level}.${cell.driver}`).name(cell.id).time(cell.timings.totalMs / 1000);
@@ -71,10 +95,11 @@ export function buildJUnit(run: RunResult): string {
       case 'error':
         testCase.error(`${cell.reason} — rerun: ${cell.repro}`, 'infrastructure');
         break;
-      case 'skip':
       case 'xfail':
-        // The reason is in system-out: the builder writes <skipped/> without a message.
-        testCase.skipped();
+        skippedWith(testCase, `expected failure: ${cell.reason}`, `known-issue ${cell.knownIssues.map((i) => i.tracker).join(' ')}`);
+        break;
+      case 'skip':
+        skippedWith(testCase, cell.reason, 'skipped');
         break;
       case 'pass':
         break;

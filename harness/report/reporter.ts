@@ -1,11 +1,9 @@
 // Reporters are plug-ins with optional hooks. The multiplexer calls each in turn and
 // isolates them: a reporter that throws is named on stderr and the others go on.
-import type { Cell } from '../plan/plan.js';
-import type { CellResult, StepRecord } from '../run/cell.js';
-import type { RunResult } from '../run/run-result.js';
+import type { CellRef, CellResult, RunResult, StepRecord } from '../results/types.js';
 
 export interface RunStart {
-  readonly cells: readonly Cell[];
+  readonly cells: readonly CellRef[];
   readonly workers: number;
   readonly shard?: string;
 }
@@ -13,8 +11,8 @@ export interface RunStart {
 export interface Reporter {
   readonly name: string;
   onBegin?(start: RunStart): void;
-  onCellBegin?(cell: Cell): void;
-  onStepEnd?(cell: Cell, step: StepRecord): void;
+  onCellBegin?(cell: CellRef): void;
+  onStepEnd?(cell: CellRef, step: StepRecord): void;
   onCellEnd?(result: CellResult): void;
   /** Writes the report; the path it wrote, if any, is returned for the run's closing lines. */
   onEnd?(run: RunResult): Promise<string | undefined> | string | undefined;
@@ -43,11 +41,11 @@ export class ReporterSet {
     this.#each('onBegin', (r) => r.onBegin?.(start));
   }
 
-  onCellBegin(cell: Cell): void {
+  onCellBegin(cell: CellRef): void {
     this.#each('onCellBegin', (r) => r.onCellBegin?.(cell));
   }
 
-  onStepEnd(cell: Cell, step: StepRecord): void {
+  onStepEnd(cell: CellRef, step: StepRecord): void {
     this.#each('onStepEnd', (r) => r.onStepEnd?.(cell, step));
   }
 

@@ -1,9 +1,9 @@
 // What a person watching sees. On a terminal: a status line redrawn in place (cells
 // done/total, the ones running, elapsed, ETA) with finished cells printed above it.
-// Elsewhere (CI logs): one plain line per finished cell.
-import type { Cell } from '../plan/plan.js';
-import type { CellResult, Verdict } from '../run/cell.js';
-import type { RunResult } from '../run/run-result.js';
+// Elsewhere (CI logs): one plain line per finished cell. The summary names expired
+// known issues and levels the host could not provide.
+import { summaryLine } from '../results/summary.js';
+import type { CellRef, CellResult, RunResult, Verdict } from '../results/types.js';
 import { formatSeconds } from '../util/log.js';
 import type { Reporter, RunStart } from './reporter.js';
 
@@ -16,12 +16,14 @@ export function cellLine(result: CellResult): string {
   return `${MARK[result.verdict]} ${result.id.padEnd(42)} ${formatSeconds(result.timings.totalMs).padStart(7)}  ${detail}${flaky}${rerun}`;
 }
 
-export function summaryLine(run: RunResult): string {
-  const c = run.counts;
-  return (
-    `${run.cells.length} cells in ${formatSeconds(run.durationMs)}: ${c.pass} passed, ${c.fail} failed, ${c.xfail} xfail, ` +
-    `${c.xpass} xpass, ${c.skip} skipped, ${c.error} errors${run.interrupted ? ' (interrupted: partial results)' : ''}`
-  );
+/** The closing lines: the summary, then what needs attention beyond the verdicts. */
+export function closingLines(run: RunResult): string[] {
+  const lines = [summaryLine(run)];
+  for (const issue of run.expiredKnownIssues) {
+    lines.push(`expired known issue ${issue.id} (expired ${issue.expires}; no longer excuses any cell): ${issue.tracker} — check the tool and remove or renew the entry`);
+  }
+  for (const { level, reason } of run.unavailableLevels) lines.push(`level ${level} was not provided: ${reason}`);
+  return lines;
 }
 
 export function terminalReporter(stream: NodeJS.WriteStream = process.stdout): Reporter {
@@ -47,7 +49,7 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stdout): R
       print(`levelgate: ${total} cells, ${start.workers} at a time${start.shard ? `, shard ${start.shard}` : ''}`);
       if (live) timer = setInterval(status, 1000).unref();
     },
-    onCellBegin(cell: Cell) {
+    onCellBegin(cell: CellRef) {
       running.add(cell.id);
       status();
     },
@@ -55,12 +57,13 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stdout): R
       running.delete(result.id);
       done++;
       print(cellLine(result));
-      for (const issue of result.expiredKnownIssues) print(`      known issue expired on ${issue.expires}: ${issue.tracker}`);
+      for (const issue of result.expiredKnownIssues) print(`      known issue ${issue.id} expired on ${issue.expires}: ${issue.tracker}`);
       status();
     },
     onEnd(run: RunResult) {
       if (timer) clearInterval(timer);
-      print(`\n${summaryLine(run)}`);
+      print('');
+      for (const line of closingLines(run)) print(line);
       return undefined;
     },
   };

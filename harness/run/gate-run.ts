@@ -5,11 +5,13 @@
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { ACCEL_SLOWDOWN } from '../accel/choose.js';
-import type { Cell } from '../plan/plan.js';
+import type { LevelName } from '../levels/table.js';
+import { cellRef, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
 import { formatSeconds } from '../util/log.js';
-import { reproCommand, runCell, type CellEnvironment, type CellResult } from './cell.js';
-import { countVerdicts, type RunResult } from './run-result.js';
+import type { CellResult, RunResult } from '../results/types.js';
+import { countVerdicts, expiredIssuesOf } from '../results/summary.js';
+import { reproCommand, runCell, type CellEnvironment } from './cell.js';
 
 export interface GateRunOptions {
   readonly cells: readonly Cell[];
@@ -22,6 +24,9 @@ export interface GateRunOptions {
   /** Extra attempts after an infrastructure error. */
   readonly retries: number;
   readonly shard?: string;
+  /** Identifies the run's inputs in reports. */
+  readonly imageDigest: string;
+  readonly fixturesDigest: string;
 }
 
 function notRun(cell: Cell, reason: string, accel?: string): CellResult {
@@ -33,11 +38,13 @@ function notRun(cell: Cell, reason: string, accel?: string): CellResult {
     driver: cell.driver,
     verdict: 'skip',
     reason,
+    knownIssues: [],
     expiredKnownIssues: [],
     proofs: [],
     steps: [],
     consoleLogs: [],
-    timings: { totalMs: 0, bootMs: 0, packageManagerMs: 0, harnessMs: 0 },
+    attachments: [],
+    timings: { totalMs: 0, bootMs: 0, packageManagerMs: 0, programMs: 0, harnessMs: 0 },
     repro: reproCommand(cell, accel),
     attempts: 0,
     flaky: false,
@@ -91,7 +98,7 @@ function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult>
         signal,
         hooks: {
           onStepStart: (_, index, title) => at(`step ${index} (${title})`),
-          onStepEnd: (c, step) => options.reporters.onStepEnd(c, step),
+          onStepEnd: (c, step) => options.reporters.onStepEnd(cellRef(c), step),
         },
       }),
     { ...options, cellTimeoutMs },
@@ -102,7 +109,7 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
   const startedAt = new Date();
   const started = performance.now();
   const results = new Map<string, CellResult>();
-  options.reporters.onBegin({ cells: options.cells, workers: options.workers, ...(options.shard ? { shard: options.shard } : {}) });
+  options.reporters.onBegin({ cells: options.cells.map(cellRef), workers: options.workers, ...(options.shard ? { shard: options.shard } : {}) });
   const queue = new PQueue({ concurrency: options.workers });
   // Ctrl-C: drop what has not started (those add() promises never settle, so nothing
   // awaits them) and let the running cells tear their guests down.
@@ -111,7 +118,7 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
   for (const cell of options.cells) {
     void queue.add(async () => {
       if (options.signal.aborted) return;
-      options.reporters.onCellBegin(cell);
+      options.reporters.onCellBegin(cellRef(cell));
       let result = await runWithLimits(cell, options);
       if (options.signal.aborted && result.verdict === 'error') result = { ...result, verdict: 'skip', reason: 'interrupted while it ran' };
       results.set(cell.id, result);
@@ -128,11 +135,22 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
     durationMs: Math.round(performance.now() - started),
     interrupted,
     hostname: os.hostname(),
-    image: options.environment.image.digest,
-    fixtures: options.environment.fixtures.digest,
+    image: options.imageDigest,
+    fixtures: options.fixturesDigest,
     ...(options.shard ? { shard: options.shard } : {}),
     workers: options.workers,
     counts: countVerdicts(cells),
+    expiredKnownIssues: expiredIssuesOf(cells),
+    unavailableLevels: unavailableLevels(options),
     cells,
   };
+}
+
+/** The levels the plan asks for that this host cannot provide, with why. */
+function unavailableLevels(options: GateRunOptions): { level: LevelName; reason: string }[] {
+  const levels = [...new Set(options.cells.map((c) => c.level))];
+  return levels.flatMap((level) => {
+    const choice = options.environment.accel(level);
+    return choice.accel === null ? [{ level, reason: choice.skipReason }] : [];
+  });
 }

@@ -1,25 +1,43 @@
 // What every run needs before its first cell: the guest image, the fixture
-// repositories and the accelerator for each level (each built or probed once, cached).
+// repositories, the repository catalog (fixture and attached repositories, their
+// metadata) and the accelerator for each level (each built or probed once, cached).
 import { chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
 import { probeForRequest } from '../accel/probe.js';
 import { ensureFixtures, type FixtureSet } from '../fixtures/build.js';
+import type { DataDisk } from '../guest/qemu-args.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
+import { RepoCatalog } from '../repos/catalog.js';
+import type { ImageInfo } from './cell.js';
+import { bootedGuests, type CellGuests } from './session.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
 
 export interface Prepared {
-  readonly image: ImageArtifacts;
+  readonly artifacts: ImageArtifacts;
+  readonly image: ImageInfo;
   readonly fixtures: FixtureSet;
+  readonly catalog: RepoCatalog;
+  readonly dataDisks: readonly DataDisk[];
+  readonly guests: CellGuests;
   readonly accel: (level: LevelName) => AccelChoice;
 }
 
-export async function prepareRun(catalog: readonly Scenario[], request: AccelRequest, options: { log?: Log; signal?: AbortSignal } = {}): Promise<Prepared> {
+export async function prepareRun(scenarios: readonly Scenario[], request: AccelRequest, options: { log?: Log; signal?: AbortSignal } = {}): Promise<Prepared> {
   const log = options.log ?? silentLog;
   const signal = options.signal ? { signal: options.signal } : {};
   const image = await ensureImage({ log, ...signal });
-  const fixtures = await ensureFixtures(catalog, image, { log, ...signal });
+  const fixtures = await ensureFixtures(scenarios, image, { log, ...signal });
   const probes = await probeForRequest(request, LEVEL_NAMES, image);
   const choices = new Map(LEVEL_NAMES.map((l) => [l, chooseAccel(l, request, probes)]));
-  return { image, fixtures, accel: (level) => choices.get(level)! };
+  const dataDisks: DataDisk[] = [{ name: 'fixtures', path: fixtures.disk }];
+  return {
+    artifacts: image,
+    image: { digest: image.digest, kernel: image.manifest.kernel.release, packages: image.manifest.packages },
+    fixtures,
+    catalog: new RepoCatalog(fixtures.reposDir),
+    dataDisks,
+    guests: bootedGuests(image, dataDisks),
+    accel: (level) => choices.get(level)!,
+  };
 }

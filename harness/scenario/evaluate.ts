@@ -1,81 +1,179 @@
-// Compares what a step produced with what the scenario expects. Pure: every check
-// names what it expected and what it saw.
-import { levelIndex, type LevelName } from '../levels/table.js';
-import { archLevel, evrOf, type Expectation, type PackageBuild } from './types.js';
+// Compares what a step produced with what the scenario expects. Pure: every check names
+// what it expected, what it saw and, when it failed, how (the deviation a known issue
+// can explain). Checks that only a trapping emulator can judge are skipped elsewhere.
+import type { Fidelity } from '../levels/canaries.js';
+import { rpmArchOf } from '../levels/arch.js';
+import type { LevelName } from '../levels/table.js';
+import { bestVariant, evraString, newestRunnable, parseNevra, type AvailablePackage } from '../repos/available.js';
+import { compareEvr, formatEvr } from '../repos/evr.js';
+import type { CheckResult, Deviation } from '../results/types.js';
+import type { Expectation, InstalledState, Refusal } from './types.js';
+
+/** How a program the checks ran ended. */
+export interface ProgramRun {
+  readonly path: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** The program does not exist (the agent could not start it). */
+  readonly missing: boolean;
+  /** Its first line of output. */
+  readonly firstLine: string;
+  /** The first line of its stderr, for messages. */
+  readonly errorLine: string;
+  /** What a fixture program must print for its installed package ("NAME EVR ARCH"); undefined for other programs. */
+  readonly identity?: string;
+}
+
+/** How the step's command ended, in the driver's terms. */
+export type Outcome = { readonly kind: 'ok' } | { readonly kind: 'refused'; readonly reason: Refusal | undefined; readonly message: string };
 
 /** What the harness saw after a step. */
 export interface Observation {
-  /** Exit status of the step's package-manager command (undefined: the step ran none). */
-  readonly exitCode?: number | null;
-  /** Installed packages, "NAME-VERSION-RELEASE.ARCH". */
+  /** The guest's CPU level when the step ran (after a move, the new one). */
+  readonly level: LevelName;
+  readonly fidelity: Fidelity;
+  /** undefined: the step ran no command whose outcome is judged. */
+  readonly outcome?: Outcome;
+  /** Installed packages, "NAME-[EPOCH:]VERSION-RELEASE.ARCH". */
   readonly installed: readonly string[];
-  /** program → its first output line, or 'sigill', 'signal SIGxxx', 'exit N', 'not installed'. */
-  readonly runs: Readonly<Record<string, string>>;
-  /** hwcaps program → the copy it reports. */
-  readonly loads: Readonly<Record<string, string>>;
+  /** Program name → how it ended. */
+  readonly programs: Readonly<Record<string, ProgramRun>>;
   readonly updates?: readonly string[];
-  readonly detectedArch?: string | undefined;
+  readonly detectedArch?: string;
+  /** What the enabled repositories offer. */
+  readonly available: readonly AvailablePackage[];
+  /** Programs of installed scenario packages (for `runnable`), by program name. */
+  readonly runnablePrograms?: readonly string[];
 }
 
-export interface CheckResult {
-  readonly check: string;
-  readonly expected: string;
-  readonly actual: string;
-  readonly ok: boolean;
-}
-
-/** Splits "name-1.0-1.x86_64" into name and "1.0-1.x86_64", given the names in play. */
-export function installedOf(installed: readonly string[], name: string): string[] {
-  return installed.flatMap((nevra) => {
-    const m = /^(.+)-([^-]+-[^-]+\.[^.]+)$/.exec(nevra);
-    return m && m[1] === name ? [m[2]!] : [];
+/** The installed builds of `name`, as "[EPOCH:]VERSION-RELEASE.ARCH". */
+export function installedOf(installed: readonly string[], name: string): AvailablePackage[] {
+  return installed.flatMap((text) => {
+    const p = parseNevra(text);
+    return p && p.name === name ? [p] : [];
   });
 }
 
-function compareSegments(a: string, b: string): number {
-  const pa = a.split(/[.-]/);
-  const pb = b.split(/[.-]/);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? '';
-    const y = pb[i] ?? '';
-    const nx = Number(x);
-    const ny = Number(y);
-    const c = Number.isFinite(nx) && Number.isFinite(ny) && x !== '' && y !== '' ? nx - ny : x.localeCompare(y);
-    if (c !== 0) return Math.sign(c);
-  }
-  return 0;
+const describeRefusal = (reason: Refusal | undefined, message: string): string => `refused (${reason ?? 'unrecognised reason'}): ${message}`;
+
+function programActual(run: ProgramRun | undefined): string {
+  if (!run) return 'not run';
+  if (run.missing) return 'not installed';
+  if (run.signal === 'SIGILL') return 'sigill';
+  if (run.signal) return `signal ${run.signal}`;
+  if (run.exitCode !== 0) return `exit ${run.exitCode}${run.errorLine ? `: ${run.errorLine.slice(0, 120)}` : ''}`;
+  return run.firstLine || '(no output)';
 }
 
-/** The newest VERSION-RELEASE of `name` among `available` that a CPU at `level` can run. */
-export function newestRunnable(name: string, level: LevelName, available: readonly PackageBuild[]): string | undefined {
-  const runnable = available.filter((b) => {
-    const needs = archLevel(b.arch);
-    return b.name === name && (needs === null || levelIndex(needs) <= levelIndex(level));
-  });
-  return runnable.map(evrOf).sort(compareSegments).at(-1);
+function programDeviation(run: ProgramRun | undefined): Deviation {
+  if (!run || run.missing) return 'not-run';
+  if (run.signal === 'SIGILL') return 'sigill';
+  if (run.signal) return 'signal';
+  if (run.exitCode !== 0) return 'exit';
+  return 'output';
 }
 
-export function evaluate(expectation: Expectation, seen: Observation, level: LevelName, available: readonly PackageBuild[]): CheckResult[] {
+/** True when the program ran as a working program: exit 0, and a fixture program reports its own package. */
+function programRuns(run: ProgramRun | undefined): boolean {
+  if (!run || run.missing || run.signal || run.exitCode !== 0) return false;
+  return run.identity === undefined || run.firstLine === run.identity;
+}
+
+export function evaluate(expectation: Expectation, seen: Observation): CheckResult[] {
   const checks: CheckResult[] = [];
-  const add = (check: string, expected: string, actual: string, ok = expected === actual) => checks.push({ check, expected, actual, ok });
-  if (expectation.succeeds !== undefined) {
-    const code = seen.exitCode;
-    const actual = code === undefined ? 'not run' : code === 0 ? '0' : `non-zero (${code === null ? 'killed by a signal' : code})`;
-    const ok = code !== undefined && (expectation.succeeds ? code === 0 : code !== 0);
-    add('exit status', expectation.succeeds ? '0' : 'non-zero', actual, ok);
+  const pass = (c: Omit<CheckResult, 'status'>) => checks.push({ ...c, status: 'pass' });
+  const judge = (c: Omit<CheckResult, 'status' | 'deviation'>, ok: boolean, deviation: Deviation) =>
+    checks.push(ok ? { ...c, status: 'pass' } : { ...c, status: 'fail', deviation });
+
+  if (seen.outcome) {
+    const o = seen.outcome;
+    if (expectation.refused) {
+      const expected = `refused (${expectation.refused})`;
+      const actual = o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message);
+      judge({ kind: 'outcome', subject: '', check: 'outcome', expected, actual }, o.kind === 'refused' && o.reason === expectation.refused, o.kind === 'ok' ? 'succeeded' : 'wrong-refusal');
+    } else {
+      judge({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message) }, o.kind === 'ok', 'refused');
+    }
   }
-  for (const [name, want] of Object.entries(expectation.installed ?? {})) {
+
+  for (const [name, want] of Object.entries(expectation.installed ?? {})) checks.push(installedCheck(name, want, seen));
+
+  for (const program of expectation.runs ?? []) {
+    const run = seen.programs[program];
+    const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
+    judge({ kind: 'runs', subject: program, check: `runs ${program}`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
+  }
+
+  for (const program of expectation.dies ?? []) {
+    const run = seen.programs[program];
+    const base = { kind: 'dies' as const, subject: program, check: `dies ${program}`, expected: 'sigill', actual: programActual(run) };
+    if (seen.fidelity !== 'traps') {
+      checks.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}` });
+      continue;
+    }
+    const dev: Deviation = !run || run.missing ? 'not-run' : run.signal && run.signal !== 'SIGILL' ? 'signal' : run.exitCode === 0 ? 'ran' : 'exit';
+    judge(base, run?.signal === 'SIGILL', dev);
+  }
+
+  for (const [program, want] of Object.entries(expectation.loads ?? {})) {
+    const run = seen.programs[program];
+    // The hwcaps fixture prints "NAME COPY PATH": the copy is its second word.
+    const actual = run && programRuns({ ...run, identity: undefined }) ? (run.firstLine.split(' ')[1] ?? run.firstLine) : programActual(run);
+    judge({ kind: 'loads', subject: program, check: `loader picks for ${program}`, expected: want, actual }, actual === want, 'other');
+  }
+
+  for (const name of expectation.current ?? []) {
+    const newest = newestRunnable(name, seen.level, seen.available);
     const have = installedOf(seen.installed, name);
-    add(`installed ${name}`, want ?? 'not installed', have.length ? have.join(' + ') : 'not installed');
+    const expected = newest ? formatEvr(newest) : 'nothing available';
+    const actual = have.length ? have.map((p) => formatEvr(p)).join(' + ') : 'not installed';
+    const ok = newest !== undefined && have.length > 0 && have.every((p) => compareEvr(p, newest) === 0);
+    judge({ kind: 'current', subject: name, check: `current ${name}`, expected, actual }, ok, have.length === 0 ? 'missing' : have.some((p) => newest && compareEvr(p, newest) < 0) ? 'stale' : 'version');
   }
-  for (const [program, want] of Object.entries(expectation.runs ?? {})) add(`runs ${program}`, want, seen.runs[program] ?? 'not run');
-  for (const [program, want] of Object.entries(expectation.loads ?? {})) add(`loader picks for ${program}`, want, seen.loads[program] ?? 'not run');
-  for (const name of expectation.notStale ?? []) {
-    const newest = newestRunnable(name, level, available);
-    const have = installedOf(seen.installed, name).map((v) => v.replace(/\.[^.]+$/, ''));
-    add(`not stale: ${name}`, newest ?? 'nothing available', have.length ? have.join(' + ') : 'not installed');
+
+  if (expectation.updatesListed) {
+    const want = [...expectation.updatesListed].sort();
+    const got = [...(seen.updates ?? [])].sort();
+    const missing = want.filter((n) => !got.includes(n));
+    judge({ kind: 'updates', subject: '', check: 'updates listed', expected: want.join(' ') || 'none', actual: got.join(' ') || 'none' }, missing.length === 0 && got.length === want.length, missing.length ? 'not-listed' : 'extra-listed');
   }
-  if (expectation.updatesListed) add('updates listed', [...expectation.updatesListed].sort().join(' ') || 'none', (seen.updates ?? []).join(' ') || 'none');
-  if (expectation.detectedArch) add('detected arch', expectation.detectedArch, seen.detectedArch ?? 'not detected');
+
+  if (expectation.detectedArch) {
+    const want = expectation.detectedArch === 'level' ? rpmArchOf(seen.level) : expectation.detectedArch;
+    const actual = seen.detectedArch ?? 'not detected';
+    judge({ kind: 'detected-arch', subject: '', check: 'detected arch', expected: want, actual }, actual === want, 'other');
+  }
+
+  if (expectation.runnable) {
+    const programs = seen.runnablePrograms ?? [];
+    if (programs.length === 0) pass({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: 'no programs installed' });
+    for (const program of programs) {
+      const run = seen.programs[program];
+      const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
+      judge({ kind: 'runnable', subject: program, check: `runnable: ${program}`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
+    }
+  }
   return checks;
+}
+
+function installedCheck(name: string, want: InstalledState, seen: Observation): CheckResult {
+  const have = installedOf(seen.installed, name);
+  const actual = have.length ? have.map(evraString).join(' + ') : 'not installed';
+  let expected: string;
+  if (want === null) expected = 'not installed';
+  else if (typeof want === 'string') expected = want;
+  else {
+    const best = bestVariant(name, seen.level, seen.available);
+    expected = best ? evraString(best) : 'not installed';
+  }
+  const base = { kind: 'installed' as const, subject: name, check: `installed ${name}`, expected, actual };
+  if (actual === expected) return { ...base, status: 'pass' };
+  let deviation: Deviation;
+  if (expected === 'not installed') deviation = 'unexpected';
+  else if (have.length === 0) deviation = 'missing';
+  else {
+    const wanted = parseNevra(`${name}-${expected}`);
+    deviation = wanted && have.length === 1 && compareEvr(have[0]!, wanted) === 0 ? 'arch' : 'version';
+  }
+  return { ...base, status: 'fail', deviation };
 }

@@ -1,14 +1,14 @@
-// The scenario model: what a scenario file declares (repositories, steps, expected
-// outcome per level), as plain typed data. Scenarios live in scenarios/, one per file.
+// The scenario model as the engine uses it: repositories, steps, and what must hold
+// after each step. Scenario files build it with the public API (api.ts); this module
+// holds only the data types and what is derived from them.
+import type { RpmArch } from '../levels/arch.js';
 import type { LevelName } from '../levels/table.js';
 
-export const RPM_ARCHES = ['noarch', 'x86_64', 'x86_64_v2', 'x86_64_v3', 'x86_64_v4'] as const;
-export type RpmArch = (typeof RPM_ARCHES)[number];
 export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
 export type HwcapsDir = 'x86-64-v2' | 'x86-64-v3' | 'x86-64-v4';
 
-/** One RPM the fixture builder makes. */
+/** One fixture RPM that levelgate builds for a scenario. */
 export interface PackageBuild {
   readonly name: string;
   readonly version: string;
@@ -19,86 +19,140 @@ export interface PackageBuild {
    * prints "NAME VERSION-RELEASE ARCH" after executing an instruction of that level;
    * script (default for noarch): /usr/bin/NAME, a shell script printing the same;
    * hwcaps: /usr/bin/NAME and libNAME.so.1 in /usr/lib64 and in glibc-hwcaps/<dir>/
-   * for each of `hwcaps`; NAME prints which copy the loader chose.
+   * for each of `hwcaps`; NAME prints which copy the loader chose;
+   * none: no program (a library-like subpackage).
    */
-  readonly kind?: 'program' | 'script' | 'hwcaps';
+  readonly kind?: 'program' | 'script' | 'hwcaps' | 'none';
   readonly hwcaps?: readonly HwcapsDir[];
   readonly requires?: readonly string[];
   /**
-   * Compile for this level instead of the arch's: a mislabelled build (say, an
-   * "x86_64" package whose program needs v3), for tests that prove a wrong variant is caught.
+   * Compile for this level instead of the arch's: a mislabelled build (an "x86_64"
+   * package whose program needs v3, as RHEL 10 builds them), for scenarios that prove
+   * such a package is caught.
    */
   readonly compiledFor?: LevelName;
 }
 
+/** A repository a scenario uses: fixture builds, or a repository the user attaches by name. */
+export type RepoSpec = { readonly kind: 'fixture'; readonly builds: readonly PackageBuild[] } | { readonly kind: 'attached'; readonly name: string };
+
 export type Operation = 'install' | 'upgrade' | 'downgrade' | 'distro-sync' | 'remove';
+
+/** Why a package manager refused: what the scenario expects, and what the tool's message says. */
+export const REFUSALS = ['incompatible-arch', 'not-found', 'conflict', 'dependency'] as const;
+export type Refusal = (typeof REFUSALS)[number];
+
+/** "The best variant of NAME that the guest's CPU runs among the enabled repositories": the newest version it runs, in the highest arch it runs. */
+export interface BestVariant {
+  readonly best: true;
+}
+export type InstalledState = string | null | BestVariant;
 
 /** What must be true after a step, for one level and driver. */
 export interface Expectation {
-  /** The package manager's exit status is 0 (true) or not (false). */
-  readonly succeeds?: boolean;
-  /** name → "VERSION-RELEASE.ARCH" installed, or null for not installed. */
-  readonly installed?: Readonly<Record<string, string | null>>;
-  /** program → the line it prints ("NAME VERSION-RELEASE ARCH"), or 'sigill'. */
-  readonly runs?: Readonly<Record<string, string | 'sigill'>>;
-  /** hwcaps program → the copy the loader picked: 'baseline' or 'x86-64-vN'. */
+  /** The step's command is refused, for this reason (the tool's own message shows it). Default for commands: it succeeds. */
+  readonly refused?: Refusal;
+  /** name → "VERSION-RELEASE.ARCH", null for not installed, or the best variant. */
+  readonly installed?: Readonly<Record<string, InstalledState>>;
+  /** Programs that must run (exit 0); a fixture program must also report the package installed. */
+  readonly runs?: readonly string[];
+  /** Programs that must die with SIGILL (an instruction above the CPU's level): a trap only a faithful emulator shows. */
+  readonly dies?: readonly string[];
+  /** glibc-hwcaps program → the copy the loader picks: 'baseline' or a glibc-hwcaps directory. */
   readonly loads?: Readonly<Record<string, 'baseline' | HwcapsDir>>;
-  /** Names whose installed version must be the newest any enabled repository offers for an arch this CPU runs. */
-  readonly notStale?: readonly string[];
+  /** Names whose installed version must be the newest any enabled repository offers in an arch this CPU runs. */
+  readonly current?: readonly string[];
   /** list-updates: exactly these names are offered. */
   readonly updatesListed?: readonly string[];
-  /** detect: the arch the tool believes the machine is. */
-  readonly detectedArch?: string;
+  /** detect: the arch the tool believes the machine is ('level': the CPU's own level arch). */
+  readonly detectedArch?: RpmArch | 'level';
+  /** Every program of every installed package from the scenario's repositories runs. */
+  readonly runnable?: boolean;
 }
 
-export type Expect = (level: LevelName, driver: DriverName) => Expectation;
+/** What an expectation is computed from. */
+export interface ExpectContext {
+  /** The CPU level the cell's guest started at. */
+  readonly level: LevelName;
+  readonly driver: DriverName;
+  /** True when the cell's CPU is at or above `level`. */
+  readonly atLeast: (level: LevelName) => boolean;
+}
+export type ExpectationSource = Expectation | ((context: ExpectContext) => Expectation);
 
-export type Step =
+/** A package pinned the way users pin: dnf5 excludes the other arch; zypper locks the name (it has no arch lock). */
+export interface PinSpec {
+  readonly name: string;
+  /** The arch the user keeps. */
+  readonly arch: RpmArch;
+}
+
+export type StepAction =
   | { readonly kind: 'repos'; readonly use: readonly string[] }
-  | { readonly kind: 'operation'; readonly op: Operation; readonly packages: readonly string[]; readonly expect?: Expect }
-  | { readonly kind: 'install-file'; readonly repo: string; readonly nevra: string; readonly expect?: Expect }
-  | { readonly kind: 'list-updates'; readonly expect?: Expect }
+  | { readonly kind: 'operation'; readonly op: Operation; readonly packages: readonly string[] }
+  | { readonly kind: 'install-file'; readonly repo: string; readonly file: string }
+  | { readonly kind: 'list-updates' }
   /** Power off and boot the same disk on another CPU (a VM migrated to an older host). */
-  | { readonly kind: 'move-to'; readonly level: LevelName | 'one-below'; readonly expect?: Expect }
-  | { readonly kind: 'detect'; readonly expect?: Expect };
+  | { readonly kind: 'move-to'; readonly level: LevelName | 'one-below' }
+  /** Power off and boot the same disk on the same CPU. */
+  | { readonly kind: 'reboot' }
+  | { readonly kind: 'detect' }
+  | { readonly kind: 'pin'; readonly pin: PinSpec }
+  /** The driver's release-upgrade path (dnf5 --releasever distro-sync, zypper --releasever dup) to `releasever`. */
+  | { readonly kind: 'release-upgrade'; readonly releasever: string };
+
+export interface Step {
+  readonly action: StepAction;
+  readonly expectation?: ExpectationSource;
+}
 
 export interface Scenario {
-  /** kebab-case; the file name under scenarios/. */
+  /** kebab-case, unique across the run. */
   readonly id: string;
   readonly title: string;
   readonly tags: readonly string[];
   readonly drivers: readonly DriverName[];
   /** Levels the scenario means something at (default: all). */
   readonly levels?: readonly LevelName[];
-  /** Repository id → the packages it publishes. */
-  readonly repos: Readonly<Record<string, readonly PackageBuild[]>>;
+  /** Repository name → its content. A name may contain $releasever (see `releasever`). */
+  readonly repos: Readonly<Record<string, RepoSpec>>;
+  /** The value of $releasever in repository names until a release-upgrade step changes it. */
+  readonly releasever?: string;
   readonly steps: readonly Step[];
-}
-
-/** A known shortfall of today's tools: the cell is expected to fail until it expires. */
-export interface KnownIssue {
-  readonly scenario: string | '*';
-  readonly driver?: DriverName;
-  readonly levels?: readonly LevelName[];
-  readonly reason: string;
-  readonly tracker: string;
-  /** YYYY-MM-DD: after it, the entry is ignored (and said so), so a fixed tool is noticed. */
-  readonly expires: string;
+  /** Where the scenario was defined (file path), for messages. */
+  readonly source?: string;
 }
 
 export const releaseOf = (b: PackageBuild): string => b.release ?? '1';
 export const evrOf = (b: PackageBuild): string => `${b.version}-${releaseOf(b)}`;
 export const nevraOf = (b: PackageBuild): string => `${b.name}-${evrOf(b)}.${b.arch}`;
-export const kindOf = (b: PackageBuild): 'program' | 'script' | 'hwcaps' => b.kind ?? (b.arch === 'noarch' ? 'script' : 'program');
+export const kindOf = (b: PackageBuild): 'program' | 'script' | 'hwcaps' | 'none' => b.kind ?? (b.arch === 'noarch' ? 'script' : 'program');
 
-/** The psABI level an RPM arch needs; noarch runs anywhere. */
-export function archLevel(arch: RpmArch): LevelName | null {
-  switch (arch) {
-    case 'noarch':
-      return null;
-    case 'x86_64':
-      return 'v1';
-    default:
-      return `v${arch.slice(-1)}` as LevelName;
+/** The builds of a scenario's fixture repositories, by repository name. */
+export function fixtureRepos(scenario: Scenario): [string, readonly PackageBuild[]][] {
+  return Object.entries(scenario.repos).flatMap(([name, spec]) => (spec.kind === 'fixture' ? [[name, spec.builds] as [string, readonly PackageBuild[]]] : []));
+}
+
+/** The title a step has in transcripts and reports. */
+export function stepTitle(action: StepAction): string {
+  switch (action.kind) {
+    case 'repos':
+      return `enable repositories: ${action.use.join(', ') || 'none'}`;
+    case 'operation':
+      return `${action.op}${action.packages.length ? ` ${action.packages.join(' ')}` : ''}`;
+    case 'install-file':
+      return `install local file ${action.file}`;
+    case 'list-updates':
+      return 'list available updates';
+    case 'move-to':
+      return `move the disk to a ${action.level === 'one-below' ? 'CPU one level below' : `${action.level} CPU`}`;
+    case 'reboot':
+      return 'reboot on the same CPU';
+    case 'detect':
+      return 'detect the machine arch';
+    case 'pin':
+      return `pin ${action.pin.name} to ${action.pin.arch}`;
+    case 'release-upgrade':
+      return `release upgrade to ${action.releasever}`;
   }
 }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import test from 'ava';
 import { BochsGuest } from '../../harness/guest/bochs-guest.js';
-import type { RunResult } from '../../harness/run/run-result.js';
+import type { RunResult } from '../../harness/results/types.js';
 import { GuestError } from '../../harness/util/errors.js';
 import { leftovers, testImage, withScratch } from './helpers.js';
 

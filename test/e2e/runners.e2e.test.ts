@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import test from 'ava';
-import type { RunResult } from '../../harness/run/run-result.js';
+import type { RunResult } from '../../harness/results/types.js';
 import { leftovers, withScratch } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../runners/cli.js', import.meta.url));

@@ -1,42 +1,101 @@
 import test from 'ava';
-import { parseInstalled } from '../../harness/drivers/driver.js';
-import { dnf5, dnf5RepoFile } from '../../harness/drivers/dnf5.js';
+import { parseInstalled, QUERY_INSTALLED } from '../../harness/drivers/driver.js';
+import { DNF5_PIN_FILE, DNF5_REPO_FILE, dnf5, dnf5RepoFile } from '../../harness/drivers/dnf5.js';
 import { rpm } from '../../harness/drivers/rpm.js';
-import { zypper } from '../../harness/drivers/zypper.js';
+import { ZYPPER_REPO_FILE, zypper, zypperRepoFile } from '../../harness/drivers/zypper.js';
 
-test('dnf5: repositories as files written through tee, operations by name', (t) => {
-  const commands = dnf5.useRepos([{ id: 's-base', path: '/mnt/fixtures/s/base' }]);
-  t.deepEqual(commands[2], { argv: ['tee', '/etc/yum.repos.d/s-base.repo'], input: dnf5RepoFile({ id: 's-base', path: '/mnt/fixtures/s/base' }) });
-  t.regex(dnf5RepoFile({ id: 's-base', path: '/mnt/x' }), /^\[s-base\]\nname=s-base\nbaseurl=file:\/\/\/mnt\/x\ngpgcheck=0\n/);
+const out = (exitCode: number | null, stderr = '', stdout = '') => ({ exitCode, signal: null, stdout, stderr });
+
+test('dnf5: exactly the enabled repositories in one file written through tee; operations by name', (t) => {
+  const repos = [{ id: 's-base', path: '/mnt/fixtures/s/base' }, { id: 's-rel', path: '/mnt/fixtures/s/release-$releasever' }];
+  t.deepEqual(dnf5.configureRepos(repos).commands, [{ argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) }]);
+  t.is(dnf5RepoFile(repos.slice(0, 1)), '[s-base]\nname=s-base\nbaseurl=file:///mnt/fixtures/s/base\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n');
+  t.regex(dnf5RepoFile(repos), /baseurl=file:\/\/\/mnt\/fixtures\/s\/release-\$releasever\n/);
   t.deepEqual(dnf5.operation('distro-sync', ['lgsync'])?.argv, ['dnf5', '-y', '--releasever=sid', '--setopt=install_weak_deps=False', 'distro-sync', 'lgsync']);
-  t.deepEqual(dnf5.listUpdates()?.okStatuses, [100]);
+  t.deepEqual(dnf5.releaseUpgrade('2')?.argv, ['dnf5', '-y', '--releasever=2', '--setopt=install_weak_deps=False', 'distro-sync']);
 });
 
-test('dnf5: check-upgrade and --dump-variables are parsed', (t) => {
+test('dnf5: the repository view, check-upgrade and --dump-variables are parsed', (t) => {
+  const view = dnf5.parseRepoView('s-base lgx 0 1.0-1 x86_64\ns-base lgx 0 1.0-1 x86_64_v3\ns-upd lgy 2 1.1-3 noarch\n');
+  t.deepEqual([...view], [['s-base', ['lgx-1.0-1.x86_64', 'lgx-1.0-1.x86_64_v3']], ['s-upd', ['lgy-2:1.1-3.noarch']]]);
   t.deepEqual(dnf5.parseUpdates('Updating and loading repositories:\nRepositories loaded.\nlgstale.x86_64    1.1-1    s-updates\n'), ['lgstale']);
   t.is(dnf5.parseDetectedArch('arch = x86_64\nbasearch = x86_64\nreleasever = sid\n'), 'x86_64');
 });
 
-test('zypper: dist-upgrade for distro-sync, --oldpackage for downgrade', (t) => {
-  t.deepEqual(zypper.operation('distro-sync', ['x'])?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'dist-upgrade']);
-  t.deepEqual(zypper.operation('downgrade', ['lgnewvar-1.0'])?.argv.slice(-3), ['install', '--oldpackage', 'lgnewvar-1.0']);
-  t.deepEqual(zypper.useRepos([{ id: 'r', path: '/mnt/r' }])[1]?.argv.slice(-4), ['addrepo', '--no-gpgcheck', 'file:///mnt/r', 'r']);
+test('dnf5: the exit-status contract (check-upgrade 0 or 100; an operation refused for a reason; anything else an error)', (t) => {
+  t.deepEqual(dnf5.judge('list-updates', out(100)), { kind: 'ok' });
+  t.deepEqual(dnf5.judge('list-updates', out(1, 'Error: x\n')), { kind: 'error', message: 'exit status 1: Error: x' });
+  t.deepEqual(dnf5.judge('operation', out(1, 'Problem: conflicting requests\n  - package lglocal-1.0-1.x86_64_v3 from @commandline does not have a compatible architecture\n')), {
+    kind: 'refused',
+    reason: 'incompatible-arch',
+    message: 'Problem: conflicting requests | - package lglocal-1.0-1.x86_64_v3 from @commandline does not have a compatible architecture',
+  });
+  t.is(dnf5.judge('operation', out(1, 'No match for argument: nope\n')).kind, 'refused');
+  t.is(dnf5.judge('operation', out(1, 'Failed to access RPM "/mnt/x.rpm": No such file or directory\n')).kind, 'error');
+  t.is(dnf5.judge('operation', out(2, 'Unknown argument\n')).kind, 'error');
+  t.is(dnf5.judge('operation', { exitCode: null, signal: 'SIGKILL', stdout: '', stderr: '' }).kind, 'error');
 });
 
-test('zypper: list-updates table and the detected architecture from its log', (t) => {
+test('dnf5: a pin excludes every other arch of the package, in a drop-in of its own', (t) => {
+  const [mkdir, tee] = dnf5.pin({ name: 'lgpin', arch: 'x86_64' });
+  t.deepEqual(mkdir?.argv, ['mkdir', '-p', '/etc/dnf/libdnf5.conf.d']);
+  t.deepEqual(tee, { argv: ['tee', DNF5_PIN_FILE], input: '[main]\nexcludepkgs=lgpin.x86_64_v2,lgpin.x86_64_v3,lgpin.x86_64_v4\n' });
+});
+
+test('zypper: one repository file, refresh, dist-upgrade for distro-sync and release upgrades, --oldpackage for downgrade', (t) => {
+  const repos = [{ id: 'r', path: '/mnt/r' }];
+  const { commands, refresh } = zypper.configureRepos(repos, '2');
+  t.deepEqual(commands.map((c) => c.argv), [['find', '/etc/zypp/repos.d', '-name', '*.repo', '-delete'], ['tee', ZYPPER_REPO_FILE]]);
+  t.is(commands[1]!.input, zypperRepoFile(repos));
+  t.deepEqual(refresh?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', '--releasever', '2', 'refresh']);
+  t.deepEqual(zypper.operation('distro-sync', ['x'])?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'dist-upgrade']);
+  t.deepEqual(zypper.operation('downgrade', ['lgnewvar-1.0'])?.argv.slice(-3), ['install', '--oldpackage', 'lgnewvar-1.0']);
+  t.deepEqual(zypper.releaseUpgrade('2')?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', '--releasever', '2', 'dist-upgrade']);
+});
+
+test('zypper: list-updates table, the repository view (XML) and the detected architecture from its log', (t) => {
   const table = 'S | Repository | Name    | Current Version | Available Version | Arch\n--+------------+---------+-----------------+-------------------+-------\nv | s-updates  | lgstale | 1.0-1           | 1.1-1             | x86_64\n';
   t.deepEqual(zypper.parseUpdates(table), ['lgstale']);
   t.deepEqual(zypper.parseUpdates('No updates found.\n'), []);
+  const xml = '<solvable-list>\n<solvable status="not-installed" name="lgx" kind="package" edition="1.0-1" arch="x86_64" repository="s-main"/>\n<solvable status="installed" name="lgy" kind="package" edition="2:1.1-1" arch="noarch" repository="(System Packages)"/>\n<solvable status="installed" name="lgz" kind="package" edition="2:1.1-1" arch="noarch" repository="s-main"/>\n</solvable-list>';
+  t.deepEqual([...zypper.parseRepoView(xml)], [['s-main', ['lgx-1.0-1.x86_64', 'lgz-2:1.1-1.noarch']]]);
   t.is(zypper.parseDetectedArch("... Arch.cc(_autoDetectSystemArchitecture):134 CPU has 'x86_64': architecture upgraded to 'x86_64_v3'\n"), 'x86_64_v3');
   t.is(zypper.parseDetectedArch("... Arch.cc(_autoDetectSystemArchitecture):121 Uname architecture is 'x86_64'\n"), 'x86_64');
 });
 
-test('rpm: local files and the install arch; no solver operations', (t) => {
+test("zypper: the exit-status contract of zypper(8): 104 and 4 are refusals with the reason the message gives; a failed repository is an error", (t) => {
+  t.deepEqual(zypper.judge('operation', out(104, "No provider of '_tmpRPMcache_:lglocal=0:1.0-1' found.\n")), {
+    kind: 'refused',
+    reason: 'incompatible-arch',
+    message: "No provider of '_tmpRPMcache_:lglocal=0:1.0-1' found.",
+  });
+  t.deepEqual(zypper.judge('operation', out(104, "No provider of 'nope' found.\n")), {
+    kind: 'refused',
+    reason: 'not-found',
+    message: "No provider of 'nope' found.",
+  });
+  t.is(zypper.judge('operation', out(4, "Repository 'bad' is invalid.\n")).kind, 'error');
+  t.is(zypper.judge('operation', out(106)).kind, 'error');
+  t.is(zypper.judge('operation', out(3, 'Specified local path does not exist\n')).kind, 'error');
+  t.is(zypper.judge('operation', out(102)).kind, 'ok');
+  t.is(zypper.judge('repo-view', out(104)).kind, 'ok');
+  const refresh = zypper.judge('refresh', out(4, "Repository 'bad' is invalid.\nSkipping repository 'bad' because of the above error.\n"));
+  t.deepEqual(refresh, { kind: 'error', message: "repositories did not load (bad): Repository 'bad' is invalid. | Skipping repository 'bad' because of the above error." });
+});
+
+test('rpm: local files and the install arch; refusals by message; no solver operations', (t) => {
   t.deepEqual(rpm.installFile('/mnt/f.rpm').argv, ['rpm', '-i', '/mnt/f.rpm']);
   t.is(rpm.operation('install', ['x']), undefined);
   t.is(rpm.parseDetectedArch('build arch            : x86_64\ninstall arch          : x86_64_v2\n'), 'x86_64_v2');
+  t.deepEqual(rpm.judge('operation', out(1, '\tpackage lglocal-1.0-1.x86_64_v3 is intended for a different architecture\n')), {
+    kind: 'refused',
+    reason: 'incompatible-arch',
+    message: 'package lglocal-1.0-1.x86_64_v3 is intended for a different architecture',
+  });
+  t.is(rpm.judge('operation', out(1, 'error: open of /x.rpm failed: No such file or directory\n')).kind, 'error');
 });
 
-test('the rpm database listing becomes sorted NEVRAs', (t) => {
-  t.deepEqual(parseInstalled('lgsub 1.0-1.x86_64_v3\nlgsub-libs 1.0-1.x86_64\ngpg-pubkey 1-1.(none)\n\n'), ['lgsub-1.0-1.x86_64_v3', 'lgsub-libs-1.0-1.x86_64']);
+test('the rpm database listing becomes sorted NEVRAs, with the epoch only when it is not 0', (t) => {
+  t.deepEqual(QUERY_INSTALLED.argv, ['rpm', '-qa', '--qf', '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n']);
+  t.deepEqual(parseInstalled('lgsub 0:1.0-1.x86_64_v3\nlgsub-libs 2:1.0-1.x86_64\ngpg-pubkey 0:1-1.(none)\n\n'), ['lgsub-1.0-1.x86_64_v3', 'lgsub-libs-2:1.0-1.x86_64']);
 });

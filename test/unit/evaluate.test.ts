@@ -1,63 +1,91 @@
 import test from 'ava';
-import { evaluate, installedOf, newestRunnable } from '../../harness/scenario/evaluate.js';
-import { verdictFor } from '../../harness/run/cell.js';
-import type { PackageBuild } from '../../harness/scenario/types.js';
+import { bestVariant, newestRunnable, parseNevra } from '../../harness/repos/available.js';
+import { compareEvr, parseEvr, rpmvercmp } from '../../harness/repos/evr.js';
+import { evaluate, installedOf, type Observation } from '../../harness/scenario/evaluate.js';
+import { best } from '../../harness/scenario/api.js';
 
-const available: PackageBuild[] = [
-  { name: 'lgstale', version: '1.0', arch: 'x86_64' },
-  { name: 'lgstale', version: '1.0', arch: 'x86_64_v3' },
-  { name: 'lgstale', version: '1.1', arch: 'x86_64' },
-  { name: 'lgstale', version: '1.2', arch: 'x86_64_v4' },
-];
+const pkg = (text: string) => parseNevra(text)!;
+const available = ['lgstale-1.0-1.x86_64', 'lgstale-1.0-1.x86_64_v3', 'lgstale-1.1-1.x86_64', 'lgstale-1.2-1.x86_64_v4'].map(pkg);
+const seen = (overrides: Partial<Observation>): Observation => ({ level: 'v3', fidelity: 'traps', installed: [], programs: {}, available, ...overrides });
+const program = (firstLine: string, identity?: string) => ({ path: '/usr/bin/x', exitCode: 0, signal: null, missing: false, firstLine, errorLine: '', ...(identity ? { identity } : {}) });
 
-test('a wrong variant is caught by what is installed and by what runs', (t) => {
-  const checks = evaluate(
-    { installed: { lgmixed: '1.0-1.x86_64_v3' }, runs: { lgmixed: 'lgmixed 1.0-1 x86_64_v3' } },
-    { installed: ['lgmixed-1.0-1.x86_64'], runs: { lgmixed: 'lgmixed 1.0-1 x86_64' }, loads: {} },
-    'v3',
-    [],
-  );
-  t.deepEqual(checks, [
-    { check: 'installed lgmixed', expected: '1.0-1.x86_64_v3', actual: '1.0-1.x86_64', ok: false },
-    { check: 'runs lgmixed', expected: 'lgmixed 1.0-1 x86_64_v3', actual: 'lgmixed 1.0-1 x86_64', ok: false },
+test('the best variant is the newest version the CPU runs, in the highest arch that version has', (t) => {
+  t.is(bestVariant('lgstale', 'v3', available)?.arch, 'x86_64');
+  t.is(bestVariant('lgstale', 'v3', available)?.version, '1.1');
+  t.is(bestVariant('lgstale', 'v4', available)?.version, '1.2');
+  const mixed = ['a-1.0-1.x86_64', 'a-1.0-1.x86_64_v2', 'a-1.0-1.x86_64_v3', 'a-1.0-1.x86_64_v4'].map(pkg);
+  t.deepEqual((['v1', 'v2', 'v3', 'v4'] as const).map((l) => bestVariant('a', l, mixed)?.arch), ['x86_64', 'x86_64_v2', 'x86_64_v3', 'x86_64_v4']);
+  t.is(newestRunnable('lgstale', 'v1', available)?.version, '1.1');
+  t.is(bestVariant('nope', 'v3', available), undefined);
+});
+
+test('installed: a wrong arch with the right version, a wrong version, missing and unexpected are told apart', (t) => {
+  const check = (installed: string[], want: string | null | typeof best) => evaluate({ installed: { lgstale: want } }, seen({ installed }))[0]!;
+  t.like(check(['lgstale-1.1-1.x86_64'], best), { status: 'pass', expected: '1.1-1.x86_64' });
+  t.like(check(['lgstale-1.1-1.x86_64_v3'], '1.1-1.x86_64'), { status: 'fail', deviation: 'arch' });
+  t.like(check(['lgstale-1.0-1.x86_64_v3'], best), { status: 'fail', deviation: 'version', actual: '1.0-1.x86_64_v3' });
+  t.like(check([], best), { status: 'fail', deviation: 'missing', actual: 'not installed' });
+  t.like(check(['lgstale-1.0-1.x86_64'], null), { status: 'fail', deviation: 'unexpected', expected: 'not installed' });
+});
+
+test('a program runs when it exits 0 and, for a fixture, reports the installed package', (t) => {
+  const checks = evaluate({ runs: ['a', 'b', 'c', 'd'] }, seen({
+    programs: {
+      a: program('a 1.0-1 x86_64_v3', 'a 1.0-1 x86_64_v3'),
+      b: program('b 1.0-1 x86_64', 'b 1.0-1 x86_64_v3'),
+      c: { ...program(''), exitCode: null, signal: 'SIGILL' },
+      d: { ...program(''), missing: true, exitCode: 127 },
+    },
+  }));
+  t.deepEqual(checks.map((c) => [c.subject, c.status, c.deviation, c.actual]), [
+    ['a', 'pass', undefined, 'a 1.0-1 x86_64_v3'],
+    ['b', 'fail', 'output', 'b 1.0-1 x86_64'],
+    ['c', 'fail', 'sigill', 'sigill'],
+    ['d', 'fail', 'not-run', 'not installed'],
   ]);
 });
 
-test('a variant that dies with SIGILL is caught', (t) => {
-  const [check] = evaluate({ runs: { lgbad: 'lgbad 1.0-1 x86_64' } }, { installed: [], runs: { lgbad: 'sigill' }, loads: {} }, 'v2', []);
-  t.deepEqual(check, { check: 'runs lgbad', expected: 'lgbad 1.0-1 x86_64', actual: 'sigill', ok: false });
+test('current: the newest version the CPU runs, whatever its arch', (t) => {
+  t.like(evaluate({ current: ['lgstale'] }, seen({ installed: ['lgstale-1.0-1.x86_64_v3'] }))[0], { status: 'fail', deviation: 'stale', expected: '1.1-1', actual: '1.0-1' });
+  t.like(evaluate({ current: ['lgstale'] }, seen({ installed: ['lgstale-1.1-1.x86_64'] }))[0], { status: 'pass' });
 });
 
-test('a stale install is caught: the newest version the CPU can run, not the newest of its arch', (t) => {
-  t.is(newestRunnable('lgstale', 'v3', available), '1.1-1');
-  t.is(newestRunnable('lgstale', 'v4', available), '1.2-1');
-  t.is(newestRunnable('lgstale', 'v1', available), '1.1-1');
-  const [stale] = evaluate({ notStale: ['lgstale'] }, { installed: ['lgstale-1.0-1.x86_64_v3'], runs: {}, loads: {} }, 'v3', available);
-  t.deepEqual(stale, { check: 'not stale: lgstale', expected: '1.1-1', actual: '1.0-1', ok: false });
-  const [fresh] = evaluate({ notStale: ['lgstale'] }, { installed: ['lgstale-1.1-1.x86_64'], runs: {}, loads: {} }, 'v3', available);
-  t.true(fresh!.ok);
+test('outcome: success expected by default; a refusal must be for the stated reason', (t) => {
+  t.like(evaluate({}, seen({ outcome: { kind: 'ok' } }))[0], { kind: 'outcome', status: 'pass' });
+  t.like(evaluate({}, seen({ outcome: { kind: 'refused', reason: 'not-found', message: 'No match' } }))[0], { status: 'fail', deviation: 'refused', actual: 'refused (not-found): No match' });
+  t.like(evaluate({ refused: 'incompatible-arch' }, seen({ outcome: { kind: 'refused', reason: 'incompatible-arch', message: 'm' } }))[0], { status: 'pass' });
+  t.like(evaluate({ refused: 'incompatible-arch' }, seen({ outcome: { kind: 'refused', reason: undefined, message: 'm' } }))[0], { status: 'fail', deviation: 'wrong-refusal' });
+  t.like(evaluate({ refused: 'incompatible-arch' }, seen({ outcome: { kind: 'ok' } }))[0], { status: 'fail', deviation: 'succeeded' });
+  t.is(evaluate({}, seen({})).length, 0, 'no command, no outcome check');
 });
 
-test('exit status: "should fail" passes on any non-zero status, never on 0 or on no command', (t) => {
-  const check = (exitCode: number | null | undefined) =>
-    evaluate({ succeeds: false }, { ...(exitCode !== undefined ? { exitCode } : {}), installed: [], runs: {}, loads: {} }, 'v2', [])[0]!;
-  t.deepEqual(check(104), { check: 'exit status', expected: 'non-zero', actual: 'non-zero (104)', ok: true });
-  t.false(check(0).ok);
-  t.false(check(undefined).ok);
-  t.true(evaluate({ succeeds: true }, { exitCode: 0, installed: [], runs: {}, loads: {} }, 'v2', [])[0]!.ok);
+test('dies (trap-reliant) is judged only at fidelity traps; updates and detected arch', (t) => {
+  const ran = { programs: { x: program('x 1.0-1 x86_64_v3') } };
+  t.like(evaluate({ dies: ['x'] }, seen(ran))[0], { status: 'fail', deviation: 'ran' });
+  t.like(evaluate({ dies: ['x'] }, seen({ ...ran, fidelity: 'masks-only' }))[0], { status: 'skip' });
+  t.like(evaluate({ dies: ['x'] }, seen({ programs: { x: { ...program(''), exitCode: null, signal: 'SIGILL' } } }))[0], { status: 'pass' });
+  t.like(evaluate({ updatesListed: ['lgstale'] }, seen({ updates: [] }))[0], { status: 'fail', deviation: 'not-listed', expected: 'lgstale', actual: 'none' });
+  t.like(evaluate({ updatesListed: [] }, seen({ updates: ['lgstale'] }))[0], { status: 'fail', deviation: 'extra-listed' });
+  t.like(evaluate({ detectedArch: 'level' }, seen({ detectedArch: 'x86_64' }))[0], { status: 'fail', expected: 'x86_64_v3', actual: 'x86_64' });
 });
 
-test('installed names are told apart from names that merely share a prefix', (t) => {
-  const installed = ['lgsub-1.0-1.x86_64_v3', 'lgsub-libs-1.0-1.x86_64'];
-  t.deepEqual(installedOf(installed, 'lgsub'), ['1.0-1.x86_64_v3']);
-  t.deepEqual(installedOf(installed, 'lgsub-libs'), ['1.0-1.x86_64']);
-  t.deepEqual(installedOf(['a-1-1.x86_64', 'a-1-1.x86_64_v3'], 'a'), ['1-1.x86_64', '1-1.x86_64_v3']);
+test('runnable: one check per installed program', (t) => {
+  const checks = evaluate({ runnable: true }, seen({ runnablePrograms: ['a', 'b'], programs: { a: program('a 1-1 x86_64', 'a 1-1 x86_64'), b: { ...program(''), exitCode: null, signal: 'SIGILL' } } }));
+  t.deepEqual(checks.map((c) => [c.check, c.status, c.deviation]), [['runnable: a', 'pass', undefined], ['runnable: b', 'fail', 'sigill']]);
 });
 
-test('verdicts: pass, fail, and a known issue turns them into xfail or a loud xpass', (t) => {
-  const issue = { scenario: 's', reason: 'no level detection', tracker: 'https://example.invalid/1', expires: '2099-01-01' };
-  t.deepEqual(verdictFor([], undefined), { verdict: 'pass', reason: 'every check passed' });
-  t.deepEqual(verdictFor(['step 2: installed x: expected a, got b'], undefined), { verdict: 'fail', reason: 'step 2: installed x: expected a, got b' });
-  t.is(verdictFor(['boom'], issue).verdict, 'xfail');
-  t.deepEqual(verdictFor([], issue), { verdict: 'xpass', reason: 'passed, but is listed as a known issue (https://example.invalid/1): remove the entry' });
+test('installed names are told apart from names that merely share a prefix; epochs are read', (t) => {
+  const installed = ['lgsub-1.0-1.x86_64_v3', 'lgsub-libs-1.0-1.x86_64', 'e-2:1.0-1.noarch'];
+  t.deepEqual(installedOf(installed, 'lgsub').map((p) => p.arch), ['x86_64_v3']);
+  t.deepEqual(installedOf(installed, 'lgsub-libs').map((p) => p.arch), ['x86_64']);
+  t.is(installedOf(installed, 'e')[0]?.epoch, 2);
+});
+
+test("rpm's version order: rpmvercmp with tilde, caret, letters and leading zeros", (t) => {
+  const cases: [string, string, -1 | 0 | 1][] = [
+    ['1.0', '1.0', 0], ['1.0', '1.1', -1], ['1.10', '1.9', 1], ['1.0', '1.0.1', -1], ['1.0a', '1.0', 1], ['1.a', '1.1', -1],
+    ['1.0~rc1', '1.0', -1], ['1.0~rc1', '1.0~rc2', -1], ['1.0^git1', '1.0', 1], ['1.0^git1', '1.0.1', -1], ['001', '1', 0], ['1_0', '1.0', 0],
+  ];
+  for (const [a, b, want] of cases) t.is(rpmvercmp(a, b), want, `${a} vs ${b}`);
+  t.is(compareEvr(parseEvr('1:1.0-1')!, parseEvr('2.0-1')!), 1);
 });

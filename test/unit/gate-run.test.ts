@@ -1,6 +1,6 @@
 import test from 'ava';
 import { runWithRetries } from '../../harness/run/gate-run.js';
-import type { CellResult, Verdict } from '../../harness/run/cell.js';
+import type { CellResult, Verdict } from '../../harness/results/types.js';
 import { cellResult } from '../fixtures/results.js';
 
 const limits = (overrides: Partial<{ cellTimeoutMs: number; retries: number; signal: AbortSignal }> = {}) => ({

@@ -1,7 +1,10 @@
 import test from 'ava';
 import { collectBuilds } from '../../harness/fixtures/build.js';
-import { knownIssueFor, planCells } from '../../harness/plan/plan.js';
-import { nevraOf, type Scenario } from '../../harness/scenario/types.js';
+import { defineScenario, enable, installFile, install, variants } from '../../harness/index.js';
+import { issuesCovering, validateKnownIssues } from '../../harness/plan/known-issues.js';
+import { planCells } from '../../harness/plan/plan.js';
+import { validateScenarios } from '../../harness/scenario/validate.js';
+import type { Scenario } from '../../harness/scenario/types.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 
@@ -24,29 +27,43 @@ test('filters narrow the matrix; an unknown scenario names the known ones', (t) 
   t.throws(() => planCells(CATALOG, { scenarios: ['nope'] }), { message: /^--scenario: 'nope' is not a scenario; known: detection, fresh-install-mixed, / });
 });
 
-test('known issues match by scenario, driver and level, and expire', (t) => {
-  const cell = planCells(CATALOG, { scenarios: ['detection'], levels: ['v3'], drivers: ['dnf5'] })[0]!;
-  t.is(knownIssueFor(cell, KNOWN_ISSUES, '2026-11-26').issue?.tracker, 'https://github.com/rpm-software-management/dnf5/pull/2591');
-  const later = knownIssueFor(cell, KNOWN_ISSUES, '2027-07-01');
-  t.is(later.issue, undefined);
-  t.is(later.expired.length, 1);
-  const v1 = planCells(CATALOG, { scenarios: ['detection'], levels: ['v1'], drivers: ['dnf5'] })[0]!;
-  t.is(knownIssueFor(v1, KNOWN_ISSUES, '2026-11-26').issue, undefined);
+test('known issues cover cells by scenario, driver and level, and expire', (t) => {
+  const at = (level: 'v1' | 'v3', today: string) => issuesCovering({ scenario: 'detection', level, driver: 'dnf5' }, KNOWN_ISSUES, today);
+  t.deepEqual(at('v3', '2026-12-01').live.map((i) => i.id), ['dnf5-no-levels/detection']);
+  const later = at('v3', '2027-07-01');
+  t.deepEqual([later.live.length, later.expired.map((i) => i.id)], [0, ['dnf5-no-levels/detection']]);
+  t.deepEqual(at('v1', '2026-12-01'), { live: [], expired: [] });
 });
 
-test('every scenario is consistent: repositories and local files it names exist', (t) => {
-  t.is(new Set(CATALOG.map((s) => s.id)).size, CATALOG.length);
-  for (const scenario of CATALOG) {
-    for (const step of scenario.steps) {
-      if (step.kind === 'repos') for (const id of step.use) t.truthy(scenario.repos[id], `${scenario.id}: repository ${id}`);
-      if (step.kind === 'install-file') t.true((scenario.repos[step.repo] ?? []).some((b) => nevraOf(b) === step.nevra), `${scenario.id}: ${step.nevra}`);
-    }
-  }
+test('the catalog and its known issues are consistent: no problem to report', (t) => {
+  t.deepEqual(validateScenarios(CATALOG), []);
+  t.deepEqual(validateKnownIssues(KNOWN_ISSUES, 'scenarios/known-issues.ts'), []);
+  for (const issue of KNOWN_ISSUES) for (const id of issue.scenarios) t.true(CATALOG.some((s) => s.id === id), `${issue.id}: scenario ${id}`);
   t.true(collectBuilds(CATALOG).length > 30);
 });
 
+test('scenario problems name the scenario, its file and the field, and what to change', (t) => {
+  const base = { title: 't', drivers: ['dnf5'] as const, repos: { files: variants('x', '1', ['x86_64']) } };
+  const a = { ...defineScenario({ ...base, id: 'a', steps: [enable('nope'), installFile('files', 'x-1-1.x86_64_v3')] }), source: 'scenarios/a.ts' } satisfies Scenario;
+  const b = { ...defineScenario({ ...base, id: 'a', steps: [install('x')] }), source: 'scenarios/b.ts' } satisfies Scenario;
+  t.deepEqual(validateScenarios([a, b]), [
+    "scenario 'a' (scenarios/a.ts): steps[0]: names repository 'nope', which the scenario does not declare; declared: files",
+    "scenario 'a' (scenarios/a.ts): steps[1]: installs x-1-1.x86_64_v3.rpm, which repository 'files' does not build; it builds x-1-1.x86_64.rpm",
+    "scenario 'a' (scenarios/b.ts): id 'a' is used twice (also scenarios/a.ts); ids must be unique",
+  ]);
+});
+
+test('known issue problems name the entry', (t) => {
+  const issue = { ...KNOWN_ISSUES[0]!, id: 'x', expires: '30/06/2027', explains: [] };
+  t.deepEqual(validateKnownIssues([issue, { ...KNOWN_ISSUES[0]!, id: 'x' }], 'config.knownIssues'), [
+    "config.knownIssues[0] (x): expires '30/06/2027' is not a YYYY-MM-DD date",
+    'config.knownIssues[0] (x): explains no deviation; name the check and how it differs',
+    "config.knownIssues[1] (x): id 'x' is used twice",
+  ]);
+});
+
 test('one NEVRA declared with two contents is refused, naming both places', (t) => {
-  const a: Scenario = { id: 'a', title: 'a', tags: [], drivers: ['rpm'], repos: { r: [{ name: 'x', version: '1', arch: 'x86_64' }] }, steps: [] };
-  const b: Scenario = { ...a, id: 'b', repos: { s: [{ name: 'x', version: '1', arch: 'x86_64', requires: ['y'] }] } };
+  const a = defineScenario({ id: 'a', title: 'a', drivers: ['rpm'], repos: { r: [{ name: 'x', version: '1', arch: 'x86_64' }] }, steps: [] });
+  const b = defineScenario({ ...a, id: 'b', repos: { s: [{ name: 'x', version: '1', arch: 'x86_64', requires: ['y'] }] }, steps: [] });
   t.throws(() => collectBuilds([a, b]), { message: 'fixture x-1-1.x86_64 is declared twice with different contents (a/r and b/s)' });
 });

@@ -8,8 +8,9 @@ import { parseShard, shardCells } from '../../harness/plan/shard.js';
 import { buildHtml } from '../../harness/report/html.js';
 import { buildJUnit } from '../../harness/report/junit.js';
 import { ReporterSet } from '../../harness/report/reporter.js';
+import { closingLines } from '../../harness/report/terminal.js';
 import { defaultWorkers, loadFactor } from '../../harness/run/budget.js';
-import { exitCodeOf } from '../../harness/run/run-result.js';
+import { exitCodeOf } from '../../harness/results/summary.js';
 import { mergeRuns } from '../../runners/merge.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { cellResult, everyVerdict, runResult } from '../fixtures/results.js';
@@ -114,4 +115,29 @@ test('the worker budget follows cores and memory; timeouts stretch past one gues
   t.is(defaultWorkers(4, 512 * 2 ** 20), 1);
   t.is(loadFactor(2, 2), 1);
   t.is(loadFactor(4, 2), 2);
+});
+
+test('JUnit: an expected failure is a <skipped> carrying its reason and tracker; an expired known issue is a suite property and a cell line', async (t) => {
+  const expired = { id: 'old-issue', reason: 'was broken', tracker: 'https://example.invalid/old', expires: '2026-01-31' };
+  const run = runResult([cellResult('xfail'), cellResult('fail', { id: 'other[v3,zypper]', expiredKnownIssues: [expired] })]);
+  const xml = buildJUnit(run);
+  t.regex(xml, /<skipped message="expected failure: step 2 \(install lgmixed\): installed lgmixed: [^"]*" type="known-issue https:\/\/github\.com\/rpm-software-management\/dnf5\/pull\/2591"\/>/);
+  t.regex(xml, /<property name="expired-known-issue" value="old-issue \(expired 2026-01-31\) https:\/\/example\.invalid\/old"\/>/);
+  t.regex(xml, /\[\[PROPERTY\|expired-known-issue=old-issue \(expired 2026-01-31\) https:\/\/example\.invalid\/old\]\]/);
+  const { exitCode, output } = await validate(xml);
+  t.is(exitCode, 0, output);
+  const html = await buildHtml(run);
+  t.regex(html, /Expired known issue old-issue \(expired 2026-01-31; it no longer excuses any cell\)/);
+  t.deepEqual(run.expiredKnownIssues.map((i) => i.id), ['old-issue']);
+});
+
+test('the run summary names expired known issues and levels the host could not provide', (t) => {
+  const expired = { id: 'old-issue', reason: 'was broken', tracker: 'https://example.invalid/old', expires: '2026-01-31' };
+  const run = runResult([cellResult('skip', { expiredKnownIssues: [expired] })], { unavailableLevels: [{ level: 'v4', reason: 'no accelerator provides v4' }] });
+  t.deepEqual(closingLines(run), [
+    '1 cells in 60.0 s: 0 passed, 0 failed, 0 xfail, 0 xpass, 1 skipped, 0 errors — nothing was verified: every cell was skipped',
+    'expired known issue old-issue (expired 2026-01-31; no longer excuses any cell): https://example.invalid/old — check the tool and remove or renew the entry',
+    'level v4 was not provided: no accelerator provides v4',
+  ]);
+  t.is(exitCodeOf(run), 77);
 });

@@ -1,0 +1,44 @@
+// levelgate's public API: what a project's scenario files and configuration import
+// (`import { defineScenario, install, best } from 'levelgate'`). The built-in catalog
+// (scenarios/) is written with exactly this API.
+export {
+  attached,
+  atLeast,
+  below,
+  best,
+  bestArch,
+  defineScenario,
+  detect,
+  distroSync,
+  downgrade,
+  enable,
+  install,
+  installFile,
+  levelBelow,
+  listUpdates,
+  moveTo,
+  pin,
+  reboot,
+  releaseUpgrade,
+  remove,
+  rpmArchOf,
+  upgrade,
+  variants,
+  type ScenarioInput,
+  type StepBuilder,
+} from './scenario/api.js';
+export { defineKnownIssue, deviation, type KnownIssueInput } from './plan/known-issue-api.js';
+export type { KnownIssue, DeviationMatcher } from './plan/known-issues.js';
+export type { LevelName } from './levels/table.js';
+export type { RpmArch } from './levels/arch.js';
+export type {
+  DriverName,
+  Expectation,
+  ExpectContext,
+  HwcapsDir,
+  PackageBuild,
+  Refusal,
+  Scenario,
+  Step,
+} from './scenario/types.js';
+export type { CellResult, CheckResult, RunResult, Verdict } from './results/types.js';

@@ -1,0 +1,83 @@
+// Known shortfalls of today's tools. A known issue names the cells it covers and, for
+// each deviation it explains, the check and how it differs (an x86_64 build where a
+// better variant exists, with the expected version). A cell is an expected failure
+// only when every failing check is explained by a live issue that covers it; an issue
+// that explains nothing in a cell it covers is an unexpected pass. Issues expire, so a
+// fixed tool (or a stale list) is noticed. Pure.
+import type { LevelName } from '../levels/table.js';
+import type { CheckKind, CheckResult, Deviation, KnownIssueRef } from '../results/types.js';
+import type { DriverName } from '../scenario/types.js';
+
+export interface DeviationMatcher {
+  readonly check: CheckKind;
+  /** The package or program; any when absent. */
+  readonly subject?: string;
+  readonly deviation: Deviation | readonly Deviation[];
+  /** Only checks of steps of this action (install, upgrade, install-file, move-to...). */
+  readonly action?: string;
+}
+
+export interface KnownIssue extends KnownIssueRef {
+  /** Scenario ids the issue covers ('*': any). */
+  readonly scenarios: readonly string[];
+  readonly drivers?: readonly DriverName[];
+  readonly levels?: readonly LevelName[];
+  /** The deviations it explains; a failing check matching none of them is a failure. */
+  readonly explains: readonly DeviationMatcher[];
+  /**
+   * No upstream report describes the shortfall, so `tracker` links the documented
+   * policy that causes it, and the cell's evidence keeps a reproducer (the commands
+   * and repository setup) a maintainer can replay without levelgate.
+   */
+  readonly reproducer?: boolean;
+}
+
+export interface CellCoordinates {
+  readonly scenario: string;
+  readonly level: LevelName;
+  readonly driver: string;
+}
+
+/** The known issues covering a cell: live ones, and those that would but expired on `today` (YYYY-MM-DD). */
+export function issuesCovering(cell: CellCoordinates, issues: readonly KnownIssue[], today: string): { live: KnownIssue[]; expired: KnownIssue[] } {
+  const covering = issues.filter(
+    (i) =>
+      (i.scenarios.includes('*') || i.scenarios.includes(cell.scenario)) &&
+      (!i.drivers || (i.drivers as readonly string[]).includes(cell.driver)) &&
+      (!i.levels || i.levels.includes(cell.level)),
+  );
+  return { live: covering.filter((i) => i.expires >= today), expired: covering.filter((i) => i.expires < today) };
+}
+
+/** True when `matcher` explains the failing `check` of a step whose action is `action`. */
+export function matcherExplains(matcher: DeviationMatcher, check: CheckResult, action: string): boolean {
+  if (check.status !== 'fail' || !check.deviation) return false;
+  if (matcher.check !== check.kind) return false;
+  if (matcher.subject !== undefined && matcher.subject !== check.subject) return false;
+  if (matcher.action !== undefined && matcher.action !== action) return false;
+  const deviations: readonly Deviation[] = typeof matcher.deviation === 'string' ? [matcher.deviation] : matcher.deviation;
+  return deviations.includes(check.deviation);
+}
+
+export function issueExplains(issue: KnownIssue, check: CheckResult, action: string): boolean {
+  return issue.explains.some((m) => matcherExplains(m, check, action));
+}
+
+export const refOf = (issue: KnownIssue): KnownIssueRef => ({ id: issue.id, reason: issue.reason, tracker: issue.tracker, expires: issue.expires });
+
+/** Problems in a list of known issues (duplicate ids, no matcher, a bad date), each naming the entry. */
+export function validateKnownIssues(issues: readonly KnownIssue[], where: string): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const [i, issue] of issues.entries()) {
+    const at = `${where}[${i}] (${issue.id || 'no id'})`;
+    if (!issue.id) problems.push(`${at}: id is empty`);
+    if (seen.has(issue.id)) problems.push(`${at}: id '${issue.id}' is used twice`);
+    seen.add(issue.id);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(issue.expires)) problems.push(`${at}: expires '${issue.expires}' is not a YYYY-MM-DD date`);
+    if (!/^https?:\/\//.test(issue.tracker)) problems.push(`${at}: tracker '${issue.tracker}' is not a URL`);
+    if (issue.explains.length === 0) problems.push(`${at}: explains no deviation; name the check and how it differs`);
+    if (issue.scenarios.length === 0) problems.push(`${at}: covers no scenario`);
+  }
+  return problems;
+}

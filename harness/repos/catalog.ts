@@ -1,0 +1,140 @@
+// Where each repository a scenario names lives (on the host, and in the guest), what
+// it offers (read from its own metadata, once per run), and which programs its
+// packages ship: what the interpreter resolves names against.
+import path from 'node:path';
+import type { AvailablePackage } from './available.js';
+import { readRepoMetadata, type RepoMetadata } from './repodata.js';
+import type { ProgramSpec, ResolvedRepo } from '../run/interpreter.js';
+import { kindOf, type PackageBuild, type Scenario } from '../scenario/types.js';
+
+/** A repository the user attaches by name (`--repo NAME=DIR`, `repos:` in the configuration). */
+export interface AttachedRepo {
+  readonly name: string;
+  /** The host directory (a createrepo_c tree). */
+  readonly dir: string;
+  readonly metadata: RepoMetadata;
+}
+
+/** Where fixture and attached repositories appear inside guests (read-only data disks). */
+export const GUEST_FIXTURES = '/mnt/fixtures';
+export const GUEST_ATTACHED = '/mnt/repos';
+export const guestFixturePath = (scenario: string, repo: string): string => `${GUEST_FIXTURES}/${scenario}/${repo}`;
+export const guestAttachedPath = (name: string): string => `${GUEST_ATTACHED}/${name}`;
+/** The repository id a package manager sees: a bare "main" would be dnf's [main] section. */
+export const repoId = (scenario: string, repo: string): string => `${scenario}-${repo.replaceAll('$releasever', 'releasever')}`;
+
+const BIN_DIRS = /^\/(?:usr\/)?s?bin\/[^/]+$/;
+
+export class RepoCatalog {
+  readonly #fixtureRoot: string | undefined;
+  readonly #attached: ReadonlyMap<string, AttachedRepo>;
+  readonly #metadata = new Map<string, Promise<RepoMetadata>>();
+
+  /** `fixtureRoot`: the host directory holding SCENARIO/REPO fixture repositories. */
+  constructor(fixtureRoot: string | undefined, attached: readonly AttachedRepo[] = []) {
+    this.#fixtureRoot = fixtureRoot;
+    this.#attached = new Map(attached.map((r) => [r.name, r]));
+    for (const r of attached) this.#metadata.set(r.dir, Promise.resolve(r.metadata));
+  }
+
+  get attached(): readonly AttachedRepo[] {
+    return [...this.#attached.values()];
+  }
+
+  /** The metadata of a repository directory, read once. */
+  metadataOf(dir: string): Promise<RepoMetadata> {
+    let m = this.#metadata.get(dir);
+    if (!m) {
+      m = readRepoMetadata(dir);
+      this.#metadata.set(dir, m);
+    }
+    return m;
+  }
+
+  /** Host directory of a scenario's repository NAME (concrete: no $releasever). */
+  hostDir(scenario: Scenario, name: string): string | undefined {
+    const spec = scenario.repos[name];
+    if (!spec) return undefined;
+    if (spec.kind === 'attached') return this.#attached.get(spec.name)?.dir;
+    return this.#fixtureRoot ? path.join(this.#fixtureRoot, scenario.id, name) : undefined;
+  }
+
+  /**
+   * Every repository name the scenario's steps use, resolved: for a name with
+   * $releasever, each release's concrete repository is read. Missing content is an
+   * error the loader reports before any guest boots.
+   */
+  async resolve(scenario: Scenario): Promise<Map<string, ResolvedRepo>> {
+    const names = new Set<string>(Object.keys(scenario.repos));
+    for (const step of scenario.steps) {
+      if (step.action.kind === 'repos') for (const n of step.action.use) names.add(n);
+      if (step.action.kind === 'install-file') names.add(step.action.repo);
+    }
+    const releases = releasesOf(scenario);
+    const resolved = new Map<string, ResolvedRepo>();
+    for (const name of names) {
+      const concrete = name.includes('$releasever') ? releases.map((r) => [r, name.replaceAll('$releasever', r)] as const) : [[undefined, name] as const];
+      const byRelease = new Map<string | undefined, readonly AvailablePackage[]>();
+      for (const [release, concreteName] of concrete) {
+        const dir = this.hostDir(scenario, concreteName);
+        if (dir) byRelease.set(release, (await this.metadataOf(dir)).packages);
+      }
+      const spec = scenario.repos[name] ?? scenario.repos[concrete[0]![1]];
+      const guestPath = spec?.kind === 'attached' ? guestAttachedPath(spec.name) : guestFixturePath(scenario.id, name);
+      resolved.set(name, {
+        id: repoId(scenario.id, name),
+        guestPath,
+        packages: (release) => byRelease.get(name.includes('$releasever') ? release : undefined) ?? [],
+      });
+    }
+    return resolved;
+  }
+
+  /** Programs of the scenario's packages (fixture programs print their identity; others run with --version). */
+  async programsOf(scenario: Scenario): Promise<{ programs: (name: string) => ProgramSpec[]; inPlay: Set<string> }> {
+    const byName = new Map<string, ProgramSpec[]>();
+    const inPlay = new Set<string>();
+    const addProgram = (name: string, spec: ProgramSpec) => {
+      const list = byName.get(name) ?? [];
+      if (!list.some((s) => s.path === spec.path)) list.push(spec);
+      byName.set(name, list);
+    };
+    for (const [repoName, spec] of Object.entries(scenario.repos)) {
+      if (spec.kind === 'fixture') {
+        for (const build of spec.builds) {
+          inPlay.add(build.name);
+          const program = fixtureProgram(build);
+          if (program) addProgram(build.name, program);
+        }
+      } else {
+        const dir = this.hostDir(scenario, repoName);
+        if (!dir) continue;
+        for (const p of (await this.metadataOf(dir)).packages) {
+          inPlay.add(p.name);
+          for (const file of p.files.filter((f) => BIN_DIRS.test(f))) addProgram(p.name, { path: file, args: ['--version'], packageName: p.name });
+        }
+      }
+    }
+    return { programs: (name) => byName.get(name) ?? [], inPlay };
+  }
+}
+
+/** The fixture's program, and what it prints for the installed package. */
+function fixtureProgram(build: PackageBuild): ProgramSpec | undefined {
+  switch (kindOf(build)) {
+    case 'program':
+    case 'script':
+      return { path: `/usr/bin/${build.name}`, args: [], packageName: build.name, identity: (p) => `${p.name} ${p.version}-${p.release} ${p.arch}` };
+    case 'hwcaps':
+      return { path: `/usr/bin/${build.name}`, args: [], packageName: build.name };
+    case 'none':
+      return undefined;
+  }
+}
+
+/** Every value $releasever takes in a scenario: its start, and each release upgrade's target. */
+export function releasesOf(scenario: Scenario): string[] {
+  const values = scenario.releasever !== undefined ? [scenario.releasever] : [];
+  for (const step of scenario.steps) if (step.action.kind === 'release-upgrade') values.push(step.action.releasever);
+  return [...new Set(values)];
+}

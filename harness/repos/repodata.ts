@@ -1,0 +1,148 @@
+// Reads what a repository offers from the metadata createrepo_c writes: repodata/repomd.xml
+// names the primary file (gzip, zstd, xz or bzip2), whose <package> records give each
+// package's name, epoch-version-release, arch and its primary file list (bin and etc
+// paths). Streamed through saxes, so a compose's 100 MB primary.xml is never held whole.
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { execa } from 'execa';
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { UsageError } from '../util/errors.js';
+import type { Evr } from './evr.js';
+
+export interface RepoPackage extends Evr {
+  readonly name: string;
+  readonly arch: string;
+  /** The package file, relative to the repository directory. */
+  readonly location: string;
+  /** The files primary.xml lists (createrepo_c keeps /usr/bin, /usr/sbin, /etc and a few more). */
+  readonly files: readonly string[];
+}
+
+export interface RepoMetadata {
+  readonly dir: string;
+  /** The repomd.xml revision: changes whenever the repository does. */
+  readonly revision: string;
+  readonly packages: readonly RepoPackage[];
+}
+
+/** The primary file's path from repomd.xml; throws a UsageError naming the file when there is none. */
+export async function primaryLocation(repoDir: string): Promise<{ href: string; revision: string }> {
+  const repomd = path.join(repoDir, 'repodata', 'repomd.xml');
+  let xml: string;
+  try {
+    xml = await readFile(repomd, 'utf8');
+  } catch {
+    const isDir = await stat(repoDir).then((s) => s.isDirectory(), () => false);
+    throw new UsageError(
+      isDir ? `${repoDir} is not a repository: it has no repodata/repomd.xml` : `${repoDir} does not exist or is not a directory`,
+      { hint: isDir ? `make its metadata with: createrepo_c ${repoDir}` : 'give the path of a directory with repodata/ (a createrepo_c tree)' },
+    );
+  }
+  let href: string | undefined;
+  let revision = '';
+  let inPrimary = false;
+  let inRevision = false;
+  const parser = new SaxesParser();
+  parser.on('opentag', (tag) => {
+    const attrs = tag.attributes as Record<string, string>;
+    if (tag.name === 'data') inPrimary = attrs.type === 'primary';
+    if (tag.name === 'location' && inPrimary) href = attrs.href;
+    if (tag.name === 'revision') inRevision = true;
+  });
+  parser.on('text', (text) => {
+    if (inRevision) revision += text;
+  });
+  parser.on('closetag', (tag) => {
+    if (tag.name === 'revision') inRevision = false;
+    if (tag.name === 'data') inPrimary = false;
+  });
+  try {
+    parser.write(xml).close();
+  } catch (error) {
+    throw new UsageError(`${repomd}: not valid repository metadata (${(error as Error).message})`);
+  }
+  if (!href) throw new UsageError(`${repomd} names no primary metadata (<data type="primary">)`);
+  return { href, revision: revision.trim() };
+}
+
+/** The decompressed bytes of a metadata file, by its extension. */
+function decompressed(file: string): Readable {
+  if (file.endsWith('.gz')) return createReadStream(file).pipe(createGunzip());
+  const tool = file.endsWith('.zst') ? 'zstd' : file.endsWith('.xz') ? 'xz' : file.endsWith('.bz2') ? 'bzip2' : undefined;
+  if (!tool) return createReadStream(file);
+  // Node 20's zlib has no zstd or xz: the host's decompressors (Debian's zstd, xz-utils, bzip2) stream it.
+  const child = execa(tool, ['-dc', file], { buffer: false, stdin: 'ignore', stderr: 'ignore' });
+  child.catch(() => {});
+  return child.stdout;
+}
+
+/** Parses primary.xml into packages. */
+export async function readPrimary(file: string): Promise<RepoPackage[]> {
+  const packages: RepoPackage[] = [];
+  const parser = new SaxesParser();
+  let current: { name: string; arch: string; epoch: number; version: string; release: string; location: string; files: string[] } | undefined;
+  let field: 'name' | 'arch' | 'file' | undefined;
+  let text = '';
+  parser.on('opentag', (tag: SaxesTagPlain) => {
+    const attrs = tag.attributes;
+    switch (tag.name) {
+      case 'package':
+        current = { name: '', arch: '', epoch: 0, version: '', release: '', location: '', files: [] };
+        break;
+      case 'name':
+      case 'arch':
+      case 'file':
+        if (current && (tag.name !== 'file' || attrs.type !== 'dir')) {
+          field = tag.name;
+          text = '';
+        }
+        break;
+      case 'version':
+        if (current) {
+          current.epoch = Number(attrs.epoch ?? 0);
+          current.version = attrs.ver ?? '';
+          current.release = attrs.rel ?? '';
+        }
+        break;
+      case 'location':
+        if (current) current.location = attrs.href ?? '';
+        break;
+    }
+  });
+  parser.on('text', (t) => {
+    if (field) text += t;
+  });
+  parser.on('closetag', (tag: SaxesTagPlain) => {
+    if (field && tag.name === field && current) {
+      if (field === 'file') current.files.push(text);
+      else current[field] = text;
+      field = undefined;
+    }
+    if (tag.name === 'package' && current) {
+      packages.push(current);
+      current = undefined;
+    }
+  });
+  const stream = decompressed(file);
+  stream.setEncoding('utf8');
+  try {
+    for await (const chunk of stream) parser.write(chunk as string);
+    parser.close();
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read repository metadata (${(error as Error).message})`);
+  }
+  return packages;
+}
+
+/** What the repository at `repoDir` offers, from its own metadata. */
+export async function readRepoMetadata(repoDir: string): Promise<RepoMetadata> {
+  const { href, revision } = await primaryLocation(repoDir);
+  const file = path.join(repoDir, href);
+  if (!(await stat(file).then((s) => s.isFile(), () => false))) {
+    throw new UsageError(`${path.join(repoDir, 'repodata', 'repomd.xml')} names ${href}, which is missing`, { hint: `rebuild the metadata: createrepo_c ${repoDir}` });
+  }
+  return { dir: repoDir, revision, packages: await readPrimary(file) };
+}

@@ -1,0 +1,182 @@
+// What a run produces, as every reporter and runner sees it and as gate.json stores it:
+// cells with their verdicts, steps, commands and checks. The engine writes these; the
+// reporters only read them. Nothing here imports the engine.
+import type { LevelName } from '../levels/table.js';
+
+export const VERDICTS = ['pass', 'fail', 'xfail', 'xpass', 'skip', 'error'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** A cell as reporters know it before it runs. */
+export interface CellRef {
+  /** "scenario[level,driver]": unique across the matrix. */
+  readonly id: string;
+  readonly scenario: string;
+  readonly title: string;
+  readonly level: LevelName;
+  readonly driver: string;
+}
+
+export interface CommandRecord {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+  readonly consoleEvents: readonly string[];
+  /** Why the harness ran it: the step's action, a query of its own, or a program it checks. */
+  readonly role: 'action' | 'query' | 'program' | 'setup';
+}
+
+export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'current' | 'updates' | 'detected-arch' | 'runnable' | 'repos';
+
+/**
+ * How a failing check differs from what was expected, so a known issue can say
+ * exactly which deviation it explains:
+ * - installed: `arch` (the expected version in another arch), `version` (another version),
+ *   `missing` (nothing installed), `unexpected` (installed where nothing should be);
+ * - runs / runnable / dies: `sigill`, `signal`, `exit`, `output` (ran, printed something else),
+ *   `not-run` (the program is missing), `ran` (dies expected, but it ran);
+ * - outcome: `refused` (success expected), `succeeded` (a refusal expected), `wrong-refusal`
+ *   (refused for another reason);
+ * - current: `stale` (an older version than the newest runnable one);
+ * - updates: `not-listed`, `extra-listed`;
+ * - detected-arch, loads: `other`.
+ */
+export type Deviation =
+  | 'arch'
+  | 'version'
+  | 'missing'
+  | 'unexpected'
+  | 'sigill'
+  | 'signal'
+  | 'exit'
+  | 'output'
+  | 'not-run'
+  | 'ran'
+  | 'refused'
+  | 'succeeded'
+  | 'wrong-refusal'
+  | 'stale'
+  | 'not-listed'
+  | 'extra-listed'
+  | 'other';
+
+export interface CheckResult {
+  readonly kind: CheckKind;
+  /** The package or program the check is about ('' for the step as a whole). */
+  readonly subject: string;
+  /** One line: "installed lgnewvar". */
+  readonly check: string;
+  readonly expected: string;
+  readonly actual: string;
+  readonly status: 'pass' | 'fail' | 'skip';
+  /** How it failed (status fail only). */
+  readonly deviation?: Deviation;
+  /** Why it was not judged (status skip only). */
+  readonly skipReason?: string;
+  /** Set on a failing check a known issue explains. */
+  readonly explainedBy?: string;
+}
+
+export interface StepRecord {
+  readonly index: number;
+  readonly title: string;
+  /** The step's kind of action (install, upgrade, repos, move-to...). */
+  readonly action: string;
+  /** The guest's level while the step ran. */
+  readonly level: LevelName;
+  readonly commands: readonly CommandRecord[];
+  readonly installedBefore: readonly string[];
+  readonly installedAfter: readonly string[];
+  readonly checks: readonly CheckResult[];
+}
+
+/** A known issue as results carry it (the engine's KnownIssue without its matchers). */
+export interface KnownIssueRef {
+  readonly id: string;
+  readonly reason: string;
+  readonly tracker: string;
+  readonly expires: string;
+}
+
+/** What a report needs to know about where a cell ran. */
+export interface CellFacts {
+  readonly cpu: string;
+  readonly accel: string;
+  readonly emulator: string;
+  readonly fidelity: string;
+  readonly imageDigest: string;
+  readonly kernel: string;
+  /** The package manager and its version in the guest. */
+  readonly packageManager: string;
+  /** How the cell's guest started: restored from a snapshot of a booted, proven guest, or booted cold. */
+  readonly start?: 'snapshot' | 'cold';
+}
+
+/** The proof of a guest's level, as reports show it. */
+export interface ProofRecord {
+  readonly requested: LevelName;
+  readonly proven: LevelName | null;
+  readonly cpuinfoLevel: LevelName | null;
+  readonly glibcLevel: LevelName | null;
+  readonly fidelity: string;
+  readonly strayFlags: readonly string[];
+  readonly canaries: readonly { readonly name: string; readonly level: LevelName; readonly outcome: string; readonly detail: string }[];
+}
+
+export interface CellTimings {
+  readonly totalMs: number;
+  /** Booting or restoring guests, and proving their level. */
+  readonly bootMs: number;
+  /** The package managers' commands. */
+  readonly packageManagerMs: number;
+  /** Fixture programs and other programs the checks run. */
+  readonly programMs: number;
+  /** Everything else: queries, evaluation, disks, teardown. */
+  readonly harnessMs: number;
+}
+
+export interface CellResult extends CellRef {
+  readonly verdict: Verdict;
+  readonly reason: string;
+  /** The live known issues that explained this cell's failing checks (xfail), or matched nothing (xpass). */
+  readonly knownIssues: readonly KnownIssueRef[];
+  /** Known issues that would cover this cell but have expired: listed in every report. */
+  readonly expiredKnownIssues: readonly KnownIssueRef[];
+  readonly accel?: string;
+  readonly proofs: readonly ProofRecord[];
+  readonly steps: readonly StepRecord[];
+  /** Evidence files: console logs, reproducers. */
+  readonly consoleLogs: readonly string[];
+  readonly attachments: readonly string[];
+  readonly timings: CellTimings;
+  readonly facts?: CellFacts;
+  /** The one-line command that runs this cell again, alone, with live output. */
+  readonly repro: string;
+  /** 1, or more when an infrastructure error was retried. */
+  readonly attempts: number;
+  /** An infrastructure error happened and a retry settled the cell. */
+  readonly flaky: boolean;
+}
+
+export interface RunResult {
+  readonly tool: 'levelgate';
+  readonly startedAt: string;
+  readonly durationMs: number;
+  /** Stopped by Ctrl-C or SIGTERM: cells not run are listed as skipped "not run". */
+  readonly interrupted: boolean;
+  readonly hostname: string;
+  readonly image: string;
+  readonly fixtures: string;
+  /** "2/4" when this run is one shard of several; absent for a merged or whole run. */
+  readonly shard?: string;
+  readonly workers: number;
+  readonly counts: Readonly<Record<Verdict, number>>;
+  /** Every expired known issue some cell of the run would have used. */
+  readonly expiredKnownIssues: readonly KnownIssueRef[];
+  /** Levels that were asked for and that this host could not provide. */
+  readonly unavailableLevels: readonly { readonly level: LevelName; readonly reason: string }[];
+  readonly cells: readonly CellResult[];
+}

@@ -1,0 +1,354 @@
+// Runs a scenario's steps in a guest and records what happened: every command with its
+// output, the installed set before and after, the programs' outcomes, and the checks.
+// Every command is judged by the driver's contract: a package operation may succeed or
+// be refused (a check then says whether that was right); a query, a repository that
+// did not load, a command that timed out or a program that hung is an infrastructure
+// error (CellError), which ends the cell as an error whatever the known issues say.
+// The guest is an interface, so unit tests drive this with a fake.
+import type { PackageDriver, CommandPurpose, GuestCommand, Judgement, RepoRef } from '../drivers/driver.js';
+import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
+import type { Fidelity } from '../levels/canaries.js';
+import { levelBelow } from '../levels/arch.js';
+import { levelIndex, type LevelName } from '../levels/table.js';
+import type { AvailablePackage } from '../repos/available.js';
+import { parseNevra } from '../repos/available.js';
+import type { CheckResult, CommandRecord, StepRecord } from '../results/types.js';
+import { evaluate, type Observation, type Outcome, type ProgramRun } from '../scenario/evaluate.js';
+import { stepTitle, type Expectation, type ExpectContext, type Scenario, type Step, type StepAction } from '../scenario/types.js';
+import { quoteCommand } from '../util/quote.js';
+
+/** A command's ending, whatever the backend. */
+export interface ExecResult {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly spawnFailed: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+  readonly consoleEvents: readonly { readonly kind: string; readonly line: string }[];
+}
+
+export interface CellExecOptions {
+  readonly input?: string;
+  readonly timeoutMs: number;
+  readonly onStdout?: (chunk: Buffer) => void;
+  readonly onStderr?: (chunk: Buffer) => void;
+}
+
+/** What the interpreter needs of a guest. */
+export interface CellGuest {
+  readonly level: LevelName;
+  readonly fidelity: Fidelity;
+  exec(argv: readonly string[], options: CellExecOptions): Promise<ExecResult>;
+}
+
+/** The cell's one disk, booted at one level at a time. */
+export interface GuestSession {
+  /** The running guest. */
+  current(): CellGuest;
+  /** Powers the guest off (cleanly) and boots the same disk at `level`. */
+  bootAt(level: LevelName): Promise<CellGuest>;
+}
+
+/** An infrastructure failure inside a cell: ends it as an error, with what to look at. */
+export class CellError extends Error {
+  constructor(
+    message: string,
+    readonly details?: string,
+  ) {
+    super(message);
+    this.name = 'CellError';
+  }
+}
+
+/** How to run a program the checks name, and what it must print. */
+export interface ProgramSpec {
+  readonly path: string;
+  readonly args: readonly string[];
+  /** A fixture program prints "NAME EVR ARCH" of its package: given the installed NEVRA, what it must print. */
+  readonly identity?: (installed: AvailablePackage) => string;
+  /** The package that ships it. */
+  readonly packageName: string;
+}
+
+/** A repository as the steps see it: where it is in the guest and what it offers. */
+export interface ResolvedRepo {
+  /** The id the package manager uses. */
+  readonly id: string;
+  /** Path in the guest; $releasever is left for the tool to expand. */
+  readonly guestPath: string;
+  /** What it offers, from its metadata, for a value of $releasever. */
+  readonly packages: (releasever: string | undefined) => readonly AvailablePackage[];
+}
+
+export interface CellProgram {
+  readonly cellId: string;
+  readonly scenario: Scenario;
+  readonly level: LevelName;
+  readonly driver: PackageDriver;
+  /** Repositories by the name the scenario uses ($releasever left in). */
+  readonly repos: ReadonlyMap<string, ResolvedRepo>;
+  /** Programs by name; names of packages in play (every package of the scenario's repositories). */
+  readonly programs: (name: string) => readonly ProgramSpec[];
+  readonly inPlay: ReadonlySet<string>;
+  /** Limits: package-manager commands, queries and programs. */
+  readonly limits: { readonly commandMs: number; readonly programMs: number };
+}
+
+export interface InterpreterHooks {
+  readonly onStepStart?: (index: number, title: string) => void;
+  readonly onStepEnd?: (step: StepRecord) => void;
+  readonly onCommand?: (command: string) => void;
+  readonly onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface Transcript {
+  readonly steps: StepRecord[];
+  /** Time spent in package-manager commands and in programs the checks ran. */
+  packageManagerMs: number;
+  programMs: number;
+}
+
+/** The level a move-to step boots at. */
+export function moveTarget(from: LevelName, to: LevelName | 'one-below'): LevelName {
+  if (to !== 'one-below') return to;
+  const below = levelBelow(from);
+  if (!below) throw new CellError(`cannot move the disk one level below ${from}: there is none`);
+  return below;
+}
+
+/** Every level a scenario's guest boots at, starting from `level`. */
+export function levelsVisited(scenario: Scenario, level: LevelName): LevelName[] {
+  const levels = [level];
+  for (const step of scenario.steps) if (step.action.kind === 'move-to') levels.push(moveTarget(levels.at(-1)!, step.action.level));
+  return levels;
+}
+
+const expand = (name: string, releasever: string | undefined) => (releasever === undefined ? name : name.replaceAll('$releasever', releasever));
+
+/** Runs the steps; throws CellError on an infrastructure failure (the transcript so far stays in `transcript`). */
+export async function interpret(program: CellProgram, session: GuestSession, transcript: Transcript, hooks: InterpreterHooks = {}): Promise<void> {
+  const { scenario, driver } = program;
+  let guest = session.current();
+  let releasever = scenario.releasever;
+  let enabled: string[] = [];
+  let installedNow: string[] | undefined;
+  const context: ExpectContext = { level: program.level, driver: driver.name, atLeast: (l) => levelIndex(program.level) >= levelIndex(l) };
+
+  for (const [i, step] of scenario.steps.entries()) {
+    const index = i + 1;
+    const title = stepTitle(step.action);
+    hooks.onStepStart?.(index, title);
+    const commands: CommandRecord[] = [];
+
+    const run = async (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => {
+      hooks.onCommand?.(quoteCommand(command.argv));
+      const result = await guest.exec(command.argv, {
+        timeoutMs,
+        ...(command.input !== undefined ? { input: command.input } : {}),
+        ...(hooks.onOutput ? { onStdout: (c: Buffer) => hooks.onOutput!(c, 'stdout'), onStderr: (c: Buffer) => hooks.onOutput!(c, 'stderr') } : {}),
+      });
+      commands.push({
+        command: result.command,
+        exitCode: result.exitCode,
+        signal: result.signal,
+        timedOut: result.timedOut,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        durationMs: result.durationMs,
+        consoleEvents: result.consoleEvents.map((e) => `${e.kind}: ${e.line}`),
+        role,
+      });
+      if (role === 'program') transcript.programMs += result.durationMs;
+      else if (role !== 'query' || command.argv[0] !== QUERY_INSTALLED.argv[0]) transcript.packageManagerMs += result.durationMs;
+      return result;
+    };
+    /** Runs a tool command and judges it; an error or a timeout is a CellError naming the command. */
+    const tool = async (command: GuestCommand, purpose: CommandPurpose): Promise<{ result: ExecResult; judged: Judgement }> => {
+      const result = await run(command, purpose === 'operation' ? 'action' : purpose === 'configure' || purpose === 'refresh' ? 'setup' : 'query', program.limits.commandMs);
+      if (result.timedOut) throw new CellError(`step ${index} (${title}): \`${result.command}\` did not finish within ${Math.round(program.limits.commandMs / 1000)} s and was killed`, result.stderr);
+      if (result.spawnFailed) throw new CellError(`step ${index} (${title}): \`${result.command}\` could not start: ${result.stderr.trim()}`);
+      const judged = driver.judge(purpose, result);
+      if (judged.kind === 'error') throw new CellError(`step ${index} (${title}): \`${result.command}\` failed: ${judged.message}`, `${result.stdout}\n${result.stderr}`.trim());
+      return { result, judged };
+    };
+    const queryInstalled = async () => parseInstalled((await tool(QUERY_INSTALLED, 'query')).result.stdout);
+    const available = (): AvailablePackage[] => enabled.flatMap((name) => [...(program.repos.get(name)?.packages(releasever) ?? [])]);
+    const refsOf = (names: readonly string[]): RepoRef[] => names.map((name) => ({ id: program.repos.get(name)!.id, path: program.repos.get(name)!.guestPath }));
+    /** The tool must see exactly what each enabled repository's metadata lists. */
+    const verifyRepos = async () => {
+      if (!driver.solver || enabled.length === 0) return;
+      const view = driver.parseRepoView((await tool(driver.repoView(releasever), 'repo-view')).result.stdout);
+      for (const name of enabled) {
+        const repo = program.repos.get(name)!;
+        const want = new Set(repo.packages(releasever).map((p) => `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`));
+        const seen = new Set(view.get(repo.id) ?? []);
+        if (seen.size === 0 && want.size > 0) {
+          const stderr = commands.at(-1)?.stderr.trim().split('\n').filter(Boolean).slice(-4).join(' | ');
+          throw new CellError(`step ${index} (${title}): repository ${name} (${repo.id}) did not load: ${driver.name} sees none of its ${want.size} packages${stderr ? `; it said: ${stderr}` : ''}`);
+        }
+        // A tool may hide builds of arches it does not take on this CPU (libzypp drops
+        // them from its pool as it loads): only baseline and noarch builds must all show.
+        const missing = [...want].filter((p) => !seen.has(p) && /\.(?:noarch|x86_64)$/.test(p));
+        const extra = [...seen].filter((p) => !want.has(p));
+        if (missing.length || extra.length) {
+          throw new CellError(
+            `step ${index} (${title}): ${driver.name}'s view of repository ${name} (${repo.id}) differs from its metadata: ` +
+              `${missing.length ? `missing ${missing.slice(0, 5).join(' ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `unexpected ${extra.slice(0, 5).join(' ')}` : ''}`,
+          );
+        }
+      }
+    };
+
+    const installedBefore = installedNow ?? (await queryInstalled());
+    let outcome: Outcome | undefined;
+    let updates: string[] | undefined;
+    let detectedArch: string | undefined;
+    let changesInstalled = true;
+    const judgeOutcome = (judged: Judgement): Outcome => (judged.kind === 'refused' ? { kind: 'refused', reason: judged.reason, message: judged.message } : { kind: 'ok' });
+
+    const action: StepAction = step.action;
+    switch (action.kind) {
+      case 'repos': {
+        changesInstalled = false;
+        enabled = action.use.map((name) => resolveRepoName(program, name, releasever, index, title));
+        const { commands: setup, refresh } = driver.configureRepos(refsOf(enabled), releasever);
+        for (const command of setup) await tool(command, 'configure');
+        if (refresh) await tool(refresh, 'refresh');
+        await verifyRepos();
+        break;
+      }
+      case 'operation': {
+        const command = driver.operation(action.op, action.packages, releasever);
+        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no ${action.op} operation`);
+        outcome = judgeOutcome((await tool(command, 'operation')).judged);
+        break;
+      }
+      case 'install-file': {
+        const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
+        outcome = judgeOutcome((await tool(driver.installFile(`${expand(repo.guestPath, releasever)}/${action.file}`), 'operation')).judged);
+        break;
+      }
+      case 'release-upgrade': {
+        releasever = action.releasever;
+        for (const name of enabled) resolveRepoName(program, name, releasever, index, title);
+        const command = driver.releaseUpgrade(releasever);
+        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no release upgrade`);
+        // The repositories of the new release must load before the upgrade reads them.
+        const { refresh } = driver.configureRepos(refsOf(enabled), releasever);
+        if (refresh) await tool(refresh, 'refresh');
+        await verifyRepos();
+        outcome = judgeOutcome((await tool(command, 'operation')).judged);
+        break;
+      }
+      case 'list-updates': {
+        changesInstalled = false;
+        const command = driver.listUpdates(releasever);
+        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} cannot list updates`);
+        updates = driver.parseUpdates((await tool(command, 'list-updates')).result.stdout);
+        break;
+      }
+      case 'detect': {
+        changesInstalled = false;
+        detectedArch = driver.parseDetectedArch((await tool(driver.detectArch(), 'query')).result.stdout);
+        break;
+      }
+      case 'pin': {
+        changesInstalled = false;
+        for (const command of driver.pin(action.pin)) await tool(command, 'configure');
+        break;
+      }
+      case 'move-to':
+      case 'reboot': {
+        const to = action.kind === 'reboot' ? guest.level : moveTarget(guest.level, action.level);
+        guest = await session.bootAt(to);
+        break;
+      }
+    }
+
+    const installedAfter = changesInstalled ? await queryInstalled() : installedBefore;
+    installedNow = installedAfter;
+    const expectation: Expectation = resolveExpectation(step, context);
+    const programs = await runPrograms(expectation, installedAfter, program, run, index, title);
+    const seen: Observation = {
+      level: guest.level,
+      fidelity: guest.fidelity,
+      ...(outcome ? { outcome } : {}),
+      installed: installedAfter,
+      programs: programs.runs,
+      ...(updates ? { updates } : {}),
+      ...(detectedArch !== undefined ? { detectedArch } : {}),
+      available: available(),
+      runnablePrograms: programs.runnable,
+    };
+    const checks: CheckResult[] = evaluate(expectation, seen);
+    const record: StepRecord = { index, title, action: action.kind === 'operation' ? action.op : action.kind, level: guest.level, commands, installedBefore, installedAfter, checks };
+    transcript.steps.push(record);
+    hooks.onStepEnd?.(record);
+  }
+}
+
+function resolveExpectation(step: Step, context: ExpectContext): Expectation {
+  const source = step.expectation;
+  if (!source) return {};
+  return typeof source === 'function' ? source(context) : source;
+}
+
+/** The scenario's repository for NAME at this $releasever; the loader already checked that it exists. */
+function resolveRepoName(program: CellProgram, name: string, releasever: string | undefined, index: number, title: string): string {
+  if (!program.repos.has(name)) throw new CellError(`step ${index} (${title}): scenario ${program.scenario.id} has no repository ${name}`);
+  const repo = program.repos.get(name)!;
+  if (repo.packages(releasever).length === 0 && name.includes('$releasever')) {
+    throw new CellError(`step ${index} (${title}): repository ${name} has no content for releasever ${releasever}`);
+  }
+  return name;
+}
+
+/** Runs every program the expectation names (and, for `runnable`, every program of every installed package in play). */
+async function runPrograms(
+  expectation: Expectation,
+  installed: readonly string[],
+  program: CellProgram,
+  run: (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => Promise<ExecResult>,
+  index: number,
+  title: string,
+): Promise<{ runs: Record<string, ProgramRun>; runnable: string[] }> {
+  const installedPackages = installed.map((t) => parseNevra(t)).filter((p): p is AvailablePackage => p !== undefined);
+  const byName = new Map(installedPackages.map((p) => [p.name, p]));
+  const wanted = new Map<string, ProgramSpec>();
+  const add = (name: string) => {
+    if (wanted.has(name)) return;
+    const specs = program.programs(name);
+    wanted.set(name, specs[0] ?? { path: `/usr/bin/${name}`, args: [], packageName: name });
+  };
+  for (const name of [...(expectation.runs ?? []), ...(expectation.dies ?? []), ...Object.keys(expectation.loads ?? {})]) add(name);
+  const runnable: string[] = [];
+  if (expectation.runnable) {
+    for (const p of installedPackages) {
+      if (!program.inPlay.has(p.name)) continue;
+      for (const spec of program.programs(p.name)) {
+        const name = spec.path.split('/').at(-1)!;
+        if (!wanted.has(name)) wanted.set(name, spec);
+        runnable.push(name);
+      }
+    }
+  }
+  const runs: Record<string, ProgramRun> = {};
+  for (const [name, spec] of wanted) {
+    const result = await run({ argv: [spec.path, ...spec.args] }, 'program', program.limits.programMs);
+    if (result.timedOut) throw new CellError(`step ${index} (${title}): program ${spec.path} did not finish within ${Math.round(program.limits.programMs / 1000)} s (hung)`, result.stderr);
+    const owner = byName.get(spec.packageName);
+    runs[name] = {
+      path: spec.path,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      missing: result.spawnFailed,
+      firstLine: result.stdout.trim().split('\n')[0] ?? '',
+      errorLine: result.stderr.trim().split('\n')[0] ?? '',
+      ...(spec.identity && owner ? { identity: spec.identity(owner) } : {}),
+    };
+  }
+  return { runs, runnable: [...new Set(runnable)].sort() };
+}

@@ -1,0 +1,64 @@
+// Checks scenarios before anything boots: unique ids, repositories the steps name are
+// declared (with every $releasever value), local files exist in their repository,
+// fixture builds are sane. Every problem names the scenario, its file and the field,
+// and says what to change. Pure.
+import { isRpmArch } from '../levels/arch.js';
+import { isLevelName } from '../levels/table.js';
+import { releasesOf } from '../repos/catalog.js';
+import { DRIVER_NAMES, nevraOf, type Scenario } from './types.js';
+
+const ID = /^[a-z0-9][a-z0-9._-]*$/;
+
+export function validateScenarios(scenarios: readonly Scenario[], attachedRepos: readonly string[] = []): string[] {
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+  for (const scenario of scenarios) {
+    const where = `scenario '${scenario.id}'${scenario.source ? ` (${scenario.source})` : ''}`;
+    const other = seen.get(scenario.id);
+    if (other !== undefined) problems.push(`${where}: id '${scenario.id}' is used twice (also ${other || 'in the built-in catalog'}); ids must be unique`);
+    seen.set(scenario.id, scenario.source ?? '');
+    if (!ID.test(scenario.id)) problems.push(`${where}: id must be lowercase letters, digits, '.', '_' or '-' (it names cells and repositories)`);
+    if (scenario.drivers.length === 0) problems.push(`${where}: drivers is empty; name at least one of ${DRIVER_NAMES.join(', ')}`);
+    for (const driver of scenario.drivers) if (!(DRIVER_NAMES as readonly string[]).includes(driver)) problems.push(`${where}: drivers: '${driver}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
+    for (const level of scenario.levels ?? []) if (!isLevelName(level)) problems.push(`${where}: levels: '${level}' is not a level; known: v1, v2, v3, v4`);
+
+    const declared = new Set(Object.keys(scenario.repos));
+    for (const [name, spec] of Object.entries(scenario.repos)) {
+      if (spec.kind === 'attached' && !attachedRepos.includes(spec.name)) {
+        problems.push(`${where}: repos.${name} uses the attached repository '${spec.name}', which is not attached; attach it with --repo ${spec.name}=DIR or repos: in the configuration${attachedRepos.length ? ` (attached: ${attachedRepos.join(', ')})` : ''}`);
+      }
+      if (spec.kind !== 'fixture') continue;
+      for (const [i, build] of spec.builds.entries()) {
+        if (!isRpmArch(build.arch)) problems.push(`${where}: repos.${name}[${i}] (${build.name}): arch '${build.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
+        if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(build.name)) problems.push(`${where}: repos.${name}[${i}]: name '${build.name}' is not a package name`);
+      }
+    }
+    const releases = releasesOf(scenario);
+    const resolve = (name: string): string[] => (name.includes('$releasever') ? releases.map((r) => name.replaceAll('$releasever', r)) : [name]);
+    for (const [i, step] of scenario.steps.entries()) {
+      const at = `${where}: steps[${i}]`;
+      const action = step.action;
+      const names = action.kind === 'repos' ? action.use : action.kind === 'install-file' ? [action.repo] : [];
+      for (const name of names) {
+        if (name.includes('$releasever') && releases.length === 0) {
+          problems.push(`${at}: repository '${name}' uses $releasever, but the scenario sets no releasever`);
+          continue;
+        }
+        for (const concrete of resolve(name)) {
+          if (!declared.has(concrete)) problems.push(`${at}: names repository '${concrete}', which the scenario does not declare; declared: ${[...declared].join(', ') || 'none'}`);
+        }
+      }
+      if (action.kind === 'install-file') {
+        const spec = scenario.repos[action.repo];
+        if (spec?.kind === 'fixture' && !spec.builds.some((b) => `${nevraOf(b)}.rpm` === action.file)) {
+          problems.push(`${at}: installs ${action.file}, which repository '${action.repo}' does not build; it builds ${spec.builds.map((b) => `${nevraOf(b)}.rpm`).join(', ')}`);
+        }
+      }
+      if (action.kind === 'move-to' && action.level !== 'one-below' && !isLevelName(action.level)) problems.push(`${at}: moveTo: '${action.level}' is not a level`);
+      if (action.kind === 'move-to' && action.level === 'one-below' && (scenario.levels ?? ['v1']).includes('v1')) {
+        problems.push(`${at}: moveTo('one-below') cannot run at v1; set levels to v2 and up`);
+      }
+    }
+  }
+  return problems;
+}
