@@ -41,6 +41,8 @@ Selection:
                        not a skip: use it in CI jobs, so a missing level never reads green
 Running:
   --accel ACCEL        auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
+  --cold-boot          boot every cell's guest from scratch instead of restoring the
+                       snapshot of a booted, proven guest (the reports say which way each started)
   --workers N          cells at once (default: one per core, as memory allows)
   --cell-timeout S     end a cell as an error after S seconds (default ${seconds(DEFAULTS.cellTimeoutMs)}, scaled by load;
                        Bochs cells get 25 times as long: it interprets every instruction)
@@ -67,6 +69,7 @@ export const gateCommand = defineCommand({
     tag: { type: 'string', multiple: true },
     shard: { type: 'string' },
     'require-levels': { type: 'boolean', default: false },
+    'cold-boot': { type: 'boolean', default: false },
     accel: { type: 'string' },
     workers: { type: 'string' },
     'cell-timeout': { type: 'string' },
@@ -94,7 +97,8 @@ export const gateCommand = defineCommand({
     if (shard) cells = shardCells(cells, shard);
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
-    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal });
+    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'] });
+    await prepared.guests.prepare([...new Set(cells.map((c) => c.level))].map((level) => ({ level, accel: prepared.accel(level).accel })));
     const evidenceDir = path.resolve(values.evidence ?? DEFAULTS.evidence);
     const reporters = new ReporterSet([
       terminalReporter(),

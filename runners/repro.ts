@@ -14,12 +14,13 @@ import { defineCommand } from './command.js';
 import { resolveAccel, resolveDriver, resolveLevel } from './resolve.js';
 import { EXIT } from './run-context.js';
 
-export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--evidence DIR]
+export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--cold-boot] [--evidence DIR]
 
 Runs one cell of the catalog with every command and its output shown as it runs,
 prints the emulator's command line and the command that reruns it. --driver defaults to
 the scenario's first driver. --keep leaves the guest running after the last step,
-with an interactive shell to attach to, until Ctrl-C.`;
+with an interactive shell to attach to, until Ctrl-C. --cold-boot boots the guest from
+scratch instead of restoring the snapshot of a booted, proven guest.`;
 
 export const reproCommand = defineCommand({
   name: 'repro',
@@ -30,6 +31,7 @@ export const reproCommand = defineCommand({
     driver: { type: 'string' },
     accel: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'cold-boot': { type: 'boolean', default: false },
     evidence: { type: 'string' },
   },
   run: async (values, positionals, context) => {
@@ -44,7 +46,7 @@ export const reproCommand = defineCommand({
     const cell = planCells(CATALOG, { scenarios: positionals, levels: [level], drivers: [driver] })[0];
     if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${level}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
 
-    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal });
+    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'] });
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);
     const result = await runCell(cell, {
       ...prepared,
@@ -58,7 +60,7 @@ export const reproCommand = defineCommand({
         onGuest: (_, guest) =>
           out(
             `\nguest ${guest.facts.id} at ${guest.facts.requestedLevel} (${guest.facts.accel}), proven ${guest.proof.proven}, fidelity ${guest.proof.fidelity}\n` +
-              `${guest.facts.backend === 'bochs' ? 'Bochs' : 'QEMU'}: ${guest.commandLine}\nconsole: ${guest.console.path}`,
+              `${guest.facts.emulator}: ${guest.commandLine}\nconsole: ${guest.console.path}`,
           ),
         onStepStart: (_, index, title) => out(`\n── step ${index}: ${title}`),
         onCommand: (_, command) => out(`$ ${command}`),

@@ -1,7 +1,7 @@
 // Picks the accelerator for a level from what the probes found. Pure.
 import type { LevelName } from '../levels/table.js';
 import type { QemuAccel } from '../guest/qemu-args.js';
-import type { ProbeResult } from './probe.js';
+import type { ProbeResult } from './backend.js';
 
 /** QEMU's accelerators, and Bochs: a second emulator for what QEMU cannot emulate (AVX-512). */
 export type Accel = QemuAccel | 'bochs';
@@ -9,12 +9,7 @@ export type AccelRequest = 'auto' | Accel;
 export const ACCELS: readonly Accel[] = ['kvm', 'tcg', 'bochs'];
 export const ACCEL_REQUESTS: readonly AccelRequest[] = ['auto', ...ACCELS];
 
-/**
- * How much longer the same work takes than under TCG, for time limits. Bochs interprets
- * every instruction: CPU-bound work runs 15-25x slower than under TCG (domain.md §2b),
- * short commands about as fast; limits take the slow end.
- */
-export const ACCEL_SLOWDOWN: Readonly<Record<Accel, number>> = { kvm: 1, tcg: 1, bochs: 25 };
+const TITLES: Readonly<Record<Accel, string>> = { kvm: 'QEMU KVM', tcg: 'QEMU TCG', bochs: 'Bochs' };
 
 export type AccelChoice =
   | { readonly level: LevelName; readonly accel: Accel; readonly why: string }
@@ -42,7 +37,7 @@ export function chooseAccel(level: LevelName, request: AccelRequest, probes: rea
           ? 'requested'
           : accel === 'kvm'
             ? 'KVM runs guests and the host CPU has every feature of the level'
-            : `${accel === 'tcg' ? 'QEMU TCG' : 'Bochs'} (${reasons.join('; ') || 'KVM not probed'})`;
+            : `${TITLES[accel]} (${reasons.join('; ') || 'KVM not probed'})`;
       return { level, accel, why };
     }
     reasons.push(p ? `${accel}: ${p.reason}` : `${accel}: not probed`);

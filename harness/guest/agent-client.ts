@@ -3,7 +3,8 @@
 // the replies. One command at a time; a queue keeps callers in order.
 import type { Duplex } from 'node:stream';
 import PQueue from 'p-queue';
-import { encodeExec, encodeKill, encodePowerOff, FrameDecoder, type ExecRequest, type ExitFrame } from './agent-protocol.js';
+import { randomBytes } from 'node:crypto';
+import { encodeExec, encodeKill, encodePowerOff, encodeThaw, FrameDecoder, type ExecRequest, type ExitFrame } from './agent-protocol.js';
 
 export interface AgentExecHooks {
   readonly onStdout?: (chunk: Buffer) => void;
@@ -32,6 +33,7 @@ export class AgentClient {
   #banner: string | undefined;
   #readyWaiters: { resolve: (banner: string) => void; reject: (e: Error) => void }[] = [];
   #powerOffWaiter: (() => void) | undefined;
+  #thawWaiter: ((cpuinfo: string) => void) | undefined;
   #failure: Error | undefined;
 
   constructor(stream: Duplex) {
@@ -77,6 +79,25 @@ export class AgentClient {
     });
   }
 
+  /**
+   * Wakes an agent restored from a snapshot: sets its clock, gives it fresh entropy and
+   * resolves with its /proc/cpuinfo. A restored agent says no banner: this is its first word.
+   */
+  thaw(): Promise<string> {
+    return this.#queue.add(
+      () =>
+        new Promise<string>((resolve, reject) => {
+          if (this.#failure) return reject(this.#failure);
+          this.#thawWaiter = (cpuinfo) => {
+            this.#banner ??= 'levelgate-agent (restored)';
+            resolve(cpuinfo);
+          };
+          this.#pending = { stdout: [], stderr: [], hooks: {}, resolve: () => {}, reject };
+          this.#stream.write(encodeThaw(BigInt(Date.now()) * 1_000_000n, randomBytes(64)));
+        }),
+    ) as Promise<string>;
+  }
+
   /** Ends every wait with this error (the guest died, or teardown began). */
   fail(error: Error): void {
     if (this.#failure) return;
@@ -118,6 +139,11 @@ export class AgentClient {
         case 'poweroff':
           this.#powerOffWaiter?.();
           this.#powerOffWaiter = undefined;
+          break;
+        case 'thawed':
+          this.#pending = undefined;
+          this.#thawWaiter?.(frame.cpuinfo);
+          this.#thawWaiter = undefined;
           break;
       }
     }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { dir, setGracefulCleanup } from 'tmp-promise';
+import { parseCpuinfoFlags } from '../levels/detect.js';
 import { proveLevel, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
@@ -103,6 +104,34 @@ export class AgentGuest implements Guest {
     const ready = performance.now();
     this.#proof = await this.#proveLevel();
     this.#timings = { bootToReadyMs: Math.round(ready - started), proofMs: Math.round(performance.now() - ready) };
+  }
+
+  /**
+   * A restored guest says no banner: it is woken (clock, entropy) and its cpuinfo read
+   * back in one exchange. Its proof is the snapshot's, which was made when the guest
+   * booted; the cpuinfo shows this guest is that pinned CPU (the same flags), or the
+   * snapshot is refused.
+   */
+  protected async becomeRestored(started: number, deadline: number, bootTimeoutMs: number, proof: LevelProof): Promise<void> {
+    const { agent, death, evidence, signal } = this.#parts;
+    const cpuinfo = await raceWith(agent.thaw(), death, {
+      timeoutMs: Math.max(0, deadline - performance.now()),
+      onTimeout: () =>
+        new GuestError(`guest ${this.facts.id} restored from a snapshot did not answer within ${Math.round(bootTimeoutMs / 1000)} s (level ${this.facts.requestedLevel}, ${this.facts.accel})`, {
+          details: evidence(),
+          hint: 'the snapshot may not fit this emulator: it is rebuilt on the next run (or use --cold-boot)',
+        }),
+      signal,
+    });
+    const flags = [...parseCpuinfoFlags(cpuinfo)].sort();
+    if (flags.join(' ') !== proof.flags.join(' ')) {
+      throw new LevelProofError(`guest ${this.facts.id} restored from a snapshot is not the CPU its proof was made on`, {
+        details: `snapshot's proof: ${proof.flags.join(' ')}\nrestored guest:  ${flags.join(' ')}`,
+        hint: this.#parts.proofHint,
+      });
+    }
+    this.#proof = proof;
+    this.#timings = { bootToReadyMs: Math.round(performance.now() - started), proofMs: 0 };
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
@@ -205,7 +234,7 @@ export class AgentGuest implements Guest {
   async powerOff(): Promise<void> {
     const { agent, death, exited } = this.#parts;
     await raceWith(agent.powerOff(), death, { timeoutMs: 10_000, onTimeout: () => new GuestError(`guest ${this.facts.id} did not acknowledge power-off`) });
-    if (!(await settlesWithin(exited, 30_000))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but ${this.facts.backend} did not exit within 30 s`);
+    if (!(await settlesWithin(exited, 30_000))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but ${this.facts.emulator} did not exit within 30 s`);
   }
 
   /**

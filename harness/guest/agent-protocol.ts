@@ -16,7 +16,8 @@ export type AgentFrame =
   | { readonly type: 'stdout'; readonly data: Buffer }
   | { readonly type: 'stderr'; readonly data: Buffer }
   | { readonly type: 'done'; readonly exit: ExitFrame }
-  | { readonly type: 'poweroff' };
+  | { readonly type: 'poweroff' }
+  | { readonly type: 'thawed'; readonly cpuinfo: string };
 
 export interface ExitFrame {
   /** null when the process was killed by a signal. */
@@ -73,6 +74,12 @@ export function encodeExec(request: ExecRequest): Buffer {
 }
 
 export const encodeKill = (): Buffer => frame('K', Buffer.alloc(0));
+/** After a snapshot restore: the host's time (ns since the epoch) and fresh entropy for the guest. */
+export function encodeThaw(realtimeNs: bigint, entropy: Buffer): Buffer {
+  const time = Buffer.alloc(8);
+  time.writeBigUInt64LE(realtimeNs, 0);
+  return frame('T', Buffer.concat([time, entropy]));
+}
 export const encodePowerOff = (): Buffer => frame('P', Buffer.alloc(0));
 
 function decodeExit(payload: Buffer): ExitFrame {
@@ -136,6 +143,9 @@ export class FrameDecoder {
           break;
         case 'P':
           frames.push({ type: 'poweroff' });
+          break;
+        case 'T':
+          frames.push({ type: 'thawed', cpuinfo: payload.toString('utf8') });
           break;
         default:
           this.skipped += 8 + length;

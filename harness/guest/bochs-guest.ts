@@ -145,7 +145,7 @@ export class BochsGuest extends AgentGuest {
 
       const facts: GuestFacts = {
         id,
-        backend: 'bochs',
+        emulator: 'Bochs',
         emulatorVersion: (await debianPackageVersion('bochs')) ?? 'unknown',
         accel: 'bochs',
         cpu: spec.cpuModel,

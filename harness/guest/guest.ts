@@ -71,7 +71,7 @@ export interface GuestTimings {
 
 export interface GuestFacts {
   readonly id: string;
-  readonly backend: 'qemu' | 'bochs';
+  readonly emulator: 'QEMU' | 'Bochs';
   readonly emulatorVersion: string;
   readonly accel: string;
   readonly cpu: string;

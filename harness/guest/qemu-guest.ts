@@ -1,12 +1,15 @@
-// A QEMU guest pinned to one level: boots from its own overlay over the base image,
-// proves its level before anything else, runs commands through the agent, and
-// releases every process, socket and file it made, however the run ends.
+// A QEMU guest pinned to one level: boots from its own overlay over the base image (or
+// restores a booted, proven guest from a snapshot), proves its level before anything
+// else, runs commands through the agent, and releases every process, socket and file
+// it made, however the run ends.
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { DEFAULTS } from '../config/defaults.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import { InfrastructureError } from '../util/errors.js';
+import { GuestError, InfrastructureError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
-import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
+import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext } from './agent-guest.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { connectWhenListening } from './connect.js';
@@ -14,6 +17,7 @@ import { KERNEL_ARGS } from './kernel-args.js';
 import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuArgs, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
+import type { LevelProof } from '../levels/proof.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 
@@ -22,36 +26,75 @@ export interface QemuGuestOptions extends GuestBootOptions {
   readonly qemuBinary?: string;
 }
 
-export async function createOverlay(base: string, overlay: string, signal?: AbortSignal): Promise<void> {
-  const result = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay], {
+/** What a restore needs: the files a snapshot keeps and the proof made when it was taken. */
+export interface QemuSnapshotFiles {
+  /** Guest RAM (mapped privately: never written). */
+  readonly ram: string;
+  /** Device state (a migration stream without RAM). */
+  readonly state: string;
+  /** The root disk as it was when saved (qcow2 over the base image); cells write overlays on it. */
+  readonly disk: string;
+  readonly proof: LevelProof;
+}
+
+export async function createOverlay(backing: string, overlay: string, signal?: AbortSignal, backingFormat: 'raw' | 'qcow2' = 'raw'): Promise<void> {
+  const result = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', backingFormat, overlay], {
     reject: false,
     all: true,
     ...(signal ? { cancelSignal: signal } : {}),
   });
-  if (result.failed) throw new InfrastructureError(`cannot create overlay over ${base}: ${result.shortMessage}`, { details: result.all ?? '' });
+  if (result.failed) throw new InfrastructureError(`cannot create overlay over ${backing}: ${result.shortMessage}`, { details: result.all ?? '' });
 }
+
+/** How a QEMU guest starts: a cold boot, a boot whose RAM lives in a file (to be saved), or a restore. */
+type Start = { readonly kind: 'boot' } | { readonly kind: 'boot-for-snapshot'; readonly ram: string } | { readonly kind: 'restore'; readonly snapshot: QemuSnapshotFiles };
 
 export class QemuGuest extends AgentGuest {
   readonly argv: readonly string[];
   readonly spec: QemuMachineSpec;
+  readonly #qmp: () => QmpClient | undefined;
 
-  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec) {
+  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec, qmp: () => QmpClient | undefined) {
     super(parts);
     this.argv = argv;
     this.spec = spec;
+    this.#qmp = qmp;
   }
 
   /** Boots the guest, waits for its agent and proves its level; throws with evidence otherwise. */
   static boot(options: QemuGuestOptions): Promise<QemuGuest> {
-    return bootWith(options, async ({ id, stack, started, tmp, dataDisks }) => {
+    return QemuGuest.#start(options, { kind: 'boot' });
+  }
+
+  /** Boots with the guest's RAM in `ram` (shared mapping), for saveSnapshot(). */
+  static bootForSnapshot(options: QemuGuestOptions, ram: string): Promise<QemuGuest> {
+    return QemuGuest.#start(options, { kind: 'boot-for-snapshot', ram });
+  }
+
+  /**
+   * Restores a booted, proven guest from a snapshot: its RAM mapped copy-on-write, its
+   * device state loaded, its disk an overlay (`options.disk`) on the snapshot's. The
+   * guest's clock and entropy are refreshed and its cpuinfo read back: a guest that is
+   * not the pinned CPU of the snapshot's proof is refused.
+   */
+  static restore(options: QemuGuestOptions, snapshot: QemuSnapshotFiles): Promise<QemuGuest> {
+    return QemuGuest.#start(options, { kind: 'restore', snapshot });
+  }
+
+  static #start(options: QemuGuestOptions, start: Start): Promise<QemuGuest> {
+    return bootWith(options, async (context: BootContext) => {
+      const { id, stack, started, tmp, dataDisks } = context;
       const qemuBinary = options.qemuBinary ?? QEMU_BINARY;
       const overlay = options.disk ?? path.join(tmp, 'root.qcow2');
-      if (!options.disk) await createOverlay(options.image.rootDisk, overlay, options.signal);
+      if (!options.disk) {
+        if (start.kind === 'restore') await createOverlay(start.snapshot.disk, overlay, options.signal, 'qcow2');
+        else await createOverlay(options.image.rootDisk, overlay, options.signal);
+      }
       const spec: QemuMachineSpec = {
         name: id,
         accel: options.accel,
         cpu: options.cpu ?? qemuCpuArgument(options.level),
-        memoryMiB: options.memoryMiB ?? 1024,
+        memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
         kernel: options.image.kernel,
         initrd: options.image.initrd,
         kernelArgs: [...KERNEL_ARGS, ...(options.extraKernelArgs ?? [])],
@@ -59,7 +102,10 @@ export class QemuGuest extends AgentGuest {
         dataDisks,
         agentSocket: path.join(tmp, 'agent.sock'),
         qmpSocket: path.join(tmp, 'qmp.sock'),
-        ...(options.shell ? { shellSocket: path.join(tmp, 'shell.sock') } : {}),
+        // Every guest has the shell port, so a snapshot's device layout fits every restore (repro --keep uses it).
+        shellSocket: path.join(tmp, 'shell.sock'),
+        ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
+        ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
       };
       const argv = buildQemuArgs(spec);
       const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'));
@@ -95,18 +141,19 @@ export class QemuGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 30_000 : 60_000);
+      const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 30_000 : DEFAULTS.bootTimeoutMs);
       const deadline = started + bootTimeoutMs;
-      const agentSocket = await raceWith(connectWhenListening(spec.agentSocket, exited, deadline, 'QEMU'), death);
+      const qmpClient: QmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
+      qmp = qmpClient;
+      stack.defer('close QMP', () => qmpClient.close());
+      if (start.kind === 'restore') await raceWith(loadIncoming(qmpClient, start.snapshot.state, deadline), death, { timeoutMs: Math.max(0, deadline - performance.now()), onTimeout: () => new GuestError(`guest ${id}: the snapshot's state did not load within ${Math.round(bootTimeoutMs / 1000)} s`, { details: evidence() }) });
+      const agentSocket = await raceWith(connectWhenListening(spec.agentSocket!, exited, deadline, 'QEMU'), death);
       const agent = new AgentClient(agentSocket);
       stack.defer('close agent channel', () => agent.close());
-      qmp = await raceWith(connectWhenListening(spec.qmpSocket, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket))), death);
-      const qmpClient = qmp;
-      stack.defer('close QMP', () => qmpClient?.close());
 
       const facts: GuestFacts = {
         id,
-        backend: 'qemu',
+        emulator: 'QEMU',
         emulatorVersion: await qemuVersion(qemuBinary),
         accel: options.accel,
         cpu: spec.cpu,
@@ -126,22 +173,66 @@ export class QemuGuest extends AgentGuest {
           commandLine: quoteCommand([qemuBinary, ...argv]),
           proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})`,
           hostTimesCommands: false,
-          ...(spec.shellSocket ? { shell: { socket: spec.shellSocket, device: 'virtio' } } : {}),
+          shell: { socket: spec.shellSocket!, device: 'virtio' },
           level: options.level,
           ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         },
         argv,
         spec,
+        () => qmp,
       );
-      await guest.becomeReady(started, deadline, bootTimeoutMs);
+      if (start.kind === 'restore') await guest.becomeRestored(started, deadline, bootTimeoutMs, start.snapshot.proof);
+      else await guest.becomeReady(started, deadline, bootTimeoutMs);
       return guest;
     });
   }
+
+  /**
+   * Saves this guest (booted with bootForSnapshot) as a snapshot: QEMU stops, writes its
+   * device state (not the RAM, which is already in the RAM file) to `state`, and exits.
+   * The guest is gone afterwards; its disk overlay holds the disk state that goes with it.
+   */
+  async saveSnapshot(state: string): Promise<void> {
+    const qmp = this.#qmp();
+    if (!qmp) throw new GuestError(`guest ${this.facts.id} has no QMP connection`);
+    await qmp.execute('stop');
+    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+    await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
+    for (;;) {
+      const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+      if (status.status === 'completed') break;
+      if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${this.facts.id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
+      await sleep(5);
+    }
+    await this.dispose();
+  }
+}
+
+/** The migration source of `migrate`: QEMU runs it through /bin/sh, so the path is quoted for a shell. */
+function quoteForExec(file: string): string {
+  return `'${file.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Loads a snapshot's device state into a QEMU started with -incoming defer, then lets the guest run. */
+async function loadIncoming(qmp: QmpClient, state: string, deadline: number): Promise<void> {
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+  await qmp.execute('migrate-incoming', { uri: `exec:cat ${quoteForExec(state)}` });
+  for (;;) {
+    const status = (await qmp.execute('query-status')) as { status?: string };
+    if (status.status === 'paused' || status.status === 'postmigrate') break;
+    if (status.status === 'running') return;
+    if (status.status !== 'inmigrate') throw new GuestError(`the snapshot's state did not load: QEMU is ${status.status ?? 'in an unknown state'}`);
+    const migration = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+    if (migration.status === 'failed') throw new GuestError(`the snapshot's state did not load: ${migration['error-desc'] ?? 'migration failed'}`);
+    if (performance.now() > deadline) throw new GuestError("the snapshot's state did not load in time");
+    await sleep(2);
+  }
+  await qmp.execute('cont');
 }
 
 const versions = new Map<string, Promise<string>>();
-function qemuVersion(binary: string): Promise<string> {
+export function qemuVersion(binary: string): Promise<string> {
   let v = versions.get(binary);
   if (!v) {
     v = execa(binary, ['--version'], { reject: false }).then((r) => /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown');
@@ -154,5 +245,6 @@ function hintForQemuFailure(stderr: string, accel: QemuAccel): string | undefine
   if (/TCG doesn't support requested feature/.test(stderr)) return 'TCG cannot emulate this level (AVX-512): use KVM on an AVX-512 host';
   if (/KVM internal error|emulation failure|failed to set MSR/.test(stderr)) return 'this KVM cannot run guests (nested or paravirtual KVM): use --accel tcg';
   if (accel === 'kvm' && /Could not access KVM kernel module|failed to initialize kvm/i.test(stderr)) return 'KVM is not available: use --accel tcg';
+  if (/Unknown savevm section|load of migration failed|Missing section footer/.test(stderr)) return "the snapshot does not fit this QEMU or command line: it is rebuilt";
   return undefined;
 }

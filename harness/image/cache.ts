@@ -83,3 +83,57 @@ export async function publishDirectory(staging: string, target: string): Promise
 export async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
 }
+
+export interface EnsureCachedOptions<T> {
+  /** The published directory. */
+  readonly dir: string;
+  /** What the cache holds (what a human reads in the wait message). */
+  readonly what: string;
+  /** Reads the published entry; undefined when it is missing or not usable (it is then rebuilt). */
+  readonly load: () => Promise<T | undefined>;
+  /** Fills `staging`, which is published by rename only when this resolves. */
+  readonly build: (staging: string) => Promise<void>;
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+  /** Build even when the cache has the entry. */
+  readonly rebuild?: boolean;
+}
+
+/**
+ * The one way levelgate caches: load → lock → load again (another process may have
+ * built it meanwhile) → build in a staging directory → publish by rename → load. An
+ * interrupted build never publishes a half-written entry; a stale staging directory of
+ * a dead process is removed. The lock makes concurrent runs wait instead of building twice.
+ */
+export async function ensureCached<T>(options: EnsureCachedOptions<T>): Promise<T> {
+  if (!options.rebuild) {
+    const cached = await options.load();
+    if (cached !== undefined) return cached;
+  }
+  await mkdir(path.dirname(options.dir), { recursive: true });
+  const release = await acquireLock(`${options.dir}.lock`, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onWait: (pid) => options.log?.(`waiting for process ${pid}, which is building ${options.what}`),
+  });
+  const staging = `${options.dir}.staging-${process.pid}`;
+  try {
+    if (!options.rebuild) {
+      const built = await options.load();
+      if (built !== undefined) return built;
+    }
+    await rm(options.dir, { recursive: true, force: true });
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { recursive: true });
+    try {
+      await options.build(staging);
+      await publishDirectory(staging, options.dir);
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  } finally {
+    await release();
+  }
+  const result = await options.load();
+  if (result === undefined) throw new Error(`${options.what} was built but ${options.dir} cannot be read back`);
+  return result;
+}

@@ -4,11 +4,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
-import { ACCEL_SLOWDOWN, type AccelChoice } from '../accel/choose.js';
+import { BACKENDS } from '../accel/backends.js';
+import type { AccelChoice } from '../accel/choose.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
-import { BOCHS_BOOT_TIMEOUT_MS } from '../guest/bochs-guest.js';
 import type { LevelName } from '../levels/table.js';
 import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';
 import type { Cell } from '../plan/plan.js';
@@ -106,11 +106,14 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   };
 
   // Every level the cell boots at must be available, or the cell is a skip (an error
-  // when levels are required). A disk Bochs started stays with Bochs (its redolog is
-  // Bochs's format): Bochs runs every level, and each boot proves its level anyway.
+  // when levels are required). A disk stays with backends of its format (a Bochs
+  // redolog boots only in Bochs, which runs every level); each boot proves its level.
   const startedOn = env.accel(cell.level);
-  const accelAt = (at: LevelName): AccelChoice =>
-    startedOn.accel === 'bochs' && at !== cell.level ? { level: at, accel: 'bochs', why: 'the disk stays with Bochs' } : env.accel(at);
+  const accelAt = (at: LevelName): AccelChoice => {
+    const choice = env.accel(at);
+    if (!startedOn.accel || at === cell.level || (choice.accel && BACKENDS[choice.accel].diskFormat === BACKENDS[startedOn.accel].diskFormat)) return choice;
+    return { level: at, accel: startedOn.accel, why: `the disk stays with ${BACKENDS[startedOn.accel].title}, which made it` };
+  };
   let levels: LevelName[];
   try {
     levels = levelsVisited(cell.scenario, cell.level);
@@ -127,7 +130,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   const driver = DRIVERS[cell.driver];
   const first = startedOn.accel!;
   firstAccel = first;
-  const slowdown = ACCEL_SLOWDOWN[first];
+  const slowdown = BACKENDS[first].slowdown;
   const timeScale = env.timeScale ?? 1;
   await mkdir(evidence, { recursive: true });
   const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
@@ -135,8 +138,9 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario), env.catalog.programsOf(cell.scenario)]);
     session = await env.guests.open({
       firstAccel: first,
+      level: cell.level,
       accelAt: (level) => accelAt(level).accel!,
-      bootTimeoutMs: (accel) => (accel === 'bochs' ? BOCHS_BOOT_TIMEOUT_MS : DEFAULTS.bootTimeoutMs) * timeScale,
+      bootTimeoutMs: (accel) => BACKENDS[accel].bootTimeoutMs * timeScale,
       evidenceDir: evidence,
       scratch: scratch.path,
       ...(env.signal ? { signal: env.signal } : {}),

@@ -4,7 +4,7 @@
 // in which the cells that did not run are listed as such.
 import os from 'node:os';
 import PQueue from 'p-queue';
-import { ACCEL_SLOWDOWN } from '../accel/choose.js';
+import { BACKENDS } from '../accel/backends.js';
 import type { LevelName } from '../levels/table.js';
 import { cellRef, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
@@ -90,7 +90,7 @@ export async function runWithRetries(
 function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
   // The limit is set for TCG; an emulator that interprets every instruction gets its slowdown.
   const accel = options.environment.accel(cell.level).accel;
-  const cellTimeoutMs = options.cellTimeoutMs * (accel ? ACCEL_SLOWDOWN[accel] : 1);
+  const cellTimeoutMs = options.cellTimeoutMs * (accel ? BACKENDS[accel].slowdown : 1);
   return runWithRetries(
     (signal, at) =>
       runCell(cell, {

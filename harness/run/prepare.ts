@@ -9,7 +9,7 @@ import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
 import { RepoCatalog } from '../repos/catalog.js';
 import type { ImageInfo } from './cell.js';
-import { bootedGuests, type CellGuests } from './session.js';
+import { BackendGuests } from './session.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
 
@@ -19,11 +19,18 @@ export interface Prepared {
   readonly fixtures: FixtureSet;
   readonly catalog: RepoCatalog;
   readonly dataDisks: readonly DataDisk[];
-  readonly guests: CellGuests;
+  readonly guests: BackendGuests;
   readonly accel: (level: LevelName) => AccelChoice;
 }
 
-export async function prepareRun(scenarios: readonly Scenario[], request: AccelRequest, options: { log?: Log; signal?: AbortSignal } = {}): Promise<Prepared> {
+export interface PrepareOptions {
+  readonly log?: Log;
+  readonly signal?: AbortSignal;
+  /** Restore cells from snapshots of booted guests (default); false boots every cell cold. */
+  readonly snapshots?: boolean;
+}
+
+export async function prepareRun(scenarios: readonly Scenario[], request: AccelRequest, options: PrepareOptions = {}): Promise<Prepared> {
   const log = options.log ?? silentLog;
   const signal = options.signal ? { signal: options.signal } : {};
   const image = await ensureImage({ log, ...signal });
@@ -37,7 +44,7 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
     fixtures,
     catalog: new RepoCatalog(fixtures.reposDir),
     dataDisks,
-    guests: bootedGuests(image, dataDisks),
+    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, log, ...signal }),
     accel: (level) => choices.get(level)!,
   };
 }

@@ -2,11 +2,15 @@
 // cell; a move to another CPU or a reboot powers it off cleanly and boots the same disk
 // again. The session keeps what reports need: each boot's proof, console log and time.
 import path from 'node:path';
+import type { Snapshot } from '../accel/backend.js';
+import { BACKENDS } from '../accel/backends.js';
 import type { Accel } from '../accel/choose.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
-import { bootGuest, newDiskState } from '../guest/boot-guest.js';
+import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import type { ImageArtifacts } from '../image/build.js';
+import { GuestError, InterruptedError, LevelProofError } from '../util/errors.js';
+import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
 import type { ProofRecord } from '../results/types.js';
 import type { CellExecOptions, CellGuest, ExecResult, GuestSession } from './interpreter.js';
@@ -35,8 +39,14 @@ export interface GuestFactsRecord {
 }
 
 export interface SessionOptions {
-  /** Boots the cell's disk at `level`, its console written to `consoleLog`. */
+  /** Starts the cell's first guest (a restore from a snapshot, or a boot). */
+  readonly first: (level: LevelName, consoleLog: string) => Promise<AgentGuest>;
+  /** Boots the cell's disk at `level` (a move to another CPU, a reboot). */
   readonly boot: (level: LevelName, consoleLog: string) => Promise<AgentGuest>;
+  /** How the first guest starts, for the reports. */
+  readonly start: 'snapshot' | 'cold';
+  /** Evidence of the first guest's boot when it is not in this session's logs (the snapshot's boot console). */
+  readonly bootConsole?: string;
   /** Where console logs go. */
   readonly evidenceDir: string;
   readonly signal?: AbortSignal;
@@ -61,7 +71,8 @@ export class AgentSession implements CellSession {
   }
 
   async start(level: LevelName): Promise<CellGuest> {
-    return this.#boot(level);
+    if (this.#options.bootConsole) this.consoleLogs.push(this.#options.bootConsole);
+    return this.#boot(level, this.#options.first);
   }
 
   current(): CellGuest {
@@ -79,7 +90,7 @@ export class AgentSession implements CellSession {
         await previous.dispose();
       }
     }
-    return this.#boot(level);
+    return this.#boot(level, this.#options.boot);
   }
 
   async dispose(): Promise<void> {
@@ -88,20 +99,20 @@ export class AgentSession implements CellSession {
     await guest?.dispose();
   }
 
-  async #boot(level: LevelName): Promise<CellGuest> {
+  async #boot(level: LevelName, how: SessionOptions['boot']): Promise<CellGuest> {
     const started = performance.now();
     const consoleLog = path.join(this.#options.evidenceDir, `console-${this.consoleLogs.length + 1}-${level}.log`);
     this.consoleLogs.push(consoleLog);
-    const guest = await this.#options.boot(level, consoleLog);
+    const guest = await how(level, consoleLog);
     this.#guest = guest;
     this.bootMs += performance.now() - started;
     this.proofs.push(proofRecord(guest));
     this.facts ??= {
       cpu: guest.facts.cpu,
       accel: guest.facts.accel,
-      emulator: `${guest.facts.backend === 'bochs' ? 'Bochs' : 'QEMU'} ${guest.facts.emulatorVersion}`,
+      emulator: `${guest.facts.emulator} ${guest.facts.emulatorVersion}`,
       fidelity: guest.proof.fidelity,
-      start: 'cold',
+      start: this.#options.start,
     };
     this.#options.onGuest?.(guest);
     return adapt(guest, this.#options.signal);
@@ -136,10 +147,12 @@ function adapt(guest: AgentGuest, signal?: AbortSignal): CellGuest {
   };
 }
 
+
 /** What the cell runner asks for: a session for its one disk. */
 export interface SessionRequest {
   /** The accelerator of the cell's first level; the disk state is made for it. */
   readonly firstAccel: Accel;
+  readonly level: LevelName;
   /** The accelerator for each level the cell boots at. */
   readonly accelAt: (level: LevelName) => Accel;
   /** Boot limit per accelerator (already scaled by load). */
@@ -157,30 +170,104 @@ export interface CellGuests {
   open(request: SessionRequest): Promise<CellSession>;
 }
 
-/** Cold-booted guests of `image`, each cell on a disk state of its own, with the run's data disks attached. */
-export function bootedGuests(image: ImageArtifacts, dataDisks: readonly DataDisk[]): CellGuests {
-  return {
-    async open(request) {
-      const disk = await newDiskState(request.firstAccel, image, path.join(request.scratch, 'disk'), request.signal);
-      return new AgentSession({
-        evidenceDir: request.evidenceDir,
-        ...(request.signal ? { signal: request.signal } : {}),
-        ...(request.onGuest ? { onGuest: request.onGuest } : {}),
-        boot: (level, consoleLog) => {
-          const accel = request.accelAt(level);
-          return bootGuest({
-            image,
-            level,
-            accel,
-            disk,
-            dataDisks,
-            consoleLog,
-            bootTimeoutMs: request.bootTimeoutMs(accel),
-            ...(request.shell ? { shell: true } : {}),
-            ...(request.signal ? { signal: request.signal } : {}),
-          });
-        },
+export interface GuestSourceOptions {
+  readonly image: ImageArtifacts;
+  /** The read-only data disks every guest gets (fixture and attached repositories). */
+  readonly dataDisks: readonly DataDisk[];
+  /** Restore each cell's first guest from a snapshot where the backend has them (default); else boot cold. */
+  readonly snapshots: boolean;
+  /** Run in a guest before it is saved (page cache, package-manager caches). */
+  readonly warmUp?: readonly (readonly string[])[];
+  readonly log?: Log;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Real guests from the backend table. With snapshots, the first guest of every cell is
+ * restored from its level's snapshot (made once per run, or found in the cache) on a
+ * disk state of its own; later boots (a move to another CPU, a reboot) boot that disk
+ * cold. A snapshot that fails to restore is discarded, rebuilt and tried once more.
+ */
+export class BackendGuests implements CellGuests {
+  readonly #options: GuestSourceOptions;
+  readonly #snapshots = new Map<string, Promise<Snapshot>>();
+
+  constructor(options: GuestSourceOptions) {
+    this.#options = options;
+  }
+
+  /** The snapshot for `level` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
+  snapshot(level: LevelName, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
+    const support = BACKENDS[accel].snapshots;
+    if (!this.#options.snapshots || !support) return undefined;
+    const key = `${accel}/${level}`;
+    let snapshot = rebuild ? undefined : this.#snapshots.get(key);
+    if (!snapshot) {
+      const { image, dataDisks, warmUp, log, signal } = this.#options;
+      snapshot = support.ensure({
+        image,
+        level,
+        dataDisks,
+        ...(warmUp ? { warmUp } : {}),
+        options: { ...(log ? { log } : {}), ...(signal ? { signal } : {}), ...(bootTimeoutMs ? { bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
       });
-    },
-  };
+      this.#snapshots.set(key, snapshot);
+      snapshot.catch(() => this.#snapshots.delete(key));
+    }
+    return snapshot;
+  }
+
+  /** Makes (or finds) the snapshots of these levels before the first cell needs them, two at a time. */
+  async prepare(levels: readonly { level: LevelName; accel: Accel | null }[]): Promise<void> {
+    const wanted = levels.filter((l): l is { level: LevelName; accel: Accel } => l.accel !== null);
+    for (let i = 0; i < wanted.length; i += 2) {
+      await Promise.all(wanted.slice(i, i + 2).map(({ level, accel }) => this.snapshot(level, accel, BACKENDS[accel].bootTimeoutMs * 2)));
+    }
+  }
+
+  async open(request: SessionRequest): Promise<CellSession> {
+    const { image, dataDisks } = this.#options;
+    const first = BACKENDS[request.firstAccel];
+    const base = path.join(request.scratch, 'disk');
+    const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string): GuestBootOptions => ({
+      image,
+      level,
+      disk,
+      dataDisks,
+      consoleLog,
+      bootTimeoutMs: request.bootTimeoutMs(accel),
+      ...(request.shell ? { shell: true } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    let snapshot = await this.snapshot(request.level, request.firstAccel, request.bootTimeoutMs(request.firstAccel));
+    let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
+    const common = {
+      evidenceDir: request.evidenceDir,
+      ...(request.signal ? { signal: request.signal } : {}),
+      ...(request.onGuest ? { onGuest: request.onGuest } : {}),
+      boot: (level: LevelName, consoleLog: string) => {
+        const accel = request.accelAt(level);
+        return BACKENDS[accel].boot(bootOptions(level, accel, consoleLog, disk));
+      },
+    };
+    if (!snapshot) return new AgentSession({ ...common, start: 'cold', first: common.boot });
+    return new AgentSession({
+      ...common,
+      start: 'snapshot',
+      bootConsole: snapshot.bootConsole,
+      first: async (level, consoleLog) => {
+        try {
+          return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk));
+        } catch (error) {
+          if (request.signal?.aborted || error instanceof InterruptedError || !(error instanceof GuestError || error instanceof LevelProofError)) throw error;
+          // The snapshot does not fit (a damaged file, another emulator build): never use it again.
+          this.#options.log?.(`snapshot ${snapshot!.id} (${level}) did not restore (${error.message}); rebuilding it`);
+          await snapshot!.discard();
+          snapshot = await this.snapshot(level, request.firstAccel, request.bootTimeoutMs(request.firstAccel), true)!;
+          disk = await snapshot.newDiskState(`${base}-2`, request.signal);
+          return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk));
+        }
+      },
+    });
+  }
 }

@@ -30,7 +30,7 @@ test.serial('a v4 Bochs guest proves v4, runs commands with host-timed limits, k
     let journal = '';
     {
       await using guest = await BochsGuest.boot({ image, level: 'v4', tmpDir: dir, dataFolders: [{ name: 'data', folder }] });
-      t.is(guest.facts.backend, 'bochs');
+      t.is(guest.facts.emulator, 'Bochs');
       t.is(guest.facts.cpu, 'corei7_skylake_x');
       t.is(guest.proof.proven, 'v4');
       t.is(guest.proof.cpuinfoLevel, 'v4');

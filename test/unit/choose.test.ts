@@ -1,6 +1,7 @@
 import test from 'ava';
 import { chooseAccel } from '../../harness/accel/choose.js';
-import { explainProbeFailure, type ProbeResult } from '../../harness/accel/probe.js';
+import type { ProbeResult } from '../../harness/accel/backend.js';
+import { explainProbeFailure } from '../../harness/accel/qemu-backend.js';
 
 const probe = (accel: 'tcg' | 'kvm' | 'bochs', level: 'v1' | 'v2' | 'v3' | 'v4', works: boolean, reason = works ? 'booted the guest kernel' : 'no'): ProbeResult => ({ accel, level, works, reason, durationMs: 1 });
 

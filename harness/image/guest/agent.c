@@ -9,12 +9,15 @@
  *              u32 envc, envc x (u32 len, "K=V"), u32 cwdlen, cwd, u32 stdinlen, stdin
  *   'K' kill the running command (SIGKILL to its process group)
  *   'P' power off: kill everything, sync, remount / read-only, power off
+ *   'T' thaw (after a snapshot restore): u64 realtime in ns, then bytes of entropy;
+ *       the agent sets the clock, stirs the entropy in and answers with /proc/cpuinfo
  * Guest to host: "LGA" type u32:len payload[len].
  *   'R' ready (payload: banner)   'O' stdout chunk   'E' stderr chunk
  *   'D' done: i32 exit code (-1 when killed by a signal), i32 signal,
  *             u32 flags (1 timed out, 2 killed on request, 4 could not start),
  *             u64 duration in nanoseconds
  *   'P' power off acknowledged
+ *   'T' thawed: the guest's /proc/cpuinfo (so the host sees it is the pinned CPU)
  * The protocol is mirrored by harness/guest/agent-protocol.ts.
  *
  * `levelgate-agent --shell DEVICE [COMMAND...]` is the other mode: an interactive
@@ -33,6 +36,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <linux/random.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -359,6 +363,46 @@ static void run_exec(const unsigned char *payload, uint32_t len) {
   free(in);
 }
 
+/*
+ * A restored snapshot wakes up with the clock and the entropy pool of the moment it was
+ * saved: every restored guest would share them. The host sends the time and fresh
+ * entropy; the answer is /proc/cpuinfo, read without starting a process.
+ */
+static void thaw(const unsigned char *payload, uint32_t len) {
+  if (len >= 8) {
+    uint64_t ns = (uint64_t)get32(payload) | (uint64_t)get32(payload + 4) << 32;
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    clock_settime(CLOCK_REALTIME, &ts);
+  }
+  if (len > 8) {
+    int r = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (r >= 0) {
+      struct {
+        struct rand_pool_info info;
+        unsigned char bytes[256];
+      } pool;
+      uint32_t n = len - 8 > sizeof pool.bytes ? (uint32_t)sizeof pool.bytes : len - 8;
+      pool.info.entropy_count = (int)n * 8;
+      pool.info.buf_size = (int)n;
+      memcpy(pool.bytes, payload + 8, n);
+      if (ioctl(r, RNDADDENTROPY, &pool) != 0) {
+        ssize_t ignored = write(r, payload + 8, n); /* at least stir it in */
+        (void)ignored;
+      }
+      close(r);
+    }
+  }
+  static char info[1 << 16];
+  size_t used = 0;
+  int f = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+  if (f >= 0) {
+    ssize_t k;
+    while (used < sizeof info && (k = read(f, info + used, sizeof info - used)) > 0) used += (size_t)k;
+    close(f);
+  }
+  send_frame('T', info, (uint32_t)used);
+}
+
 static void power_off(void) {
   send_frame('P', NULL, 0);
   kill(-1, SIGTERM);
@@ -494,6 +538,7 @@ int main(int argc, char **argv) {
       }
     }
     if (type == 'X') run_exec(payload, len);
+    else if (type == 'T') thaw(payload, len);
     else if (type == 'P') power_off();
     /* 'K' with nothing running: nothing to do */
     free(payload);

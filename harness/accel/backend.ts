@@ -1,0 +1,73 @@
+// What a guest backend is: one record per accelerator (QEMU KVM, QEMU TCG, Bochs) with
+// how it boots guests, makes disk states, snapshots booted guests, probes this host,
+// and how much slower it runs than the reference (QEMU TCG). The engine asks this
+// table; nothing outside it branches on a backend's name.
+import type { AgentGuest } from '../guest/agent-guest.js';
+import type { GuestBootOptions } from '../guest/guest.js';
+import type { DataDisk } from '../guest/qemu-args.js';
+import type { ImageArtifacts } from '../image/build.js';
+import type { LevelProof } from '../levels/proof.js';
+import type { LevelName } from '../levels/table.js';
+import type { Log } from '../util/log.js';
+import type { Accel } from './choose.js';
+
+export interface ProbeResult {
+  readonly accel: Accel;
+  readonly level: LevelName;
+  readonly works: boolean;
+  /** Why not, in the emulator's words where it gave any. */
+  readonly reason: string;
+  readonly durationMs: number;
+}
+
+/** A booted, proven guest saved once and restored by every cell that starts at its level. */
+export interface Snapshot {
+  readonly id: string;
+  readonly level: LevelName;
+  /** The proof made when the saved guest booted. */
+  readonly proof: LevelProof;
+  /** The console of that boot. */
+  readonly bootConsole: string;
+  /** A disk state for one cell, on top of the snapshot's frozen disk. */
+  newDiskState(base: string, signal?: AbortSignal): Promise<string>;
+  /** Restores the saved guest onto `options.disk`; throws when the snapshot does not fit. */
+  restore(options: GuestBootOptions): Promise<AgentGuest>;
+  /** Removes it from the cache (it is rebuilt on the next ensure). */
+  discard(): Promise<void>;
+}
+
+export interface SnapshotRequest {
+  readonly image: ImageArtifacts;
+  readonly level: LevelName;
+  readonly dataDisks: readonly DataDisk[];
+  /** Commands run in the guest before it is saved (page cache, package-manager caches). */
+  readonly warmUp?: readonly (readonly string[])[];
+  readonly options: { readonly log?: Log; readonly signal?: AbortSignal; readonly bootTimeoutMs?: number; readonly rebuild?: boolean };
+}
+
+export interface Backend {
+  readonly accel: Accel;
+  /** "QEMU TCG", "Bochs". */
+  readonly title: string;
+  /** The emulator's name, for facts and messages. */
+  readonly emulator: 'QEMU' | 'Bochs';
+  /**
+   * How much longer the same work takes than under QEMU TCG, for time limits. Bochs
+   * interprets every instruction: CPU-bound work runs 15-25x slower than under TCG
+   * (domain.md §2b), short commands about as fast; limits take the slow end.
+   */
+  readonly slowdown: number;
+  /** Boot (or restore) to a proven level, on an unloaded host. */
+  readonly bootTimeoutMs: number;
+  /** Backends that share a disk format can boot each other's disk states. */
+  readonly diskFormat: 'qcow2' | 'bochs-redolog';
+  boot(options: GuestBootOptions): Promise<AgentGuest>;
+  /** The persistent root disk state for one cell's guests, at `base` (without extension). */
+  newDiskState(image: ImageArtifacts, base: string, signal?: AbortSignal): Promise<string>;
+  /** Whether this backend provides `level` on this host: by booting, never by reading flags. */
+  probe(level: LevelName, image: ImageArtifacts): Promise<ProbeResult>;
+  /** The emulator and its version, for cache keys and facts. */
+  version(): Promise<string>;
+  /** Snapshots of booted guests; absent where the backend cannot restore one faster than it boots. */
+  readonly snapshots?: { ensure(request: SnapshotRequest): Promise<Snapshot> };
+}

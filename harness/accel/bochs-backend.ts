@@ -1,0 +1,52 @@
+// Bochs as a backend: v4 (AVX-512) on hosts whose KVM cannot run guests. Its disk states
+// are redologs; its probe boots a guest and proves the level. No snapshots: see
+// BENCHMARKS.md for what Bochs's save and restore cost and why it is not used.
+import { access } from 'node:fs/promises';
+import { BOCHS_BOOT_TIMEOUT_MS, BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
+import { debianPackageVersion, probeTools } from '../host/tools.js';
+import type { LevelName } from '../levels/table.js';
+import type { ImageArtifacts } from '../image/build.js';
+import { errorMessage } from '../util/errors.js';
+import type { Backend, ProbeResult } from './backend.js';
+
+/** Boots a Bochs guest at `level` (boot, agent, level proof) and stops it. */
+export async function probeBochs(level: LevelName, image: ImageArtifacts): Promise<ProbeResult> {
+  const started = performance.now();
+  const done = (works: boolean, reason: string): ProbeResult => ({ accel: 'bochs', level, works, reason, durationMs: Math.round(performance.now() - started) });
+  // The programs (bochs, unshare, ip: host/tools.ts) and the BIOS images Bochs loads.
+  const tools = (await probeTools(['bochs'])).filter((t) => t.version === undefined).map((t) => t.tool);
+  const files = await Promise.all(
+    [BOCHS_ROM, BOCHS_VGA_ROM].map((file) =>
+      access(file).then(
+        () => undefined,
+        () => file,
+      ),
+    ),
+  );
+  const missing = [...tools.map((t) => `no ${t.command}`), ...files.filter((f): f is string => f !== undefined)];
+  if (missing.length > 0) {
+    const packages = new Set(['bochs', 'bochsbios', 'vgabios', ...tools.map((t) => t.debianPackage)]);
+    return done(false, `Bochs is not installed (${missing.join(', ')}): apt-get install ${[...packages].join(' ')}`);
+  }
+  try {
+    const guest = await BochsGuest.boot({ image, level, memoryMiB: 512 });
+    await guest.dispose();
+    return done(true, `booted the guest and proved ${level} (${guest.facts.cpu})`);
+  } catch (error) {
+    return done(false, `Bochs did not run a ${level} guest: ${errorMessage(error).split('\n')[0]}`);
+  }
+}
+
+export const bochsBackend: Backend = {
+  accel: 'bochs',
+  title: 'Bochs',
+  emulator: 'Bochs',
+  slowdown: 25,
+  bootTimeoutMs: BOCHS_BOOT_TIMEOUT_MS,
+  diskFormat: 'bochs-redolog',
+  boot: (options) => BochsGuest.boot(options),
+  // Bochs creates the redolog on the first boot.
+  newDiskState: async (_image, base) => `${base}.redolog`,
+  probe: probeBochs,
+  version: async () => `bochs ${(await debianPackageVersion('bochs')) ?? 'not installed'}`,
+};

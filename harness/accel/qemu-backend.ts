@@ -1,0 +1,104 @@
+// QEMU as a backend, under KVM or TCG: boots and restores guests, makes their disk
+// states (qcow2 overlays), snapshots booted guests, and probes whether it can provide a
+// level on this host by booting the guest kernel with the level's CPU.
+import { execa } from 'execa';
+import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion } from '../guest/qemu-guest.js';
+import { buildQemuArgs, type QemuAccel } from '../guest/qemu-args.js';
+import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
+import type { ImageArtifacts } from '../image/build.js';
+import { qemuCpuArgument } from '../levels/qemu-cpu.js';
+import type { LevelName } from '../levels/table.js';
+import type { Backend, ProbeResult } from './backend.js';
+
+const MARKER = 'LGPROBEOK';
+/** A TCG boot to the marker takes ~2.5 s here, KVM well under 1 s. */
+export const PROBE_TIMEOUT_MS = 12_000;
+
+export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean): string {
+  const line = (re: RegExp) => output.split('\n').find((l) => re.test(l))?.trim();
+  const unsupported = line(/doesn't support requested feature/);
+  if (unsupported) return `${accel.toUpperCase()} cannot provide this CPU: ${unsupported}`;
+  const kvmBroken = line(/KVM internal error|emulation failure|failed to set MSR|kvm run failed/i);
+  if (kvmBroken) return `KVM opens but cannot run guests (nested or paravirtual KVM?): ${kvmBroken}`;
+  const noKvm = line(/Could not access KVM|failed to initialize kvm|No such file or directory/i);
+  if (noKvm) return `KVM is not available: ${noKvm}`;
+  if (timedOut) return `${accel.toUpperCase()} did not boot the guest kernel within ${PROBE_TIMEOUT_MS / 1000} s${accel === 'kvm' ? ' (a KVM that opens but cannot run guests, e.g. nested or paravirtual)' : ''}`;
+  return output.trim().split('\n').slice(-2).join(' ').trim() || `${accel} probe failed without output`;
+}
+
+/** The probe's QEMU command line: the guest's own, without disks or agent, straight into busybox. */
+export function probeArgs(accel: QemuAccel, level: LevelName, image: Pick<ImageArtifacts, 'kernel' | 'initrd'>): string[] {
+  return buildQemuArgs({
+    name: `levelgate-probe-${accel}-${level}`,
+    accel,
+    cpu: qemuCpuArgument(level),
+    memoryMiB: 256,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    kernelArgs: ['console=ttyS0', 'quiet', 'panic=-1', 'rdinit=/bin/busybox', '--', 'sh', '-c', `"echo ${MARKER}; busybox poweroff -f"`],
+    dataDisks: [],
+  });
+}
+
+/**
+ * A KVM whose device node opens, and which even runs a real-mode boot sector, may still
+ * hang or fail once Linux starts (nested or paravirtual KVM without VMX/SVM): only a
+ * kernel boot proves it. QEMU refuses a CPU the accelerator cannot provide before it
+ * starts (`enforce`), so those answers come at once.
+ */
+export async function probeQemu(accel: QemuAccel, level: LevelName, image: ImageArtifacts, qemuBinary = QEMU_BINARY): Promise<ProbeResult> {
+  const started = performance.now();
+  const result = await execa(qemuBinary, probeArgs(accel, level, image), {
+    stdin: 'ignore',
+    all: true,
+    reject: false,
+    timeout: PROBE_TIMEOUT_MS,
+    forceKillAfterDelay: 1000,
+    cleanup: true,
+  });
+  const output = result.all ?? '';
+  const works = result.exitCode === 0 && output.includes(MARKER);
+  return {
+    accel,
+    level,
+    works,
+    reason: works ? 'booted the guest kernel' : explainProbeFailure(accel, output, result.timedOut),
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+export function qemuBackend(accel: QemuAccel): Backend {
+  return {
+    accel,
+    title: `QEMU ${accel.toUpperCase()}`,
+    emulator: 'QEMU',
+    // KVM runs the guest on the host CPU; TCG is the reference the limits are set for.
+    slowdown: 1,
+    bootTimeoutMs: accel === 'kvm' ? 30_000 : 60_000,
+    diskFormat: 'qcow2',
+    boot: (options) => QemuGuest.boot({ ...options, accel }),
+    async newDiskState(image, base, signal) {
+      await createOverlay(image.rootDisk, `${base}.qcow2`, signal);
+      return `${base}.qcow2`;
+    },
+    probe: (level, image) => probeQemu(accel, level, image),
+    version: async () => `qemu ${await qemuVersion(QEMU_BINARY)}`,
+    snapshots: {
+      ensure: async (request) => {
+        const snapshot = await ensureQemuSnapshot({ image: request.image, level: request.level, accel, dataDisks: request.dataDisks, ...(request.warmUp ? { warmUp: request.warmUp } : {}) }, request.options);
+        return {
+          id: snapshot.key,
+          level: request.level,
+          proof: snapshot.proof,
+          bootConsole: snapshot.bootConsole,
+          async newDiskState(base, signal) {
+            await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
+            return `${base}.qcow2`;
+          },
+          restore: (options) => QemuGuest.restore({ ...options, accel }, snapshot),
+          discard: () => discardQemuSnapshot(snapshot),
+        };
+      },
+    },
+  };
+}
