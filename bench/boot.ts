@@ -1,9 +1,13 @@
-// Benchmark: cold boot-to-ready and command round trip per level, one guest at a time.
-// Usage: npm run bench [-- --runs N --level vN...]   (prints a Markdown table for BENCHMARKS.md)
+// Benchmark: per level, a cold boot to a proven guest and a restore from the level's
+// snapshot to a guest that answers (its cpuinfo read back), plus the command round trip.
+// One guest at a time. Usage: npm run bench [-- --runs N --level vN... --cold-only]
+// Prints a Markdown table for BENCHMARKS.md.
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { dir } from 'tmp-promise';
+import { BACKENDS } from '../harness/accel/backends.js';
 import { resolveAccelChoice } from '../harness/guest/pinned.js';
-import { bootGuest } from '../harness/guest/boot-guest.js';
 import { ensureImage } from '../harness/image/build.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';
@@ -12,9 +16,10 @@ import { median } from './median.js';
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, execs: { type: 'string', default: '20' }, level: { type: 'string', multiple: true } } });
 const runs = Number(values.runs);
 const execs = Number(values.execs);
-
+const range = (xs: number[]) => `${median(xs)} ms (${Math.min(...xs)}–${Math.max(...xs)})`;
 
 const image = await ensureImage({ log: stderrLog });
+const scratch = await dir({ prefix: 'levelgate-bench-boot-', unsafeCleanup: true });
 const rows: string[] = [];
 for (const level of LEVEL_NAMES.filter((l) => !values.level || values.level.includes(l))) {
   const choice = await resolveAccelChoice(level, 'auto', image);
@@ -22,33 +27,44 @@ for (const level of LEVEL_NAMES.filter((l) => !values.level || values.level.incl
     rows.push(`| ${level} | — | skipped: ${choice.skipReason} | | | | |`);
     continue;
   }
+  const backend = BACKENDS[choice.accel];
   const ready: number[] = [];
   const proof: number[] = [];
+  const restored: number[] = [];
   const rttStatic: number[] = [];
   const rttDynamic: number[] = [];
+  const snapshot = await backend.snapshots?.ensure({ image, level, dataDisks: [], options: { log: stderrLog } });
   for (let run = 0; run < runs; run++) {
-    await using guest = await bootGuest({ image, level, accel: choice.accel });
-    ready.push(guest.timings.bootToReadyMs);
-    proof.push(guest.timings.proofMs);
-    for (let i = 0; i < execs; i++) {
-      // Static no-op: the channel and a fork/exec in the guest.
-      rttStatic.push((await guest.exec(['/usr/lib/levelgate/canary', 'none'])).durationMs);
-      // Dynamically linked /usr/bin/true: adds ld.so's work, emulated.
-      rttDynamic.push((await guest.exec(['true'])).durationMs);
+    {
+      await using guest = await backend.boot({ image, level, tmpDir: scratch.path });
+      ready.push(guest.timings.bootToReadyMs);
+      proof.push(guest.timings.proofMs);
+      for (let i = 0; i < execs; i++) {
+        // Static no-op: the channel and a fork/exec in the guest.
+        rttStatic.push((await guest.exec(['/usr/lib/levelgate/canary', 'none'])).durationMs);
+        // Dynamically linked /usr/bin/true: adds ld.so's work, emulated.
+        rttDynamic.push((await guest.exec(['true'])).durationMs);
+      }
     }
-    stderrLog(`${level} run ${run + 1}/${runs}: ready ${guest.timings.bootToReadyMs} ms, proof ${guest.timings.proofMs} ms`);
+    if (snapshot) {
+      const disk = await snapshot.newDiskState(path.join(scratch.path, `disk-${run}`));
+      await using guest = await snapshot.restore({ image, level, disk, tmpDir: scratch.path });
+      restored.push(guest.timings.bootToReadyMs);
+    }
+    stderrLog(`${level} run ${run + 1}/${runs}: boot ${ready.at(-1)} ms + proof ${proof.at(-1)} ms${snapshot ? `; restore ${restored.at(-1)} ms` : ''}`);
   }
   rows.push(
-    `| ${level} | ${choice.accel} | ${median(ready)} ms (${Math.min(...ready)}–${Math.max(...ready)}) | ${median(proof)} ms | ${median(rttStatic).toFixed(1)} ms | ${median(rttDynamic).toFixed(1)} ms |`,
+    `| ${level} | ${backend.title} | ${range(ready)} | ${median(proof)} ms | ${snapshot ? range(restored) : 'no snapshots'} | ${median(rttStatic).toFixed(1)} ms | ${median(rttDynamic).toFixed(1)} ms |`,
   );
 }
+await scratch.cleanup();
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 process.stdout.write(
   [
-    `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; image ${image.digest} (kernel ${image.manifest.kernel.release}); ${runs} cold boots per level, ${execs} commands per boot.`,
+    `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; image ${image.digest} (kernel ${image.manifest.kernel.release}); ${runs} runs per level, ${execs} commands per boot.`,
     '',
-    '| level | accel | boot → agent ready, median (min–max) | level proof | round trip, static no-op | round trip, `true` (dynamic) |',
-    '|---|---|---|---|---|---|',
+    '| level | backend | cold boot → agent ready, median (min–max) | + level proof | snapshot restore → answering, median (min–max) | round trip, static no-op | round trip, `true` (dynamic) |',
+    '|---|---|---|---|---|---|---|',
     ...rows,
     '',
   ].join('\n'),

@@ -27,6 +27,7 @@ export {
   type ScenarioInput,
   type StepBuilder,
 } from './scenario/api.js';
+export { defineConfig, type LevelgateConfig, type VariantAuditConfig } from './config/config.js';
 export { defineKnownIssue, deviation, type KnownIssueInput } from './plan/known-issue-api.js';
 export type { KnownIssue, DeviationMatcher } from './plan/known-issues.js';
 export type { LevelName } from './levels/table.js';

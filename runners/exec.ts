@@ -2,6 +2,7 @@
 // runs one command with its output streamed, and exits with the command's status.
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
+import { DEFAULTS, seconds } from '../harness/config/defaults.js';
 import { openPinnedGuest } from '../harness/guest/pinned.js';
 import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { UsageError } from '../harness/util/errors.js';
@@ -16,8 +17,8 @@ exits with COMMAND's status (128+N when signal N killed it, 124 on --timeout).
 
   --level LEVEL          v1, v2, v3 or v4 (x86-64-v3 and x86_64_v3 are accepted)
   --accel ACCEL          auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
-  --timeout SECONDS      kill COMMAND after this long (default 600; timed from the host)
-  --boot-timeout SECONDS give up on a guest that is not ready by then (default 60 under TCG, 120 under Bochs)
+  --timeout SECONDS      kill COMMAND after this long (default ${seconds(DEFAULTS.execTimeoutMs)}; timed from the host)
+  --boot-timeout SECONDS give up on a guest that is not ready by then (default ${seconds(DEFAULTS.backends.tcg.bootTimeoutMs)} under TCG, ${seconds(DEFAULTS.backends.bochs.bootTimeoutMs)} under Bochs)
   --data NAME=DIR        attach DIR read-only at /mnt/NAME (repeatable)
   --console-log PATH     keep the guest's serial console in PATH
   --quiet                print only COMMAND's output
@@ -62,7 +63,7 @@ export async function execCommand(args: string[]): Promise<number> {
     if (command.length === 0) throw new UsageError('exec: no command given; put it after --, e.g. levelgate exec --level v2 -- uname -m');
     const level = resolveLevel(values.level);
     const accel = resolveAccel(values.accel);
-    const timeoutMs = resolveSeconds(values.timeout, '--timeout') ?? 600_000;
+    const timeoutMs = resolveSeconds(values.timeout, '--timeout') ?? DEFAULTS.execTimeoutMs;
     const bootTimeoutMs = resolveSeconds(values['boot-timeout'], '--boot-timeout');
     const dataFolders = (values.data ?? []).map((d) => resolveDataDisk(d));
     const opened = await openPinnedGuest({

@@ -17,19 +17,28 @@ import { prepareRun } from '../harness/run/prepare.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
-import { CATALOG } from '../scenarios/index.js';
-import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
 import { defineCommand } from './command.js';
+import { resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveLevel, resolveSeconds } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
 
-Runs every scenario of the catalog for every driver at every level this host can
-provide, and reports each cell as pass, fail, xfail (a live known issue explains every
-failing check), xpass (a known issue explains nothing: remove it), skip (with the
-reason) or error (infrastructure: the verdict could not be earned).
+Runs every scenario for every driver at every level this host can provide, and reports
+each cell as pass, fail, xfail (a live known issue explains every failing check), xpass
+(a known issue explains nothing: remove it), skip (with the reason) or error
+(infrastructure: the verdict could not be earned). The scenarios are the project's
+(levelgate.config.ts in the current directory) or, without one, the built-in catalog.
 
+Project:
+  --config PATH        the configuration file (default: levelgate.config.{ts,mts,js,mjs} here)
+  --repo NAME=DIR      attach a repository (a createrepo_c directory) read-only to every
+                       guest at /mnt/repos/NAME, for scenarios to use as attached('NAME') (repeatable)
+  --variant-audit      add the variant audit: for every package built in more than one arch
+                       in the attached repositories (the fixture repositories without any),
+                       install it at every level and check the best variant runs
+  --packages LIST      audit only these package names (comma-separated)
+  --sample N           audit at most N packages (every N-th name, the same in every run)
 Selection:
   --level LEVEL        only this level (repeatable); one CPU model per CI job
   --driver NAME        only this driver: ${DRIVER_NAMES.join(', ')} (repeatable)
@@ -45,7 +54,7 @@ Running:
                        snapshot of a booted, proven guest (the reports say which way each started)
   --workers N          cells at once (default: one per core, as memory allows)
   --cell-timeout S     end a cell as an error after S seconds (default ${seconds(DEFAULTS.cellTimeoutMs)}, scaled by load;
-                       Bochs cells get 25 times as long: it interprets every instruction)
+                       Bochs cells get ${DEFAULTS.backends.bochs.slowdown} times as long: it interprets every instruction)
   --retries N          retry a cell after an infrastructure error (default ${DEFAULTS.retries}; shown as flaky)
 Reports (paths are printed at the end):
   --junit PATH         JUnit XML (default ${DEFAULTS.junit})
@@ -68,8 +77,13 @@ export const gateCommand = defineCommand({
     grep: { type: 'string' },
     tag: { type: 'string', multiple: true },
     shard: { type: 'string' },
-    'require-levels': { type: 'boolean', default: false },
+    'require-levels': { type: 'boolean' },
     'cold-boot': { type: 'boolean', default: false },
+    config: { type: 'string' },
+    repo: { type: 'string', multiple: true },
+    'variant-audit': { type: 'boolean', default: false },
+    packages: { type: 'string' },
+    sample: { type: 'string' },
     accel: { type: 'string' },
     workers: { type: 'string' },
     'cell-timeout': { type: 'string' },
@@ -80,14 +94,23 @@ export const gateCommand = defineCommand({
     evidence: { type: 'string' },
   },
   run: async (values, _positionals, context) => {
-    const levels = (values.level ?? []).map((l) => resolveLevel(l));
-    const drivers = (values.driver ?? []).map((d) => resolveDriver(d));
-    const workers = resolveCount(values.workers, '--workers', 1) ?? defaultWorkers();
-    const retries = resolveCount(values.retries, '--retries', 0) ?? DEFAULTS.retries;
-    const cellTimeoutMs = resolveSeconds(values['cell-timeout'], '--cell-timeout') ?? DEFAULTS.cellTimeoutMs * loadFactor(workers);
-    const accel = resolveAccel(values.accel);
+    const resolved = await resolveProject(process.cwd(), {
+      ...(values.config ? { config: values.config } : {}),
+      ...(values.repo ? { repo: values.repo } : {}),
+      variantAudit: values['variant-audit'],
+      ...(values.packages ? { packages: values.packages.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
+      ...(values.sample !== undefined ? { sample: resolveCount(values.sample, '--sample', 1)! } : {}),
+    });
+    const config = resolved.project.config;
+    const levels = values.level ? values.level.map((l) => resolveLevel(l)) : [...(config.levels ?? [])];
+    const drivers = values.driver ? values.driver.map((d) => resolveDriver(d)) : [...(config.drivers ?? [])];
+    const workers = resolveCount(values.workers, '--workers', 1) ?? config.workers ?? defaultWorkers();
+    const retries = resolveCount(values.retries, '--retries', 0) ?? config.retries ?? DEFAULTS.retries;
+    const cellTimeoutMs = resolveSeconds(values['cell-timeout'], '--cell-timeout') ?? (config.cellTimeout ? config.cellTimeout * 1000 : DEFAULTS.cellTimeoutMs * loadFactor(workers));
+    const accel = values.accel !== undefined ? resolveAccel(values.accel) : (config.accel ?? 'auto');
+    const requireLevels = values['require-levels'] ?? config.requireLevels ?? false;
     const shard = values.shard ? parseShard(values.shard) : undefined;
-    let cells = planCells(CATALOG, {
+    let cells = planCells(resolved.scenarios, {
       levels,
       drivers,
       ...(values.scenario ? { scenarios: values.scenario } : {}),
@@ -97,29 +120,34 @@ export const gateCommand = defineCommand({
     if (shard) cells = shardCells(cells, shard);
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
-    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'] });
+    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached });
     await prepared.guests.prepare([...new Set(cells.map((c) => c.level))].map((level) => ({ level, accel: prepared.accel(level).accel })));
-    const evidenceDir = path.resolve(values.evidence ?? DEFAULTS.evidence);
+    const reports = config.reporters ?? {};
+    const evidenceDir = path.resolve(values.evidence ?? reports.evidence ?? DEFAULTS.evidence);
+    const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (configured ?? fallback)));
+    const json = pick(values.json, reports.json, DEFAULTS.json);
+    const junit = pick(values.junit, reports.junit, DEFAULTS.junit);
+    const html = pick(values.html, reports.html, DEFAULTS.html);
     const reporters = new ReporterSet([
       terminalReporter(),
-      jsonReporter(path.resolve(values.json ?? DEFAULTS.json)),
-      junitReporter(path.resolve(values.junit ?? DEFAULTS.junit)),
-      htmlReporter(path.resolve(values.html ?? DEFAULTS.html)),
+      ...(json ? [jsonReporter(path.resolve(json))] : []),
+      ...(junit ? [junitReporter(path.resolve(junit))] : []),
+      ...(html ? [htmlReporter(path.resolve(html))] : []),
     ]);
     const run = await runGate({
       cells,
       workers,
       environment: {
         ...prepared,
-        knownIssues: KNOWN_ISSUES,
+        knownIssues: resolved.knownIssues,
         evidenceDir,
         today: new Date().toISOString().slice(0, 10),
         accelRequest: accel,
         timeScale: loadFactor(workers),
-        requireLevels: values['require-levels'],
+        requireLevels,
       },
       imageDigest: prepared.image.digest,
-      fixturesDigest: prepared.fixtures.digest,
+      fixturesDigest: prepared.fixtures?.digest ?? 'none',
       reporters,
       signal: context.signal,
       cellTimeoutMs,

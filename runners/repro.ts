@@ -8,13 +8,12 @@ import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
-import { CATALOG } from '../scenarios/index.js';
-import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
 import { defineCommand } from './command.js';
+import { resolveProject } from './project.js';
 import { resolveAccel, resolveDriver, resolveLevel } from './resolve.js';
 import { EXIT } from './run-context.js';
 
-export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--cold-boot] [--evidence DIR]
+export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]...
 
 Runs one cell of the catalog with every command and its output shown as it runs,
 prints the emulator's command line and the command that reruns it. --driver defaults to
@@ -33,9 +32,14 @@ export const reproCommand = defineCommand({
     keep: { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
     evidence: { type: 'string' },
+    config: { type: 'string' },
+    repo: { type: 'string', multiple: true },
+    'variant-audit': { type: 'boolean', default: false },
   },
   run: async (values, positionals, context) => {
     const out = (line: string) => process.stdout.write(`${line}\n`);
+    const resolved = await resolveProject(process.cwd(), { ...(values.config ? { config: values.config } : {}), ...(values.repo ? { repo: values.repo } : {}), variantAudit: values['variant-audit'] });
+    const CATALOG = resolved.scenarios;
     if (positionals.length !== 1) throw new UsageError(`repro: name one scenario; known: ${CATALOG.map((s) => s.id).join(', ')}`);
     const level = resolveLevel(values.level);
     const accel = resolveAccel(values.accel);
@@ -46,11 +50,11 @@ export const reproCommand = defineCommand({
     const cell = planCells(CATALOG, { scenarios: positionals, levels: [level], drivers: [driver] })[0];
     if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${level}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
 
-    const prepared = await prepareRun(CATALOG, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'] });
+    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached });
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);
     const result = await runCell(cell, {
       ...prepared,
-      knownIssues: KNOWN_ISSUES,
+      knownIssues: resolved.knownIssues,
       evidenceDir: values.evidence ?? 'reports/repro',
       today: new Date().toISOString().slice(0, 10),
       signal: context.signal,

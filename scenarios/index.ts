@@ -8,6 +8,7 @@ import glibcHwcaps from './glibc-hwcaps.js';
 import localFileV3 from './local-file-v3.js';
 import movedToOlderCpu from './moved-to-older-cpu.js';
 import noarchTransition from './noarch-transition.js';
+import releaseUpgrade, { releaseUpgradeMoved } from './release-upgrade.js';
 import subpackageBaselineOnly from './subpackage-baseline-only.js';
 import upgradeBaselineOnly from './upgrade-baseline-only.js';
 import upgradeNewVariant from './upgrade-new-variant.js';
@@ -26,4 +27,6 @@ export const CATALOG: readonly Scenario[] = [
   subpackageBaselineOnly,
   noarchTransition,
   glibcHwcaps,
+  releaseUpgrade,
+  releaseUpgradeMoved,
 ];

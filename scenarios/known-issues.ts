@@ -3,7 +3,13 @@
 // expected failure (xfail) only when every failing check is one of them; an entry that
 // explains nothing in a cell it covers makes that cell an unexpected pass (xpass),
 // reported loudly so the entry is removed. Entries expire, so a fixed tool is noticed.
-import { atLeast, defineKnownIssue, deviation, type KnownIssue, type LevelName } from '../harness/index.js';
+import { atLeast, below, defineKnownIssue, deviation, type KnownIssue, type LevelName } from '../harness/index.js';
+import { LEVEL_NAMES } from '../harness/levels/table.js';
+import { archRank, runsAt } from '../harness/levels/arch.js';
+import { bestVariant, namesWithVariants, type AvailablePackage } from '../harness/repos/available.js';
+import { compareEvr } from '../harness/repos/evr.js';
+import { fixtureAuditSource, VARIANT_AUDIT_PREFIX } from '../harness/scenario/variant-audit.js';
+import { CATALOG } from './index.js';
 
 const EXPIRES = '2027-06-30';
 const DNF5_NO_LEVELS = 'https://github.com/rpm-software-management/dnf5/pull/2591';
@@ -16,9 +22,58 @@ const NO_ARCH_CHANGE_ON_UPDATE = `${LIBSOLV}/doc/libsolv-pool.txt#L801-L829`;
 /** prune_to_best_arch() runs before prune_to_best_version(). */
 const BEST_ARCH_BEFORE_VERSION = `${LIBSOLV}/src/policy.c#L1359-L1362`;
 
+/** RHEL 10 builds its packages for x86-64-v3 and labels them x86_64: no package manager can refuse them on older CPUs. */
+const RHEL10_V3_AS_X86_64 = 'https://developers.redhat.com/articles/2024/01/02/exploring-x86-64-v3-red-hat-enterprise-linux-10';
+
 const DNF5_REASON = 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists';
 const dnf5NoLevels = (id: string, scenario: string, levels: readonly LevelName[], explains: KnownIssue['explains']): KnownIssue =>
   defineKnownIssue({ id: `dnf5-no-levels/${id}`, reason: DNF5_REASON, tracker: DNF5_NO_LEVELS, expires: EXPIRES, scenarios: [scenario], drivers: ['dnf5'], levels, explains });
+
+/**
+ * The variant audit of the fixture repositories: which package, at which level, each
+ * shortfall reaches. Computed from the fixture builds with the documented behaviour:
+ * dnf5 5.4 sees only noarch and x86_64 as installable (no level detection); libsolv
+ * prunes candidates to the best arch before the best version (noarch always stays).
+ */
+function auditCoverage(pick: (name: string, level: LevelName, all: readonly AvailablePackage[]) => AvailablePackage | undefined): Map<LevelName, string[]> {
+  const all: AvailablePackage[] = fixtureAuditSource(CATALOG).builds.map((b) => ({ name: b.name, epoch: 0, version: b.version, release: b.release ?? '1', arch: b.arch }));
+  const covered = new Map<LevelName, string[]>();
+  for (const level of LEVEL_NAMES) {
+    const names = namesWithVariants(all).filter((name) => {
+      const want = bestVariant(name, level, all);
+      const got = pick(name, level, all);
+      return !!want && !!got && (compareEvr(want, got) !== 0 || want.arch !== got.arch);
+    });
+    if (names.length) covered.set(level, names.map((n) => `${VARIANT_AUDIT_PREFIX}${n}`));
+  }
+  return covered;
+}
+const newest = (candidates: readonly AvailablePackage[]) => [...candidates].sort((a, b) => compareEvr(b, a))[0];
+const dnf5Picks = (name: string, _level: LevelName, all: readonly AvailablePackage[]) => newest(all.filter((p) => p.name === name && (p.arch === 'noarch' || p.arch === 'x86_64')));
+const libsolvPicks = (name: string, level: LevelName, all: readonly AvailablePackage[]) => {
+  const runnable = all.filter((p) => p.name === name && runsAt(p.arch, level));
+  const bestRank = Math.max(...runnable.filter((p) => p.arch !== 'noarch').map((p) => archRank(p.arch)));
+  return newest(runnable.filter((p) => p.arch === 'noarch' || archRank(p.arch) === bestRank));
+};
+
+const auditIssues = (): KnownIssue[] => [
+  ...[...auditCoverage(dnf5Picks)].map(([level, scenarios]) =>
+    defineKnownIssue({ id: `dnf5-no-levels/variant-audit-${level}`, reason: DNF5_REASON, tracker: DNF5_NO_LEVELS, expires: EXPIRES, scenarios, drivers: ['dnf5'], levels: [level], explains: [deviation.installedArch(), deviation.installedVersion()] }),
+  ),
+  ...[...auditCoverage(libsolvPicks)].map(([level, scenarios]) =>
+    defineKnownIssue({
+      id: `libsolv-best-arch-before-version/variant-audit-${level}`,
+      reason: 'libsolv prunes candidates to the best arch before the best version: an older build in a higher arch wins over the newest version',
+      tracker: BEST_ARCH_BEFORE_VERSION,
+      reproducer: true,
+      expires: EXPIRES,
+      scenarios,
+      drivers: ['zypper'],
+      levels: [level],
+      explains: [deviation.installedVersion(), deviation.installedArch()],
+    }),
+  ),
+];
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
   dnf5NoLevels('detection', 'detection', atLeast('v2'), [deviation.detectedArch()]),
@@ -95,4 +150,24 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     levels: atLeast('v2'),
     explains: [deviation.notRunnable('sigill', 'lgmove', 'upgrade')],
   }),
+  dnf5NoLevels('release-upgrade', 'release-upgrade', atLeast('v3'), [deviation.installedArch('lgrel-core')]),
+  dnf5NoLevels('release-upgrade-moved', 'release-upgrade-moved', atLeast('v3'), [deviation.installedArch('lgrel-core')]),
+  ...(
+    [
+      ['release-upgrade', below('v3')],
+      // After the move from v3 to v2 (and from v2 to v1) the v3 code meets a CPU without it.
+      ['release-upgrade-moved', ['v2', 'v3']],
+    ] as const
+  ).map(([scenario, levels]) =>
+    defineKnownIssue({
+      id: `fixture-release-2-labels-v3-code-x86_64/${scenario}`,
+      reason: "the fixture's release 2 ships lgrel-tool labelled x86_64 but built for x86-64-v3, as RHEL 10 builds its packages: it dies on CPUs below v3 and no package manager can refuse it",
+      tracker: RHEL10_V3_AS_X86_64,
+      expires: EXPIRES,
+      scenarios: [scenario],
+      levels,
+      explains: [deviation.notRunnable('sigill', 'lgrel-tool')],
+    }),
+  ),
+  ...auditIssues(),
 ];

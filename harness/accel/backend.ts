@@ -28,6 +28,8 @@ export interface Snapshot {
   readonly proof: LevelProof;
   /** The console of that boot. */
   readonly bootConsole: string;
+  /** The rpm database of the saved guest, read when it was saved. */
+  readonly installed: readonly string[];
   /** A disk state for one cell, on top of the snapshot's frozen disk. */
   newDiskState(base: string, signal?: AbortSignal): Promise<string>;
   /** Restores the saved guest onto `options.disk`; throws when the snapshot does not fit. */

@@ -2,7 +2,8 @@
 // are redologs; its probe boots a guest and proves the level. No snapshots: see
 // BENCHMARKS.md for what Bochs's save and restore cost and why it is not used.
 import { access } from 'node:fs/promises';
-import { BOCHS_BOOT_TIMEOUT_MS, BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
 import { debianPackageVersion, probeTools } from '../host/tools.js';
 import type { LevelName } from '../levels/table.js';
 import type { ImageArtifacts } from '../image/build.js';
@@ -41,8 +42,7 @@ export const bochsBackend: Backend = {
   accel: 'bochs',
   title: 'Bochs',
   emulator: 'Bochs',
-  slowdown: 25,
-  bootTimeoutMs: BOCHS_BOOT_TIMEOUT_MS,
+  ...DEFAULTS.backends.bochs,
   diskFormat: 'bochs-redolog',
   boot: (options) => BochsGuest.boot(options),
   // Bochs creates the redolog on the first boot.

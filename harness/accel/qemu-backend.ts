@@ -2,6 +2,7 @@
 // states (qcow2 overlays), snapshots booted guests, and probes whether it can provide a
 // level on this host by booting the guest kernel with the level's CPU.
 import { execa } from 'execa';
+import { DEFAULTS } from '../config/defaults.js';
 import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion } from '../guest/qemu-guest.js';
 import { buildQemuArgs, type QemuAccel } from '../guest/qemu-args.js';
 import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
@@ -11,8 +12,7 @@ import type { LevelName } from '../levels/table.js';
 import type { Backend, ProbeResult } from './backend.js';
 
 const MARKER = 'LGPROBEOK';
-/** A TCG boot to the marker takes ~2.5 s here, KVM well under 1 s. */
-export const PROBE_TIMEOUT_MS = 12_000;
+const PROBE_TIMEOUT_MS = DEFAULTS.probeTimeoutMs;
 
 export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean): string {
   const line = (re: RegExp) => output.split('\n').find((l) => re.test(l))?.trim();
@@ -72,9 +72,7 @@ export function qemuBackend(accel: QemuAccel): Backend {
     accel,
     title: `QEMU ${accel.toUpperCase()}`,
     emulator: 'QEMU',
-    // KVM runs the guest on the host CPU; TCG is the reference the limits are set for.
-    slowdown: 1,
-    bootTimeoutMs: accel === 'kvm' ? 30_000 : 60_000,
+    ...DEFAULTS.backends[accel],
     diskFormat: 'qcow2',
     boot: (options) => QemuGuest.boot({ ...options, accel }),
     async newDiskState(image, base, signal) {
@@ -91,6 +89,7 @@ export function qemuBackend(accel: QemuAccel): Backend {
           level: request.level,
           proof: snapshot.proof,
           bootConsole: snapshot.bootConsole,
+          installed: snapshot.installed,
           async newDiskState(base, signal) {
             await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
             return `${base}.qcow2`;

@@ -1,24 +1,51 @@
 // Every default and time limit in one place: the runners' usage texts print from here,
 // the engine reads from here. Limits are set for QEMU TCG on an unloaded host; each
-// backend's slowdown (backends.ts) and the run's load factor stretch them.
+// backend's slowdown and the run's load factor stretch them.
+import type { Accel } from '../accel/choose.js';
+
+export interface BackendLimits {
+  /** Boot (or restore) to a proven level on an unloaded host. */
+  readonly bootTimeoutMs: number;
+  /**
+   * How much longer the same work takes than under QEMU TCG. Bochs interprets every
+   * instruction: CPU-bound work runs 15-25x slower than under TCG (domain.md §2b),
+   * short commands about as fast; limits take the slow end.
+   */
+  readonly slowdown: number;
+}
 
 export const DEFAULTS = {
   /** Guest memory (MiB). A TCG guest peaks near 300 MiB of QEMU; package managers need the rest. */
   memoryMiB: 1024,
-  /** Boot (or snapshot restore) to a proven level. */
+  /** Boot (or snapshot restore) to a proven level under QEMU TCG. */
   bootTimeoutMs: 60_000,
+  /** Per backend: boot limit and slowdown against QEMU TCG. */
+  backends: {
+    kvm: { bootTimeoutMs: 30_000, slowdown: 1 },
+    tcg: { bootTimeoutMs: 60_000, slowdown: 1 },
+    bochs: { bootTimeoutMs: 120_000, slowdown: 25 },
+  } satisfies Record<Accel, BackendLimits>,
+  /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1). */
+  probeTimeoutMs: 12_000,
   /** One package-manager command or query. */
   commandTimeoutMs: 300_000,
+  /** A command given to `levelgate exec`, and the default for a guest's commands. */
+  execTimeoutMs: 600_000,
+  /** How long past a command's own limit the host waits before calling the guest hung. */
+  hostGraceMs: 15_000,
   /** One program the checks run (a fixture program, a package's --version). */
   programTimeoutMs: 60_000,
+  /** Level proof commands. */
+  proofCommandTimeoutMs: 60_000,
+  /** Power-off: the agent's acknowledgement, then the emulator's exit. */
+  powerOffAckMs: 10_000,
+  powerOffExitMs: 30_000,
   /** One whole cell. */
   cellTimeoutMs: 600_000,
   /** Extra attempts after an infrastructure error (the cell is then marked flaky). */
   retries: 1,
-  /** Memory a guest takes on the host, for the worker budget. */
+  /** Memory a guest takes on the host, for the worker budget (QEMU plus its page cache). */
   memoryPerGuestBytes: 1.5 * 2 ** 30,
-  /** Level proof commands. */
-  proofCommandTimeoutMs: 60_000,
   /** Reports. */
   junit: 'reports/junit.xml',
   html: 'reports/report.html',

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { dir, setGracefulCleanup } from 'tmp-promise';
+import { DEFAULTS } from '../config/defaults.js';
 import { parseCpuinfoFlags } from '../levels/detect.js';
 import { proveLevel, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
@@ -53,9 +54,8 @@ export interface AgentGuestParts {
   readonly signal?: AbortSignal;
 }
 
-const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
-/** How long past a command's own timeout the host waits before calling the guest hung. */
-const HOST_GRACE_MS = 15_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = DEFAULTS.execTimeoutMs;
+const HOST_GRACE_MS = DEFAULTS.hostGraceMs;
 
 export class AgentGuest implements Guest {
   readonly facts: GuestFacts;
@@ -233,8 +233,8 @@ export class AgentGuest implements Guest {
 
   async powerOff(): Promise<void> {
     const { agent, death, exited } = this.#parts;
-    await raceWith(agent.powerOff(), death, { timeoutMs: 10_000, onTimeout: () => new GuestError(`guest ${this.facts.id} did not acknowledge power-off`) });
-    if (!(await settlesWithin(exited, 30_000))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but ${this.facts.emulator} did not exit within 30 s`);
+    await raceWith(agent.powerOff(), death, { timeoutMs: DEFAULTS.powerOffAckMs, onTimeout: () => new GuestError(`guest ${this.facts.id} did not acknowledge power-off`) });
+    if (!(await settlesWithin(exited, DEFAULTS.powerOffExitMs))) throw new GuestError(`guest ${this.facts.id} acknowledged power-off but ${this.facts.emulator} did not exit within ${DEFAULTS.powerOffExitMs / 1000} s`);
   }
 
   /**
@@ -268,7 +268,7 @@ export class AgentGuest implements Guest {
 
   async #proveLevel(): Promise<LevelProof> {
     const run = async (argv: string[]) => {
-      const result = await this.exec(argv, { timeoutMs: 60_000 });
+      const result = await this.exec(argv, { timeoutMs: DEFAULTS.proofCommandTimeoutMs });
       if (result.exitCode !== 0) {
         throw new LevelProofError(`level proof: \`${result.command}\` failed in guest ${this.facts.id} (${result.signal ?? `exit ${result.exitCode}`})`, {
           details: result.stderr,

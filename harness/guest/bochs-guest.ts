@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULTS } from '../config/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
 import { UsageError } from '../util/errors.js';
@@ -28,8 +29,6 @@ import { raceWith } from './race.js';
 export const BOCHS_BINARY = 'bochs';
 export const BOCHS_ROM = '/usr/share/bochs/BIOS-bochs-latest';
 export const BOCHS_VGA_ROM = '/usr/share/vgabios/vgabios.bin';
-/** Boot to ready is ~12 s here; the limit leaves room for a loaded host. */
-export const BOCHS_BOOT_TIMEOUT_MS = 120_000;
 /** The longest data disk name whose IDE model string ("lg-NAME") the guest still sees whole. */
 const MAX_DATA_DISK_NAME = 13;
 
@@ -131,7 +130,7 @@ export class BochsGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      const bootTimeoutMs = options.bootTimeoutMs ?? BOCHS_BOOT_TIMEOUT_MS;
+      const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULTS.backends.bochs.bootTimeoutMs;
       const deadline = started + bootTimeoutMs;
       const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
       consoleSocket.on('data', (chunk: Buffer) => {

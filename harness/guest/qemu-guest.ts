@@ -141,7 +141,7 @@ export class QemuGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      const bootTimeoutMs = options.bootTimeoutMs ?? (options.accel === 'kvm' ? 30_000 : DEFAULTS.bootTimeoutMs);
+      const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULTS.backends[options.accel].bootTimeoutMs;
       const deadline = started + bootTimeoutMs;
       const qmpClient: QmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;

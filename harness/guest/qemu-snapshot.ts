@@ -14,6 +14,7 @@ import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
 import { silentLog, type Log } from '../util/log.js';
 import { KERNEL_ARGS } from './kernel-args.js';
 import type { DataDisk, QemuAccel } from './qemu-args.js';
@@ -32,6 +33,8 @@ export interface QemuSnapshotSpec {
 }
 
 export interface QemuSnapshot extends QemuSnapshotFiles {
+  /** The rpm database of the saved guest (NAME-[EPOCH:]VERSION-RELEASE.ARCH), read when it was saved. */
+  readonly installed: readonly string[];
   readonly key: string;
   readonly dir: string;
   /** The console of the boot the snapshot was made from (evidence of its proof). */
@@ -49,9 +52,9 @@ interface SnapshotManifest {
   readonly stateSha256: string;
 }
 
-const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', proof: 'proof.json', manifest: 'manifest.json', console: 'console.log' } as const;
+const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', proof: 'proof.json', installed: 'installed.json', manifest: 'manifest.json', console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout). */
-const LAYOUT = 1;
+const LAYOUT = 2;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -88,7 +91,8 @@ async function load(dir: string, key: string): Promise<QemuSnapshot | undefined>
     for (const [name, size] of Object.entries(manifest.sizes)) if ((await stat(file(name))).size !== size) return undefined;
     if (sha256(await readFile(file(FILES.state))) !== manifest.stateSha256) return undefined;
     const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
-    return { key, dir, ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), proof, manifest };
+    const installed = JSON.parse(await readFile(file(FILES.installed), 'utf8')) as string[];
+    return { key, dir, ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), proof, installed, manifest };
   } catch {
     return undefined;
   }
@@ -141,6 +145,10 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
           if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
         }
         await writeJson(file(FILES.proof), guest.proof);
+        // A cell's first step starts from this installed set: no query needed before it.
+        const installed = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
+        if (installed.exitCode !== 0) throw new Error(`snapshot: \`${installed.command}\` failed: ${installed.stderr.trim()}`);
+        await writeJson(file(FILES.installed), parseInstalled(installed.stdout));
         const saving = performance.now();
         await guest.saveSnapshot(file(FILES.state));
         saveMs = Math.round(performance.now() - saving);
@@ -151,7 +159,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       const check = await execa('qemu-img', ['check', '-q', file(FILES.disk)], { reject: false, all: true });
       if (check.failed) throw new Error(`the snapshot's disk does not check out: ${check.all ?? check.shortMessage}`);
       const sizes: Record<string, number> = {};
-      for (const name of [FILES.ram, FILES.state, FILES.disk, FILES.proof]) sizes[name] = (await stat(file(name))).size;
+      for (const name of [FILES.ram, FILES.state, FILES.disk, FILES.proof, FILES.installed]) sizes[name] = (await stat(file(name))).size;
       const manifest: SnapshotManifest = {
         key,
         inputs,

@@ -18,7 +18,7 @@ export interface DeviationMatcher {
 }
 
 export interface KnownIssue extends KnownIssueRef {
-  /** Scenario ids the issue covers ('*': any). */
+  /** Scenario ids the issue covers; 'prefix*' covers every id that starts with prefix ('*': any). */
   readonly scenarios: readonly string[];
   readonly drivers?: readonly DriverName[];
   readonly levels?: readonly LevelName[];
@@ -42,11 +42,16 @@ export interface CellCoordinates {
 export function issuesCovering(cell: CellCoordinates, issues: readonly KnownIssue[], today: string): { live: KnownIssue[]; expired: KnownIssue[] } {
   const covering = issues.filter(
     (i) =>
-      (i.scenarios.includes('*') || i.scenarios.includes(cell.scenario)) &&
+      i.scenarios.some((pattern) => scenarioMatches(pattern, cell.scenario)) &&
       (!i.drivers || (i.drivers as readonly string[]).includes(cell.driver)) &&
       (!i.levels || i.levels.includes(cell.level)),
   );
   return { live: covering.filter((i) => i.expires >= today), expired: covering.filter((i) => i.expires < today) };
+}
+
+/** A scenario id, or a prefix ending in '*' ('variant-audit.*'), or '*' for any. */
+export function scenarioMatches(pattern: string, id: string): boolean {
+  return pattern.endsWith('*') ? id.startsWith(pattern.slice(0, -1)) : pattern === id;
 }
 
 /** True when `matcher` explains the failing `check` of a step whose action is `action`. */

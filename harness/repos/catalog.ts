@@ -56,7 +56,7 @@ export class RepoCatalog {
     const spec = scenario.repos[name];
     if (!spec) return undefined;
     if (spec.kind === 'attached') return this.#attached.get(spec.name)?.dir;
-    return this.#fixtureRoot ? path.join(this.#fixtureRoot, scenario.id, name) : undefined;
+    return this.#fixtureRoot ? path.join(this.#fixtureRoot, spec.path ?? path.join(scenario.id, name)) : undefined;
   }
 
   /**
@@ -80,9 +80,10 @@ export class RepoCatalog {
         if (dir) byRelease.set(release, (await this.metadataOf(dir)).packages);
       }
       const spec = scenario.repos[name] ?? scenario.repos[concrete[0]![1]];
-      const guestPath = spec?.kind === 'attached' ? guestAttachedPath(spec.name) : guestFixturePath(scenario.id, name);
+      const guestPath = spec?.kind === 'attached' ? guestAttachedPath(spec.name) : spec?.path ? `${GUEST_FIXTURES}/${spec.path}` : guestFixturePath(scenario.id, name);
       resolved.set(name, {
-        id: repoId(scenario.id, name),
+        // An attached repository has one id in every scenario, so its package-manager caches carry over.
+        id: spec?.kind === 'attached' ? spec.name : repoId(scenario.id, name),
         guestPath,
         packages: (release) => byRelease.get(name.includes('$releasever') ? release : undefined) ?? [],
       });

@@ -3,11 +3,11 @@
 // page cache; 1.5 GiB each keeps the host comfortable). Timeouts stretch when guests
 // outnumber cores, because the emulated clock stretches with load.
 import os from 'node:os';
+import { DEFAULTS } from '../config/defaults.js';
 
-export const MEMORY_PER_GUEST = 1.5 * 2 ** 30;
 
 export function defaultWorkers(cores = os.availableParallelism(), freeBytes = os.freemem()): number {
-  return Math.max(1, Math.min(cores, Math.floor((freeBytes - 2 ** 30) / MEMORY_PER_GUEST)));
+  return Math.max(1, Math.min(cores, Math.floor((freeBytes - 2 ** 30) / DEFAULTS.memoryPerGuestBytes)));
 }
 
 export function loadFactor(workers: number, cores = os.availableParallelism()): number {

@@ -7,6 +7,7 @@ import { dir } from 'tmp-promise';
 import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { levelgateCommand } from '../config/invocation.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
@@ -23,7 +24,7 @@ import { judgeCell } from './verdict.js';
 const DRIVER_PACKAGES: Record<string, readonly string[]> = { dnf5: ['dnf5', 'libsolv1', 'rpm'], zypper: ['zypper', 'libzypp', 'libsolv1', 'rpm'], rpm: ['rpm'] };
 
 export function reproCommand(cell: Pick<Cell, 'scenario' | 'level' | 'driver'>, accel?: string): string {
-  return `./levelgate repro ${cell.scenario.id} --level ${cell.level} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
+  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.level} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
 }
 
 export interface CellHooks {

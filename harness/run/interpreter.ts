@@ -50,6 +50,8 @@ export interface GuestSession {
   current(): CellGuest;
   /** Powers the guest off (cleanly) and boots the same disk at `level`. */
   bootAt(level: LevelName): Promise<CellGuest>;
+  /** The installed set the first guest starts with, when known without a query (a snapshot's). */
+  readonly initialInstalled?: readonly string[];
 }
 
 /** An infrastructure failure inside a cell: ends it as an error, with what to look at. */
@@ -134,7 +136,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
   let guest = session.current();
   let releasever = scenario.releasever;
   let enabled: string[] = [];
-  let installedNow: string[] | undefined;
+  let installedNow: string[] | undefined = session.initialInstalled ? [...session.initialInstalled] : undefined;
   const context: ExpectContext = { level: program.level, driver: driver.name, atLeast: (l) => levelIndex(program.level) >= levelIndex(l) };
 
   for (const [i, step] of scenario.steps.entries()) {
@@ -282,6 +284,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       ...(detectedArch !== undefined ? { detectedArch } : {}),
       available: available(),
       runnablePrograms: programs.runnable,
+      packagePrograms: programs.packagePrograms,
     };
     const checks: CheckResult[] = evaluate(expectation, seen);
     const record: StepRecord = { index, title, action: action.kind === 'operation' ? action.op : action.kind, level: guest.level, commands, installedBefore, installedAfter, checks };
@@ -314,7 +317,7 @@ async function runPrograms(
   run: (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => Promise<ExecResult>,
   index: number,
   title: string,
-): Promise<{ runs: Record<string, ProgramRun>; runnable: string[] }> {
+): Promise<{ runs: Record<string, ProgramRun>; runnable: string[]; packagePrograms: Record<string, string[]> }> {
   const installedPackages = installed.map((t) => parseNevra(t)).filter((p): p is AvailablePackage => p !== undefined);
   const byName = new Map(installedPackages.map((p) => [p.name, p]));
   const wanted = new Map<string, ProgramSpec>();
@@ -324,6 +327,16 @@ async function runPrograms(
     wanted.set(name, specs[0] ?? { path: `/usr/bin/${name}`, args: [], packageName: name });
   };
   for (const name of [...(expectation.runs ?? []), ...(expectation.dies ?? []), ...Object.keys(expectation.loads ?? {})]) add(name);
+  const packagePrograms: Record<string, string[]> = {};
+  for (const name of expectation.runsPackage ?? []) {
+    packagePrograms[name] = [];
+    if (!byName.has(name)) continue;
+    for (const spec of program.programs(name)) {
+      const programName = spec.path.split('/').at(-1)!;
+      if (!wanted.has(programName)) wanted.set(programName, spec);
+      packagePrograms[name]!.push(programName);
+    }
+  }
   const runnable: string[] = [];
   if (expectation.runnable) {
     for (const p of installedPackages) {
@@ -350,5 +363,5 @@ async function runPrograms(
       ...(spec.identity && owner ? { identity: spec.identity(owner) } : {}),
     };
   }
-  return { runs, runnable: [...new Set(runnable)].sort() };
+  return { runs, runnable: [...new Set(runnable)].sort(), packagePrograms };
 }

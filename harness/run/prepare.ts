@@ -1,22 +1,25 @@
-// What every run needs before its first cell: the guest image, the fixture
-// repositories, the repository catalog (fixture and attached repositories, their
-// metadata) and the accelerator for each level (each built or probed once, cached).
+// What every run needs before its first cell: the host's programs, the guest image,
+// the fixture repositories, the disk of attached repositories, the repository catalog
+// and the accelerator for each level (each built or probed once, cached).
 import { chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
 import { probeForRequest } from '../accel/probe.js';
-import { ensureFixtures, type FixtureSet } from '../fixtures/build.js';
+import { collectBuilds, ensureFixtures, type FixtureSet } from '../fixtures/build.js';
+import { ensureHostPackages } from '../host/install.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
-import { RepoCatalog } from '../repos/catalog.js';
-import type { ImageInfo } from './cell.js';
-import { BackendGuests } from './session.js';
+import { attachedReposDisk } from '../repos/attach.js';
+import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
+import type { ImageInfo } from './cell.js';
+import { BackendGuests } from './session.js';
 
 export interface Prepared {
   readonly artifacts: ImageArtifacts;
   readonly image: ImageInfo;
-  readonly fixtures: FixtureSet;
+  /** Absent when no scenario of the run has fixture repositories (a project with only its own repositories). */
+  readonly fixtures?: FixtureSet;
   readonly catalog: RepoCatalog;
   readonly dataDisks: readonly DataDisk[];
   readonly guests: BackendGuests;
@@ -28,21 +31,27 @@ export interface PrepareOptions {
   readonly signal?: AbortSignal;
   /** Restore cells from snapshots of booted guests (default); false boots every cell cold. */
   readonly snapshots?: boolean;
+  /** Repositories attached to every guest. */
+  readonly attached?: readonly AttachedRepo[];
 }
 
+/** `scenarios`: those whose fixture repositories the run needs built. */
 export async function prepareRun(scenarios: readonly Scenario[], request: AccelRequest, options: PrepareOptions = {}): Promise<Prepared> {
   const log = options.log ?? silentLog;
   const signal = options.signal ? { signal: options.signal } : {};
+  await ensureHostPackages(['guests', 'image', 'bochs'], log);
   const image = await ensureImage({ log, ...signal });
-  const fixtures = await ensureFixtures(scenarios, image, { log, ...signal });
+  const fixtures = collectBuilds(scenarios).length > 0 ? await ensureFixtures(scenarios, image, { log, ...signal }) : undefined;
+  const attached = options.attached ?? [];
+  const reposDisk = await attachedReposDisk(attached, { log, ...signal });
   const probes = await probeForRequest(request, LEVEL_NAMES, image);
   const choices = new Map(LEVEL_NAMES.map((l) => [l, chooseAccel(l, request, probes)]));
-  const dataDisks: DataDisk[] = [{ name: 'fixtures', path: fixtures.disk }];
+  const dataDisks: DataDisk[] = [...(fixtures ? [{ name: 'fixtures', path: fixtures.disk }] : []), ...(reposDisk ? [reposDisk] : [])];
   return {
     artifacts: image,
     image: { digest: image.digest, kernel: image.manifest.kernel.release, packages: image.manifest.packages },
-    fixtures,
-    catalog: new RepoCatalog(fixtures.reposDir),
+    ...(fixtures ? { fixtures } : {}),
+    catalog: new RepoCatalog(fixtures?.reposDir, attached),
     dataDisks,
     guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, log, ...signal }),
     accel: (level) => choices.get(level)!,

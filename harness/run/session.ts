@@ -25,6 +25,8 @@ export interface CellSession extends GuestSession {
   readonly facts?: GuestFactsRecord;
   /** The running agent guest, for repro --keep (absent for fakes). */
   readonly guest?: AgentGuest;
+  /** The installed set the first guest starts with, when known without asking it (a snapshot's). */
+  readonly initialInstalled?: readonly string[];
   start(level: LevelName): Promise<CellGuest>;
   dispose(): Promise<void>;
 }
@@ -47,6 +49,8 @@ export interface SessionOptions {
   readonly start: 'snapshot' | 'cold';
   /** Evidence of the first guest's boot when it is not in this session's logs (the snapshot's boot console). */
   readonly bootConsole?: string;
+  /** The installed set of the first guest, when known (a snapshot's). */
+  readonly initialInstalled?: readonly string[];
   /** Where console logs go. */
   readonly evidenceDir: string;
   readonly signal?: AbortSignal;
@@ -68,6 +72,10 @@ export class AgentSession implements CellSession {
   /** The guest running now, if any (repro --keep attaches to it). */
   get guest(): AgentGuest | undefined {
     return this.#guest;
+  }
+
+  get initialInstalled(): readonly string[] | undefined {
+    return this.#options.initialInstalled;
   }
 
   async start(level: LevelName): Promise<CellGuest> {
@@ -255,6 +263,7 @@ export class BackendGuests implements CellGuests {
       ...common,
       start: 'snapshot',
       bootConsole: snapshot.bootConsole,
+      initialInstalled: snapshot.installed,
       first: async (level, consoleLog) => {
         try {
           return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk));

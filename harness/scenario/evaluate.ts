@@ -44,6 +44,8 @@ export interface Observation {
   readonly available: readonly AvailablePackage[];
   /** Programs of installed scenario packages (for `runnable`), by program name. */
   readonly runnablePrograms?: readonly string[];
+  /** Package name → the programs it ships (for `runsPackage`). */
+  readonly packagePrograms?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The installed builds of `name`, as "[EPOCH:]VERSION-RELEASE.ARCH". */
@@ -102,6 +104,16 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
     const run = seen.programs[program];
     const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
     judge({ kind: 'runs', subject: program, check: `runs ${program}`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
+  }
+
+  for (const name of expectation.runsPackage ?? []) {
+    const programs = seen.packagePrograms?.[name] ?? [];
+    if (programs.length === 0) pass({ kind: 'runs', subject: name, check: `programs of ${name}`, expected: 'every program runs', actual: 'ships no program' });
+    for (const program of programs) {
+      const run = seen.programs[program];
+      const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
+      judge({ kind: 'runs', subject: program, check: `runs ${program} (${name})`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
+    }
   }
 
   for (const program of expectation.dies ?? []) {

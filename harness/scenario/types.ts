@@ -34,7 +34,14 @@ export interface PackageBuild {
 }
 
 /** A repository a scenario uses: fixture builds, or a repository the user attaches by name. */
-export type RepoSpec = { readonly kind: 'fixture'; readonly builds: readonly PackageBuild[] } | { readonly kind: 'attached'; readonly name: string };
+export type RepoSpec =
+  | {
+      readonly kind: 'fixture';
+      readonly builds: readonly PackageBuild[];
+      /** Where in the fixture tree it lives when it is shared (default: SCENARIO/NAME of its own). */
+      readonly path?: string;
+    }
+  | { readonly kind: 'attached'; readonly name: string };
 
 export type Operation = 'install' | 'upgrade' | 'downgrade' | 'distro-sync' | 'remove';
 
@@ -56,6 +63,8 @@ export interface Expectation {
   readonly installed?: Readonly<Record<string, InstalledState>>;
   /** Programs that must run (exit 0); a fixture program must also report the package installed. */
   readonly runs?: readonly string[];
+  /** Packages every program of which must run (a fixture program reports its package; others run with --version). */
+  readonly runsPackage?: readonly string[];
   /** Programs that must die with SIGILL (an instruction above the CPU's level): a trap only a faithful emulator shows. */
   readonly dies?: readonly string[];
   /** glibc-hwcaps program → the copy the loader picks: 'baseline' or a glibc-hwcaps directory. */
@@ -130,8 +139,11 @@ export const kindOf = (b: PackageBuild): 'program' | 'script' | 'hwcaps' | 'none
 
 /** The builds of a scenario's fixture repositories, by repository name. */
 export function fixtureRepos(scenario: Scenario): [string, readonly PackageBuild[]][] {
-  return Object.entries(scenario.repos).flatMap(([name, spec]) => (spec.kind === 'fixture' ? [[name, spec.builds] as [string, readonly PackageBuild[]]] : []));
+  return Object.entries(scenario.repos).flatMap(([name, spec]) => (spec.kind === 'fixture' && !spec.path ? [[name, spec.builds] as [string, readonly PackageBuild[]]] : []));
 }
+
+/** The shared fixture repository of every build of the catalog (what a variant audit of the fixtures reads). */
+export const SHARED_FIXTURE_REPO = 'variant-audit/all';
 
 /** The title a step has in transcripts and reports. */
 export function stepTitle(action: StepAction): string {

@@ -90,7 +90,7 @@ class BrokenRepos extends RepoCatalog {
 for (const driver of ['dnf5', 'zypper'] as const) {
   test.serial(`a repository ${driver} cannot load is an error naming it, even in a cell a known issue covers`, async (t) => {
     const cell = cellOf(scenario('fresh-install-mixed'), 'v3', driver);
-    const result = await runCell(cell, env(KNOWN_ISSUES, { catalog: new BrokenRepos(prepared.fixtures.reposDir) }));
+    const result = await runCell(cell, env(KNOWN_ISSUES, { catalog: new BrokenRepos(prepared.fixtures!.reposDir) }));
     t.is(result.verdict, 'error', result.reason);
     t.regex(result.reason, /^step 1 \(enable repositories: main\): (repository main \(fresh-install-mixed-main\) did not load: dnf5 sees none of its 6 packages; it said: .*|`zypper .* refresh` failed: repositories did not load \(fresh-install-mixed-main\): .*)$/);
   });

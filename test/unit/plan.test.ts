@@ -4,6 +4,7 @@ import { defineScenario, enable, installFile, install, variants } from '../../ha
 import { issuesCovering, validateKnownIssues } from '../../harness/plan/known-issues.js';
 import { planCells } from '../../harness/plan/plan.js';
 import { validateScenarios } from '../../harness/scenario/validate.js';
+import { fixtureAuditSource, variantAuditScenarios } from '../../harness/scenario/variant-audit.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
@@ -11,7 +12,7 @@ import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 test('the catalog plans one cell per scenario, level and driver, with unique ids', (t) => {
   const cells = planCells(CATALOG);
   t.is(new Set(cells.map((c) => c.id)).size, cells.length);
-  t.is(cells.length, 106);
+  t.is(cells.length, 120);
   t.deepEqual(cells.slice(0, 3).map((c) => c.id), ['detection[v1,rpm]', 'detection[v1,dnf5]', 'detection[v1,zypper]']);
   // A disk can only move to an older CPU from v2 up.
   t.false(cells.some((c) => c.id.startsWith('moved-to-older-cpu[v1')));
@@ -38,7 +39,11 @@ test('known issues cover cells by scenario, driver and level, and expire', (t) =
 test('the catalog and its known issues are consistent: no problem to report', (t) => {
   t.deepEqual(validateScenarios(CATALOG), []);
   t.deepEqual(validateKnownIssues(KNOWN_ISSUES, 'scenarios/known-issues.ts'), []);
-  for (const issue of KNOWN_ISSUES) for (const id of issue.scenarios) t.true(CATALOG.some((s) => s.id === id), `${issue.id}: scenario ${id}`);
+  // Every scenario an issue names exists: in the catalog, or in the variant audit of the fixtures.
+  const fixtures = fixtureAuditSource(CATALOG);
+  const audit = variantAuditScenarios({ repos: fixtures.repos, packages: fixtures.builds.map((b) => ({ name: b.name, epoch: 0, version: b.version, release: b.release ?? '1', arch: b.arch })) }).scenarios;
+  t.deepEqual(validateScenarios([...CATALOG, ...audit]), []);
+  for (const issue of KNOWN_ISSUES) for (const id of issue.scenarios) t.true([...CATALOG, ...audit].some((s) => s.id === id), `${issue.id}: scenario ${id}`);
   t.true(collectBuilds(CATALOG).length > 30);
 });
 

@@ -1,0 +1,71 @@
+// What a project's levelgate.config.ts declares (Playwright's defineConfig is the
+// model): its scenario files, repositories, known issues and how to run. Everything is
+// optional; command-line flags override it. Paths are relative to the configuration file.
+//
+//   import { defineConfig } from 'levelgate';
+//   export default defineConfig({
+//     scenarios: ['scenarios/'],
+//     repos: { compose: '/srv/compose/Everything/x86_64/os' },
+//     knownIssues: ['known-issues.ts'],
+//     levels: ['v1', 'v2', 'v3'],
+//     variantAudit: { repos: ['compose'], sample: 20 },
+//   });
+import type { AccelRequest } from '../accel/choose.js';
+import type { LevelName } from '../levels/table.js';
+import type { KnownIssue } from '../plan/known-issues.js';
+import type { DriverName } from '../scenario/types.js';
+
+export interface VariantAuditConfig {
+  /** Attached repositories to audit (default: all attached; without any, the fixture repositories). */
+  readonly repos?: readonly string[];
+  /** Only these package names (default: every name built in more than one arch). */
+  readonly packages?: readonly string[];
+  /** At most N of them, chosen deterministically (every N-th name in order). */
+  readonly sample?: number;
+  readonly drivers?: readonly DriverName[];
+}
+
+export interface LevelgateConfig {
+  /** Scenario files or directories of them (.ts, .mts, .js, .mjs); each exports a scenario or an array as default. */
+  readonly scenarios?: readonly string[];
+  /** Also run levelgate's built-in catalog (default: only when no scenario files are given). */
+  readonly builtinCatalog?: boolean;
+  /** Repositories to attach read-only to every guest: name → a createrepo_c directory. */
+  readonly repos?: Readonly<Record<string, string>>;
+  /** Known issues: entries, or files whose default export is an array of them. */
+  readonly knownIssues?: readonly (KnownIssue | string)[];
+  readonly levels?: readonly LevelName[];
+  readonly drivers?: readonly DriverName[];
+  readonly workers?: number;
+  readonly accel?: AccelRequest;
+  /** A level this host cannot provide is an error, not a skip. */
+  readonly requireLevels?: boolean;
+  /** Seconds. */
+  readonly cellTimeout?: number;
+  readonly retries?: number;
+  /** Generated variant-audit scenarios: install each multi-variant package and check the best variant runs. */
+  readonly variantAudit?: boolean | VariantAuditConfig;
+  /** Report paths (false: do not write that report). */
+  readonly reporters?: { readonly junit?: string | false; readonly html?: string | false; readonly json?: string | false; readonly evidence?: string };
+}
+
+export const CONFIG_FIELDS = [
+  'scenarios',
+  'builtinCatalog',
+  'repos',
+  'knownIssues',
+  'levels',
+  'drivers',
+  'workers',
+  'accel',
+  'requireLevels',
+  'cellTimeout',
+  'retries',
+  'variantAudit',
+  'reporters',
+] as const satisfies readonly (keyof LevelgateConfig)[];
+
+/** Declares a project's configuration; the loader checks every field and names the ones it cannot use. */
+export function defineConfig(config: LevelgateConfig): LevelgateConfig {
+  return config;
+}

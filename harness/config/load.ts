@@ -1,0 +1,169 @@
+// Loads a project: its levelgate.config.ts (or .mts, .js, .mjs), the scenario and
+// known-issue files it names, type-checked with the TypeScript compiler and loaded with
+// jiti. Every problem names the file (and line, or field) and makes a usage error
+// (exit 2) before any guest boots. Without a configuration file, the built-in catalog.
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createJiti } from 'jiti';
+import { ACCEL_REQUESTS } from '../accel/choose.js';
+import { isLevelName } from '../levels/table.js';
+import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
+import type { AttachRequest } from '../repos/attach.js';
+import { DRIVER_NAMES, type Scenario } from '../scenario/types.js';
+import { UsageError } from '../util/errors.js';
+import { CONFIG_FIELDS, type LevelgateConfig, type VariantAuditConfig } from './config.js';
+import { typeCheck } from './typecheck.js';
+
+export const CONFIG_NAMES = ['levelgate.config.ts', 'levelgate.config.mts', 'levelgate.config.js', 'levelgate.config.mjs'] as const;
+const SCENARIO_FILE = /\.(?:m?ts|m?js)$/;
+
+export interface Project {
+  /** The configuration file, absent when the built-in catalog runs alone. */
+  readonly configFile?: string;
+  readonly config: LevelgateConfig;
+  /** The project's own scenarios (from its files), each with its source file. */
+  readonly scenarios: readonly Scenario[];
+  readonly knownIssues: readonly KnownIssue[];
+  /** Repositories the configuration attaches, with where it says so. */
+  readonly attach: readonly AttachRequest[];
+  /** Whether the built-in catalog runs too. */
+  readonly builtinCatalog: boolean;
+}
+
+/** The configuration file to use: --config, else levelgate.config.* in `cwd`, else none. */
+export async function findConfig(cwd: string, explicit?: string): Promise<string | undefined> {
+  if (explicit) {
+    const file = path.resolve(cwd, explicit);
+    if (!(await stat(file).then((s) => s.isFile(), () => false))) throw new UsageError(`--config: ${file} does not exist or is not a file`);
+    return file;
+  }
+  for (const name of CONFIG_NAMES) {
+    const file = path.join(cwd, name);
+    if (await stat(file).then((s) => s.isFile(), () => false)) return file;
+  }
+  return undefined;
+}
+
+/** Scenario files named by the configuration: files, or every scenario file in a directory (recursively). */
+async function scenarioFiles(base: string, entries: readonly string[], where: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const full = path.resolve(base, entry);
+    const info = await stat(full).catch(() => undefined);
+    if (!info) throw new UsageError(`${where}: scenarios[${i}]: ${full} does not exist`);
+    if (info.isFile()) files.push(full);
+    else {
+      const found = (await readdir(full, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && SCENARIO_FILE.test(e.name) && !e.name.endsWith('.d.ts'));
+      if (found.length === 0) throw new UsageError(`${where}: scenarios[${i}]: ${full} holds no scenario file (.ts, .mts, .js, .mjs)`);
+      files.push(...found.map((e) => path.join(e.parentPath, e.name)).sort());
+    }
+  }
+  return files;
+}
+
+/** Where in `file` an error thrown while loading it points (its first stack frame in that file). */
+function lineOf(error: unknown, file: string): string {
+  const stack = error instanceof Error ? (error.stack ?? '') : '';
+  const m = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)(?::(\\d+))?`).exec(stack);
+  return m ? `${file}:${m[1]}${m[2] ? `:${m[2]}` : ''}` : file;
+}
+
+async function importFile(jiti: ReturnType<typeof createJiti>, file: string, what: string): Promise<unknown> {
+  try {
+    return await jiti.import(file, { default: true });
+  } catch (error) {
+    throw new UsageError(`${lineOf(error, file)}: cannot load ${what}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, {
+      hint: 'fix the file; `npx tsc --noEmit` in your project shows type errors too',
+    });
+  }
+}
+
+function isScenario(value: unknown): value is Scenario {
+  const v = value as Partial<Scenario> | null;
+  return typeof v === 'object' && v !== null && typeof v.id === 'string' && Array.isArray(v.steps) && Array.isArray(v.drivers) && typeof v.repos === 'object';
+}
+
+/** Checks the configuration's fields, naming each one it cannot use. */
+export function validateConfig(config: unknown, where: string): string[] {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return [`${where}: the default export is not a configuration object (use export default defineConfig({ ... }))`];
+  const c = config as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(c)) if (!(CONFIG_FIELDS as readonly string[]).includes(key)) problems.push(`${where}: unknown field '${key}'; known: ${CONFIG_FIELDS.join(', ')}`);
+  const list = (key: string, ok: (v: string) => boolean, known: string) => {
+    const v = c[key];
+    if (v === undefined) return;
+    if (!Array.isArray(v)) return problems.push(`${where}: ${key} must be a list`);
+    v.forEach((x, i) => {
+      if (typeof x !== 'string' || !ok(x)) problems.push(`${where}: ${key}[${i}]: '${String(x)}' is not ${known}`);
+    });
+  };
+  list('levels', isLevelName, 'a level; known: v1, v2, v3, v4');
+  list('drivers', (d) => (DRIVER_NAMES as readonly string[]).includes(d), `a driver; known: ${DRIVER_NAMES.join(', ')}`);
+  list('scenarios', (s) => s.length > 0, 'a path');
+  if (c.accel !== undefined && !(ACCEL_REQUESTS as readonly unknown[]).includes(c.accel)) problems.push(`${where}: accel: '${String(c.accel)}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);
+  for (const key of ['workers', 'retries', 'cellTimeout'] as const) {
+    const v = c[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < (key === 'retries' ? 0 : 1))) problems.push(`${where}: ${key}: '${String(v)}' is not a number of at least ${key === 'retries' ? 0 : 1}`);
+  }
+  if (c.repos !== undefined) {
+    if (typeof c.repos !== 'object' || c.repos === null || Array.isArray(c.repos)) problems.push(`${where}: repos must map names to directories, e.g. repos: { compose: '/srv/compose' }`);
+    else for (const [name, dir] of Object.entries(c.repos)) if (typeof dir !== 'string') problems.push(`${where}: repos.${name}: must be a directory path`);
+  }
+  const audit = c.variantAudit;
+  if (audit !== undefined && typeof audit !== 'boolean') {
+    const a = audit as VariantAuditConfig;
+    if (typeof audit !== 'object' || audit === null) problems.push(`${where}: variantAudit must be true, false or { repos, packages, sample, drivers }`);
+    else if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) problems.push(`${where}: variantAudit.sample: '${String(a.sample)}' is not a whole number of at least 1`);
+  }
+  return problems;
+}
+
+/** Loads the project at `cwd` (or the configuration at `configPath`). */
+export async function loadProject(cwd: string, configPath?: string): Promise<Project> {
+  const configFile = await findConfig(cwd, configPath);
+  if (!configFile) return { config: {}, scenarios: [], knownIssues: [], attach: [], builtinCatalog: true };
+  const base = path.dirname(configFile);
+  const where = path.relative(cwd, configFile) || configFile;
+  const jiti = createJiti(configFile, { interopDefault: true, sourceMaps: true, moduleCache: false });
+
+  // The configuration first (it names the other files), then everything type-checked together.
+  const raw = await importFile(jiti, configFile, 'the configuration');
+  const problems = validateConfig(raw, where);
+  if (problems.length) throw new UsageError(problems[0]!, problems.length > 1 ? { details: problems.join('\n') } : {});
+  const config = raw as LevelgateConfig;
+  const files = await scenarioFiles(base, config.scenarios ?? [], where);
+  const issueFiles = (config.knownIssues ?? []).filter((k): k is string => typeof k === 'string').map((f) => path.resolve(base, f));
+  const typeScript = [configFile, ...files, ...issueFiles].filter((f) => /\.m?ts$/.test(f));
+  const typeProblems = typeCheck(typeScript);
+  if (typeProblems.length) {
+    const lines = typeProblems.map((p) => `${path.relative(cwd, p.file) || p.file}:${p.line}:${p.column}: ${p.message}`);
+    throw new UsageError(`${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more type errors)` : ''}`, { ...(lines.length > 1 ? { details: lines.join('\n') } : {}), hint: 'the scenarios and configuration must type-check against levelgate\'s API' });
+  }
+
+  const scenarios: Scenario[] = [];
+  for (const file of files) {
+    const exported = await importFile(jiti, file, 'the scenario');
+    const list = Array.isArray(exported) ? exported : [exported];
+    list.forEach((s, i) => {
+      if (!isScenario(s)) throw new UsageError(`${file}: the default export${Array.isArray(exported) ? `[${i}]` : ''} is not a scenario (use export default defineScenario({ ... }))`);
+      scenarios.push({ ...s, source: path.relative(cwd, file) || file });
+    });
+  }
+
+  const knownIssues: KnownIssue[] = [];
+  for (const [i, entry] of (config.knownIssues ?? []).entries()) {
+    if (typeof entry !== 'string') {
+      knownIssues.push(entry);
+      continue;
+    }
+    const file = path.resolve(base, entry);
+    const exported = await importFile(jiti, file, `knownIssues[${i}]`);
+    if (!Array.isArray(exported)) throw new UsageError(`${file}: the default export is not a list of known issues (export default [defineKnownIssue({ ... })])`);
+    knownIssues.push(...(exported as KnownIssue[]));
+  }
+  const issueProblems = validateKnownIssues(knownIssues, `${where}: knownIssues`);
+  if (issueProblems.length) throw new UsageError(issueProblems[0]!, issueProblems.length > 1 ? { details: issueProblems.join('\n') } : {});
+
+  const attach = Object.entries(config.repos ?? {}).map(([name, dir]) => ({ name, dir: path.resolve(base, dir), where: `${where}: repos.${name}` }));
+  return { configFile, config, scenarios, knownIssues, attach, builtinCatalog: config.builtinCatalog ?? (config.scenarios ?? []).length === 0 };
+}
