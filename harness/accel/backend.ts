@@ -2,6 +2,7 @@
 // how it boots guests, makes disk states, snapshots booted guests, probes this host,
 // and how much slower it runs than the reference (QEMU TCG). The engine asks this
 // table; nothing outside it branches on a backend's name.
+import type { GuestCommand } from '../drivers/driver.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../guest/qemu-args.js';
@@ -43,7 +44,7 @@ export interface SnapshotRequest {
   readonly level: LevelName;
   readonly dataDisks: readonly DataDisk[];
   /** Commands run in the guest before it is saved (page cache, package-manager caches). */
-  readonly warmUp?: readonly (readonly string[])[];
+  readonly warmUp?: readonly GuestCommand[];
   readonly options: { readonly log?: Log; readonly signal?: AbortSignal; readonly bootTimeoutMs?: number; readonly rebuild?: boolean };
 }
 

@@ -4,6 +4,7 @@
 // it in a fraction of a second: the RAM mapped copy-on-write, the disk an overlay of
 // its own on the snapshot's frozen disk. The snapshot lives in the cache under a key of
 // everything it depends on; one that is damaged or does not fit is rebuilt, never used.
+import type { GuestCommand } from '../drivers/driver.js';
 import { createHash } from 'node:crypto';
 import { chmod, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,7 +30,7 @@ export interface QemuSnapshotSpec {
   readonly memoryMiB?: number;
   readonly qemuBinary?: string;
   /** Commands run after the proof and before saving (page cache, package-manager caches). */
-  readonly warmUp?: readonly (readonly string[])[];
+  readonly warmUp?: readonly GuestCommand[];
 }
 
 export interface QemuSnapshot extends QemuSnapshotFiles {
@@ -140,8 +141,8 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       );
       let saveMs = 0;
       try {
-        for (const argv of spec.warmUp ?? []) {
-          const result = await guest.exec(argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
+        for (const command of spec.warmUp ?? []) {
+          const result = await guest.exec(command.argv, { timeoutMs: DEFAULTS.commandTimeoutMs, ...(command.input !== undefined ? { input: command.input } : {}) });
           if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
         }
         await writeJson(file(FILES.proof), guest.proof);

@@ -10,6 +10,7 @@ import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
 import { attachedReposDisk } from '../repos/attach.js';
 import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
+import { attachedRepoWarmUp } from '../repos/warm-up.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { ImageInfo } from './cell.js';
@@ -53,7 +54,7 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
     ...(fixtures ? { fixtures } : {}),
     catalog: new RepoCatalog(fixtures?.reposDir, attached),
     dataDisks,
-    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, log, ...signal }),
+    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), log, ...signal }),
     accel: (level) => choices.get(level)!,
   };
 }

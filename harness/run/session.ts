@@ -1,6 +1,7 @@
 // A cell's guests: one disk, booted at one level at a time. The first guest starts the
 // cell; a move to another CPU or a reboot powers it off cleanly and boots the same disk
 // again. The session keeps what reports need: each boot's proof, console log and time.
+import type { GuestCommand } from '../drivers/driver.js';
 import path from 'node:path';
 import type { Snapshot } from '../accel/backend.js';
 import { BACKENDS } from '../accel/backends.js';
@@ -185,7 +186,7 @@ export interface GuestSourceOptions {
   /** Restore each cell's first guest from a snapshot where the backend has them (default); else boot cold. */
   readonly snapshots: boolean;
   /** Run in a guest before it is saved (page cache, package-manager caches). */
-  readonly warmUp?: readonly (readonly string[])[];
+  readonly warmUp?: readonly GuestCommand[];
   readonly log?: Log;
   readonly signal?: AbortSignal;
 }
