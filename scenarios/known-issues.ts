@@ -15,7 +15,8 @@ const EXPIRES = '2027-06-30';
 const DNF5_NO_LEVELS = 'https://github.com/rpm-software-management/dnf5/pull/2591';
 const DNF5_LOCAL_V3 = 'https://github.com/rpm-software-management/dnf5/issues/2262';
 // No upstream report describes these; the trackers link the documented libsolv policy
-// that causes them (at the commit read), and each cell keeps a reproducer.
+// that causes them (at the commit read), and each cell's evidence keeps a reproducer
+// with libsolv's own test case (harness/run/reproducer.ts).
 const LIBSOLV = 'https://github.com/openSUSE/libsolv/blob/1b580675f4e3107823146c78fe03876cb82bf964';
 /** "a : b ... the solver must not change the architecture from a to b or b to a"; x86_64_v3:x86_64_v2:x86_64. */
 const NO_ARCH_CHANGE_ON_UPDATE = `${LIBSOLV}/doc/libsolv-pool.txt#L801-L829`;
@@ -65,8 +66,7 @@ const auditIssues = (): KnownIssue[] => [
       id: `libsolv-best-arch-before-version/variant-audit-${level}`,
       reason: 'libsolv prunes candidates to the best arch before the best version: an older build in a higher arch wins over the newest version',
       tracker: BEST_ARCH_BEFORE_VERSION,
-      reproducer: true,
-      expires: EXPIRES,
+        expires: EXPIRES,
       scenarios,
       drivers: ['zypper'],
       levels: [level],
@@ -99,7 +99,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     id: 'libsolv-best-arch-before-version',
     reason: 'libsolv prunes candidates to the best arch before the best version: a v3 machine installs the older x86_64_v3 1.0 over x86_64 1.1',
     tracker: BEST_ARCH_BEFORE_VERSION,
-    reproducer: true,
     expires: EXPIRES,
     scenarios: ['variant-lags-baseline'],
     drivers: ['zypper'],
@@ -110,7 +109,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     id: 'libsolv-no-variant-switch-on-update',
     reason: 'update never switches variant: libsolv treats x86_64 → x86_64_v3 as a forbidden arch change, so the machine stays on x86_64',
     tracker: NO_ARCH_CHANGE_ON_UPDATE,
-    reproducer: true,
     expires: EXPIRES,
     scenarios: ['upgrade-new-variant'],
     drivers: ['zypper'],
@@ -121,7 +119,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     id: 'libsolv-silent-stale-update',
     reason: 'the silent stale case: a newer version built only for x86_64 is neither listed nor installed over x86_64_v3 ("Nothing to do", exit 0)',
     tracker: NO_ARCH_CHANGE_ON_UPDATE,
-    reproducer: true,
     expires: EXPIRES,
     scenarios: ['upgrade-baseline-only'],
     drivers: ['zypper'],
@@ -132,7 +129,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     id: 'libsolv-subpackage-stall',
     reason: 'the x86_64_v3 main package holds its x86_64-only subpackage back: taking libs 1.1 needs main 1.1, another arch, so update stalls silently',
     tracker: NO_ARCH_CHANGE_ON_UPDATE,
-    reproducer: true,
     expires: EXPIRES,
     scenarios: ['subpackage-baseline-only'],
     drivers: ['zypper'],
@@ -143,7 +139,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
     id: 'libsolv-update-keeps-unrunnable-variant',
     reason: 'on a disk moved to an older CPU, update keeps the variant the CPU cannot run (switching back to a lower variant is a forbidden arch change); only dist-upgrade repairs it',
     tracker: NO_ARCH_CHANGE_ON_UPDATE,
-    reproducer: true,
     expires: EXPIRES,
     scenarios: ['moved-to-older-cpu'],
     drivers: ['zypper'],

@@ -25,8 +25,8 @@ export const DEFAULTS = {
     tcg: { bootTimeoutMs: 60_000, slowdown: 1 },
     bochs: { bootTimeoutMs: 120_000, slowdown: 25 },
   } satisfies Record<Accel, BackendLimits>,
-  /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1). */
-  probeTimeoutMs: 12_000,
+  /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1; 8-11 s under a load of 8). */
+  probeTimeoutMs: 20_000,
   /** One package-manager command or query. */
   commandTimeoutMs: 300_000,
   /** A command given to `levelgate exec`, and the default for a guest's commands. */

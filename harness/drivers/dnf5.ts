@@ -66,6 +66,8 @@ export const dnf5: PackageDriver = {
       input: `[main]\nexcludepkgs=${VARIANT_ARCHES.filter((a) => a !== pin.arch).map((a) => `${pin.name}.${a}`).join(',')}\n`,
     },
   ],
+  // --debugsolver: libsolv's testcase of the goal (dnf5(8)); the transaction still runs.
+  solverCase: (command, dir) => ({ command: { ...command, argv: [...command.argv, '--debugsolver', `--setopt=debugdir=${dir}`] }, testcaseDir: `${dir}/packages` }),
   judge: (purpose, output: CommandOutput): Judgement => {
     const text = `${output.stdout}\n${output.stderr}`;
     switch (purpose) {

@@ -10,6 +10,13 @@ export interface GuestCommand {
   readonly input?: string;
 }
 
+/** A solver command that writes the solver's own test case (a libsolv testcase) where a maintainer can replay it. */
+export interface SolverCaseCommand {
+  readonly command: GuestCommand;
+  /** The directory the tool writes testcase.t, the repositories and the result into. */
+  readonly testcaseDir: string;
+}
+
 export interface RepoRef {
   /** The repository id the package manager uses. */
   readonly id: string;
@@ -60,6 +67,8 @@ export interface PackageDriver {
   pin(pin: PinSpec): readonly GuestCommand[];
   /** Judges an ending by the tool's documented exit statuses and messages. */
   judge(purpose: CommandPurpose, output: CommandOutput): Judgement;
+  /** The same solver command, writing the solver's test case (into `dir` where the tool lets it choose); undefined without a solver. */
+  solverCase(command: GuestCommand, dir: string): SolverCaseCommand | undefined;
 }
 
 /** Reads every installed package from the rpm database (a query: it must succeed). */

@@ -27,6 +27,7 @@ export const rpm: PackageDriver = {
   detectArch: () => ({ argv: ['rpm', '--showrc'] }),
   parseDetectedArch: (stdout) => /^install arch\s*:\s*(\S+)/m.exec(stdout)?.[1],
   pin: () => [],
+  solverCase: () => undefined,
   judge: (purpose, output): Judgement => {
     if (purpose !== 'operation') return mustSucceed(output);
     if (output.signal) return { kind: 'error', message: `rpm was killed by ${output.signal}` };

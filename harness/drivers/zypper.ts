@@ -7,6 +7,8 @@ import { lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type Ju
 import type { PinSpec, Refusal } from '../scenario/types.js';
 
 const BASE = ['zypper', '--non-interactive', '--no-gpg-checks'];
+/** The zypper commands that run the solver (and take --debug-solver). */
+const SOLVER_COMMANDS = ['install', 'update', 'dist-upgrade', 'remove', 'list-updates'];
 export const ZYPPER_REPO_FILE = '/etc/zypp/repos.d/levelgate.repo';
 const releaseArgs = (releasever?: string) => (releasever ? ['--releasever', releasever] : []);
 
@@ -87,6 +89,13 @@ export const zypper: PackageDriver = {
   // lock with arch rule with zypper means", libzypp PoolQuery.cc): the lock holds the
   // installed package as it is, arch and version.
   pin: (pin: PinSpec) => [{ argv: [...BASE, 'addlock', pin.name] }],
+  // --debug-solver, a command option (before the package names): writes the solver's
+  // testcase instead of acting (zypper(8)), always to this directory.
+  solverCase: (command) => {
+    const at = command.argv.findIndex((a) => SOLVER_COMMANDS.includes(a));
+    if (at < 0) return undefined;
+    return { command: { ...command, argv: [...command.argv.slice(0, at + 1), '--debug-solver', ...command.argv.slice(at + 1)] }, testcaseDir: '/var/log/zypper.solverTestCase' };
+  },
   judge: (purpose, output: CommandOutput): Judgement => {
     const text = `${output.stdout}\n${output.stderr}`;
     switch (purpose) {

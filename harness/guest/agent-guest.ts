@@ -182,6 +182,7 @@ export class AgentGuest implements Guest {
         timedOut: exit.timedOut || (hostTimedOut && exit.killed),
         spawnFailed: exit.spawnFailed,
         stdout: stdout.toString('utf8'),
+        stdoutBytes: stdout,
         stderr: stderr.toString('utf8'),
         durationMs: Math.round((performance.now() - started) * 10) / 10,
         consoleEvents: this.console.events.slice(eventsBefore) as ConsoleEvent[],

@@ -57,6 +57,8 @@ export interface CommandResult {
   /** The agent could not start it (missing program, bad cwd). */
   readonly spawnFailed: boolean;
   readonly stdout: string;
+  /** The same bytes, undecoded (archives, binary files). */
+  readonly stdoutBytes: Buffer;
   readonly stderr: string;
   readonly durationMs: number;
   /** Console evidence (illegal instructions, oopses) printed while it ran. */

@@ -122,9 +122,11 @@ export class QemuGuest extends AgentGuest {
       });
       let tearingDown = false;
       let qmp: QmpClient | undefined;
+      // QMP is closed here, after `quit` went through it: closed first, QEMU would only stop to SIGKILL.
       stack.defer('stop QEMU', async () => {
         tearingDown = true;
         await stopEmulator(child, exited, () => (qmp ? settlesWithin(qmp.execute('quit'), 1000) : undefined), 2000);
+        qmp?.close();
       });
       const evidence = () => describeEvidence('QEMU', stderrText, guestConsole);
 
@@ -145,8 +147,19 @@ export class QemuGuest extends AgentGuest {
       const deadline = started + bootTimeoutMs;
       const qmpClient: QmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;
-      stack.defer('close QMP', () => qmpClient.close());
-      if (start.kind === 'restore') await raceWith(loadIncoming(qmpClient, start.snapshot.state, deadline), death, { timeoutMs: Math.max(0, deadline - performance.now()), onTimeout: () => new GuestError(`guest ${id}: the snapshot's state did not load within ${Math.round(bootTimeoutMs / 1000)} s`, { details: evidence() }) });
+      if (start.kind === 'restore') {
+        try {
+          await raceWith(loadIncoming(qmpClient, start.snapshot.state, deadline), death, {
+            timeoutMs: Math.max(0, deadline - performance.now()),
+            onTimeout: () => new GuestError(`guest ${id}: the snapshot's state did not load within ${Math.round(bootTimeoutMs / 1000)} s`, { details: evidence() }),
+          });
+        } catch (error) {
+          // A lost QMP connection usually means QEMU refused the state and exited: say what QEMU said.
+          if (error instanceof GuestError) throw error;
+          await settlesWithin(exited, 2000);
+          throw new GuestError(`guest ${id}: the snapshot did not restore (${(error as Error).message})`, { details: evidence(), hint: hintForQemuFailure(stderrText, options.accel) ?? 'the snapshot is rebuilt' });
+        }
+      }
       const agentSocket = await raceWith(connectWhenListening(spec.agentSocket!, exited, deadline, 'QEMU'), death);
       const agent = new AgentClient(agentSocket);
       stack.defer('close agent channel', () => agent.close());

@@ -23,7 +23,6 @@ export interface KnownIssueInput {
   readonly drivers?: readonly DriverName[];
   readonly levels?: readonly LevelName[];
   readonly explains: readonly DeviationMatcher[];
-  readonly reproducer?: boolean;
 }
 
 export function defineKnownIssue(input: KnownIssueInput): KnownIssue {

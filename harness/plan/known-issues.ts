@@ -24,12 +24,6 @@ export interface KnownIssue extends KnownIssueRef {
   readonly levels?: readonly LevelName[];
   /** The deviations it explains; a failing check matching none of them is a failure. */
   readonly explains: readonly DeviationMatcher[];
-  /**
-   * No upstream report describes the shortfall, so `tracker` links the documented
-   * policy that causes it, and the cell's evidence keeps a reproducer (the commands
-   * and repository setup) a maintainer can replay without levelgate.
-   */
-  readonly reproducer?: boolean;
 }
 
 export interface CellCoordinates {

@@ -17,7 +17,8 @@ import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, InterruptedError, LevelgateError } from '../util/errors.js';
 import { CellError, interpret, levelsVisited, type Transcript } from './interpreter.js';
-import type { CellGuests, CellSession } from './session.js';
+import type { CellGuests, CellSession, SessionRequest } from './session.js';
+import { firstSolverFailure, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';
 
 /** The Debian packages behind each driver, as recorded in the image manifest. */
@@ -137,7 +138,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
   try {
     const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario), env.catalog.programsOf(cell.scenario)]);
-    session = await env.guests.open({
+    const sessionRequest: SessionRequest = {
       firstAccel: first,
       level: cell.level,
       accelAt: (level) => accelAt(level).accel!,
@@ -147,19 +148,21 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       ...(env.signal ? { signal: env.signal } : {}),
       ...(env.shell ? { shell: true } : {}),
       onGuest: (guest) => env.hooks?.onGuest?.(cell, guest),
-    });
+    };
+    session = await env.guests.open(sessionRequest);
     await session.start(cell.level);
+    const program = {
+      cellId: cell.id,
+      scenario: cell.scenario,
+      level: cell.level,
+      driver,
+      repos,
+      programs: programs.programs,
+      inPlay: programs.inPlay,
+      limits: { commandMs: DEFAULTS.commandTimeoutMs * timeScale * slowdown, programMs: DEFAULTS.programTimeoutMs * timeScale * slowdown },
+    };
     await interpret(
-      {
-        cellId: cell.id,
-        scenario: cell.scenario,
-        level: cell.level,
-        driver,
-        repos,
-        programs: programs.programs,
-        inPlay: programs.inPlay,
-        limits: { commandMs: DEFAULTS.commandTimeoutMs * timeScale * slowdown, programMs: DEFAULTS.programTimeoutMs * timeScale * slowdown },
-      },
+      program,
       session,
       transcript,
       {
@@ -171,11 +174,42 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     );
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
-    if (judged.verdict === 'xfail') {
-      const reproducers = live.filter((i) => i.reproducer && judged.knownIssues.some((k) => k.id === i.id));
-      if (reproducers.length) attachments.push(await writeReproducer(evidence, cell, transcript.steps, reproducers));
-    }
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
+    // A solver that got it wrong (fail, or a known shortfall): a reproducer with the solver's own test case.
+    const failing = judged.verdict === 'fail' || judged.verdict === 'xfail' ? firstSolverFailure(transcript.steps) : undefined;
+    if (failing && driver.solver) {
+      await session.dispose();
+      const replay: Transcript = { steps: [], packageManagerMs: 0, programMs: 0 };
+      let replayProblem: string | undefined;
+      const replayScratch = path.join(scratch.path, 'replay');
+      await mkdir(replayScratch, { recursive: true });
+      const replaySession = await env.guests.open({ ...sessionRequest, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });
+      try {
+        await mkdir(path.join(evidence, 'replay'), { recursive: true });
+        await replaySession.start(cell.level);
+        await interpret(program, replaySession, replay, {}, { solverCaseAt: failing.index });
+      } catch (error) {
+        if (error instanceof InterruptedError || env.signal?.aborted) throw error;
+        // The reproducer goes without the solver's test case, saying why; the cell's verdict stands.
+        replayProblem = errorMessage(error);
+      } finally {
+        await replaySession.dispose();
+      }
+      const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
+      attachments.push(
+        await writeReproducer(evidence, {
+          cellId: cell.id,
+          scenario: cell.scenario,
+          level: cell.level,
+          steps: transcript.steps,
+          issues,
+          catalog: env.catalog,
+          failingStep: failing.index,
+          ...(replay.solverCase ? { solverCase: replay.solverCase } : {}),
+          ...(replayProblem ? { problem: replayProblem } : {}),
+        }),
+      );
+    }
     return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
   } catch (error) {
     if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', 'interrupted');
@@ -207,32 +241,3 @@ async function writeDetails(evidence: string, error: { message: string; details?
   await writeFile(file, `${error.message}\n\n${error.details ?? ''}\n`);
   return file;
 }
-
-/**
- * A shell script that replays the cell's commands in a guest of the same image, for a
- * maintainer who has no levelgate: the repository setup and every package-manager
- * command, in order, with the known issue it shows.
- */
-async function writeReproducer(evidence: string, cell: Cell, steps: readonly StepRecord[], issues: readonly KnownIssue[]): Promise<string> {
-  const file = path.join(evidence, 'reproducer.sh');
-  const lines = [
-    '#!/bin/sh',
-    `# levelgate reproducer for ${cell.id}: ${cell.scenario.title}`,
-    ...issues.map((i) => `# known issue ${i.id}: ${i.reason}\n#   documented at ${i.tracker}`),
-    `# Run as root in a guest of CPU level ${cell.level} with the fixture repositories at /mnt/fixtures.`,
-    'set -x',
-  ];
-  for (const step of steps) {
-    lines.push('', `# step ${step.index} at ${step.level}: ${step.title}`);
-    if (step.action === 'move-to' || step.action === 'reboot') lines.push(`# (power off; boot this disk on a ${step.level} CPU)`);
-    for (const command of step.commands) {
-      if (command.role === 'program' || command.role === 'query') continue;
-      const input = command.command.startsWith('tee ') ? command.stdout : undefined;
-      lines.push(input !== undefined ? `${command.command} <<'LEVELGATE_EOF'\n${input.replace(/\n$/, '')}\nLEVELGATE_EOF` : command.command);
-    }
-    for (const check of step.checks.filter((c) => c.status === 'fail')) lines.push(`# expected ${check.check}: ${check.expected}; got ${check.actual}`);
-  }
-  await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o755 });
-  return file;
-}
-

@@ -25,6 +25,8 @@ export interface ExecResult {
   readonly timedOut: boolean;
   readonly spawnFailed: boolean;
   readonly stdout: string;
+  /** The same output, undecoded (when the backend has it). */
+  readonly stdoutBytes?: Buffer;
   readonly stderr: string;
   readonly durationMs: number;
   readonly consoleEvents: readonly { readonly kind: string; readonly line: string }[];
@@ -108,6 +110,8 @@ export interface InterpreterHooks {
 
 export interface Transcript {
   readonly steps: StepRecord[];
+  /** The solver's test case of one step, when asked for (InterpretOptions.solverCaseAt): file name → content. */
+  solverCase?: { readonly step: number; readonly tool: string; readonly files: Map<string, Buffer> };
   /** Time spent in package-manager commands and in programs the checks ran. */
   packageManagerMs: number;
   programMs: number;
@@ -130,8 +134,18 @@ export function levelsVisited(scenario: Scenario, level: LevelName): LevelName[]
 
 const expand = (name: string, releasever: string | undefined) => (releasever === undefined ? name : name.replaceAll('$releasever', releasever));
 
+export interface InterpretOptions {
+  /**
+   * Replay for a reproducer: run the steps up to this one, run its solver command so
+   * that the tool writes its own test case, collect it into the transcript, and stop.
+   */
+  readonly solverCaseAt?: number;
+}
+
+const SOLVER_CASE_DIR = '/var/tmp/levelgate-solver-case';
+
 /** Runs the steps; throws CellError on an infrastructure failure (the transcript so far stays in `transcript`). */
-export async function interpret(program: CellProgram, session: GuestSession, transcript: Transcript, hooks: InterpreterHooks = {}): Promise<void> {
+export async function interpret(program: CellProgram, session: GuestSession, transcript: Transcript, hooks: InterpreterHooks = {}, options: InterpretOptions = {}): Promise<void> {
   const { scenario, driver } = program;
   let guest = session.current();
   let releasever = scenario.releasever;
@@ -204,6 +218,22 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       }
     };
 
+    /** In a replay, the step whose solver test case is wanted: the tool writes it, it is collected, and the replay ends. */
+    const solverCase = async (command: GuestCommand): Promise<boolean> => {
+      if (options.solverCaseAt !== index) return false;
+      const variant = driver.solverCase(command, SOLVER_CASE_DIR);
+      if (!variant) return false;
+      await tool(variant.command, 'operation');
+      const listing = await tool({ argv: ['find', variant.testcaseDir, '-maxdepth', '1', '-type', 'f', '-printf', '%f\\n'] }, 'query');
+      const files = new Map<string, Buffer>();
+      for (const name of listing.result.stdout.split('\n').filter(Boolean)) {
+        const read = await tool({ argv: ['cat', `${variant.testcaseDir}/${name}`] }, 'query');
+        files.set(name, read.result.stdoutBytes ?? Buffer.from(read.result.stdout));
+      }
+      transcript.solverCase = { step: index, tool: driver.name, files };
+      return true;
+    };
+
     const installedBefore = installedNow ?? (await queryInstalled());
     let outcome: Outcome | undefined;
     let updates: string[] | undefined;
@@ -225,12 +255,15 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       case 'operation': {
         const command = driver.operation(action.op, action.packages, releasever);
         if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no ${action.op} operation`);
+        if (await solverCase(command)) return;
         outcome = judgeOutcome((await tool(command, 'operation')).judged);
         break;
       }
       case 'install-file': {
         const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
-        outcome = judgeOutcome((await tool(driver.installFile(`${expand(repo.guestPath, releasever)}/${action.file}`), 'operation')).judged);
+        const command = driver.installFile(`${expand(repo.guestPath, releasever)}/${action.file}`);
+        if (await solverCase(command)) return;
+        outcome = judgeOutcome((await tool(command, 'operation')).judged);
         break;
       }
       case 'release-upgrade': {
@@ -242,6 +275,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
         const { refresh } = driver.configureRepos(refsOf(enabled), releasever);
         if (refresh) await tool(refresh, 'refresh');
         await verifyRepos();
+        if (await solverCase(command)) return;
         outcome = judgeOutcome((await tool(command, 'operation')).judged);
         break;
       }

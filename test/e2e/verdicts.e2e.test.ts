@@ -2,13 +2,13 @@
 // that dies is caught, a repository that does not load is an error whatever the known
 // issues say, a known issue explains exactly the checks it names (the test asserts the
 // rule, not today's behaviour of the tools), and a level mismatch stops the guest.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import test from 'ava';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
-import { defineScenario, installFile } from '../../harness/index.js';
+import { defineScenario, enable, install, installFile, variants } from '../../harness/index.js';
 import { qemuCpuArgument } from '../../harness/levels/qemu-cpu.js';
 import type { KnownIssue } from '../../harness/plan/known-issues.js';
 import { planCells } from '../../harness/plan/plan.js';
@@ -36,13 +36,23 @@ const mislabelled = defineScenario({
   steps: [installFile('files', 'lgbad-1.0-1.x86_64').expect({ runs: ['lgbad'] })],
 });
 
+/** A step whose expectation no solver can meet (a version no repository has): its cell fails whatever the tool does. */
+const unmeetable = defineScenario({
+  id: 'test-solver-reproducer',
+  title: 'An expectation no solver can meet',
+  tags: ['test'],
+  drivers: ['zypper', 'dnf5'],
+  repos: { main: variants('lgrepro', '1.0', ['x86_64', 'x86_64_v3']) },
+  steps: [enable('main'), install('lgrepro').expect({ installed: { lgrepro: '2.0-1.x86_64' } })],
+});
+
 let scratch: string;
 let prepared: Prepared;
 const env = (knownIssues: readonly KnownIssue[], overrides: Partial<CellEnvironment> = {}): CellEnvironment => ({ ...prepared, knownIssues, evidenceDir: scratch, today: TODAY, ...overrides });
 
 test.before(async () => {
   scratch = await scratchDir('verdicts');
-  prepared = await prepareRun([...CATALOG, mislabelled], 'auto');
+  prepared = await prepareRun([...CATALOG, mislabelled, unmeetable], 'auto');
 });
 
 test.after.always(async () => {
@@ -135,3 +145,21 @@ test.serial('levelgate gate writes one JSON record per cell and exits by the ver
   t.is(usage.exitCode, 2);
   t.is(usage.stderr.trim(), "levelgate: error: --driver: 'apt' is not a driver; known: dnf5, zypper, rpm");
 });
+
+for (const driver of ['zypper', 'dnf5'] as const) {
+  test.serial(`a failing solver step leaves a reproducer whose ${driver} test case replays with libsolv's testsolv alone`, async (t) => {
+    const result = await runCell(cellOf(unmeetable, 'v3', driver), env([]));
+    t.is(result.verdict, 'fail');
+    const dir = result.attachments.find((a) => a.endsWith('/reproducer'));
+    t.truthy(dir, result.attachments.join(' '));
+    const files = await readdir(path.join(dir!, 'solver')).catch(async () => [`no solver/: ${await readFile(path.join(dir!, 'README.txt'), 'utf8')}`]);
+    t.true(files.includes('testcase.t'), files.join(' '));
+    t.regex(await readFile(path.join(dir!, 'README.txt'), 'utf8'), /installed lgrepro: expected 2\.0-1\.x86_64, got 1\.0-1\.x86_64/);
+    t.regex(await readFile(path.join(dir!, 'commands.sh'), 'utf8'), new RegExp(driver === 'zypper' ? 'zypper --non-interactive --no-gpg-checks install lgrepro' : 'dnf5 -y .* install lgrepro'));
+    t.true((await readdir(path.join(dir!, 'repos', 'main'))).includes('repodata'));
+    // A maintainer's machine: a guest with libsolv's tools, the test case on a disk, no levelgate inside.
+    await using guest = await QemuGuest.boot({ image: await testImage(), level: 'v3', accel: 'tcg', dataFolders: [{ name: 'case', folder: path.join(dir!, 'solver') }], tmpDir: scratch });
+    const replay = await guest.exec(['testsolv', 'testcase.t'], { cwd: '/mnt/case' });
+    t.is(replay.exitCode, 0, `${replay.stdout}${replay.stderr}`);
+  });
+}

@@ -50,5 +50,5 @@ test('probe failures are explained in QEMU words', (t) => {
     "TCG cannot provide this CPU: qemu-system-x86_64: warning: TCG doesn't support requested feature: CPUID.07H:EBX.avx512f [bit 16]",
   );
   t.regex(explainProbeFailure('kvm', 'KVM internal error. Suberror: 1\nemulation failure\n', false), /^KVM opens but cannot run guests/);
-  t.regex(explainProbeFailure('kvm', '', true), /KVM did not boot the guest kernel within 12 s \(a KVM that opens but cannot run guests/);
+  t.regex(explainProbeFailure('kvm', '', true), /KVM did not boot the guest kernel within 20 s \(a KVM that opens but cannot run guests/);
 });

@@ -99,3 +99,12 @@ test('the rpm database listing becomes sorted NEVRAs, with the epoch only when i
   t.deepEqual(QUERY_INSTALLED.argv, ['rpm', '-qa', '--qf', '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n']);
   t.deepEqual(parseInstalled('lgsub 0:1.0-1.x86_64_v3\nlgsub-libs 2:1.0-1.x86_64\ngpg-pubkey 0:1-1.(none)\n\n'), ['lgsub-1.0-1.x86_64_v3', 'lgsub-libs-2:1.0-1.x86_64']);
 });
+
+test("the solver's own test case: dnf5 --debugsolver into a directory; zypper --debug-solver after the command, before the packages", (t) => {
+  const dnf5Case = dnf5.solverCase({ argv: ['dnf5', '-y', 'install', 'x'] }, '/var/tmp/case');
+  t.deepEqual(dnf5Case, { command: { argv: ['dnf5', '-y', 'install', 'x', '--debugsolver', '--setopt=debugdir=/var/tmp/case'] }, testcaseDir: '/var/tmp/case/packages' });
+  const zypperCase = zypper.solverCase(zypper.operation('install', ['x', 'y'])!, '/ignored');
+  t.deepEqual(zypperCase?.command.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'install', '--debug-solver', 'x', 'y']);
+  t.is(zypperCase?.testcaseDir, '/var/log/zypper.solverTestCase');
+  t.is(rpm.solverCase(rpm.installFile('/x.rpm'), '/d'), undefined);
+});
