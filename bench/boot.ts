@@ -12,6 +12,7 @@ import { ensureImage } from '../harness/image/build.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';
 import { median } from './median.js';
+import { exactTarget } from '../harness/levels/targets.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, execs: { type: 'string', default: '20' }, level: { type: 'string', multiple: true } } });
 const runs = Number(values.runs);
@@ -33,7 +34,7 @@ for (const level of LEVEL_NAMES.filter((l) => !values.level || values.level.incl
   const restored: number[] = [];
   const rttStatic: number[] = [];
   const rttDynamic: number[] = [];
-  const snapshot = await backend.snapshots?.ensure({ image, level, dataDisks: [], options: { log: stderrLog } });
+  const snapshot = await backend.snapshots?.ensure({ image, target: exactTarget(level), dataDisks: [], options: { log: stderrLog } });
   for (let run = 0; run < runs; run++) {
     {
       await using guest = await backend.boot({ image, level, tmpDir: scratch.path });

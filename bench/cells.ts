@@ -15,6 +15,7 @@ import { stderrLog } from '../harness/util/log.js';
 import { median } from './median.js';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
+import { exactTarget } from '../harness/levels/targets.js';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' }, scenario: { type: 'string', multiple: true }, 'cold-boot': { type: 'boolean', default: false } },
@@ -23,8 +24,8 @@ const runs = Number(values.runs);
 const level = values.level as LevelName;
 
 const prepared = await prepareRun(CATALOG, 'auto', { log: stderrLog, snapshots: !values['cold-boot'] });
-await prepared.guests.prepare([{ level, accel: prepared.accel(level).accel }]);
-const cells = planCells(CATALOG, { levels: [level], ...(values.scenario ? { scenarios: values.scenario } : {}) });
+await prepared.guests.prepare([{ target: exactTarget(level), accel: prepared.accel(level).accel }]);
+const cells = planCells(CATALOG, { targets: [level], ...(values.scenario ? { scenarios: values.scenario } : {}) });
 const results = new Map<string, CellResult[]>();
 // Console logs of the benchmark's cells: kept while it runs, removed at the end.
 const evidence = await mkdtemp(path.join(os.tmpdir(), 'levelgate-bench-evidence-'));

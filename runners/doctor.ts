@@ -7,6 +7,7 @@ import { findImage, imagePaths } from '../harness/image/build.js';
 import { cacheRoot } from '../harness/image/cache.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { installHint, probeTools } from '../harness/host/tools.js';
+import { EXACT_TARGETS } from '../harness/levels/targets.js';
 
 export async function doctorCommand(args: string[]): Promise<number> {
   const refresh = args.includes('--refresh');
@@ -49,10 +50,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
   } else {
     // Probes what auto would use: KVM (when the device opens) and TCG for every level, Bochs for the rest.
     const request: AccelRequest = 'auto';
-    const probes = await probeForRequest(request, LEVEL_NAMES, image, { refresh });
+    const probes = await probeForRequest(request, EXACT_TARGETS, image, { refresh });
     for (const p of probes) {
       if (p.accel === 'kvm' && !kvmDevice && !p.works) continue;
-      out(`  ${p.works ? '✓' : '✗'} ${p.accel.padEnd(5)} ${p.level}  ${p.reason}`);
+      out(`  ${p.works ? '✓' : '✗'} ${p.accel.padEnd(5)} ${p.target}  ${p.reason}`);
     }
     out('');
     out('Levels (accelerator chosen by --accel auto: KVM, else QEMU TCG, else Bochs)');

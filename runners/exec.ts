@@ -8,7 +8,8 @@ import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { UsageError } from '../harness/util/errors.js';
 import { formatSeconds, stderrLog } from '../harness/util/log.js';
 import { createRunContext, exitCodeFor, reportError } from './run-context.js';
-import { resolveAccel, resolveDataDisk, resolveLevel, resolveSeconds } from './resolve.js';
+import { describeTarget } from '../harness/levels/targets.js';
+import { resolveAccel, resolveDataDisk, resolveSeconds, resolveTarget } from './resolve.js';
 
 export const EXEC_USAGE = `usage: levelgate exec --level LEVEL [options] -- COMMAND [ARG...]
 
@@ -61,13 +62,15 @@ export async function execCommand(args: string[]): Promise<number> {
   let guest: AgentGuest | undefined;
   try {
     if (command.length === 0) throw new UsageError('exec: no command given; put it after --, e.g. levelgate exec --level v2 -- uname -m');
-    const level = resolveLevel(values.level);
+    const target = resolveTarget(values.level);
+    const level = target.level;
     const accel = resolveAccel(values.accel);
     const timeoutMs = resolveSeconds(values.timeout, '--timeout') ?? DEFAULTS.execTimeoutMs;
     const bootTimeoutMs = resolveSeconds(values['boot-timeout'], '--boot-timeout');
     const dataFolders = (values.data ?? []).map((d) => resolveDataDisk(d));
     const opened = await openPinnedGuest({
       level,
+      ...(target.nearMiss ? { target } : {}),
       accel,
       log,
       signal: context.signal,
@@ -78,7 +81,7 @@ export async function execCommand(args: string[]): Promise<number> {
     guest = opened.guest;
     const proof = guest.proof;
     log(
-      `levelgate: ${level} guest ready in ${formatSeconds(guest.timings.bootToReadyMs)} (${opened.choice.accel}: ${opened.choice.why}); ` +
+      `levelgate: ${describeTarget(target)} guest ready in ${formatSeconds(guest.timings.bootToReadyMs)} (${opened.choice.accel}: ${opened.choice.why}); ` +
         `proven ${proof.proven} (cpuinfo ${proof.cpuinfoLevel}, glibc ${proof.glibcLevel}, canaries: ${proof.fidelity})`,
     );
     const result = await guest.exec(command, {

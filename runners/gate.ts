@@ -3,7 +3,7 @@
 // and JSON reports, and one exit code for the whole matrix.
 import path from 'node:path';
 import { DEFAULTS, seconds } from '../harness/config/defaults.js';
-import { planCells } from '../harness/plan/plan.js';
+import { planCells, targetsOf } from '../harness/plan/plan.js';
 import { parseShard, shardCells } from '../harness/plan/shard.js';
 import { htmlReporter } from '../harness/report/html.js';
 import { jsonReporter } from '../harness/report/json.js';
@@ -19,7 +19,7 @@ import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
 import { resolveProject } from './project.js';
-import { resolveAccel, resolveCount, resolveDriver, resolveLevel, resolveSeconds } from './resolve.js';
+import { resolveAccel, resolveCount, resolveDriver, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
@@ -40,7 +40,10 @@ Project:
   --packages LIST      audit only these package names (comma-separated)
   --sample N           audit at most N packages (every N-th name, the same in every run)
 Selection:
-  --level LEVEL        only this level (repeatable); one CPU model per CI job
+  --level LEVEL        only this level (repeatable); one CPU model per CI job. A near miss
+                       (v3-fma: a v3 CPU without FMA, which meets v2) runs every scenario on it
+  --near-misses        add every near-miss CPU (each level v2-v4 minus one of its features)
+                       for the scenarios made for them (detection, hwcaps pattern...)
   --driver NAME        only this driver: ${DRIVER_NAMES.join(', ')} (repeatable)
   --scenario ID        only this scenario (repeatable)
   --grep TEXT          only cells whose id contains TEXT (or matches /REGEX/)
@@ -78,6 +81,7 @@ export const gateCommand = defineCommand({
     tag: { type: 'string', multiple: true },
     shard: { type: 'string' },
     'require-levels': { type: 'boolean' },
+    'near-misses': { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
@@ -102,7 +106,8 @@ export const gateCommand = defineCommand({
       ...(values.sample !== undefined ? { sample: resolveCount(values.sample, '--sample', 1)! } : {}),
     });
     const config = resolved.project.config;
-    const levels = values.level ? values.level.map((l) => resolveLevel(l)) : [...(config.levels ?? [])];
+    const targets = values.level ? values.level.map((l) => resolveTarget(l)) : [];
+    const levels = targets.length > 0 ? targets.map((t) => t.name) : [...(config.levels ?? [])];
     const drivers = values.driver ? values.driver.map((d) => resolveDriver(d)) : [...(config.drivers ?? [])];
     const workers = resolveCount(values.workers, '--workers', 1) ?? config.workers ?? defaultWorkers();
     const retries = resolveCount(values.retries, '--retries', 0) ?? config.retries ?? DEFAULTS.retries;
@@ -111,7 +116,8 @@ export const gateCommand = defineCommand({
     const requireLevels = values['require-levels'] ?? config.requireLevels ?? false;
     const shard = values.shard ? parseShard(values.shard) : undefined;
     let cells = planCells(resolved.scenarios, {
-      levels,
+      targets: levels,
+      nearMisses: values['near-misses'] || config.nearMisses === true,
       drivers,
       ...(values.scenario ? { scenarios: values.scenario } : {}),
       ...(values.grep ? { grep: values.grep } : {}),
@@ -120,8 +126,9 @@ export const gateCommand = defineCommand({
     if (shard) cells = shardCells(cells, shard);
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
-    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached });
-    await prepared.guests.prepare([...new Set(cells.map((c) => c.level))].map((level) => ({ level, accel: prepared.accel(level).accel })));
+    const planned = targetsOf(cells);
+    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned });
+    await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
     const reports = config.reporters ?? {};
     const evidenceDir = path.resolve(values.evidence ?? reports.evidence ?? DEFAULTS.evidence);
     const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (configured ?? fallback)));

@@ -10,7 +10,7 @@ import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
 import { resolveProject } from './project.js';
-import { resolveAccel, resolveDriver, resolveLevel } from './resolve.js';
+import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
 import { EXIT } from './run-context.js';
 
 export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]...
@@ -41,16 +41,16 @@ export const reproCommand = defineCommand({
     const resolved = await resolveProject(process.cwd(), { ...(values.config ? { config: values.config } : {}), ...(values.repo ? { repo: values.repo } : {}), variantAudit: values['variant-audit'] });
     const CATALOG = resolved.scenarios;
     if (positionals.length !== 1) throw new UsageError(`repro: name one scenario; known: ${CATALOG.map((s) => s.id).join(', ')}`);
-    const level = resolveLevel(values.level);
+    const target = resolveTarget(values.level);
     const accel = resolveAccel(values.accel);
     planCells(CATALOG, { scenarios: positionals }); // names the known scenarios when this one is unknown
     const scenario = CATALOG.find((s) => s.id === positionals[0])!;
     const driver = values.driver !== undefined ? resolveDriver(values.driver) : scenario.drivers[0]!;
     if (!scenario.drivers.includes(driver)) throw new UsageError(`--driver: scenario ${scenario.id} runs with ${scenario.drivers.join(', ')}, not ${driver}`);
-    const cell = planCells(CATALOG, { scenarios: positionals, levels: [level], drivers: [driver] })[0];
-    if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${level}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
+    const cell = planCells(CATALOG, { scenarios: positionals, targets: [target.name], drivers: [driver] })[0];
+    if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${target.name}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
 
-    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached });
+    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target] });
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);
     const result = await runCell(cell, {
       ...prepared,

@@ -8,13 +8,14 @@ import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
-import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { Log } from '../util/log.js';
 import type { Accel } from './choose.js';
 
 export interface ProbeResult {
   readonly accel: Accel;
-  readonly level: LevelName;
+  /** The CPU target's name ("v3", "v3-fma"). */
+  readonly target: string;
   readonly works: boolean;
   /** Why not, in the emulator's words where it gave any. */
   readonly reason: string;
@@ -24,7 +25,7 @@ export interface ProbeResult {
 /** A booted, proven guest saved once and restored by every cell that starts at its level. */
 export interface Snapshot {
   readonly id: string;
-  readonly level: LevelName;
+  readonly target: CpuTarget;
   /** The proof made when the saved guest booted. */
   readonly proof: LevelProof;
   /** The console of that boot. */
@@ -41,7 +42,7 @@ export interface Snapshot {
 
 export interface SnapshotRequest {
   readonly image: ImageArtifacts;
-  readonly level: LevelName;
+  readonly target: CpuTarget;
   readonly dataDisks: readonly DataDisk[];
   /** Commands run in the guest before it is saved (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
@@ -67,8 +68,8 @@ export interface Backend {
   boot(options: GuestBootOptions): Promise<AgentGuest>;
   /** The persistent root disk state for one cell's guests, at `base` (without extension). */
   newDiskState(image: ImageArtifacts, base: string, signal?: AbortSignal): Promise<string>;
-  /** Whether this backend provides `level` on this host: by booting, never by reading flags. */
-  probe(level: LevelName, image: ImageArtifacts): Promise<ProbeResult>;
+  /** Whether this backend provides the CPU `target` on this host: by booting, never by reading flags. */
+  probe(target: CpuTarget, image: ImageArtifacts): Promise<ProbeResult>;
   /** The emulator and its version, for cache keys and facts. */
   version(): Promise<string>;
   /** Snapshots of booted guests; absent where the backend cannot restore one faster than it boots. */

@@ -5,15 +5,18 @@ import { access } from 'node:fs/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
 import { debianPackageVersion, probeTools } from '../host/tools.js';
-import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { errorMessage } from '../util/errors.js';
 import type { Backend, ProbeResult } from './backend.js';
 
 /** Boots a Bochs guest at `level` (boot, agent, level proof) and stops it. */
-export async function probeBochs(level: LevelName, image: ImageArtifacts): Promise<ProbeResult> {
+export async function probeBochs(target: CpuTarget, image: ImageArtifacts): Promise<ProbeResult> {
   const started = performance.now();
-  const done = (works: boolean, reason: string): ProbeResult => ({ accel: 'bochs', level, works, reason, durationMs: Math.round(performance.now() - started) });
+  const level = target.level;
+  const done = (works: boolean, reason: string): ProbeResult => ({ accel: 'bochs', target: target.name, works, reason, durationMs: Math.round(performance.now() - started) });
+  // Bochs pins a level by choosing a CPU model; none of its models is one feature short of a level.
+  if (target.nearMiss) return done(false, `Bochs has no CPU model one feature short of ${target.nearMiss.of}`);
   // The programs (bochs, unshare, ip: host/tools.ts) and the BIOS images Bochs loads.
   const tools = (await probeTools(['bochs'])).filter((t) => t.version === undefined).map((t) => t.tool);
   const files = await Promise.all(

@@ -1,5 +1,4 @@
 // Picks the accelerator for a level from what the probes found. Pure.
-import type { LevelName } from '../levels/table.js';
 import type { QemuAccel } from '../guest/qemu-args.js';
 import type { ProbeResult } from './backend.js';
 
@@ -11,9 +10,10 @@ export const ACCEL_REQUESTS: readonly AccelRequest[] = ['auto', ...ACCELS];
 
 const TITLES: Readonly<Record<Accel, string>> = { kvm: 'QEMU KVM', tcg: 'QEMU TCG', bochs: 'Bochs' };
 
+/** The accelerator for a CPU target ("v3", "v3-fma"), or why none provides it. */
 export type AccelChoice =
-  | { readonly level: LevelName; readonly accel: Accel; readonly why: string }
-  | { readonly level: LevelName; readonly accel: null; readonly skipReason: string };
+  | { readonly target: string; readonly accel: Accel; readonly why: string }
+  | { readonly target: string; readonly accel: null; readonly skipReason: string };
 
 /** The accelerators `request` may use, in order of preference. */
 export function accelOrder(request: AccelRequest): Accel[] {
@@ -26,8 +26,8 @@ export function accelOrder(request: AccelRequest): Accel[] {
  * without a usable KVM); otherwise the level is skipped with every reason. An explicit
  * accelerator is used only if its probe passed.
  */
-export function chooseAccel(level: LevelName, request: AccelRequest, probes: readonly ProbeResult[]): AccelChoice {
-  const probe = (accel: Accel) => probes.find((p) => p.accel === accel && p.level === level);
+export function chooseAccel(target: string, request: AccelRequest, probes: readonly ProbeResult[]): AccelChoice {
+  const probe = (accel: Accel) => probes.find((p) => p.accel === accel && p.target === target);
   const reasons: string[] = [];
   for (const accel of accelOrder(request)) {
     const p = probe(accel);
@@ -38,9 +38,9 @@ export function chooseAccel(level: LevelName, request: AccelRequest, probes: rea
           : accel === 'kvm'
             ? 'KVM runs guests and the host CPU has every feature of the level'
             : `${TITLES[accel]} (${reasons.join('; ') || 'KVM not probed'})`;
-      return { level, accel, why };
+      return { target, accel, why };
     }
     reasons.push(p ? `${accel}: ${p.reason}` : `${accel}: not probed`);
   }
-  return { level, accel: null, skipReason: `no accelerator provides ${level} on this host — ${reasons.join('; ')}` };
+  return { target, accel: null, skipReason: `no accelerator provides ${target} on this host — ${reasons.join('; ')}` };
 }

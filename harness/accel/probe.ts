@@ -6,7 +6,7 @@ import path from 'node:path';
 import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot } from '../image/cache.js';
-import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { ProbeResult } from './backend.js';
 import { BACKENDS } from './backends.js';
 import { accelOrder, ACCELS, type Accel, type AccelRequest } from './choose.js';
@@ -20,22 +20,22 @@ async function cacheKey(image: ImageArtifacts): Promise<string> {
 }
 
 /**
- * Probes what `request` may use for `levels`: each backend in order of preference, for
- * the levels no earlier backend provides (a Bochs boot costs ~15 s: it is probed only
- * where QEMU cannot provide the level).
+ * Probes what `request` may use for `targets`: each backend in order of preference, for
+ * the targets no earlier backend provides (a Bochs boot costs ~15 s: it is probed only
+ * where QEMU cannot provide the target).
  */
-export async function probeForRequest(request: AccelRequest, levels: readonly LevelName[], image: ImageArtifacts, options: { refresh?: boolean } = {}): Promise<ProbeResult[]> {
+export async function probeForRequest(request: AccelRequest, targets: readonly CpuTarget[], image: ImageArtifacts, options: { refresh?: boolean } = {}): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
   for (const accel of accelOrder(request)) {
-    // KVM and TCG are cheap to probe: every level, so doctor shows both; others only where still needed.
-    const wanted = BACKENDS[accel].emulator === 'QEMU' ? levels : levels.filter((level) => !results.some((p) => p.level === level && p.works));
+    // KVM and TCG are cheap to probe: every target, so doctor shows both; others only where still needed.
+    const wanted = BACKENDS[accel].emulator === 'QEMU' ? targets : targets.filter((t) => !results.some((p) => p.target === t.name && p.works));
     if (wanted.length > 0) results.push(...(await probeAll([accel], wanted, image, options)));
   }
   return results;
 }
 
-/** Probes each (accel, level) pair once per host boot and emulator versions. */
-export async function probeAll(accels: readonly Accel[], levels: readonly LevelName[], image: ImageArtifacts, options: { cacheDir?: string; refresh?: boolean } = {}): Promise<ProbeResult[]> {
+/** Probes each (accel, target) pair once per host boot and emulator versions. */
+export async function probeAll(accels: readonly Accel[], targets: readonly CpuTarget[], image: ImageArtifacts, options: { cacheDir?: string; refresh?: boolean } = {}): Promise<ProbeResult[]> {
   const file = path.join(options.cacheDir ?? cacheRoot(), 'probes.json');
   const key = await cacheKey(image);
   let cached: { key: string; results: ProbeResult[] } = { key, results: [] };
@@ -49,11 +49,12 @@ export async function probeAll(accels: readonly Accel[], levels: readonly LevelN
   }
   // Two probes at a time: a KVM that hangs costs its full time limit, and TCG boots take a core each.
   const queue = new PQueue({ concurrency: 2 });
-  const pairs = accels.flatMap((accel) => levels.map((level) => ({ accel, level })));
-  const missing = pairs.filter(({ accel, level }) => !cached.results.some((r) => r.accel === accel && r.level === level));
-  const fresh = await Promise.all(missing.map(({ accel, level }) => queue.add(() => BACKENDS[accel].probe(level, image)) as Promise<ProbeResult>));
+  const pairs = accels.flatMap((accel) => targets.map((target) => ({ accel, target })));
+  const known = (accel: Accel, target: CpuTarget) => cached.results.find((r) => r.accel === accel && r.target === target.name);
+  const missing = pairs.filter(({ accel, target }) => !known(accel, target));
+  const fresh = await Promise.all(missing.map(({ accel, target }) => queue.add(() => BACKENDS[accel].probe(target, image)) as Promise<ProbeResult>));
   cached.results.push(...fresh);
-  const results = pairs.map(({ accel, level }) => cached.results.find((r) => r.accel === accel && r.level === level)!);
+  const results = pairs.map(({ accel, target }) => known(accel, target)!);
   if (fresh.length > 0) {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(cached, null, 2)}\n`);

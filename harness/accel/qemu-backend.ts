@@ -8,7 +8,7 @@ import { buildQemuArgs, type QemuAccel } from '../guest/qemu-args.js';
 import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult } from './backend.js';
 
 const MARKER = 'LGPROBEOK';
@@ -27,11 +27,11 @@ export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: 
 }
 
 /** The probe's QEMU command line: the guest's own, without disks or agent, straight into busybox. */
-export function probeArgs(accel: QemuAccel, level: LevelName, image: Pick<ImageArtifacts, 'kernel' | 'initrd'>): string[] {
+export function probeArgs(accel: QemuAccel, target: CpuTarget, image: Pick<ImageArtifacts, 'kernel' | 'initrd'>): string[] {
   return buildQemuArgs({
-    name: `levelgate-probe-${accel}-${level}`,
+    name: `levelgate-probe-${accel}-${target.name}`,
     accel,
-    cpu: qemuCpuArgument(level),
+    cpu: qemuCpuArgument(target),
     memoryMiB: 256,
     kernel: image.kernel,
     initrd: image.initrd,
@@ -46,9 +46,9 @@ export function probeArgs(accel: QemuAccel, level: LevelName, image: Pick<ImageA
  * kernel boot proves it. QEMU refuses a CPU the accelerator cannot provide before it
  * starts (`enforce`), so those answers come at once.
  */
-export async function probeQemu(accel: QemuAccel, level: LevelName, image: ImageArtifacts, qemuBinary = QEMU_BINARY): Promise<ProbeResult> {
+export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: ImageArtifacts, qemuBinary = QEMU_BINARY): Promise<ProbeResult> {
   const started = performance.now();
-  const result = await execa(qemuBinary, probeArgs(accel, level, image), {
+  const result = await execa(qemuBinary, probeArgs(accel, target, image), {
     stdin: 'ignore',
     all: true,
     reject: false,
@@ -60,7 +60,7 @@ export async function probeQemu(accel: QemuAccel, level: LevelName, image: Image
   const works = result.exitCode === 0 && output.includes(MARKER);
   return {
     accel,
-    level,
+    target: target.name,
     works,
     reason: works ? 'booted the guest kernel' : explainProbeFailure(accel, output, result.timedOut),
     durationMs: Math.round(performance.now() - started),
@@ -79,14 +79,17 @@ export function qemuBackend(accel: QemuAccel): Backend {
       await createOverlay(image.rootDisk, `${base}.qcow2`, signal);
       return `${base}.qcow2`;
     },
-    probe: (level, image) => probeQemu(accel, level, image),
+    probe: (target, image) => probeQemu(accel, target, image),
     version: async () => `qemu ${await qemuVersion(QEMU_BINARY)}`,
     snapshots: {
       ensure: async (request) => {
-        const snapshot = await ensureQemuSnapshot({ image: request.image, level: request.level, accel, dataDisks: request.dataDisks, ...(request.warmUp ? { warmUp: request.warmUp } : {}) }, request.options);
+        const snapshot = await ensureQemuSnapshot(
+          { image: request.image, level: request.target.level, ...(request.target.nearMiss ? { target: request.target } : {}), accel, dataDisks: request.dataDisks, ...(request.warmUp ? { warmUp: request.warmUp } : {}) },
+          request.options,
+        );
         return {
           id: snapshot.key,
-          level: request.level,
+          target: request.target,
           proof: snapshot.proof,
           bootConsole: snapshot.bootConsole,
           installed: snapshot.installed,
@@ -94,7 +97,7 @@ export function qemuBackend(accel: QemuAccel): Backend {
             await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
             return `${base}.qcow2`;
           },
-          restore: (options) => QemuGuest.restore({ ...options, accel }, snapshot),
+          restore: (options) => QemuGuest.restore({ ...options, accel, ...(request.target.nearMiss ? { target: request.target } : {}) }, snapshot),
           discard: () => discardQemuSnapshot(snapshot),
         };
       },

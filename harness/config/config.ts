@@ -11,7 +11,6 @@
 //     variantAudit: { repos: ['compose'], sample: 20 },
 //   });
 import type { AccelRequest } from '../accel/choose.js';
-import type { LevelName } from '../levels/table.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { DriverName } from '../scenario/types.js';
 
@@ -34,7 +33,10 @@ export interface LevelgateConfig {
   readonly repos?: Readonly<Record<string, string>>;
   /** Known issues: entries, or files whose default export is an array of them. */
   readonly knownIssues?: readonly (KnownIssue | string)[];
-  readonly levels?: readonly LevelName[];
+  /** Levels (v1-v4) and near misses ("v3-fma") to run; default every level. */
+  readonly levels?: readonly string[];
+  /** Add every near-miss CPU for the scenarios made for them (as --near-misses). */
+  readonly nearMisses?: boolean;
   readonly drivers?: readonly DriverName[];
   readonly workers?: number;
   readonly accel?: AccelRequest;
@@ -55,6 +57,7 @@ export const CONFIG_FIELDS = [
   'repos',
   'knownIssues',
   'levels',
+  'nearMisses',
   'drivers',
   'workers',
   'accel',

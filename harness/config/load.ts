@@ -6,7 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createJiti } from 'jiti';
 import { ACCEL_REQUESTS } from '../accel/choose.js';
-import { isLevelName } from '../levels/table.js';
+import { ALL_TARGETS, parseTargetName } from '../levels/targets.js';
 import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
 import type { AttachRequest } from '../repos/attach.js';
 import { DRIVER_NAMES, type Scenario } from '../scenario/types.js';
@@ -97,7 +97,10 @@ export function validateConfig(config: unknown, where: string): string[] {
       if (typeof x !== 'string' || !ok(x)) problems.push(`${where}: ${key}[${i}]: '${String(x)}' is not ${known}`);
     });
   };
-  list('levels', isLevelName, 'a level; known: v1, v2, v3, v4');
+  list('levels', (l) => parseTargetName(l) !== undefined, `a level or a near miss; known: ${ALL_TARGETS.map((t) => t.name).join(', ')}`);
+  for (const key of ['nearMisses', 'requireLevels', 'builtinCatalog'] as const) {
+    if (c[key] !== undefined && typeof c[key] !== 'boolean') problems.push(`${where}: ${key}: '${String(c[key])}' is not true or false`);
+  }
   list('drivers', (d) => (DRIVER_NAMES as readonly string[]).includes(d), `a driver; known: ${DRIVER_NAMES.join(', ')}`);
   list('scenarios', (s) => s.length > 0, 'a path');
   if (c.accel !== undefined && !(ACCEL_REQUESTS as readonly unknown[]).includes(c.accel)) problems.push(`${where}: accel: '${String(c.accel)}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);

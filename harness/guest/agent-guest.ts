@@ -10,6 +10,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { parseCpuinfoFlags } from '../levels/detect.js';
 import { proveLevel, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { errorMessage, GuestError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
 import type { AgentClient } from './agent-client.js';
@@ -50,6 +51,8 @@ export interface AgentGuestParts {
   /** The guest device of the shell port and its host socket (repro --keep), when attached. */
   readonly shell?: { readonly socket: string; readonly device: string };
   readonly level: LevelName;
+  /** The CPU the guest is pinned to, when it is a near miss of a level. */
+  readonly target?: CpuTarget;
   readonly commandTimeoutMs?: number;
   readonly signal?: AbortSignal;
 }
@@ -283,7 +286,7 @@ export class AgentGuest implements Guest {
       canaryOutput: await run(['/usr/lib/levelgate/canary']),
     };
     const level = this.#parts.level;
-    const proof = proveLevel(level, evidence);
+    const proof = proveLevel(this.#parts.target ?? level, evidence);
     if (!proof.ok) {
       throw new LevelProofError(`guest ${this.facts.id} does not see ${level}: ${proof.problems[0]}`, {
         details: [...proof.problems, `flags: ${proof.flags.join(' ')}`, `glibc supports: ${proof.glibcSupported.join(', ') || 'none'}`].join('\n'),

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../config/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import { UsageError } from '../util/errors.js';
+import { LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
@@ -63,6 +63,7 @@ export class BochsGuest extends AgentGuest {
 
   static boot(options: BochsGuestOptions): Promise<BochsGuest> {
     return bootWith(options, async ({ id, stack, started, tmp, dataDisks }) => {
+      if (options.target?.nearMiss) throw new LevelUnavailableError(`Bochs has no CPU model one feature short of a level: ${options.target.name} cannot be pinned`);
       const inTmp = (name: string) => path.join(tmp, name);
       for (const disk of dataDisks) {
         if (disk.name.length > MAX_DATA_DISK_NAME) throw new UsageError(`data disk name "${disk.name}" is too long for a Bochs guest: at most ${MAX_DATA_DISK_NAME} characters (it travels as the IDE model string)`);

@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
 import type { DataDisk } from './qemu-args.js';
 
@@ -11,6 +12,8 @@ import type { DataDisk } from './qemu-args.js';
 export interface GuestBootOptions {
   readonly image: ImageArtifacts;
   readonly level: LevelName;
+  /** A near miss to pin instead of the exact level (`level` is then the level it meets). */
+  readonly target?: CpuTarget;
   /** The backend's own CPU name instead of the level's (QEMU -cpu, Bochs model): experiments, and tests that prove a mismatch is caught. */
   readonly cpu?: string;
   readonly memoryMiB?: number;

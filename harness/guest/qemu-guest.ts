@@ -93,7 +93,7 @@ export class QemuGuest extends AgentGuest {
       const spec: QemuMachineSpec = {
         name: id,
         accel: options.accel,
-        cpu: options.cpu ?? qemuCpuArgument(options.level),
+        cpu: options.cpu ?? qemuCpuArgument(options.target ?? options.level),
         memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
         kernel: options.image.kernel,
         initrd: options.image.initrd,
@@ -188,6 +188,7 @@ export class QemuGuest extends AgentGuest {
           hostTimesCommands: false,
           shell: { socket: spec.shellSocket!, device: 'virtio' },
           level: options.level,
+          ...(options.target ? { target: options.target } : {}),
           ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         },

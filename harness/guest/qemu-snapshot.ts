@@ -13,6 +13,7 @@ import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
@@ -25,6 +26,8 @@ import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion, type QemuSnapshotFi
 export interface QemuSnapshotSpec {
   readonly image: ImageArtifacts;
   readonly level: LevelName;
+  /** A near miss of a level, pinned instead of the exact level. */
+  readonly target?: CpuTarget;
   readonly accel: QemuAccel;
   readonly dataDisks: readonly DataDisk[];
   readonly memoryMiB?: number;
@@ -72,8 +75,9 @@ export async function snapshotKey(spec: QemuSnapshotSpec): Promise<{ key: string
     layout: LAYOUT,
     image: spec.image.digest,
     level: spec.level,
+    target: spec.target?.name ?? spec.level,
     accel: spec.accel,
-    cpu: qemuCpuArgument(spec.level),
+    cpu: qemuCpuArgument(spec.target ?? spec.level),
     memoryMiB: spec.memoryMiB ?? DEFAULTS.memoryMiB,
     emulator: `${binary} ${await qemuVersion(binary)}`,
     kernelArgs: KERNEL_ARGS,
@@ -115,7 +119,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
   const dir = path.join(options.cacheDir ?? cacheRoot(), 'snapshots', key);
   return ensureCached({
     dir,
-    what: `the ${spec.level} snapshot ${key}`,
+    what: `the ${spec.target?.name ?? spec.level} snapshot ${key}`,
     load: () => load(dir, key),
     ...(options.signal ? { signal: options.signal } : {}),
     log,
@@ -128,6 +132,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
         {
           image: spec.image,
           level: spec.level,
+          ...(spec.target ? { target: spec.target } : {}),
           accel: spec.accel,
           dataDisks: spec.dataDisks,
           disk: file(FILES.disk),
@@ -172,7 +177,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       };
       await writeJson(file(FILES.manifest), manifest);
       for (const name of [FILES.ram, FILES.state, FILES.disk]) await chmod(file(name), 0o444);
-      log(`snapshot ${key}: ${spec.level} guest (${spec.accel}) booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      log(`snapshot ${key}: ${spec.target?.name ?? spec.level} guest (${spec.accel}) booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     },
   });
 }

@@ -1,7 +1,9 @@
-// Proof that a guest sees exactly the level it was pinned to: cpuinfo, glibc and the
-// canaries must all agree with the requested level.
+// Proof that a guest sees exactly the CPU it was pinned to: cpuinfo, glibc and the
+// canaries must all agree with the level it meets — and, for a near miss, show the
+// features of the level it nearly is, but for exactly the one it lacks.
 import { judgeCanaries, parseCanaryOutput, type CanaryResult, type Fidelity } from './canaries.js';
 import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuinfoFlags } from './detect.js';
+import { exactTarget, targetFeatures, type CpuTarget } from './targets.js';
 import type { LevelName } from './table.js';
 
 /** What the guest printed, as collected by the guest's proof step. */
@@ -12,7 +14,10 @@ export interface LevelEvidence {
 }
 
 export interface LevelProof {
+  /** The level the CPU is pinned to meet. */
   readonly requested: LevelName;
+  /** The CPU target ("v3", or a near miss such as "v3-fma"). */
+  readonly target: string;
   /** The level the evidence shows (cpuinfo's reading), null when even v1 is incomplete. */
   readonly proven: LevelName | null;
   readonly ok: boolean;
@@ -21,18 +26,21 @@ export interface LevelProof {
   readonly cpuinfoLevel: LevelName | null;
   readonly glibcLevel: LevelName | null;
   readonly glibcSupported: readonly string[];
+  /** cpuinfo flags of levels above the one proven (a near miss's features of the level it nearly is). */
   readonly strayFlags: readonly string[];
   readonly flags: readonly string[];
   readonly canaries: readonly CanaryResult[];
   readonly fidelity: Fidelity;
 }
 
-export function proveLevel(requested: LevelName, evidence: LevelEvidence): LevelProof {
+export function proveLevel(pinned: LevelName | CpuTarget, evidence: LevelEvidence): LevelProof {
+  const target = typeof pinned === 'string' ? exactTarget(pinned) : pinned;
+  const requested = target.level;
   const flags = parseCpuinfoFlags(evidence.cpuinfo);
   const cpu = levelFromCpuFlags(flags);
   const glibc = levelFromGlibcHelp(evidence.glibcHelp);
   const canaries = parseCanaryOutput(evidence.canaryOutput);
-  const verdict = judgeCanaries(requested, canaries);
+  const verdict = judgeCanaries(target, canaries);
   const problems: string[] = [];
 
   if (flags.size === 0) problems.push('cpuinfo: no flags line in /proc/cpuinfo');
@@ -43,8 +51,14 @@ export function proveLevel(requested: LevelName, evidence: LevelEvidence): Level
     );
   }
   if (cpu.level === requested && cpu.stray.length > 0) {
-    problems.push(`cpuinfo: flags above ${requested} are present: ${cpu.stray.join(' ')} (the pin is not exact)`);
+    // A near miss may show the features of the level it nearly is (not all: the kernel
+    // drops those that depend on the missing one); nothing else.
+    const allowed = new Set(targetFeatures(target).flatMap((f) => (f.cpuinfo ? [f.cpuinfo] : [])));
+    const wrong = cpu.stray.filter((f) => !allowed.has(f));
+    if (wrong.length) problems.push(`cpuinfo: flags above ${target.name} are present: ${wrong.join(' ')} (the pin is not exact)`);
   }
+  const missing = target.nearMiss?.missing;
+  if (missing?.cpuinfo && flags.has(missing.cpuinfo)) problems.push(`cpuinfo: ${missing.cpuinfo} is present, but ${target.name} is pinned without ${missing.psabi}`);
   if (!glibc) problems.push("glibc: `ld.so --help` printed no glibc-hwcaps section (glibc older than 2.33?)");
   else if (glibc.level !== requested) {
     problems.push(`glibc: the dynamic loader supports ${glibc.level}, not ${requested}`);
@@ -55,6 +69,7 @@ export function proveLevel(requested: LevelName, evidence: LevelEvidence): Level
   }
   return {
     requested,
+    target: target.name,
     proven: cpu.level,
     ok: problems.length === 0,
     problems,

@@ -1,5 +1,7 @@
-// The QEMU `-cpu` argument that pins a guest to exactly one level.
-import { featuresAbove, featuresUpTo, type LevelName } from './table.js';
+// The QEMU `-cpu` argument that pins a guest to exactly one level, or to a near miss.
+import type { CpuTarget } from './targets.js';
+import { exactTarget, targetAbsentFeatures, targetFeatures } from './targets.js';
+import type { LevelName } from './table.js';
 
 /**
  * Why every level is built by hand on qemu64 rather than taken from a named model:
@@ -15,15 +17,17 @@ import { featuresAbove, featuresUpTo, type LevelName } from './table.js';
  *   a bit cannot silently lift the level.
  * - `enforce` makes QEMU refuse to start when the accelerator cannot provide a bit
  *   (TCG and AVX-512), instead of starting a lower CPU than asked for.
+ * A near miss is built the same way, with its one missing feature among the removed.
  * `host` and `max` are never used for a pinned level.
  */
-export function qemuCpuArgument(level: LevelName): string {
+export function qemuCpuArgument(level: LevelName | CpuTarget): string {
+  const target = typeof level === 'string' ? exactTarget(level) : level;
   const props: string[] = [];
-  for (const feature of featuresUpTo(level)) {
+  for (const feature of targetFeatures(target)) {
     if (feature.qemu) props.push(`+${feature.qemu}`);
     if (feature.qemu === 'xsave') props.push('+xsaveopt');
   }
-  for (const feature of featuresAbove(level)) {
+  for (const feature of targetAbsentFeatures(target)) {
     if (feature.qemu) props.push(`-${feature.qemu}`);
     if (feature.qemu === 'xsave') props.push('-xsaveopt');
   }

@@ -22,6 +22,8 @@ export interface KnownIssueInput {
   readonly scenarios: readonly string[];
   readonly drivers?: readonly DriverName[];
   readonly levels?: readonly LevelName[];
+  /** CPU targets by name: "v3-fma", "v3-*" (every near miss of v3). */
+  readonly targets?: readonly string[];
   readonly explains: readonly DeviationMatcher[];
 }
 

@@ -5,6 +5,7 @@
 // that explains nothing in a cell it covers is an unexpected pass. Issues expire, so a
 // fixed tool (or a stale list) is noticed. Pure.
 import type { LevelName } from '../levels/table.js';
+import { ALL_TARGETS } from '../levels/targets.js';
 import type { CheckKind, CheckResult, Deviation, KnownIssueRef } from '../results/types.js';
 import type { DriverName } from '../scenario/types.js';
 
@@ -21,7 +22,10 @@ export interface KnownIssue extends KnownIssueRef {
   /** Scenario ids the issue covers; 'prefix*' covers every id that starts with prefix ('*': any). */
   readonly scenarios: readonly string[];
   readonly drivers?: readonly DriverName[];
+  /** The levels the CPU meets (a near miss "v3-fma" meets v2). */
   readonly levels?: readonly LevelName[];
+  /** CPU target names ("v3-fma", "v3-*" for every near miss of v3, "v3" for the exact level only). */
+  readonly targets?: readonly string[];
   /** The deviations it explains; a failing check matching none of them is a failure. */
   readonly explains: readonly DeviationMatcher[];
 }
@@ -29,6 +33,8 @@ export interface KnownIssue extends KnownIssueRef {
 export interface CellCoordinates {
   readonly scenario: string;
   readonly level: LevelName;
+  /** The CPU target's name; the level's name when absent. */
+  readonly target?: string;
   readonly driver: string;
 }
 
@@ -38,7 +44,8 @@ export function issuesCovering(cell: CellCoordinates, issues: readonly KnownIssu
     (i) =>
       i.scenarios.some((pattern) => scenarioMatches(pattern, cell.scenario)) &&
       (!i.drivers || (i.drivers as readonly string[]).includes(cell.driver)) &&
-      (!i.levels || i.levels.includes(cell.level)),
+      (!i.levels || i.levels.includes(cell.level)) &&
+      (!i.targets || i.targets.some((pattern) => scenarioMatches(pattern, cell.target ?? cell.level))),
   );
   return { live: covering.filter((i) => i.expires >= today), expired: covering.filter((i) => i.expires < today) };
 }
@@ -77,6 +84,9 @@ export function validateKnownIssues(issues: readonly KnownIssue[], where: string
     if (!/^https?:\/\//.test(issue.tracker)) problems.push(`${at}: tracker '${issue.tracker}' is not a URL`);
     if (issue.explains.length === 0) problems.push(`${at}: explains no deviation; name the check and how it differs`);
     if (issue.scenarios.length === 0) problems.push(`${at}: covers no scenario`);
+    for (const pattern of issue.targets ?? []) {
+      if (!ALL_TARGETS.some((t) => scenarioMatches(pattern, t.name))) problems.push(`${at}: targets: '${pattern}' names no CPU target; known: ${ALL_TARGETS.map((t) => t.name).join(', ')}`);
+    }
   }
   return problems;
 }

@@ -1,20 +1,27 @@
 // The matrix as data: scenarios × levels × drivers, filtered, in a stable order, each
 // cell with a name unique across the run. Pure.
-import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
+import type { LevelName } from '../levels/table.js';
+import { EXACT_TARGETS, NEAR_MISS_TARGETS, type CpuTarget } from '../levels/targets.js';
 import type { CellRef } from '../results/types.js';
 import type { DriverName, Scenario } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
 
 export interface Cell {
-  /** "scenario[level,driver]": unique across the matrix. */
+  /** "scenario[target,driver]": unique across the matrix. */
   readonly id: string;
   readonly scenario: Scenario;
+  /** The CPU the cell starts on: an exact level or a near miss. */
+  readonly target: CpuTarget;
+  /** The level that CPU meets (`target.level`). */
   readonly level: LevelName;
   readonly driver: DriverName;
 }
 
 export interface PlanFilter {
-  readonly levels?: readonly LevelName[];
+  /** CPU target names (levels and near misses); none: every exact level. */
+  readonly targets?: readonly string[];
+  /** Add every near miss, for the scenarios that run on near misses (`nearMisses: true`). */
+  readonly nearMisses?: boolean;
   readonly drivers?: readonly DriverName[];
   /** Scenario ids; each must exist. */
   readonly scenarios?: readonly string[];
@@ -23,7 +30,20 @@ export interface PlanFilter {
   readonly tags?: readonly string[];
 }
 
-export const cellId = (scenario: string, level: LevelName, driver: DriverName): string => `${scenario}[${level},${driver}]`;
+export const cellId = (scenario: string, target: string, driver: DriverName): string => `${scenario}[${target},${driver}]`;
+
+/**
+ * Whether `scenario` runs on `target`. Exact levels: those the scenario lists (all by
+ * default). Near misses: named with --level, or added by --near-misses to the
+ * scenarios made for them; either way only where the scenario runs at the level the
+ * near miss meets.
+ */
+function runsOn(scenario: Scenario, target: CpuTarget, filter: PlanFilter): boolean {
+  if (scenario.levels && !scenario.levels.includes(target.level)) return false;
+  const named = filter.targets?.includes(target.name) ?? false;
+  if (!target.nearMiss) return !filter.targets?.length || named;
+  return named || (filter.nearMisses === true && scenario.nearMisses === true && (!filter.targets?.length || filter.targets.includes(target.level)));
+}
 
 export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {}): Cell[] {
   for (const id of filter.scenarios ?? []) {
@@ -36,14 +56,13 @@ export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {})
   for (const scenario of catalog) {
     if (filter.scenarios?.length && !filter.scenarios.includes(scenario.id)) continue;
     if (filter.tags?.length && !filter.tags.some((t) => scenario.tags.includes(t))) continue;
-    for (const level of LEVEL_NAMES) {
-      if (scenario.levels && !scenario.levels.includes(level)) continue;
-      if (filter.levels?.length && !filter.levels.includes(level)) continue;
+    for (const target of [...EXACT_TARGETS, ...NEAR_MISS_TARGETS]) {
+      if (!runsOn(scenario, target, filter)) continue;
       for (const driver of scenario.drivers) {
         if (filter.drivers?.length && !filter.drivers.includes(driver)) continue;
-        const id = cellId(scenario.id, level, driver);
+        const id = cellId(scenario.id, target.name, driver);
         if (filter.grep && !(grep ? grep.test(id) : id.includes(filter.grep))) continue;
-        cells.push({ id, scenario, level, driver });
+        cells.push({ id, scenario, target, level: target.level, driver });
       }
     }
   }
@@ -51,4 +70,7 @@ export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {})
 }
 
 /** The cell as reporters see it. */
-export const cellRef = (cell: Cell): CellRef => ({ id: cell.id, scenario: cell.scenario.id, title: cell.scenario.title, level: cell.level, driver: cell.driver });
+export const cellRef = (cell: Cell): CellRef => ({ id: cell.id, scenario: cell.scenario.id, title: cell.scenario.title, target: cell.target.name, level: cell.level, driver: cell.driver });
+
+/** The distinct CPU targets of `cells`, in plan order. */
+export const targetsOf = (cells: readonly Cell[]): CpuTarget[] => [...new Map(cells.map((c) => [c.target.name, c.target])).values()];

@@ -3,7 +3,7 @@
 // No script, no external resource: <details> elements do the opening.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LEVEL_NAMES } from '../levels/table.js';
+import { ALL_TARGETS } from '../levels/targets.js';
 import type { CellResult, CheckResult, RunResult } from '../results/types.js';
 import type { Reporter } from './reporter.js';
 
@@ -51,12 +51,13 @@ async function cellDetails(cell: CellResult): Promise<string> {
 
 export async function buildHtml(run: RunResult): Promise<string> {
   const scenarios = [...new Map(run.cells.map((c) => [c.scenario, c.title])).entries()];
-  const levels = LEVEL_NAMES.filter((l) => run.cells.some((c) => c.level === l));
+  // Columns: the CPU targets of the run, exact levels first, then near misses, in table order.
+  const levels = ALL_TARGETS.map((t) => t.name).filter((name) => run.cells.some((c) => c.target === name));
   const rows: string[] = [];
   for (const [scenario, title] of scenarios) {
     const tds: string[] = [];
     for (const level of levels) {
-      const cells = run.cells.filter((c) => c.scenario === scenario && c.level === level);
+      const cells = run.cells.filter((c) => c.scenario === scenario && c.target === level);
       const badges = await Promise.all(
         cells.map(
           async (c) =>

@@ -22,7 +22,8 @@ function transcript(cell: CellResult): string {
   const lines: string[] = [];
   const prop = (name: string, value: string | undefined) => value !== undefined && lines.push(`[[PROPERTY|${name}=${value}]]`);
   prop('verdict', cell.verdict);
-  prop('requested-level', cell.level);
+  prop('requested-level', cell.target);
+  if (cell.target !== cell.level) prop('meets-level', cell.level);
   prop('proven-level', cell.proofs.map((p) => p.proven ?? 'none').join(' → ') || undefined);
   prop('cpu', cell.facts?.cpu);
   prop('accelerator', cell.facts?.accel ?? cell.accel);
@@ -74,18 +75,18 @@ export function buildJUnit(run: RunResult): string {
   const builder = junit.newBuilder().name(`levelgate${run.shard ? ` shard ${run.shard}` : ''}`);
   const suites = new Map<string, ReturnType<typeof builder.testSuite>>();
   for (const cell of run.cells) {
-    const key = `${cell.level} ${cell.driver}`;
+    const key = `${cell.target} ${cell.driver}`;
     let suite = suites.get(key);
     if (!suite) {
-      suite = builder.testSuite().name(`levelgate ${cell.level} ${cell.driver}`).timestamp(run.startedAt);
-      suite.property('level', cell.level).property('driver', cell.driver).property('image', run.image).property('fixtures', run.fixtures);
+      suite = builder.testSuite().name(`levelgate ${cell.target} ${cell.driver}`).timestamp(run.startedAt);
+      suite.property('level', cell.target).property('driver', cell.driver).property('image', run.image).property('fixtures', run.fixtures);
       suite.property('hostname', run.hostname);
       if (run.interrupted) suite.property('interrupted', 'true');
-      const expired = new Map(run.cells.filter((c) => c.level === cell.level && c.driver === cell.driver).flatMap((c) => c.expiredKnownIssues.map((i) => [i.id, i] as const)));
+      const expired = new Map(run.cells.filter((c) => c.target === cell.target && c.driver === cell.driver).flatMap((c) => c.expiredKnownIssues.map((i) => [i.id, i] as const)));
       for (const issue of expired.values()) suite.property('expired-known-issue', `${issue.id} (expired ${issue.expires}) ${issue.tracker}`);
       suites.set(key, suite);
     }
-    const testCase = suite.testCase().className(`levelgate.${cell.level}.${cell.driver}`).name(cell.id).time(cell.timings.totalMs / 1000);
+    const testCase = suite.testCase().className(`levelgate.${cell.target}.${cell.driver}`).name(cell.id).time(cell.timings.totalMs / 1000);
     testCase.standardOutput(transcript(cell));
     switch (cell.verdict) {
       case 'fail':

@@ -8,10 +8,13 @@ export type Verdict = (typeof VERDICTS)[number];
 
 /** A cell as reporters know it before it runs. */
 export interface CellRef {
-  /** "scenario[level,driver]": unique across the matrix. */
+  /** "scenario[target,driver]": unique across the matrix. */
   readonly id: string;
   readonly scenario: string;
   readonly title: string;
+  /** The CPU the cell starts on: a level ("v3") or a near miss ("v3-fma"). */
+  readonly target: string;
+  /** The level that CPU meets (a near miss meets the level below the one it nearly is). */
   readonly level: LevelName;
   readonly driver: string;
 }
@@ -177,6 +180,7 @@ export interface RunResult {
   /** Every expired known issue some cell of the run would have used. */
   readonly expiredKnownIssues: readonly KnownIssueRef[];
   /** Levels that were asked for and that this host could not provide. */
-  readonly unavailableLevels: readonly { readonly level: LevelName; readonly reason: string }[];
+  /** The CPU targets (levels, near misses) the plan asked for that this host cannot provide. */
+  readonly unavailableLevels: readonly { readonly level: string; readonly reason: string }[];
   readonly cells: readonly CellResult[];
 }

@@ -24,8 +24,8 @@ import { judgeCell } from './verdict.js';
 /** The Debian packages behind each driver, as recorded in the image manifest. */
 const DRIVER_PACKAGES: Record<string, readonly string[]> = { dnf5: ['dnf5', 'libsolv1', 'rpm'], zypper: ['zypper', 'libzypp', 'libsolv1', 'rpm'], rpm: ['rpm'] };
 
-export function reproCommand(cell: Pick<Cell, 'scenario' | 'level' | 'driver'>, accel?: string): string {
-  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.level} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
+export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string): string {
+  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
 }
 
 export interface CellHooks {
@@ -51,8 +51,8 @@ export interface CellEnvironment {
   /** Where the cell's guests come from. */
   readonly guests: CellGuests;
   readonly catalog: RepoCatalog;
-  /** The accelerator for each level the cell may boot at. */
-  readonly accel: (level: LevelName) => AccelChoice;
+  /** The accelerator for each CPU target (by name: "v3", "v3-fma") the cell may boot at. */
+  readonly accel: (target: string) => AccelChoice;
   readonly knownIssues: readonly KnownIssue[];
   /** Per-cell evidence (console logs, reproducers) goes below this directory. */
   readonly evidenceDir: string;
@@ -72,7 +72,7 @@ export interface CellEnvironment {
 
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
   const started = performance.now();
-  const { live, expired } = issuesCovering({ scenario: cell.scenario.id, level: cell.level, driver: cell.driver }, env.knownIssues, env.today);
+  const { live, expired } = issuesCovering({ scenario: cell.scenario.id, level: cell.level, target: cell.target.name, driver: cell.driver }, env.knownIssues, env.today);
   const transcript: Transcript = { steps: [], packageManagerMs: 0, programMs: 0 };
   const evidence = path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_'));
   const attachments: string[] = [];
@@ -87,6 +87,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       id: cell.id,
       scenario: cell.scenario.id,
       title: cell.scenario.title,
+      target: cell.target.name,
       level: cell.level,
       driver: cell.driver,
       verdict,
@@ -110,11 +111,13 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   // Every level the cell boots at must be available, or the cell is a skip (an error
   // when levels are required). A disk stays with backends of its format (a Bochs
   // redolog boots only in Bochs, which runs every level); each boot proves its level.
-  const startedOn = env.accel(cell.level);
+  // Boots at the level the cell's CPU meets are on that CPU again (a reboot of a near miss).
+  const startedOn = env.accel(cell.target.name);
   const accelAt = (at: LevelName): AccelChoice => {
+    if (at === cell.level) return startedOn;
     const choice = env.accel(at);
-    if (!startedOn.accel || at === cell.level || (choice.accel && BACKENDS[choice.accel].diskFormat === BACKENDS[startedOn.accel].diskFormat)) return choice;
-    return { level: at, accel: startedOn.accel, why: `the disk stays with ${BACKENDS[startedOn.accel].title}, which made it` };
+    if (!startedOn.accel || (choice.accel && BACKENDS[choice.accel].diskFormat === BACKENDS[startedOn.accel].diskFormat)) return choice;
+    return { target: at, accel: startedOn.accel, why: `the disk stays with ${BACKENDS[startedOn.accel].title}, which made it` };
   };
   let levels: LevelName[];
   try {
@@ -126,7 +129,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const choice = accelAt(level);
     if (choice.accel !== null) continue;
     const why = level === cell.level ? choice.skipReason : `the scenario moves the disk to ${level}: ${choice.skipReason}`;
-    return env.requireLevels ? finish('error', `level ${level} is required (--require-levels) but ${why}`) : finish('skip', why);
+    return env.requireLevels ? finish('error', `level ${level === cell.level ? cell.target.name : level} is required (--require-levels) but ${why}`) : finish('skip', why);
   }
 
   const driver = DRIVERS[cell.driver];
@@ -140,7 +143,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario), env.catalog.programsOf(cell.scenario)]);
     const sessionRequest: SessionRequest = {
       firstAccel: first,
-      level: cell.level,
+      target: cell.target,
       accelAt: (level) => accelAt(level).accel!,
       bootTimeoutMs: (accel) => BACKENDS[accel].bootTimeoutMs * timeScale,
       evidenceDir: evidence,

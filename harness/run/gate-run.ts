@@ -5,8 +5,7 @@
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { BACKENDS } from '../accel/backends.js';
-import type { LevelName } from '../levels/table.js';
-import { cellRef, type Cell } from '../plan/plan.js';
+import { cellRef, targetsOf, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
 import { formatSeconds } from '../util/log.js';
 import type { CellResult, RunResult } from '../results/types.js';
@@ -34,6 +33,7 @@ function notRun(cell: Cell, reason: string, accel?: string): CellResult {
     id: cell.id,
     scenario: cell.scenario.id,
     title: cell.scenario.title,
+    target: cell.target.name,
     level: cell.level,
     driver: cell.driver,
     verdict: 'skip',
@@ -89,7 +89,7 @@ export async function runWithRetries(
 
 function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
   // The limit is set for TCG; an emulator that interprets every instruction gets its slowdown.
-  const accel = options.environment.accel(cell.level).accel;
+  const accel = options.environment.accel(cell.target.name).accel;
   const cellTimeoutMs = options.cellTimeoutMs * (accel ? BACKENDS[accel].slowdown : 1);
   return runWithRetries(
     (signal, at) =>
@@ -146,11 +146,10 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
   };
 }
 
-/** The levels the plan asks for that this host cannot provide, with why. */
-function unavailableLevels(options: GateRunOptions): { level: LevelName; reason: string }[] {
-  const levels = [...new Set(options.cells.map((c) => c.level))];
-  return levels.flatMap((level) => {
-    const choice = options.environment.accel(level);
-    return choice.accel === null ? [{ level, reason: choice.skipReason }] : [];
+/** The CPU targets (levels, near misses) the plan asks for that this host cannot provide, with why. */
+function unavailableLevels(options: GateRunOptions): { level: string; reason: string }[] {
+  return targetsOf(options.cells).flatMap(({ name }) => {
+    const choice = options.environment.accel(name);
+    return choice.accel === null ? [{ level: name, reason: choice.skipReason }] : [];
   });
 }

@@ -7,7 +7,7 @@ import { collectBuilds, ensureFixtures, type FixtureSet } from '../fixtures/buil
 import { ensureHostPackages } from '../host/install.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
-import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
+import { EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import { attachedReposDisk } from '../repos/attach.js';
 import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
 import { attachedRepoWarmUp } from '../repos/warm-up.js';
@@ -24,7 +24,8 @@ export interface Prepared {
   readonly catalog: RepoCatalog;
   readonly dataDisks: readonly DataDisk[];
   readonly guests: BackendGuests;
-  readonly accel: (level: LevelName) => AccelChoice;
+  /** The accelerator for a CPU target by name ("v3", "v3-fma"); every exact level and the near misses asked for. */
+  readonly accel: (target: string) => AccelChoice;
 }
 
 export interface PrepareOptions {
@@ -34,6 +35,8 @@ export interface PrepareOptions {
   readonly snapshots?: boolean;
   /** Repositories attached to every guest. */
   readonly attached?: readonly AttachedRepo[];
+  /** Near-miss CPUs the run uses, probed besides the exact levels. */
+  readonly targets?: readonly CpuTarget[];
 }
 
 /** `scenarios`: those whose fixture repositories the run needs built. */
@@ -45,8 +48,9 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
   const fixtures = collectBuilds(scenarios).length > 0 ? await ensureFixtures(scenarios, image, { log, ...signal }) : undefined;
   const attached = options.attached ?? [];
   const reposDisk = await attachedReposDisk(attached, { log, ...signal });
-  const probes = await probeForRequest(request, LEVEL_NAMES, image);
-  const choices = new Map(LEVEL_NAMES.map((l) => [l, chooseAccel(l, request, probes)]));
+  const targets = [...new Map([...EXACT_TARGETS, ...(options.targets ?? [])].map((t) => [t.name, t])).values()];
+  const probes = await probeForRequest(request, targets, image);
+  const choices = new Map(targets.map((t) => [t.name, chooseAccel(t.name, request, probes)]));
   const dataDisks: DataDisk[] = [...(fixtures ? [{ name: 'fixtures', path: fixtures.disk }] : []), ...(reposDisk ? [reposDisk] : [])];
   return {
     artifacts: image,
@@ -55,6 +59,6 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
     catalog: new RepoCatalog(fixtures?.reposDir, attached),
     dataDisks,
     guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), log, ...signal }),
-    accel: (level) => choices.get(level)!,
+    accel: (name) => choices.get(name) ?? { target: name, accel: null, skipReason: `${name} was not probed: the run did not plan it` },
   };
 }

@@ -13,6 +13,7 @@ import type { ImageArtifacts } from '../image/build.js';
 import { GuestError, InterruptedError, LevelProofError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { ProofRecord } from '../results/types.js';
 import type { CellExecOptions, CellGuest, ExecResult, GuestSession } from './interpreter.js';
 
@@ -159,9 +160,10 @@ function adapt(guest: AgentGuest, signal?: AbortSignal): CellGuest {
 
 /** What the cell runner asks for: a session for its one disk. */
 export interface SessionRequest {
-  /** The accelerator of the cell's first level; the disk state is made for it. */
+  /** The accelerator of the cell's first CPU; the disk state is made for it. */
   readonly firstAccel: Accel;
-  readonly level: LevelName;
+  /** The CPU the cell starts on (an exact level or a near miss); later boots are at exact levels. */
+  readonly target: CpuTarget;
   /** The accelerator for each level the cell boots at. */
   readonly accelAt: (level: LevelName) => Accel;
   /** Boot limit per accelerator (already scaled by load). */
@@ -205,17 +207,17 @@ export class BackendGuests implements CellGuests {
     this.#options = options;
   }
 
-  /** The snapshot for `level` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
-  snapshot(level: LevelName, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
+  /** The snapshot for `target` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
+  snapshot(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
     const support = BACKENDS[accel].snapshots;
     if (!this.#options.snapshots || !support) return undefined;
-    const key = `${accel}/${level}`;
+    const key = `${accel}/${target.name}`;
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
     if (!snapshot) {
       const { image, dataDisks, warmUp, log, signal } = this.#options;
       snapshot = support.ensure({
         image,
-        level,
+        target,
         dataDisks,
         ...(warmUp ? { warmUp } : {}),
         options: { ...(log ? { log } : {}), ...(signal ? { signal } : {}), ...(bootTimeoutMs ? { bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
@@ -226,11 +228,11 @@ export class BackendGuests implements CellGuests {
     return snapshot;
   }
 
-  /** Makes (or finds) the snapshots of these levels before the first cell needs them, two at a time. */
-  async prepare(levels: readonly { level: LevelName; accel: Accel | null }[]): Promise<void> {
-    const wanted = levels.filter((l): l is { level: LevelName; accel: Accel } => l.accel !== null);
+  /** Makes (or finds) the snapshots of these CPUs before the first cell needs them, two at a time. */
+  async prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<void> {
+    const wanted = targets.filter((t): t is { target: CpuTarget; accel: Accel } => t.accel !== null);
     for (let i = 0; i < wanted.length; i += 2) {
-      await Promise.all(wanted.slice(i, i + 2).map(({ level, accel }) => this.snapshot(level, accel, BACKENDS[accel].bootTimeoutMs * 2)));
+      await Promise.all(wanted.slice(i, i + 2).map(({ target, accel }) => this.snapshot(target, accel, BACKENDS[accel].bootTimeoutMs * 2)));
     }
   }
 
@@ -238,9 +240,10 @@ export class BackendGuests implements CellGuests {
     const { image, dataDisks } = this.#options;
     const first = BACKENDS[request.firstAccel];
     const base = path.join(request.scratch, 'disk');
-    const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string): GuestBootOptions => ({
+    const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string, target?: CpuTarget): GuestBootOptions => ({
       image,
       level,
+      ...(target?.nearMiss ? { target } : {}),
       disk,
       dataDisks,
       consoleLog,
@@ -248,7 +251,8 @@ export class BackendGuests implements CellGuests {
       ...(request.shell ? { shell: true } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });
-    let snapshot = await this.snapshot(request.level, request.firstAccel, request.bootTimeoutMs(request.firstAccel));
+    const { target } = request;
+    let snapshot = await this.snapshot(target, request.firstAccel, request.bootTimeoutMs(request.firstAccel));
     let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
@@ -259,7 +263,8 @@ export class BackendGuests implements CellGuests {
         return BACKENDS[accel].boot(bootOptions(level, accel, consoleLog, disk));
       },
     };
-    if (!snapshot) return new AgentSession({ ...common, start: 'cold', first: common.boot });
+    const coldFirst = (level: LevelName, consoleLog: string) => BACKENDS[request.firstAccel].boot(bootOptions(level, request.firstAccel, consoleLog, disk, target));
+    if (!snapshot) return new AgentSession({ ...common, start: 'cold', first: coldFirst });
     return new AgentSession({
       ...common,
       start: 'snapshot',
@@ -267,15 +272,15 @@ export class BackendGuests implements CellGuests {
       initialInstalled: snapshot.installed,
       first: async (level, consoleLog) => {
         try {
-          return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk));
+          return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
         } catch (error) {
           if (request.signal?.aborted || error instanceof InterruptedError || !(error instanceof GuestError || error instanceof LevelProofError)) throw error;
           // The snapshot does not fit (a damaged file, another emulator build): never use it again.
-          this.#options.log?.(`snapshot ${snapshot!.id} (${level}) did not restore (${error.message}); rebuilding it`);
+          this.#options.log?.(`snapshot ${snapshot!.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
           await snapshot!.discard();
-          snapshot = await this.snapshot(level, request.firstAccel, request.bootTimeoutMs(request.firstAccel), true)!;
+          snapshot = await this.snapshot(target, request.firstAccel, request.bootTimeoutMs(request.firstAccel), true)!;
           disk = await snapshot.newDiskState(`${base}-2`, request.signal);
-          return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk));
+          return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
         }
       },
     });

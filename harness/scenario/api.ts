@@ -45,6 +45,8 @@ export interface ScenarioInput {
   readonly tags?: readonly string[];
   readonly drivers: readonly DriverName[];
   readonly levels?: readonly LevelName[];
+  /** Also run on the near-miss CPUs (each level minus one feature) with --near-misses. */
+  readonly nearMisses?: boolean;
   readonly repos?: Readonly<Record<string, readonly PackageBuild[] | RepoSpec>>;
   readonly releasever?: string;
   readonly steps: readonly Step[];
@@ -62,6 +64,7 @@ export function defineScenario(input: ScenarioInput): Scenario {
     tags: input.tags ?? [],
     drivers: input.drivers,
     ...(input.levels ? { levels: input.levels } : {}),
+    ...(input.nearMisses ? { nearMisses: true } : {}),
     repos,
     ...(input.releasever !== undefined ? { releasever: input.releasever } : {}),
     // Builders carry an `expect` method; the scenario keeps plain data.

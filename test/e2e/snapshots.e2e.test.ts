@@ -15,6 +15,7 @@ import { BackendGuests } from '../../harness/run/session.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 import { leftovers, removeScratch, scratchDir } from './helpers.js';
+import { exactTarget } from '../../harness/levels/targets.js';
 
 let scratch: string;
 let prepared: Prepared;
@@ -29,7 +30,7 @@ test.after.always(async () => {
 });
 
 test.serial('a cell restored from a snapshot and the same cell booted cold give the same verdict and installed sets, step by step', async (t) => {
-  const cell = planCells(CATALOG, { scenarios: ['moved-to-older-cpu'], levels: ['v3'], drivers: ['zypper'] })[0]!;
+  const cell = planCells(CATALOG, { scenarios: ['moved-to-older-cpu'], targets: ['v3'], drivers: ['zypper'] })[0]!;
   const env = (snapshots: boolean) => ({
     ...prepared,
     guests: new BackendGuests({ image: prepared.artifacts, dataDisks: prepared.dataDisks, snapshots }),
@@ -52,7 +53,7 @@ test.serial('a cell restored from a snapshot and the same cell booted cold give 
 });
 
 test.serial('restores never write the snapshot; two restores run at once, each with its own disk', async (t) => {
-  const snapshot = await BACKENDS.tcg.snapshots!.ensure({ image: prepared.artifacts, level: 'v2', dataDisks: prepared.dataDisks, options: {} });
+  const snapshot = await BACKENDS.tcg.snapshots!.ensure({ image: prepared.artifacts, target: exactTarget('v2'), dataDisks: prepared.dataDisks, options: {} });
   const dir = path.dirname(snapshot.bootConsole);
   const before = await Promise.all((await readdir(dir)).map(async (f) => [f, (await stat(path.join(dir, f))).mtimeMs] as const));
   const restore = async (n: number) => {

@@ -59,7 +59,7 @@ test.after.always(async () => {
   await removeScratch(scratch);
 });
 
-const cellOf = (scenario: Scenario, level: 'v2' | 'v3', driver: 'rpm' | 'dnf5' | 'zypper') => planCells([scenario], { levels: [level], drivers: [driver] })[0]!;
+const cellOf = (scenario: Scenario, level: 'v2' | 'v3', driver: 'rpm' | 'dnf5' | 'zypper') => planCells([scenario], { targets: [level], drivers: [driver] })[0]!;
 const scenario = (id: string) => CATALOG.find((s) => s.id === id)!;
 
 test.serial('a wrong variant that dies with SIGILL fails the cell, with the trap as evidence', async (t) => {

@@ -81,7 +81,7 @@ interface RunOptions {
   readonly driver?: 'dnf5' | 'rpm';
   readonly knownIssues?: readonly KnownIssue[];
   readonly fidelity?: Fidelity;
-  readonly accel?: (level: LevelName) => AccelChoice;
+  readonly accel?: (target: string) => AccelChoice;
   readonly requireLevels?: boolean;
   readonly today?: string;
 }
@@ -91,12 +91,12 @@ async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply |
   const fixtures = await mkdtemp(path.join(root, 'run-'));
   const pm = fakePm(await repos(s, fixtures), on);
   const level = options.level ?? 'v3';
-  const cell = planCells([s], { levels: [level], drivers: [options.driver ?? 'dnf5'] })[0]!;
+  const cell = planCells([s], { targets: [level], drivers: [options.driver ?? 'dnf5'] })[0]!;
   return runCell(cell, {
     image: { digest: 'fake', kernel: 'fake', packages: {} },
     guests: fakeGuests(pm.script, options.fidelity ? { fidelity: options.fidelity } : {}),
     catalog: new RepoCatalog(fixtures),
-    accel: options.accel ?? ((l) => ({ level: l, accel: 'tcg', why: 'fake' })),
+    accel: options.accel ?? ((l) => ({ target: l, accel: 'tcg', why: 'fake' })),
     knownIssues: options.knownIssues ?? [],
     evidenceDir: path.join(fixtures, 'evidence'),
     today: options.today ?? TODAY,
@@ -193,7 +193,7 @@ test('a check that relies on traps is a skip under masks-only fidelity, a failur
 });
 
 test('a level the host cannot provide: skip, or error with --require-levels; a run of skips exits 77, never 0', async (t) => {
-  const none = (l: LevelName): AccelChoice => ({ level: l, accel: null, skipReason: `no accelerator provides ${l} on this host — tcg: TCG cannot provide this CPU` });
+  const none = (l: string): AccelChoice => ({ target: l, accel: null, skipReason: `no accelerator provides ${l} on this host — tcg: TCG cannot provide this CPU` });
   const skipped = await run(scenario, installs(V3), { level: 'v4', accel: none });
   t.is(skipped.verdict, 'skip');
   t.is(exitCodeOf({ counts: countVerdicts([skipped]) }), 77);

@@ -20,7 +20,7 @@ test('the catalog plans one cell per scenario, level and driver, with unique ids
 
 test('filters narrow the matrix; an unknown scenario names the known ones', (t) => {
   t.deepEqual(
-    planCells(CATALOG, { levels: ['v3'], drivers: ['zypper'], scenarios: ['detection', 'glibc-hwcaps'] }).map((c) => c.id),
+    planCells(CATALOG, { targets: ['v3'], drivers: ['zypper'], scenarios: ['detection', 'glibc-hwcaps'] }).map((c) => c.id),
     ['detection[v3,zypper]', 'glibc-hwcaps[v3,zypper]'],
   );
   t.is(planCells(CATALOG, { grep: '/^upgrade-.*v2,dnf5/' }).length, 2);

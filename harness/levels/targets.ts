@@ -1,0 +1,58 @@
+// The CPUs of the matrix: each exact level, and each near miss — a level with one of
+// its features taken away ("v3-fma": every v3 feature but FMA), the CPUs where the
+// detectors of a machine's level disagree (rpm#2412 was a wrong LZCNT bit). A near miss
+// meets the level below; the feature it lacks and the level it nearly is are data.
+import { getLevel, isLevelName, LEVEL_NAMES, LEVELS, levelIndex, type Feature, type LevelName } from './table.js';
+
+export interface CpuTarget {
+  /** "v3", or a near miss such as "v3-fma". */
+  readonly name: string;
+  /** The level the CPU really meets. */
+  readonly level: LevelName;
+  /** A near miss: the level it is one feature short of, and that feature. */
+  readonly nearMiss?: { readonly of: LevelName; readonly missing: Feature };
+}
+
+export const EXACT_TARGETS: readonly CpuTarget[] = LEVEL_NAMES.map((level) => ({ name: level, level }));
+
+const slug = (f: Feature) => f.psabi.toLowerCase();
+
+/** For each level v2-v4 and each feature it adds, the CPU of that level without it. */
+export const NEAR_MISS_TARGETS: readonly CpuTarget[] = LEVELS.slice(1).flatMap((l) =>
+  l.adds.map((missing) => ({ name: `${l.name}-${slug(missing)}`, level: LEVEL_NAMES[levelIndex(l.name) - 1]!, nearMiss: { of: l.name, missing } })),
+);
+
+export const ALL_TARGETS: readonly CpuTarget[] = [...EXACT_TARGETS, ...NEAR_MISS_TARGETS];
+
+export const exactTarget = (level: LevelName): CpuTarget => EXACT_TARGETS[levelIndex(level)]!;
+
+/** Parses a target: a level in any spelling (v3, x86-64-v3, x86_64_v3) or a near miss name (v3-fma). */
+export function parseTargetName(value: string): CpuTarget | undefined {
+  const v = value.trim().toLowerCase();
+  const exact = /^(?:x86[-_]64[-_])?(v[1-4])$/.exec(v)?.[1];
+  if (exact && isLevelName(exact)) return exactTarget(exact);
+  if (/^x86[-_]64$/.test(v)) return exactTarget('v1');
+  return NEAR_MISS_TARGETS.find((t) => t.name === v);
+}
+
+/** The features the target's CPU has (CPUID), in table order. */
+export function targetFeatures(target: CpuTarget): Feature[] {
+  const top = target.nearMiss?.of ?? target.level;
+  return LEVELS.slice(0, levelIndex(top) + 1)
+    .flatMap((l) => l.adds)
+    .filter((f) => f !== target.nearMiss?.missing);
+}
+
+/** The features the target's CPU must not have. */
+export function targetAbsentFeatures(target: CpuTarget): Feature[] {
+  const present = new Set(targetFeatures(target));
+  return LEVELS.flatMap((l) => l.adds).filter((f) => !present.has(f));
+}
+
+/** One line for messages: "v3-fma (a v3 CPU without FMA: meets v2)". */
+export function describeTarget(target: CpuTarget): string {
+  return target.nearMiss ? `${target.name} (a ${target.nearMiss.of} CPU without ${target.nearMiss.missing.psabi}: meets ${target.level})` : target.name;
+}
+
+/** The RPM arch name of the level the target meets. */
+export const targetArch = (target: CpuTarget): string => getLevel(target.level).rpmArch;
