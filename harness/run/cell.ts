@@ -158,6 +158,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       cellId: cell.id,
       scenario: cell.scenario,
       level: cell.level,
+      target: cell.target,
       driver,
       repos,
       programs: programs.programs,

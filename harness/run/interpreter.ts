@@ -10,6 +10,7 @@ import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
 import { levelBelow } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { AvailablePackage } from '../repos/available.js';
 import { parseNevra } from '../repos/available.js';
 import type { CheckResult, CommandRecord, StepRecord } from '../results/types.js';
@@ -91,6 +92,8 @@ export interface CellProgram {
   readonly cellId: string;
   readonly scenario: Scenario;
   readonly level: LevelName;
+  /** The CPU the cell starts on (`level` is the level it meets). */
+  readonly target: CpuTarget;
   readonly driver: PackageDriver;
   /** Repositories by the name the scenario uses ($releasever left in). */
   readonly repos: ReadonlyMap<string, ResolvedRepo>;
@@ -151,7 +154,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
   let releasever = scenario.releasever;
   let enabled: string[] = [];
   let installedNow: string[] | undefined = session.initialInstalled ? [...session.initialInstalled] : undefined;
-  const context: ExpectContext = { level: program.level, driver: driver.name, atLeast: (l) => levelIndex(program.level) >= levelIndex(l) };
+  const context: ExpectContext = { level: program.level, target: program.target, driver: driver.name, atLeast: (l) => levelIndex(program.level) >= levelIndex(l) };
 
   for (const [i, step] of scenario.steps.entries()) {
     const index = i + 1;

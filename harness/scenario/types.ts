@@ -3,6 +3,7 @@
 // holds only the data types and what is derived from them.
 import type { RpmArch } from '../levels/arch.js';
 import type { LevelName } from '../levels/table.js';
+import type { CpuTarget } from '../levels/targets.js';
 
 export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -81,8 +82,10 @@ export interface Expectation {
 
 /** What an expectation is computed from. */
 export interface ExpectContext {
-  /** The CPU level the cell's guest started at. */
+  /** The CPU level the cell's guest started at (the level a near miss meets). */
   readonly level: LevelName;
+  /** The CPU itself: `target.nearMiss` names the level it nearly is and the feature it lacks. */
+  readonly target: CpuTarget;
   readonly driver: DriverName;
   /** True when the cell's CPU is at or above `level`. */
   readonly atLeast: (level: LevelName) => boolean;
