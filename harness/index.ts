@@ -31,7 +31,7 @@ export { defineConfig, type LevelgateConfig, type VariantAuditConfig } from './c
 export { defineKnownIssue, deviation, type KnownIssueInput } from './plan/known-issue-api.js';
 export type { KnownIssue, DeviationMatcher } from './plan/known-issues.js';
 export type { LevelName } from './levels/table.js';
-export { ALL_TARGETS, NEAR_MISS_TARGETS, describeTarget, type CpuTarget } from './levels/targets.js';
+export { ALL_NEAR_MISSES, ALL_TARGETS, NEAR_MISS_TARGETS, describeTarget, type CpuTarget } from './levels/targets.js';
 export type { RpmArch } from './levels/arch.js';
 export type {
   DriverName,

@@ -21,6 +21,7 @@ import { defineCommand } from './command.js';
 import { resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
+import type { AccelChoice } from '../harness/accel/choose.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
 
@@ -128,7 +129,12 @@ export const gateCommand = defineCommand({
 
     const planned = targetsOf(cells);
     const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned });
-    await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
+    // A near miss this image cannot run on (its init dies there) is unavailable, like one no emulator provides.
+    const unusable = await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
+    const accelFor = (name: string): AccelChoice => {
+      const why = unusable.get(name);
+      return why ? { target: name, accel: null, skipReason: why } : prepared.accel(name);
+    };
     const reports = config.reporters ?? {};
     const evidenceDir = path.resolve(values.evidence ?? reports.evidence ?? DEFAULTS.evidence);
     const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (configured ?? fallback)));
@@ -146,6 +152,7 @@ export const gateCommand = defineCommand({
       workers,
       environment: {
         ...prepared,
+        accel: accelFor,
         knownIssues: resolved.knownIssues,
         evidenceDir,
         today: new Date().toISOString().slice(0, 10),

@@ -1,7 +1,7 @@
 // Turns what a user typed into checked values, naming the flag on every error.
 import { ACCEL_REQUESTS, type AccelRequest } from '../harness/accel/choose.js';
 import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/table.js';
-import { NEAR_MISS_TARGETS, parseTargetName, type CpuTarget } from '../harness/levels/targets.js';
+import { ALL_NEAR_MISSES, parseTargetName, type CpuTarget } from '../harness/levels/targets.js';
 import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 
@@ -14,7 +14,7 @@ export function resolveLevel(value: string | undefined, flag = '--level'): Level
 
 /** A level or a near-miss CPU ("v3-fma": a v3 CPU without FMA). */
 export function resolveTarget(value: string | undefined, flag = '--level'): CpuTarget {
-  const known = `levels ${LEVEL_NAMES.join(', ')}; near misses ${NEAR_MISS_TARGETS.map((t) => t.name).join(', ')}`;
+  const known = `levels ${LEVEL_NAMES.join(', ')}; near misses ${ALL_NEAR_MISSES.map((t) => t.name).join(', ')}`;
   if (value === undefined) throw new UsageError(`${flag} is required; known: ${known}`);
   const target = parseTargetName(value);
   if (!target) throw new UsageError(`${flag}: '${value}' is not a level or a near miss; known: ${known}`);

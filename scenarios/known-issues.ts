@@ -76,7 +76,7 @@ const auditIssues = (): KnownIssue[] => [
 ];
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
-  dnf5NoLevels('detection', 'detection', atLeast('v2'), [deviation.detectedArch()]),
+  dnf5NoLevels('detection', 'detection', atLeast('v2'), [deviation.detectedArch('dnf5-arch'), deviation.detectedArch('dnf5-basearch')]),
   dnf5NoLevels('fresh-install', 'fresh-install-mixed', atLeast('v2'), [deviation.installedArch(undefined, 'install')]),
   dnf5NoLevels('upgrade', 'upgrade-new-variant', atLeast('v3'), [deviation.installedArch('lgnewvar', 'upgrade')]),
   dnf5NoLevels('install-v3', 'upgrade-baseline-only', atLeast('v3'), [deviation.installedArch('lgstale', 'install')]),

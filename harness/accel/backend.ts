@@ -7,6 +7,7 @@ import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import type { ImageArtifacts } from '../image/build.js';
+import type { DetectorReading } from '../levels/detectors.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Log } from '../util/log.js';
@@ -32,6 +33,8 @@ export interface Snapshot {
   readonly bootConsole: string;
   /** The rpm database of the saved guest, read when it was saved. */
   readonly installed: readonly string[];
+  /** Every level detector's answer in the saved guest. */
+  readonly detectors: readonly DetectorReading[];
   /** A disk state for one cell, on top of the snapshot's frozen disk. */
   newDiskState(base: string, signal?: AbortSignal): Promise<string>;
   /** Restores the saved guest onto `options.disk`; throws when the snapshot does not fit. */

@@ -10,6 +10,7 @@ import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult } from './backend.js';
+import { initSignal } from '../guest/agent-guest.js';
 
 const MARKER = 'LGPROBEOK';
 const PROBE_TIMEOUT_MS = DEFAULTS.probeTimeoutMs;
@@ -23,6 +24,10 @@ export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: 
   const noKvm = line(/Could not access KVM|failed to initialize kvm|No such file or directory/i);
   if (noKvm) return `KVM is not available: ${noKvm}`;
   if (timedOut) return `${accel.toUpperCase()} did not boot the guest kernel within ${PROBE_TIMEOUT_MS / 1000} s${accel === 'kvm' ? ' (a KVM that opens but cannot run guests, e.g. nested or paravirtual)' : ''}`;
+  const panic = output.split('\n').find((l) => l.includes('Kernel panic'));
+  const init = panic ? initSignal(panic) : undefined;
+  if (init) return `the guest image's init (static busybox) was killed by ${init} on this CPU: its userland does not run there (${panic!.trim()})`;
+  if (panic) return `the guest kernel panicked: ${panic.trim()}`;
   return output.trim().split('\n').slice(-2).join(' ').trim() || `${accel} probe failed without output`;
 }
 
@@ -93,6 +98,7 @@ export function qemuBackend(accel: QemuAccel): Backend {
           proof: snapshot.proof,
           bootConsole: snapshot.bootConsole,
           installed: snapshot.installed,
+          detectors: snapshot.detectors,
           async newDiskState(base, signal) {
             await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
             return `${base}.qcow2`;

@@ -56,8 +56,8 @@ export const dnf5: PackageDriver = {
   // Lines of "NAME.ARCH  VERSION-RELEASE  REPO" after the metadata banner.
   parseUpdates: (stdout) =>
     [...new Set(stdout.split('\n').flatMap((l) => /^(\S+)\.(noarch|x86_64(?:_v\d)?)\s+\S+\s+\S+\s*$/.exec(l.trim())?.slice(1, 2) ?? []))].sort(),
-  detectArch: () => ({ argv: ['dnf5', `--releasever=${DEFAULT_RELEASEVER}`, '--dump-variables'] }),
-  parseDetectedArch: (stdout) => /^arch\s*=\s*(\S+)/m.exec(stdout)?.[1],
+  // $arch, from uname (dnf5 5.4 has no level detection).
+  detector: 'dnf5-arch',
   // dnf5's documented way: excludepkgs (name.arch globs) for every other arch of the package.
   pin: (pin: PinSpec) => [
     { argv: ['mkdir', '-p', DNF5_PIN_FILE.replace(/\/[^/]+$/, '')] },

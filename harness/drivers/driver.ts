@@ -3,6 +3,7 @@
 // contract, which turns every command's ending into ok, a refusal (with the reason
 // the tool's own message gives), or an error. Pure: the cell runner executes them.
 import type { Operation, PinSpec, Refusal } from '../scenario/types.js';
+import type { DetectorName } from '../levels/detectors.js';
 
 export interface GuestCommand {
   readonly argv: readonly string[];
@@ -60,9 +61,8 @@ export interface PackageDriver {
   releaseUpgrade(releasever: string): GuestCommand | undefined;
   listUpdates(releasever?: string): GuestCommand | undefined;
   parseUpdates(stdout: string): string[];
-  /** The command that shows which arch the tool believes the machine is. */
-  detectArch(): GuestCommand;
-  parseDetectedArch(stdout: string): string | undefined;
+  /** The detector of the machine's level this tool uses (harness/levels/detectors.ts). */
+  readonly detector: DetectorName;
   /** How a user pins a package to an arch with this tool. */
   pin(pin: PinSpec): readonly GuestCommand[];
   /** Judges an ending by the tool's documented exit statuses and messages. */

@@ -24,8 +24,8 @@ export const rpm: PackageDriver = {
   releaseUpgrade: () => undefined,
   listUpdates: () => undefined,
   parseUpdates: () => [],
-  detectArch: () => ({ argv: ['rpm', '--showrc'] }),
-  parseDetectedArch: (stdout) => /^install arch\s*:\s*(\S+)/m.exec(stdout)?.[1],
+  // "install arch" of `rpm --showrc`: CPUID and XCR0.
+  detector: 'rpm',
   pin: () => [],
   solverCase: () => undefined,
   judge: (purpose, output): Judgement => {

@@ -80,11 +80,8 @@ export const zypper: PackageDriver = {
   listUpdates: (releasever) => ({ argv: [...BASE, ...releaseArgs(releasever), 'list-updates'] }),
   // Table rows: "v | REPO | NAME | CURRENT | AVAILABLE | ARCH".
   parseUpdates: (stdout) => [...new Set(stdout.split('\n').flatMap((l) => /^v\s*\|\s*\S+\s*\|\s*(\S+)\s*\|/.exec(l)?.slice(1, 2) ?? []))].sort(),
-  // libzypp logs the architecture it detected whenever it starts.
-  detectArch: () => ({ argv: ['sh', '-c', 'zypper --non-interactive repos >/dev/null 2>&1; grep -h "_autoDetectSystemArchitecture\\|architecture upgraded\\|Uname architecture" /var/log/zypper.log | tail -n 1'] }),
-  // "CPU has 'x86_64': architecture upgraded to 'x86_64_v3'", or on a baseline CPU only
-  // "Uname architecture is 'x86_64'".
-  parseDetectedArch: (stdout) => /architecture upgraded to '([^']+)'/.exec(stdout)?.[1] ?? /Uname architecture is '([^']+)'/.exec(stdout)?.[1],
+  // libzypp upgrades uname's x86_64 to the level CPUID shows (`zypper system-architecture`).
+  detector: 'libzypp',
   // zypper can lock a package but not one arch of it ("not possible to create a complex
   // lock with arch rule with zypper means", libzypp PoolQuery.cc): the lock holds the
   // installed package as it is, arch and version.

@@ -12,7 +12,7 @@ import { proveLevel, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
-import { errorMessage, GuestError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
+import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
 import type { AgentClient } from './agent-client.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
 import { makeDataDisk } from './data-disk.js';
@@ -297,6 +297,17 @@ export class AgentGuest implements Guest {
   }
 }
 
+const SIGNALS: Readonly<Record<number, string>> = { 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 11: 'SIGSEGV' };
+
+/** The signal that killed PID 1, from the kernel's "Attempted to kill init! exitcode=0x00000004". */
+export function initSignal(panicLine: string): string | undefined {
+  const code = /Attempted to kill init! exitcode=0x([0-9a-f]+)/i.exec(panicLine)?.[1];
+  if (code === undefined) return undefined;
+  const status = Number.parseInt(code, 16);
+  const signal = status & 0x7f;
+  return signal === 0 ? undefined : (SIGNALS[signal] ?? `signal ${signal}`);
+}
+
 /**
  * The guest is dead when its emulator exits (unless the host stopped it) or the console
  * shows a panic or a failed boot: every wait races the promise this returns.
@@ -322,7 +333,9 @@ export function guestDeath(options: {
     });
     options.console.onEvent((event) => {
       if (event.kind === 'kernel-panic' || event.kind === 'boot-failed') {
-        reject(new GuestError(`guest ${options.id} ${event.kind === 'kernel-panic' ? 'panicked' : 'failed to boot'}: ${event.line}`, { details: options.evidence() }));
+        const init = initSignal(event.line);
+        if (init) reject(new InitKilledError(`guest ${options.id}: its init (PID 1) was killed by ${init}: the image's userland does not run on this CPU (${event.line.trim()})`, init, { details: options.evidence() }));
+        else reject(new GuestError(`guest ${options.id} ${event.kind === 'kernel-panic' ? 'panicked' : 'failed to boot'}: ${event.line}`, { details: options.evidence() }));
       }
     });
   });

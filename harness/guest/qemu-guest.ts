@@ -97,7 +97,7 @@ export class QemuGuest extends AgentGuest {
         memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
         kernel: options.image.kernel,
         initrd: options.image.initrd,
-        kernelArgs: [...KERNEL_ARGS, ...(options.extraKernelArgs ?? [])],
+        kernelArgs: [...KERNEL_ARGS, ...(options.target?.kernelArgs ?? []), ...(options.extraKernelArgs ?? [])],
         rootDisk: overlay,
         dataDisks,
         agentSocket: path.join(tmp, 'agent.sock'),

@@ -14,6 +14,7 @@ import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
+import { askDetectors, type DetectorReading } from '../levels/detectors.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
@@ -39,6 +40,8 @@ export interface QemuSnapshotSpec {
 export interface QemuSnapshot extends QemuSnapshotFiles {
   /** The rpm database of the saved guest (NAME-[EPOCH:]VERSION-RELEASE.ARCH), read when it was saved. */
   readonly installed: readonly string[];
+  /** Every level detector's answer in the saved guest. */
+  readonly detectors: readonly DetectorReading[];
   readonly key: string;
   readonly dir: string;
   /** The console of the boot the snapshot was made from (evidence of its proof). */
@@ -56,9 +59,9 @@ interface SnapshotManifest {
   readonly stateSha256: string;
 }
 
-const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', proof: 'proof.json', installed: 'installed.json', manifest: 'manifest.json', console: 'console.log' } as const;
+const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', manifest: 'manifest.json', console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout). */
-const LAYOUT = 2;
+const LAYOUT = 3;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -80,7 +83,7 @@ export async function snapshotKey(spec: QemuSnapshotSpec): Promise<{ key: string
     cpu: qemuCpuArgument(spec.target ?? spec.level),
     memoryMiB: spec.memoryMiB ?? DEFAULTS.memoryMiB,
     emulator: `${binary} ${await qemuVersion(binary)}`,
-    kernelArgs: KERNEL_ARGS,
+    kernelArgs: [...KERNEL_ARGS, ...(spec.target?.kernelArgs ?? [])],
     dataDisks: disks,
     warmUp: spec.warmUp ?? [],
   };
@@ -97,7 +100,8 @@ async function load(dir: string, key: string): Promise<QemuSnapshot | undefined>
     if (sha256(await readFile(file(FILES.state))) !== manifest.stateSha256) return undefined;
     const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
     const installed = JSON.parse(await readFile(file(FILES.installed), 'utf8')) as string[];
-    return { key, dir, ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), proof, installed, manifest };
+    const detectors = JSON.parse(await readFile(file(FILES.detectors), 'utf8')) as DetectorReading[];
+    return { key, dir, ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), proof, installed, detectors, manifest };
   } catch {
     return undefined;
   }
@@ -155,6 +159,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
         const installed = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
         if (installed.exitCode !== 0) throw new Error(`snapshot: \`${installed.command}\` failed: ${installed.stderr.trim()}`);
         await writeJson(file(FILES.installed), parseInstalled(installed.stdout));
+        await writeJson(file(FILES.detectors), await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs }), DEFAULTS.commandTimeoutMs));
         const saving = performance.now();
         await guest.saveSnapshot(file(FILES.state));
         saveMs = Math.round(performance.now() - saving);
@@ -165,7 +170,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       const check = await execa('qemu-img', ['check', '-q', file(FILES.disk)], { reject: false, all: true });
       if (check.failed) throw new Error(`the snapshot's disk does not check out: ${check.all ?? check.shortMessage}`);
       const sizes: Record<string, number> = {};
-      for (const name of [FILES.ram, FILES.state, FILES.disk, FILES.proof, FILES.installed]) sizes[name] = (await stat(file(name))).size;
+      for (const name of [FILES.ram, FILES.state, FILES.disk, FILES.proof, FILES.installed, FILES.detectors]) sizes[name] = (await stat(file(name))).size;
       const manifest: SnapshotManifest = {
         key,
         inputs,

@@ -11,6 +11,20 @@ export interface Feature {
   readonly cpuinfo: string | null;
   /** The QEMU `-cpu` property, or null where no CPUID bit stands behind it. */
   readonly qemu: string | null;
+  /**
+   * Linux's X86_FEATURE number (word * 32 + bit), as the CPU modalias lists it in hex
+   * (/sys/devices/system/cpu/modalias: "feature:,0000,...,0125,..."); null where Linux has none.
+   */
+  readonly linux: number | null;
+  /** Where CPUID reports it: leaf, register and bit; null for what the OS sets (OSFXSR). */
+  readonly cpuid: CpuidBit | null;
+}
+
+/** A CPUID bit: leaf 1, 7 (subleaf 0) or 0x80000001, and the register holding it. */
+export interface CpuidBit {
+  readonly leaf: 1 | 7 | 0x80000001;
+  readonly reg: 'ebx' | 'ecx' | 'edx';
+  readonly bit: number;
 }
 
 export interface Level {
@@ -25,7 +39,12 @@ export interface Level {
   readonly adds: readonly Feature[];
 }
 
-const f = (psabi: string, cpuinfo: string | null, qemu: string | null): Feature => ({ psabi, cpuinfo, qemu });
+const f = (psabi: string, cpuinfo: string | null, qemu: string | null, linux: number | null, cpuid: CpuidBit | null): Feature => ({ psabi, cpuinfo, qemu, linux, cpuid });
+const l1c = (bit: number): CpuidBit => ({ leaf: 1, reg: 'ecx', bit });
+const l1d = (bit: number): CpuidBit => ({ leaf: 1, reg: 'edx', bit });
+const l7b = (bit: number): CpuidBit => ({ leaf: 7, reg: 'ebx', bit });
+const x1c = (bit: number): CpuidBit => ({ leaf: 0x80000001, reg: 'ecx', bit });
+const x1d = (bit: number): CpuidBit => ({ leaf: 0x80000001, reg: 'edx', bit });
 
 export const LEVELS: readonly Level[] = [
   {
@@ -34,17 +53,17 @@ export const LEVELS: readonly Level[] = [
     rpmArch: 'x86_64',
     hwcaps: null,
     adds: [
-      f('CMOV', 'cmov', 'cmov'),
-      f('CX8', 'cx8', 'cx8'),
-      f('FPU', 'fpu', 'fpu'),
-      f('FXSR', 'fxsr', 'fxsr'),
-      f('MMX', 'mmx', 'mmx'),
+      f('CMOV', 'cmov', 'cmov', 15, l1d(15)),
+      f('CX8', 'cx8', 'cx8', 8, l1d(8)),
+      f('FPU', 'fpu', 'fpu', 0, l1d(0)),
+      f('FXSR', 'fxsr', 'fxsr', 24, l1d(24)),
+      f('MMX', 'mmx', 'mmx', 23, l1d(23)),
       // Set by the kernel (CR4.OSFXSR), not a CPUID bit.
-      f('OSFXSR', null, null),
-      f('SCE', 'syscall', 'syscall'),
-      f('SSE', 'sse', 'sse'),
-      f('SSE2', 'sse2', 'sse2'),
-      f('LM', 'lm', 'lm'),
+      f('OSFXSR', null, null, null, null),
+      f('SCE', 'syscall', 'syscall', 32 + 11, x1d(11)),
+      f('SSE', 'sse', 'sse', 25, l1d(25)),
+      f('SSE2', 'sse2', 'sse2', 26, l1d(26)),
+      f('LM', 'lm', 'lm', 32 + 29, x1d(29)),
     ],
   },
   {
@@ -53,13 +72,13 @@ export const LEVELS: readonly Level[] = [
     rpmArch: 'x86_64_v2',
     hwcaps: 'x86-64-v2',
     adds: [
-      f('CMPXCHG16B', 'cx16', 'cx16'),
-      f('LAHF-SAHF', 'lahf_lm', 'lahf-lm'),
-      f('POPCNT', 'popcnt', 'popcnt'),
-      f('SSE3', 'pni', 'pni'),
-      f('SSE4_1', 'sse4_1', 'sse4.1'),
-      f('SSE4_2', 'sse4_2', 'sse4.2'),
-      f('SSSE3', 'ssse3', 'ssse3'),
+      f('CMPXCHG16B', 'cx16', 'cx16', 4 * 32 + 13, l1c(13)),
+      f('LAHF-SAHF', 'lahf_lm', 'lahf-lm', 6 * 32 + 0, x1c(0)),
+      f('POPCNT', 'popcnt', 'popcnt', 4 * 32 + 23, l1c(23)),
+      f('SSE3', 'pni', 'pni', 4 * 32 + 0, l1c(0)),
+      f('SSE4_1', 'sse4_1', 'sse4.1', 4 * 32 + 19, l1c(19)),
+      f('SSE4_2', 'sse4_2', 'sse4.2', 4 * 32 + 20, l1c(20)),
+      f('SSSE3', 'ssse3', 'ssse3', 4 * 32 + 9, l1c(9)),
     ],
   },
   {
@@ -68,18 +87,18 @@ export const LEVELS: readonly Level[] = [
     rpmArch: 'x86_64_v3',
     hwcaps: 'x86-64-v3',
     adds: [
-      f('AVX', 'avx', 'avx'),
-      f('AVX2', 'avx2', 'avx2'),
-      f('BMI1', 'bmi1', 'bmi1'),
-      f('BMI2', 'bmi2', 'bmi2'),
-      f('F16C', 'f16c', 'f16c'),
-      f('FMA', 'fma', 'fma'),
+      f('AVX', 'avx', 'avx', 4 * 32 + 28, l1c(28)),
+      f('AVX2', 'avx2', 'avx2', 9 * 32 + 5, l7b(5)),
+      f('BMI1', 'bmi1', 'bmi1', 9 * 32 + 3, l7b(3)),
+      f('BMI2', 'bmi2', 'bmi2', 9 * 32 + 8, l7b(8)),
+      f('F16C', 'f16c', 'f16c', 4 * 32 + 29, l1c(29)),
+      f('FMA', 'fma', 'fma', 4 * 32 + 12, l1c(12)),
       // LZCNT is CPUID bit ABM on AMD's leaf; Linux and QEMU both call it abm.
-      f('LZCNT', 'abm', 'abm'),
-      f('MOVBE', 'movbe', 'movbe'),
+      f('LZCNT', 'abm', 'abm', 6 * 32 + 5, x1c(5)),
+      f('MOVBE', 'movbe', 'movbe', 4 * 32 + 22, l1c(22)),
       // The guest kernel sets OSXSAVE once the CPU offers XSAVE; Linux does not list
       // osxsave in cpuinfo, so glibc's hwcaps and the AVX canaries are its evidence.
-      f('OSXSAVE', 'xsave', 'xsave'),
+      f('OSXSAVE', 'xsave', 'xsave', 4 * 32 + 27, l1c(27)),
     ],
   },
   {
@@ -88,11 +107,11 @@ export const LEVELS: readonly Level[] = [
     rpmArch: 'x86_64_v4',
     hwcaps: 'x86-64-v4',
     adds: [
-      f('AVX512F', 'avx512f', 'avx512f'),
-      f('AVX512BW', 'avx512bw', 'avx512bw'),
-      f('AVX512CD', 'avx512cd', 'avx512cd'),
-      f('AVX512DQ', 'avx512dq', 'avx512dq'),
-      f('AVX512VL', 'avx512vl', 'avx512vl'),
+      f('AVX512F', 'avx512f', 'avx512f', 9 * 32 + 16, l7b(16)),
+      f('AVX512BW', 'avx512bw', 'avx512bw', 9 * 32 + 30, l7b(30)),
+      f('AVX512CD', 'avx512cd', 'avx512cd', 9 * 32 + 28, l7b(28)),
+      f('AVX512DQ', 'avx512dq', 'avx512dq', 9 * 32 + 17, l7b(17)),
+      f('AVX512VL', 'avx512vl', 'avx512vl', 9 * 32 + 31, l7b(31)),
     ],
   },
 ];

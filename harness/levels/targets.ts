@@ -9,8 +9,14 @@ export interface CpuTarget {
   readonly name: string;
   /** The level the CPU really meets. */
   readonly level: LevelName;
-  /** A near miss: the level it is one feature short of, and that feature. */
-  readonly nearMiss?: { readonly of: LevelName; readonly missing: Feature };
+  /**
+   * A near miss: the level it is one feature short of, and that feature. `by`: 'cpu'
+   * (default) the CPU model lacks it; 'os' the CPU has it but the guest's kernel does
+   * not enable it (`kernelArgs`), as psABI levels count OS support (XSAVE state for AVX).
+   */
+  readonly nearMiss?: { readonly of: LevelName; readonly missing: Feature; readonly by?: 'cpu' | 'os' };
+  /** Kernel arguments the CPU's guests boot with (an OS that leaves a feature off). */
+  readonly kernelArgs?: readonly string[];
 }
 
 export const EXACT_TARGETS: readonly CpuTarget[] = LEVEL_NAMES.map((level) => ({ name: level, level }));
@@ -22,7 +28,19 @@ export const NEAR_MISS_TARGETS: readonly CpuTarget[] = LEVELS.slice(1).flatMap((
   l.adds.map((missing) => ({ name: `${l.name}-${slug(missing)}`, level: LEVEL_NAMES[levelIndex(l.name) - 1]!, nearMiss: { of: l.name, missing } })),
 );
 
-export const ALL_TARGETS: readonly CpuTarget[] = [...EXACT_TARGETS, ...NEAR_MISS_TARGETS];
+/**
+ * Near misses made by the OS: a v3 CPU whose kernel leaves XSAVE off (`noxsave`), so
+ * CPUID shows AVX, AVX2 and FMA but no AVX state is enabled (OSXSAVE clear, no XCR0):
+ * a detector that reads CPUID alone takes it for v3.
+ */
+export const OS_NEAR_MISS_TARGETS: readonly CpuTarget[] = [
+  { name: 'v3-noxsave', level: 'v2', nearMiss: { of: 'v3', missing: getLevel('v3').adds.find((f) => f.psabi === 'OSXSAVE')!, by: 'os' }, kernelArgs: ['noxsave'] },
+];
+
+export const ALL_TARGETS: readonly CpuTarget[] = [...EXACT_TARGETS, ...NEAR_MISS_TARGETS, ...OS_NEAR_MISS_TARGETS];
+
+/** Every near miss: those of the CPU model and those of the OS. */
+export const ALL_NEAR_MISSES: readonly CpuTarget[] = [...NEAR_MISS_TARGETS, ...OS_NEAR_MISS_TARGETS];
 
 export const exactTarget = (level: LevelName): CpuTarget => EXACT_TARGETS[levelIndex(level)]!;
 
@@ -32,15 +50,15 @@ export function parseTargetName(value: string): CpuTarget | undefined {
   const exact = /^(?:x86[-_]64[-_])?(v[1-4])$/.exec(v)?.[1];
   if (exact && isLevelName(exact)) return exactTarget(exact);
   if (/^x86[-_]64$/.test(v)) return exactTarget('v1');
-  return NEAR_MISS_TARGETS.find((t) => t.name === v);
+  return ALL_NEAR_MISSES.find((t) => t.name === v);
 }
 
-/** The features the target's CPU has (CPUID), in table order. */
+/** The features the target's CPU has (CPUID), in table order: an OS near miss's CPU has them all. */
 export function targetFeatures(target: CpuTarget): Feature[] {
   const top = target.nearMiss?.of ?? target.level;
   return LEVELS.slice(0, levelIndex(top) + 1)
     .flatMap((l) => l.adds)
-    .filter((f) => f !== target.nearMiss?.missing);
+    .filter((f) => target.nearMiss?.by === 'os' || f !== target.nearMiss?.missing);
 }
 
 /** The features the target's CPU must not have. */
@@ -51,7 +69,11 @@ export function targetAbsentFeatures(target: CpuTarget): Feature[] {
 
 /** One line for messages: "v3-fma (a v3 CPU without FMA: meets v2)". */
 export function describeTarget(target: CpuTarget): string {
-  return target.nearMiss ? `${target.name} (a ${target.nearMiss.of} CPU without ${target.nearMiss.missing.psabi}: meets ${target.level})` : target.name;
+  if (!target.nearMiss) return target.name;
+  const { of, missing, by } = target.nearMiss;
+  return by === 'os'
+    ? `${target.name} (a ${of} CPU whose kernel leaves ${missing.psabi} off (${target.kernelArgs?.join(' ') ?? ''}): meets ${target.level})`
+    : `${target.name} (a ${of} CPU without ${missing.psabi}: meets ${target.level})`;
 }
 
 /** The RPM arch name of the level the target meets. */

@@ -9,6 +9,7 @@
 //     scenarios: ['fresh-install-mixed'], drivers: ['dnf5'], levels: atLeast('v2'),
 //     explains: [deviation.installedArch()],
 //   })
+import type { DetectorName } from '../levels/detectors.js';
 import type { LevelName } from '../levels/table.js';
 import type { Deviation } from '../results/types.js';
 import type { DriverName } from '../scenario/types.js';
@@ -45,8 +46,8 @@ export const deviation = {
   stale: (subject?: string, action?: string): DeviationMatcher => ({ check: 'current', deviation: 'stale', ...only(subject, action) }),
   /** An update exists and the tool does not list it. */
   updateNotListed: (): DeviationMatcher => ({ check: 'updates', deviation: 'not-listed' }),
-  /** The tool's idea of the machine's arch is another than the CPU's level. */
-  detectedArch: (): DeviationMatcher => ({ check: 'detected-arch', deviation: 'other' }),
+  /** A detector's idea of the machine's level is another than the CPU's (one detector: cpuid, cpuinfo, modalias, glibc, rpm, libzypp, dnf5-arch, dnf5-basearch; none: any). */
+  detectedArch: (detector?: DetectorName): DeviationMatcher => ({ check: 'detected-arch', deviation: 'other', ...only(detector, undefined) }),
   /** The tool refused a command that should succeed. */
   refused: (action?: string): DeviationMatcher => ({ check: 'outcome', deviation: 'refused', ...only(undefined, action) }),
   /** A program of the installed system does not run (after a step that should leave it runnable). */

@@ -1,7 +1,7 @@
 // The matrix as data: scenarios × levels × drivers, filtered, in a stable order, each
 // cell with a name unique across the run. Pure.
 import type { LevelName } from '../levels/table.js';
-import { EXACT_TARGETS, NEAR_MISS_TARGETS, type CpuTarget } from '../levels/targets.js';
+import { ALL_NEAR_MISSES, EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import type { CellRef } from '../results/types.js';
 import type { DriverName, Scenario } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
@@ -56,7 +56,7 @@ export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {})
   for (const scenario of catalog) {
     if (filter.scenarios?.length && !filter.scenarios.includes(scenario.id)) continue;
     if (filter.tags?.length && !filter.tags.some((t) => scenario.tags.includes(t))) continue;
-    for (const target of [...EXACT_TARGETS, ...NEAR_MISS_TARGETS]) {
+    for (const target of [...EXACT_TARGETS, ...ALL_NEAR_MISSES]) {
       if (!runsOn(scenario, target, filter)) continue;
       for (const driver of scenario.drivers) {
         if (filter.drivers?.length && !filter.drivers.includes(driver)) continue;

@@ -44,9 +44,20 @@ async function cellDetails(cell: CellResult): Promise<string> {
   const attachments = cell.attachments.map((a) => `<p>Evidence: <code>${escape(a)}</code></p>`).join('');
   const logs = await Promise.all(cell.consoleLogs.map(async (log) => `<details><summary>console ${escape(path.basename(log))}</summary><pre>${escape(await consoleTail(log))}</pre></details>`));
   const facts = cell.facts
-    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · ${cell.facts.start === 'snapshot' ? 'restored from a snapshot' : 'cold boot'} · -cpu ${cell.facts.cpu} · image ${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>`
+    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · ${cell.facts.start === 'snapshot' ? 'restored from a snapshot' : 'cold boot'} · -cpu ${cell.facts.cpu} · image ${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>${detectorTable(cell)}`
     : '';
   return `<h3>${escape(cell.id)} — ${cell.verdict}</h3><p>${escape(cell.reason)}</p>${cell.knownIssues.map((i) => `<p>Known issue ${escape(i.id)}: ${escape(i.reason)} — <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}${cell.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (${escape(i.expires)}): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${attachments}${logs.join('')}`;
+}
+
+/** The detection oracle of the cell's CPU: each detector's answer and the level it means, disagreements marked. */
+function detectorTable(cell: CellResult): string {
+  const readings = cell.facts?.detectors ?? [];
+  if (readings.length === 0) return '';
+  const rows = readings.map((r) => {
+    const off = r.level !== null && r.level !== cell.level;
+    return `<tr${off ? ' class="off"' : ''}><td>${escape(r.detector)}</td><td>${escape(r.level ?? '—')}</td><td><code>${escape(r.answer)}</code>${r.note ? ` <span class="facts">${escape(r.note)}</span>` : ''}</td></tr>`;
+  });
+  return `<table class="detectors"><caption>Detectors on ${escape(cell.target)} (meets ${escape(cell.level)})</caption><tr><th>detector</th><th>level</th><th>answer</th></tr>${rows.join('')}</table>`;
 }
 
 export async function buildHtml(run: RunResult): Promise<string> {
@@ -83,7 +94,7 @@ summary{color:#fff;border-radius:4px;padding:.1em .5em;margin:.1em 0;cursor:poin
 pre{background:#fff;border:1px solid #d0d7de;padding:.4em;overflow:auto;max-height:24em;font-size:12px}
 .cmd{font-family:monospace;margin-top:.4em}.st{color:#57606a}
 li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}li.xf{color:#9a6700}li.sk{color:#6e7781}.expired{color:#bc4c00;font-weight:bold}.count{color:#fff;border-radius:4px;padding:.1em .5em}
-.facts{color:#57606a;font-size:12px}.none{color:#8c959f}
+.facts{color:#57606a;font-size:12px}table.detectors{font-size:12px;margin:4px 0}table.detectors td,table.detectors th{padding:1px 6px;text-align:left}table.detectors tr.off td{background:#ffebe9}.none{color:#8c959f}
 </style></head><body>
 <h1>levelgate${run.shard ? ` — shard ${escape(run.shard)}` : ''}${run.interrupted ? ' — interrupted' : ''}</h1>
 <p>${escape(run.startedAt)} on ${escape(run.hostname)} · ${(run.durationMs / 1000).toFixed(0)} s · ${run.workers} workers · image ${escape(run.image)} · fixtures ${escape(run.fixtures)}</p>

@@ -30,6 +30,7 @@ function transcript(cell: CellResult): string {
   prop('fidelity', cell.facts?.fidelity);
   prop('emulator', cell.facts?.emulator);
   prop('guest-start', cell.facts?.start);
+  for (const r of cell.facts?.detectors ?? []) prop(`detector.${r.detector}`, `${r.answer}${r.level ? ` (${r.level})` : ''}`);
   prop('image', cell.facts?.imageDigest);
   prop('kernel', cell.facts?.kernel);
   prop('package-manager', cell.facts?.packageManager);

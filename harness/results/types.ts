@@ -116,6 +116,20 @@ export interface CellFacts {
   readonly packageManager: string;
   /** How the cell's guest started: restored from a snapshot of a booted, proven guest, or booted cold. */
   readonly start?: 'snapshot' | 'cold';
+  /** The CPU the cell started on: a level, or a near miss ("v3-fma"). */
+  readonly target?: string;
+  /** Every level detector's answer on that CPU (the detection oracle): detector → level and its own words. */
+  readonly detectors?: readonly DetectorRecord[];
+}
+
+/** One detector's answer, as reports show it. */
+export interface DetectorRecord {
+  /** cpuid, cpuinfo, modalias, glibc, rpm, libzypp, dnf5-arch, dnf5-basearch. */
+  readonly detector: string;
+  readonly answer: string;
+  /** The level the answer means; null: no answer. */
+  readonly level: LevelName | null;
+  readonly note?: string;
 }
 
 /** The proof of a guest's level, as reports show it. */

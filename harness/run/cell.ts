@@ -17,7 +17,7 @@ import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, InterruptedError, LevelgateError } from '../util/errors.js';
 import { CellError, interpret, levelsVisited, type Transcript } from './interpreter.js';
-import type { CellGuests, CellSession, SessionRequest } from './session.js';
+import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';
 
@@ -99,7 +99,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       steps: transcript.steps,
       consoleLogs: session?.consoleLogs ?? [],
       attachments,
-      ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver) } : {}),
+      ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
       timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
       repro: reproCommand(cell, env.accelRequest),
       attempts: 1,
@@ -217,6 +217,9 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
   } catch (error) {
     if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', 'interrupted');
+    // The first guest of a near miss whose init dies: the image cannot run on that CPU (a cold boot; snapshots find it in prepare).
+    const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, error) : undefined;
+    if (cannot) return env.requireLevels ? finish('error', `${cell.target.name} is required (--require-levels) but ${cannot}`) : finish('skip', cannot);
     if (error instanceof CellError) {
       if (error.details) attachments.push(await writeDetails(evidence, error));
       return finish('error', error.message);
@@ -231,9 +234,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   }
 }
 
-function factsOf(session: CellSession, image: ImageInfo, driver: string): CellFacts {
+function factsOf(session: CellSession, image: ImageInfo, driver: string, target: string): CellFacts {
   return {
     ...session.facts!,
+    target,
     imageDigest: image.digest,
     kernel: image.kernel,
     packageManager: (DRIVER_PACKAGES[driver] ?? []).map((p) => `${p} ${image.packages[p] ?? '?'}`).join(', '),

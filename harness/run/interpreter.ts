@@ -10,6 +10,7 @@ import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
 import { levelBelow } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
+import { detectionCommand, parseDetection, type DetectorReading } from '../levels/detectors.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { AvailablePackage } from '../repos/available.js';
 import { parseNevra } from '../repos/available.js';
@@ -240,7 +241,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
     const installedBefore = installedNow ?? (await queryInstalled());
     let outcome: Outcome | undefined;
     let updates: string[] | undefined;
-    let detectedArch: string | undefined;
+    let detectors: DetectorReading[] | undefined;
     let changesInstalled = true;
     const judgeOutcome = (judged: Judgement): Outcome => (judged.kind === 'refused' ? { kind: 'refused', reason: judged.reason, message: judged.message } : { kind: 'ok' });
 
@@ -291,7 +292,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       }
       case 'detect': {
         changesInstalled = false;
-        detectedArch = driver.parseDetectedArch((await tool(driver.detectArch(), 'query')).result.stdout);
+        detectors = parseDetection((await tool(detectionCommand(), 'query')).result.stdout);
         break;
       }
       case 'pin': {
@@ -318,7 +319,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       installed: installedAfter,
       programs: programs.runs,
       ...(updates ? { updates } : {}),
-      ...(detectedArch !== undefined ? { detectedArch } : {}),
+      ...(detectors ? { detectors, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
       available: available(),
       runnablePrograms: programs.runnable,
       packagePrograms: programs.packagePrograms,

@@ -10,11 +10,13 @@ import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import type { ImageArtifacts } from '../image/build.js';
-import { GuestError, InterruptedError, LevelProofError } from '../util/errors.js';
+import { GuestError, InitKilledError, InterruptedError, LevelProofError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ProofRecord } from '../results/types.js';
+import { askDetectors, type DetectorReading } from '../levels/detectors.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { CellExecOptions, CellGuest, ExecResult, GuestSession } from './interpreter.js';
 
 /** A cell's guests as the cell runner sees them: the session, plus what reports need. */
@@ -40,6 +42,8 @@ export interface GuestFactsRecord {
   readonly emulator: string;
   readonly fidelity: string;
   readonly start: 'snapshot' | 'cold';
+  /** Every level detector's answer on the first guest's CPU. */
+  readonly detectors: readonly DetectorReading[];
 }
 
 export interface SessionOptions {
@@ -53,6 +57,8 @@ export interface SessionOptions {
   readonly bootConsole?: string;
   /** The installed set of the first guest, when known (a snapshot's). */
   readonly initialInstalled?: readonly string[];
+  /** The detectors' answers in the first guest, when known (a snapshot's); else they are asked once it runs. */
+  readonly initialDetectors?: readonly DetectorReading[];
   /** Where console logs go. */
   readonly evidenceDir: string;
   readonly signal?: AbortSignal;
@@ -123,6 +129,7 @@ export class AgentSession implements CellSession {
       emulator: `${guest.facts.emulator} ${guest.facts.emulatorVersion}`,
       fidelity: guest.proof.fidelity,
       start: this.#options.start,
+      detectors: this.#options.initialDetectors ?? (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs)),
     };
     this.#options.onGuest?.(guest);
     return adapt(guest, this.#options.signal);
@@ -157,6 +164,12 @@ function adapt(guest: AgentGuest, signal?: AbortSignal): CellGuest {
   };
 }
 
+
+/** Why the image cannot run on a near-miss CPU (its init was killed there); undefined for any other failure. */
+export function imageCannotRun(target: CpuTarget, error: unknown): string | undefined {
+  if (!target.nearMiss || !(error instanceof InitKilledError)) return undefined;
+  return `the guest image's init dies of ${error.signal} on ${target.name} (a CPU no real machine is, whose missing feature the image's userland assumes): ${error.message}`;
+}
 
 /** What the cell runner asks for: a session for its one disk. */
 export interface SessionRequest {
@@ -228,12 +241,29 @@ export class BackendGuests implements CellGuests {
     return snapshot;
   }
 
-  /** Makes (or finds) the snapshots of these CPUs before the first cell needs them, two at a time. */
-  async prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<void> {
+  /**
+   * Makes (or finds) the snapshots of these CPUs before the first cell needs them, two
+   * at a time. Returns the near misses this image cannot run on (its init dies of
+   * SIGILL there), with why: those CPUs are unavailable, not broken.
+   */
+  async prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<Map<string, string>> {
+    const unusable = new Map<string, string>();
     const wanted = targets.filter((t): t is { target: CpuTarget; accel: Accel } => t.accel !== null);
     for (let i = 0; i < wanted.length; i += 2) {
-      await Promise.all(wanted.slice(i, i + 2).map(({ target, accel }) => this.snapshot(target, accel, BACKENDS[accel].bootTimeoutMs * 2)));
+      await Promise.all(
+        wanted.slice(i, i + 2).map(async ({ target, accel }) => {
+          try {
+            await this.snapshot(target, accel, BACKENDS[accel].bootTimeoutMs * 2);
+          } catch (error) {
+            const why = imageCannotRun(target, error);
+            if (why === undefined) throw error;
+            unusable.set(target.name, why);
+            this.#options.log?.(`${target.name}: ${why}`);
+          }
+        }),
+      );
     }
+    return unusable;
   }
 
   async open(request: SessionRequest): Promise<CellSession> {
@@ -270,6 +300,7 @@ export class BackendGuests implements CellGuests {
       start: 'snapshot',
       bootConsole: snapshot.bootConsole,
       initialInstalled: snapshot.installed,
+      initialDetectors: snapshot.detectors,
       first: async (level, consoleLog) => {
         try {
           return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));

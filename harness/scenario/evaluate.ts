@@ -2,7 +2,8 @@
 // what it expected, what it saw and, when it failed, how (the deviation a known issue
 // can explain). Checks that only a trapping emulator can judge are skipped elsewhere.
 import type { Fidelity } from '../levels/canaries.js';
-import { rpmArchOf } from '../levels/arch.js';
+import { rpmArchOf, type RpmArch } from '../levels/arch.js';
+import { DETECTORS, levelOfArch, type DetectorName, type DetectorReading } from '../levels/detectors.js';
 import type { LevelName } from '../levels/table.js';
 import { bestVariant, evraString, newestRunnable, parseNevra, type AvailablePackage } from '../repos/available.js';
 import { compareEvr, formatEvr } from '../repos/evr.js';
@@ -39,7 +40,10 @@ export interface Observation {
   /** Program name → how it ended. */
   readonly programs: Readonly<Record<string, ProgramRun>>;
   readonly updates?: readonly string[];
+  /** detect: the answer of the driver's own detector. */
   readonly detectedArch?: string;
+  /** detect: every detector's answer. */
+  readonly detectors?: readonly DetectorReading[];
   /** What the enabled repositories offer. */
   readonly available: readonly AvailablePackage[];
   /** Programs of installed scenario packages (for `runnable`), by program name. */
@@ -154,6 +158,19 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
     const want = expectation.detectedArch === 'level' ? rpmArchOf(seen.level) : expectation.detectedArch;
     const actual = seen.detectedArch ?? 'not detected';
     judge({ kind: 'detected-arch', subject: '', check: 'detected arch', expected: want, actual }, actual === want, 'other');
+  }
+
+  if (expectation.detectors) {
+    const wanted = expectation.detectors === 'level' ? Object.fromEntries(DETECTORS.map((d) => [d, 'level' as const])) : expectation.detectors;
+    for (const [detector, want] of Object.entries(wanted) as [DetectorName, RpmArch | 'level'][]) {
+      const r = seen.detectors?.find((x) => x.detector === detector);
+      const level = want === 'level' ? seen.level : levelOfArch(want);
+      const expected = want === 'level' ? `${seen.level} (${rpmArchOf(seen.level)})` : want;
+      const actual = !r ? 'not asked' : r.level === null ? r.answer : `${r.level} (${r.answer}${r.note ? `; ${r.note}` : ''})`;
+      const base = { kind: 'detected-arch' as const, subject: detector, check: `detector ${detector}`, expected, actual };
+      if (r && r.level === null) checks.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} gave no answer` });
+      else judge(base, r?.level === level, 'other');
+    }
   }
 
   if (expectation.runnable) {

@@ -4,6 +4,7 @@
 import type { RpmArch } from '../levels/arch.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
+import type { DetectorName } from '../levels/detectors.js';
 
 export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
@@ -74,8 +75,10 @@ export interface Expectation {
   readonly current?: readonly string[];
   /** list-updates: exactly these names are offered. */
   readonly updatesListed?: readonly string[];
-  /** detect: the arch the tool believes the machine is ('level': the CPU's own level arch). */
+  /** detect: the arch the driver's tool believes the machine is ('level': the arch of the level the CPU meets). */
   readonly detectedArch?: RpmArch | 'level';
+  /** detect: what each detector must conclude ('level': every detector, the level the CPU meets). */
+  readonly detectors?: 'level' | Readonly<Partial<Record<DetectorName, RpmArch | 'level'>>>;
   /** Every program of every installed package from the scenario's repositories runs. */
   readonly runnable?: boolean;
 }

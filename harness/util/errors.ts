@@ -49,6 +49,18 @@ export class GuestError extends LevelgateError {
   }
 }
 
+/**
+ * The guest's PID 1 was killed by a signal: the image's own init (a static busybox, the
+ * distribution's systemd) does not run on this CPU — SIGILL for an instruction it lacks.
+ */
+export class InitKilledError extends GuestError {
+  readonly signal: string;
+  constructor(message: string, signal: string, context: ErrorContext = {}) {
+    super(message, context);
+    this.signal = signal;
+  }
+}
+
 /** The guest booted but does not see the level it was pinned to. */
 export class LevelProofError extends LevelgateError {
   constructor(message: string, context: ErrorContext = {}) {

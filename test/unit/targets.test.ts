@@ -2,7 +2,7 @@ import test from 'ava';
 import { defineScenario, detect, install, enable, variants } from '../../harness/index.js';
 import { proveLevel } from '../../harness/levels/proof.js';
 import { qemuCpuArgument } from '../../harness/levels/qemu-cpu.js';
-import { describeTarget, NEAR_MISS_TARGETS, parseTargetName, targetAbsentFeatures, targetFeatures } from '../../harness/levels/targets.js';
+import { ALL_TARGETS, describeTarget, NEAR_MISS_TARGETS, parseTargetName, targetAbsentFeatures, targetFeatures } from '../../harness/levels/targets.js';
 import { issuesCovering, validateKnownIssues } from '../../harness/plan/known-issues.js';
 import { defineKnownIssue, deviation } from '../../harness/plan/known-issue-api.js';
 import { planCells } from '../../harness/plan/plan.js';
@@ -20,6 +20,13 @@ test('one near miss per feature a level adds over the level below: 7 of v2, 9 of
   t.is(byLevel('v4').length, 5);
   // Each meets the level below the one it nearly is.
   t.true(NEAR_MISS_TARGETS.every((n) => n.level === ({ v1: 'none', v2: 'v1', v3: 'v2', v4: 'v3' } as const)[n.nearMiss!.of]));
+});
+
+test('an OS near miss: a v3 CPU with every v3 bit in CPUID whose kernel leaves XSAVE off', (t) => {
+  const target = parseTargetName('v3-noxsave')!;
+  t.deepEqual([target.level, target.nearMiss?.by, target.kernelArgs], ['v2', 'os', ['noxsave']]);
+  t.true(qemuCpuArgument(target).split(',').includes('+xsave'));
+  t.is(describeTarget(target), 'v3-noxsave (a v3 CPU whose kernel leaves OSXSAVE off (noxsave): meets v2)');
 });
 
 test('a near-miss name parses; levels keep their spellings; anything else is undefined', (t) => {
@@ -66,7 +73,7 @@ const plain = defineScenario({ id: 'plain', title: 'installs', drivers: ['rpm'],
 test('--near-misses adds the near misses to the scenarios made for them; --level names one for any scenario', (t) => {
   t.is(planCells([made, plain]).length, 8);
   const all = planCells([made, plain], { nearMisses: true });
-  t.is(all.length, 8 + 21);
+  t.is(all.length, 8 + 22);
   t.true(all.filter((c) => c.target.nearMiss).every((c) => c.scenario.id === 'made-for-near-misses'));
   t.deepEqual(
     planCells([made, plain], { targets: ['v3-fma'] }).map((c) => [c.id, c.level]),
@@ -97,6 +104,6 @@ test('known issues cover near misses by name or pattern, and name unknown target
   t.is(at('v3', 'v3'), 0);
   t.is(at('v2-popcnt', 'v1'), 0);
   t.deepEqual(validateKnownIssues([{ ...issue, targets: ['v3-fmaa'] }], 'issues.ts'), [
-    `issues.ts[0] (x): targets: 'v3-fmaa' names no CPU target; known: ${['v1', 'v2', 'v3', 'v4', ...NEAR_MISS_TARGETS.map((n) => n.name)].join(', ')}`,
+    `issues.ts[0] (x): targets: 'v3-fmaa' names no CPU target; known: ${ALL_TARGETS.map((n) => n.name).join(', ')}`,
   ]);
 });
