@@ -1,11 +1,13 @@
-import { defineScenario, detect } from '../harness/index.js';
+import { defineScenario, detect, rpmArchOf } from '../harness/index.js';
 
 /**
- * The detection oracle: every detector of the machine's level — the CPU model (CPUID),
- * the kernel's cpuinfo and CPU modalias, glibc's hwcaps, rpm's install arch, libzypp's
- * system architecture, dnf5's $arch and $basearch — must conclude the level the CPU
- * really meets, on every exact level and (--near-misses) every CPU one feature short of
- * a level. The detectors do not depend on the driver: one cell per CPU.
+ * The detection oracle: every detector of the machine's level — the kernel's cpuinfo
+ * and CPU modalias, glibc's hwcaps, rpm's install arch, libzypp's system architecture,
+ * dnf5's $arch and $basearch — must conclude the level the CPU really meets, on every
+ * exact level and (--near-misses) every CPU one feature short of a level. The CPU
+ * model's own CPUID must show the level it was pinned to: the level it meets, or for a
+ * near miss made by the OS (the kernel leaves a feature off) the level of the model.
+ * The detectors do not depend on the driver: one cell per CPU.
  */
 export default defineScenario({
   id: 'detection',
@@ -13,5 +15,18 @@ export default defineScenario({
   tags: ['detection'],
   drivers: ['rpm'],
   nearMisses: true,
-  steps: [detect().expect({ detectors: 'level' })],
+  steps: [
+    detect().expect(({ target }) => ({
+      detectors: {
+        cpuid: target.nearMiss?.by === 'os' ? rpmArchOf(target.nearMiss.of) : 'level',
+        cpuinfo: 'level',
+        modalias: 'level',
+        glibc: 'level',
+        rpm: 'level',
+        libzypp: 'level',
+        'dnf5-arch': 'level',
+        'dnf5-basearch': 'level',
+      },
+    })),
+  ],
 });

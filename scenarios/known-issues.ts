@@ -24,6 +24,14 @@ const NO_ARCH_CHANGE_ON_UPDATE = `${LIBSOLV}/doc/libsolv-pool.txt#L801-L829`;
 const BEST_ARCH_BEFORE_VERSION = `${LIBSOLV}/src/policy.c#L1359-L1362`;
 
 /** RHEL 10 builds its packages for x86-64-v3 and labels them x86_64: no package manager can refuse them on older CPUs. */
+/**
+ * libzypp's get_x86_64_level() (a copy of rpm's before rpm#2463 added the XCR0 check)
+ * reads CPUID only: it takes a CPU whose OS left the AVX state off for v3. No upstream
+ * report yet: the tracker is the code, at the commit read.
+ */
+const LIBZYPP_CPUID_ONLY = 'https://github.com/openSUSE/libzypp/blob/5adf072042d2d2c11e2eb11fcb63cafacade3fe8/zypp-logic/zypp/Arch.cc#L84-L108';
+const LIBZYPP_CPUID_ONLY_REASON = "libzypp decides the level from CPUID alone, without XCR0 (rpm#2463 fixed the same code in rpm): with the AVX state off (clearcpuid=avx) it says x86_64_v3";
+
 const RHEL10_V3_AS_X86_64 = 'https://developers.redhat.com/articles/2024/01/02/exploring-x86-64-v3-red-hat-enterprise-linux-10';
 
 const DNF5_REASON = 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists';
@@ -76,6 +84,25 @@ const auditIssues = (): KnownIssue[] => [
 ];
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
+  defineKnownIssue({
+    id: 'libzypp-cpuid-without-xcr0/detection',
+    reason: LIBZYPP_CPUID_ONLY_REASON,
+    tracker: LIBZYPP_CPUID_ONLY,
+    expires: EXPIRES,
+    scenarios: ['detection'],
+    targets: ['v3-noavxstate'],
+    explains: [deviation.detectedArch('libzypp')],
+  }),
+  defineKnownIssue({
+    id: 'libzypp-cpuid-without-xcr0/fresh-install',
+    reason: `${LIBZYPP_CPUID_ONLY_REASON}; zypper installs the x86_64_v3 builds, which die of SIGILL`,
+    tracker: LIBZYPP_CPUID_ONLY,
+    expires: EXPIRES,
+    scenarios: ['fresh-install-mixed'],
+    drivers: ['zypper'],
+    targets: ['v3-noavxstate'],
+    explains: [deviation.installedArch(undefined, 'install'), deviation.doesNotRun('sigill')],
+  }),
   dnf5NoLevels('detection', 'detection', atLeast('v2'), [deviation.detectedArch('dnf5-arch'), deviation.detectedArch('dnf5-basearch')]),
   dnf5NoLevels('fresh-install', 'fresh-install-mixed', atLeast('v2'), [deviation.installedArch(undefined, 'install')]),
   dnf5NoLevels('upgrade', 'upgrade-new-variant', atLeast('v3'), [deviation.installedArch('lgnewvar', 'upgrade')]),

@@ -28,13 +28,18 @@ export const NEAR_MISS_TARGETS: readonly CpuTarget[] = LEVELS.slice(1).flatMap((
   l.adds.map((missing) => ({ name: `${l.name}-${slug(missing)}`, level: LEVEL_NAMES[levelIndex(l.name) - 1]!, nearMiss: { of: l.name, missing } })),
 );
 
+const v3Feature = (psabi: string): Feature => getLevel('v3').adds.find((f) => f.psabi === psabi)!;
+
 /**
- * Near misses made by the OS: a v3 CPU whose kernel leaves XSAVE off (`noxsave`), so
- * CPUID shows AVX, AVX2 and FMA but no AVX state is enabled (OSXSAVE clear, no XCR0):
- * a detector that reads CPUID alone takes it for v3.
+ * Near misses made by the OS, on a CPU whose CPUID has every v3 feature:
+ * - v3-noxsave: the kernel leaves XSAVE off (`noxsave`): OSXSAVE is clear, so no AVX state;
+ * - v3-noavxstate: the kernel enables XSAVE but not the AVX state (`clearcpuid=avx`:
+ *   XCR0 lacks YMM) while CPUID still shows AVX, AVX2, FMA and OSXSAVE — the case a
+ *   detector that reads CPUID without XCR0 takes for v3 (rpm#2463 was that bug in rpm).
  */
 export const OS_NEAR_MISS_TARGETS: readonly CpuTarget[] = [
-  { name: 'v3-noxsave', level: 'v2', nearMiss: { of: 'v3', missing: getLevel('v3').adds.find((f) => f.psabi === 'OSXSAVE')!, by: 'os' }, kernelArgs: ['noxsave'] },
+  { name: 'v3-noxsave', level: 'v2', nearMiss: { of: 'v3', missing: v3Feature('OSXSAVE'), by: 'os' }, kernelArgs: ['noxsave'] },
+  { name: 'v3-noavxstate', level: 'v2', nearMiss: { of: 'v3', missing: v3Feature('AVX'), by: 'os' }, kernelArgs: ['clearcpuid=avx'] },
 ];
 
 export const ALL_TARGETS: readonly CpuTarget[] = [...EXACT_TARGETS, ...NEAR_MISS_TARGETS, ...OS_NEAR_MISS_TARGETS];

@@ -39,10 +39,13 @@ export const cellId = (scenario: string, target: string, driver: DriverName): st
  * near miss meets.
  */
 function runsOn(scenario: Scenario, target: CpuTarget, filter: PlanFilter): boolean {
-  if (scenario.levels && !scenario.levels.includes(target.level)) return false;
+  // A near miss the scenario names runs whatever level it meets.
+  const listed = Array.isArray(scenario.nearMisses) && scenario.nearMisses.includes(target.name);
+  if (scenario.levels && !scenario.levels.includes(target.level) && !listed) return false;
   const named = filter.targets?.includes(target.name) ?? false;
   if (!target.nearMiss) return !filter.targets?.length || named;
-  return named || (filter.nearMisses === true && scenario.nearMisses === true && (!filter.targets?.length || filter.targets.includes(target.level)));
+  const madeFor = scenario.nearMisses === true || (Array.isArray(scenario.nearMisses) && scenario.nearMisses.includes(target.name));
+  return named || (filter.nearMisses === true && madeFor && (!filter.targets?.length || filter.targets.includes(target.level)));
 }
 
 export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {}): Cell[] {

@@ -129,8 +129,8 @@ export interface Scenario {
   readonly drivers: readonly DriverName[];
   /** Levels the scenario means something at (default: all). */
   readonly levels?: readonly LevelName[];
-  /** Also runs on the near-miss CPUs (a level minus one feature) when the run asks for them (--near-misses). */
-  readonly nearMisses?: boolean;
+  /** Also runs on the near-miss CPUs (a level minus one feature) when the run asks for them (--near-misses): all, or these. */
+  readonly nearMisses?: boolean | readonly string[];
   /** Repository name → its content. A name may contain $releasever (see `releasever`). */
   readonly repos: Readonly<Record<string, RepoSpec>>;
   /** The value of $releasever in repository names until a release-upgrade step changes it. */

@@ -4,6 +4,7 @@
 // and says what to change. Pure.
 import { isRpmArch } from '../levels/arch.js';
 import { isLevelName } from '../levels/table.js';
+import { ALL_NEAR_MISSES } from '../levels/targets.js';
 import { releasesOf } from '../repos/catalog.js';
 import { DRIVER_NAMES, nevraOf, type Scenario } from './types.js';
 
@@ -21,6 +22,9 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
     if (scenario.drivers.length === 0) problems.push(`${where}: drivers is empty; name at least one of ${DRIVER_NAMES.join(', ')}`);
     for (const driver of scenario.drivers) if (!(DRIVER_NAMES as readonly string[]).includes(driver)) problems.push(`${where}: drivers: '${driver}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
     for (const level of scenario.levels ?? []) if (!isLevelName(level)) problems.push(`${where}: levels: '${level}' is not a level; known: v1, v2, v3, v4`);
+    if (Array.isArray(scenario.nearMisses)) {
+      for (const name of scenario.nearMisses) if (!ALL_NEAR_MISSES.some((t) => t.name === name)) problems.push(`${where}: nearMisses: '${name}' is not a near miss; known: ${ALL_NEAR_MISSES.map((t) => t.name).join(', ')}`);
+    }
 
     const declared = new Set(Object.keys(scenario.repos));
     for (const [name, spec] of Object.entries(scenario.repos)) {

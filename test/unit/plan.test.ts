@@ -17,7 +17,7 @@ test('the catalog plans one cell per scenario, level and driver, with unique ids
   t.deepEqual(cells.slice(0, 3).map((c) => c.id), ['detection[v1,rpm]', 'detection[v2,rpm]', 'detection[v3,rpm]']);
   // --near-misses adds every near miss to the scenarios made for them.
   const near = planCells(CATALOG, { nearMisses: true }).filter((c) => c.target.nearMiss);
-  t.true(near.length >= 22 && near.every((c) => c.scenario.nearMisses));
+  t.true(near.length >= 23 && near.every((c) => c.scenario.nearMisses));
   // A disk can only move to an older CPU from v2 up.
   t.false(cells.some((c) => c.id.startsWith('moved-to-older-cpu[v1')));
 });

@@ -73,7 +73,7 @@ const plain = defineScenario({ id: 'plain', title: 'installs', drivers: ['rpm'],
 test('--near-misses adds the near misses to the scenarios made for them; --level names one for any scenario', (t) => {
   t.is(planCells([made, plain]).length, 8);
   const all = planCells([made, plain], { nearMisses: true });
-  t.is(all.length, 8 + 22);
+  t.is(all.length, 8 + 23);
   t.true(all.filter((c) => c.target.nearMiss).every((c) => c.scenario.id === 'made-for-near-misses'));
   t.deepEqual(
     planCells([made, plain], { targets: ['v3-fma'] }).map((c) => [c.id, c.level]),
