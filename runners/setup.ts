@@ -10,7 +10,7 @@ import { stderrLog, timedStep } from '../harness/util/log.js';
 import { createRunContext, exitCodeFor, reportError } from './run-context.js';
 
 export async function installHostPackages(log = stderrLog): Promise<void> {
-  const missing = (await probeTools(['guests', 'image', 'reports'])).filter((t) => !t.version).map((t) => t.tool.debianPackage);
+  const missing = (await probeTools(['guests', 'image', 'reports', 'audit'])).filter((t) => !t.version).map((t) => t.tool.debianPackage);
   if (missing.length === 0) return;
   const packages = [...new Set(missing)];
   if (process.getuid?.() !== 0) {
