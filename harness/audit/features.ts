@@ -22,8 +22,9 @@ export const ICED_TO_PSABI: Readonly<Record<string, string>> = {
   PAUSE: 'base',
   CLFSH: 'base',
   CET_IBT: 'hint',
+  // 64-bit-only encodings: long mode itself, which every x86-64 CPU has (the psABI's LM).
+  X64: 'base',
   // v1
-  X64: 'LM',
   CMOV: 'CMOV',
   CX8: 'CX8',
   FPU: 'FPU',
@@ -60,8 +61,11 @@ export const ICED_TO_PSABI: Readonly<Record<string, string>> = {
   AVX512VL: 'AVX512VL',
 };
 
-/** psABI features that name no instruction: set by the kernel (OSFXSR) — nothing to find in code. */
-export const NOT_INSTRUCTIONS: readonly string[] = ['OSFXSR'];
+/**
+ * psABI features no instruction stands for: set by the kernel (OSFXSR), or long mode
+ * itself (LM: every 64-bit instruction, which iced files under X64, 'base' above).
+ */
+export const NOT_INSTRUCTIONS: readonly string[] = ['OSFXSR', 'LM'];
 
 const LEVEL_OF_PSABI = new Map<string, number>(LEVELS.flatMap((level, index) => level.adds.map((f) => [f.psabi, index] as const)));
 

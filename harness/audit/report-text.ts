@@ -1,5 +1,6 @@
 // The audit in words: one line per package for the terminal, and the per-file
 // transcript the JUnit and HTML reports carry.
+import type { LevelName } from '../levels/table.js';
 import { levelLabel } from './features.js';
 import type { FileAudit, IsaSummary, PackageAudit } from './types.js';
 
@@ -24,9 +25,17 @@ export function packageLine(p: PackageAudit): string {
     const skipped = p.files.find((f) => f.status === 'skipped');
     return `${mark} ${p.id}: ${skipped ? `${skipped.reason}` : 'no ELF files'}`;
   }
-  const uncond = audited.map((f) => f.unconditional!.level).sort().at(-1)!;
-  const all = audited.map((f) => f.all!.level).sort().at(-1)!;
-  return `${mark} ${p.id} (${claimText(p)}): ${audited.length} ELF file${audited.length === 1 ? '' : 's'}, without a CPU check ${levelLabel(uncond)}${all !== uncond ? `, after one up to ${levelLabel(all)}` : ''}`;
+  // glibc-hwcaps copies are loaded only at their level: shown apart.
+  const plain = audited.filter((f) => !f.loaderLevel);
+  const hwcaps = audited.filter((f) => f.loaderLevel);
+  const top = (levels: string[]) => levels.sort().at(-1) as LevelName | undefined;
+  const uncond = top(plain.map((f) => f.unconditional!.level));
+  const all = top(plain.map((f) => f.all!.level));
+  const hw = top(hwcaps.map((f) => f.all!.level));
+  const parts = [`${audited.length} ELF file${audited.length === 1 ? '' : 's'}`];
+  if (uncond) parts.push(`without a CPU check ${levelLabel(uncond)}${all && all !== uncond ? `, after one up to ${levelLabel(all)}` : ''}`);
+  if (hw) parts.push(`glibc-hwcaps copies up to ${levelLabel(hw)}`);
+  return `${mark} ${p.id} (${claimText(p)}): ${parts.join(', ')}`;
 }
 
 /** The transcript of one file: what it needs with and without a check, where it checks, what is conditional. */
