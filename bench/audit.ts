@@ -129,6 +129,10 @@ function explain(group: string, side: 'levelgate' | 'elfx86exts', file: FileAudi
 }
 
 const uptime = async () => (await execa('uptime', [])).stdout.trim();
+if ((await execa('which', ['elfx86exts'], { reject: false })).exitCode !== 0) {
+  process.stderr.write('bench:audit: elfx86exts is missing: apt-get install elfx86exts\n');
+  process.exit(3);
+}
 const image = await findImage();
 if (!image) {
   process.stderr.write('bench:audit: the default image is not built: run ./levelgate setup first\n');

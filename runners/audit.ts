@@ -78,7 +78,7 @@ export const auditCommand = defineCommand({
     });
     const t = run.totals;
     process.stdout.write(
-      `audit: ${t.packages} packages, ${t.elfFiles} ELF files, ${(t.codeBytes / 1e6).toFixed(1)} MB of code in ${(run.durationMs / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s, ${jobs} workers): ${t.findings} with findings, ${t.errors} not auditable\n`,
+      `audit: ${t.packages} packages, ${t.elfFiles} ELF files, ${(t.codeBytes / 1e6).toFixed(1)} MB of code in ${(run.durationMs / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s, ${jobs} worker${jobs === 1 ? '' : 's'}): ${t.findings} with findings, ${t.errors} not auditable\n`,
     );
     for (const note of run.notes) process.stderr.write(`levelgate: note: ${note}\n`);
     const reports: [string, string | undefined, (file: string) => Promise<void>][] = [
