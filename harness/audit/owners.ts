@@ -1,7 +1,8 @@
 // Which package owns each file of an installed tree (a guest image's root): its rpm
 // database, read by the host's rpm with --root (the database format is rpm's own, so
-// rpm reads it, nothing else), and dpkg's file lists for the Debian guest the default
-// image is — its own system comes from dpkg, only what guests install comes from rpm.
+// rpm reads it, nothing else; Debian 12's rpm 4.18 reads the guest's rpm 6.1 sqlite
+// database), and dpkg's file lists for the Debian guest the default image is — its own
+// system comes from dpkg, only what guests install comes from rpm.
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -22,6 +23,7 @@ export interface Owners {
 }
 
 const RPM_DBPATHS = ['/usr/lib/sysimage/rpm', '/var/lib/rpm'];
+const RPM_DB_FILES = ['rpmdb.sqlite', 'Packages', 'Packages.db'];
 
 /** Resolves directory links inside `root` (usrmerge's /lib → usr/lib), so listed and found paths meet. */
 function canonicalizer(root: string): (p: string) => Promise<string> {
@@ -48,11 +50,9 @@ function canonicalizer(root: string): (p: string) => Promise<string> {
 
 async function rpmOwners(root: string, canonical: (p: string) => Promise<string>, into: Map<string, Owner>, notes: string[]): Promise<void> {
   for (const dbpath of RPM_DBPATHS) {
-    const exists = await stat(path.join(root, dbpath)).then(
-      (s) => s.isDirectory(),
-      () => false,
-    );
-    if (!exists) continue;
+    // The database's own files (sqlite, Berkeley DB, ndb), not just the directory: rpm 6 makes both paths.
+    const files = await readdir(path.join(root, dbpath)).catch(() => [] as string[]);
+    if (!files.some((f) => RPM_DB_FILES.includes(f))) continue;
     const result = await execa('rpm', ['--root', root, '--dbpath', dbpath, '-qa', '--qf', '[%{FILENAMES}\\t%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\t%{ARCH}\\n]'], { reject: false, all: false });
     if ((result as { code?: string }).code === 'ENOENT') {
       notes.push(`${dbpath} holds an rpm database, but the host has no rpm to read it (apt-get install rpm): files installed by rpm show as (no package)`);

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import test from 'ava';
 import { classifyInput, runAudit } from '../../../harness/audit/audit.js';
 import { allowedLevel, auditExitCode, judgeFile } from '../../../harness/audit/findings.js';
@@ -148,6 +149,20 @@ test('an installed tree: owners from dpkg lists (through usrmerge links), Debian
     ],
   );
   t.is(pkg(run, '(no package)').files[0]!.unconditional?.level, 'v3', 'audited, but no package claims it');
+});
+
+test("an installed tree's rpm database names the owner of what rpm installed (read with rpm --root)", async (t) => {
+  const tree = path.join(root, 'rpmtree');
+  await mkdir(path.join(tree, 'usr/bin'), { recursive: true });
+  await mkdir(path.join(tree, 'var/lib/rpm'), { recursive: true });
+  await execa('rpm', ['--root', tree, '--dbpath', '/var/lib/rpm', '--initdb']);
+  await execa('rpm', ['--root', tree, '--dbpath', '/var/lib/rpm', '-i', '--justdb', '--nodeps', '--ignorearch', rpms.lgwide!]);
+  await copyFile(elves.avx512, path.join(tree, 'usr/bin/lgwide'));
+  const run = await audit([tree]);
+  t.deepEqual(
+    run.packages.map((p) => [p.id, p.manager, p.arch, p.verdict]),
+    [['lgwide-1.0-1.x86_64_v3', 'rpm', 'x86_64_v3', 'finding']],
+  );
 });
 
 test('loose files: ELF files claimed at --arch; a text file is skipped with its reason; a truncated ELF is an error', async (t) => {
