@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The levelgate command: parses the subcommand and hands over to its runner.
+import { auditCommand } from './audit.js';
 import { doctorCommand } from './doctor.js';
 import { EXEC_USAGE, execCommand } from './exec.js';
 import { gateCommand } from './gate.js';
@@ -16,6 +17,7 @@ Commands:
   repro     run one cell with live output; --keep leaves the guest up with a shell
   merge     combine the gate.json of several CI jobs into one JUnit, HTML and JSON report
   exec      run one command in a guest pinned to a level (levelgate exec --help)
+  audit     which x86-64 level the code of RPMs, repositories and images needs (levelgate audit --help)
 
 ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
 
@@ -26,6 +28,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   repro: reproCommand,
   merge: mergeCommand,
   exec: execCommand,
+  audit: auditCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

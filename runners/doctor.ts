@@ -15,7 +15,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
   const gaps: string[] = [];
 
   out('Host programs');
-  const tools = await probeTools(['guests', 'bochs', 'image', 'reports']);
+  const tools = await probeTools(['guests', 'bochs', 'image', 'reports', 'audit']);
   for (const { tool, version } of tools) {
     out(`  ${version ? '✓' : '✗'} ${tool.command.padEnd(20)} ${version ?? `missing (Debian package ${tool.debianPackage})`}`);
   }

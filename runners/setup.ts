@@ -10,7 +10,7 @@ import { EXACT_TARGETS } from '../harness/levels/targets.js';
 export async function setupCommand(args: string[]): Promise<number> {
   const context = createRunContext();
   try {
-    await ensureHostPackages(['guests', 'image', 'reports', 'bochs'], stderrLog);
+    await ensureHostPackages(['guests', 'image', 'reports', 'bochs', 'audit'], stderrLog);
     const image = await ensureImage({ log: stderrLog, signal: context.signal, rebuild: args.includes('--rebuild') });
     stderrLog(`image ${image.digest}: ${image.dir}`);
     const probes = await timedStep(stderrLog, 'probe accelerators', () => probeForRequest('auto', EXACT_TARGETS, image, { refresh: true }));

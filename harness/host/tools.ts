@@ -7,7 +7,7 @@ export interface HostTool {
   readonly command: string;
   readonly debianPackage: string;
   /** What needs it. */
-  readonly purpose: 'guests' | 'bochs' | 'image' | 'reports';
+  readonly purpose: 'guests' | 'bochs' | 'image' | 'reports' | 'audit';
   /** Arguments that print its version (first line kept). */
   readonly versionArgs: readonly string[];
   /** The command prints no version: report its Debian package's. */
@@ -30,6 +30,11 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'gcc', debianPackage: 'gcc', purpose: 'image', versionArgs: ['--version'] },
   { command: 'ld', debianPackage: 'binutils', purpose: 'image', versionArgs: ['--version'] },
   { command: 'xmllint', debianPackage: 'libxml2-utils', purpose: 'reports', versionArgs: ['--version'] },
+  // levelgate audit: bsdtar (libarchive) unpacks RPMs with gzip, xz or zstd payloads; debugfs
+  // reads guest images; rpm reads an image's rpm database (and builds the tests' RPMs).
+  { command: 'bsdtar', debianPackage: 'libarchive-tools', purpose: 'audit', versionArgs: ['--version'] },
+  { command: 'debugfs', debianPackage: 'e2fsprogs', purpose: 'audit', versionArgs: ['-V'] },
+  { command: 'rpm', debianPackage: 'rpm', purpose: 'audit', versionArgs: ['--version'] },
 ];
 
 export interface ToolStatus {

@@ -1,0 +1,455 @@
+// One ELF file's audit: read it, find its functions, scan them with iced-x86, apply the
+// dispatch rules, and summarise what its code needs with and without a CPU check.
+// Runs in a worker thread; everything it returns is plain data.
+import { closeSync, openSync, readSync } from 'node:fs';
+import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
+import { classify, dispatchCandidates, dispatchersOf, nodeLabel, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
+import { ehFrameRanges } from './eh-frame.js';
+import { ElfError, ElfUnsupported, ET_EXEC, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
+import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
+import { CODES, examplesIn, memoryAccesses, pltJumps, scanPiece, type Example, type MemoryAccesses, type ScannedPiece } from './isa.js';
+import { summarise, tallyCodes, type Tally } from './level.js';
+import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary } from './types.js';
+
+/** Imports that answer "what does this CPU have?". */
+const CPU_QUERIES = new Set(['__cpu_indicator_init', '__get_cpu_features', '_dl_x86_get_cpu_features', '__x86_get_cpu_features', '__x86_get_cpuid_feature_leaf', 'OPENSSL_ia32_cpuid']);
+/** Data that holds CPUID results: gcc's __builtin_cpu_supports, glibc's, OpenSSL's, and words named alike. */
+const CPU_WORD = /^(__cpu_model|__cpu_features2|_rtld_global_ro|_dl_x86_cpu_features|OPENSSL_ia32cap_P)$|cpu_?(features|flags|caps|model)|ia32cap|simd_support|x86_cpu/i;
+const HWCAPS_DIR = /(?:^|\/)glibc-hwcaps\/x86-64-(v[234])\//;
+/** How close a read must be to a word a CPU check writes (the word's siblings in the same structure count). */
+const WORD_WINDOW = 32;
+/** Callers of a CPU check up to this size are searched for the words they store. */
+const SMALL_CALLER = 2048;
+const EXAMPLES_PER_FEATURE = 3;
+const MAX_LISTED = 100;
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+function head(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(64);
+    const n = readSync(fd, b, 0, 64, 0);
+    return b.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Audits the ELF file at `path`, reported under `shownAs`. Never throws: a problem is the record's reason. */
+export function auditFile(path: string, shownAs: string = path): FileAudit {
+  const started = performance.now();
+  const done = (record: Omit<FileAudit, 'milliseconds' | 'path'>): FileAudit => ({ path: shownAs, ...record, milliseconds: Math.round(performance.now() - started) });
+  let elf: ElfFile;
+  try {
+    const probe = probeElf(head(path));
+    if (probe.kind !== 'elf') return done({ status: 'skipped', reason: probe.reason, codeBytes: 0 });
+    elf = readElf(path);
+  } catch (error) {
+    if (error instanceof ElfUnsupported) return done({ status: 'skipped', reason: error.message, codeBytes: 0 });
+    if (error instanceof ElfError) return done({ status: 'error', reason: `${error.message}; the file cannot be audited (check how it was built or copied)`, codeBytes: 0 });
+    return done({ status: 'error', reason: `cannot read it: ${(error as Error).message}`, codeBytes: 0 });
+  }
+  try {
+    return done(auditElf(elf, shownAs));
+  } catch (error) {
+    if (error instanceof ElfError) return done({ status: 'error', reason: `${error.message}; the file cannot be audited`, codeBytes: 0 });
+    throw error;
+  }
+}
+
+interface Scanned {
+  readonly fn: FunctionRange;
+  readonly scan: ScannedPiece;
+  readonly bytes: Uint8Array;
+}
+
+type Node = DispatchNode & { readonly calls: number[]; readonly loads: number[] };
+
+function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
+  const notes: string[] = [];
+  const codeBytes = elf.code.reduce((sum, c) => sum + c.size, 0);
+  let fdes: { start: number; end: number }[] = [];
+  if (elf.ehFrame) {
+    const eh = ehFrameRanges(readBytes(elf.path, elf.ehFrame.offset, elf.ehFrame.size), elf.ehFrame, elf.bits);
+    fdes = [...eh.ranges];
+    if (eh.problem) notes.push(`.eh_frame is damaged (${eh.problem}); ${fdes.length} FDEs before the damage are used`);
+  }
+  const ranges = elf.code.map((c) => ({ range: c, bytes: readBytes(elf.path, c.offset, c.size) }));
+  // A non-PIE executable takes function addresses as immediates (mov $fn, …): watch those too.
+  const immediates = elf.type === ET_EXEC && ranges.length ? { low: Math.min(...elf.code.map((c) => c.addr)), high: Math.max(...elf.code.map((c) => c.addr + c.size)) } : undefined;
+  const scanAll = (functions: readonly FunctionRange[], trustedGaps: ReadonlySet<number> = new Set()): Scanned[] => {
+    let r = 0;
+    return functions.map((fn) => {
+      while (r < ranges.length && fn.start >= ranges[r]!.range.addr + ranges[r]!.range.size) r++;
+      const { range, bytes: all } = ranges[r]!;
+      const bytes = all.subarray(fn.start - range.addr, fn.end - range.addr);
+      const trusted = fn.source === 'symbol' || fn.source === 'fde' || fn.source === 'code' || trustedGaps.has(fn.start);
+      return { fn, bytes, scan: scanPiece(bytes, fn.start, elf.bits, trusted, immediates) };
+    });
+  };
+
+  // Pass 1: every function and gap; then gaps are split where other code enters them
+  // (hand-written assembly without symbols or CFI) and those pieces scanned again.
+  let functions = functionRanges(elf, fdes);
+  let scanned = scanAll(functions);
+  {
+    const spans = functions.map((f) => ({ start: f.start, end: f.end }));
+    const entries = new Map<number, number[]>();
+    const enter = (addr: number) => {
+      const i = functionIndexAt(spans, addr);
+      const f = functions[i];
+      if (!f || (f.source !== 'gap' && f.source !== 'code') || addr <= f.start) return;
+      const list = entries.get(i);
+      if (list) list.push(addr);
+      else entries.set(i, [addr]);
+    };
+    scanned.forEach(({ scan, fn }) => {
+      for (const t of scan.branchTargets) enter(t);
+      for (const t of scan.addressLoads) enter(t);
+      if (fn.source === 'gap' || fn.source === 'code') for (const t of scan.innerEntries) enter(t);
+    });
+    if (entries.size) {
+      const fresh = new Set<FunctionRange>();
+      const trustedGaps = new Set<number>();
+      const split = functions.flatMap((f, i) => {
+        const at = entries.get(i);
+        if (!at) return [f];
+        const pieces = splitAtEntries(f, at);
+        for (const p of pieces) {
+          fresh.add(p);
+          if (f.source === 'code') trustedGaps.add(p.start);
+        }
+        return pieces;
+      });
+      const rescanned = new Map(scanAll(split.filter((f) => fresh.has(f)), trustedGaps).map((s) => [s.fn, s]));
+      const before = new Map(scanned.map((s) => [s.fn, s]));
+      functions = split;
+      scanned = split.map((f) => rescanned.get(f) ?? before.get(f)!);
+    }
+  }
+  const hasSymbols = functions.some((f) => f.source === 'symbol');
+  const boundaries = hasSymbols ? (fdes.length ? 'symbols+eh_frame' : 'symbols') : fdes.length ? 'eh_frame' : 'none';
+  const spans = functions.map((f) => ({ start: f.start, end: f.end }));
+  const nodeAt = (addr: number): number => functionIndexAt(spans, addr);
+
+  // Calls through PLT stubs: to an import (named), or to this file's own exported function.
+  const plt = pltResolver(elf);
+  const defined = new Map<string, number>();
+  for (const s of elf.symbols) if (s.shndx !== 0 && s.type === STT_FUNC && s.name) defined.set(s.name, s.value);
+  const imports = new Map<number, string[]>();
+  const seen = new Int32Array(functions.length).fill(-1);
+  const nodes: Node[] = scanned.map(({ fn, scan }, i) => {
+    const calls: number[] = [];
+    const loads: number[] = [];
+    const add = (list: number[], t: number) => {
+      if (t >= 0 && t !== i && seen[t] !== i) {
+        seen[t] = i;
+        list.push(t);
+      }
+    };
+    for (const t of scan.branchTargets) {
+      const name = plt(t);
+      if (name === undefined) add(calls, nodeAt(t));
+      else {
+        const list = imports.get(i);
+        if (list) list.push(name);
+        else imports.set(i, [name]);
+        const local = defined.get(name);
+        if (local !== undefined) add(calls, nodeAt(local));
+      }
+    }
+    for (const t of scan.addressLoads) {
+      const j = nodeAt(t);
+      if (j >= 0 && j !== i && !loads.includes(j)) loads.push(j);
+    }
+    return {
+      start: fn.start,
+      end: fn.end,
+      names: fn.names,
+      gap: fn.source === 'gap' || fn.source === 'code',
+      exported: fn.exported,
+      resolverOf: fn.resolverOf,
+      level: scan.level,
+      calls,
+      loads,
+    };
+  });
+
+  const resolvers = new Map<number, string>();
+  for (const a of elf.irelative) {
+    const i = nodeAt(a);
+    if (i >= 0 && !nodes[i]!.resolverOf.length) resolvers.set(i, `IRELATIVE resolver at ${hex(a)}`);
+  }
+  for (const s of elf.symbols) {
+    if (s.type !== STT_GNU_IFUNC || s.shndx === 0) continue;
+    const i = nodeAt(s.value);
+    if (i >= 0 && !nodes[i]!.resolverOf.length) resolvers.set(i, s.name);
+  }
+
+  const memory = new MemoryMemo(scanned, elf.bits);
+  const { checks, setups } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt);
+  const referrers = referrersOf(nodes);
+  const dispatchers = dispatchersOf(nodes, checks, resolvers, setups, referrers);
+  // Pointer tables a dispatcher reads (xxhash's XXH_kDispatch[]): their entries are
+  // that dispatcher's picks, not entry points for anyone.
+  const owned = adoptDispatchTables(elf, nodes, dispatchers, memory, nodeAt);
+  const roots = new Set<number>([nodeAt(elf.entry), ...elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target))].filter((i) => i >= 0));
+  // Dispatch tables added loads: the referrers change with them.
+  const conditions = classify({ nodes, resolvers, roots, dispatchers, ...(owned.size ? {} : { referrers }) });
+
+  // (a) glibc-hwcaps: the whole file is conditional at vN; its code must stay within vN.
+  const loaderLevel = HWCAPS_DIR.exec(shownAs)?.[1] as LevelName | undefined;
+
+  const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[] });
+  const uncond = side();
+  const cond = side();
+  let rejectedBytes = 0;
+  let invalidBytes = 0;
+  scanned.forEach(({ scan, fn }, i) => {
+    if (scan.rejected) rejectedBytes += fn.end - fn.start;
+    invalidBytes += scan.invalidBytes;
+    const into = conditions[i] ? cond : uncond;
+    for (let k = 0; k < scan.codes.length; k++) {
+      const code = scan.codes[k]!;
+      into.counts[code] = into.counts[code]! + scan.counts[k]!;
+    }
+    into.instructions += scan.instructions;
+    into.members.push(i);
+  });
+  for (const s of [uncond, cond]) {
+    const counts = new Map<number, number>();
+    s.counts.forEach((n, code) => n && counts.set(code, n));
+    tallyCodes(counts, elf.bits, s.tally);
+  }
+  if (rejectedBytes) notes.push(`${rejectedBytes} bytes between functions decode to invalid or privileged instructions: data, left out`);
+  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits));
+  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits));
+  const all = mergeSummaries([uncond, cond], [unconditional, conditionalSummary]);
+
+  return {
+    status: 'audited',
+    bits: elf.bits,
+    codeBytes,
+    rejectedBytes,
+    invalidBytes,
+    boundaries,
+    functions: functions.filter((f) => f.source !== 'gap' && f.source !== 'code').length,
+    ...(notes.length ? { notes } : {}),
+    ...(loaderLevel ? { loaderLevel } : {}),
+    cpuChecks: [...checks.entries()].slice(0, 10).map(([i, how]) => `${nodeLabel(nodes[i]!)} ${how}`),
+    all,
+    unconditional: { ...unconditional, functions: ranked(uncond.members.filter((i) => nodes[i]!.level > 0).map((i) => functionLevel(nodes[i]!))) },
+    conditional: conditionalCode(conditionalSummary, conditions, nodes),
+  };
+}
+
+const tallyOf = (): Tally => ({ features: new Map(), discounted: new Map(), level: -1 });
+
+/** A PLT stub's target name, from the `jmp [rip+slot]` in it and the slot's relocation; undefined outside the PLT. */
+function pltResolver(elf: ElfFile): (addr: number) => string | undefined {
+  const sections = elf.sections.filter((s) => /^\.(plt|plt\.sec|plt\.got|iplt)$/.test(s.name) && s.size > 0);
+  if (!sections.length) return () => undefined;
+  const jumps = sections.flatMap((s) => pltJumps(readBytes(elf.path, s.offset, s.size), s.addr, elf.bits)).sort((a, b) => a[0] - b[0]);
+  const low = Math.min(...sections.map((s) => s.addr));
+  const high = Math.max(...sections.map((s) => s.addr + s.size));
+  const inPlt = (a: number) => a >= low && a < high && sections.some((s) => a >= s.addr && a < s.addr + s.size);
+  return (addr) => {
+    if (!inPlt(addr)) return undefined;
+    // The stub's jmp is at its start, or just after an endbr64 (and a bnd prefix).
+    let lo = 0;
+    let hi = jumps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (jumps[mid]![0] < addr) lo = mid + 1;
+      else hi = mid;
+    }
+    const jump = jumps[lo];
+    return jump && jump[0] - addr <= 8 ? (elf.gotSymbols.get(jump[1]) ?? '') || undefined : undefined;
+  };
+}
+
+/** Pass 2, on demand and once per function: its RIP-relative memory accesses. */
+class MemoryMemo {
+  readonly #memo = new Map<number, MemoryAccesses>();
+  constructor(
+    private readonly scanned: readonly Scanned[],
+    private readonly bits: 32 | 64,
+  ) {}
+  of(i: number): MemoryAccesses {
+    let a = this.#memo.get(i);
+    if (!a) {
+      const { bytes, fn } = this.scanned[i]!;
+      this.#memo.set(i, (a = memoryAccesses(bytes, fn.start, this.bits)));
+    }
+    return a;
+  }
+}
+
+/**
+ * The functions that check the CPU, and how: cpuid or xgetbv inside, a call to a CPU
+ * query, a read of a CPU-feature word (known by name, or stored — or its address passed
+ * on — by a function that runs cpuid or by its small callers). Reads are looked for
+ * only in functions that could dispatch (they refer to a function needing more than
+ * themselves) and in their small callees (getters such as sodium_runtime_has_avx2).
+ */
+function findCpuChecks(
+  elf: ElfFile,
+  nodes: readonly Node[],
+  scanned: readonly Scanned[],
+  imports: ReadonlyMap<number, string[]>,
+  memory: MemoryMemo,
+  nodeAt: (a: number) => number,
+): { checks: Map<number, string>; setups: Set<number> } {
+  const checks = new Map<number, string>();
+  scanned.forEach(({ scan }, i) => {
+    if (scan.cpuid) checks.set(i, 'runs cpuid');
+    else if (scan.xgetbv) checks.set(i, 'runs xgetbv');
+  });
+  for (const [i, names] of imports) {
+    const query = names.find((n) => CPU_QUERIES.has(n));
+    if (query && !checks.has(i)) checks.set(i, `calls ${query}`);
+  }
+
+  // CPU-feature words: named ones, the GOT slots of imported ones, and what checks store.
+  const words: { start: number; end: number; name: string }[] = [];
+  for (const s of elf.symbols) {
+    if (s.shndx !== 0 && s.type !== STT_FUNC && s.type !== STT_GNU_IFUNC && s.name && CPU_WORD.test(s.name)) words.push({ start: s.value, end: s.value + Math.max(s.size, 8), name: s.name });
+  }
+  for (const [slot, name] of elf.gotSymbols) if (CPU_WORD.test(name)) words.push({ start: slot, end: slot + 8, name: `${name} (through the GOT)` });
+  const setups = new Set<number>();
+  nodes.forEach((n, i) => {
+    if (n.end - n.start <= SMALL_CALLER && n.calls.some((c) => checks.get(c)?.startsWith('runs'))) setups.add(i);
+  });
+  const storers = new Set([...checks.keys(), ...setups]);
+  for (const s of storers) {
+    const { writes, addresses } = memory.of(s);
+    for (const w of [...writes, ...addresses]) {
+      if (nodeAt(w) < 0) words.push({ start: w - WORD_WINDOW, end: w + WORD_WINDOW, name: `a word ${nodeLabel(nodes[s]!)} stores` });
+    }
+  }
+  if (!words.length) return { checks, setups };
+  const candidates = new Set(dispatchCandidates(nodes));
+  for (const c of [...candidates]) for (const callee of nodes[c]!.calls) if (nodes[callee]!.end - nodes[callee]!.start <= 256) candidates.add(callee);
+  for (const i of candidates) {
+    if (checks.has(i)) continue;
+    const { reads, addresses } = memory.of(i);
+    const hit = [...reads, ...addresses].map((a) => words.find((w) => a >= w.start && a < w.end)).find((w) => w);
+    if (hit) checks.set(i, `reads ${hit.name}`);
+  }
+  return { checks, setups };
+}
+
+/** Makes each pointer table a dispatcher reads part of that dispatcher's loads; returns the table slots so taken. */
+function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyMap<number, string>, memory: MemoryMemo, nodeAt: (a: number) => number): Set<number> {
+  const owned = new Set<number>();
+  if (!elf.dataRefs.length || !dispatchers.size) return owned;
+  const word = elf.bits === 64 ? 8 : 4;
+  const refs = [...elf.dataRefs].sort((a, b) => a.at - b.at);
+  const firstAtOrAfter = (a: number): number => {
+    let lo = 0;
+    let hi = refs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (refs[mid]!.at < a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  const got = elf.sections.filter((s) => s.name.startsWith('.got'));
+  for (const d of dispatchers.keys()) {
+    // A table is indexed from its address, which RIP-relative code can only take with LEA.
+    for (const a of memory.of(d).addresses) {
+      if (nodeAt(a) >= 0 || got.some((s) => a >= s.addr && a < s.addr + s.size)) continue;
+      // The table: the pointer slots in the 64 words from the address loaded (its first
+      // entries may be null, and so carry no relocation).
+      for (let i = firstAtOrAfter(a); i < refs.length && refs[i]!.at < a + 64 * word; i++) {
+        const target = nodeAt(refs[i]!.target);
+        if (target < 0) continue;
+        owned.add(refs[i]!.at);
+        if (target !== d && !nodes[d]!.loads.includes(target)) nodes[d]!.loads.push(target);
+      }
+    }
+  }
+  return owned;
+}
+
+/** Up to three example instructions per feature, from the first functions (by address) that have it. */
+function examplesFor(tally: Tally, members: readonly number[], scanned: readonly Scanned[], bits: 32 | 64): Map<string, ExampleInstruction[]> {
+  // The first three functions holding each Code: the examples of every feature are among them.
+  const holders = new Map<number, number[]>();
+  for (const i of members) {
+    for (const code of scanned[i]!.scan.codes) {
+      const list = holders.get(code);
+      if (!list) holders.set(code, [i]);
+      else if (list.length < EXAMPLES_PER_FEATURE) list.push(i);
+    }
+  }
+  const decoded = new Map<number, Example[]>();
+  const examplesOf = (i: number): Example[] => {
+    let found = decoded.get(i);
+    if (!found) {
+      const { bytes, fn, scan } = scanned[i]!;
+      decoded.set(i, (found = examplesIn(bytes, fn.start, bits, new Set(scan.codes), EXAMPLES_PER_FEATURE)));
+    }
+    return found;
+  };
+  const out = new Map<string, ExampleInstruction[]>();
+  for (const { feature, codes } of tally.features.values()) {
+    const functions = [...new Set([...codes].flatMap((c) => holders.get(c) ?? []))].sort((a, b) => a - b);
+    const list: Example[] = [];
+    for (const i of functions) {
+      for (const e of examplesOf(i)) if (codes.has(e.code)) list.push(e);
+      if (list.length >= EXAMPLES_PER_FEATURE) break;
+    }
+    out.set(
+      feature,
+      list
+        .sort((a, b) => a.address - b.address)
+        .slice(0, EXAMPLES_PER_FEATURE)
+        .map((e) => ({ address: hex(e.address), text: e.text })),
+    );
+  }
+  return out;
+}
+
+/** The whole file's summary: both sides' tallies, and the earliest examples of either. */
+function mergeSummaries(sides: readonly { tally: Tally; instructions: number }[], summaries: readonly IsaSummary[]): IsaSummary {
+  const tally = tallyOf();
+  for (const side of sides) {
+    for (const [feature, t] of side.tally.features) {
+      const into = tally.features.get(feature);
+      if (into) {
+        into.count += t.count;
+        for (const c of t.codes) into.codes.add(c);
+      } else tally.features.set(feature, { ...t, codes: new Set(t.codes) });
+    }
+    for (const [what, n] of side.tally.discounted) tally.discounted.set(what, (tally.discounted.get(what) ?? 0) + n);
+    tally.level = Math.max(tally.level, side.tally.level);
+  }
+  const examples = new Map<string, ExampleInstruction[]>();
+  for (const s of summaries) {
+    for (const f of s.features) examples.set(f.feature, [...(examples.get(f.feature) ?? []), ...f.examples]);
+  }
+  for (const [f, list] of examples) examples.set(f, list.sort((a, b) => Number(a.address) - Number(b.address)).slice(0, EXAMPLES_PER_FEATURE));
+  return summarise(tally, sides.reduce((n, s) => n + s.instructions, 0), examples);
+}
+
+const functionLevel = (n: DispatchNode): FunctionLevel => ({ name: nodeLabel(n), address: hex(n.start), level: n.level < 0 ? null : LEVEL_NAMES[n.level]! });
+
+/** Highest level first, then by address; at most MAX_LISTED. */
+function ranked<F extends FunctionLevel>(list: F[]): F[] {
+  const rank = (f: FunctionLevel) => (f.level ? LEVEL_NAMES.indexOf(f.level) : -1);
+  return list.sort((a, b) => rank(b) - rank(a) || Number(a.address) - Number(b.address)).slice(0, MAX_LISTED);
+}
+
+function conditionalCode(summary: IsaSummary, conditions: readonly (Condition | undefined)[], nodes: readonly DispatchNode[]): ConditionalCode {
+  const byRule: ConditionalCode['byRule'] = {};
+  const listed: ConditionalFunction[] = [];
+  conditions.forEach((c, i) => {
+    if (!c) return;
+    byRule[c.rule] = (byRule[c.rule] ?? 0) + 1;
+    listed.push({ ...functionLevel(nodes[i]!), rule: c.rule, detail: c.detail });
+  });
+  return { ...summary, byRule, functions: ranked(listed) };
+}

@@ -1,0 +1,343 @@
+// Decoding with iced-x86: per function, the instructions that need a CPU feature (by
+// iced Code), the cross-function branches and address loads the dispatch rules follow,
+// cpuid/xgetbv; later, for a few functions, their RIP-relative memory accesses and the
+// text of example instructions. The hot loop reuses one Decoder per piece and one
+// Instruction, memoises everything per Code, and frees every wasm object.
+import icedX86 from 'iced-x86';
+import { DISCOUNTED_CODES, HINT_CODES, classifyFeature } from './features.js';
+
+// iced-x86 is CommonJS: its enums and classes come off the default export.
+const { Code, CpuidFeature, Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, Mnemonic, OpKind } = icedX86;
+type IcedInstruction = InstanceType<typeof Instruction>;
+type IcedFormatter = InstanceType<typeof Formatter>;
+
+/** What one iced Code needs, resolved once per process (features depend only on the Code). */
+export interface CodeInfo {
+  /** iced's CPUID feature names (LAHF/SAHF renamed LAHF_SAHF in 64-bit code). */
+  readonly iced: readonly string[];
+  /** psABI feature names (harness/levels/table.ts) among them. */
+  readonly psabi: readonly string[];
+  /** Features outside every psABI level (AES, SHA, …). */
+  readonly beyond: readonly string[];
+  /** Highest psABI level index (0 = v1); -1 when the Code needs nothing beyond the general-purpose ISA. */
+  readonly level: number;
+  /** Why this Code does not count towards a level (tzcnt, xgetbv), if so. */
+  readonly discounted: string | undefined;
+  /** Worth recording per function: it needs a feature, or it is discounted. */
+  readonly interesting: boolean;
+}
+
+const CODE_COUNT = Object.keys(Code).filter((k) => Number.isNaN(Number(k))).length;
+// Read enum members into locals once: Code is a ~10 000-key object, slow to index in a hot loop.
+const INVALID = Code.INVALID;
+const CPUID = Code.Cpuid;
+const XGETBV = Code.Xgetbv;
+const LAHF = Code.Lahf;
+const SAHF = Code.Sahf;
+const LEA = Mnemonic.Lea;
+const OP_MEMORY = OpKind.Memory;
+const FEATURE_NAMES: string[] = [];
+for (const [name, value] of Object.entries(CpuidFeature)) if (typeof value === 'number') FEATURE_NAMES[value] = name;
+const CODE_NAMES: string[] = [];
+for (const [name, value] of Object.entries(Code)) if (typeof value === 'number') CODE_NAMES[value] = name;
+const HINTS = new Set(HINT_CODES.map((name) => Code[name as keyof typeof Code] as number));
+/** Mnemonics whose memory first operand is only read. */
+const READS_FIRST_OPERAND = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt, Mnemonic.Push, Mnemonic.Call, Mnemonic.Jmp, Mnemonic.Prefetchnta, Mnemonic.Prefetcht0, Mnemonic.Prefetcht1, Mnemonic.Prefetcht2, Mnemonic.Nop]);
+
+const infoMemo: { 32: (CodeInfo | undefined)[]; 64: (CodeInfo | undefined)[] } = { 32: new Array(CODE_COUNT), 64: new Array(CODE_COUNT) };
+let probe: IcedInstruction | undefined;
+
+/** The CodeInfo of an iced Code in 32- or 64-bit code. */
+export function codeInfo(code: number, bits: 32 | 64): CodeInfo {
+  const memo = infoMemo[bits];
+  const known = memo[code];
+  if (known) return known;
+  probe ??= new Instruction();
+  probe.code = code;
+  let iced = Array.from(probe.cpuidFeatures(), (f) => FEATURE_NAMES[f] ?? `feature#${f}`);
+  // iced files LAHF/SAHF under INTEL8086; in 64-bit mode they need CPUID's LAHF-SAHF bit.
+  if (bits === 64 && (code === LAHF || code === SAHF)) iced = ['LAHF_SAHF'];
+  if (HINTS.has(code)) iced = ['CET_IBT'];
+  const psabi: string[] = [];
+  const beyond: string[] = [];
+  let level = -1;
+  for (const name of iced) {
+    const c = classifyFeature(name);
+    if (c.kind === 'level') {
+      psabi.push(c.psabi);
+      level = Math.max(level, c.level);
+    } else if (c.kind === 'beyond') beyond.push(c.name);
+  }
+  const discounted = DISCOUNTED_CODES[CODE_NAMES[code] ?? ''];
+  const info: CodeInfo = { iced, psabi, beyond, level: discounted ? -1 : level, discounted, interesting: psabi.length > 0 || beyond.length > 0 || discounted !== undefined };
+  memo[code] = info;
+  return info;
+}
+
+export const codeName = (code: number): string => CODE_NAMES[code] ?? `code#${code}`;
+
+export const CODES = CODE_COUNT;
+
+/** One function's (or gap's) decoding. */
+export interface ScannedPiece {
+  /** Interesting Codes, and (`counts`, same order) how often each occurs. */
+  readonly codes: readonly number[];
+  readonly counts: readonly number[];
+  readonly instructions: number;
+  readonly invalid: number;
+  readonly invalidBytes: number;
+  /** Highest level index of its non-discounted Codes; -1 when none needs a feature. */
+  readonly level: number;
+  readonly cpuid: boolean;
+  readonly xgetbv: boolean;
+  /** Direct call/jmp/jcc targets outside the piece. */
+  readonly branchTargets: readonly number[];
+  /** RIP-relative LEA targets outside the piece (function pointers, data addresses). */
+  readonly addressLoads: readonly number[];
+  /** Call targets and loaded addresses inside the piece: entry points of the functions a gap holds. */
+  readonly innerEntries: readonly number[];
+  /** A gap that decoded to an invalid or privileged instruction: data, not code, and left out. */
+  readonly rejected: boolean;
+}
+
+// Per-Code kinds for the hot loop: bit 1 interesting, 2 direct branch, 4 LEA, 8 cpuid/xgetbv, 16 privileged, 32 call.
+const K_INTERESTING = 1;
+const K_BRANCH = 2;
+const K_LEA = 4;
+const K_CHECK = 8;
+const K_PRIVILEGED = 16;
+const K_CALL = 32;
+const K_IMMEDIATE = 64;
+/** Codes that put a 32-bit immediate in a register or in memory: in a non-PIE executable, how a function pointer is taken. */
+const IMMEDIATE_LOADS = new Set<number>([Code.Mov_r32_imm32, Code.Mov_rm32_imm32, Code.Mov_rm64_imm32, Code.Pushq_imm32]);
+const kindMemo: { 32: Int16Array; 64: Int16Array } = { 32: new Int16Array(CODE_COUNT).fill(-1), 64: new Int16Array(CODE_COUNT).fill(-1) };
+
+function kindOf(code: number, bits: 32 | 64): number {
+  const info = codeInfo(code, bits);
+  probe!.code = code;
+  let kind = 0;
+  if (info.interesting) kind |= K_INTERESTING;
+  if (probe!.isCallNear || probe!.isJmpShortOrNear || probe!.isJccShortOrNear) kind |= K_BRANCH;
+  if (probe!.isCallNear) kind |= K_CALL;
+  if (IMMEDIATE_LOADS.has(code)) kind |= K_IMMEDIATE;
+  if (probe!.mnemonic === LEA) kind |= K_LEA;
+  if (code === CPUID || code === XGETBV) kind |= K_CHECK;
+  if (probe!.isPrivileged) kind |= K_PRIVILEGED;
+  kindMemo[bits][code] = kind;
+  return kind;
+}
+
+let shared: IcedInstruction | undefined;
+let counts: Uint32Array | undefined;
+const EMPTY: readonly number[] = Object.freeze([]);
+
+/**
+ * Decodes one function or gap at `start`. A trusted piece (a function) keeps going past
+ * undecodable bytes, counting them; an untrusted one (a gap between functions) is
+ * rejected as data at the first invalid or privileged instruction. With `codeSpan` (the
+ * span of a non-PIE executable's code), immediates inside it count as address loads.
+ */
+export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trusted: boolean, codeSpan?: { readonly low: number; readonly high: number }): ScannedPiece {
+  const instr = (shared ??= new Instruction());
+  const tally = (counts ??= new Uint32Array(CODE_COUNT));
+  const kinds = kindMemo[bits];
+  const end = start + bytes.length;
+  // Addresses below 2^31 fit nearBranch32, a number; above, the bigint getter is needed.
+  const narrow = end < 0x7fffffff;
+  const touched: number[] = [];
+  // Allocated on first use: most pieces have few or none, and garbage is the scan's main cost after decoding.
+  let branchTargets: number[] | undefined;
+  let addressLoads: number[] | undefined;
+  let innerEntries: number[] | undefined;
+  let instructions = 0;
+  let invalid = 0;
+  let invalidBytes = 0;
+  let cpuid = false;
+  let xgetbv = false;
+  let rejected = false;
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    // No canDecode per instruction (a wasm call): at the end decodeOut gives INVALID of length 0.
+    for (;;) {
+      decoder.decodeOut(instr);
+      const code = instr.code;
+      if (code === INVALID) {
+        const length = instr.length;
+        if (length === 0) break;
+        if (!trusted) {
+          rejected = true;
+          break;
+        }
+        invalid++;
+        invalidBytes += length;
+        continue;
+      }
+      instructions++;
+      let kind = kinds[code]!;
+      if (kind === 0) continue;
+      if (kind < 0) kind = kindOf(code, bits);
+      if (kind & K_INTERESTING) {
+        const seen = tally[code]!;
+        tally[code] = seen + 1;
+        if (seen === 0) touched.push(code);
+      }
+      if (kind & K_IMMEDIATE) {
+        if (codeSpan) {
+          const value = instr.immediate32;
+          if (value >= codeSpan.low && value < codeSpan.high) {
+            if (value < start || value >= end) (addressLoads ??= []).push(value);
+            else if (value > start) (innerEntries ??= []).push(value);
+          }
+        }
+      } else if (kind & K_BRANCH) {
+        const target = narrow ? instr.nearBranch32 : Number(instr.nearBranch64);
+        if (target < start || target >= end) (branchTargets ??= []).push(target);
+        else if (kind & K_CALL && target > start) (innerEntries ??= []).push(target);
+      } else if (kind & K_LEA) {
+        if (instr.isIpRelMemoryOperand) {
+          const target = Number(instr.ipRelMemoryAddress);
+          if (target < start || target >= end) (addressLoads ??= []).push(target);
+          else if (target > start) (innerEntries ??= []).push(target);
+        }
+      }
+      if (kind & K_CHECK) {
+        if (code === CPUID) cpuid = true;
+        else xgetbv = true;
+      }
+      if (kind & K_PRIVILEGED && !trusted) {
+        rejected = true;
+        break;
+      }
+    }
+  } finally {
+    decoder.free();
+  }
+  const codes: number[] = [];
+  const tallies: number[] = [];
+  let level = -1;
+  for (const code of touched) {
+    if (!rejected) {
+      codes.push(code);
+      tallies.push(tally[code]!);
+      level = Math.max(level, codeInfo(code, bits).level);
+    }
+    tally[code] = 0;
+  }
+  if (rejected) return { codes: EMPTY, counts: EMPTY, instructions: 0, invalid: 0, invalidBytes: 0, level: -1, cpuid: false, xgetbv: false, branchTargets: EMPTY, addressLoads: EMPTY, innerEntries: EMPTY, rejected };
+  return { codes, counts: tallies, instructions, invalid, invalidBytes, level, cpuid, xgetbv, branchTargets: branchTargets ?? EMPTY, addressLoads: addressLoads ?? EMPTY, innerEntries: innerEntries ?? EMPTY, rejected };
+}
+
+export interface MemoryAccesses {
+  readonly reads: readonly number[];
+  readonly writes: readonly number[];
+  /** Addresses loaded with LEA: passed on, to be read or written elsewhere. */
+  readonly addresses: readonly number[];
+}
+
+/** The RIP-relative memory a function reads, writes, and takes the address of. */
+export function memoryAccesses(bytes: Uint8Array, start: number, bits: 32 | 64): MemoryAccesses {
+  const instr = (shared ??= new Instruction());
+  const reads: number[] = [];
+  const writes: number[] = [];
+  const addresses: number[] = [];
+  if (bits !== 64) return { reads, writes, addresses };
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      if (instr.code === INVALID || !instr.isIpRelMemoryOperand) continue;
+      const address = Number(instr.ipRelMemoryAddress);
+      const mnemonic = instr.mnemonic;
+      if (mnemonic === LEA) addresses.push(address);
+      else if (instr.op0Kind === OP_MEMORY && !READS_FIRST_OPERAND.has(mnemonic)) writes.push(address);
+      else reads.push(address);
+    }
+  } finally {
+    decoder.free();
+  }
+  return { reads, writes, addresses };
+}
+
+/** Each RIP-relative indirect jmp of a PLT section: [its address, the GOT slot it jumps through]. */
+export function pltJumps(bytes: Uint8Array, start: number, bits: 32 | 64): [number, number][] {
+  const instr = (shared ??= new Instruction());
+  const out: [number, number][] = [];
+  if (bits !== 64) return out;
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      if (instr.isJmpNearIndirect && instr.isIpRelMemoryOperand) out.push([Number(instr.ip), Number(instr.ipRelMemoryAddress)]);
+    }
+  } finally {
+    decoder.free();
+  }
+  return out;
+}
+
+let formatter: IcedFormatter | undefined;
+function format(instr: IcedInstruction): string {
+  if (!formatter) {
+    formatter = new Formatter(FormatterSyntax.Intel);
+    formatter.hexPrefix = '0x';
+    formatter.hexSuffix = '';
+    formatter.uppercaseHex = false;
+    formatter.branchLeadingZeros = false;
+  }
+  return formatter.format(instr);
+}
+
+export interface Example {
+  readonly code: number;
+  readonly address: number;
+  readonly text: string;
+}
+
+/** The first instructions (at most `max` per Code) of the wanted Codes in a function, with their Intel-syntax text. */
+export function examplesIn(bytes: Uint8Array, start: number, bits: 32 | 64, wanted: ReadonlySet<number>, max: number): Example[] {
+  const instr = (shared ??= new Instruction());
+  const found: Example[] = [];
+  const perCode = new Map<number, number>();
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      const code = instr.code;
+      if (!wanted.has(code)) continue;
+      const n = perCode.get(code) ?? 0;
+      if (n >= max) continue;
+      perCode.set(code, n + 1);
+      found.push({ code, address: Number(instr.ip), text: format(instr) });
+    }
+  } finally {
+    decoder.free();
+  }
+  return found;
+}
+
+export interface DecodedInstruction {
+  readonly code: number;
+  readonly text: string;
+  readonly length: number;
+  readonly info: CodeInfo;
+}
+
+/** The one instruction at the start of `bytes` (at address `ip`), or undefined when the bytes decode to no valid instruction. */
+export function decodeOne(bytes: Uint8Array, ip: number | bigint, bits: 32 | 64 = 64): DecodedInstruction | undefined {
+  const instr = new Instruction();
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(ip);
+    if (!decoder.canDecode) return undefined;
+    decoder.decodeOut(instr);
+    if (instr.code === INVALID) return undefined;
+    return { code: instr.code, text: format(instr), length: instr.length, info: codeInfo(instr.code, bits) };
+  } finally {
+    decoder.free();
+    instr.free();
+  }
+}

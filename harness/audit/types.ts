@@ -1,0 +1,135 @@
+// What the ISA audit reports: per ELF file the extensions its code uses, split into code
+// that runs without a CPU check and code reached only after one; per package the claim
+// its arch makes and whether its unconditional code keeps it.
+import type { LevelName } from '../levels/table.js';
+import type { ConditionRule } from './dispatch.js';
+import type { Finding, PackageVerdict } from './findings.js';
+
+export interface ExampleInstruction {
+  /** 0x-prefixed virtual address (file offset in relocatable objects). */
+  readonly address: string;
+  /** Intel syntax, as iced-x86 formats it. */
+  readonly text: string;
+}
+
+export interface FeatureUse {
+  /** The psABI name (harness/levels/table.ts), or iced's name for a feature outside every level (AES, SHA…). */
+  readonly feature: string;
+  /** The level that brings the feature; null when no psABI level has it. */
+  readonly level: LevelName | null;
+  /** Instructions that need it. */
+  readonly count: number;
+  readonly examples: readonly ExampleInstruction[];
+}
+
+export interface IsaSummary {
+  /** The lowest level that runs every instruction of this code (v1 when it needs nothing more). */
+  readonly level: LevelName;
+  /** The features at `level` that set it (empty at v1). */
+  readonly levelSetBy: readonly string[];
+  /** Features no psABI level has, which this code needs as well. */
+  readonly beyond: readonly string[];
+  readonly features: readonly FeatureUse[];
+  /** Instructions listed but not counted towards a level, with why (tzcnt, xgetbv). */
+  readonly discounted: readonly { readonly what: string; readonly count: number }[];
+  readonly instructions: number;
+}
+
+export interface FunctionLevel {
+  readonly name: string;
+  readonly address: string;
+  /** What the function needs; null when nothing beyond the general-purpose ISA. */
+  readonly level: LevelName | null;
+}
+
+export interface UnconditionalCode extends IsaSummary {
+  /** The functions needing more than v1, highest level first (at most 100). */
+  readonly functions: readonly FunctionLevel[];
+}
+
+export interface ConditionalFunction extends FunctionLevel {
+  readonly rule: ConditionRule;
+  readonly detail: string;
+}
+
+export interface ConditionalCode extends IsaSummary {
+  /** How many functions each rule made conditional. */
+  readonly byRule: Partial<Record<ConditionRule, number>>;
+  /** The conditional functions, highest level first (at most 100). */
+  readonly functions: readonly ConditionalFunction[];
+}
+
+export type FileStatus = 'audited' | 'skipped' | 'error';
+
+export interface FileAudit {
+  /** The path as the package or image has it (/usr/bin/x), or as given. */
+  readonly path: string;
+  readonly status: FileStatus;
+  /** Why the file was skipped or could not be audited. */
+  readonly reason?: string;
+  readonly bits?: 32 | 64;
+  /** Bytes of executable sections (segments, without section headers). */
+  readonly codeBytes: number;
+  /** Bytes left out as data: gaps between functions that decode to invalid or privileged instructions. */
+  readonly rejectedBytes?: number;
+  /** Undecodable bytes inside functions (decoding goes on after each). */
+  readonly invalidBytes?: number;
+  /** Where function boundaries came from. */
+  readonly boundaries?: 'symbols' | 'symbols+eh_frame' | 'eh_frame' | 'none';
+  readonly functions?: number;
+  /** A note about the file's structure (a damaged .eh_frame, …). */
+  readonly notes?: readonly string[];
+  /** glibc-hwcaps/x86-64-vN: the loader loads this file only on CPUs at vN. */
+  readonly loaderLevel?: LevelName;
+  /** Where the file checks the CPU (at most 10). */
+  readonly cpuChecks?: readonly string[];
+  readonly all?: IsaSummary;
+  /** Code that runs without a CPU check (beyond the loader's glibc-hwcaps one). */
+  readonly unconditional?: UnconditionalCode;
+  /** Code reached only after a CPU check. */
+  readonly conditional?: ConditionalCode;
+  readonly milliseconds: number;
+}
+
+/** What an input path was taken for. */
+export type InputKind = 'rpm' | 'repository' | 'image' | 'tree' | 'file' | 'directory';
+
+export interface PackageAudit {
+  /** NEVRA for RPMs, NAME_VERSION_ARCH for Debian packages, the path for a file given alone, "(no package)" for unowned files. */
+  readonly id: string;
+  readonly manager: 'rpm' | 'dpkg' | 'none';
+  /** The input it came from. */
+  readonly input: string;
+  readonly inputKind: InputKind;
+  /** The arch it claims (RPM terms; --arch for files in no package); undefined when unknown. */
+  readonly arch: string | undefined;
+  /** What that arch lets its code need without a CPU check; undefined: not judged (another family). */
+  readonly allowed: LevelName | undefined;
+  /** Why the package could not be audited (not an RPM, does not unpack). */
+  readonly problem?: string;
+  readonly files: readonly FileAudit[];
+  /** Files that are not ELF (scripts, data). */
+  readonly otherFiles: number;
+  readonly findings: readonly Finding[];
+  readonly verdict: PackageVerdict;
+}
+
+export interface AuditRun {
+  readonly tool: string;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly inputs: readonly string[];
+  readonly jobs: number;
+  readonly packages: readonly PackageAudit[];
+  readonly notes: readonly string[];
+  readonly totals: {
+    readonly packages: number;
+    readonly findings: number;
+    readonly errors: number;
+    readonly elfFiles: number;
+    readonly codeBytes: number;
+    /** MB of code per second of wall time, file reading to summaries. */
+    readonly mbPerSecond: number;
+  };
+  readonly interrupted: boolean;
+}

@@ -1,0 +1,107 @@
+// Getting at the files to audit: RPM payloads through bsdtar (libarchive reads gzip,
+// xz and zstd payloads), ext4 guest images through debugfs's rdump (no mount, the
+// image is only read), and the ELF files under a tree.
+import { lstat, open, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { InfrastructureError } from '../util/errors.js';
+
+export class UnpackError extends Error {}
+
+/** Unpacks an RPM's payload into `dir` (which must exist). Throws UnpackError with bsdtar's reason. */
+export async function unpackRpm(file: string, dir: string, signal?: AbortSignal): Promise<void> {
+  const result = await execa('bsdtar', ['-x', '--no-same-owner', '-f', file, '-C', dir], { reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
+  if (result.failed) {
+    if (result.isCanceled) throw new UnpackError('interrupted');
+    if ((result as { code?: string }).code === 'ENOENT') {
+      throw new InfrastructureError('bsdtar is missing: it unpacks RPMs for the audit', { hint: 'apt-get install libarchive-tools   (or run ./levelgate setup)' });
+    }
+    throw new UnpackError(`bsdtar could not unpack it: ${(result.all ?? '').trim().split('\n').slice(-3).join('; ') || `exit ${result.exitCode}`}`);
+  }
+}
+
+/** True when `file` starts like an ext2/3/4 file system (the superblock magic at 1080). */
+export async function isExtImage(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const b = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(b, 0, 2, 1080);
+    return bytesRead === 2 && b.readUInt16LE(0) === 0xef53;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Copies a guest image's whole tree into `dir` with debugfs (read-only; device nodes are skipped unless root). */
+export async function unpackImage(image: string, dir: string, signal?: AbortSignal): Promise<void> {
+  const result = await execa('debugfs', ['-R', `rdump / ${dir}`, image], { reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
+  if ((result as { code?: string }).code === 'ENOENT') {
+    throw new InfrastructureError('debugfs is missing: it reads guest images for the audit', { hint: 'apt-get install e2fsprogs' });
+  }
+  const usr = await lstat(path.join(dir, 'usr')).then(
+    () => true,
+    () => false,
+  );
+  if (!usr) throw new UnpackError(`debugfs could not read the image: ${(result.all ?? '').trim().split('\n').slice(-3).join('; ') || 'it holds no /usr'}`);
+}
+
+export interface TreeFile {
+  /** Absolute path on the host. */
+  readonly file: string;
+  /** The path inside the tree, with a leading slash. */
+  readonly path: string;
+  readonly size: number;
+}
+
+export interface TreeListing {
+  readonly elf: TreeFile[];
+  /** Regular files that are not ELF (scripts, data, documentation). */
+  readonly others: number;
+}
+
+/** Every regular ELF file under `root` (symbolic links are not followed; hard links are listed once). */
+export async function listElfFiles(root: string, skip: ReadonlySet<string> = new Set()): Promise<TreeListing> {
+  const elf: TreeFile[] = [];
+  let others = 0;
+  const seen = new Set<string>();
+  const magic = Buffer.alloc(4);
+  const walk = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return; // unreadable directory: nothing to audit in it
+    }
+    for (const entry of entries) {
+      const file = path.join(dir, entry.name);
+      const inside = `/${path.relative(root, file)}`;
+      if (entry.isDirectory()) {
+        if (!skip.has(inside)) await walk(file);
+        continue;
+      }
+      if (!entry.isFile()) continue;
+      const stats = await lstat(file);
+      const id = `${stats.dev}:${stats.ino}`;
+      if (stats.nlink > 1) {
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
+      let isElf = false;
+      try {
+        const handle = await open(file, 'r');
+        try {
+          const { bytesRead } = await handle.read(magic, 0, 4, 0);
+          isElf = bytesRead === 4 && magic.readUInt32BE(0) === 0x7f454c46;
+        } finally {
+          await handle.close();
+        }
+      } catch {
+        isElf = false;
+      }
+      if (isElf) elf.push({ file, path: inside, size: stats.size });
+      else others++;
+    }
+  };
+  await walk(root);
+  return { elf, others };
+}

@@ -1,0 +1,108 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { auditFile } from '../../../harness/audit/audit-file.js';
+import { ehFrameRanges } from '../../../harness/audit/eh-frame.js';
+import { ElfError, probeElf, readBytes, readElf } from '../../../harness/audit/elf.js';
+import { buildAuditElves, type AuditElves } from '../../fixtures/audit-elves.js';
+
+let root: string;
+let elves: AuditElves;
+test.before(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'levelgate-audit-elves-'));
+  elves = await buildAuditElves(root);
+});
+test.after.always(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const features = (s: { features: readonly { feature: string }[] } | undefined) => (s?.features ?? []).map((f) => f.feature);
+
+test('elf: code sections, symbols, the IRELATIVE relocation of a stripped target_clones binary', (t) => {
+  const elf = readElf(elves.clones);
+  t.is(elf.bits, 64);
+  t.true(elf.code.some((c) => c.name === '.text'));
+  t.true(elf.symbols.some((s) => s.name === 'add.avx2'));
+  const stripped = readElf(elves.clonesStripped);
+  t.false(stripped.symbols.some((s) => s.name === 'add.avx2'));
+  t.is(stripped.irelative.length, 1);
+  const fdes = ehFrameRanges(readBytes(stripped.path, stripped.ehFrame!.offset, stripped.ehFrame!.size), stripped.ehFrame!, 64);
+  t.is(fdes.problem, undefined);
+  t.true(fdes.ranges.some((r) => r.start <= stripped.irelative[0]! && stripped.irelative[0]! < r.end), 'an FDE covers the resolver');
+});
+
+test('elf: a truncated file is an ElfError that says what lies beyond its end; a text file is no ELF', (t) => {
+  const error = t.throws(() => readElf(elves.truncated), { instanceOf: ElfError });
+  t.regex(error!.message, /beyond the end of the file/);
+  t.deepEqual(probeElf(Buffer.from('#!/bin/sh\n')), { kind: 'not-elf', reason: 'not an ELF file: it is a script (#!)' });
+  const aarch64 = Buffer.alloc(64);
+  aarch64.writeUInt32BE(0x7f454c46, 0);
+  aarch64[4] = 2;
+  aarch64[5] = 1;
+  aarch64.writeUInt16LE(183, 18);
+  t.deepEqual(probeElf(aarch64), { kind: 'other-elf', reason: 'ELF for AArch64: not x86 code' });
+});
+
+test('AVX2 in code with no CPU check: unconditional x86-64-v3, with example instructions', (t) => {
+  const r = auditFile(elves.plain);
+  t.is(r.status, 'audited');
+  t.is(r.unconditional?.level, 'v3');
+  t.true(r.unconditional!.levelSetBy.includes('AVX2'));
+  const avx2 = r.unconditional!.features.find((f) => f.feature === 'AVX2')!;
+  t.true(avx2.count > 0);
+  t.regex(avx2.examples[0]!.text, /ymm/);
+  t.regex(avx2.examples[0]!.address, /^0x[0-9a-f]+$/);
+  t.is(r.conditional?.instructions, 0);
+});
+
+test('AVX2 only in a target_clones variant: conditional by the IFUNC rule, unconditional code stays v1', (t) => {
+  for (const file of [elves.clones, elves.clonesStripped]) {
+    const r = auditFile(file);
+    t.is(r.all?.level, 'v3', file);
+    t.is(r.unconditional?.level, 'v1', file);
+    t.is(r.conditional?.level, 'v3', file);
+    t.true((r.conditional?.byRule.ifunc ?? 0) >= 1, file);
+    const variant = r.conditional!.functions.find((f) => f.level === 'v3')!;
+    t.regex(variant.detail, /IFUNC/);
+    if (file === elves.clones) t.is(variant.name, 'add.avx2');
+  }
+});
+
+test('AVX2 only after __builtin_cpu_supports: conditional by the dispatch rule', (t) => {
+  const r = auditFile(elves.dispatch);
+  t.is(r.all?.level, 'v3');
+  t.is(r.unconditional?.level, 'v1');
+  const fast = r.conditional!.functions.find((f) => f.name.startsWith('add_fast'))!;
+  t.is(fast.rule, 'dispatch');
+  t.regex(fast.detail, /__cpu_model/);
+  t.true(r.cpuChecks!.some((c) => /__cpu_model|cpuid/.test(c)));
+});
+
+test('AVX-512 code: x86-64-v4 with AVX512F; a clean program: v1 with SSE2 at most', (t) => {
+  const r = auditFile(elves.avx512);
+  t.is(r.unconditional?.level, 'v4');
+  t.true(features(r.unconditional).includes('AVX512F'));
+  t.true(r.unconditional!.features.find((f) => f.feature === 'AVX512F')!.examples.some((e) => /zmm/.test(e.text)));
+  const clean = auditFile(elves.clean);
+  t.is(clean.all?.level, 'v1');
+  t.deepEqual(clean.all?.levelSetBy, []);
+});
+
+test('a glibc-hwcaps file is conditional at its level: the loader checks', (t) => {
+  const r = auditFile(elves.libV3, '/usr/lib64/glibc-hwcaps/x86-64-v3/libscale.so.1');
+  t.is(r.loaderLevel, 'v3');
+  t.is(r.unconditional?.level, 'v3');
+});
+
+test('a truncated ELF and a text file are reported with the reason; nothing throws', (t) => {
+  const broken = auditFile(elves.truncated);
+  t.is(broken.status, 'error');
+  t.regex(broken.reason!, /truncated or damaged: .* beyond the end of the file/);
+  const text = auditFile(elves.text);
+  t.is(text.status, 'skipped');
+  t.regex(text.reason!, /not an ELF file/);
+  const missing = auditFile(path.join(root, 'nothing-here'));
+  t.is(missing.status, 'error');
+  t.regex(missing.reason!, /ENOENT/);
+});
