@@ -10,6 +10,7 @@ import { formatSeconds, stderrLog } from '../harness/util/log.js';
 import { createRunContext, exitCodeFor, reportError } from './run-context.js';
 import { describeTarget } from '../harness/levels/targets.js';
 import { resolveAccel, resolveDataDisk, resolveSeconds, resolveTarget } from './resolve.js';
+import { explainCommand } from '../harness/forensics/explain-command.js';
 
 export const EXEC_USAGE = `usage: levelgate exec --level LEVEL [options] -- COMMAND [ARG...]
 
@@ -91,6 +92,13 @@ export async function execCommand(args: string[]): Promise<number> {
       signal: context.signal,
     });
     for (const event of result.consoleEvents) log(`levelgate: console: ${event.kind}: ${event.line}`);
+    // Every SIGILL explains itself, on stderr whatever --quiet says: it is the command's result.
+    const g = guest;
+    const records = await explainCommand(
+      { argv: command, stderr: result.stderr, consoleLines: result.consoleEvents.filter((e) => e.kind === 'illegal-instruction').map((e) => e.line) },
+      { exec: (argv) => g.exec(argv, { timeoutMs: DEFAULTS.commandTimeoutMs, signal: context.signal }), level, fidelity: proof.fidelity },
+    );
+    for (const r of records) process.stderr.write(`levelgate: SIGILL: ${r.line}\n`);
     if (result.timedOut) {
       log(`levelgate: ${result.command} timed out after ${formatSeconds(timeoutMs)} and was killed`);
       return 124;

@@ -69,6 +69,7 @@ export const reproCommand = defineCommand({
         onStepStart: (_, index, title) => out(`\n── step ${index}: ${title}`),
         onCommand: (_, command) => out(`$ ${command}`),
         onOutput: (_, chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
+        onForensics: (_, line) => out(`SIGILL: ${line}`),
         onStepEnd: (_, step) => {
           out(`installed: ${step.installedAfter.join(' ') || 'nothing'}`);
           for (const check of step.checks) out(`${check.status === 'pass' ? '  ok  ' : check.status === 'skip' ? '  SKIP' : '  FAIL'} ${check.check}: expected ${check.expected}, got ${check.actual}`);

@@ -175,8 +175,10 @@ export class AgentGuest implements Guest {
         signal,
       });
       // The kernel's "trap invalid opcode" line travels over the emulated UART and can
-      // arrive after the agent's answer: give the evidence a moment to catch up.
-      if (exit.signal !== 0) await this.#consoleCatchUp(eventsBefore, 500);
+      // arrive well after the agent's answer on a busy host: wait for it (a SIGILL) or
+      // for any console word (another signal), a bounded moment.
+      if (exit.signal === SIGILL) await this.#consoleCatchUp(eventsBefore, 3000, (e) => e.kind === 'illegal-instruction');
+      else if (exit.signal !== 0) await this.#consoleCatchUp(eventsBefore, 500);
       return {
         argv,
         command,
@@ -198,12 +200,14 @@ export class AgentGuest implements Guest {
     }
   }
 
-  /** Waits until the console has an event past `index`, at most `ms`. */
-  async #consoleCatchUp(index: number, ms: number): Promise<void> {
-    if (this.console.events.length > index) return;
+  /** Waits until the console has an event past `index` (one that `wanted` accepts), at most `ms`. */
+  async #consoleCatchUp(index: number, ms: number, wanted: (event: ConsoleEvent) => boolean = () => true): Promise<void> {
+    if (this.console.events.slice(index).some(wanted)) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
-      const unsubscribe = this.console.onEvent(done);
+      const unsubscribe = this.console.onEvent((event) => {
+        if (wanted(event)) done();
+      });
       function done() {
         clearTimeout(timer);
         unsubscribe();
@@ -280,6 +284,10 @@ export class AgentGuest implements Guest {
       }
       return result.stdout;
     };
+    // Every SIGILL must leave its kernel line (forensics read it): the canaries below trap
+    // a dozen times, which would spend the kernel's printk rate limit (10 lines per 5 s)
+    // and silence the next program's trap. The limit is off in levelgate's guests.
+    await run(['sh', '-c', 'echo 0 > /proc/sys/kernel/printk_ratelimit']);
     const evidence = {
       cpuinfo: await run(['cat', '/proc/cpuinfo']),
       glibcHelp: await run(['/lib64/ld-linux-x86-64.so.2', '--help']),
@@ -296,6 +304,9 @@ export class AgentGuest implements Guest {
     return proof;
   }
 }
+
+/** Linux's signal number of SIGILL, as the agent reports it. */
+const SIGILL = 4;
 
 const SIGNALS: Readonly<Record<number, string>> = { 4: 'SIGILL', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE', 11: 'SIGSEGV' };
 

@@ -61,7 +61,7 @@ interface SnapshotManifest {
 
 const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', manifest: 'manifest.json', console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout). */
-const LAYOUT = 3;
+const LAYOUT = 4;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 

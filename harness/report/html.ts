@@ -35,7 +35,7 @@ async function cellDetails(cell: CellResult): Promise<string> {
   const steps = cell.steps
     .map((step) => {
       const commands = step.commands
-        .map((c) => `<div class="cmd">$ ${escape(c.command)} <span class="st">${c.signal ? escape(c.signal) : `exit ${c.exitCode}`} · ${c.durationMs} ms</span></div>${`${c.stdout}${c.stderr}`.trim() ? `<pre>${escape(`${c.stdout}${c.stderr}`.trim())}</pre>` : ''}`)
+        .map((c) => `<div class="cmd">$ ${escape(c.command)} <span class="st">${c.signal ? escape(c.signal) : `exit ${c.exitCode}`} · ${c.durationMs} ms</span></div>${`${c.stdout}${c.stderr}`.trim() ? `<pre>${escape(`${c.stdout}${c.stderr}`.trim())}</pre>` : ''}${(c.forensics ?? []).map((f) => `<div class="sigill">SIGILL: ${escape(f)}</div>`).join('')}`)
         .join('');
       const checks = step.checks.map(checkItem).join('');
       return `<h4>Step ${step.index} at ${step.level}: ${escape(step.title)}</h4>${commands}<p>installed before: <code>${escape(step.installedBefore.join(' ') || 'nothing')}</code><br>installed after: <code>${escape(step.installedAfter.join(' ') || 'nothing')}</code></p>${checks ? `<ul>${checks}</ul>` : ''}`;
@@ -94,7 +94,7 @@ summary{color:#fff;border-radius:4px;padding:.1em .5em;margin:.1em 0;cursor:poin
 pre{background:#fff;border:1px solid #d0d7de;padding:.4em;overflow:auto;max-height:24em;font-size:12px}
 .cmd{font-family:monospace;margin-top:.4em}.st{color:#57606a}
 li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}li.xf{color:#9a6700}li.sk{color:#6e7781}.expired{color:#bc4c00;font-weight:bold}.count{color:#fff;border-radius:4px;padding:.1em .5em}
-.facts{color:#57606a;font-size:12px}table.detectors{font-size:12px;margin:4px 0}table.detectors td,table.detectors th{padding:1px 6px;text-align:left}table.detectors tr.off td{background:#ffebe9}.none{color:#8c959f}
+.facts{color:#57606a;font-size:12px}.sigill{background:#fff8c5;border-left:3px solid #bf8700;padding:2px 6px;font-family:monospace;font-size:12px}table.detectors{font-size:12px;margin:4px 0}table.detectors td,table.detectors th{padding:1px 6px;text-align:left}table.detectors tr.off td{background:#ffebe9}.none{color:#8c959f}
 </style></head><body>
 <h1>levelgate${run.shard ? ` — shard ${escape(run.shard)}` : ''}${run.interrupted ? ' — interrupted' : ''}</h1>
 <p>${escape(run.startedAt)} on ${escape(run.hostname)} · ${(run.durationMs / 1000).toFixed(0)} s · ${run.workers} workers · image ${escape(run.image)} · fixtures ${escape(run.fixtures)}</p>

@@ -48,6 +48,7 @@ function transcript(cell: CellResult): string {
       const output = `${command.stdout}${command.stderr}`.trim();
       if (output) lines.push(...output.split('\n').slice(-15).map((l) => `    ${l}`));
       for (const event of command.consoleEvents) lines.push(`    console: ${event}`);
+      for (const line of command.forensics ?? []) lines.push(`    SIGILL: ${line}`);
     }
     lines.push(`  installed before: ${step.installedBefore.join(' ') || 'nothing'}`);
     lines.push(`  installed after:  ${step.installedAfter.join(' ') || 'nothing'}`);

@@ -28,6 +28,8 @@ export interface CommandRecord {
   readonly stderr: string;
   readonly durationMs: number;
   readonly consoleEvents: readonly string[];
+  /** Each SIGILL it met, explained in one line: "PACKAGE: FILE+0xOFF: INSTRUCTION needs FEATURE (x86-64-vN); this guest is x86-64-vM". */
+  readonly forensics?: readonly string[];
   /** Why the harness ran it: the step's action, a query of its own, or a program it checks. */
   readonly role: 'action' | 'query' | 'program' | 'setup';
 }

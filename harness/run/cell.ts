@@ -9,6 +9,7 @@ import type { AccelChoice } from '../accel/choose.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { levelgateCommand } from '../config/invocation.js';
 import { DRIVERS } from '../drivers/index.js';
+import type { ForensicsRecord } from '../forensics/record.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
 import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';
@@ -33,6 +34,8 @@ export interface CellHooks {
   readonly onStepEnd?: (cell: Cell, step: StepRecord) => void;
   readonly onCommand?: (cell: Cell, command: string) => void;
   readonly onOutput?: (cell: Cell, chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  /** A SIGILL in the cell, explained in one line. */
+  readonly onForensics?: (cell: Cell, line: string) => void;
   readonly onGuest?: (cell: Cell, guest: AgentGuest) => void;
   /** Called with the live guest after the last step, before teardown (repro --keep waits here). */
   readonly beforeTeardown?: (cell: Cell, guest: AgentGuest) => Promise<void>;
@@ -73,7 +76,7 @@ export interface CellEnvironment {
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
   const started = performance.now();
   const { live, expired } = issuesCovering({ scenario: cell.scenario.id, level: cell.level, target: cell.target.name, driver: cell.driver }, env.knownIssues, env.today);
-  const transcript: Transcript = { steps: [], packageManagerMs: 0, programMs: 0 };
+  const transcript: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
   const evidence = path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_'));
   const attachments: string[] = [];
   let session: CellSession | undefined;
@@ -174,8 +177,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         onStepEnd: (step) => env.hooks?.onStepEnd?.(cell, step),
         onCommand: (command) => env.hooks?.onCommand?.(cell, command),
         onOutput: (chunk, stream) => env.hooks?.onOutput?.(cell, chunk, stream),
+        onForensics: (line) => env.hooks?.onForensics?.(cell, line),
       },
     );
+    if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
@@ -183,7 +188,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const failing = judged.verdict === 'fail' || judged.verdict === 'xfail' ? firstSolverFailure(transcript.steps) : undefined;
     if (failing && driver.solver) {
       await session.dispose();
-      const replay: Transcript = { steps: [], packageManagerMs: 0, programMs: 0 };
+      const replay: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
       let replayProblem: string | undefined;
       const replayScratch = path.join(scratch.path, 'replay');
       await mkdir(replayScratch, { recursive: true });
@@ -242,6 +247,13 @@ function factsOf(session: CellSession, image: ImageInfo, driver: string, target:
     kernel: image.kernel,
     packageManager: (DRIVER_PACKAGES[driver] ?? []).map((p) => `${p} ${image.packages[p] ?? '?'}`).join(', '),
   };
+}
+
+/** The full forensics records of the cell's SIGILLs, for the evidence. */
+async function writeForensics(evidence: string, records: readonly ForensicsRecord[]): Promise<string> {
+  const file = path.join(evidence, 'forensics.json');
+  await writeFile(file, `${JSON.stringify(records, null, 2)}\n`);
+  return file;
 }
 
 async function writeDetails(evidence: string, error: { message: string; details?: string }): Promise<string> {

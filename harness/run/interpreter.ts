@@ -10,6 +10,8 @@ import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
 import { levelBelow } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
+import { explainCommand } from '../forensics/explain-command.js';
+import type { ForensicsRecord } from '../forensics/record.js';
 import { detectionCommand, parseDetection, type DetectorReading } from '../levels/detectors.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { AvailablePackage } from '../repos/available.js';
@@ -110,12 +112,16 @@ export interface InterpreterHooks {
   readonly onStepEnd?: (step: StepRecord) => void;
   readonly onCommand?: (command: string) => void;
   readonly onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  /** A SIGILL explained: the one line of its forensics record. */
+  readonly onForensics?: (line: string) => void;
 }
 
 export interface Transcript {
   readonly steps: StepRecord[];
   /** The solver's test case of one step, when asked for (InterpretOptions.solverCaseAt): file name → content. */
   solverCase?: { readonly step: number; readonly tool: string; readonly files: Map<string, Buffer> };
+  /** Every SIGILL the cell's commands met, explained (forensics records). */
+  readonly forensics: ForensicsRecord[];
   /** Time spent in package-manager commands and in programs the checks ran. */
   packageManagerMs: number;
   programMs: number;
@@ -170,6 +176,13 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
         ...(command.input !== undefined ? { input: command.input } : {}),
         ...(hooks.onOutput ? { onStdout: (c: Buffer) => hooks.onOutput!(c, 'stdout'), onStderr: (c: Buffer) => hooks.onOutput!(c, 'stderr') } : {}),
       });
+      // Every SIGILL explains itself: the instruction, its file and package, the level it needs.
+      const records = await explainCommand(
+        { argv: command.argv, stderr: result.stderr, consoleLines: result.consoleEvents.filter((e) => e.kind === 'illegal-instruction').map((e) => e.line) },
+        { exec: (argv) => guest.exec(argv, { timeoutMs: program.limits.commandMs }), level: guest.level, fidelity: guest.fidelity },
+      );
+      transcript.forensics.push(...records);
+      for (const r of records) hooks.onForensics?.(r.line);
       commands.push({
         command: result.command,
         exitCode: result.exitCode,
@@ -179,11 +192,12 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
         stderr: result.stderr,
         durationMs: result.durationMs,
         consoleEvents: result.consoleEvents.map((e) => `${e.kind}: ${e.line}`),
+        ...(records.length ? { forensics: records.map((r) => r.line) } : {}),
         role,
       });
       if (role === 'program') transcript.programMs += result.durationMs;
       else if (role !== 'query' || command.argv[0] !== QUERY_INSTALLED.argv[0]) transcript.packageManagerMs += result.durationMs;
-      return result;
+      return { ...result, forensics: records.map((r) => r.line) };
     };
     /** Runs a tool command and judges it; an error or a timeout is a CellError naming the command. */
     const tool = async (command: GuestCommand, purpose: CommandPurpose): Promise<{ result: ExecResult; judged: Judgement }> => {
@@ -352,7 +366,7 @@ async function runPrograms(
   expectation: Expectation,
   installed: readonly string[],
   program: CellProgram,
-  run: (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => Promise<ExecResult>,
+  run: (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => Promise<ExecResult & { forensics: readonly string[] }>,
   index: number,
   title: string,
 ): Promise<{ runs: Record<string, ProgramRun>; runnable: string[]; packagePrograms: Record<string, string[]> }> {
@@ -399,6 +413,7 @@ async function runPrograms(
       firstLine: result.stdout.trim().split('\n')[0] ?? '',
       errorLine: result.stderr.trim().split('\n')[0] ?? '',
       ...(spec.identity && owner ? { identity: spec.identity(owner) } : {}),
+      ...(result.forensics.length ? { forensics: result.forensics.join(' | ') } : {}),
     };
   }
   return { runs, runnable: [...new Set(runnable)].sort(), packagePrograms };

@@ -23,6 +23,8 @@ export interface ProgramRun {
   readonly errorLine: string;
   /** What a fixture program must print for its installed package ("NAME EVR ARCH"); undefined for other programs. */
   readonly identity?: string;
+  /** Its SIGILL explained (the forensics line), when it died of one. */
+  readonly forensics?: string;
 }
 
 /** How the step's command ended, in the driver's terms. */
@@ -65,7 +67,7 @@ const describeRefusal = (reason: Refusal | undefined, message: string): string =
 function programActual(run: ProgramRun | undefined): string {
   if (!run) return 'not run';
   if (run.missing) return 'not installed';
-  if (run.signal === 'SIGILL') return 'sigill';
+  if (run.signal === 'SIGILL') return run.forensics ? `sigill — ${run.forensics}` : 'sigill';
   if (run.signal) return `signal ${run.signal}`;
   if (run.exitCode !== 0) return `exit ${run.exitCode}${run.errorLine ? `: ${run.errorLine.slice(0, 120)}` : ''}`;
   return run.firstLine || '(no output)';
