@@ -14,6 +14,7 @@ export {
   enable,
   install,
   installFile,
+  installNewRecommends,
   levelBelow,
   listUpdates,
   moveTo,
@@ -35,6 +36,16 @@ export type { KnownIssue, DeviationMatcher } from './plan/known-issues.js';
 export type { LevelName } from './levels/table.js';
 export { ALL_NEAR_MISSES, ALL_TARGETS, NEAR_MISS_TARGETS, describeTarget, type CpuTarget } from './levels/targets.js';
 export type { RpmArch } from './levels/arch.js';
+export {
+  HWCAPS_PATTERNS,
+  hwcapsDirOf,
+  hwcapsOverlayBuild,
+  hwcapsPatternBuild,
+  patternsDue,
+  patternsSelected,
+  type HwcapsLevel,
+  type HwcapsPattern,
+} from './repos/hwcaps-patterns.js';
 export type {
   DriverName,
   Expectation,

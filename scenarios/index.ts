@@ -8,6 +8,7 @@ import freshInstallMixed from './fresh-install-mixed.js';
 import glibcHwcaps from './glibc-hwcaps.js';
 import glibcTunables from './glibc-tunables.js';
 import ignorearch from './ignorearch.js';
+import hwcapsPattern from './hwcaps-pattern.js';
 import localFileV3 from './local-file-v3.js';
 import movedToOlderCpu from './moved-to-older-cpu.js';
 import noarchTransition from './noarch-transition.js';
@@ -33,6 +34,7 @@ export const CATALOG: readonly Scenario[] = [
   glibcTunables,
   archOverride,
   ignorearch,
+  hwcapsPattern,
   releaseUpgrade,
   releaseUpgradeMoved,
 ];

@@ -5,10 +5,13 @@
 // reported loudly so the entry is removed. Entries expire, so a fixed tool is noticed.
 import { atLeast, below, defineKnownIssue, deviation, type KnownIssue, type LevelName } from '../harness/index.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
+import { ALL_TARGETS } from '../harness/levels/targets.js';
+import { hwcapsOverlayBuild, HWCAPS_PATTERNS, patternsSelectedWrongly } from '../harness/repos/hwcaps-patterns.js';
 import { archRank, runsAt } from '../harness/levels/arch.js';
 import { bestVariant, namesWithVariants, type AvailablePackage } from '../harness/repos/available.js';
 import { compareEvr } from '../harness/repos/evr.js';
 import { fixtureAuditSource, VARIANT_AUDIT_PREFIX } from '../harness/scenario/variant-audit.js';
+import { LIBRARY as HWCAPS_LIBRARY } from './hwcaps-pattern.js';
 import { CATALOG } from './index.js';
 
 const EXPIRES = '2027-06-30';
@@ -36,6 +39,41 @@ const LIBZYPP_CPUID_ONLY_REASON = "libzypp decides the level from CPUID alone, w
 const RPM_ERASE_REPLACED_FILE = 'https://github.com/rpm-software-management/rpm/issues/2376';
 
 const RHEL10_V3_AS_X86_64 = 'https://developers.redhat.com/articles/2024/01/02/exploring-x86-64-v3-red-hat-enterprise-linux-10';
+
+/**
+ * openSUSE's patterns-glibc-hwcaps.spec: no bug report about its modalias glob was
+ * found (openSUSE bugzilla, OBS, GitHub), so the tracker is the spec itself on OBS
+ * (read as rev. 1 in the GitHub mirror: https://github.com/bmwiedemann/openSUSE/blob/
+ * 0d88f799191dfc02f604696226fdb47fff1a1e75/packages/p/patterns-glibc-hwcaps/patterns-glibc-hwcaps.spec).
+ */
+const OPENSUSE_HWCAPS_SPEC = 'https://build.opensuse.org/projects/openSUSE:Factory/packages/patterns-glibc-hwcaps/files/patterns-glibc-hwcaps.spec';
+
+/**
+ * The CPUs each glibc-hwcaps pattern's own glob selects although they do not meet its
+ * level, computed from the patterns' globs and the targets' modaliases: openSUSE's v3
+ * glob lacks 00C5 (LZCNT), so it selects v3-lzcnt.
+ */
+const hwcapsPatternIssues = (): KnownIssue[] =>
+  HWCAPS_PATTERNS.flatMap((pattern) => {
+    const targets = ALL_TARGETS.filter((t) => patternsSelectedWrongly(t).includes(pattern)).map((t) => t.name);
+    if (targets.length === 0) return [];
+    const overlay = hwcapsOverlayBuild(HWCAPS_LIBRARY, pattern.level).name;
+    return [
+      defineKnownIssue({
+        id: `opensuse-hwcaps-pattern-glob/${pattern.level}`,
+        reason:
+          `${pattern.name} selects CPUs by a modalias glob that misses a feature glibc's x86-64-${pattern.level} requires (the v3 list has no 00C5, LZCNT): ` +
+          `zypper inr installs the pattern and its ${pattern.level} libraries on a CPU glibc will not load them on. No bug report exists; the tracker is openSUSE's spec. ` +
+          'Real CPUs with BMI1 all have LZCNT: it shows on VM CPU models that mask abm.',
+        tracker: OPENSUSE_HWCAPS_SPEC,
+        expires: EXPIRES,
+        scenarios: ['hwcaps-pattern'],
+        drivers: ['zypper'],
+        targets,
+        explains: [deviation.installedBeside(pattern.name, 'install-new-recommends'), deviation.installedBeside(overlay, 'install-new-recommends')],
+      }),
+    ];
+  });
 
 const DNF5_REASON = 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists';
 const dnf5NoLevels = (id: string, scenario: string, levels: readonly LevelName[], explains: KnownIssue['explains']): KnownIssue =>
@@ -222,5 +260,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
       explains: [deviation.notRunnable('sigill', 'lgrel-tool')],
     }),
   ),
+  ...hwcapsPatternIssues(),
   ...auditIssues(),
 ];

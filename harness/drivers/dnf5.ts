@@ -49,7 +49,10 @@ export const dnf5: PackageDriver = {
     }
     return view;
   },
-  operation: (op, packages, releasever) => ({ argv: [...base(releasever), op, ...packages] }),
+  // install-new-recommends: dnf5 has no command that installs what newly recommends or
+  // supplements the installed system (`install`/`upgrade` weigh only the weak
+  // dependencies of what they change), so a scenario with that step cannot run here.
+  operation: (op, packages, releasever) => (op === 'install-new-recommends' ? undefined : { argv: [...base(releasever), op, ...packages] }),
   installFile: (file) => ({ argv: [...base(), 'install', file] }),
   releaseUpgrade: (releasever) => ({ argv: [...base(releasever), 'distro-sync'] }),
   listUpdates: (releasever) => ({ argv: [...base(releasever), 'check-upgrade'] }),

@@ -1,4 +1,5 @@
 // Plain rpm: no repositories and no solver; local files, detection and the database.
+// No package operation (install by name, install-new-recommends...) exists without a solver.
 // Exit status 0 or 1 (rpm(8)); the message says why it refused.
 import { lastLines, mustSucceed, refusalIn, type Judgement, type PackageDriver } from './driver.js';
 import type { Refusal } from '../scenario/types.js';

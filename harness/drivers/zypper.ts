@@ -1,6 +1,8 @@
 // zypper: repositories in one .repo file of its own, loaded by `zypper refresh`;
 // distro-sync is `dist-upgrade` (system-wide: each cell's guest holds only its own
-// scenario's repositories). Exit statuses are zypper(8)'s: below 100 an error, 100 and
+// scenario's repositories); install-new-recommends is `install-new-recommends` (inr),
+// the command that acts on what newly supplements the installed system, hardware
+// (modalias) supplements included, with recommends on (zypp.conf's default). Exit statuses are zypper(8)'s: below 100 an error, 100 and
 // up information; 104 "capability not found"; 4 a problem reported by libzypp (a
 // solver problem, or a repository that failed).
 import { lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
@@ -8,7 +10,7 @@ import type { PinSpec, Refusal } from '../scenario/types.js';
 
 const BASE = ['zypper', '--non-interactive', '--no-gpg-checks'];
 /** The zypper commands that run the solver (and take --debug-solver). */
-const SOLVER_COMMANDS = ['install', 'update', 'dist-upgrade', 'remove', 'list-updates'];
+const SOLVER_COMMANDS = ['install', 'update', 'dist-upgrade', 'remove', 'list-updates', 'install-new-recommends'];
 export const ZYPPER_REPO_FILE = '/etc/zypp/repos.d/levelgate.repo';
 const releaseArgs = (releasever?: string) => (releasever ? ['--releasever', releasever] : []);
 
@@ -73,6 +75,8 @@ export const zypper: PackageDriver = {
         return { argv: [...args, 'dist-upgrade'] };
       case 'remove':
         return { argv: [...args, 'remove', ...packages] };
+      case 'install-new-recommends':
+        return { argv: [...args, 'install-new-recommends'] };
     }
   },
   installFile: (file) => ({ argv: [...BASE, 'install', file] }),

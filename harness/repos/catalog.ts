@@ -128,6 +128,7 @@ function fixtureProgram(build: PackageBuild): ProgramSpec | undefined {
       return { path: `/usr/bin/${build.name}`, args: [], packageName: build.name, identity: (p) => `${p.name} ${p.version}-${p.release} ${p.arch}` };
     case 'hwcaps':
       return { path: `/usr/bin/${build.name}`, args: [], packageName: build.name };
+    case 'hwcaps-overlay':
     case 'none':
       return undefined;
   }

@@ -96,6 +96,13 @@ export const downgrade = operation('downgrade');
 export const distroSync = operation('distro-sync');
 export const remove = operation('remove');
 /**
+ * Installs what newly recommends or supplements the installed system, hardware
+ * (modalias) supplements included: zypper's install-new-recommends (inr), the command
+ * that brings openSUSE's glibc-hwcaps patterns. zypper only: dnf5 and rpm have no such
+ * command (the loader refuses the step for them).
+ */
+export const installNewRecommends = (): StepBuilder => step({ kind: 'operation', op: 'install-new-recommends', packages: [] });
+/**
  * Installs the package file FILE (NAME-EVR.ARCH.rpm) from repository REPO by path, not
  * through the repository, with the driver's tool; `{ rpm: [flags] }`: by hand with
  * `rpm -i FLAGS` whatever the driver, as a user forcing it (--ignorearch, --replacefiles...).

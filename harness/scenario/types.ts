@@ -10,6 +10,9 @@ export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
 export type HwcapsDir = 'x86-64-v2' | 'x86-64-v3' | 'x86-64-v4';
 
+/** What a fixture package ships (see PackageBuild.kind). */
+export type PackageKind = 'program' | 'script' | 'hwcaps' | 'hwcaps-overlay' | 'none';
+
 /** One fixture RPM that levelgate builds for a scenario. */
 export interface PackageBuild {
   readonly name: string;
@@ -22,11 +25,30 @@ export interface PackageBuild {
    * script (default for noarch): /usr/bin/NAME, a shell script printing the same;
    * hwcaps: /usr/bin/NAME and libNAME.so.1 in /usr/lib64 and in glibc-hwcaps/<dir>/
    * for each of `hwcaps`; NAME prints which copy the loader chose;
-   * none: no program (a library-like subpackage).
+   * hwcaps-overlay: only the glibc-hwcaps/<dir>/ copies of `library`'s libLIBRARY.so.1,
+   * one for each of `hwcaps`, each compiled for its directory's level: openSUSE's
+   * per-level library package (libfoo1-x86-64-v3, an x86_64 package), which sits
+   * beside the hwcaps package that ships the baseline copy and the program;
+   * none: no program, one marker file (a library-like subpackage, a pattern).
    */
-  readonly kind?: 'program' | 'script' | 'hwcaps' | 'none';
+  readonly kind?: PackageKind;
   readonly hwcaps?: readonly HwcapsDir[];
+  /** hwcaps-overlay: the hwcaps package whose library it carries copies of (default: its own name). */
+  readonly library?: string;
+  /** `Requires:`, one dependency a value, written to the spec as is (the builder escapes '%' for rpm); so are the tags below. */
   readonly requires?: readonly string[];
+  /** `Provides:` beyond the package's own name ("glibc", "pattern() = x86_64_v3"). */
+  readonly provides?: readonly string[];
+  /** `Recommends:` (weak dependencies the solver installs when recommends are on). */
+  readonly recommends?: readonly string[];
+  /** `Supplements:` (reverse weak dependencies: "modalias(...)", rich "(a and b)"). */
+  readonly supplements?: readonly string[];
+  /**
+   * The payload's compression (default: rpm's own, zstd, as Fedora and openSUSE ship
+   * packages). The choice matters to the CPU: zstd's decoder picks a BMI2 code path
+   * that also uses LZCNT.
+   */
+  readonly payload?: 'zstd' | 'gzip';
   /**
    * Compile for this level instead of the arch's: a mislabelled build (an "x86_64"
    * package whose program needs v3, as RHEL 10 builds them), for scenarios that prove
@@ -45,7 +67,11 @@ export type RepoSpec =
     }
   | { readonly kind: 'attached'; readonly name: string };
 
-export type Operation = 'install' | 'upgrade' | 'downgrade' | 'distro-sync' | 'remove';
+/**
+ * install-new-recommends: install what installed packages newly recommend or what
+ * newly supplements them, hardware (modalias) supplements included (zypper inr).
+ */
+export type Operation = 'install' | 'upgrade' | 'downgrade' | 'distro-sync' | 'remove' | 'install-new-recommends';
 
 /** Why a package manager refused: what the scenario expects, and what the tool's message says. */
 export const REFUSALS = ['incompatible-arch', 'not-found', 'conflict', 'dependency'] as const;
@@ -153,7 +179,7 @@ export interface Scenario {
 export const releaseOf = (b: PackageBuild): string => b.release ?? '1';
 export const evrOf = (b: PackageBuild): string => `${b.version}-${releaseOf(b)}`;
 export const nevraOf = (b: PackageBuild): string => `${b.name}-${evrOf(b)}.${b.arch}`;
-export const kindOf = (b: PackageBuild): 'program' | 'script' | 'hwcaps' | 'none' => b.kind ?? (b.arch === 'noarch' ? 'script' : 'program');
+export const kindOf = (b: PackageBuild): PackageKind => b.kind ?? (b.arch === 'noarch' ? 'script' : 'program');
 
 /** The builds of a scenario's fixture repositories, by repository name. */
 export function fixtureRepos(scenario: Scenario): [string, readonly PackageBuild[]][] {

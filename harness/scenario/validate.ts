@@ -2,11 +2,34 @@
 // declared (with every $releasever value), local files exist in their repository,
 // fixture builds are sane. Every problem names the scenario, its file and the field,
 // and says what to change. Pure.
+import { DRIVERS } from '../drivers/index.js';
 import { isRpmArch } from '../levels/arch.js';
 import { isLevelName } from '../levels/table.js';
 import { ALL_NEAR_MISSES } from '../levels/targets.js';
 import { releasesOf } from '../repos/catalog.js';
-import { DRIVER_NAMES, nevraOf, RPM_INSTALL_FLAGS, type Scenario } from './types.js';
+import { DRIVER_NAMES, kindOf, nevraOf, RPM_INSTALL_FLAGS, type PackageBuild, type Scenario } from './types.js';
+
+const HWCAPS_DIRS = ['x86-64-v2', 'x86-64-v3', 'x86-64-v4'];
+const DEPENDENCY_FIELDS = ['requires', 'provides', 'recommends', 'supplements'] as const;
+
+/** Problems with one fixture build, each naming its field. */
+function buildProblems(build: PackageBuild, at: string): string[] {
+  const problems: string[] = [];
+  if (!isRpmArch(build.arch)) problems.push(`${at}: arch '${build.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(build.name)) problems.push(`${at}: name '${build.name}' is not a package name`);
+  for (const field of DEPENDENCY_FIELDS) {
+    for (const [j, value] of (build[field] ?? []).entries()) {
+      if (!value.trim() || /[\r\n]/.test(value)) problems.push(`${at}: ${field}[${j}] must be one dependency on one line, not ${JSON.stringify(value)}`);
+    }
+  }
+  for (const dir of build.hwcaps ?? []) if (!HWCAPS_DIRS.includes(dir)) problems.push(`${at}: hwcaps: '${dir}' is not a glibc-hwcaps directory; known: ${HWCAPS_DIRS.join(', ')}`);
+  if (build.payload !== undefined && !['zstd', 'gzip'].includes(build.payload)) problems.push(`${at}: payload '${String(build.payload)}' is not one of zstd, gzip`);
+  const kind = kindOf(build);
+  if (kind === 'hwcaps-overlay' && !build.hwcaps?.length) problems.push(`${at}: kind 'hwcaps-overlay' carries only glibc-hwcaps copies: name at least one in hwcaps`);
+  if (kind === 'hwcaps-overlay' && build.arch === 'noarch') problems.push(`${at}: kind 'hwcaps-overlay' holds compiled libraries: arch cannot be noarch`);
+  if (build.library !== undefined && kind !== 'hwcaps-overlay') problems.push(`${at}: library is only read for kind 'hwcaps-overlay' (this one is '${kind}')`);
+  return problems;
+}
 
 const ID = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -32,10 +55,7 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
         problems.push(`${where}: repos.${name} uses the attached repository '${spec.name}', which is not attached; attach it with --repo ${spec.name}=DIR or repos: in the configuration${attachedRepos.length ? ` (attached: ${attachedRepos.join(', ')})` : ''}`);
       }
       if (spec.kind !== 'fixture') continue;
-      for (const [i, build] of spec.builds.entries()) {
-        if (!isRpmArch(build.arch)) problems.push(`${where}: repos.${name}[${i}] (${build.name}): arch '${build.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
-        if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(build.name)) problems.push(`${where}: repos.${name}[${i}]: name '${build.name}' is not a package name`);
-      }
+      for (const [i, build] of spec.builds.entries()) problems.push(...buildProblems(build, `${where}: repos.${name}[${i}] (${build.name})`));
     }
     const releases = releasesOf(scenario);
     const resolve = (name: string): string[] => (name.includes('$releasever') ? releases.map((r) => name.replaceAll('$releasever', r)) : [name]);
@@ -51,6 +71,10 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
         for (const concrete of resolve(name)) {
           if (!declared.has(concrete)) problems.push(`${at}: names repository '${concrete}', which the scenario does not declare; declared: ${[...declared].join(', ') || 'none'}`);
         }
+      }
+      if (action.kind === 'operation') {
+        const lacking = scenario.drivers.filter((d) => DRIVERS[d] && DRIVERS[d].operation(action.op, action.packages) === undefined);
+        if (lacking.length) problems.push(`${at}: ${action.op}: ${lacking.join(', ')} ${lacking.length > 1 ? 'have' : 'has'} no such operation; drop ${lacking.length > 1 ? 'them' : 'it'} from drivers`);
       }
       if (action.kind === 'install-file') {
         const spec = scenario.repos[action.repo];

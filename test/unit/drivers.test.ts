@@ -82,6 +82,13 @@ test("zypper: the exit-status contract of zypper(8): 104 and 4 are refusals with
   t.deepEqual(refresh, { kind: 'error', message: "repositories did not load (bad): Repository 'bad' is invalid. | Skipping repository 'bad' because of the above error." });
 });
 
+test('install-new-recommends: zypper inr (its solver case too); dnf5 and rpm have no such command', (t) => {
+  t.deepEqual(zypper.operation('install-new-recommends', [])?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'install-new-recommends']);
+  t.deepEqual(zypper.solverCase(zypper.operation('install-new-recommends', [])!, '/ignored')?.command.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'install-new-recommends', '--debug-solver']);
+  t.is(dnf5.operation('install-new-recommends', []), undefined);
+  t.is(rpm.operation('install-new-recommends', []), undefined);
+});
+
 test('rpm: local files and the install arch; refusals by message; no solver operations', (t) => {
   t.deepEqual(rpm.installFile('/mnt/f.rpm').argv, ['rpm', '-i', '/mnt/f.rpm']);
   t.is(rpm.operation('install', ['x']), undefined);

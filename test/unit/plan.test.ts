@@ -1,6 +1,6 @@
 import test from 'ava';
 import { collectBuilds } from '../../harness/fixtures/build.js';
-import { defineScenario, enable, installFile, install, variants } from '../../harness/index.js';
+import { defineScenario, enable, installFile, installNewRecommends, install, variants } from '../../harness/index.js';
 import { issuesCovering, validateKnownIssues } from '../../harness/plan/known-issues.js';
 import { planCells } from '../../harness/plan/plan.js';
 import { validateScenarios } from '../../harness/scenario/validate.js';
@@ -12,7 +12,7 @@ import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 test('the catalog plans one cell per scenario, level and driver, with unique ids', (t) => {
   const cells = planCells(CATALOG);
   t.is(new Set(cells.map((c) => c.id)).size, cells.length);
-  t.is(cells.length, 120);
+  t.is(cells.length, 124);
   // The detectors do not depend on the driver: one detection cell per CPU.
   t.deepEqual(cells.slice(0, 3).map((c) => c.id), ['detection[v1,rpm]', 'detection[v2,rpm]', 'detection[v3,rpm]']);
   // --near-misses adds every near miss to the scenarios made for them.
@@ -28,7 +28,7 @@ test('filters narrow the matrix; an unknown scenario names the known ones', (t) 
     ['detection[v3,rpm]', 'glibc-hwcaps[v3,rpm]', 'glibc-hwcaps[v3,zypper]'],
   );
   t.is(planCells(CATALOG, { grep: '/^upgrade-.*v2,dnf5/' }).length, 2);
-  t.is(planCells(CATALOG, { tags: ['hwcaps'] }).length, 14);
+  t.is(planCells(CATALOG, { tags: ['hwcaps'] }).length, 18);
   t.throws(() => planCells(CATALOG, { scenarios: ['nope'] }), { message: /^--scenario: 'nope' is not a scenario; known: detection, fresh-install-mixed, / });
 });
 
@@ -59,6 +59,27 @@ test('scenario problems name the scenario, its file and the field, and what to c
     "scenario 'a' (scenarios/a.ts): steps[0]: names repository 'nope', which the scenario does not declare; declared: files",
     "scenario 'a' (scenarios/a.ts): steps[1]: installs x-1-1.x86_64_v3.rpm, which repository 'files' does not build; it builds x-1-1.x86_64.rpm",
     "scenario 'a' (scenarios/b.ts): id 'a' is used twice (also scenarios/a.ts); ids must be unique",
+  ]);
+});
+
+test('fixture builds and steps a driver cannot run are problems naming the field', (t) => {
+  const s = defineScenario({
+    id: 'b',
+    title: 't',
+    drivers: ['zypper', 'dnf5', 'rpm'],
+    repos: {
+      r: [
+        { name: 'o', version: '1', arch: 'x86_64', kind: 'hwcaps-overlay' },
+        { name: 'p', version: '1', arch: 'x86_64', library: 'q', supplements: ['a\nRequires: b'] },
+      ],
+    },
+    steps: [enable('r'), installNewRecommends()],
+  });
+  t.deepEqual(validateScenarios([s]), [
+    "scenario 'b': repos.r[0] (o): kind 'hwcaps-overlay' carries only glibc-hwcaps copies: name at least one in hwcaps",
+    'scenario \'b\': repos.r[1] (p): supplements[0] must be one dependency on one line, not "a\\nRequires: b"',
+    "scenario 'b': repos.r[1] (p): library is only read for kind 'hwcaps-overlay' (this one is 'program')",
+    "scenario 'b': steps[1]: install-new-recommends: dnf5, rpm have no such operation; drop them from drivers",
   ]);
 });
 
