@@ -12,6 +12,7 @@ import hwcapsPattern from './hwcaps-pattern.js';
 import localFileV3 from './local-file-v3.js';
 import movedToOlderCpu from './moved-to-older-cpu.js';
 import noarchTransition from './noarch-transition.js';
+import payloadZstd from './payload-zstd.js';
 import releaseUpgrade, { releaseUpgradeMoved } from './release-upgrade.js';
 import subpackageBaselineOnly from './subpackage-baseline-only.js';
 import upgradeBaselineOnly from './upgrade-baseline-only.js';
@@ -35,6 +36,7 @@ export const CATALOG: readonly Scenario[] = [
   archOverride,
   ignorearch,
   hwcapsPattern,
+  payloadZstd,
   releaseUpgrade,
   releaseUpgradeMoved,
 ];

@@ -5,7 +5,7 @@
 // reported loudly so the entry is removed. Entries expire, so a fixed tool is noticed.
 import { atLeast, below, defineKnownIssue, deviation, type KnownIssue, type LevelName } from '../harness/index.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
-import { ALL_TARGETS } from '../harness/levels/targets.js';
+import { ALL_TARGETS, targetFeatures } from '../harness/levels/targets.js';
 import { hwcapsOverlayBuild, HWCAPS_PATTERNS, patternsSelectedWrongly } from '../harness/repos/hwcaps-patterns.js';
 import { archRank, runsAt } from '../harness/levels/arch.js';
 import { bestVariant, namesWithVariants, type AvailablePackage } from '../harness/repos/available.js';
@@ -74,6 +74,20 @@ const hwcapsPatternIssues = (): KnownIssue[] =>
       }),
     ];
   });
+
+/**
+ * libzstd takes its BMI2 decoder when CPUID shows BMI1 and BMI2 (ZSTD_cpuSupportsBmi2,
+ * lib/common/zstd_internal.h), but compiles it with target "lzcnt,bmi,bmi2" since
+ * facebook/zstd#2888: on a CPU without LZCNT the instruction runs as BSR and the payload
+ * decodes to garbage ("cpio: Bad magic"). No report of the missing LZCNT check was
+ * found; the tracker is the change that made the path use LZCNT.
+ */
+const ZSTD_BMI2_USES_LZCNT = 'https://github.com/facebook/zstd/pull/2888';
+const zstdBmi2Targets = (): string[] =>
+  ALL_TARGETS.filter((t) => {
+    const has = new Set(targetFeatures(t).map((f) => f.psabi));
+    return has.has('BMI1') && has.has('BMI2') && !has.has('LZCNT');
+  }).map((t) => t.name);
 
 const DNF5_REASON = 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists';
 const dnf5NoLevels = (id: string, scenario: string, levels: readonly LevelName[], explains: KnownIssue['explains']): KnownIssue =>
@@ -260,6 +274,17 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
       explains: [deviation.notRunnable('sigill', 'lgrel-tool')],
     }),
   ),
+  defineKnownIssue({
+    id: 'zstd-bmi2-path-assumes-lzcnt',
+    reason:
+      "rpm cannot unpack a zstd payload on a CPU with BMI1 and BMI2 but no LZCNT: libzstd's BMI2 decoder uses LZCNT, which that CPU runs as BSR, " +
+      "so the payload decodes to garbage ('unpacking of archive failed: cpio: Bad magic'). No report of it exists; the tracker is the zstd change that brought LZCNT into the path.",
+    tracker: ZSTD_BMI2_USES_LZCNT,
+    expires: EXPIRES,
+    scenarios: ['payload-zstd'],
+    targets: zstdBmi2Targets(),
+    explains: [deviation.refused('install-file'), deviation.notInstalled('lgzstd', 'install-file'), deviation.doesNotRun('not-run', 'lgzstd', 'install-file')],
+  }),
   ...hwcapsPatternIssues(),
   ...auditIssues(),
 ];
