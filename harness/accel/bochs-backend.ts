@@ -3,7 +3,8 @@
 // Bochs saved of a booted, proven guest (bochs-snapshot.ts), restored in a second and a
 // half instead of a 14-20 s boot.
 import { access } from 'node:fs/promises';
-import { BOCHS_BOOT_TIMEOUT_MS, BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest, copySavedRootJournal } from '../guest/bochs-guest.js';
+import { BOCHS_BOOT_TIMEOUT_MS, BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
+import { copySavedRootJournal } from '../guest/bochs-restore.js';
 import { discardBochsSnapshot, ensureBochsSnapshot } from '../guest/bochs-snapshot.js';
 import { debianPackageVersion, probeTools } from '../host/tools.js';
 import type { LevelName } from '../levels/table.js';

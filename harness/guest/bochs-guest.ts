@@ -11,21 +11,20 @@
 // - snapshots: saved through the RFB display's Save button (bochs-save.ts), restored
 //   from a copy of the saved config with the guest's own journals.
 import { readFileSync } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { debianPackageVersion } from '../host/tools.js';
 import { exists } from '../image/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import type { LevelProof } from '../levels/proof.js';
 import { GuestError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
 import type { RelayConfig } from './bochs-relay.js';
 import { encodeRelayRequest, LineSplitter, parseRelayReply, type RelayReply } from './bochs-save.js';
-import { restoredConfig } from './bochs-saved-config.js';
+import { copySavedRootJournal, restoreState, type BochsSnapshotFiles } from './bochs-restore.js';
 import { connectWhenListening } from './connect.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
@@ -68,23 +67,6 @@ export function bochsKernelArgs(extra: readonly string[] = []): string[] {
 async function sizeOf(file: string): Promise<number> {
   return (await stat(file)).size;
 }
-
-/** What a restore needs: the state Bochs saved and what the snapshot recorded of the saved guest. */
-export interface BochsSnapshotFiles {
-  /** The folder Bochs saved into (its config, memory.ram, device state, redologs). */
-  readonly state: string;
-  /** The saved boot's boot info file (the restored config names it; the saved RAM holds its bytes). */
-  readonly bootInfo: string;
-  readonly proof: LevelProof;
-  readonly cpuModel: string;
-  readonly memoryMiB: number;
-  /** The data disks the saved guest had, in order (ata1-master, ata1-slave). */
-  readonly dataDisks: readonly DataDisk[];
-}
-
-/** The root disk's redolog in a saved state (ata0-slave: channel 0, drive 1). */
-export const SAVED_ROOT_JOURNAL = 'hard_drive.0.drive1.image';
-const SAVED_CONFIG = 'config';
 
 /** How a Bochs guest starts: a cold boot, a boot that can be saved, or a restore of a saved one. */
 type Start = { readonly kind: 'boot' } | { readonly kind: 'boot-for-snapshot'; readonly bootInfo: string } | { readonly kind: 'restore'; readonly snapshot: BochsSnapshotFiles };
@@ -326,28 +308,6 @@ async function restoreSpec(options: BochsGuestOptions, snapshot: BochsSnapshotFi
     logFile: inTmp('bochs.log'),
     shell: true,
   };
-}
-
-/** The root disk as the snapshot saved it, as a writable redolog at `journal` (a cell's disk state). */
-export async function copySavedRootJournal(snapshot: Pick<BochsSnapshotFiles, 'state'>, journal: string): Promise<void> {
-  await copyFile(path.join(snapshot.state, SAVED_ROOT_JOURNAL), journal);
-  await chmod(journal, 0o644);
-}
-
-/**
- * The state folder one restore reads: every saved file linked (the snapshot is only
- * read) and the saved config rewritten for this guest (bochs-saved-config.ts).
- */
-async function restoreState(snapshot: BochsSnapshotFiles, spec: BochsMachineSpec, dir: string): Promise<string> {
-  await mkdir(dir);
-  for (const name of await readdir(snapshot.state)) {
-    if (name !== SAVED_CONFIG) await symlink(path.join(snapshot.state, name), path.join(dir, name));
-  }
-  const saved = await readFile(path.join(snapshot.state, SAVED_CONFIG), 'utf8');
-  const journals: Record<string, string> = { 'ata0-master': spec.bootDisk.journal, 'ata0-slave': spec.rootDisk.journal };
-  spec.dataDisks.forEach((disk, i) => (journals[i === 0 ? 'ata1-master' : 'ata1-slave'] = disk.journal));
-  await writeFile(path.join(dir, SAVED_CONFIG), restoredConfig(saved, { journals, bootInfo: spec.bootInfo, logFile: spec.logFile }));
-  return dir;
 }
 
 /**

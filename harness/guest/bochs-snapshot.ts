@@ -16,7 +16,8 @@ import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import { silentLog, type Log } from '../util/log.js';
 import { buildBochsrc, ROOT_DISK_MODEL, type BochsMachineSpec } from './bochs-config.js';
-import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-guest.js';
+import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
+import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
 import type { DataDisk } from './qemu-args.js';
 
 /** What a snapshot depends on. */
@@ -219,7 +220,7 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
       }
       // What a restore reads must be there: the config, the RAM at full size, the root redolog.
       const state = (name: string) => path.join(file(FILES.state), name);
-      for (const name of ['config', SAVED_ROOT_JOURNAL]) {
+      for (const name of [SAVED_CONFIG, SAVED_ROOT_JOURNAL]) {
         if (!(await exists(state(name)))) throw new Error(`Bochs saved no ${name} into ${file(FILES.state)}: the save is incomplete`);
       }
       const ramBytes = (await stat(state(RAM))).size;
