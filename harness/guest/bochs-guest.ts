@@ -178,9 +178,23 @@ export class BochsGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
+      const bootTimeoutMs = options.bootTimeoutMs ?? BOCHS_BOOT_TIMEOUT_MS;
+      const deadline = started + bootTimeoutMs;
+      const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
+      consoleSocket.on('data', (chunk: Buffer) => {
+        guestConsole.push(chunk);
+        options.onConsoleData?.(chunk);
+      });
+      consoleSocket.on('error', () => consoleSocket.destroy());
+      stack.defer('close console channel', () => void consoleSocket.destroy());
+      const agent = new AgentClient(await raceWith(connectWhenListening(sockets.agent, exited, deadline, 'Bochs'), death));
+      stack.defer('close agent channel', () => agent.close());
+
       const save: SaveControl | undefined =
         start.kind === 'boot-for-snapshot'
           ? async (dir) => {
+              // A command in flight would be cut in two: one half saved, one lost.
+              if (agent.busy) throw new GuestError(`guest ${id} is running a command: save it once the command has ended`);
               // Bochs powers off once it has saved: that exit is no death.
               tearingDown = true;
               const reply = new Promise<RelayReply>((resolve) => (onReply = resolve));
@@ -198,18 +212,6 @@ export class BochsGuest extends AgentGuest {
               return result.ms;
             }
           : undefined;
-
-      const bootTimeoutMs = options.bootTimeoutMs ?? BOCHS_BOOT_TIMEOUT_MS;
-      const deadline = started + bootTimeoutMs;
-      const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
-      consoleSocket.on('data', (chunk: Buffer) => {
-        guestConsole.push(chunk);
-        options.onConsoleData?.(chunk);
-      });
-      consoleSocket.on('error', () => consoleSocket.destroy());
-      stack.defer('close console channel', () => void consoleSocket.destroy());
-      const agent = new AgentClient(await raceWith(connectWhenListening(sockets.agent, exited, deadline, 'Bochs'), death));
-      stack.defer('close agent channel', () => agent.close());
 
       const facts: GuestFacts = {
         id,
