@@ -123,17 +123,17 @@ function rfbClick(x: number, y: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const client = new RfbClick(x, y);
     const socket = net.createConnection({ host: '127.0.0.1', port: RFB_PORT });
-    const timer = setTimeout(() => fail(`no RFB session with Bochs on port ${RFB_PORT} within 10 s`), 10_000);
-    function fail(reason: string) {
+    const timer = setTimeout(() => giveUp(`no RFB session with Bochs on port ${RFB_PORT} within 10 s`), 10_000);
+    function giveUp(reason: string) {
       clearTimeout(timer);
       socket.destroy();
       reject(new Error(reason));
     }
-    socket.on('error', (error) => fail(`cannot reach Bochs's RFB display on port ${RFB_PORT}: ${error.message}`));
+    socket.on('error', (error) => giveUp(`cannot reach Bochs's RFB display on port ${RFB_PORT}: ${error.message}`));
     socket.on('data', (chunk: Buffer) => {
       for (const step of client.feed(chunk)) {
         if (step.kind === 'send') socket.write(step.bytes);
-        else if (step.kind === 'failed') fail(step.reason);
+        else if (step.kind === 'failed') giveUp(step.reason);
         else {
           clearTimeout(timer);
           resolve(socket);
