@@ -125,6 +125,9 @@ export class AgentGuest implements Guest {
           hint: 'the snapshot may not fit this emulator: it is rebuilt on the next run (or use --cold-boot)',
         }),
       signal,
+    }).catch(async (error: unknown) => {
+      // The channel closes a moment before the emulator's exit is reported: say why it closed.
+      throw await this.#explain(error, 'while it was woken from a snapshot');
     });
     const flags = [...parseCpuinfoFlags(cpuinfo)].sort();
     if (flags.join(' ') !== proof.flags.join(' ')) {
@@ -193,7 +196,7 @@ export class AgentGuest implements Guest {
         consoleEvents: this.console.events.slice(eventsBefore) as ConsoleEvent[],
       };
     } catch (error) {
-      throw await this.#explain(error, command);
+      throw await this.#explain(error, `while running: ${command}`);
     } finally {
       clearTimeout(hostTimer);
       signal?.removeEventListener('abort', onAbort);
@@ -220,7 +223,7 @@ export class AgentGuest implements Guest {
    * The agent channel closes a moment before the emulator's exit is reported: a lost
    * channel is explained by the guest's death when that comes within two seconds.
    */
-  async #explain(error: unknown, command: string): Promise<unknown> {
+  async #explain(error: unknown, doing: string): Promise<unknown> {
     if (error instanceof LevelgateError) return error;
     const death = await raceWith(
       this.#parts.death.then(
@@ -232,7 +235,7 @@ export class AgentGuest implements Guest {
     ).catch(() => undefined);
     return (
       death ??
-      new GuestError(`lost the agent channel of guest ${this.facts.id} while running: ${command}`, {
+      new GuestError(`lost the agent channel of guest ${this.facts.id} ${doing}`, {
         cause: error,
         details: this.#parts.evidence(),
       })
