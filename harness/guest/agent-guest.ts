@@ -12,7 +12,7 @@ import { proveLevel, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { errorMessage, GuestError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
-import type { AgentClient } from './agent-client.js';
+import type { AgentChannel } from './agent-channel.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
 import { makeDataDisk } from './data-disk.js';
 import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestBootOptions, type GuestFacts, type GuestTimings } from './guest.js';
@@ -30,7 +30,8 @@ export interface EmulatorExit {
 export interface AgentGuestParts {
   readonly facts: GuestFacts;
   readonly console: GuestConsole;
-  readonly agent: AgentClient;
+  /** The command channel: levelgate's agent, or another that speaks the same interface (an image's qemu-guest-agent). */
+  readonly agent: AgentChannel;
   readonly stack: CleanupStack;
   /** Settles when the emulator process has exited. */
   readonly exited: Promise<EmulatorExit>;
