@@ -14,11 +14,12 @@ import { exitCodeOf, EXIT_CODES } from '../harness/results/summary.js';
 import { defaultWorkers, loadFactor } from '../harness/run/budget.js';
 import { runGate } from '../harness/run/gate-run.js';
 import { prepareRun } from '../harness/run/prepare.js';
+import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveProject } from './project.js';
+import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveLevel, resolveSeconds } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 
@@ -39,6 +40,11 @@ Project:
                        install it at every level and check the best variant runs
   --packages LIST      audit only these package names (comma-separated)
   --sample N           audit at most N packages (every N-th name, the same in every run)
+Image:
+  --image NAME|PATH    gate a distribution's own cloud image (qcow2 or raw; NAME: one of the
+                       configuration's images) instead of the default guest: booted at each
+                       level through its own bootloader, level proven, the image's own rpm,
+                       dnf5 and zypper run (drivers it lacks are skipped); see the README
 Selection:
   --level LEVEL        only this level (repeatable); one CPU model per CI job
   --driver NAME        only this driver: ${DRIVER_NAMES.join(', ')} (repeatable)
@@ -79,6 +85,7 @@ export const gateCommand = defineCommand({
     shard: { type: 'string' },
     'require-levels': { type: 'boolean' },
     'cold-boot': { type: 'boolean', default: false },
+    image: { type: 'string' },
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'variant-audit': { type: 'boolean', default: false },
@@ -120,7 +127,10 @@ export const gateCommand = defineCommand({
     if (shard) cells = shardCells(cells, shard);
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
-    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached });
+    const image = resolveImage(values.image, resolved.project, process.cwd());
+    const runLevels = [...new Set(cells.map((c) => c.level))];
+    const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached };
+    const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, runLevels, prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
     await prepared.guests.prepare([...new Set(cells.map((c) => c.level))].map((level) => ({ level, accel: prepared.accel(level).accel })));
     const reports = config.reporters ?? {};
     const evidenceDir = path.resolve(values.evidence ?? reports.evidence ?? DEFAULTS.evidence);

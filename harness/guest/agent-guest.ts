@@ -349,7 +349,7 @@ export interface BootContext {
  * owns everything the boot makes, the guest's temp dir and data disks. A failed boot
  * unwinds the stack; one that the run's signal ended is an InterruptedError.
  */
-export async function bootWith<T>(options: GuestBootOptions, boot: (context: BootContext) => Promise<T>): Promise<T> {
+export async function bootWith<T>(options: Pick<GuestBootOptions, 'level' | 'signal' | 'tmpDir' | 'dataDisks' | 'dataFolders'>, boot: (context: BootContext) => Promise<T>): Promise<T> {
   const stack = new CleanupStack();
   const started = performance.now();
   const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;

@@ -189,8 +189,8 @@ export class QgaClient implements AgentChannel {
     const running = this.#running;
     if (!running || this.#failure) return;
     running.killed = true;
-    // Out of turn: the queue is busy polling the command being killed.
-    void this.#roundTripOk('guest-exec', { path: 'sh', arg: ['-c', `kill -KILL -- -${running.pid} ${running.pid}`], env: Object.entries(QGA_BASE_ENV).map(([k, v]) => `${k}=${v}`) }).catch(() => {});
+    // Out of turn: the queue is busy polling the command being killed. (dash's kill takes no `--`.)
+    void this.#roundTripOk('guest-exec', { path: 'sh', arg: ['-c', `kill -KILL -${running.pid} 2>/dev/null || kill -KILL ${running.pid}`], env: Object.entries(QGA_BASE_ENV).map(([k, v]) => `${k}=${v}`) }).catch(() => {});
   }
 
   /** Syncs the guest's disks and powers it off at once (no service shutdown: the disk is scratch); acknowledged when QGA has started it. */

@@ -12,8 +12,16 @@ import { attachedReposDisk } from '../repos/attach.js';
 import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
+import type { Accel } from '../accel/choose.js';
+import type { PackageDriver } from '../drivers/driver.js';
+import type { DriverName } from '../scenario/types.js';
 import type { ImageInfo } from './cell.js';
-import { BackendGuests } from './session.js';
+import { BackendGuests, type CellGuests } from './session.js';
+
+/** Where a run's cells get their guests, made ready (snapshots) before the first cell. */
+export interface PreparedGuests extends CellGuests {
+  prepare(levels: readonly { level: LevelName; accel: Accel | null }[]): Promise<void>;
+}
 
 export interface Prepared {
   readonly artifacts: ImageArtifacts;
@@ -22,8 +30,12 @@ export interface Prepared {
   readonly fixtures?: FixtureSet;
   readonly catalog: RepoCatalog;
   readonly dataDisks: readonly DataDisk[];
-  readonly guests: BackendGuests;
+  readonly guests: PreparedGuests;
   readonly accel: (level: LevelName) => AccelChoice;
+  /** A distribution image's drivers (its own $releasever); absent: the default guest's. */
+  readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
+  /** Why a driver cannot run in the run's guests (a distribution image without its tool). */
+  readonly driverUnavailable?: (driver: DriverName) => string | undefined;
 }
 
 export interface PrepareOptions {
