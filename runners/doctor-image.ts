@@ -7,6 +7,7 @@ import { imageAccelChoice } from '../harness/accel/image-backend.js';
 import { probeForRequest } from '../harness/accel/probe.js';
 import { ensureHostPackages, ensurePackageFile } from '../harness/host/install.js';
 import { OVMF_CODE } from '../harness/guest/cloud-guest.js';
+import { cachedImageFacts } from '../harness/guest/cloud-snapshot.js';
 import { ensureImage } from '../harness/image/build.js';
 import { inspectImageFile, versionOf } from '../harness/image/cloud/inspect.js';
 import { ensureCloudSupport } from '../harness/image/cloud/support.js';
@@ -36,11 +37,12 @@ export async function doctorImage(file: string | undefined, refresh: boolean): P
     const support = await ensureCloudSupport({ log: stderrLog, signal: context.signal });
     const guests = new ImageGuests({ image, support, dataDisks: [], snapshots: true, log: stderrLog, signal: context.signal });
     out('');
-    out('Booting it once (cached: a gate reuses this boot)…');
     const gaps: string[] = [];
-    let facts;
+    let facts = refresh ? undefined : await cachedImageFacts(image);
+    if (facts) out('What an earlier boot of this image found (cached; --refresh boots it again):');
+    else out('Booting it once (cached: a gate reuses what this boot finds)…');
     try {
-      facts = await guests.facts(levels.map((l) => ({ level: l.level, accel: l.choice.accel })));
+      facts ??= await guests.facts(levels.map((l) => ({ level: l.level, accel: l.choice.accel })));
     } catch (error) {
       out(`  ✗ it did not boot to a command channel: ${error instanceof LevelgateError ? error.describe() : String(error)}`);
       out('');

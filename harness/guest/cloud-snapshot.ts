@@ -6,7 +6,7 @@
 // facts of every cell come with the snapshot. Cached with ensureCached like the default
 // guest's snapshots; one that does not restore is discarded and rebuilt.
 import { createHash } from 'node:crypto';
-import { chmod, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { DEFAULTS } from '../config/defaults.js';
@@ -117,7 +117,8 @@ export interface EnsureCloudSnapshotOptions {
 export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: EnsureCloudSnapshotOptions = {}): Promise<CloudSnapshot> {
   const log = options.log ?? silentLog;
   const { key, inputs } = await cloudSnapshotKey(spec);
-  const dir = path.join(options.cacheDir ?? cacheRoot(), 'cloud-snapshots', `${spec.image.name}-${key}`);
+  // Named by content (the key holds the image's sha256), not by what a run calls the image.
+  const dir = path.join(options.cacheDir ?? cacheRoot(), 'cloud-snapshots', key);
   return ensureCached({
     dir,
     what: `the ${spec.level} snapshot of image ${spec.image.name} (${key})`,
@@ -187,4 +188,18 @@ export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: Ensu
 
 export async function discardCloudSnapshot(snapshot: CloudSnapshot): Promise<void> {
   if (await exists(snapshot.dir)) await rm(snapshot.dir, { recursive: true, force: true });
+}
+
+/** What an earlier snapshot boot of this image found (any level, any data disks), without booting it again. */
+export async function cachedImageFacts(image: CloudImage, cacheDir = cacheRoot()): Promise<ImageFacts | undefined> {
+  const root = path.join(cacheDir, 'cloud-snapshots');
+  for (const entry of await readdir(root).catch(() => [] as string[])) {
+    try {
+      const manifest = JSON.parse(await readFile(path.join(root, entry, FILES.manifest), 'utf8')) as CloudSnapshotManifest;
+      if (manifest.inputs.image === image.sha256) return JSON.parse(await readFile(path.join(root, entry, FILES.facts), 'utf8')) as ImageFacts;
+    } catch {
+      // not a published snapshot
+    }
+  }
+  return undefined;
 }

@@ -106,7 +106,7 @@ export class QgaClient implements AgentChannel {
 
   constructor(stream: Duplex, options: QgaClientOptions = {}) {
     this.#stream = stream;
-    this.#options = { syncEveryMs: options.syncEveryMs ?? 500, pollMs: options.pollMs ?? [10, 200] };
+    this.#options = { syncEveryMs: options.syncEveryMs ?? 500, pollMs: options.pollMs ?? [4, 100] };
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('error', (error) => this.fail(new Error(`qemu-guest-agent channel error: ${error.message}`, { cause: error })));
     stream.on('close', () => this.fail(new Error('qemu-guest-agent channel closed')));
@@ -212,8 +212,21 @@ export class QgaClient implements AgentChannel {
       const reply = await this.#roundTrip({ execute: 'guest-set-time', arguments: { time: Number(BigInt(Date.now()) * 1_000_000n) } });
       if (reply.error && !/hwclock/i.test(reply.error.desc)) throw new QgaError('guest-set-time', reply.error.class, reply.error.desc);
     });
-    const cpuinfo = await this.exec({ argv: ['cat', '/proc/cpuinfo'], timeoutMs: 0, env: {}, cwd: '', input: Buffer.alloc(0) });
-    return cpuinfo.stdout.toString('utf8');
+    // Read through QGA's file calls: no process to start in the guest.
+    return this.#queue.add(async () => {
+      const handle = (await this.#roundTripOk('guest-file-open', { path: '/proc/cpuinfo', mode: 'r' })) as number;
+      try {
+        const chunks: Buffer[] = [];
+        for (;;) {
+          const read = (await this.#roundTripOk('guest-file-read', { handle, count: 65536 })) as { 'buf-b64': string; count: number; eof: boolean };
+          chunks.push(Buffer.from(read['buf-b64'], 'base64'));
+          if (read.eof || read.count === 0) break;
+        }
+        return Buffer.concat(chunks).toString('utf8');
+      } finally {
+        await this.#roundTripOk('guest-file-close', { handle }).catch(() => {});
+      }
+    }) as Promise<string>;
   }
 
   fail(error: Error): void {

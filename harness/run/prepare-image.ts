@@ -11,7 +11,8 @@ import { OVMF_CODE } from '../guest/cloud-guest.js';
 import { inspectImageFile, releaseverOf, versionOf, type CloudImage, type ImageFacts } from '../image/cloud/inspect.js';
 import { ensureCloudSupport } from '../image/cloud/support.js';
 import type { LevelName } from '../levels/table.js';
-import type { DriverName, Scenario } from '../scenario/types.js';
+import { DRIVER_NAMES, type DriverName, type Scenario } from '../scenario/types.js';
+import { InfrastructureError } from '../util/errors.js';
 import { silentLog } from '../util/log.js';
 import type { ImageInfo } from './cell.js';
 import { ImageGuests } from './image-guests.js';
@@ -70,7 +71,15 @@ export async function prepareImageRun(scenarios: readonly Scenario[], request: A
   const guests = new ImageGuests({ image: cloudImage, support, dataDisks: base.dataDisks, snapshots: options.snapshots ?? true, log, ...signal });
   const accel = (level: LevelName) => imageAccelChoice(base.accel(level), cloudImage);
   const runLevels = levels.map((level) => ({ level, accel: accel(level).accel }));
+  // The snapshots first (two boots at a time); the first one's boot also read what the image is.
+  await guests.prepare(runLevels);
   const facts = await guests.facts(runLevels);
+  const unavailable = driverUnavailableIn(cloudImage, facts);
+  if (DRIVER_NAMES.every((d) => unavailable(d))) {
+    throw new InfrastructureError(`image ${cloudImage.name} (${facts.os}) has no package manager levelgate can drive: looked for rpm, dnf5 and zypper and found none`, {
+      hint: `\`levelgate doctor --image ${cloudImage.path}\` lists what the image has`,
+    });
+  }
   log(`image ${cloudImage.name}: ${facts.os}, kernel ${facts.kernel}, glibc ${facts.glibc}; ${(['rpm', 'dnf5', 'zypper'] as const).map((t) => `${t} ${versionOf(facts.tools[t]) ?? 'missing'}`).join(', ')}; commands through ${facts.channel}`);
   return {
     ...base,
@@ -78,7 +87,7 @@ export async function prepareImageRun(scenarios: readonly Scenario[], request: A
     guests,
     accel,
     drivers: driversFor({ releasever: releaseverOf(facts) }),
-    driverUnavailable: driverUnavailableIn(cloudImage, facts),
+    driverUnavailable: unavailable,
     cloudImage,
     imageFacts: facts,
   };
