@@ -77,9 +77,19 @@ class FirstToAnswer implements AgentChannel {
   get banner(): string | undefined {
     return this.#chosen?.banner;
   }
+  /** Why a channel that answered was not usable (a qemu-guest-agent with guest-exec disabled). */
+  readonly problems: string[] = [];
   async ready(): Promise<string> {
     if (this.#chosen) return this.#chosen.ready();
-    const { which, channel, banner } = await Promise.any(this.#candidates.map(async (c) => ({ ...c, banner: await c.channel.ready() }))).catch((error: unknown) => {
+    const attempt = async (c: { which: CloudChannel; channel: AgentChannel }) => {
+      try {
+        return { ...c, banner: await c.channel.ready() };
+      } catch (error) {
+        this.problems.push(error instanceof Error ? error.message : String(error));
+        throw error;
+      }
+    };
+    const { which, channel, banner } = await Promise.any(this.#candidates.map(attempt)).catch((error: unknown) => {
       throw error instanceof AggregateError ? (error.errors[0] as Error) : error;
     });
     this.#chosen = channel;
@@ -279,7 +289,7 @@ export class CloudGuest extends AgentGuest {
       await raceWith(channel.ready(), death, {
         timeoutMs: Math.max(0, deadline - performance.now()),
         onTimeout: () =>
-          new GuestError(`image ${image.name} did not answer at ${options.level}: waited ${Math.round(bootTimeoutMs / 1000)} s for ${waitedFor}`, {
+          new GuestError(`image ${image.name} did not answer at ${options.level}: waited ${Math.round(bootTimeoutMs / 1000)} s for ${waitedFor}${channel.problems.length ? ` (${channel.problems.join('; ')})` : ''}`, {
             details: evidence(),
             hint: `the console tail shows how far the boot got; \`levelgate doctor --image ${image.path}\` says what the image has (an image needs qemu-guest-agent, or cloud-init to start levelgate's agent)`,
           }),
