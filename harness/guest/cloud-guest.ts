@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
-import { TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
+import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { GuestError } from '../util/errors.js';
@@ -94,8 +94,23 @@ class FirstToAnswer implements AgentChannel {
     });
     this.#chosen = channel;
     this.#which = which;
-    for (const other of this.#candidates) if (other.channel !== channel) other.channel.close();
     return banner;
+  }
+  /** The other channel, when there is one (levelgate-agent, once qemu-guest-agent has started it). */
+  candidate(which: CloudChannel): AgentChannel | undefined {
+    return this.#candidates.find((c) => c.which === which)?.channel;
+  }
+  /** From now on every call goes to `which`; the other channel is closed. */
+  switchTo(which: CloudChannel): void {
+    const next = this.#candidates.find((c) => c.which === which);
+    if (!next) throw new Error(`no ${which} channel to switch to`);
+    for (const c of this.#candidates) if (c !== next) c.channel.close();
+    this.#chosen = next.channel;
+    this.#which = which;
+  }
+  /** Once one channel answered, the others are closed (a boot that stays on the first). */
+  closeOthers(): void {
+    for (const c of this.#candidates) if (c.channel !== this.#chosen) c.channel.close();
   }
   #the(): AgentChannel {
     if (!this.#chosen) throw new Error('no command channel has answered yet');
@@ -130,9 +145,12 @@ export class CloudGuest extends AgentGuest {
   readonly #qmp: () => QmpClient | undefined;
   readonly #channel: () => CloudChannel | undefined;
   readonly #banner: () => string | undefined;
+  readonly #death: () => Promise<never>;
+  readonly #notes: string[] = [];
 
   private constructor(parts: AgentGuestParts, argv: readonly string[], spec: CloudMachineSpec, image: CloudImage, qmp: () => QmpClient | undefined, channel: () => CloudChannel | undefined) {
     const agent = parts.agent;
+    const death = parts.death;
     super(parts);
     this.argv = argv;
     this.spec = spec;
@@ -140,6 +158,7 @@ export class CloudGuest extends AgentGuest {
     this.#qmp = qmp;
     this.#channel = channel;
     this.#banner = () => agent.banner;
+    this.#death = () => death;
   }
 
   /** The channel that answered. */
@@ -297,9 +316,41 @@ export class CloudGuest extends AgentGuest {
       });
       const mounted = await guest.exec(['sh', '-c', MOUNT_DATA_DISKS_SCRIPT], { timeoutMs: 60_000 });
       if (mounted.exitCode !== 0) throw new GuestError(`image ${image.name}: levelgate's data disks did not mount: ${mounted.stderr.trim() || `exit ${mounted.exitCode}`}`, { details: evidence() });
+      if (channel.which === 'qga') await guest.#startAgent(channel, deadline);
+      channel.closeOthers();
       await guest.becomeReady(started, deadline, bootTimeoutMs);
       return guest;
     });
+  }
+
+  /**
+   * Through the image's qemu-guest-agent, starts levelgate-agent from the tools disk as a
+   * service of the image's init, and moves commands to it: qemu-guest-agent starts every
+   * command through glib and returns its output only at the end (150 ms for \`true\` here,
+   * against 27 ms), while levelgate-agent streams output, times commands in the guest,
+   * and wakes a restored guest in one exchange. Where it cannot start (no systemd), the
+   * commands stay with qemu-guest-agent.
+   */
+  async #startAgent(channel: FirstToAnswer, deadline: number): Promise<void> {
+    const agent = channel.candidate('agent');
+    if (!agent) return;
+    const started = await this.exec(START_AGENT_ARGV, { timeoutMs: 60_000 });
+    if (started.exitCode !== 0) {
+      this.#notes.push(`levelgate-agent did not start through qemu-guest-agent (${started.stderr.trim().split('\n').at(-1) ?? `exit ${started.exitCode}`}): commands stay with qemu-guest-agent`);
+      return;
+    }
+    await raceWith(agent.ready(), this.#death(), {
+      timeoutMs: Math.max(10_000, Math.min(60_000, deadline - performance.now())),
+      onTimeout: () => new GuestError(`image ${this.image.name}: levelgate-agent, started through qemu-guest-agent, did not answer on port ${AGENT_PORT_NAME}`),
+    });
+    const qga = channel.banner ?? 'qemu-guest-agent';
+    channel.switchTo('agent');
+    this.#notes.push(`started through ${qga}`);
+  }
+
+  /** How the command channel came to be, for the image's facts. */
+  get channelNotes(): readonly string[] {
+    return this.#notes;
   }
 
   /** Saves this guest (booted with bootForSnapshot): QEMU writes its device state to `state` and exits. */

@@ -55,7 +55,8 @@ export interface CloudSnapshotManifest {
 }
 
 const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', vars: 'vars.fd', proof: 'proof.json', installed: 'installed.json', facts: 'facts.json', manifest: 'manifest.json', console: 'console.log' } as const;
-const LAYOUT = 1;
+/** Bump when the way a snapshot is made changes. 2: commands through levelgate-agent, started through qemu-guest-agent. */
+const LAYOUT = 2;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** Waits until the image's own boot is over (cloud-init done, systemd settled), so restored guests start idle. */
@@ -156,7 +157,15 @@ export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: Ensu
         await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: 600_000 });
         settleMs = Math.round(performance.now() - settling);
         const inspected = await guest.exec(['sh', '-c', INSPECT_SCRIPT], { timeoutMs: DEFAULTS.commandTimeoutMs });
-        const facts = parseImageFacts(inspected.stdout, channel === 'qga' ? `qemu-guest-agent (${guest.agentBanner})` : `levelgate-agent from the NoCloud seed (${guest.agentBanner})`);
+        const through = guest.channelNotes.find((n) => n.startsWith('started through '));
+        const facts = parseImageFacts(
+          inspected.stdout,
+          channel === 'qga'
+            ? `the image's ${guest.agentBanner} (${guest.channelNotes.join('; ') || 'commands through it'})`
+            : through
+              ? `${guest.agentBanner}, ${through.replace('started through ', "started through the image's ")}`
+              : `${guest.agentBanner}, started by cloud-init from the NoCloud seed`,
+        );
         await writeJson(file(FILES.facts), facts);
         await writeJson(file(FILES.proof), guest.proof);
         let installed: string[] = [];

@@ -121,11 +121,12 @@ export class QgaClient implements AgentChannel {
    * guest-exec enabled; the banner names its version.
    */
   ready(): Promise<string> {
-    this.#readying ??= this.#ready();
+    this.#readying ??= this.#ready(true);
     return this.#readying;
   }
 
-  async #ready(): Promise<string> {
+  /** `check`: ask the agent which commands it has (a restored guest's agent was checked when its snapshot was made). */
+  async #ready(check: boolean): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.#syncSeen = resolve;
       const tick = () => {
@@ -149,6 +150,7 @@ export class QgaClient implements AgentChannel {
       this.#waiters.push({ resolve: () => {}, reject });
       this.#stream.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(`${JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } })}\n`)]));
     });
+    if (!check) return (this.#banner = 'qemu-guest-agent (restored)');
     const info = (await this.#command('guest-info')) as { version?: string; supported_commands?: { name: string; enabled: boolean }[] };
     for (const name of ['guest-exec', 'guest-exec-status']) {
       const command = info.supported_commands?.find((c) => c.name === name);
@@ -207,7 +209,8 @@ export class QgaClient implements AgentChannel {
    * itself on the VM generation ID change (QEMU's vmgenid device). Resolves with its cpuinfo.
    */
   async thaw(): Promise<string> {
-    await this.ready();
+    this.#readying ??= this.#ready(false);
+    await this.#readying;
     await this.#queue.add(async () => {
       const reply = await this.#roundTrip({ execute: 'guest-set-time', arguments: { time: Number(BigInt(Date.now()) * 1_000_000n) } });
       if (reply.error && !/hwclock/i.test(reply.error.desc)) throw new QgaError('guest-set-time', reply.error.class, reply.error.desc);

@@ -30,6 +30,24 @@ export interface CloudSupport {
   readonly seed: string;
 }
 
+/**
+ * Starts levelgate-agent as a service of the image's own init (a transient systemd unit:
+ * it runs as a service, not inside the SELinux domain or process of whoever asked).
+ * The seed runs it where the image has no qemu-guest-agent; through qemu-guest-agent,
+ * levelgate runs it itself.
+ */
+export const START_AGENT_ARGV: readonly string[] = [
+  'systemd-run',
+  '--unit=levelgate-agent',
+  '--description=levelgate command agent (levelgate.agent port)',
+  '-p',
+  'Restart=always',
+  '--setenv=HOME=/root',
+  '--setenv=LANG=C.UTF-8',
+  '--setenv=TERM=dumb',
+  `${GUEST_TOOLS_DIR}/agent`,
+];
+
 /** cloud-init's user data: every boot (bootcmd) mounts the tools and, without qemu-guest-agent, starts levelgate-agent. */
 export function seedUserData(): string {
   const script = [
