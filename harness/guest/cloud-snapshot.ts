@@ -205,7 +205,7 @@ export async function cachedImageFacts(image: CloudImage, cacheDir = cacheRoot()
   for (const entry of await readdir(root).catch(() => [] as string[])) {
     try {
       const manifest = JSON.parse(await readFile(path.join(root, entry, FILES.manifest), 'utf8')) as CloudSnapshotManifest;
-      if (manifest.inputs.image === image.sha256) return JSON.parse(await readFile(path.join(root, entry, FILES.facts), 'utf8')) as ImageFacts;
+      if (manifest.inputs.image === image.sha256 && manifest.inputs.layout === LAYOUT) return JSON.parse(await readFile(path.join(root, entry, FILES.facts), 'utf8')) as ImageFacts;
     } catch {
       // not a published snapshot
     }

@@ -30,6 +30,9 @@ function transcript(cell: CellResult): string {
   prop('emulator', cell.facts?.emulator);
   prop('guest-start', cell.facts?.start);
   prop('image', cell.facts?.imageDigest);
+  prop('image-name', cell.facts?.image?.name);
+  prop('image-os', cell.facts?.image?.os);
+  prop('glibc', cell.facts?.image?.glibc);
   prop('kernel', cell.facts?.kernel);
   prop('package-manager', cell.facts?.packageManager);
   prop('attempts', String(cell.attempts));

@@ -49,7 +49,15 @@ export class ImageGuests implements CellGuests {
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
     if (!snapshot) {
       const { dataDisks, log, signal } = this.#options;
-      snapshot = this.backend(accel).snapshots.ensure(level, dataDisks, { ...(log ? { log } : {}), ...(signal ? { signal } : {}), ...(bootTimeoutMs ? { bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) });
+      const options = { ...(log ? { log } : {}), ...(signal ? { signal } : {}), ...(bootTimeoutMs ? { bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) };
+      const ensure = () => this.backend(accel).snapshots.ensure(level, dataDisks, options);
+      // A loaded host can make a kernel's boot-time timer check fail ("IO-APIC + timer
+      // doesn't work!", a panic): the image's command line is its own, so that boot is tried once more.
+      snapshot = ensure().catch((error: unknown) => {
+        if (signal?.aborted || !(error instanceof GuestError) || !/panicked/.test(error.message)) throw error;
+        log?.(`image ${this.#options.image.name}: the ${level} boot ${error.message.split('\n')[0]}; booting it once more`);
+        return ensure();
+      });
       this.#snapshots.set(key, snapshot);
       snapshot.catch(() => this.#snapshots.delete(key));
     }
