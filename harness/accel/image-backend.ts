@@ -64,6 +64,6 @@ export function imageAccelChoice(choice: AccelChoice, image: CloudImage): AccelC
   return {
     level: choice.level,
     accel: null,
-    skipReason: `${choice.level} needs Bochs on this host (${choice.why}), and levelgate boots image ${image.name} under QEMU only: Bochs has no -kernel and Debian's Bochs 2.7 panics in the guest kernel's XSAVE setup (fpu__init_system_xstate) unless the kernel is booted with clearcpuid=pku,xsaves,xsavec,fsrm (BENCHMARKS.md); use a host whose KVM runs guests and has AVX-512`,
+    skipReason: `${choice.level} needs Bochs on this host (${choice.why}), and levelgate boots image ${image.name} under QEMU only: Bochs has no -kernel and no firmware boot levelgate drives for a distribution image, and the image's kernel needs clearcpuid=pku,xsaves,xsavec,fsrm there (Debian's Bochs 2.7 panics in fpu__init_system_xstate otherwise; BENCHMARKS.md shows the stand-in image's own kernel, glibc and rpm proving v4 under Bochs outside a gate); use a host whose KVM runs guests and has AVX-512`,
   };
 }

@@ -39,6 +39,10 @@ export interface CloudSupport {
 export const START_AGENT_ARGV: readonly string[] = [
   'systemd-run',
   '--unit=levelgate-agent',
+  // Started at once, whatever the boot is doing: cloud-init's bootcmd runs before
+  // sysinit.target, which a unit with default dependencies would wait for (a deadlock).
+  '-p',
+  'DefaultDependencies=no',
   '--description=levelgate command agent (levelgate.agent port)',
   '-p',
   'Restart=always',
@@ -55,7 +59,7 @@ export function seedUserData(): string {
     `mountpoint -q ${GUEST_TOOLS_DIR} || mount -t ext4 -o ro,noload /dev/disk/by-label/${TOOLS_DISK_NAME} ${GUEST_TOOLS_DIR}`,
     // The image's own agent is preferred; levelgate's only where there is none.
     'if [ -x /usr/bin/qemu-ga ] || [ -x /usr/sbin/qemu-ga ]; then exit 0; fi',
-    `systemd-run --unit=levelgate-agent --description="levelgate command agent (levelgate.agent port)" -p Restart=always --setenv=HOME=/root --setenv=LANG=C.UTF-8 --setenv=TERM=dumb ${GUEST_TOOLS_DIR}/agent`,
+    `${START_AGENT_ARGV.map((a) => (/[\s()]/.test(a) ? `"${a}"` : a)).join(' ')}`,
   ].join('; ');
   return [
     '#cloud-config',
