@@ -7,6 +7,7 @@ import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
 import type { Accel } from '../accel/choose.js';
 import { imageBackend, type ImageBackend } from '../accel/image-backend.js';
+import { cloudBootTimeoutMs } from '../guest/cloud-guest.js';
 import type { CloudSnapshot } from '../guest/cloud-snapshot.js';
 import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
 import type { CloudImage, ImageFacts } from '../image/cloud/inspect.js';
@@ -82,7 +83,7 @@ export class ImageGuests implements CellGuests {
     const { dataDisks, log } = this.#options;
     const first = this.backend(request.firstAccel);
     // The run's limits are scaled for load; a distribution's boot takes its own, scaled alike.
-    const bootTimeoutMs = (accel: Accel) => first.bootTimeoutMs * (request.bootTimeoutMs(accel) / BACKENDS[accel].bootTimeoutMs);
+    const bootTimeoutMs = (accel: Accel) => cloudBootTimeoutMs() * (request.bootTimeoutMs(accel) / BACKENDS[accel].bootTimeoutMs);
     const base = path.join(request.scratch, 'disk');
     const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string) => ({
       level,
