@@ -152,8 +152,10 @@ test.serial('SIGTERM to levelgate gate --image stops its guests and leaves nothi
   await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in' }, ['v2']);
   await withScratch('image-sigterm', async (dir) => {
     const child = execa('node', [CLI, 'gate', '--image', standIn.disk, '--level', 'v2', '--scenario', 'upgrade-new-variant', '--json', path.join(dir, 'g.json'), '--junit', path.join(dir, 'j.xml'), '--html', path.join(dir, 'r.html'), '--evidence', path.join(dir, 'ev')], { env: { TMPDIR: dir }, reject: false, all: true, cwd: dir });
-    for (let i = 0; i < 1200 && (await leftovers(dir)).processes.length === 0; i++) await sleep(100);
-    t.true((await leftovers(dir)).processes.length > 0, 'a guest ran');
+    // The gate's own command line names the directory too: wait for a guest's QEMU.
+    const guestRuns = async () => (await leftovers(dir)).processes.some((p) => p.includes('qemu-system'));
+    for (let i = 0; i < 1200 && !(await guestRuns()); i++) await sleep(100);
+    t.true(await guestRuns(), 'a guest ran');
     await sleep(1000);
     child.kill('SIGTERM');
     const result = await child;
