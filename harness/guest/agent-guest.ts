@@ -13,7 +13,7 @@ import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
-import type { AgentClient } from './agent-client.js';
+import type { AgentChannel } from './agent-channel.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
 import { makeDataDisk } from './data-disk.js';
 import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestBootOptions, type GuestFacts, type GuestTimings } from './guest.js';
@@ -31,7 +31,8 @@ export interface EmulatorExit {
 export interface AgentGuestParts {
   readonly facts: GuestFacts;
   readonly console: GuestConsole;
-  readonly agent: AgentClient;
+  /** The command channel: levelgate's agent, or another that speaks the same interface (an image's qemu-guest-agent). */
+  readonly agent: AgentChannel;
   readonly stack: CleanupStack;
   /** Settles when the emulator process has exited. */
   readonly exited: Promise<EmulatorExit>;
@@ -379,7 +380,7 @@ export interface BootContext {
  * owns everything the boot makes, the guest's temp dir and data disks. A failed boot
  * unwinds the stack; one that the run's signal ended is an InterruptedError.
  */
-export async function bootWith<T>(options: GuestBootOptions, boot: (context: BootContext) => Promise<T>): Promise<T> {
+export async function bootWith<T>(options: Pick<GuestBootOptions, 'level' | 'signal' | 'tmpDir' | 'dataDisks' | 'dataFolders'>, boot: (context: BootContext) => Promise<T>): Promise<T> {
   const stack = new CleanupStack();
   const started = performance.now();
   const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;
