@@ -145,9 +145,12 @@ export const gateCommand = defineCommand({
       const why = unusable.get(name);
       return why ? { target: name, accel: null, skipReason: why } : prepared.accel(name);
     };
+    // Paths in the configuration are relative to its file; flags and defaults to the working directory.
+    const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : process.cwd();
     const reports = config.reporters ?? {};
-    const evidenceDir = path.resolve(values.evidence ?? reports.evidence ?? DEFAULTS.evidence);
-    const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (configured ?? fallback)));
+    const fromConfig = (configured: string | undefined) => (configured === undefined ? undefined : path.resolve(configDir, configured));
+    const evidenceDir = path.resolve(values.evidence ?? fromConfig(reports.evidence) ?? DEFAULTS.evidence);
+    const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (fromConfig(configured) ?? fallback)));
     const json = pick(values.json, reports.json, DEFAULTS.json);
     const junit = pick(values.junit, reports.junit, DEFAULTS.junit);
     const html = pick(values.html, reports.html, DEFAULTS.html);
