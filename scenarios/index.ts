@@ -1,10 +1,13 @@
 // The scenario catalog, in the order reports list it.
 import type { Scenario } from '../harness/index.js';
+import archOverride from './arch-override.js';
 import archPin from './arch-pin.js';
 import detection from './detection.js';
 import distroSyncSwitch from './distro-sync-switch.js';
 import freshInstallMixed from './fresh-install-mixed.js';
 import glibcHwcaps from './glibc-hwcaps.js';
+import glibcTunables from './glibc-tunables.js';
+import ignorearch from './ignorearch.js';
 import localFileV3 from './local-file-v3.js';
 import movedToOlderCpu from './moved-to-older-cpu.js';
 import noarchTransition from './noarch-transition.js';
@@ -27,6 +30,9 @@ export const CATALOG: readonly Scenario[] = [
   subpackageBaselineOnly,
   noarchTransition,
   glibcHwcaps,
+  glibcTunables,
+  archOverride,
+  ignorearch,
   releaseUpgrade,
   releaseUpgradeMoved,
 ];

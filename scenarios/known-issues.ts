@@ -32,6 +32,9 @@ const BEST_ARCH_BEFORE_VERSION = `${LIBSOLV}/src/policy.c#L1359-L1362`;
 const LIBZYPP_CPUID_ONLY = 'https://github.com/openSUSE/libzypp/blob/5adf072042d2d2c11e2eb11fcb63cafacade3fe8/zypp-logic/zypp/Arch.cc#L84-L108';
 const LIBZYPP_CPUID_ONLY_REASON = "libzypp decides the level from CPUID alone, without XCR0 (rpm#2463 fixed the same code in rpm): with the AVX state off (clearcpuid=avx) it says x86_64_v3";
 
+/** rpm's own test "rpm -e and verify conflicting files removed": erasing the package that replaced a file (--replacefiles) removes it. */
+const RPM_ERASE_REPLACED_FILE = 'https://github.com/rpm-software-management/rpm/issues/2376';
+
 const RHEL10_V3_AS_X86_64 = 'https://developers.redhat.com/articles/2024/01/02/exploring-x86-64-v3-red-hat-enterprise-linux-10';
 
 const DNF5_REASON = 'dnf5 5.4 has no level detection: it takes the arch from uname (x86_64), so it installs x86_64 where a better variant exists';
@@ -84,6 +87,25 @@ const auditIssues = (): KnownIssue[] => [
 ];
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
+  defineKnownIssue({
+    id: 'dnf5-no-levels/ignorearch',
+    reason: `${DNF5_REASON}; an x86_64_v3 build forced in with rpm --ignorearch is a foreign arch to it, so distro-sync leaves it installed (and its program dying) beside x86_64`,
+    tracker: DNF5_NO_LEVELS,
+    expires: EXPIRES,
+    scenarios: ['ignorearch-both-variants'],
+    drivers: ['dnf5'],
+    explains: [deviation.installedBeside('lgdual', 'distro-sync'), deviation.notRunnable('sigill', 'lgdual', 'distro-sync')],
+  }),
+  defineKnownIssue({
+    id: 'rpm-erase-removes-replaced-file/ignorearch',
+    reason:
+      'zypper dist-upgrade removes the forced x86_64_v3 build, and rpm erases the file it had replaced (--replacefiles): x86_64 stays registered without its program (rpm -V shows it missing)',
+    tracker: RPM_ERASE_REPLACED_FILE,
+    expires: EXPIRES,
+    scenarios: ['ignorearch-both-variants'],
+    drivers: ['zypper'],
+    explains: [deviation.notRunnable('not-run', 'lgdual', 'distro-sync')],
+  }),
   defineKnownIssue({
     id: 'libzypp-cpuid-without-xcr0/detection',
     reason: LIBZYPP_CPUID_ONLY_REASON,

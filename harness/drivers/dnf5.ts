@@ -58,6 +58,8 @@ export const dnf5: PackageDriver = {
     [...new Set(stdout.split('\n').flatMap((l) => /^(\S+)\.(noarch|x86_64(?:_v\d)?)\s+\S+\s+\S+\s*$/.exec(l.trim())?.slice(1, 2) ?? []))].sort(),
   // $arch, from uname (dnf5 5.4 has no level detection).
   detector: 'dnf5-arch',
+  // dnf5 has no arch override (--forcearch rejects x86_64_v3: dnf5#1468).
+  overrideArch: () => undefined,
   // dnf5's documented way: excludepkgs (name.arch globs) for every other arch of the package.
   pin: (pin: PinSpec) => [
     { argv: ['mkdir', '-p', DNF5_PIN_FILE.replace(/\/[^/]+$/, '')] },

@@ -61,6 +61,8 @@ export interface PackageDriver {
   releaseUpgrade(releasever: string): GuestCommand | undefined;
   listUpdates(releasever?: string): GuestCommand | undefined;
   parseUpdates(stdout: string): string[];
+  /** The tool's documented override of the machine's arch, or undefined where it has none. */
+  overrideArch(arch: string): readonly GuestCommand[] | undefined;
   /** The detector of the machine's level this tool uses (harness/levels/detectors.ts). */
   readonly detector: DetectorName;
   /** How a user pins a package to an arch with this tool. */

@@ -4,6 +4,9 @@ import { lastLines, mustSucceed, refusalIn, type Judgement, type PackageDriver }
 import type { Refusal } from '../scenario/types.js';
 
 /** rpm's messages (lib/rpmprob.c) for each refusal. */
+/** rpm's platform file: its first line replaces the detected platform. */
+export const RPM_PLATFORM_FILE = '/etc/rpm/platform';
+
 const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
   [/is intended for a (?:different|\S+) architecture/, 'incompatible-arch'],
   [/conflicts with/, 'conflict'],
@@ -26,6 +29,8 @@ export const rpm: PackageDriver = {
   parseUpdates: () => [],
   // "install arch" of `rpm --showrc`: CPUID and XCR0.
   detector: 'rpm',
+  // /etc/rpm/platform ("ARCH-VENDOR-OS") replaces the detected platform (rpmrc).
+  overrideArch: (arch) => [{ argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` }],
   pin: () => [],
   solverCase: () => undefined,
   judge: (purpose, output): Judgement => {

@@ -82,6 +82,8 @@ export const zypper: PackageDriver = {
   parseUpdates: (stdout) => [...new Set(stdout.split('\n').flatMap((l) => /^v\s*\|\s*\S+\s*\|\s*(\S+)\s*\|/.exec(l)?.slice(1, 2) ?? []))].sort(),
   // libzypp upgrades uname's x86_64 to the level CPUID shows (`zypper system-architecture`).
   detector: 'libzypp',
+  // zypp.conf(5): "arch = ..." in [main] overrides the detected architecture (Debian ships no zypp.conf).
+  overrideArch: (arch) => [{ argv: ['tee', '-a', '/etc/zypp/zypp.conf'], input: `\n[main]\narch = ${arch}\n` }],
   // zypper can lock a package but not one arch of it ("not possible to create a complex
   // lock with arch rule with zypper means", libzypp PoolQuery.cc): the lock holds the
   // installed package as it is, arch and version.

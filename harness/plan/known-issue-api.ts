@@ -40,6 +40,8 @@ export const deviation = {
   installedArch: (subject?: string, action?: string): DeviationMatcher => ({ check: 'installed', deviation: 'arch', ...only(subject, action) }),
   /** Another version than expected is installed (an update not taken, an older variant preferred). */
   installedVersion: (subject?: string, action?: string): DeviationMatcher => ({ check: 'installed', deviation: 'version', ...only(subject, action) }),
+  /** Another build is installed where none, or only the expected one, should be (two variants side by side). */
+  installedBeside: (subject?: string, action?: string): DeviationMatcher => ({ check: 'installed', deviation: 'unexpected', ...only(subject, action) }),
   /** Nothing is installed where something should be. */
   notInstalled: (subject?: string, action?: string): DeviationMatcher => ({ check: 'installed', deviation: 'missing', ...only(subject, action) }),
   /** The installed version is older than the newest one the CPU runs. */

@@ -40,7 +40,8 @@ export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'c
  * How a failing check differs from what was expected, so a known issue can say
  * exactly which deviation it explains:
  * - installed: `arch` (the expected version in another arch), `version` (another version),
- *   `missing` (nothing installed), `unexpected` (installed where nothing should be);
+ *   `missing` (nothing installed), `unexpected` (installed where nothing should be, or
+ *   another build beside the expected one);
  * - runs / runnable / dies: `sigill`, `signal`, `exit`, `output` (ran, printed something else),
  *   `not-run` (the program is missing), `ran` (dies expected, but it ran);
  * - outcome: `refused` (success expected), `succeeded` (a refusal expected), `wrong-refusal`

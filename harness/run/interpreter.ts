@@ -10,6 +10,7 @@ import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
 import { levelBelow } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
+import { rpm as rpmDriver } from '../drivers/rpm.js';
 import { explainCommand } from '../forensics/explain-command.js';
 import type { ForensicsRecord } from '../forensics/record.js';
 import { detectionCommand, parseDetection, type DetectorReading } from '../levels/detectors.js';
@@ -38,6 +39,8 @@ export interface ExecResult {
 
 export interface CellExecOptions {
   readonly input?: string;
+  /** Environment variables added for this command. */
+  readonly env?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly onStdout?: (chunk: Buffer) => void;
   readonly onStderr?: (chunk: Buffer) => void;
@@ -161,6 +164,8 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
   let releasever = scenario.releasever;
   let enabled: string[] = [];
   let installedNow: string[] | undefined = session.initialInstalled ? [...session.initialInstalled] : undefined;
+  /** Variables every command runs with from a set-env step on. */
+  let env: Record<string, string> = {};
   const context: ExpectContext = { level: program.level, target: program.target, driver: driver.name, atLeast: (l) => levelIndex(program.level) >= levelIndex(l) };
 
   for (const [i, step] of scenario.steps.entries()) {
@@ -173,6 +178,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       hooks.onCommand?.(quoteCommand(command.argv));
       const result = await guest.exec(command.argv, {
         timeoutMs,
+        ...(Object.keys(env).length ? { env } : {}),
         ...(command.input !== undefined ? { input: command.input } : {}),
         ...(hooks.onOutput ? { onStdout: (c: Buffer) => hooks.onOutput!(c, 'stdout'), onStderr: (c: Buffer) => hooks.onOutput!(c, 'stderr') } : {}),
       });
@@ -279,9 +285,30 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       }
       case 'install-file': {
         const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
-        const command = driver.installFile(`${expand(repo.guestPath, releasever)}/${action.file}`);
+        const file = `${expand(repo.guestPath, releasever)}/${action.file}`;
+        if (action.rpmFlags) {
+          // By hand with rpm, whatever the driver: judged by rpm's own contract.
+          const result = await run({ argv: ['rpm', '-i', ...action.rpmFlags, file] }, 'action', program.limits.commandMs);
+          const judged = rpmDriver.judge('operation', result);
+          if (judged.kind === 'error') throw new CellError(`step ${index} (${title}): \`${result.command}\` failed: ${judged.message}`, `${result.stdout}\n${result.stderr}`.trim());
+          outcome = judgeOutcome(judged);
+          break;
+        }
+        const command = driver.installFile(file);
         if (await solverCase(command)) return;
         outcome = judgeOutcome((await tool(command, 'operation')).judged);
+        break;
+      }
+      case 'set-env': {
+        changesInstalled = false;
+        env = { ...env, ...action.vars };
+        break;
+      }
+      case 'override-arch': {
+        changesInstalled = false;
+        const commands = driver.overrideArch(action.arch);
+        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override; run the scenario with drivers that have one (zypper, rpm)`);
+        for (const command of commands) await tool(command, 'configure');
         break;
       }
       case 'release-upgrade': {

@@ -156,6 +156,7 @@ function adapt(guest: AgentGuest, signal?: AbortSignal): CellGuest {
     exec: async (argv: readonly string[], options: CellExecOptions): Promise<ExecResult> =>
       guest.exec(argv, {
         timeoutMs: options.timeoutMs,
+        ...(options.env ? { env: { ...options.env } } : {}),
         ...(options.input !== undefined ? { input: options.input } : {}),
         ...(options.onStdout ? { onStdout: options.onStdout } : {}),
         ...(options.onStderr ? { onStderr: options.onStderr } : {}),

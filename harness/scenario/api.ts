@@ -24,6 +24,7 @@ import type {
   PackageBuild,
   PinSpec,
   RepoSpec,
+  RpmInstallFlag,
   Scenario,
   Step,
   StepAction,
@@ -94,8 +95,17 @@ export const downgrade = operation('downgrade');
 /** distro-sync (zypper: dist-upgrade, which is system-wide). */
 export const distroSync = operation('distro-sync');
 export const remove = operation('remove');
-/** Installs the package file FILE (NAME-EVR.ARCH.rpm) from repository REPO by path, not through the repository. */
-export const installFile = (repo: string, file: string): StepBuilder => step({ kind: 'install-file', repo, file: file.endsWith('.rpm') ? file : `${file}.rpm` });
+/**
+ * Installs the package file FILE (NAME-EVR.ARCH.rpm) from repository REPO by path, not
+ * through the repository, with the driver's tool; `{ rpm: [flags] }`: by hand with
+ * `rpm -i FLAGS` whatever the driver, as a user forcing it (--ignorearch, --replacefiles...).
+ */
+export const installFile = (repo: string, file: string, options: { rpm?: readonly RpmInstallFlag[] } = {}): StepBuilder =>
+  step({ kind: 'install-file', repo, file: file.endsWith('.rpm') ? file : `${file}.rpm`, ...(options.rpm ? { rpmFlags: options.rpm } : {}) });
+/** Every later command of the cell (tools, programs, detectors) runs with these environment variables (GLIBC_TUNABLES...). */
+export const setEnv = (vars: Readonly<Record<string, string>>): StepBuilder => step({ kind: 'set-env', vars });
+/** Overrides the machine's arch the way the driver's tool lets a user (zypper: zypp.conf `arch =`; rpm: /etc/rpm/platform). */
+export const overrideArch = (arch: RpmArch): StepBuilder => step({ kind: 'override-arch', arch });
 export const listUpdates = (): StepBuilder => step({ kind: 'list-updates' });
 /** Powers the guest off and boots its disk on a CPU of another level (a VM moved to an older host). */
 export const moveTo = (level: LevelName | 'one-below'): StepBuilder => step({ kind: 'move-to', level });

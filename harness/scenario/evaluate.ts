@@ -189,10 +189,11 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
 
 function installedCheck(name: string, want: InstalledState, seen: Observation): CheckResult {
   const have = installedOf(seen.installed, name);
-  const actual = have.length ? have.map(evraString).join(' + ') : 'not installed';
+  const actual = have.length ? have.map(evraString).sort().join(' + ') : 'not installed';
   let expected: string;
   if (want === null) expected = 'not installed';
   else if (typeof want === 'string') expected = want;
+  else if (Array.isArray(want)) expected = [...(want as readonly string[])].sort().join(' + ');
   else {
     const best = bestVariant(name, seen.level, seen.available);
     expected = best ? evraString(best) : 'not installed';
@@ -202,9 +203,10 @@ function installedCheck(name: string, want: InstalledState, seen: Observation): 
   let deviation: Deviation;
   if (expected === 'not installed') deviation = 'unexpected';
   else if (have.length === 0) deviation = 'missing';
+  else if (!Array.isArray(want) && have.length > 1 && have.some((p) => evraString(p) === expected)) deviation = 'unexpected';
   else {
     const wanted = parseNevra(`${name}-${expected}`);
-    deviation = wanted && have.length === 1 && compareEvr(have[0]!, wanted) === 0 ? 'arch' : 'version';
+    deviation = !Array.isArray(want) && wanted && have.length === 1 && compareEvr(have[0]!, wanted) === 0 ? 'arch' : 'version';
   }
   return { ...base, status: 'fail', deviation };
 }

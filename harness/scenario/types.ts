@@ -55,7 +55,8 @@ export type Refusal = (typeof REFUSALS)[number];
 export interface BestVariant {
   readonly best: true;
 }
-export type InstalledState = string | null | BestVariant;
+/** "VERSION-RELEASE.ARCH"; a list: exactly these builds side by side; null: not installed; or the best variant. */
+export type InstalledState = string | readonly string[] | null | BestVariant;
 
 /** What must be true after a step, for one level and driver. */
 export interface Expectation {
@@ -105,7 +106,8 @@ export interface PinSpec {
 export type StepAction =
   | { readonly kind: 'repos'; readonly use: readonly string[] }
   | { readonly kind: 'operation'; readonly op: Operation; readonly packages: readonly string[] }
-  | { readonly kind: 'install-file'; readonly repo: string; readonly file: string }
+  /** A local package file; `rpmFlags`: by hand with `rpm -i FLAGS` (as a user forcing it), whatever the driver. */
+  | { readonly kind: 'install-file'; readonly repo: string; readonly file: string; readonly rpmFlags?: readonly RpmInstallFlag[] }
   | { readonly kind: 'list-updates' }
   /** Power off and boot the same disk on another CPU (a VM migrated to an older host). */
   | { readonly kind: 'move-to'; readonly level: LevelName | 'one-below' }
@@ -114,7 +116,15 @@ export type StepAction =
   | { readonly kind: 'detect' }
   | { readonly kind: 'pin'; readonly pin: PinSpec }
   /** The driver's release-upgrade path (dnf5 --releasever distro-sync, zypper --releasever dup) to `releasever`. */
-  | { readonly kind: 'release-upgrade'; readonly releasever: string };
+  | { readonly kind: 'release-upgrade'; readonly releasever: string }
+  /** Every later command of the cell (tools, programs, detectors) runs with these environment variables. */
+  | { readonly kind: 'set-env'; readonly vars: Readonly<Record<string, string>> }
+  /** The tool's own override of the machine's arch (zypp.conf `arch =`, /etc/rpm/platform). */
+  | { readonly kind: 'override-arch'; readonly arch: RpmArch };
+
+/** The rpm -i flags a scenario may force a local file in with. */
+export const RPM_INSTALL_FLAGS = ['--ignorearch', '--replacefiles', '--replacepkgs', '--oldpackage', '--nodeps', '--noscripts', '--force'] as const;
+export type RpmInstallFlag = (typeof RPM_INSTALL_FLAGS)[number];
 
 export interface Step {
   readonly action: StepAction;
@@ -161,7 +171,7 @@ export function stepTitle(action: StepAction): string {
     case 'operation':
       return `${action.op}${action.packages.length ? ` ${action.packages.join(' ')}` : ''}`;
     case 'install-file':
-      return `install local file ${action.file}`;
+      return action.rpmFlags ? `rpm -i ${[...action.rpmFlags, action.file].join(' ')} (by hand)` : `install local file ${action.file}`;
     case 'list-updates':
       return 'list available updates';
     case 'move-to':
@@ -174,5 +184,9 @@ export function stepTitle(action: StepAction): string {
       return `pin ${action.pin.name} to ${action.pin.arch}`;
     case 'release-upgrade':
       return `release upgrade to ${action.releasever}`;
+    case 'set-env':
+      return `set ${Object.entries(action.vars).map(([k, v]) => `${k}=${v}`).join(' ')} for every later command`;
+    case 'override-arch':
+      return `override the machine's arch: ${action.arch}`;
   }
 }

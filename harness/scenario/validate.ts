@@ -6,7 +6,7 @@ import { isRpmArch } from '../levels/arch.js';
 import { isLevelName } from '../levels/table.js';
 import { ALL_NEAR_MISSES } from '../levels/targets.js';
 import { releasesOf } from '../repos/catalog.js';
-import { DRIVER_NAMES, nevraOf, type Scenario } from './types.js';
+import { DRIVER_NAMES, nevraOf, RPM_INSTALL_FLAGS, type Scenario } from './types.js';
 
 const ID = /^[a-z0-9][a-z0-9._-]*$/;
 
@@ -58,6 +58,14 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
           problems.push(`${at}: installs ${action.file}, which repository '${action.repo}' does not build; it builds ${spec.builds.map((b) => `${nevraOf(b)}.rpm`).join(', ')}`);
         }
       }
+      for (const flag of action.kind === 'install-file' ? (action.rpmFlags ?? []) : []) {
+        if (!(RPM_INSTALL_FLAGS as readonly string[]).includes(flag)) problems.push(`${at}: installFile: rpm flag '${flag}' is not one levelgate passes; known: ${RPM_INSTALL_FLAGS.join(', ')}`);
+      }
+      if (action.kind === 'set-env') {
+        for (const name of Object.keys(action.vars)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) problems.push(`${at}: setEnv: '${name}' is not an environment variable name`);
+      }
+      if (action.kind === 'override-arch' && !isRpmArch(action.arch)) problems.push(`${at}: overrideArch: '${action.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
+      if (action.kind === 'override-arch' && scenario.drivers.includes('dnf5')) problems.push(`${at}: overrideArch: dnf5 has no arch override (dnf5#1468); run this scenario with zypper or rpm`);
       if (action.kind === 'move-to' && action.level !== 'one-below' && !isLevelName(action.level)) problems.push(`${at}: moveTo: '${action.level}' is not a level`);
       if (action.kind === 'move-to' && action.level === 'one-below' && (scenario.levels ?? ['v1']).includes('v1')) {
         problems.push(`${at}: moveTo('one-below') cannot run at v1; set levels to v2 and up`);

@@ -152,10 +152,15 @@ test.serial('levelgate gate --level v4 gives v4 cells verdicts from Bochs guests
       { env: { TMPDIR: dir }, reject: false, all: true, cwd: dir },
     );
     t.is(result.exitCode, 0, result.all);
-    t.regex(result.all ?? '', /^PASS {2}detection\[v4,rpm\] /m);
+    // Every detector but dnf5's (uname: x86_64, a known issue) sees v4 in the Bochs guest.
+    t.regex(result.all ?? '', /^XFAIL detection\[v4,rpm\] .*known issue dnf5-no-levels\/detection/m);
     const run = JSON.parse(await readFile(json, 'utf8')) as RunResult;
     const [cell] = run.cells;
-    t.is(cell?.verdict, 'pass');
+    t.is(cell?.verdict, 'xfail', cell?.reason);
+    t.deepEqual(
+      Object.entries(cell?.facts?.detectors ?? {}).filter(([, answer]) => answer.level !== 'v4').map(([name]) => name).sort(),
+      ['dnf5-arch', 'dnf5-basearch'],
+    );
     t.is(cell?.accel, 'bochs');
     t.deepEqual(cell?.proofs.map((p) => p.proven), ['v4']);
     t.regex(cell?.facts?.emulator ?? '', /^Bochs 2\.7/);

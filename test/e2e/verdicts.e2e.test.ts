@@ -65,7 +65,8 @@ const scenario = (id: string) => CATALOG.find((s) => s.id === id)!;
 test.serial('a wrong variant that dies with SIGILL fails the cell, with the trap as evidence', async (t) => {
   const result = await runCell(cellOf(mislabelled, 'v2', 'rpm'), env([]));
   t.is(result.verdict, 'fail');
-  t.is(result.reason, 'step 1 (install local file lgbad-1.0-1.x86_64.rpm): runs lgbad: expected runs and reports lgbad 1.0-1 x86_64, got sigill');
+  // The check names the instruction behind the trap (SIGILL forensics).
+  t.regex(result.reason, /^step 1 \(install local file lgbad-1\.0-1\.x86_64\.rpm\): runs lgbad: expected runs and reports lgbad 1\.0-1 x86_64, got sigill — lgbad-1\.0-1\.x86_64: \/usr\/bin\/lgbad\+0x[0-9a-f]+: v\w+ .* needs AVX2? \(x86-64-v3\); this guest is x86-64-v2$/);
   t.deepEqual(result.steps[0]!.installedAfter, ['lgbad-1.0-1.x86_64']);
   t.true(result.steps[0]!.commands.some((c) => c.signal === 'SIGILL' && c.consoleEvents.some((e) => e.startsWith('illegal-instruction: '))));
 });
@@ -112,11 +113,11 @@ test.serial('a known issue that explains nothing in a cell it covers is an xpass
     reason: 'pretend',
     tracker: 'https://example.invalid/xpass',
     expires: '2099-12-31',
-    scenarios: ['detection'],
+    scenarios: ['glibc-hwcaps'],
     drivers: ['rpm'],
-    explains: [{ check: 'detected-arch', deviation: 'other' }],
+    explains: [{ check: 'loads', deviation: 'other' }],
   };
-  const result = await runCell(cellOf(scenario('detection'), 'v2', 'rpm'), env([issue]));
+  const result = await runCell(cellOf(scenario('glibc-hwcaps'), 'v2', 'rpm'), env([issue]));
   t.is(result.verdict, 'xpass');
   t.regex(result.reason, /^known issue pretend covers this cell but found nothing to explain/);
 });
@@ -137,10 +138,11 @@ test.serial('levelgate gate writes one JSON record per cell and exits by the ver
   const json = path.join(scratch, 'gate.json');
   const run = await execa('node', [CLI, 'gate', '--scenario', 'detection', '--level', 'v2', '--json', json, '--evidence', path.join(scratch, 'ev')], { reject: false, all: true, cwd: scratch });
   const report = JSON.parse(await readFile(json, 'utf8')) as RunResult;
-  t.deepEqual(report.cells.map((c) => [c.scenario, c.level, c.driver]), [['detection', 'v2', 'rpm'], ['detection', 'v2', 'dnf5'], ['detection', 'v2', 'zypper']]);
+  // The detection scenario asks every detector once, through rpm's cell.
+  t.deepEqual(report.cells.map((c) => [c.scenario, c.level, c.driver]), [['detection', 'v2', 'rpm']]);
   t.true(report.cells.every((c) => c.reason.length > 0 && ['pass', 'xfail', 'xpass', 'fail'].includes(c.verdict)));
   t.is(run.exitCode, report.cells.some((c) => c.verdict === 'fail' || c.verdict === 'xpass') ? 1 : 0, run.all);
-  t.regex(run.stdout, /^PASS  detection\[v2,rpm\]/m);
+  t.regex(run.stdout, /^XFAIL detection\[v2,rpm\] .*known issue dnf5-no-levels\/detection/m);
   const usage = await execa('node', [CLI, 'gate', '--driver', 'apt'], { reject: false });
   t.is(usage.exitCode, 2);
   t.is(usage.stderr.trim(), "levelgate: error: --driver: 'apt' is not a driver; known: dnf5, zypper, rpm");

@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type { AccelChoice } from '../../harness/accel/choose.js';
-import { atLeast, best, defineKnownIssue, defineScenario, deviation, enable, install, installFile, listUpdates, variants } from '../../harness/index.js';
+import { atLeast, best, defineKnownIssue, defineScenario, deviation, enable, install, installFile, listUpdates, overrideArch, setEnv, variants } from '../../harness/index.js';
+import { validateScenarios } from '../../harness/scenario/validate.js';
 import type { Fidelity } from '../../harness/levels/canaries.js';
 import type { LevelName } from '../../harness/levels/table.js';
 import type { KnownIssue } from '../../harness/plan/known-issues.js';
@@ -217,4 +218,52 @@ test('a program that hangs is an error, one that dies of SIGILL a failing check'
   const died = await run(scenario, installs(V3, (c) => (c === '/usr/bin/lgx' ? { signal: 'SIGILL' } : undefined)));
   t.is(died.verdict, 'fail');
   t.regex(died.reason, /runs lgx: expected runs and reports lgx 1\.0-1 x86_64_v3, got sigill$/);
+});
+
+test('set-env: every later command runs with the variables; a forced rpm -i runs rpm whatever the driver; both variants side by side are checked as a set', async (t) => {
+  const s = defineScenario({
+    id: 'forced',
+    title: 'a user forces a second variant in',
+    drivers: ['dnf5'],
+    repos: { main: variants('lgx', '1.0', ['x86_64', 'x86_64_v3']) },
+    steps: [
+      enable('main'),
+      setEnv({ GLIBC_TUNABLES: 'glibc.cpu.hwcaps=-AVX2' }),
+      installFile('main', 'lgx-1.0-1.x86_64_v3', { rpm: ['--ignorearch', '--replacefiles'] }).expect({ installed: { lgx: ['1.0-1.x86_64_v3', '1.0-1.x86_64'] } }),
+    ],
+  });
+  const fixtures = await mkdtemp(path.join(root, 'forced-'));
+  const pm = fakePm(await repos(s, fixtures), (command, p) => {
+    if (command.startsWith('rpm -i --ignorearch --replacefiles ')) {
+      p.installed.push('lgx-1.0-1.x86_64', 'lgx-1.0-1.x86_64_v3');
+      return {};
+    }
+    return undefined;
+  });
+  const guests = fakeGuests(pm.script);
+  const result = await runCell(planCells([s], { targets: ['v2'] })[0]!, {
+    image: { digest: 'fake', kernel: 'fake', packages: {} },
+    guests,
+    catalog: new RepoCatalog(fixtures),
+    accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
+    knownIssues: [],
+    evidenceDir: path.join(fixtures, 'evidence'),
+    today: TODAY,
+  });
+  t.is(result.verdict, 'pass', result.reason);
+  const guest = guests.guests[0]!;
+  const forced = guest.calls.findIndex((c) => c.startsWith('rpm -i --ignorearch --replacefiles /'));
+  t.true(forced > 0, guest.calls.join('\n'));
+  t.deepEqual(guest.envs[forced], { GLIBC_TUNABLES: 'glibc.cpu.hwcaps=-AVX2' });
+  // Before the set-env step, nothing extra.
+  t.is(guest.envs[0], undefined);
+  t.deepEqual(result.steps[2]!.checks.map((c) => [c.check, c.status, c.actual]), [
+    ['outcome', 'pass', 'succeeded'],
+    ['installed lgx', 'pass', '1.0-1.x86_64 + 1.0-1.x86_64_v3'],
+  ]);
+});
+
+test('an arch override the driver does not have is an error naming the drivers that have one, before any guest boots', async (t) => {
+  const s = defineScenario({ id: 'override', title: 'override', drivers: ['dnf5'], steps: [overrideArch('x86_64_v2')] });
+  t.deepEqual(validateScenarios([s]).map((p) => p.replace(/^.*steps\[0\]: /, '')), ['overrideArch: dnf5 has no arch override (dnf5#1468); run this scenario with zypper or rpm']);
 });

@@ -12,7 +12,7 @@ import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 test('the catalog plans one cell per scenario, level and driver, with unique ids', (t) => {
   const cells = planCells(CATALOG);
   t.is(new Set(cells.map((c) => c.id)).size, cells.length);
-  t.is(cells.length, 112);
+  t.is(cells.length, 120);
   // The detectors do not depend on the driver: one detection cell per CPU.
   t.deepEqual(cells.slice(0, 3).map((c) => c.id), ['detection[v1,rpm]', 'detection[v2,rpm]', 'detection[v3,rpm]']);
   // --near-misses adds every near miss to the scenarios made for them.
@@ -28,7 +28,7 @@ test('filters narrow the matrix; an unknown scenario names the known ones', (t) 
     ['detection[v3,rpm]', 'glibc-hwcaps[v3,rpm]', 'glibc-hwcaps[v3,zypper]'],
   );
   t.is(planCells(CATALOG, { grep: '/^upgrade-.*v2,dnf5/' }).length, 2);
-  t.is(planCells(CATALOG, { tags: ['hwcaps'] }).length, 12);
+  t.is(planCells(CATALOG, { tags: ['hwcaps'] }).length, 14);
   t.throws(() => planCells(CATALOG, { scenarios: ['nope'] }), { message: /^--scenario: 'nope' is not a scenario; known: detection, fresh-install-mixed, / });
 });
 

@@ -389,6 +389,9 @@ static void thaw(const unsigned char *payload, uint32_t len) {
         ssize_t ignored = write(r, payload + 8, n); /* at least stir it in */
         (void)ignored;
       }
+      /* Entropy added to a ready pool waits for the next scheduled reseed (up to a
+       * minute); every restored guest would draw the same bytes until then. */
+      (void)ioctl(r, RNDRESEEDCRNG);
       close(r);
     }
   }

@@ -1,0 +1,92 @@
+// Near-miss CPUs and the detection oracle in real guests (QEMU TCG): each near-miss model
+// lacks exactly its one feature — in CPUID, in the kernel's cpuinfo and in its CPU
+// modalias — and every detector answers; the OS near misses keep the feature in CPUID
+// and lose its state; a near miss the image cannot boot on is reported with the reason.
+import test from 'ava';
+import PQueue from 'p-queue';
+import { openPinnedGuest } from '../../harness/guest/pinned.js';
+import { askDetectors, DETECTORS, type DetectorReading } from '../../harness/levels/detectors.js';
+import { getLevel } from '../../harness/levels/table.js';
+import { ALL_NEAR_MISSES, OS_NEAR_MISS_TARGETS, parseTargetName, type CpuTarget } from '../../harness/levels/targets.js';
+import { planCells } from '../../harness/plan/plan.js';
+import { runCell } from '../../harness/run/cell.js';
+import { prepareRun } from '../../harness/run/prepare.js';
+import { InitKilledError, LevelUnavailableError } from '../../harness/util/errors.js';
+import { CATALOG } from '../../scenarios/index.js';
+import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
+import { removeScratch, scratchDir, testImage } from './helpers.js';
+
+/** Near misses whose guest cannot boot this image: Debian's static busybox (init) assumes the missing feature. */
+const IMAGE_CANNOT_RUN = ['v2-ssse3', 'v3-bmi1'];
+const CPU_NEAR_MISSES = ALL_NEAR_MISSES.filter((t) => t.nearMiss?.by !== 'os' && t.nearMiss?.of !== 'v4' && !IMAGE_CANNOT_RUN.includes(t.name));
+
+const reading = (readings: readonly DetectorReading[], detector: string) => readings.find((r) => r.detector === detector)!;
+/** The features of the near miss's level a detector's answer lacks ("cpuid": psABI names; "cpuinfo": flags). */
+const lacking = (answer: string, target: CpuTarget, key: 'psabi' | 'cpuinfo') => {
+  const present = new Set(answer.split(' '));
+  return getLevel(target.nearMiss!.of).adds.flatMap((f) => (f[key] && !present.has(f[key]!) ? [f[key]!] : []));
+};
+
+async function detectorsOn(target: CpuTarget): Promise<DetectorReading[]> {
+  const { guest } = await openPinnedGuest({ level: target.level, target, accel: 'tcg' });
+  try {
+    return await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs }), 120_000);
+  } finally {
+    await guest.dispose();
+  }
+}
+
+test.before(async () => {
+  await testImage();
+});
+
+test('every QEMU near miss lacks exactly its one feature in CPUID, cpuinfo and the modalias, and meets the level below for every detector but dnf5', async (t) => {
+  const queue = new PQueue({ concurrency: 2 });
+  const results = await Promise.all(CPU_NEAR_MISSES.map((target) => queue.add(async () => [target, await detectorsOn(target)] as const)));
+  t.is(results.length, 14);
+  for (const [target, readings] of results) {
+    const missing = target.nearMiss!.missing;
+    t.deepEqual(lacking(reading(readings, 'cpuid').answer, target, 'psabi'), [missing.psabi], `${target.name}: CPUID`);
+    t.deepEqual(lacking(reading(readings, 'cpuinfo').answer, target, 'cpuinfo'), [missing.cpuinfo!], `${target.name}: cpuinfo`);
+    t.is(reading(readings, 'modalias').note, `lacks ${missing.psabi}`, `${target.name}: modalias`);
+    // The oracle: every detector answered, and all but dnf5 (uname) conclude the level the CPU meets.
+    t.deepEqual(readings.map((r) => r.detector), [...DETECTORS]);
+    for (const r of readings.filter((x) => !x.detector.startsWith('dnf5'))) t.is(r.level, target.level, `${target.name}: ${r.detector} said ${r.answer}`);
+    t.is(reading(readings, 'dnf5-arch').answer, 'x86_64');
+  }
+});
+
+test('OS near misses: CPUID keeps every v3 bit (but OSXSAVE without XSAVE enabled), the kernel and glibc see v2, and libzypp alone is fooled by the AVX state left off', async (t) => {
+  const [noxsave, noavxstate] = OS_NEAR_MISS_TARGETS;
+  const off = await detectorsOn(noavxstate!);
+  t.is(reading(off, 'cpuid').level, 'v3');
+  t.deepEqual([reading(off, 'cpuinfo').level, reading(off, 'glibc').level, reading(off, 'rpm').level], ['v2', 'v2', 'v2']);
+  t.is(reading(off, 'libzypp').answer, 'x86_64_v3');
+  const noXsave = await detectorsOn(noxsave!);
+  t.is(reading(noXsave, 'cpuid').note, 'lacks OSXSAVE');
+  t.deepEqual(noXsave.filter((r) => !r.detector.startsWith('dnf5')).map((r) => r.level), ['v2', 'v2', 'v2', 'v2', 'v2', 'v2']);
+});
+
+test("a near miss this image cannot run on is unavailable with the reason: its init dies of SIGILL, or the probe's busybox does", async (t) => {
+  const ssse3 = await t.throwsAsync(openPinnedGuest({ level: 'v1', target: parseTargetName('v2-ssse3')!, accel: 'tcg' }), { instanceOf: LevelUnavailableError });
+  t.regex(ssse3.message, /init \(static busybox\) was killed by SIGILL/);
+  const bmi1 = await t.throwsAsync(openPinnedGuest({ level: 'v2', target: parseTargetName('v3-bmi1')!, accel: 'tcg' }), { instanceOf: InitKilledError });
+  t.is(bmi1.signal, 'SIGILL');
+});
+
+test('every cell records every detector in its facts: the detection scenario on v3-noavxstate is an expected failure explained by libzypp only', async (t) => {
+  const scratch = await scratchDir('near-misses');
+  try {
+    const target = parseTargetName('v3-noavxstate')!;
+    const prepared = await prepareRun(CATALOG, 'tcg', { targets: [target] });
+    const [cell] = planCells(CATALOG, { scenarios: ['detection'], targets: ['v3-noavxstate'] });
+    const result = await runCell(cell!, { ...prepared, knownIssues: KNOWN_ISSUES, evidenceDir: scratch, today: '2026-12-01' });
+    t.is(result.verdict, 'xfail', result.reason);
+    t.deepEqual(result.knownIssues.map((i) => i.id).sort(), ['dnf5-no-levels/detection', 'libzypp-cpuid-without-xcr0/detection']);
+    t.deepEqual(result.facts?.detectors?.map((d) => d.detector), [...DETECTORS]);
+    t.is(result.facts?.target, 'v3-noavxstate');
+    t.is(result.level, 'v2');
+  } finally {
+    await removeScratch(scratch);
+  }
+});
