@@ -146,8 +146,6 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
     await pool.close();
   }
   const durationMs = performance.now() - started;
-  const files = packages.flatMap((p) => p.files);
-  const codeBytes = files.reduce((n, f) => n + f.codeBytes, 0);
   return {
     tool: 'levelgate audit',
     startedAt,
@@ -156,15 +154,22 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
     jobs: options.jobs,
     packages: packages.sort((a, b) => a.input.localeCompare(b.input) || a.id.localeCompare(b.id)),
     notes,
-    totals: {
-      packages: packages.length,
-      findings: packages.filter((p) => p.verdict === 'finding').length,
-      suspects: packages.filter((p) => p.verdict === 'suspect').length,
-      errors: packages.filter((p) => p.verdict === 'error').length,
-      elfFiles: files.filter((f) => f.status === 'audited').length,
-      codeBytes,
-      mbPerSecond: Math.round((codeBytes / 1e6 / (durationMs / 1000)) * 10) / 10,
-    },
+    totals: auditTotals(packages, durationMs),
     interrupted: signal?.aborted ?? false,
+  };
+}
+
+/** The counts of a run's packages by verdict, and the code decoded per second of `durationMs` (the static audit's time). */
+export function auditTotals(packages: readonly PackageAudit[], durationMs: number): AuditRun['totals'] {
+  const files = packages.flatMap((p) => p.files);
+  const codeBytes = files.reduce((n, f) => n + f.codeBytes, 0);
+  return {
+    packages: packages.length,
+    findings: packages.filter((p) => p.verdict === 'finding').length,
+    suspects: packages.filter((p) => p.verdict === 'suspect').length,
+    errors: packages.filter((p) => p.verdict === 'error').length,
+    elfFiles: files.filter((f) => f.status === 'audited').length,
+    codeBytes,
+    mbPerSecond: Math.round((codeBytes / 1e6 / (durationMs / 1000)) * 10) / 10,
   };
 }

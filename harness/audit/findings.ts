@@ -1,8 +1,9 @@
 // Judging what the audit found: a file whose code that runs without a CPU check needs
 // more than its package's arch claims (or than the glibc-hwcaps directory it sits in)
-// is a finding. How sure the static audit is of it: sure when the file checks the CPU
-// nowhere, suspected when it does somewhere (a dispatch the rules do not know may guard
-// the code). Running the package confirms a finding, or does not reproduce it. Also the
+// is a finding. How sure the static audit is of it (certainty): sure when the file
+// checks the CPU nowhere, suspected when it does somewhere (a dispatch the rules do not
+// know may guard the code). What running the package says of it (confidence): static
+// only, confirmed by a trap, or a trap the static audit did not predict. Also the
 // package's verdict and the run's exit code.
 import { archLevel } from '../levels/arch.js';
 import { LEVEL_NAMES, levelIndex, type LevelName } from '../levels/table.js';
@@ -15,12 +16,20 @@ import type { ExampleInstruction, FileAudit, PackageAudit } from './types.js';
  * compiled. suspect: it checks the CPU somewhere, and the rules may have missed the
  * dispatch that guards this code (README, "ISA audit", Limits).
  */
-export type Confidence = 'sure' | 'suspect';
+export type Certainty = 'sure' | 'suspect';
+
+/**
+ * static: only the static audit says so (nothing ran, or what ran did not trap in the
+ * file); confirmed: the static audit said so and a program of the package died of
+ * SIGILL in the file; unpredicted: the static audit said the file was clean, and a
+ * program died of SIGILL in it.
+ */
+export type Confidence = 'static' | 'confirmed' | 'unpredicted';
 
 /** What running the package said about a finding (audit --run, or a gate cell's programs). */
 export interface RunEvidence {
-  /** confirmed: a program died of SIGILL in this file (or glibc refused to load it); not-reproduced: programs ran on a CPU without what it needs, and nothing trapped in it. */
-  readonly outcome: 'confirmed' | 'not-reproduced';
+  /** trapped: a program died of SIGILL in this file (or glibc refused to load it); not-reproduced: programs ran on a CPU without what it needs, and nothing trapped in it. */
+  readonly outcome: 'trapped' | 'not-reproduced';
   /** The level of the CPU it ran on. */
   readonly level: LevelName;
   /** The forensics line, or what ran. */
@@ -38,11 +47,10 @@ export interface Finding {
   /** The first offending instructions, up to three per feature. */
   readonly examples: readonly (ExampleInstruction & { readonly feature: string })[];
   readonly message: string;
-  /** static: the decoder and the rules say so; run: a SIGILL the static audit did not predict. */
-  readonly source: 'static' | 'run';
-  readonly confidence: Confidence;
-  /** Why that confidence, in words. */
+  readonly certainty: Certainty;
+  /** Why that certainty, in words. */
   readonly why: string;
+  readonly confidence: Confidence;
   readonly run?: RunEvidence;
 }
 
@@ -61,11 +69,11 @@ export function cpuCheckIn(file: FileAudit): string | undefined {
   return undefined;
 }
 
-export function confidenceOf(file: FileAudit): { confidence: Confidence; why: string } {
+export function certaintyOf(file: FileAudit): { certainty: Certainty; why: string } {
   const check = cpuCheckIn(file);
   return check
-    ? { confidence: 'suspect', why: `the file checks the CPU (${check}): a dispatch the rules do not know may guard this code` }
-    : { confidence: 'sure', why: 'the file checks the CPU nowhere: nothing can choose its code at run time' };
+    ? { certainty: 'suspect', why: `the file checks the CPU (${check}): a dispatch the rules do not know may guard this code` }
+    : { certainty: 'sure', why: 'the file checks the CPU nowhere: nothing can choose its code at run time' };
 }
 
 /** The finding for one audited file under a claim, or undefined when its unconditional code stays within it. */
@@ -85,13 +93,13 @@ export function judgeFile(file: FileAudit, claim: LevelName | undefined): Findin
     features: above.map((f) => f.feature),
     examples,
     message: `${file.path} needs ${above.map((f) => f.feature).join(', ')} (${levelLabel(needs)}) without a CPU check; ${why}${first ? `: ${first.text} at ${first.address}` : ''}`,
-    source: 'static',
-    ...confidenceOf(file),
+    ...certaintyOf(file),
+    confidence: 'static',
   };
 }
 
 /** A finding that fails its package: one the static audit is sure of, or one running confirmed. */
-export const fails = (f: Finding): boolean => f.confidence === 'sure' || f.run?.outcome === 'confirmed';
+export const fails = (f: Finding): boolean => f.certainty === 'sure' || f.confidence !== 'static';
 
 /** pass; finding (one fails it); suspect (only suspected findings); error (something in it could not be audited). */
 export type PackageVerdict = 'pass' | 'finding' | 'suspect' | 'error';

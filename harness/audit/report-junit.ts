@@ -30,7 +30,7 @@ export function buildAuditJUnit(run: AuditRun): string {
       const testCase = suite.testCase().className(`levelgate.audit.${p.inputKind}`).name(p.id).time(seconds);
       testCase.standardOutput(packageTranscript(p));
       if (p.verdict === 'finding') {
-        testCase.failure(p.findings.filter(fails).map((f) => (f.run?.outcome === 'confirmed' ? `${f.message} (confirmed: ${f.run.detail})` : f.message)).join(' | '), 'isa-level-above-arch');
+        testCase.failure(p.findings.filter(fails).map((f) => (f.confidence === 'static' ? f.message : `${f.message} (confidence ${f.confidence}: ${f.run?.detail ?? ''})`)).join(' | '), 'isa-level-above-arch');
         testCase.stacktrace(failureBody(p));
       } else if (p.verdict === 'error') {
         const broken = p.files.filter((f) => f.status === 'error');

@@ -17,11 +17,16 @@ export function needsText(s: IsaSummary | undefined): string {
   return `${levelLabel(s.level)}${s.levelSetBy.length ? ` (${s.levelSetBy.join(', ')})` : ''}${s.beyond.length ? ` + ${s.beyond.join(', ')} (outside the levels)` : ''}`;
 }
 
-/** A finding in words: what the static audit says (or the trap), how sure it is, and what running showed. */
+/**
+ * A finding in words: what the static audit says (or the trap), how sure it is, and its
+ * confidence after running: "confidence static", "confidence confirmed" (a trap in the
+ * file), "confidence unpredicted" (a trap the static audit did not see coming).
+ */
 export function findingText(f: Finding): string {
-  const how = f.source === 'run' ? '' : `; ${f.confidence === 'suspect' ? 'suspected' : 'sure'}: ${f.why}`;
-  const run = f.run ? ` — ${f.run.outcome === 'confirmed' ? 'confirmed' : 'not reproduced'} by running at ${levelLabel(f.run.level)}: ${f.run.detail}` : '';
-  return `${f.message}${how}${run}`;
+  if (f.confidence === 'unpredicted') return `${f.message} — confidence unpredicted: ${f.run?.detail ?? 'it trapped'}`;
+  if (f.confidence === 'confirmed') return `${f.message} — confidence confirmed by a trap at ${f.run ? levelLabel(f.run.level) : 'run time'}: ${f.run?.detail ?? ''}`;
+  const run = f.run ? ` — not reproduced at ${levelLabel(f.run.level)}: ${f.run.detail}` : '';
+  return `${f.message}; ${f.certainty === 'suspect' ? 'suspected' : 'sure'}: ${f.why}; confidence static${run}`;
 }
 
 /** One line per package: verdict, id, claim and the first finding or what its code needs. */

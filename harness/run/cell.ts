@@ -17,6 +17,8 @@ import type { Cell } from '../plan/plan.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, InterruptedError, LevelgateError } from '../util/errors.js';
+import type { InstallAuditor } from '../audit/install-auditor.js';
+import { auditInstalls } from './install-audit.js';
 import { CellError, interpret, levelsVisited, type Transcript } from './interpreter.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
@@ -71,6 +73,8 @@ export interface CellEnvironment {
   readonly timeScale?: number;
   /** A level this host cannot provide is an error, not a skip (--require-levels). */
   readonly requireLevels?: boolean;
+  /** gate --audit: every package the steps install is audited against the guest's level (a check in its step). */
+  readonly installAudit?: InstallAuditor;
 }
 
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
@@ -181,6 +185,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       },
     );
     if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
+    if (env.installAudit) {
+      const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario), env.installAudit, transcript.forensics);
+      transcript.steps.splice(0, transcript.steps.length, ...audited);
+    }
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);

@@ -3,30 +3,12 @@
 // explained with its forensics. The guest is an interface, so unit tests drive this
 // with a fake.
 import { explainCommand } from '../../forensics/explain-command.js';
-import type { Fidelity } from '../../levels/canaries.js';
-import type { LevelName } from '../../levels/table.js';
 import { quoteCommand } from '../../util/quote.js';
+import type { CellGuest as RunGuest, ExecResult as RunResult } from '../../run/interpreter.js';
 import type { ProgramRunRecord, RunTrap } from './types.js';
 
-/** How a command in the guest ended (what every guest backend reports). */
-export interface RunResult {
-  readonly command: string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly timedOut: boolean;
-  readonly spawnFailed: boolean;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly durationMs: number;
-  readonly consoleEvents: readonly { readonly kind: string; readonly line: string }[];
-}
-
-/** What running a package needs of a guest. */
-export interface RunGuest {
-  readonly level: LevelName;
-  readonly fidelity: Fidelity;
-  exec(argv: readonly string[], options: { readonly timeoutMs: number }): Promise<RunResult>;
-}
+/** How a command in the guest ended, and what running a package needs of a guest: what the cell interpreter uses. */
+export type { RunGuest, RunResult };
 
 export interface InGuestPlan {
   /** The package file as the guest sees it (on the read-only disk). */

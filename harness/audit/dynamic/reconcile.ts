@@ -1,5 +1,6 @@
 // What running a package adds to its static audit: a SIGILL in one of its files confirms
-// the finding for that file, or is a finding of its own the static audit did not predict;
+// the finding for that file (confidence "confirmed"), or is a finding of its own the
+// static audit did not predict ("unpredicted");
 // a finding whose code needs more than the CPU it ran on, where its programs ran and
 // nothing trapped in it, is "not reproduced" (evidence against it, not proof: the
 // programs may not have reached that code). Pure.
@@ -30,10 +31,10 @@ function trapFinding(trap: RunTrap & { file: string }, needs: LevelName, allowed
     features,
     examples: instruction && offset ? features.map((feature) => ({ address: offset, offset, text: instruction, feature })).slice(0, 1) : [],
     message: `${trap.file} died of SIGILL at ${levelLabel(run.level)} (${neededBy(trap)}; the package claims ${levelLabel(allowed)}), which the static audit did not predict`,
-    source: 'run',
-    confidence: 'sure',
+    certainty: 'sure',
     why: 'a program of the package died of it',
-    run: { outcome: 'confirmed', level: run.level, detail: trap.line },
+    confidence: 'unpredicted',
+    run: { outcome: 'trapped', level: run.level, detail: trap.line },
   };
 }
 
@@ -47,7 +48,7 @@ export function withRun(pkg: PackageAudit, run: PackageRun): PackageAudit {
       if (!inPackage(trap) || !trapFails(trap, run, allowed)) continue;
       const known = findings.get(trap.file);
       if (known) {
-        if (known.run?.outcome !== 'confirmed') findings.set(trap.file, { ...known, run: { outcome: 'confirmed', level: run.level, detail: trap.line } });
+        if (known.run?.outcome !== 'trapped') findings.set(trap.file, { ...known, confidence: 'confirmed', run: { outcome: 'trapped', level: run.level, detail: trap.line } });
         continue;
       }
       // An instruction the forensics could not name still trapped: it needs more than this CPU.
@@ -58,7 +59,7 @@ export function withRun(pkg: PackageAudit, run: PackageRun): PackageAudit {
   const ran = run.programs.filter((p) => !p.spawnFailed && !p.timedOut && p.signal === null);
   for (const [path, f] of findings) {
     if (f.run || ran.length === 0 || levelIndex(run.level) >= levelIndex(f.needs)) continue;
-    const detail = `${ran.length} of its command${run.programs.length === 1 ? '' : 's'} ran to the end (${ran.map((p) => p.command).slice(0, 3).join('; ')}${ran.length > 3 ? '; …' : ''}) with no SIGILL in ${path}`;
+    const detail = `${run.programs.length === 1 ? 'its command' : `${ran.length} of its ${run.programs.length} commands`} ran to the end (${ran.map((p) => p.command).slice(0, 3).join('; ')}${ran.length > 3 ? '; …' : ''}) with no SIGILL in ${path}`;
     findings.set(path, { ...f, run: { outcome: 'not-reproduced', level: run.level, detail } });
   }
   const list = [...findings.values()];
