@@ -27,8 +27,8 @@ import { judgeCell } from './verdict.js';
 /** The Debian packages behind each driver, as recorded in the image manifest. */
 const DRIVER_PACKAGES: Record<string, readonly string[]> = { dnf5: ['dnf5', 'libsolv1', 'rpm'], zypper: ['zypper', 'libzypp', 'libsolv1', 'rpm'], rpm: ['rpm'] };
 
-export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string): string {
-  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
+export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string, audit = false): string {
+  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}${audit ? ' --audit' : ''}`;
 }
 
 export interface CellHooks {
@@ -108,7 +108,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       attachments,
       ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
       timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
-      repro: reproCommand(cell, env.accelRequest),
+      repro: reproCommand(cell, env.accelRequest, env.installAudit !== undefined),
       attempts: 1,
       flaky: false,
       ...extra,

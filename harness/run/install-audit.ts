@@ -34,7 +34,8 @@ export function auditCheck(nevra: string, audit: PackageAudit | undefined, level
   if (failing.length) {
     const text = failing.map((f) => {
       const trap = trapped(f);
-      const first = f.examples.slice(0, EXAMPLES).map((e) => `${e.address}${e.offset ? ` (file +${e.offset})` : ''}: ${e.text} (${e.feature})`);
+      // The first instruction of each offending feature, then more of the first, up to three.
+      const first = [...new Set([...f.features.flatMap((feature) => f.examples.find((e) => e.feature === feature) ?? []), ...f.examples])].slice(0, EXAMPLES).map((e) => `${e.address}${e.offset ? ` (file +${e.offset})` : ''}: ${e.text} (${e.feature})`);
       return `${f.path} needs ${f.features.join(', ')} (${levelLabel(f.needs)}) without a CPU check${first.length ? `: ${first.join('; ')}` : ''}${trap ? ` — confirmed: ${trap.line}` : ''}`;
     });
     return { ...base, actual: text.join(' | '), status: 'fail', deviation: 'above-level' };
