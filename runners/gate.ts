@@ -14,11 +14,12 @@ import { exitCodeOf, EXIT_CODES } from '../harness/results/summary.js';
 import { defaultWorkers, loadFactor } from '../harness/run/budget.js';
 import { runGate } from '../harness/run/gate-run.js';
 import { prepareRun } from '../harness/run/prepare.js';
+import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveProject } from './project.js';
+import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
@@ -45,6 +46,11 @@ Project:
                        install it at every level and check the best variant runs
   --packages LIST      audit only these package names (comma-separated)
   --sample N           audit at most N packages (every N-th name, the same in every run)
+Image:
+  --image NAME|PATH    gate a distribution's own cloud image (qcow2 or raw; NAME: one of the
+                       configuration's images) instead of the default guest: booted at each
+                       level through its own bootloader, level proven, the image's own rpm,
+                       dnf5 and zypper run (drivers it lacks are skipped); see the README
 Selection:
   --level LEVEL        only this level (repeatable); one CPU model per CI job. A near miss
                        (v3-fma: a v3 CPU without FMA, which meets v2) runs every scenario on it
@@ -89,6 +95,7 @@ export const gateCommand = defineCommand({
     'require-levels': { type: 'boolean' },
     'near-misses': { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
+    image: { type: 'string' },
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'variant-audit': { type: 'boolean', default: false },
@@ -134,7 +141,10 @@ export const gateCommand = defineCommand({
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
     const planned = targetsOf(cells);
-    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned });
+    const image = resolveImage(values.image, resolved.project, process.cwd());
+    const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned };
+    const exactLevels = [...new Set(planned.filter((t) => !t.nearMiss).map((t) => t.level))];
+    const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, exactLevels, prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
     // A near miss this image cannot run on (its init dies there) is unavailable, like one no emulator provides.
     const unusable = await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
     const accelFor = (name: string): AccelChoice => {

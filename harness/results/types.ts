@@ -122,6 +122,8 @@ export interface CellFacts {
   readonly packageManager: string;
   /** How the cell's guest started: restored from a snapshot of a booted, proven guest, or booted cold. */
   readonly start?: 'snapshot' | 'cold';
+  /** A distribution image (--image): its name, its os-release PRETTY_NAME and its glibc (the digest, kernel and package managers are above). */
+  readonly image?: { readonly name: string; readonly os: string; readonly glibc: string };
   /** The CPU the cell started on: a level, or a near miss ("v3-fma"). */
   readonly target?: string;
   /** Every level detector's answer on that CPU (the detection oracle): detector → level and its own words. */
