@@ -22,6 +22,7 @@ import { defineCommand } from './command.js';
 import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
+import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
 import type { AccelChoice } from '../harness/accel/choose.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
@@ -36,6 +37,10 @@ Project:
   --config PATH        the configuration file (default: levelgate.config.{ts,mts,js,mjs} here)
   --repo NAME=DIR      attach a repository (a createrepo_c directory) read-only to every
                        guest at /mnt/repos/NAME, for scenarios to use as attached('NAME') (repeatable)
+  --audit              audit every package a cell installs (its file in the scenario's
+                       repositories, decoded on the host) against the level of the guest it
+                       was installed on: code that needs more without a CPU check fails the
+                       cell (a check "audit NEVRA" with the first offending instructions)
   --variant-audit      add the variant audit: for every package built in more than one arch
                        in the attached repositories (the fixture repositories without any),
                        install it at every level and check the best variant runs
@@ -94,6 +99,7 @@ export const gateCommand = defineCommand({
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'variant-audit': { type: 'boolean', default: false },
+    audit: { type: 'boolean', default: false },
     packages: { type: 'string' },
     sample: { type: 'string' },
     accel: { type: 'string' },
@@ -160,6 +166,8 @@ export const gateCommand = defineCommand({
       ...(junit ? [junitReporter(path.resolve(junit))] : []),
       ...(html ? [htmlReporter(path.resolve(html))] : []),
     ]);
+    // --audit: the packages each cell installs, audited on the host (one worker; the cores run guests).
+    const installAudit = values.audit ? new PooledInstallAuditor(1, context.signal) : undefined;
     const run = await runGate({
       cells,
       workers,
@@ -172,6 +180,7 @@ export const gateCommand = defineCommand({
         accelRequest: accel,
         timeScale: loadFactor(workers),
         requireLevels,
+        ...(installAudit ? { installAudit } : {}),
       },
       imageDigest: prepared.image.digest,
       fixturesDigest: prepared.fixtures?.digest ?? 'none',
@@ -180,7 +189,7 @@ export const gateCommand = defineCommand({
       cellTimeoutMs,
       retries,
       ...(values.shard ? { shard: values.shard } : {}),
-    });
+    }).finally(() => installAudit?.close());
     const written = await reporters.onEnd(run);
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     process.stdout.write(`evidence ${evidenceDir}\n`);

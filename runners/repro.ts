@@ -4,6 +4,7 @@
 import { planCells } from '../harness/plan/plan.js';
 import { cellLine } from '../harness/report/terminal.js';
 import { countVerdicts, exitCodeOf } from '../harness/results/summary.js';
+import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
 import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { prepareImageRun } from '../harness/run/prepare-image.js';
@@ -14,14 +15,15 @@ import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
 import { EXIT } from './run-context.js';
 
-export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--image NAME|PATH] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]...
+export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--image NAME|PATH] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]... [--audit]
 
 Runs one cell of the catalog with every command and its output shown as it runs,
 prints the emulator's command line and the command that reruns it. --driver defaults to
 the scenario's first driver. --keep leaves the guest running after the last step,
 with an interactive shell to attach to, until Ctrl-C. --cold-boot boots the guest from
 scratch instead of restoring the snapshot of a booted, proven guest. --image runs it in a
-distribution's own cloud image (see levelgate gate --help).`;
+distribution's own cloud image (see levelgate gate --help). --audit audits every package
+a step installs against the guest's level, as gate --audit does.`;
 
 export const reproCommand = defineCommand({
   name: 'repro',
@@ -38,6 +40,7 @@ export const reproCommand = defineCommand({
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'variant-audit': { type: 'boolean', default: false },
+    audit: { type: 'boolean', default: false },
   },
   run: async (values, positionals, context) => {
     const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -57,7 +60,9 @@ export const reproCommand = defineCommand({
     const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target] };
     const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, [target.level], prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);
+    const installAudit = values.audit ? new PooledInstallAuditor(1, context.signal) : undefined;
     const result = await runCell(cell, {
+      ...(installAudit ? { installAudit } : {}),
       ...prepared,
       knownIssues: resolved.knownIssues,
       evidenceDir: values.evidence ?? 'reports/repro',
@@ -86,7 +91,8 @@ export const reproCommand = defineCommand({
           await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
         },
       },
-    });
+    }).finally(() => installAudit?.close());
+    for (const step of result.steps) for (const check of step.checks.filter((c) => c.kind === 'audit')) out(`${check.status === 'pass' ? '  ok  ' : check.status === 'skip' ? '  SKIP' : '  FAIL'} step ${step.index}: ${check.check}: expected ${check.expected}, got ${check.actual}`);
     out(`\n${cellLine(result)}`);
     for (const file of result.attachments) out(`evidence: ${file}`);
     out(`rerun: ${result.repro}`);

@@ -19,6 +19,8 @@ import type { DriverName } from '../scenario/types.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, InterruptedError, LevelgateError } from '../util/errors.js';
+import type { InstallAuditor } from '../audit/install-auditor.js';
+import { auditInstalls } from './install-audit.js';
 import { CellError, interpret, levelsVisited, type Transcript } from './interpreter.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
@@ -27,8 +29,8 @@ import { judgeCell } from './verdict.js';
 /** The Debian packages behind each driver, as recorded in the image manifest. */
 const DRIVER_PACKAGES: Record<string, readonly string[]> = { dnf5: ['dnf5', 'libsolv1', 'rpm'], zypper: ['zypper', 'libzypp', 'libsolv1', 'rpm'], rpm: ['rpm'] };
 
-export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string): string {
-  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
+export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string, audit = false): string {
+  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}${audit ? ' --audit' : ''}`;
 }
 
 export interface CellHooks {
@@ -75,6 +77,8 @@ export interface CellEnvironment {
   readonly timeScale?: number;
   /** A level this host cannot provide is an error, not a skip (--require-levels). */
   readonly requireLevels?: boolean;
+  /** gate --audit: every package the steps install is audited against the guest's level (a check in its step). */
+  readonly installAudit?: InstallAuditor;
   /** The drivers for this run's guests (a distribution image's own $releasever); default DRIVERS. */
   readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
   /** Why a driver cannot run in this run's guests (the image lacks its tool), or undefined: such cells are skips. */
@@ -112,7 +116,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       attachments,
       ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
       timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
-      repro: reproCommand(cell, env.accelRequest),
+      repro: reproCommand(cell, env.accelRequest, env.installAudit !== undefined),
       attempts: 1,
       flaky: false,
       ...extra,
@@ -191,6 +195,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       },
     );
     if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
+    if (env.installAudit) {
+      const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario), env.installAudit, transcript.forensics);
+      transcript.steps.splice(0, transcript.steps.length, ...audited);
+    }
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
