@@ -1,24 +1,38 @@
 // `levelgate audit`: which x86-64 level the code of packages, repositories, guest images
-// and ELF files needs with and without a CPU check, against what their arch claims; a
-// line per package, JSON, JUnit and HTML reports, one exit code.
-import { stat } from 'node:fs/promises';
+// and ELF files needs with and without a CPU check, against what their arch claims; with
+// --run, each RPM also installed and run in a pinned guest, its SIGILLs explained and
+// reconciled with the static findings; a line per package, JSON, JUnit and HTML
+// reports, one exit code.
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { runAudit } from '../harness/audit/audit.js';
-import { auditExitCode } from '../harness/audit/findings.js';
+import { dir } from 'tmp-promise';
+import { chooseAccel } from '../harness/accel/choose.js';
+import { probeForRequest } from '../harness/accel/probe.js';
+import { auditTotals, runAudit } from '../harness/audit/audit.js';
+import { ensurePackagesDisk } from '../harness/audit/dynamic/packages-disk.js';
+import { commandsByPackage, planRuns, type RunPlan } from '../harness/audit/dynamic/plan.js';
+import { withRun } from '../harness/audit/dynamic/reconcile.js';
+import { runPackages } from '../harness/audit/dynamic/run-packages.js';
+import { AUDIT_EXIT, auditExitCode } from '../harness/audit/findings.js';
+import type { AuditRun } from '../harness/audit/types.js';
+import { ensureImage } from '../harness/image/build.js';
+import type { CpuTarget } from '../harness/levels/targets.js';
+import { BackendGuests } from '../harness/run/session.js';
 import { writeAuditHtml } from '../harness/audit/report-html.js';
 import { writeAuditJson } from '../harness/audit/report-json.js';
 import { writeAuditJUnit } from '../harness/audit/report-junit.js';
-import { packageLine } from '../harness/audit/report-text.js';
+import { packageLine, runLine } from '../harness/audit/report-text.js';
 import { archLevel } from '../harness/levels/arch.js';
 import { UsageError } from '../harness/util/errors.js';
-import { stderrLog } from '../harness/util/log.js';
+import { stderrLog, type Log } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveCount } from './resolve.js';
+import { resolveAccel, resolveCount, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 import { ensureHostPackages } from '../harness/host/install.js';
 
 export const AUDIT_USAGE = `usage: levelgate audit PATH... [--json PATH] [--junit PATH] [--html PATH] [--jobs N] [--arch ARCH]
+                      [--run LEVEL|auto [--command NAME=ARGV]... [--commands FILE] [--accel ACCEL]]
 
 Decodes the x86 code of every ELF file in PATH (iced-x86) and reports, per file, the
 ISA extensions it uses with counts and example instructions, the lowest x86-64 level
@@ -43,9 +57,24 @@ Options:
   --jobs N        worker threads decoding at once (default: one per core, ${os.availableParallelism()} here)
   --arch ARCH     the arch claimed for files in no package (default x86_64)
 
-Exit: 0 no finding; 1 a finding, or a package or file that could not be audited
-(damaged ELF, not an RPM, does not unpack); 2 bad usage (a path that does not exist);
-3 infrastructure (bsdtar or debugfs missing); 130/143 interrupted.`;
+Running the packages (RPMs only):
+  --run LEVEL     install each package (rpm -i --nodeps --noscripts --ignorearch) in a
+                  guest pinned to LEVEL (v1..v4 or a near miss), restored from a snapshot
+                  for each package, and run its programs in /usr/bin, /usr/sbin, /bin and
+                  /sbin with --version; every SIGILL comes back with its forensics and is
+                  reconciled with the static findings (confidence static, confirmed, or
+                  unpredicted). --run auto: each package at the lowest level its arch
+                  claims (x86_64 → v1, x86_64_v3 → v3, noarch → v1)
+  --command NAME=ARGV   run ARGV instead for package NAME (repeatable; words, or a JSON
+                  array of strings; never through a shell)
+  --commands FILE one NAME=ARGV a line (# starts a comment)
+  --accel ACCEL   auto (default), tcg, kvm or bochs
+
+Exit: 0 no finding; 1 a finding (sure, or confirmed or revealed by a trap), or a package
+or file that could not be audited (damaged ELF, not an RPM, does not unpack); 2 bad
+usage (a path that does not exist); 3 infrastructure (bsdtar or debugfs missing; with
+--run, a package that could not run for want of a guest, and no finding); 130/143
+interrupted.`;
 
 export const auditCommand = defineCommand({
   name: 'audit',
@@ -57,6 +86,10 @@ export const auditCommand = defineCommand({
     html: { type: 'string' },
     jobs: { type: 'string' },
     arch: { type: 'string' },
+    run: { type: 'string' },
+    command: { type: 'string', multiple: true },
+    commands: { type: 'string' },
+    accel: { type: 'string' },
   },
   run: async (values, positionals, context) => {
     if (positionals.length === 0) throw new UsageError('audit: name at least one RPM, repository, image, directory or ELF file', { hint: 'levelgate audit --help' });
@@ -72,16 +105,25 @@ export const auditCommand = defineCommand({
     const jobs = resolveCount(values.jobs, '--jobs', 1) ?? os.availableParallelism();
     const looseArch = values.arch ?? 'x86_64';
     if (archLevel(looseArch) === undefined) throw new UsageError(`--arch: '${looseArch}' is not an x86-64 RPM arch; known: noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
-    const run = await runAudit(positionals, {
+    if ((values.command || values.commands || values.accel) && values.run === undefined) throw new UsageError('--command, --commands and --accel go with --run', { hint: 'e.g. levelgate audit --run v2 --command "lgbad=lgbad --help" PKG.rpm' });
+    const target = values.run === undefined || values.run === 'auto' ? values.run : resolveTarget(values.run, '--run');
+    const accel = resolveAccel(values.accel);
+    const commands = commandsByPackage([...(values.commands ? await commandLines(values.commands) : []), ...(values.command ?? [])]);
+    const statically = await runAudit(positionals, {
       jobs,
       looseArch,
       log: stderrLog,
       signal: context.signal,
-      onPackage: (p) => process.stdout.write(`${packageLine(p)}\n`),
+      ...(target ? {} : { onPackage: (p) => process.stdout.write(`${packageLine(p)}\n`) }),
     });
+    const t0 = statically.totals;
+    const staticLine = `audit: ${t0.packages} packages, ${t0.elfFiles} ELF files, ${(t0.codeBytes / 1e6).toFixed(1)} MB of code in ${(statically.durationMs / 1000).toFixed(1)} s (${t0.mbPerSecond} MB/s, ${jobs} worker${jobs === 1 ? '' : 's'})`;
+    const run = target && !statically.interrupted ? await runThem(statically, planRuns(statically.packages, { target, commands }), accel, stderrLog, context.signal) : statically;
+    if (target) for (const p of run.packages) process.stdout.write(`${packageLine(p)}${p.run ? `\n        ${runLine(p.run)}` : ''}\n`);
     const t = run.totals;
+    const ran = run.packages.filter((p) => p.run);
     process.stdout.write(
-      `audit: ${t.packages} packages, ${t.elfFiles} ELF files, ${(t.codeBytes / 1e6).toFixed(1)} MB of code in ${(run.durationMs / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s, ${jobs} worker${jobs === 1 ? '' : 's'}): ${t.findings} with findings, ${t.errors} not auditable\n`,
+      `${staticLine}: ${t.findings} with findings, ${t.suspects} only suspected, ${t.errors} not auditable${target ? `; ran ${ran.length} at ${target === 'auto' ? 'the level each arch claims' : target.name} in ${((run.durationMs - statically.durationMs) / 1000).toFixed(1)} s, ${ran.reduce((n, p) => n + (p.run?.traps.length ?? 0), 0)} SIGILL` : ''}\n`,
     );
     for (const note of run.notes) process.stderr.write(`levelgate: note: ${note}\n`);
     const reports: [string, string | undefined, (file: string) => Promise<void>][] = [
@@ -95,6 +137,53 @@ export const auditCommand = defineCommand({
       process.stdout.write(`${name.padEnd(6)} ${path.resolve(file)}\n`);
     }
     if (run.interrupted) return exitCodeFor(new Error('interrupted'), context);
-    return auditExitCode(run.packages.map((p) => p.verdict));
+    const code = auditExitCode(run.packages.map((p) => p.verdict));
+    return code === AUDIT_EXIT.ok && ran.some((p) => p.run?.infrastructure) ? AUDIT_EXIT.infrastructure : code;
   },
 });
+
+/** --commands FILE: a NAME=ARGV a line; blank lines and # comments are skipped. */
+async function commandLines(file: string): Promise<string[]> {
+  const text = await readFile(file, 'utf8').catch((error: Error) => {
+    throw new UsageError(`--commands: cannot read '${file}': ${error.message}`);
+  });
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+/**
+ * audit --run: the packages' disk, one snapshot per CPU (booted and proven once, cached
+ * by the packages' content), each package restored, installed and run in turn; the
+ * static records reconciled with what ran.
+ */
+async function runThem(statically: AuditRun, plan: RunPlan, accel: ReturnType<typeof resolveAccel>, log: Log, signal: AbortSignal): Promise<AuditRun> {
+  for (const s of plan.skipped) log(`audit --run: ${s.id}: ${s.why}`);
+  const started = performance.now();
+  const packages = plan.groups.flatMap((g) => g.packages);
+  if (packages.length === 0) return { ...statically, run: runName(plan) };
+  await ensureHostPackages(['guests', 'image'], log);
+  const image = await ensureImage({ log, signal });
+  const disk = await ensurePackagesDisk(
+    packages.map((p) => p.file),
+    { log, signal },
+  );
+  const targets: CpuTarget[] = plan.groups.map((g) => g.target);
+  const probes = await probeForRequest(accel, targets, image);
+  const guests = new BackendGuests({ image, dataDisks: [disk.disk], snapshots: true, log, signal });
+  const scratch = await dir({ prefix: 'levelgate-audit-run-', unsafeCleanup: true });
+  try {
+    const runs = await runPackages(plan, { guests, accel: (name) => chooseAccel(name, accel, probes), guestPath: disk.guestPath, scratch: scratch.path, signal, log });
+    const reconciled = statically.packages.map((p) => {
+      const r = p.file ? runs.get(p.file) : undefined;
+      return r ? withRun(p, r) : p;
+    });
+    const durationMs = statically.durationMs + Math.round(performance.now() - started);
+    return { ...statically, packages: reconciled, durationMs, totals: auditTotals(reconciled, statically.durationMs), run: runName(plan), interrupted: signal.aborted };
+  } finally {
+    await scratch.cleanup();
+  }
+}
+
+const runName = (plan: RunPlan): string => [...new Set(plan.groups.map((g) => g.target.name))].join(', ') || 'nothing';

@@ -8,8 +8,11 @@ import { cacheRoot } from '../harness/image/cache.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { installHint, probeTools } from '../harness/host/tools.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
+import { doctorImage } from './doctor-image.js';
 
 export async function doctorCommand(args: string[]): Promise<number> {
+  const at = args.indexOf('--image');
+  if (at >= 0) return doctorImage(args[at + 1], args.includes('--refresh'));
   const refresh = args.includes('--refresh');
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const gaps: string[] = [];

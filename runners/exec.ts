@@ -17,7 +17,7 @@ export const EXEC_USAGE = `usage: levelgate exec --level LEVEL [options] -- COMM
 Boots a guest pinned to LEVEL, proves it sees that level, runs COMMAND in it and
 exits with COMMAND's status (128+N when signal N killed it, 124 on --timeout).
 
-  --level LEVEL          v1, v2, v3 or v4 (x86-64-v3 and x86_64_v3 are accepted)
+  --level LEVEL          v1, v2, v3 or v4 (x86-64-v3 and x86_64_v3 are accepted), or a near miss (v3-fma)
   --accel ACCEL          auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
   --timeout SECONDS      kill COMMAND after this long (default ${seconds(DEFAULTS.execTimeoutMs)}; timed from the host)
   --boot-timeout SECONDS give up on a guest that is not ready by then (default ${seconds(DEFAULTS.backends.tcg.bootTimeoutMs)} under TCG, ${seconds(DEFAULTS.backends.bochs.bootTimeoutMs)} under Bochs)

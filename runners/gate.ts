@@ -14,13 +14,15 @@ import { exitCodeOf, EXIT_CODES } from '../harness/results/summary.js';
 import { defaultWorkers, loadFactor } from '../harness/run/budget.js';
 import { runGate } from '../harness/run/gate-run.js';
 import { prepareRun } from '../harness/run/prepare.js';
+import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveProject } from './project.js';
+import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
+import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
 import type { AccelChoice } from '../harness/accel/choose.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
@@ -35,11 +37,20 @@ Project:
   --config PATH        the configuration file (default: levelgate.config.{ts,mts,js,mjs} here)
   --repo NAME=DIR      attach a repository (a createrepo_c directory) read-only to every
                        guest at /mnt/repos/NAME, for scenarios to use as attached('NAME') (repeatable)
+  --audit              audit every package a cell installs (its file in the scenario's
+                       repositories, decoded on the host) against the level of the guest it
+                       was installed on: code that needs more without a CPU check fails the
+                       cell (a check "audit NEVRA" with the first offending instructions)
   --variant-audit      add the variant audit: for every package built in more than one arch
                        in the attached repositories (the fixture repositories without any),
                        install it at every level and check the best variant runs
   --packages LIST      audit only these package names (comma-separated)
   --sample N           audit at most N packages (every N-th name, the same in every run)
+Image:
+  --image NAME|PATH    gate a distribution's own cloud image (qcow2 or raw; NAME: one of the
+                       configuration's images) instead of the default guest: booted at each
+                       level through its own bootloader, level proven, the image's own rpm,
+                       dnf5 and zypper run (drivers it lacks are skipped); see the README
 Selection:
   --level LEVEL        only this level (repeatable); one CPU model per CI job. A near miss
                        (v3-fma: a v3 CPU without FMA, which meets v2) runs every scenario on it
@@ -84,9 +95,11 @@ export const gateCommand = defineCommand({
     'require-levels': { type: 'boolean' },
     'near-misses': { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
+    image: { type: 'string' },
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'variant-audit': { type: 'boolean', default: false },
+    audit: { type: 'boolean', default: false },
     packages: { type: 'string' },
     sample: { type: 'string' },
     accel: { type: 'string' },
@@ -128,16 +141,22 @@ export const gateCommand = defineCommand({
     if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
 
     const planned = targetsOf(cells);
-    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned });
+    const image = resolveImage(values.image, resolved.project, process.cwd());
+    const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned };
+    const exactLevels = [...new Set(planned.filter((t) => !t.nearMiss).map((t) => t.level))];
+    const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, exactLevels, prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
     // A near miss this image cannot run on (its init dies there) is unavailable, like one no emulator provides.
     const unusable = await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
     const accelFor = (name: string): AccelChoice => {
       const why = unusable.get(name);
       return why ? { target: name, accel: null, skipReason: why } : prepared.accel(name);
     };
+    // Paths in the configuration are relative to its file; flags and defaults to the working directory.
+    const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : process.cwd();
     const reports = config.reporters ?? {};
-    const evidenceDir = path.resolve(values.evidence ?? reports.evidence ?? DEFAULTS.evidence);
-    const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (configured ?? fallback)));
+    const fromConfig = (configured: string | undefined) => (configured === undefined ? undefined : path.resolve(configDir, configured));
+    const evidenceDir = path.resolve(values.evidence ?? fromConfig(reports.evidence) ?? DEFAULTS.evidence);
+    const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (fromConfig(configured) ?? fallback)));
     const json = pick(values.json, reports.json, DEFAULTS.json);
     const junit = pick(values.junit, reports.junit, DEFAULTS.junit);
     const html = pick(values.html, reports.html, DEFAULTS.html);
@@ -147,6 +166,8 @@ export const gateCommand = defineCommand({
       ...(junit ? [junitReporter(path.resolve(junit))] : []),
       ...(html ? [htmlReporter(path.resolve(html))] : []),
     ]);
+    // --audit: the packages each cell installs, audited on the host (one worker; the cores run guests).
+    const installAudit = values.audit ? new PooledInstallAuditor(1, context.signal) : undefined;
     const run = await runGate({
       cells,
       workers,
@@ -159,6 +180,7 @@ export const gateCommand = defineCommand({
         accelRequest: accel,
         timeScale: loadFactor(workers),
         requireLevels,
+        ...(installAudit ? { installAudit } : {}),
       },
       imageDigest: prepared.image.digest,
       fixturesDigest: prepared.fixtures?.digest ?? 'none',
@@ -167,7 +189,7 @@ export const gateCommand = defineCommand({
       cellTimeoutMs,
       retries,
       ...(values.shard ? { shard: values.shard } : {}),
-    });
+    }).finally(() => installAudit?.close());
     const written = await reporters.onEnd(run);
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     process.stdout.write(`evidence ${evidenceDir}\n`);

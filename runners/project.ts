@@ -10,7 +10,9 @@ import { attached } from '../harness/scenario/api.js';
 import type { RepoSpec, Scenario } from '../harness/scenario/types.js';
 import { validateScenarios } from '../harness/scenario/validate.js';
 import { fixtureAuditSource, variantAuditScenarios } from '../harness/scenario/variant-audit.js';
+import type { ImageRequest } from '../harness/run/prepare-image.js';
 import { UsageError } from '../harness/util/errors.js';
+import path from 'node:path';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
 import { resolveDataDisk } from './resolve.js';
@@ -82,4 +84,24 @@ function auditScenarios(settings: VariantAuditConfig, repos: readonly AttachedRe
   if (result.unknown.length) throw new UsageError(`--packages: ${result.unknown.join(', ')} ${result.unknown.length > 1 ? 'are' : 'is'} in no audited repository`);
   if (result.scenarios.length === 0) throw new UsageError('the variant audit found no package built in more than one arch in the audited repositories');
   return result.scenarios;
+}
+
+/**
+ * The distribution image a run boots instead of the default guest: --image NAME (one of
+ * the configuration's images) or --image PATH; without the flag, the configuration's
+ * image when it lists exactly one; otherwise none (the default guest).
+ */
+export function resolveImage(flag: string | undefined, project: Project, cwd: string): ImageRequest | undefined {
+  const images = project.config.images ?? {};
+  const base = project.configFile ? path.dirname(project.configFile) : cwd;
+  const names = Object.keys(images);
+  if (flag === undefined) {
+    if (names.length === 0) return undefined;
+    if (names.length > 1) throw new UsageError(`the configuration lists ${names.length} images; pick one with --image NAME (known: ${names.join(', ')})`);
+    return { name: names[0]!, path: path.resolve(base, images[names[0]!]!), where: `images.${names[0]}` };
+  }
+  const named = images[flag];
+  if (named) return { name: flag, path: path.resolve(base, named), where: `images.${flag}` };
+  if (!flag.includes('/') && !/\.(qcow2|raw|img)$/i.test(flag)) throw new UsageError(`--image: '${flag}' is neither an image of the configuration (known: ${names.join(', ') || 'none'}) nor a path to an image file`);
+  return { path: path.resolve(cwd, flag), where: '--image' };
 }

@@ -4,22 +4,26 @@
 import { planCells } from '../harness/plan/plan.js';
 import { cellLine } from '../harness/report/terminal.js';
 import { countVerdicts, exitCodeOf } from '../harness/results/summary.js';
+import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
 import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
+import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveProject } from './project.js';
+import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
 import { EXIT } from './run-context.js';
 
-export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]...
+export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--image NAME|PATH] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]... [--audit]
 
 Runs one cell of the catalog with every command and its output shown as it runs,
 prints the emulator's command line and the command that reruns it. --driver defaults to
 the scenario's first driver. --keep leaves the guest running after the last step,
 with an interactive shell to attach to, until Ctrl-C. --cold-boot boots the guest from
-scratch instead of restoring the snapshot of a booted, proven guest.`;
+scratch instead of restoring the snapshot of a booted, proven guest. --image runs it in a
+distribution's own cloud image (see levelgate gate --help). --audit audits every package
+a step installs against the guest's level, as gate --audit does.`;
 
 export const reproCommand = defineCommand({
   name: 'repro',
@@ -31,10 +35,12 @@ export const reproCommand = defineCommand({
     accel: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
+    image: { type: 'string' },
     evidence: { type: 'string' },
     config: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'variant-audit': { type: 'boolean', default: false },
+    audit: { type: 'boolean', default: false },
   },
   run: async (values, positionals, context) => {
     const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -50,9 +56,13 @@ export const reproCommand = defineCommand({
     const cell = planCells(CATALOG, { scenarios: positionals, targets: [target.name], drivers: [driver] })[0];
     if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${target.name}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
 
-    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target] });
+    const image = resolveImage(values.image, resolved.project, process.cwd());
+    const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target] };
+    const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, [target.level], prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);
+    const installAudit = values.audit ? new PooledInstallAuditor(1, context.signal) : undefined;
     const result = await runCell(cell, {
+      ...(installAudit ? { installAudit } : {}),
       ...prepared,
       knownIssues: resolved.knownIssues,
       evidenceDir: values.evidence ?? 'reports/repro',
@@ -81,7 +91,8 @@ export const reproCommand = defineCommand({
           await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
         },
       },
-    });
+    }).finally(() => installAudit?.close());
+    for (const step of result.steps) for (const check of step.checks.filter((c) => c.kind === 'audit')) out(`${check.status === 'pass' ? '  ok  ' : check.status === 'skip' ? '  SKIP' : '  FAIL'} step ${step.index}: ${check.check}: expected ${check.expected}, got ${check.actual}`);
     out(`\n${cellLine(result)}`);
     for (const file of result.attachments) out(`evidence: ${file}`);
     out(`rerun: ${result.repro}`);

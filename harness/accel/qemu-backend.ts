@@ -1,6 +1,7 @@
 // QEMU as a backend, under KVM or TCG: boots and restores guests, makes their disk
 // states (qcow2 overlays), snapshots booted guests, and probes whether it can provide a
 // level on this host by booting the guest kernel with the level's CPU.
+import os from 'node:os';
 import { execa } from 'execa';
 import { DEFAULTS } from '../config/defaults.js';
 import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion } from '../guest/qemu-guest.js';
@@ -13,9 +14,16 @@ import type { Backend, ProbeResult } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
 
 const MARKER = 'LGPROBEOK';
-const PROBE_TIMEOUT_MS = DEFAULTS.probeTimeoutMs;
+/**
+ * A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s on a host whose load is
+ * five times its cores (measured): the limit stretches with the load, so a busy host is
+ * not cached as one that cannot run a level.
+ */
+export function probeTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
+  return Math.round(DEFAULTS.probeTimeoutMs * Math.min(5, Math.max(1, load / cores)));
+}
 
-export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean): string {
+export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean, timeoutMs: number = DEFAULTS.probeTimeoutMs): string {
   const line = (re: RegExp) => output.split('\n').find((l) => re.test(l))?.trim();
   const unsupported = line(/doesn't support requested feature/);
   if (unsupported) return `${accel.toUpperCase()} cannot provide this CPU: ${unsupported}`;
@@ -23,7 +31,7 @@ export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: 
   if (kvmBroken) return `KVM opens but cannot run guests (nested or paravirtual KVM?): ${kvmBroken}`;
   const noKvm = line(/Could not access KVM|failed to initialize kvm|No such file or directory/i);
   if (noKvm) return `KVM is not available: ${noKvm}`;
-  if (timedOut) return `${accel.toUpperCase()} did not boot the guest kernel within ${PROBE_TIMEOUT_MS / 1000} s${accel === 'kvm' ? ' (a KVM that opens but cannot run guests, e.g. nested or paravirtual)' : ''}`;
+  if (timedOut) return `${accel.toUpperCase()} did not boot the guest kernel within ${Math.round(timeoutMs / 1000)} s${accel === 'kvm' ? ' (a KVM that opens but cannot run guests, e.g. nested or paravirtual)' : ''}`;
   const panic = output.split('\n').find((l) => l.includes('Kernel panic'));
   const init = panic ? initSignal(panic) : undefined;
   if (init) return `the guest image's init (static busybox) was killed by ${init} on this CPU: its userland does not run there (${panic!.trim()})`;
@@ -53,11 +61,12 @@ export function probeArgs(accel: QemuAccel, target: CpuTarget, image: Pick<Image
  */
 export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: ImageArtifacts, qemuBinary = QEMU_BINARY): Promise<ProbeResult> {
   const started = performance.now();
+  const timeout = probeTimeoutMs();
   const result = await execa(qemuBinary, probeArgs(accel, target, image), {
     stdin: 'ignore',
     all: true,
     reject: false,
-    timeout: PROBE_TIMEOUT_MS,
+    timeout,
     forceKillAfterDelay: 1000,
     cleanup: true,
   });
@@ -67,7 +76,7 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
     accel,
     target: target.name,
     works,
-    reason: works ? 'booted the guest kernel' : explainProbeFailure(accel, output, result.timedOut),
+    reason: works ? 'booted the guest kernel' : explainProbeFailure(accel, output, result.timedOut, timeout),
     durationMs: Math.round(performance.now() - started),
   };
 }

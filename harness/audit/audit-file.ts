@@ -223,8 +223,13 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     tallyCodes(counts, elf.bits, s.tally);
   }
   if (rejectedBytes) notes.push(`${rejectedBytes} bytes between functions decode to invalid or privileged instructions: data, left out`);
-  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits));
-  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits));
+  // Examples carry their file offset too: what a SIGILL's trap line and forensics print.
+  const offsetOf = (address: number): number | undefined => {
+    const range = elf.code.find((c) => address >= c.addr && address < c.addr + c.size);
+    return range ? address - range.addr + range.offset : undefined;
+  };
+  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf));
+  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf));
   const all = mergeSummaries([uncond, cond], [unconditional, conditionalSummary]);
 
   return {
@@ -375,7 +380,7 @@ function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyM
 }
 
 /** Up to three example instructions per feature, from the first functions (by address) that have it. */
-function examplesFor(tally: Tally, members: readonly number[], scanned: readonly Scanned[], bits: 32 | 64): Map<string, ExampleInstruction[]> {
+function examplesFor(tally: Tally, members: readonly number[], scanned: readonly Scanned[], bits: 32 | 64, offsetOf: (address: number) => number | undefined): Map<string, ExampleInstruction[]> {
   // The first three functions holding each Code: the examples of every feature are among them.
   const holders = new Map<number, number[]>();
   for (const i of members) {
@@ -407,7 +412,10 @@ function examplesFor(tally: Tally, members: readonly number[], scanned: readonly
       list
         .sort((a, b) => a.address - b.address)
         .slice(0, EXAMPLES_PER_FEATURE)
-        .map((e) => ({ address: hex(e.address), text: e.text })),
+        .map((e) => {
+          const offset = offsetOf(e.address);
+          return { address: hex(e.address), ...(offset !== undefined ? { offset: hex(offset) } : {}), text: e.text };
+        }),
     );
   }
   return out;

@@ -7,12 +7,12 @@ import PQueue from 'p-queue';
 import { dir } from 'tmp-promise';
 import { readRepoMetadata } from '../repos/repodata.js';
 import { silentLog, type Log } from '../util/log.js';
-import { allowedLevel, judgeFile, packageVerdict, type Finding } from './findings.js';
+import { auditRpm } from './audit-rpm.js';
+import { judgePackage } from './findings.js';
 import { isInstalledTree, treeOwners } from './owners.js';
 import { AuditPool } from './pool.js';
-import { nevraOf, readRpmHeader, RpmError } from './rpm-header.js';
 import type { AuditRun, FileAudit, InputKind, PackageAudit } from './types.js';
-import { isExtImage, listElfFiles, unpackImage, unpackRpm, UnpackError, type TreeFile } from './unpack.js';
+import { isExtImage, listElfFiles, unpackImage, UnpackError, type TreeFile } from './unpack.js';
 
 export interface AuditOptions {
   /** Worker threads decoding at once (and RPMs unpacking at once). */
@@ -63,41 +63,10 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
     options.onPackage?.(pkg);
   };
 
-  /** Audits files (largest first, so the workers finish together) and judges them under one claim. */
-  const auditFiles = async (files: readonly TreeFile[]): Promise<FileAudit[]> => {
-    const order = [...files].sort((a, b) => b.size - a.size);
-    const results = await Promise.all(order.map((f) => pool.audit(f.file, f.path)));
-    return results.sort((a, b) => a.path.localeCompare(b.path));
-  };
-  const record = (base: Omit<PackageAudit, 'findings' | 'verdict' | 'allowed'>): PackageAudit => {
-    const allowed = allowedLevel(base.arch);
-    const findings = base.files.map((f) => judgeFile(f, allowed)).filter((f): f is Finding => f !== undefined);
-    return { ...base, allowed, findings, verdict: packageVerdict(findings, base.problem, base.files) };
-  };
-
-  const auditRpm = async (file: string, input: string, inputKind: InputKind): Promise<void> => {
-    const shown = inputKind === 'repository' ? path.relative(input, file) : file;
-    let header;
-    try {
-      header = await readRpmHeader(file);
-    } catch (error) {
-      const reason = error instanceof RpmError ? error.message : `cannot read it: ${(error as Error).message}`;
-      done(record({ id: shown, manager: 'rpm', input, inputKind, arch: undefined, problem: reason, files: [], otherFiles: 0 }));
-      return;
-    }
-    const id = nevraOf(header);
-    const scratch = await dir({ unsafeCleanup: true, prefix: 'levelgate-audit-rpm-' });
-    try {
-      await unpackRpm(file, scratch.path, signal);
-      const listing = await listElfFiles(scratch.path);
-      const files = await auditFiles(listing.elf);
-      done(record({ id, manager: 'rpm', input, inputKind, arch: header.arch, files, otherFiles: listing.others }));
-    } catch (error) {
-      if (!(error instanceof UnpackError)) throw error;
-      done(record({ id, manager: 'rpm', input, inputKind, arch: header.arch, problem: error.message, files: [], otherFiles: 0 }));
-    } finally {
-      await scratch.cleanup();
-    }
+  const record = judgePackage;
+  const auditFiles = (files: readonly TreeFile[]) => pool.auditAll(files);
+  const auditOneRpm = async (file: string, input: string, inputKind: InputKind): Promise<void> => {
+    done(await auditRpm(file, { pool, input, inputKind, ...(signal ? { signal } : {}) }));
   };
 
   const auditTree = async (root: string, input: string, inputKind: InputKind): Promise<void> => {
@@ -132,12 +101,12 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
       const kind = await classifyInput(input);
       switch (kind) {
         case 'rpm':
-          work.push(unpacks.add(() => auditRpm(input, input, kind)));
+          work.push(unpacks.add(() => auditOneRpm(input, input, kind)));
           break;
         case 'repository': {
           const repo = await readRepoMetadata(input);
           log(`audit: ${input}: repository with ${repo.packages.length} packages`);
-          for (const p of repo.packages) work.push(unpacks.add(() => auditRpm(path.join(input, p.location), input, kind)));
+          for (const p of repo.packages) work.push(unpacks.add(() => auditOneRpm(path.join(input, p.location), input, kind)));
           break;
         }
         case 'image': {
@@ -177,8 +146,6 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
     await pool.close();
   }
   const durationMs = performance.now() - started;
-  const files = packages.flatMap((p) => p.files);
-  const codeBytes = files.reduce((n, f) => n + f.codeBytes, 0);
   return {
     tool: 'levelgate audit',
     startedAt,
@@ -187,14 +154,22 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
     jobs: options.jobs,
     packages: packages.sort((a, b) => a.input.localeCompare(b.input) || a.id.localeCompare(b.id)),
     notes,
-    totals: {
-      packages: packages.length,
-      findings: packages.filter((p) => p.verdict === 'finding').length,
-      errors: packages.filter((p) => p.verdict === 'error').length,
-      elfFiles: files.filter((f) => f.status === 'audited').length,
-      codeBytes,
-      mbPerSecond: Math.round((codeBytes / 1e6 / (durationMs / 1000)) * 10) / 10,
-    },
+    totals: auditTotals(packages, durationMs),
     interrupted: signal?.aborted ?? false,
+  };
+}
+
+/** The counts of a run's packages by verdict, and the code decoded per second of `durationMs` (the static audit's time). */
+export function auditTotals(packages: readonly PackageAudit[], durationMs: number): AuditRun['totals'] {
+  const files = packages.flatMap((p) => p.files);
+  const codeBytes = files.reduce((n, f) => n + f.codeBytes, 0);
+  return {
+    packages: packages.length,
+    findings: packages.filter((p) => p.verdict === 'finding').length,
+    suspects: packages.filter((p) => p.verdict === 'suspect').length,
+    errors: packages.filter((p) => p.verdict === 'error').length,
+    elfFiles: files.filter((f) => f.status === 'audited').length,
+    codeBytes,
+    mbPerSecond: Math.round((codeBytes / 1e6 / (durationMs / 1000)) * 10) / 10,
   };
 }

@@ -40,6 +40,13 @@ export class AuditPool {
     });
   }
 
+  /** Audits files (largest first, so the workers finish together); the records come back in path order. */
+  async auditAll(files: readonly { readonly file: string; readonly path: string; readonly size: number }[]): Promise<FileAudit[]> {
+    const order = [...files].sort((a, b) => b.size - a.size);
+    const results = await Promise.all(order.map((f) => this.audit(f.file, f.path)));
+    return results.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
   /** Stops the workers; queued files are reported as not audited. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -1,10 +1,12 @@
 // The audit as JUnit XML (junit-10.xsd, like the gate's report): a testsuite per input,
 // a testcase per package; a finding is a <failure> listing the first offending
-// instructions per file, a package that could not be audited an <error>.
+// instructions per file, a package that could not be audited an <error>. Suspected
+// findings alone do not fail the testcase: its output lists them.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import junitModule, { type Builder } from 'junit-report-builder';
-import { packageTranscript } from './report-text.js';
+import { fails } from './findings.js';
+import { findingText, packageTranscript } from './report-text.js';
 import type { AuditRun, PackageAudit } from './types.js';
 
 // CommonJS package with ES-default types: under NodeNext the import is the builder itself.
@@ -12,7 +14,7 @@ const junit = junitModule as unknown as Builder;
 
 function failureBody(p: PackageAudit): string {
   return p.findings
-    .map((f) => [`${f.path}: needs ${f.features.join(', ')} (${f.needs}) without a CPU check; allowed ${f.allowed}`, ...f.examples.slice(0, 6).map((e) => `  ${e.address}: ${e.text}   (${e.feature})`)].join('\n'))
+    .map((f) => [findingText(f), ...f.examples.slice(0, 6).map((e) => `  ${e.address}: ${e.text}   (${e.feature})`)].join('\n'))
     .join('\n');
 }
 
@@ -28,7 +30,7 @@ export function buildAuditJUnit(run: AuditRun): string {
       const testCase = suite.testCase().className(`levelgate.audit.${p.inputKind}`).name(p.id).time(seconds);
       testCase.standardOutput(packageTranscript(p));
       if (p.verdict === 'finding') {
-        testCase.failure(p.findings.map((f) => f.message).join(' | '), 'isa-level-above-arch');
+        testCase.failure(p.findings.filter(fails).map((f) => (f.confidence === 'static' ? f.message : `${f.message} (confidence ${f.confidence}: ${f.run?.detail ?? ''})`)).join(' | '), 'isa-level-above-arch');
         testCase.stacktrace(failureBody(p));
       } else if (p.verdict === 'error') {
         const broken = p.files.filter((f) => f.status === 'error');

@@ -1,8 +1,12 @@
-// The audit in words: one line per package for the terminal, and the per-file
-// transcript the JUnit and HTML reports carry.
+// The audit in words: one line per package for the terminal (and one for what running
+// it showed), and the per-file transcript the JUnit and HTML reports carry.
 import type { LevelName } from '../levels/table.js';
+import type { PackageRun } from './dynamic/types.js';
 import { levelLabel } from './features.js';
+import { fails, type Finding } from './findings.js';
 import type { FileAudit, IsaSummary, PackageAudit } from './types.js';
+
+const MARKS = { pass: 'ok     ', finding: 'FINDING', suspect: 'SUSPECT', error: 'ERROR  ' } as const;
 
 const claimText = (p: PackageAudit): string =>
   p.allowed ? `${p.arch ?? 'no arch'} → ${levelLabel(p.allowed)}` : p.arch ? `${p.arch}: no x86-64 level, not judged` : 'no package claims it: not judged';
@@ -13,12 +17,27 @@ export function needsText(s: IsaSummary | undefined): string {
   return `${levelLabel(s.level)}${s.levelSetBy.length ? ` (${s.levelSetBy.join(', ')})` : ''}${s.beyond.length ? ` + ${s.beyond.join(', ')} (outside the levels)` : ''}`;
 }
 
+/**
+ * A finding in words: what the static audit says (or the trap), how sure it is, and its
+ * confidence after running: "confidence static", "confidence confirmed" (a trap in the
+ * file), "confidence unpredicted" (a trap the static audit did not see coming).
+ */
+export function findingText(f: Finding): string {
+  if (f.confidence === 'unpredicted') return `${f.message} — confidence unpredicted: ${f.run?.detail ?? 'it trapped'}`;
+  if (f.confidence === 'confirmed') return `${f.message} — confidence confirmed by a trap at ${f.run ? levelLabel(f.run.level) : 'run time'}: ${f.run?.detail ?? ''}`;
+  const run = f.run ? ` — not reproduced at ${levelLabel(f.run.level)}: ${f.run.detail}` : '';
+  return `${f.message}; ${f.certainty === 'suspect' ? 'suspected' : 'sure'}: ${f.why}; confidence static${run}`;
+}
+
 /** One line per package: verdict, id, claim and the first finding or what its code needs. */
 export function packageLine(p: PackageAudit): string {
-  const mark = p.verdict === 'pass' ? 'ok     ' : p.verdict === 'finding' ? 'FINDING' : 'ERROR  ';
+  const mark = MARKS[p.verdict];
   const audited = p.files.filter((f) => f.status === 'audited');
   if (p.problem) return `${mark} ${p.id}: ${p.problem}`;
-  if (p.findings.length) return `${mark} ${p.id} (${claimText(p)}): ${p.findings[0]!.message}${p.findings.length > 1 ? ` (+${p.findings.length - 1} more files)` : ''}`;
+  if (p.findings.length) {
+    const first = p.findings.find(fails) ?? p.findings[0]!;
+    return `${mark} ${p.id} (${claimText(p)}): ${findingText(first)}${p.findings.length > 1 ? ` (+${p.findings.length - 1} more files)` : ''}`;
+  }
   const broken = p.files.find((f) => f.status === 'error');
   if (broken) return `${mark} ${p.id}: ${broken.path}: ${broken.reason}`;
   if (!audited.length) {
@@ -60,14 +79,44 @@ export function fileTranscript(f: FileAudit): string[] {
   return lines;
 }
 
-/** The package's transcript: claim, findings with their first offending instructions, then every file. */
+/** What running the package showed, in one line: where, how it installed, how its programs ended. */
+export function runLine(run: PackageRun): string {
+  const where = `ran at ${run.target}${run.accel ? ` (${run.accel}${run.start === 'snapshot' ? ', restored' : ''})` : ''}`;
+  if (run.problem && run.programs.length === 0) return `${where}: ${run.problem}`;
+  const ended = (what: (p: PackageRun['programs'][number]) => boolean) => run.programs.filter(what).length;
+  const parts = [
+    `${run.programs.length} program${run.programs.length === 1 ? '' : 's'}`,
+    `${ended((p) => p.exitCode === 0)} exit 0`,
+    ...(ended((p) => p.exitCode !== 0 && p.exitCode !== null) ? [`${ended((p) => p.exitCode !== 0 && p.exitCode !== null)} another status`] : []),
+    ...(ended((p) => p.spawnFailed) ? [`${ended((p) => p.spawnFailed)} could not start`] : []),
+    ...(ended((p) => p.timedOut) ? [`${ended((p) => p.timedOut)} timed out`] : []),
+    `${run.traps.length} SIGILL`,
+  ];
+  return `${where}: ${parts.join(', ')}${run.problem ? `; ${run.problem}` : ''}${run.traps.map((t) => `\n          SIGILL: ${t.line}`).join('')}`;
+}
+
+/** The run's transcript: the install, then every program with how it ended. */
+export function runTranscript(run: PackageRun): string[] {
+  const lines = [`run at ${run.target} (level ${run.level}${run.accel ? `, ${run.accel}` : ''}${run.fidelity ? `, fidelity ${run.fidelity}` : ''}${run.start ? `, ${run.start === 'snapshot' ? 'restored from a snapshot' : 'booted'}` : ''}) in ${(run.durationMs / 1000).toFixed(1)} s`];
+  if (run.install) lines.push(`  $ ${run.install}`);
+  if (run.problem) lines.push(`  problem: ${run.problem}`);
+  for (const p of run.programs) {
+    const end = p.spawnFailed ? 'could not start' : p.timedOut ? 'timed out' : p.signal ? `killed by ${p.signal}` : `exit ${p.exitCode}`;
+    lines.push(`  $ ${p.command}: ${end}${p.firstLine ? ` — ${p.firstLine}` : ''}`);
+    for (const s of p.sigills) lines.push(`    SIGILL: ${s}`);
+  }
+  return lines;
+}
+
+/** The package's transcript: claim, findings with their first offending instructions, what running showed, then every file. */
 export function packageTranscript(p: PackageAudit): string {
   const lines = [`${p.id} from ${p.input} (${p.inputKind}): ${claimText(p)}; verdict ${p.verdict}`];
   if (p.problem) lines.push(`problem: ${p.problem}`);
   for (const finding of p.findings) {
-    lines.push(`FINDING ${finding.message}`);
-    for (const e of finding.examples.slice(0, 6)) lines.push(`  ${e.address}: ${e.text}   (${e.feature})`);
+    lines.push(`${fails(finding) ? 'FINDING' : 'SUSPECT'} ${findingText(finding)}`);
+    for (const e of finding.examples.slice(0, 6)) lines.push(`  ${e.address}${e.offset ? ` (file +${e.offset})` : ''}: ${e.text}   (${e.feature})`);
   }
+  if (p.run) lines.push(...runTranscript(p.run));
   for (const f of p.files) lines.push(...fileTranscript(f));
   if (p.otherFiles) lines.push(`(${p.otherFiles} other files are not ELF)`);
   return lines.join('\n');

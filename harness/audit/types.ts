@@ -4,10 +4,13 @@
 import type { LevelName } from '../levels/table.js';
 import type { ConditionRule } from './dispatch.js';
 import type { Finding, PackageVerdict } from './findings.js';
+import type { PackageRun } from './dynamic/types.js';
 
 export interface ExampleInstruction {
   /** 0x-prefixed virtual address (file offset in relocatable objects). */
   readonly address: string;
+  /** 0x-prefixed offset in the file: what the kernel's trap line and SIGILL forensics print. */
+  readonly offset?: string;
   /** Intel syntax, as iced-x86 formats it. */
   readonly text: string;
 }
@@ -100,6 +103,8 @@ export interface PackageAudit {
   readonly manager: 'rpm' | 'dpkg' | 'none';
   /** The input it came from. */
   readonly input: string;
+  /** The package file on the host (RPMs: the file itself, or its place in the repository). */
+  readonly file?: string;
   readonly inputKind: InputKind;
   /** The arch it claims (RPM terms; --arch for files in no package); undefined when unknown. */
   readonly arch: string | undefined;
@@ -110,6 +115,10 @@ export interface PackageAudit {
   readonly files: readonly FileAudit[];
   /** Files that are not ELF (scripts, data). */
   readonly otherFiles: number;
+  /** The executable files it ships in /usr/bin, /usr/sbin, /bin and /sbin (RPMs only): what `audit --run` runs. */
+  readonly programs?: readonly string[];
+  /** What running it in a pinned guest showed (audit --run). */
+  readonly run?: PackageRun;
   readonly findings: readonly Finding[];
   readonly verdict: PackageVerdict;
 }
@@ -124,7 +133,10 @@ export interface AuditRun {
   readonly notes: readonly string[];
   readonly totals: {
     readonly packages: number;
+    /** Packages with a finding that fails them (sure, or confirmed by running). */
     readonly findings: number;
+    /** Packages whose only findings are suspected (see Finding.confidence). */
+    readonly suspects: number;
     readonly errors: number;
     readonly elfFiles: number;
     readonly codeBytes: number;
@@ -132,4 +144,6 @@ export interface AuditRun {
     readonly mbPerSecond: number;
   };
   readonly interrupted: boolean;
+  /** audit --run: the CPU the packages ran on (a level, or "auto": each at the level its arch claims). */
+  readonly run?: string;
 }

@@ -1,6 +1,7 @@
 // Getting at the files to audit: RPM payloads through bsdtar (libarchive reads gzip,
-// xz and zstd payloads), ext4 guest images through debugfs's rdump (no mount, the
-// image is only read), and the ELF files under a tree.
+// xz and zstd payloads) or, for payloads libarchive does not know, rpm's own
+// rpm2archive; ext4 guest images through debugfs's rdump (no mount, the image is only
+// read); the ELF files under a tree and the programs a package ships.
 import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -8,17 +9,27 @@ import { InfrastructureError } from '../util/errors.js';
 
 export class UnpackError extends Error {}
 
-/** Unpacks an RPM's payload into `dir` (which must exist). Throws UnpackError with bsdtar's reason. */
+/** Unpacks an RPM's payload into `dir` (which must exist). Throws UnpackError with the unpackers' reasons. */
 export async function unpackRpm(file: string, dir: string, signal?: AbortSignal): Promise<void> {
-  const result = await execa('bsdtar', ['-x', '--no-same-owner', '-f', file, '-C', dir], { reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
-  if (result.failed) {
-    if (result.isCanceled) throw new UnpackError('interrupted');
-    if ((result as { code?: string }).code === 'ENOENT') {
-      throw new InfrastructureError('bsdtar is missing: it unpacks RPMs for the audit', { hint: 'apt-get install libarchive-tools   (or run ./levelgate setup)' });
-    }
-    throw new UnpackError(`bsdtar could not unpack it: ${(result.all ?? '').trim().split('\n').slice(-3).join('; ') || `exit ${result.exitCode}`}`);
+  const cancel = signal ? { cancelSignal: signal } : {};
+  const result = await execa('bsdtar', ['-x', '--no-same-owner', '-f', file, '-C', dir], { reject: false, all: true, ...cancel });
+  if (!result.failed) return;
+  if (result.isCanceled) throw new UnpackError('interrupted');
+  if ((result as { code?: string }).code === 'ENOENT') {
+    throw new InfrastructureError('bsdtar is missing: it unpacks RPMs for the audit', { hint: 'apt-get install libarchive-tools   (or run ./levelgate setup)' });
   }
+  const bsdtar = tail(result.all) || `exit ${result.exitCode}`;
+  // rpm >= 4.20 (the guest's rpm 6.1 among them) may write payloads libarchive 3.6 does
+  // not read ("stripped" cpio): rpm's own reader turns any payload rpm knows into a tar.
+  const tar = await execa('rpm2archive', ['-n', '-'], { inputFile: file, reject: false, all: true, ...cancel }).pipe('bsdtar', ['-x', '--no-same-owner', '-f', '-', '-C', dir], { reject: false, all: true, ...cancel });
+  if (!tar.failed) return;
+  if (tar.isCanceled) throw new UnpackError('interrupted');
+  const rpm2archive = (tar.pipedFrom[0] as { all?: string; code?: string; exitCode?: number } | undefined) ?? {};
+  const why = rpm2archive.code === 'ENOENT' ? 'rpm2archive is missing (apt-get install rpm)' : tail(rpm2archive.all) || tail(tar.all) || `exit ${tar.exitCode}`;
+  throw new UnpackError(`bsdtar could not unpack it (${bsdtar}), nor rpm2archive (${why})`);
 }
+
+const tail = (output: string | undefined): string => (output ?? '').trim().split('\n').slice(-3).join('; ');
 
 /** True when `file` starts like an ext2/3/4 file system (the superblock magic at 1080). */
 export async function isExtImage(file: string): Promise<boolean> {
@@ -42,7 +53,7 @@ export async function unpackImage(image: string, dir: string, signal?: AbortSign
     () => true,
     () => false,
   );
-  if (!usr) throw new UnpackError(`debugfs could not read the image: ${(result.all ?? '').trim().split('\n').slice(-3).join('; ') || 'it holds no /usr'}`);
+  if (!usr) throw new UnpackError(`debugfs could not read the image: ${tail(result.all) || 'it holds no /usr'}`);
 }
 
 export interface TreeFile {
@@ -104,4 +115,21 @@ export async function listElfFiles(root: string, skip: ReadonlySet<string> = new
   };
   await walk(root);
   return { elf, others };
+}
+
+/** Where a package's programs live. */
+export const PROGRAM_DIRS = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'] as const;
+
+/** The executable regular files directly in the program directories of an unpacked tree, as paths inside it. */
+export async function listPrograms(root: string): Promise<string[]> {
+  const programs: string[] = [];
+  for (const dir of PROGRAM_DIRS) {
+    const entries = await readdir(path.join(root, dir), { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const stats = await lstat(path.join(root, dir, entry.name));
+      if (stats.mode & 0o111) programs.push(`${dir}/${entry.name}`);
+    }
+  }
+  return programs.sort();
 }

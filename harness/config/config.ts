@@ -47,6 +47,12 @@ export interface LevelgateConfig {
   readonly retries?: number;
   /** Generated variant-audit scenarios: install each multi-variant package and check the best variant runs. */
   readonly variantAudit?: boolean | VariantAuditConfig;
+  /**
+   * Distribution images to gate instead of the default guest: name → a qcow2 or raw cloud
+   * image (relative to this file). `--image NAME` (or a path) picks one; with only one
+   * listed, it is used without the flag.
+   */
+  readonly images?: Readonly<Record<string, string>>;
   /** Report paths (false: do not write that report). */
   readonly reporters?: { readonly junit?: string | false; readonly html?: string | false; readonly json?: string | false; readonly evidence?: string };
 }
@@ -66,6 +72,7 @@ export const CONFIG_FIELDS = [
   'retries',
   'variantAudit',
   'reporters',
+  'images',
 ] as const satisfies readonly (keyof LevelgateConfig)[];
 
 /** Declares a project's configuration; the loader checks every field and names the ones it cannot use. */

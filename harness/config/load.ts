@@ -112,6 +112,14 @@ export function validateConfig(config: unknown, where: string): string[] {
     if (typeof c.repos !== 'object' || c.repos === null || Array.isArray(c.repos)) problems.push(`${where}: repos must map names to directories, e.g. repos: { compose: '/srv/compose' }`);
     else for (const [name, dir] of Object.entries(c.repos)) if (typeof dir !== 'string') problems.push(`${where}: repos.${name}: must be a directory path`);
   }
+  if (c.images !== undefined) {
+    if (typeof c.images !== 'object' || c.images === null || Array.isArray(c.images)) problems.push(`${where}: images must map names to image files, e.g. images: { fedora45: 'Fedora-Cloud-Base-45.qcow2' }`);
+    else
+      for (const [name, file] of Object.entries(c.images)) {
+        if (typeof file !== 'string' || !file) problems.push(`${where}: images.${name}: must be the path of a qcow2 or raw image`);
+        if (!/^[\w.-]+$/.test(name)) problems.push(`${where}: images: '${name}' is not a usable name (letters, digits, . _ -)`);
+      }
+  }
   const audit = c.variantAudit;
   if (audit !== undefined && typeof audit !== 'boolean') {
     const a = audit as VariantAuditConfig;

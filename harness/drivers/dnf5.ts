@@ -3,16 +3,13 @@
 // updates exist). Its configuration is the distribution's own: Debian's, like Fedora's,
 // sets skip_if_unavailable=True, so a repository that fails to load is skipped with
 // exit 0 — the harness reads the tool's view of its repositories to catch that.
-import { lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 import type { PinSpec, Refusal } from '../scenario/types.js';
 import { VARIANT_ARCHES } from '../levels/arch.js';
 
 export const DNF5_REPO_FILE = '/etc/yum.repos.d/levelgate.repo';
 /** Pins live in a drop-in of their own, next to the distribution's dnf.conf. */
 export const DNF5_PIN_FILE = '/etc/dnf/libdnf5.conf.d/50-levelgate-pins.conf';
-// Debian sid has no VERSION_ID for dnf5 to take $releasever from.
-const DEFAULT_RELEASEVER = 'sid';
-const base = (releasever = DEFAULT_RELEASEVER) => ['dnf5', '-y', `--releasever=${releasever}`, '--setopt=install_weak_deps=False'];
 
 export function dnf5RepoFile(repos: readonly RepoRef[]): string {
   return repos.map((repo) => `[${repo.id}]\nname=${repo.id}\nbaseurl=file://${repo.path}\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n`).join('\n');
@@ -28,12 +25,20 @@ const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
 /** Messages that mean the harness or the guest is broken, not that dnf5 refused. */
 const BROKEN = /Failed to download metadata|Failed to access RPM|Cannot open|Permission denied|No space left/;
 
-export const dnf5: PackageDriver = {
+/** dnf5 in a guest whose $releasever, when a scenario sets none, is `context.releasever` (the default guest: Debian sid, which has no VERSION_ID). */
+export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver {
+  const DEFAULT_RELEASEVER = context.releasever;
+  const base = (releasever = DEFAULT_RELEASEVER) => ['dnf5', '-y', `--releasever=${releasever}`, '--setopt=install_weak_deps=False'];
+  return {
   name: 'dnf5',
   solver: true,
   configureRepos: (repos) => ({
-    // The guest holds no repositories but levelgate's: one file with exactly the enabled ones.
-    commands: [{ argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) }],
+    // Exactly the enabled repositories, in one file: every other definition goes (a
+    // distribution's own would need a network; the default guest has none).
+    commands: [
+      { argv: ['find', '/etc/yum.repos.d', '-name', '*.repo', '!', '-name', 'levelgate.repo', '-delete'] },
+      { argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) },
+    ],
   }),
   // Every package of every enabled repository, with its repository; excludes (pins) do not hide packages from the view.
   repoView: (releasever = DEFAULT_RELEASEVER) => ({
@@ -92,3 +97,6 @@ export const dnf5: PackageDriver = {
     }
   },
 };
+}
+
+export const dnf5: PackageDriver = dnf5Driver();

@@ -5,6 +5,15 @@
 import type { Operation, PinSpec, Refusal } from '../scenario/types.js';
 import type { DetectorName } from '../levels/detectors.js';
 
+/** What a driver needs to know of the guest it runs in, beyond the tool itself. */
+export interface DriverContext {
+  /** $releasever when a scenario sets none: a distribution image's VERSION_ID. */
+  readonly releasever: string;
+}
+
+/** The default guest: Debian sid has no VERSION_ID for dnf5 to take $releasever from. */
+export const DEBIAN_GUEST: DriverContext = { releasever: 'sid' };
+
 export interface GuestCommand {
   readonly argv: readonly string[];
   /** Written to the command's stdin (config files go through `tee`, never a shell). */

@@ -43,6 +43,11 @@ export class AgentClient {
     stream.on('close', () => this.fail(new Error('agent channel closed')));
   }
 
+  /** A command (or a thaw) is running or waiting. */
+  get busy(): boolean {
+    return this.#pending !== undefined || this.#queue.size > 0 || this.#queue.pending > 0;
+  }
+
   get banner(): string | undefined {
     return this.#banner;
   }

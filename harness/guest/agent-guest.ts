@@ -13,7 +13,7 @@ import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
-import type { AgentClient } from './agent-client.js';
+import type { AgentChannel } from './agent-channel.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
 import { makeDataDisk } from './data-disk.js';
 import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestBootOptions, type GuestFacts, type GuestTimings } from './guest.js';
@@ -31,7 +31,8 @@ export interface EmulatorExit {
 export interface AgentGuestParts {
   readonly facts: GuestFacts;
   readonly console: GuestConsole;
-  readonly agent: AgentClient;
+  /** The command channel: levelgate's agent, or another that speaks the same interface (an image's qemu-guest-agent). */
+  readonly agent: AgentChannel;
   readonly stack: CleanupStack;
   /** Settles when the emulator process has exited. */
   readonly exited: Promise<EmulatorExit>;
@@ -125,6 +126,9 @@ export class AgentGuest implements Guest {
           hint: 'the snapshot may not fit this emulator: it is rebuilt on the next run (or use --cold-boot)',
         }),
       signal,
+    }).catch(async (error: unknown) => {
+      // The channel closes a moment before the emulator's exit is reported: say why it closed.
+      throw await this.#explain(error, 'while it was woken from a snapshot');
     });
     const flags = [...parseCpuinfoFlags(cpuinfo)].sort();
     if (flags.join(' ') !== proof.flags.join(' ')) {
@@ -193,7 +197,7 @@ export class AgentGuest implements Guest {
         consoleEvents: this.console.events.slice(eventsBefore) as ConsoleEvent[],
       };
     } catch (error) {
-      throw await this.#explain(error, command);
+      throw await this.#explain(error, `while running: ${command}`);
     } finally {
       clearTimeout(hostTimer);
       signal?.removeEventListener('abort', onAbort);
@@ -220,7 +224,7 @@ export class AgentGuest implements Guest {
    * The agent channel closes a moment before the emulator's exit is reported: a lost
    * channel is explained by the guest's death when that comes within two seconds.
    */
-  async #explain(error: unknown, command: string): Promise<unknown> {
+  async #explain(error: unknown, doing: string): Promise<unknown> {
     if (error instanceof LevelgateError) return error;
     const death = await raceWith(
       this.#parts.death.then(
@@ -232,7 +236,7 @@ export class AgentGuest implements Guest {
     ).catch(() => undefined);
     return (
       death ??
-      new GuestError(`lost the agent channel of guest ${this.facts.id} while running: ${command}`, {
+      new GuestError(`lost the agent channel of guest ${this.facts.id} ${doing}`, {
         cause: error,
         details: this.#parts.evidence(),
       })
@@ -376,7 +380,7 @@ export interface BootContext {
  * owns everything the boot makes, the guest's temp dir and data disks. A failed boot
  * unwinds the stack; one that the run's signal ended is an InterruptedError.
  */
-export async function bootWith<T>(options: GuestBootOptions, boot: (context: BootContext) => Promise<T>): Promise<T> {
+export async function bootWith<T>(options: Pick<GuestBootOptions, 'level' | 'signal' | 'tmpDir' | 'dataDisks' | 'dataFolders'>, boot: (context: BootContext) => Promise<T>): Promise<T> {
   const stack = new CleanupStack();
   const started = performance.now();
   const id = `levelgate-${options.level}-${randomUUID().slice(0, 8)}`;

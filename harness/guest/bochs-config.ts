@@ -40,7 +40,8 @@ export interface BochsMachineSpec {
 
 export const MAX_BOCHS_DATA_DISKS = 2;
 
-function quoted(value: string, what: string): string {
+/** A bochsrc string value, quoted; refuses what a bochsrc cannot hold. */
+export function quoted(value: string, what: string): string {
   if (/["\n\r]/.test(value)) throw new UsageError(`${what}: ${JSON.stringify(value)} cannot appear in a bochsrc (quote or newline)`);
   return `"${value}"`;
 }
@@ -75,7 +76,8 @@ export function buildBochsrc(spec: BochsMachineSpec): string {
     `romimage: file=${quoted(spec.romImage, 'romimage')}, options=fastboot`,
     `vgaromimage: file=${quoted(spec.vgaRomImage, 'vgaromimage')}`,
     // Debian's only display: an RFB server on every interface, inside a network namespace with nothing else.
-    'display_library: rfb, options="timeout=0"',
+    // no_gui_console: Bochs asks its questions (the save folder) on stdin/stdout, not on the guest's screen.
+    'display_library: rfb, options="timeout=0, no_gui_console"',
     // No network card, no sound: nothing reaches out of the guest.
     'plugin_ctrl: e1000=0, ne2k=0, pcipnic=0, sb16=0, es1370=0, gameport=0, parallel=0',
     'speaker: enabled=0',

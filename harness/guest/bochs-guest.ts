@@ -7,28 +7,42 @@
 //   guest's temp dir (`undoable` for the root, so its state survives a reboot);
 // - channel: serial ports relayed to unix sockets from inside an empty network
 //   namespace (bochs-relay.ts), which also keeps Bochs's RFB display off the network;
-// - time: the guest clock counts instructions, so the host times every command.
+// - time: the guest clock counts instructions, so the host times every command;
+// - snapshots: saved through the RFB display's Save button (bochs-save.ts), restored
+//   from a copy of the saved config with the guest's own journals.
 import { readFileSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../config/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
+import { exists } from '../image/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import { LevelUnavailableError, UsageError } from '../util/errors.js';
+import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
 import type { RelayConfig } from './bochs-relay.js';
+import { encodeRelayRequest, LineSplitter, parseRelayReply, type RelayReply } from './bochs-save.js';
+import { copySavedRootJournal, restoreState, type BochsSnapshotFiles } from './bochs-restore.js';
 import { connectWhenListening } from './connect.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { KERNEL_ARGS } from './kernel-args.js';
-import { raceWith } from './race.js';
+import type { DataDisk } from './qemu-args.js';
+import { raceWith, settlesWithin } from './race.js';
 
 export const BOCHS_BINARY = 'bochs';
 export const BOCHS_ROM = '/usr/share/bochs/BIOS-bochs-latest';
 export const BOCHS_VGA_ROM = '/usr/share/vgabios/vgabios.bin';
+/**
+ * Guest memory. Bochs restores read the whole saved RAM (≈1.5 s at 512 MiB, 2.1 s at
+ * 1 GiB); the catalog's package managers fit in 512 MiB (BENCHMARKS.md).
+ */
+export const BOCHS_MEMORY_MIB = 512;
+/** How long the relay may take to click, be asked and save. */
+const SAVE_LIMIT_MS = 180_000;
 /** The longest data disk name whose IDE model string ("lg-NAME") the guest still sees whole. */
 const MAX_DATA_DISK_NAME = 13;
 
@@ -53,67 +67,100 @@ async function sizeOf(file: string): Promise<number> {
   return (await stat(file)).size;
 }
 
+/** How a Bochs guest starts: a cold boot, a boot that can be saved, or a restore of a saved one. */
+type Start = { readonly kind: 'boot' } | { readonly kind: 'boot-for-snapshot'; readonly bootInfo: string } | { readonly kind: 'restore'; readonly snapshot: BochsSnapshotFiles };
+
+/** Asks the relay to save the simulation; resolves with how long Bochs took to write it. */
+type SaveControl = (dir: string) => Promise<number>;
+
 export class BochsGuest extends AgentGuest {
   readonly spec: BochsMachineSpec;
+  readonly #save: SaveControl | undefined;
 
-  private constructor(parts: AgentGuestParts, spec: BochsMachineSpec) {
+  private constructor(parts: AgentGuestParts, spec: BochsMachineSpec, save: SaveControl | undefined) {
     super(parts);
     this.spec = spec;
+    this.#save = save;
   }
 
+  /** Boots the guest, waits for its agent and proves its level; throws with evidence otherwise. */
   static boot(options: BochsGuestOptions): Promise<BochsGuest> {
+    return BochsGuest.#start(options, { kind: 'boot' });
+  }
+
+  /**
+   * Boots a guest that saveSnapshot() can save: Bochs's stdin is the relay's to answer
+   * the save prompts, the shell port is always there (so every restore has the same
+   * devices), and the boot info file is `bootInfo`, which must outlive the guest.
+   */
+  static bootForSnapshot(options: BochsGuestOptions, bootInfo: string): Promise<BochsGuest> {
+    return BochsGuest.#start(options, { kind: 'boot-for-snapshot', bootInfo });
+  }
+
+  /**
+   * Restores a booted, proven guest from Bochs's saved state: Bochs reads a copy of the
+   * saved config whose journals are this guest's (the root's is `options.disk`), so the
+   * snapshot is only read. The guest's clock and entropy are refreshed and its cpuinfo
+   * read back: a guest that is not the pinned CPU of the snapshot's proof is refused.
+   */
+  static restore(options: BochsGuestOptions, snapshot: BochsSnapshotFiles): Promise<BochsGuest> {
+    return BochsGuest.#start(options, { kind: 'restore', snapshot });
+  }
+
+  static #start(options: BochsGuestOptions, start: Start): Promise<BochsGuest> {
     return bootWith(options, async ({ id, stack, started, tmp, dataDisks }) => {
       if (options.target?.nearMiss) throw new LevelUnavailableError(`Bochs has no CPU model one feature short of a level: ${options.target.name} cannot be pinned`);
       const inTmp = (name: string) => path.join(tmp, name);
-      for (const disk of dataDisks) {
-        if (disk.name.length > MAX_DATA_DISK_NAME) throw new UsageError(`data disk name "${disk.name}" is too long for a Bochs guest: at most ${MAX_DATA_DISK_NAME} characters (it travels as the IDE model string)`);
-      }
-      const image = options.image;
-      const spec: BochsMachineSpec = {
-        cpuModel: options.cpu ?? bochsCpuModel(options.level),
-        memoryMiB: options.memoryMiB ?? 1024,
-        romImage: BOCHS_ROM,
-        vgaRomImage: BOCHS_VGA_ROM,
-        bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
-        rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: options.disk ?? inTmp('root.redolog'), mode: 'undoable', model: ROOT_DISK_MODEL },
-        dataDisks: await Promise.all(
-          dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` })),
-        ),
-        bootInfo: inTmp('boot-info.bin'),
-        logFile: inTmp('bochs.log'),
-        shell: options.shell ?? false,
-      };
-      const kernelArgs = bochsKernelArgs(options.extraKernelArgs);
-      await writeFile(spec.bootInfo, bootInfo(image.manifest.bochsBoot, kernelArgs));
-      const rc = inTmp('bochsrc');
-      await writeFile(rc, buildBochsrc(spec));
-      // Bochs's debugger is compiled in and would stop at a prompt: its first command is "continue".
+      const spec = start.kind === 'restore' ? await restoreSpec(options, start.snapshot, dataDisks, inTmp) : await bootSpec(options, start, dataDisks, inTmp);
       const debuggerRc = inTmp('debugger.rc');
+      // Bochs's debugger is compiled in and would stop at a prompt: its first command is "continue".
       await writeFile(debuggerRc, 'c\n');
+      let bochsArgs: string[];
+      let described: string;
+      if (start.kind === 'restore') {
+        const state = await restoreState(start.snapshot, spec, inTmp('state'));
+        bochsArgs = ['-q', '-r', state, '-rc', debuggerRc];
+        described = `(restored from ${start.snapshot.state})`;
+      } else {
+        await writeFile(spec.bootInfo, bootInfo(options.image.manifest.bochsBoot, bochsKernelArgs(options.extraKernelArgs)));
+        const rc = inTmp('bochsrc');
+        await writeFile(rc, buildBochsrc(spec));
+        bochsArgs = ['-q', '-f', rc, '-rc', debuggerRc];
+        described = `(bochsrc: ${rc})`;
+      }
 
       const sockets = { console: inTmp('console.sock'), agent: inTmp('agent.sock'), shell: inTmp('shell.sock') };
       const relay: RelayConfig = {
         bochs: BOCHS_BINARY,
-        args: ['-q', '-f', rc, '-rc', debuggerRc],
+        args: bochsArgs,
         cwd: tmp,
         ports: [
           { tcp: BOCHS_PORTS.console, socket: sockets.console },
           { tcp: BOCHS_PORTS.agent, socket: sockets.agent },
           ...(spec.shell ? [{ tcp: BOCHS_PORTS.shell, socket: sockets.shell }] : []),
         ],
+        ...(start.kind === 'boot-for-snapshot' ? { saveable: true } : {}),
       };
       const argv = unshareArgs(relay);
       const guestConsole = new GuestConsole(options.consoleLog ?? inTmp('console.log'));
       stack.defer('close console log', () => guestConsole.close());
 
-      // stdin is never written: its end closing tells the relay the harness is gone
-      // (bochs-relay.ts). Killing unshare kills the namespace's first process
-      // (--kill-child), and with it Bochs.
+      // stdin carries save requests (bochs-save.ts) and nothing else: its end closing
+      // tells the relay the harness is gone (bochs-relay.ts). Killing unshare kills the
+      // namespace's first process (--kill-child), and with it Bochs.
       const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal });
       let outputText = '';
-      const keep = (chunk: Buffer) => (outputText = (outputText + chunk.toString('utf8')).slice(-16_384));
-      child.stdout!.on('data', keep);
-      child.stderr!.on('data', keep);
+      const lines = new LineSplitter();
+      let onReply: ((reply: RelayReply) => void) | undefined;
+      child.stdout!.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        outputText = (outputText + text).slice(-16_384);
+        for (const line of lines.push(text)) {
+          const reply = parseRelayReply(line);
+          if (reply) onReply?.(reply);
+        }
+      });
+      child.stderr!.on('data', (chunk: Buffer) => (outputText = (outputText + chunk.toString('utf8')).slice(-16_384)));
       let tearingDown = false;
       stack.defer('stop Bochs', async () => {
         tearingDown = true;
@@ -143,6 +190,29 @@ export class BochsGuest extends AgentGuest {
       const agent = new AgentClient(await raceWith(connectWhenListening(sockets.agent, exited, deadline, 'Bochs'), death));
       stack.defer('close agent channel', () => agent.close());
 
+      const save: SaveControl | undefined =
+        start.kind === 'boot-for-snapshot'
+          ? async (dir) => {
+              // A command in flight would be cut in two: one half saved, one lost.
+              if (agent.busy) throw new GuestError(`guest ${id} is running a command: save it once the command has ended`);
+              // Bochs powers off once it has saved: that exit is no death.
+              tearingDown = true;
+              const reply = new Promise<RelayReply>((resolve) => (onReply = resolve));
+              child.stdin!.write(encodeRelayRequest({ save: dir }));
+              const gone = exited.then(async () => {
+                await sleep(1000);
+                throw new GuestError(`guest ${id}: Bochs exited before it said the state was saved`, { details: evidence() });
+              });
+              const result = await raceWith(reply, gone, {
+                timeoutMs: SAVE_LIMIT_MS,
+                onTimeout: () => new GuestError(`guest ${id}: the relay did not answer the save request within ${SAVE_LIMIT_MS / 1000} s`, { details: evidence() }),
+              });
+              if (!result.saved) throw new GuestError(`guest ${id}: saving the Bochs guest failed: ${result.error}`, { details: evidence() });
+              if (!(await settlesWithin(exited, 30_000))) throw new GuestError(`guest ${id}: Bochs saved its state but did not power off within 30 s`, { details: evidence() });
+              return result.ms;
+            }
+          : undefined;
+
       const facts: GuestFacts = {
         id,
         emulator: 'Bochs',
@@ -150,8 +220,8 @@ export class BochsGuest extends AgentGuest {
         accel: 'bochs',
         cpu: spec.cpuModel,
         requestedLevel: options.level,
-        imageDigest: image.digest,
-        kernelRelease: image.manifest.kernel.release,
+        imageDigest: options.image.digest,
+        kernelRelease: options.image.manifest.kernel.release,
       };
       const guest = new BochsGuest(
         {
@@ -162,7 +232,7 @@ export class BochsGuest extends AgentGuest {
           exited,
           death,
           evidence,
-          commandLine: `${quoteCommand(['unshare', ...argv.slice(0, argv.indexOf('--'))])} -- levelgate-bochs-relay -- ${quoteCommand([BOCHS_BINARY, ...relay.args])}   (bochsrc: ${rc})`,
+          commandLine: `${quoteCommand(['unshare', ...argv.slice(0, argv.indexOf('--'))])} -- levelgate-bochs-relay -- ${quoteCommand([BOCHS_BINARY, ...relay.args])}   ${described}`,
           proofHint: `Bochs was started with cpu model=${spec.cpuModel}`,
           hostTimesCommands: true,
           ...(spec.shell ? { shell: { socket: sockets.shell, device: BOCHS_SHELL_DEVICE } } : {}),
@@ -171,11 +241,75 @@ export class BochsGuest extends AgentGuest {
           ...(options.signal ? { signal: options.signal } : {}),
         },
         spec,
+        save,
       );
-      await guest.becomeReady(started, deadline, bootTimeoutMs);
+      if (start.kind === 'restore') await guest.becomeRestored(started, deadline, bootTimeoutMs, start.snapshot.proof);
+      else await guest.becomeReady(started, deadline, bootTimeoutMs);
       return guest;
     });
   }
+
+  /**
+   * Saves this guest (booted with bootForSnapshot, its agent idle) into `dir`, an
+   * existing empty folder: Bochs writes its state there and powers off. Resolves with
+   * the time Bochs took to write it. The guest is gone afterwards.
+   */
+  async saveSnapshot(dir: string): Promise<number> {
+    if (!this.#save) throw new GuestError(`guest ${this.facts.id} was not booted to be saved (BochsGuest.bootForSnapshot)`);
+    try {
+      return await this.#save(dir);
+    } finally {
+      await this.dispose();
+    }
+  }
+}
+
+/** The machine of a cold boot: the image's boot disk, the root journal (`options.disk`) and data disks. */
+async function bootSpec(options: BochsGuestOptions, start: Exclude<Start, { kind: 'restore' }>, dataDisks: readonly DataDisk[], inTmp: (name: string) => string): Promise<BochsMachineSpec> {
+  for (const disk of dataDisks) {
+    if (disk.name.length > MAX_DATA_DISK_NAME) throw new UsageError(`data disk name "${disk.name}" is too long for a Bochs guest: at most ${MAX_DATA_DISK_NAME} characters (it travels as the IDE model string)`);
+  }
+  const image = options.image;
+  return {
+    cpuModel: options.cpu ?? bochsCpuModel(options.level),
+    memoryMiB: options.memoryMiB ?? BOCHS_MEMORY_MIB,
+    romImage: BOCHS_ROM,
+    vgaRomImage: BOCHS_VGA_ROM,
+    bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
+    rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: options.disk ?? inTmp('root.redolog'), mode: 'undoable', model: ROOT_DISK_MODEL },
+    dataDisks: await Promise.all(dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` }))),
+    bootInfo: start.kind === 'boot-for-snapshot' ? start.bootInfo : inTmp('boot-info.bin'),
+    logFile: inTmp('bochs.log'),
+    shell: start.kind === 'boot-for-snapshot' ? true : (options.shell ?? false),
+  };
+}
+
+/** The machine of a restore: the snapshot's, with this guest's journals; refuses options the snapshot cannot honour. */
+async function restoreSpec(options: BochsGuestOptions, snapshot: BochsSnapshotFiles, dataDisks: readonly DataDisk[], inTmp: (name: string) => string): Promise<BochsMachineSpec> {
+  const refuse = (what: string) => new UsageError(`cannot restore the ${snapshot.proof.requested} Bochs snapshot ${what}`, { hint: 'boot the guest instead (BochsGuest.boot, or --cold-boot)' });
+  if (options.cpu !== undefined && options.cpu !== snapshot.cpuModel) throw refuse(`(cpu ${snapshot.cpuModel}) as cpu ${options.cpu}`);
+  if (options.memoryMiB !== undefined && options.memoryMiB !== snapshot.memoryMiB) throw refuse(`(${snapshot.memoryMiB} MiB) with ${options.memoryMiB} MiB`);
+  if (options.extraKernelArgs?.length) throw refuse('with other kernel arguments: the saved guest has booted');
+  if (options.dataFolders?.length) throw refuse('with data folders: the saved guest has the data disks it was saved with');
+  if (dataDisks.map((d) => d.path).join('\n') !== snapshot.dataDisks.map((d) => d.path).join('\n')) {
+    throw refuse(`with data disks ${dataDisks.map((d) => d.path).join(', ') || 'none'}: it was saved with ${snapshot.dataDisks.map((d) => d.path).join(', ') || 'none'}`);
+  }
+  const image = options.image;
+  const rootJournal = options.disk ?? inTmp('root.redolog');
+  // Bochs copies the saved redolog onto the journal; one made here is writable whoever saved it.
+  if (!(await exists(rootJournal))) await copySavedRootJournal(snapshot, rootJournal);
+  return {
+    cpuModel: snapshot.cpuModel,
+    memoryMiB: snapshot.memoryMiB,
+    romImage: BOCHS_ROM,
+    vgaRomImage: BOCHS_VGA_ROM,
+    bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
+    rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: rootJournal, mode: 'undoable', model: ROOT_DISK_MODEL },
+    dataDisks: await Promise.all(snapshot.dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` }))),
+    bootInfo: snapshot.bootInfo,
+    logFile: inTmp('bochs.log'),
+    shell: true,
+  };
 }
 
 /**

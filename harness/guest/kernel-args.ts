@@ -8,6 +8,9 @@
  * norandmaps: programs load at the same addresses every run, so QEMU 7.2's TCG reuses
  * the code it translated for the last run of the same program instead of translating
  * it again (repeated `rpm -qa` 240 -> 60 ms of CPU). Address layout is not what is tested.
+ * no_timer_check: on a loaded host the kernel's boot-time check that the 8254 timer
+ * ticks through the IO-APIC can fail under TCG ("MP-BIOS bug: 8254 timer not connected
+ * to IO-APIC"), and the boot hangs or panics; cloud images pass it for the same reason.
  */
 export const KERNEL_ARGS: readonly string[] = [
   'console=ttyS0',
@@ -18,4 +21,5 @@ export const KERNEL_ARGS: readonly string[] = [
   'cryptomgr.notests',
   'random.trust_cpu=on',
   'norandmaps',
+  'no_timer_check',
 ];

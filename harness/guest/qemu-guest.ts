@@ -224,12 +224,12 @@ export class QemuGuest extends AgentGuest {
 }
 
 /** The migration source of `migrate`: QEMU runs it through /bin/sh, so the path is quoted for a shell. */
-function quoteForExec(file: string): string {
+export function quoteForExec(file: string): string {
   return `'${file.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Loads a snapshot's device state into a QEMU started with -incoming defer, then lets the guest run. */
-async function loadIncoming(qmp: QmpClient, state: string, deadline: number): Promise<void> {
+export async function loadIncoming(qmp: QmpClient, state: string, deadline: number): Promise<void> {
   await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
   await qmp.execute('migrate-incoming', { uri: `exec:cat ${quoteForExec(state)}` });
   for (;;) {

@@ -1,5 +1,6 @@
 // Installs the host's missing Debian packages (as root) before a run needs them, so
 // `npx levelgate gate` in a project works on a fresh machine as `./levelgate` does.
+import { access } from 'node:fs/promises';
 import { execa } from 'execa';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
@@ -16,5 +17,16 @@ export async function ensureHostPackages(purposes: readonly HostTool['purpose'][
   await timedStep(log, `apt-get install ${packages.join(' ')}`, async () => {
     await execa('apt-get', ['update', '-qq'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+}
+
+/** Installs the Debian package that ships `file` (firmware, not a command) when the file is missing. */
+export async function ensurePackageFile(file: string, debianPackage: string, log: Log = silentLog): Promise<void> {
+  if (await access(file).then(() => true, () => false)) return;
+  if (process.getuid?.() !== 0) throw new InfrastructureError(`${file} is missing`, { hint: `as root: apt-get install ${debianPackage}` });
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  await timedStep(log, `apt-get install ${debianPackage}`, async () => {
+    await execa('apt-get', ['update', '-qq'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    await execa('apt-get', ['install', '-y', '-qq', '--no-install-recommends', debianPackage], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   });
 }

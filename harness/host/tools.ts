@@ -7,7 +7,7 @@ export interface HostTool {
   readonly command: string;
   readonly debianPackage: string;
   /** What needs it. */
-  readonly purpose: 'guests' | 'bochs' | 'image' | 'reports' | 'audit';
+  readonly purpose: 'guests' | 'bochs' | 'image' | 'reports' | 'audit' | 'cloud';
   /** Arguments that print its version (first line kept). */
   readonly versionArgs: readonly string[];
   /** The command prints no version: report its Debian package's. */
@@ -29,6 +29,10 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'xz', debianPackage: 'xz-utils', purpose: 'image', versionArgs: ['--version'] },
   { command: 'gcc', debianPackage: 'gcc', purpose: 'image', versionArgs: ['--version'] },
   { command: 'ld', debianPackage: 'binutils', purpose: 'image', versionArgs: ['--version'] },
+  // Full-distribution images: the stand-in image's partitioned disk, and the NoCloud seed.
+  { command: 'sfdisk', debianPackage: 'fdisk', purpose: 'cloud', versionArgs: ['--version'] },
+  { command: 'partx', debianPackage: 'util-linux', purpose: 'cloud', versionArgs: ['--version'] },
+  { command: 'genisoimage', debianPackage: 'genisoimage', purpose: 'cloud', versionArgs: ['--version'] },
   { command: 'xmllint', debianPackage: 'libxml2-utils', purpose: 'reports', versionArgs: ['--version'] },
   // levelgate audit: bsdtar (libarchive) unpacks RPMs with gzip, xz or zstd payloads; debugfs
   // reads guest images; rpm reads an image's rpm database (and builds the tests' RPMs).

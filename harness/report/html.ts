@@ -44,7 +44,7 @@ async function cellDetails(cell: CellResult): Promise<string> {
   const attachments = cell.attachments.map((a) => `<p>Evidence: <code>${escape(a)}</code></p>`).join('');
   const logs = await Promise.all(cell.consoleLogs.map(async (log) => `<details><summary>console ${escape(path.basename(log))}</summary><pre>${escape(await consoleTail(log))}</pre></details>`));
   const facts = cell.facts
-    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · ${cell.facts.start === 'snapshot' ? 'restored from a snapshot' : 'cold boot'} · -cpu ${cell.facts.cpu} · image ${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>${detectorTable(cell)}`
+    ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · ${cell.facts.start === 'snapshot' ? 'restored from a snapshot' : 'cold boot'} · -cpu ${cell.facts.cpu} · image ${cell.facts.image ? `${cell.facts.image.name} (${cell.facts.image.os}, kernel ${cell.facts.kernel}, glibc ${cell.facts.image.glibc}) ` : ''}${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>${detectorTable(cell)}`
     : '';
   return `<h3>${escape(cell.id)} — ${cell.verdict}</h3><p>${escape(cell.reason)}</p>${cell.knownIssues.map((i) => `<p>Known issue ${escape(i.id)}: ${escape(i.reason)} — <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}${cell.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (${escape(i.expires)}): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${attachments}${logs.join('')}`;
 }

@@ -32,6 +32,9 @@ function transcript(cell: CellResult): string {
   prop('guest-start', cell.facts?.start);
   for (const r of cell.facts?.detectors ?? []) prop(`detector.${r.detector}`, `${r.answer}${r.level ? ` (${r.level})` : ''}`);
   prop('image', cell.facts?.imageDigest);
+  prop('image-name', cell.facts?.image?.name);
+  prop('image-os', cell.facts?.image?.os);
+  prop('glibc', cell.facts?.image?.glibc);
   prop('kernel', cell.facts?.kernel);
   prop('package-manager', cell.facts?.packageManager);
   prop('attempts', String(cell.attempts));

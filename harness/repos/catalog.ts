@@ -2,7 +2,7 @@
 // it offers (read from its own metadata, once per run), and which programs its
 // packages ship: what the interpreter resolves names against.
 import path from 'node:path';
-import type { AvailablePackage } from './available.js';
+import { nevraString, type AvailablePackage } from './available.js';
 import { readRepoMetadata, type RepoMetadata } from './repodata.js';
 import type { ProgramSpec, ResolvedRepo } from '../run/interpreter.js';
 import { kindOf, type PackageBuild, type Scenario } from '../scenario/types.js';
@@ -65,15 +65,8 @@ export class RepoCatalog {
    * error the loader reports before any guest boots.
    */
   async resolve(scenario: Scenario): Promise<Map<string, ResolvedRepo>> {
-    const names = new Set<string>(Object.keys(scenario.repos));
-    for (const step of scenario.steps) {
-      if (step.action.kind === 'repos') for (const n of step.action.use) names.add(n);
-      if (step.action.kind === 'install-file') names.add(step.action.repo);
-    }
-    const releases = releasesOf(scenario);
     const resolved = new Map<string, ResolvedRepo>();
-    for (const name of names) {
-      const concrete = name.includes('$releasever') ? releases.map((r) => [r, name.replaceAll('$releasever', r)] as const) : [[undefined, name] as const];
+    for (const [name, concrete] of concreteRepos(scenario)) {
       const byRelease = new Map<string | undefined, readonly AvailablePackage[]>();
       for (const [release, concreteName] of concrete) {
         const dir = this.hostDir(scenario, concreteName);
@@ -89,6 +82,19 @@ export class RepoCatalog {
       });
     }
     return resolved;
+  }
+
+  /** Every package file the scenario's repositories hold on the host, by NEVRA (as rpm -qa names it): what gate --audit audits. */
+  async packageFiles(scenario: Scenario): Promise<Map<string, string>> {
+    const files = new Map<string, string>();
+    for (const [, concrete] of concreteRepos(scenario)) {
+      for (const [, concreteName] of concrete) {
+        const dir = this.hostDir(scenario, concreteName);
+        if (!dir) continue;
+        for (const p of (await this.metadataOf(dir)).packages) files.set(nevraString(p), path.join(dir, p.location));
+      }
+    }
+    return files;
   }
 
   /** Programs of the scenario's packages (fixture programs print their identity; others run with --version). */
@@ -132,6 +138,20 @@ function fixtureProgram(build: PackageBuild): ProgramSpec | undefined {
     case 'none':
       return undefined;
   }
+}
+
+/**
+ * Every repository name the scenario's steps use, each with its concrete names: for a
+ * name with $releasever, one per release (with the release), else the name itself.
+ */
+function concreteRepos(scenario: Scenario): Map<string, (readonly [string | undefined, string])[]> {
+  const names = new Set<string>(Object.keys(scenario.repos));
+  for (const step of scenario.steps) {
+    if (step.action.kind === 'repos') for (const n of step.action.use) names.add(n);
+    if (step.action.kind === 'install-file') names.add(step.action.repo);
+  }
+  const releases = releasesOf(scenario);
+  return new Map([...names].map((name) => [name, name.includes('$releasever') ? releases.map((r) => [r, name.replaceAll('$releasever', r)] as const) : [[undefined, name] as const]]));
 }
 
 /** Every value $releasever takes in a scenario: its start, and each release upgrade's target. */

@@ -34,7 +34,7 @@ export interface CommandRecord {
   readonly role: 'action' | 'query' | 'program' | 'setup';
 }
 
-export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'current' | 'updates' | 'detected-arch' | 'runnable' | 'repos';
+export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'current' | 'updates' | 'detected-arch' | 'runnable' | 'repos' | 'audit';
 
 /**
  * How a failing check differs from what was expected, so a known issue can say
@@ -48,7 +48,9 @@ export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'c
  *   (refused for another reason);
  * - current: `stale` (an older version than the newest runnable one);
  * - updates: `not-listed`, `extra-listed`;
- * - detected-arch, loads: `other`.
+ * - detected-arch, loads: `other`;
+ * - audit (gate --audit): `above-level` (code that runs without a CPU check needs more than
+ *   the guest it was installed on, or the package could not be audited).
  */
 export type Deviation =
   | 'arch'
@@ -67,6 +69,7 @@ export type Deviation =
   | 'stale'
   | 'not-listed'
   | 'extra-listed'
+  | 'above-level'
   | 'other';
 
 export interface CheckResult {
@@ -119,6 +122,8 @@ export interface CellFacts {
   readonly packageManager: string;
   /** How the cell's guest started: restored from a snapshot of a booted, proven guest, or booted cold. */
   readonly start?: 'snapshot' | 'cold';
+  /** A distribution image (--image): its name, its os-release PRETTY_NAME and its glibc (the digest, kernel and package managers are above). */
+  readonly image?: { readonly name: string; readonly os: string; readonly glibc: string };
   /** The CPU the cell started on: a level, or a near miss ("v3-fma"). */
   readonly target?: string;
   /** Every level detector's answer on that CPU (the detection oracle): detector → level and its own words. */

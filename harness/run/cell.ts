@@ -8,15 +8,19 @@ import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { levelgateCommand } from '../config/invocation.js';
+import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { ForensicsRecord } from '../forensics/record.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
 import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';
 import type { Cell } from '../plan/plan.js';
+import type { DriverName } from '../scenario/types.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, InterruptedError, LevelgateError } from '../util/errors.js';
+import type { InstallAuditor } from '../audit/install-auditor.js';
+import { auditInstalls } from './install-audit.js';
 import { CellError, interpret, levelsVisited, type Transcript } from './interpreter.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
@@ -25,8 +29,8 @@ import { judgeCell } from './verdict.js';
 /** The Debian packages behind each driver, as recorded in the image manifest. */
 const DRIVER_PACKAGES: Record<string, readonly string[]> = { dnf5: ['dnf5', 'libsolv1', 'rpm'], zypper: ['zypper', 'libzypp', 'libsolv1', 'rpm'], rpm: ['rpm'] };
 
-export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string): string {
-  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}`;
+export function reproCommand(cell: Pick<Cell, 'scenario' | 'target' | 'driver'>, accel?: string, audit = false): string {
+  return `${levelgateCommand()} repro ${cell.scenario.id} --level ${cell.target.name} --driver ${cell.driver}${accel && accel !== 'auto' ? ` --accel ${accel}` : ''}${audit ? ' --audit' : ''}`;
 }
 
 export interface CellHooks {
@@ -47,6 +51,8 @@ export interface ImageInfo {
   readonly kernel: string;
   /** Package name → version inside the image. */
   readonly packages: Readonly<Record<string, string>>;
+  /** A distribution image (--image): its name, what its os-release calls it, its glibc, and its package managers' versions by driver. */
+  readonly distribution?: { readonly name: string; readonly os: string; readonly glibc: string; readonly packageManagers: Readonly<Record<string, string>> };
 }
 
 export interface CellEnvironment {
@@ -71,6 +77,12 @@ export interface CellEnvironment {
   readonly timeScale?: number;
   /** A level this host cannot provide is an error, not a skip (--require-levels). */
   readonly requireLevels?: boolean;
+  /** gate --audit: every package the steps install is audited against the guest's level (a check in its step). */
+  readonly installAudit?: InstallAuditor;
+  /** The drivers for this run's guests (a distribution image's own $releasever); default DRIVERS. */
+  readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
+  /** Why a driver cannot run in this run's guests (the image lacks its tool), or undefined: such cells are skips. */
+  readonly driverUnavailable?: (driver: DriverName) => string | undefined;
 }
 
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
@@ -104,7 +116,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       attachments,
       ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
       timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
-      repro: reproCommand(cell, env.accelRequest),
+      repro: reproCommand(cell, env.accelRequest, env.installAudit !== undefined),
       attempts: 1,
       flaky: false,
       ...extra,
@@ -122,6 +134,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     if (!startedOn.accel || (choice.accel && BACKENDS[choice.accel].diskFormat === BACKENDS[startedOn.accel].diskFormat)) return choice;
     return { target: at, accel: startedOn.accel, why: `the disk stays with ${BACKENDS[startedOn.accel].title}, which made it` };
   };
+  const noDriver = env.driverUnavailable?.(cell.driver);
+  if (noDriver) return finish('skip', noDriver);
   let levels: LevelName[];
   try {
     levels = levelsVisited(cell.scenario, cell.level);
@@ -135,7 +149,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     return env.requireLevels ? finish('error', `level ${level === cell.level ? cell.target.name : level} is required (--require-levels) but ${why}`) : finish('skip', why);
   }
 
-  const driver = DRIVERS[cell.driver];
+  const driver = (env.drivers ?? DRIVERS)[cell.driver];
   const first = startedOn.accel!;
   firstAccel = first;
   const slowdown = BACKENDS[first].slowdown;
@@ -181,6 +195,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       },
     );
     if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
+    if (env.installAudit) {
+      const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario), env.installAudit, transcript.forensics);
+      transcript.steps.splice(0, transcript.steps.length, ...audited);
+    }
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
@@ -240,12 +258,14 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
 }
 
 function factsOf(session: CellSession, image: ImageInfo, driver: string, target: string): CellFacts {
+  const distribution = image.distribution;
   return {
     ...session.facts!,
     target,
     imageDigest: image.digest,
     kernel: image.kernel,
-    packageManager: (DRIVER_PACKAGES[driver] ?? []).map((p) => `${p} ${image.packages[p] ?? '?'}`).join(', '),
+    packageManager: distribution?.packageManagers[driver] ?? (DRIVER_PACKAGES[driver] ?? []).map((p) => `${p} ${image.packages[p] ?? '?'}`).join(', '),
+    ...(distribution ? { image: { name: distribution.name, os: distribution.os, glibc: distribution.glibc } } : {}),
   };
 }
 

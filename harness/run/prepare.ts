@@ -13,8 +13,17 @@ import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
 import { attachedRepoWarmUp } from '../repos/warm-up.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
+import type { Accel } from '../accel/choose.js';
+import type { PackageDriver } from '../drivers/driver.js';
+import type { DriverName } from '../scenario/types.js';
 import type { ImageInfo } from './cell.js';
-import { BackendGuests } from './session.js';
+import { BackendGuests, type CellGuests } from './session.js';
+
+/** Where a run's cells get their guests, made ready (snapshots) before the first cell. */
+export interface PreparedGuests extends CellGuests {
+  /** Makes the snapshots of these CPU targets; returns the targets the guest cannot run on, with the reason. */
+  prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<Map<string, string>>;
+}
 
 export interface Prepared {
   readonly artifacts: ImageArtifacts;
@@ -23,9 +32,13 @@ export interface Prepared {
   readonly fixtures?: FixtureSet;
   readonly catalog: RepoCatalog;
   readonly dataDisks: readonly DataDisk[];
-  readonly guests: BackendGuests;
+  readonly guests: PreparedGuests;
   /** The accelerator for a CPU target by name ("v3", "v3-fma"); every exact level and the near misses asked for. */
   readonly accel: (target: string) => AccelChoice;
+  /** A distribution image's drivers (its own $releasever); absent: the default guest's. */
+  readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
+  /** Why a driver cannot run in the run's guests (a distribution image without its tool). */
+  readonly driverUnavailable?: (driver: DriverName) => string | undefined;
 }
 
 export interface PrepareOptions {

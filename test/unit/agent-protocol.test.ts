@@ -1,4 +1,6 @@
+import { PassThrough } from 'node:stream';
 import test from 'ava';
+import { AgentClient } from '../../harness/guest/agent-client.js';
 import { encodeExec, encodeKill, FrameDecoder } from '../../harness/guest/agent-protocol.js';
 
 function reply(type: string, payload: Buffer): Buffer {
@@ -56,4 +58,18 @@ test('the decoder skips noise and reassembles frames split across chunks', (t) =
 test('done flags: timed out, killed, could not start', (t) => {
   const [frame] = new FrameDecoder().push(done(127, 0, 1 | 2 | 4));
   t.deepEqual(frame, { type: 'done', exit: { exitCode: 127, signal: 0, timedOut: true, killed: true, spawnFailed: true, durationNs: 1_500_000n } });
+});
+
+test("the agent client is busy from a command's request to its done frame (a guest is saved only when idle)", async (t) => {
+  const stream = new PassThrough();
+  const client = new AgentClient(stream);
+  t.false(client.busy);
+  const running = client.exec({ argv: ['true'], timeoutMs: 0, env: {}, cwd: '', input: Buffer.alloc(0) });
+  t.true(client.busy, 'queued');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.true(client.busy, 'sent, not answered');
+  stream.emit('data', done(0, 0, 0));
+  t.is((await running).exit.exitCode, 0);
+  t.false(client.busy, 'idle once answered');
+  client.close();
 });

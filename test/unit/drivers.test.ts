@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parseInstalled, QUERY_INSTALLED } from '../../harness/drivers/driver.js';
-import { DNF5_PIN_FILE, DNF5_REPO_FILE, dnf5, dnf5RepoFile } from '../../harness/drivers/dnf5.js';
+import { DNF5_PIN_FILE, DNF5_REPO_FILE, dnf5, dnf5Driver, dnf5RepoFile } from '../../harness/drivers/dnf5.js';
 import { rpm } from '../../harness/drivers/rpm.js';
 import { ZYPPER_REPO_FILE, zypper, zypperRepoFile } from '../../harness/drivers/zypper.js';
 
@@ -8,11 +8,20 @@ const out = (exitCode: number | null, stderr = '', stdout = '') => ({ exitCode, 
 
 test('dnf5: exactly the enabled repositories in one file written through tee; operations by name', (t) => {
   const repos = [{ id: 's-base', path: '/mnt/fixtures/s/base' }, { id: 's-rel', path: '/mnt/fixtures/s/release-$releasever' }];
-  t.deepEqual(dnf5.configureRepos(repos).commands, [{ argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) }]);
+  t.deepEqual(dnf5.configureRepos(repos).commands, [
+    { argv: ['find', '/etc/yum.repos.d', '-name', '*.repo', '!', '-name', 'levelgate.repo', '-delete'] },
+    { argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) },
+  ]);
   t.is(dnf5RepoFile(repos.slice(0, 1)), '[s-base]\nname=s-base\nbaseurl=file:///mnt/fixtures/s/base\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n');
   t.regex(dnf5RepoFile(repos), /baseurl=file:\/\/\/mnt\/fixtures\/s\/release-\$releasever\n/);
   t.deepEqual(dnf5.operation('distro-sync', ['lgsync'])?.argv, ['dnf5', '-y', '--releasever=sid', '--setopt=install_weak_deps=False', 'distro-sync', 'lgsync']);
   t.deepEqual(dnf5.releaseUpgrade('2')?.argv, ['dnf5', '-y', '--releasever=2', '--setopt=install_weak_deps=False', 'distro-sync']);
+});
+
+test("dnf5 in a distribution image: its own VERSION_ID is $releasever where a scenario sets none", (t) => {
+  const fedora = dnf5Driver({ releasever: '45' });
+  t.deepEqual(fedora.operation('install', ['x'])?.argv, ['dnf5', '-y', '--releasever=45', '--setopt=install_weak_deps=False', 'install', 'x']);
+  t.deepEqual(fedora.operation('install', ['x'], '46')?.argv.slice(0, 3), ['dnf5', '-y', '--releasever=46']);
 });
 
 test('dnf5: the repository view and check-upgrade are parsed; its detector is $arch', (t) => {

@@ -1,0 +1,77 @@
+// One package in one guest: installed from the read-only disk of packages, then each of
+// its commands run (its programs with --version, or what --command gave), every SIGILL
+// explained with its forensics. The guest is an interface, so unit tests drive this
+// with a fake.
+import { explainCommand } from '../../forensics/explain-command.js';
+import { quoteCommand } from '../../util/quote.js';
+import type { CellGuest as RunGuest, ExecResult as RunResult } from '../../run/interpreter.js';
+import type { ProgramRunRecord, RunTrap } from './types.js';
+
+/** How a command in the guest ended, and what running a package needs of a guest: what the cell interpreter uses. */
+export type { RunGuest, RunResult };
+
+export interface InGuestPlan {
+  /** The package file as the guest sees it (on the read-only disk). */
+  readonly guestFile: string;
+  readonly commands: readonly (readonly string[])[];
+  /** Limits: the install, and each command. */
+  readonly installMs: number;
+  readonly commandMs: number;
+}
+
+export interface InGuestResult {
+  readonly install: string;
+  readonly problem?: string;
+  readonly programs: ProgramRunRecord[];
+  readonly traps: RunTrap[];
+}
+
+/**
+ * The install: --nodeps because the guest's system is Debian's (dpkg's): the package's
+ * requirements could never be met from its rpm database, and the audit runs each package
+ * alone; --noscripts and --notriggers because scriptlets are written for the
+ * distribution the package comes from (users, systemd, alternatives), and one that fails
+ * here would abort the install and leave nothing to run; --ignorearch so a package runs
+ * on any CPU asked for, also one below what its arch claims (to see where it breaks).
+ */
+export const installCommand = (guestFile: string): string[] => ['rpm', '-i', '--nodeps', '--noscripts', '--notriggers', '--ignorearch', guestFile];
+
+const firstLine = (text: string): string => text.trim().split('\n')[0]?.slice(0, 200) ?? '';
+
+export async function runInGuest(guest: RunGuest, plan: InGuestPlan): Promise<InGuestResult> {
+  const traps: RunTrap[] = [];
+  const explain = async (argv: readonly string[], result: RunResult): Promise<string[]> => {
+    const records = await explainCommand(
+      { argv, stderr: result.stderr, consoleLines: result.consoleEvents.filter((e) => e.kind === 'illegal-instruction').map((e) => e.line) },
+      { exec: (a) => guest.exec(a, { timeoutMs: plan.commandMs }), level: guest.level, fidelity: guest.fidelity },
+    );
+    traps.push(...records.map((r) => ({ ...r, command: result.command })));
+    return records.map((r) => r.line);
+  };
+  const installArgv = installCommand(plan.guestFile);
+  const installed = await guest.exec(installArgv, { timeoutMs: plan.installMs });
+  await explain(installArgv, installed);
+  const install = quoteCommand(installArgv);
+  if (installed.exitCode !== 0) {
+    const how = installed.timedOut ? `did not finish within ${Math.round(plan.installMs / 1000)} s` : installed.signal ? `was killed by ${installed.signal}` : `exit ${installed.exitCode}`;
+    return { install, problem: `rpm could not install it (${how}): ${firstLine(installed.stderr || installed.stdout) || 'no output'}`, programs: [], traps };
+  }
+  if (plan.commands.length === 0) return { install, problem: 'it ships no program in /usr/bin, /usr/sbin, /bin or /sbin and no --command names one: nothing ran', programs: [], traps };
+  const programs: ProgramRunRecord[] = [];
+  for (const argv of plan.commands) {
+    const result = await guest.exec(argv, { timeoutMs: plan.commandMs });
+    const sigills = await explain(argv, result);
+    programs.push({
+      argv,
+      command: result.command,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      spawnFailed: result.spawnFailed,
+      durationMs: Math.round(result.durationMs),
+      firstLine: result.exitCode === 0 ? firstLine(result.stdout) : firstLine(result.stderr) || firstLine(result.stdout),
+      sigills,
+    });
+  }
+  return { install, programs, traps };
+}

@@ -1,0 +1,272 @@
+// Snapshots of booted, proven Bochs guests: per image, level, CPU model, memory, Bochs
+// build and attached data set, a guest is booted and proven once, then Bochs saves it
+// (its RAM, devices and redologs) into the cache. Every cell then restores it in about
+// a second and a half instead of a 14-20 s boot, on a root journal of its own that
+// starts as the saved one. The snapshot lives under a key of everything it depends on;
+// one that is damaged or does not fit is rebuilt, never used.
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { DEFAULTS } from '../config/defaults.js';
+import { parseInstalled, QUERY_INSTALLED, type GuestCommand } from '../drivers/driver.js';
+import { debianPackageVersion } from '../host/tools.js';
+import type { ImageArtifacts } from '../image/build.js';
+import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
+import { bochsCpuModel } from '../levels/bochs-cpu.js';
+import { askDetectors, type DetectorReading } from '../levels/detectors.js';
+import type { LevelProof } from '../levels/proof.js';
+import type { LevelName } from '../levels/table.js';
+import { silentLog, type Log } from '../util/log.js';
+import { buildBochsrc, ROOT_DISK_MODEL, type BochsMachineSpec } from './bochs-config.js';
+import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
+import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
+import type { DataDisk } from './qemu-args.js';
+
+/** What a snapshot depends on. */
+export interface BochsSnapshotSpec {
+  readonly image: ImageArtifacts;
+  readonly level: LevelName;
+  readonly dataDisks: readonly DataDisk[];
+  readonly memoryMiB?: number;
+  /** Commands run after the proof and before saving (page cache, package-manager caches). */
+  readonly warmUp?: readonly GuestCommand[];
+}
+
+export interface BochsSnapshot extends BochsSnapshotFiles {
+  readonly key: string;
+  readonly dir: string;
+  /** The console of the boot the snapshot was made from (evidence of its proof). */
+  readonly bootConsole: string;
+  /** The rpm database of the saved guest, read when it was saved. */
+  readonly installed: readonly string[];
+  /** Every level detector's answer in the saved guest. */
+  readonly detectors: readonly DetectorReading[];
+  readonly manifest: BochsSnapshotManifest;
+}
+
+export interface BochsSnapshotManifest {
+  readonly key: string;
+  readonly inputs: BochsSnapshotInputs;
+  readonly createdAt: string;
+  readonly bootMs: number;
+  readonly saveMs: number;
+  readonly cpuModel: string;
+  readonly memoryMiB: number;
+  readonly dataDisks: readonly DataDisk[];
+  /** Every file's size, by its path in the snapshot. */
+  readonly sizes: Readonly<Record<string, number>>;
+  /** The SHA-256 of every saved file but the RAM (devices, CPU, config, redologs). */
+  readonly sha256: Readonly<Record<string, string>>;
+}
+
+/** A file's identity where Bochs checks it (a redolog remembers its base image's mtime). */
+interface FileFacts {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+export interface BochsSnapshotInputs {
+  readonly layout: number;
+  readonly image: string;
+  readonly level: LevelName;
+  readonly cpuModel: string;
+  readonly memoryMiB: number;
+  /** bochs, bochsbios and vgabios package versions. */
+  readonly emulator: string;
+  readonly kernelArgs: readonly string[];
+  /** The bochsrc of the saved boot, with the guest's own paths left out. */
+  readonly bochsrcSha256: string;
+  readonly bootDisk: FileFacts;
+  readonly rootDisk: FileFacts;
+  readonly dataDisks: readonly (FileFacts & { readonly name: string })[];
+  readonly warmUp: readonly GuestCommand[];
+}
+
+const FILES = { state: 'state', bootInfo: 'boot-info.bin', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', manifest: 'manifest.json', console: 'console.log' } as const;
+/** The saved RAM: too large to hash on every load; its size is checked. */
+const RAM = 'memory.ram';
+/** Bump when the way a snapshot is made changes (what the warm-up does, the file layout, the save). */
+const LAYOUT = 2;
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/** The key of a snapshot: a hash of every input, so that any change makes a new snapshot. */
+export function bochsSnapshotKey(inputs: BochsSnapshotInputs): string {
+  return sha256(JSON.stringify(inputs)).slice(0, 16);
+}
+
+/** The bochsrc of a snapshot's boot with placeholder paths: what of it shapes the saved guest. */
+export function canonicalBochsrc(spec: Pick<BochsMachineSpec, 'cpuModel' | 'memoryMiB'> & { readonly bootDiskBytes: number; readonly rootDiskBytes: number; readonly dataDisks: readonly { readonly name: string; readonly size: number }[] }): string {
+  return buildBochsrc({
+    cpuModel: spec.cpuModel,
+    memoryMiB: spec.memoryMiB,
+    romImage: BOCHS_ROM,
+    vgaRomImage: BOCHS_VGA_ROM,
+    bootDisk: { path: 'BOOT', bytes: spec.bootDiskBytes, journal: 'BOOT-JOURNAL', mode: 'volatile', model: 'levelgate-boot' },
+    rootDisk: { path: 'ROOT', bytes: spec.rootDiskBytes, journal: 'ROOT-JOURNAL', mode: 'undoable', model: ROOT_DISK_MODEL },
+    dataDisks: spec.dataDisks.map((d, i) => ({ path: `DATA-${i}`, bytes: d.size, journal: `DATA-JOURNAL-${i}`, mode: 'volatile', model: `lg-${d.name}` })),
+    bootInfo: 'BOOT-INFO',
+    logFile: 'LOG',
+    shell: true,
+  });
+}
+
+async function fileFacts(file: string): Promise<FileFacts> {
+  const s = await stat(file);
+  return { path: file, size: s.size, mtimeMs: Math.round(s.mtimeMs) };
+}
+
+/** Gathers the inputs of a snapshot from the image, the host's Bochs packages and the data disks. */
+export async function bochsSnapshotInputs(spec: BochsSnapshotSpec): Promise<BochsSnapshotInputs> {
+  const cpuModel = bochsCpuModel(spec.level);
+  const memoryMiB = spec.memoryMiB ?? BOCHS_MEMORY_MIB;
+  const versions = await Promise.all(['bochs', 'bochsbios', 'vgabios'].map(async (p) => `${p} ${(await debianPackageVersion(p)) ?? 'not installed'}`));
+  const bootDisk = await fileFacts(spec.image.bochsBootDisk);
+  const rootDisk = await fileFacts(spec.image.rootDisk);
+  const dataDisks = await Promise.all(spec.dataDisks.map(async (d) => ({ name: d.name, ...(await fileFacts(d.path)) })));
+  return {
+    layout: LAYOUT,
+    image: spec.image.digest,
+    level: spec.level,
+    cpuModel,
+    memoryMiB,
+    emulator: versions.join(', '),
+    kernelArgs: bochsKernelArgs(),
+    bochsrcSha256: sha256(canonicalBochsrc({ cpuModel, memoryMiB, bootDiskBytes: bootDisk.size, rootDiskBytes: rootDisk.size, dataDisks })),
+    bootDisk,
+    rootDisk,
+    dataDisks,
+    warmUp: spec.warmUp ?? [],
+  };
+}
+
+/** Every file under `dir`, as paths relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+}
+
+/** Reads a published snapshot; undefined when it is missing, damaged or made for other inputs. */
+async function load(dir: string, key: string): Promise<BochsSnapshot | undefined> {
+  const file = (name: string) => path.join(dir, name);
+  try {
+    const manifest = JSON.parse(await readFile(file(FILES.manifest), 'utf8')) as BochsSnapshotManifest;
+    if (manifest.key !== key) return undefined;
+    const present = (await filesUnder(dir)).filter((f) => f !== FILES.manifest);
+    if (present.join('\n') !== Object.keys(manifest.sizes).sort().join('\n')) return undefined;
+    for (const [name, size] of Object.entries(manifest.sizes)) if ((await stat(file(name))).size !== size) return undefined;
+    for (const [name, hash] of Object.entries(manifest.sha256)) if (sha256(await readFile(file(name))) !== hash) return undefined;
+    const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
+    const installed = JSON.parse(await readFile(file(FILES.installed), 'utf8')) as string[];
+    const detectors = JSON.parse(await readFile(file(FILES.detectors), 'utf8')) as DetectorReading[];
+    return {
+      key,
+      dir,
+      state: file(FILES.state),
+      bootInfo: file(FILES.bootInfo),
+      bootConsole: file(FILES.console),
+      proof,
+      installed,
+      detectors,
+      cpuModel: manifest.cpuModel,
+      memoryMiB: manifest.memoryMiB,
+      dataDisks: manifest.dataDisks,
+      manifest,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface EnsureBochsSnapshotOptions {
+  readonly cacheDir?: string;
+  readonly log?: Log;
+  readonly signal?: AbortSignal;
+  readonly bootTimeoutMs?: number;
+  /** Rebuild even when a usable snapshot exists (after a restore showed it does not fit). */
+  readonly rebuild?: boolean;
+}
+
+/** The snapshot for `spec`, made once (boot, proof, warm-up, save) and cached. */
+export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: EnsureBochsSnapshotOptions = {}): Promise<BochsSnapshot> {
+  const log = options.log ?? silentLog;
+  const inputs = await bochsSnapshotInputs(spec);
+  const key = bochsSnapshotKey(inputs);
+  const dir = path.join(options.cacheDir ?? cacheRoot(), 'snapshots', key);
+  return ensureCached({
+    dir,
+    what: `the ${spec.level} Bochs snapshot ${key}`,
+    load: () => load(dir, key),
+    ...(options.signal ? { signal: options.signal } : {}),
+    log,
+    ...(options.rebuild ? { rebuild: true } : {}),
+    build: async (staging) => {
+      const file = (name: string) => path.join(staging, name);
+      const started = performance.now();
+      const guest = await BochsGuest.bootForSnapshot(
+        {
+          image: spec.image,
+          level: spec.level,
+          dataDisks: spec.dataDisks,
+          consoleLog: file(FILES.console),
+          memoryMiB: inputs.memoryMiB,
+          ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+        file(FILES.bootInfo),
+      );
+      let saveMs = 0;
+      try {
+        for (const command of spec.warmUp ?? []) {
+          const result = await guest.exec(command.argv, { timeoutMs: DEFAULTS.commandTimeoutMs * 25, ...(command.input !== undefined ? { input: command.input } : {}) });
+          if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
+        }
+        await writeJson(file(FILES.proof), guest.proof);
+        // A cell's first step starts from this installed set: no query needed before it.
+        const installed = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs * 25 });
+        if (installed.exitCode !== 0) throw new Error(`snapshot: \`${installed.command}\` failed: ${installed.stderr.trim()}`);
+        await writeJson(file(FILES.installed), parseInstalled(installed.stdout));
+        await writeJson(file(FILES.detectors), await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs }), DEFAULTS.commandTimeoutMs * 25));
+        await mkdir(file(FILES.state));
+        saveMs = await guest.saveSnapshot(file(FILES.state));
+      } finally {
+        await guest.dispose();
+      }
+      // What a restore reads must be there: the config, the RAM at full size, the root redolog.
+      const state = (name: string) => path.join(file(FILES.state), name);
+      for (const name of [SAVED_CONFIG, SAVED_ROOT_JOURNAL]) {
+        if (!(await exists(state(name)))) throw new Error(`Bochs saved no ${name} into ${file(FILES.state)}: the save is incomplete`);
+      }
+      const ramBytes = (await stat(state(RAM))).size;
+      if (ramBytes !== inputs.memoryMiB * 2 ** 20) throw new Error(`Bochs saved ${ramBytes} bytes of RAM, not ${inputs.memoryMiB} MiB: the save is incomplete`);
+      const names = await filesUnder(staging);
+      const sizes: Record<string, number> = {};
+      const hashes: Record<string, string> = {};
+      for (const name of names) {
+        sizes[name] = (await stat(file(name))).size;
+        if (path.basename(name) !== RAM) hashes[name] = sha256(await readFile(file(name)));
+      }
+      const manifest: BochsSnapshotManifest = {
+        key,
+        inputs,
+        createdAt: new Date().toISOString(),
+        bootMs: Math.round(performance.now() - started - saveMs),
+        saveMs,
+        cpuModel: guest.spec.cpuModel,
+        memoryMiB: inputs.memoryMiB,
+        dataDisks: spec.dataDisks,
+        sizes,
+        sha256: hashes,
+      };
+      await writeJson(file(FILES.manifest), manifest);
+      for (const name of names) await chmod(file(name), 0o444);
+      log(`snapshot ${key}: ${spec.level} Bochs guest booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s (save ${saveMs} ms)`);
+    },
+  });
+}
+
+/** Removes a snapshot a restore showed to be unusable, so the next ensure rebuilds it. */
+export async function discardBochsSnapshot(snapshot: Pick<BochsSnapshot, 'dir'>): Promise<void> {
+  if (await exists(snapshot.dir)) await rm(snapshot.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,129 @@
+// A distribution's own image as the guest (--image), on the stand-in cloud image built
+// from Debian sid packages (partitioned disk, its own kernel, initramfs and GRUB,
+// systemd, cloud-init, qemu-guest-agent, rpm, dnf5, zypper): it boots at v1, v2 and v3
+// through its own bootloader, proves each level, says what it is, and gives the catalog's
+// verdicts of the default guest with its own package managers; a disk moved to an older
+// CPU cold-boots the image's disk there; the variant without qemu-guest-agent answers
+// through levelgate's agent from the NoCloud seed. Snapshots make all but the first run cheap.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import test from 'ava';
+import { ensureStandInImage } from '../../harness/image/cloud/build.js';
+import { planCells } from '../../harness/plan/plan.js';
+import type { CellResult } from '../../harness/results/types.js';
+import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
+import { prepareImageRun, type PreparedImage } from '../../harness/run/prepare-image.js';
+import { prepareRun, type Prepared } from '../../harness/run/prepare.js';
+import { ImageGuests } from '../../harness/run/image-guests.js';
+import { CATALOG } from '../../scenarios/index.js';
+import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
+import { leftovers, removeScratch, scratchDir } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../../runners/cli.js', import.meta.url));
+const TODAY = '2026-12-01';
+const LONG = 20 * 60_000;
+
+let scratch: string;
+let onImage: PreparedImage;
+let onDefault: Prepared;
+
+test.before(async () => {
+  scratch = await scratchDir('cloud-image');
+  const standIn = await ensureStandInImage('qga');
+  onImage = await prepareImageRun(CATALOG, 'auto', { path: standIn.disk, name: 'stand-in' }, ['v1', 'v2', 'v3']);
+  onDefault = await prepareRun(CATALOG, 'auto');
+});
+
+test.after.always(async () => {
+  await removeScratch(scratch);
+});
+
+const env = (prepared: Prepared, label: string): CellEnvironment => ({ ...prepared, knownIssues: KNOWN_ISSUES, evidenceDir: path.join(scratch, label), today: TODAY });
+const summary = (r: CellResult) => r.steps.map((s) => [s.title, s.level, s.installedAfter, s.checks.map((c) => `${c.check}: ${c.status}`)]);
+
+test.serial('the image boots at v1, v2 and v3 through its own bootloader, proves each level in the guest, and says what it is', async (t) => {
+  t.timeout(LONG);
+  t.is(onImage.imageFacts.os, 'Debian GNU/Linux forky/sid');
+  t.regex(onImage.imageFacts.channel, /^levelgate-agent 1 \S+, started through the image's qemu-guest-agent 11\.\d+\.\d+$/);
+  t.regex(onImage.imageFacts.tools.dnf5 ?? '', /^dnf5 version 5\./);
+  t.regex(onImage.imageFacts.tools.zypper ?? '', /^zypper 1\./);
+  t.is(onImage.cloudImage.firmware, 'bios');
+  const guests = onImage.guests as ImageGuests;
+  for (const level of ['v1', 'v2', 'v3'] as const) {
+    const snapshot = await guests.snapshot(level, 'tcg');
+    t.true(snapshot.proof.ok, snapshot.proof.problems.join('; '));
+    t.is(snapshot.proof.proven, level);
+    t.is(snapshot.proof.fidelity, 'traps');
+    const backend = guests.backend('tcg');
+    const disk = await backend.snapshots.newDiskState(snapshot, path.join(scratch, `disk-${level}`));
+    const guest = await backend.snapshots.restore(snapshot, { level, disk, dataDisks: onImage.dataDisks, tmpDir: scratch });
+    try {
+      t.is(guest.proof.proven, level);
+      t.true(guest.timings.bootToReadyMs < 30_000, `restored in ${guest.timings.bootToReadyMs} ms`);
+      // The image's own rpm reads the level too.
+      const arch = await guest.exec(['sh', '-c', 'rpm --showrc | grep "^install arch"']);
+      t.regex(arch.stdout.trim(), new RegExp(`^install arch\\s*: ${level === "v1" ? "x86_64" : `x86_64_${level}`}$`));
+      t.is((await guest.exec(['cat', '/etc/hostname'])).stdout.trim(), 'levelgate');
+    } finally {
+      await guest.dispose();
+    }
+  }
+});
+
+const SCENARIOS = ['detection', 'glibc-hwcaps', 'local-file-v3'];
+
+test.serial(`${SCENARIOS.join(', ')}: the same verdicts and installed sets on the image as on the default guest, every driver, at v3 and v2`, async (t) => {
+  t.timeout(LONG);
+  const cells = planCells(CATALOG, { scenarios: SCENARIOS, targets: ['v3', 'v2'] });
+  t.true(cells.length >= 9);
+  for (const cell of cells) {
+    const image = await runCell(cell, env(onImage, 'image'));
+    const reference = await runCell(cell, env(onDefault, 'default'));
+    t.is(image.verdict, reference.verdict, `${cell.id}: image ${image.verdict} (${image.reason}) vs default ${reference.verdict} (${reference.reason})`);
+    t.deepEqual(summary(image), summary(reference), cell.id);
+    t.like(image.facts, { start: 'snapshot', image: { name: 'stand-in', os: 'Debian GNU/Linux forky/sid', glibc: onImage.imageFacts.glibc }, imageDigest: onImage.cloudImage.digest });
+    t.regex(image.facts?.packageManager ?? '', cell.driver === 'rpm' ? /^rpm 6\./ : new RegExp(`^${cell.driver} \\d`));
+  }
+});
+
+test.serial("moved-to-older-cpu: the image's disk is powered off and cold-boots through its bootloader at the lower level, with the default guest's verdict", async (t) => {
+  t.timeout(LONG);
+  const cell = planCells(CATALOG, { scenarios: ['moved-to-older-cpu'], targets: ['v3'], drivers: ['zypper'] })[0]!;
+  const image = await runCell(cell, env(onImage, 'image-move'));
+  const reference = await runCell(cell, env(onDefault, 'default-move'));
+  t.deepEqual(image.proofs.map((p) => p.proven), ['v3', 'v2']);
+  t.is(image.verdict, reference.verdict, `${image.reason} vs ${reference.reason}`);
+  t.deepEqual(summary(image), summary(reference));
+});
+
+test.serial('a v4 cell on the image is a skip that says why (Bochs cannot boot a distribution image here)', async (t) => {
+  const cell = planCells(CATALOG, { scenarios: ['detection'], targets: ['v4'], drivers: ['rpm'] })[0]!;
+  const result = await runCell(cell, env(onImage, 'image-v4'));
+  t.is(result.verdict, 'skip');
+  t.regex(result.reason, /^v4 needs Bochs on this host .* levelgate boots image stand-in under QEMU only/);
+});
+
+test.serial('an image without qemu-guest-agent answers through levelgate-agent, started by cloud-init from the NoCloud seed', async (t) => {
+  t.timeout(LONG);
+  const standIn = await ensureStandInImage('noqga');
+  const prepared = await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in-noqga' }, ['v2']);
+  t.regex(prepared.imageFacts.channel, /^levelgate-agent 1 \S+, started by cloud-init from the NoCloud seed$/);
+  t.is(prepared.imageFacts.tools['qemu-ga'], null);
+  const cell = planCells(CATALOG, { scenarios: ['detection'], targets: ['v2'], drivers: ['rpm'] })[0]!;
+  const result = await runCell(cell, env(prepared, 'noqga'));
+  const reference = await runCell(cell, env(onDefault, 'noqga-default'));
+  t.is(result.verdict, reference.verdict, result.reason);
+  t.deepEqual(result.proofs.map((p) => p.proven), ['v2']);
+});
+
+test.serial('levelgate doctor --image says what the image has, from the boot a gate made', async (t) => {
+  const run = await execa('node', [CLI, 'doctor', '--image', onImage.cloudImage.path], { reject: false, all: true });
+  t.is(run.exitCode, 0, run.all);
+  t.regex(run.stdout, /boots through SeaBIOS/);
+  t.regex(run.stdout, /✓ Debian GNU\/Linux forky\/sid/);
+  t.regex(run.stdout, /commands through levelgate-agent 1 \S+, started through the image's qemu-guest-agent/);
+  t.regex(run.stdout, /✓ dnf5 +dnf5 version 5\./);
+  t.regex(run.stdout, /✗ v4 +skipped: v4 needs Bochs/);
+  t.deepEqual((await leftovers(scratch)).processes, []);
+});
