@@ -55,7 +55,8 @@ test.serial('a cell past its time limit ends as an error with its logs, and the 
     const result = await child;
     t.is(result.exitCode, 3, output());
     t.regex(output(), /^ERROR noarch-transition\[v1,zypper\] .* cell did not finish within 3\.00? s; it was at step \d \(.+\)\n {6}rerun: \S*levelgate repro noarch-transition --level v1 --driver zypper$/m);
-    t.regex(output(), /^PASS  glibc-hwcaps\[v1,rpm\]/m);
+    // The run goes on: the next cell gets its own verdict (on a loaded host it may time out too).
+    t.regex(output(), /^(PASS |ERROR) glibc-hwcaps\[v1,rpm\]/m);
     const run = JSON.parse(await readFile(path.join(dir, 'r/gate.json'), 'utf8')) as RunResult;
     const hung = run.cells.find((c) => c.id === 'noarch-transition[v1,zypper]')!;
     t.is(hung.verdict, 'error');
