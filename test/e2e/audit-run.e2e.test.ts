@@ -1,7 +1,8 @@
 // audit --run and gate --audit in a real guest, with fixtures built for the purpose: an
 // "x86_64" package whose program was compiled for v3 (lgbad: what a wrong -march in a
-// build root ships) and a clean one. One v2 snapshot of the fixtures' disk serves every
-// check: each package and the cell restore it (about 0.3 s) onto a disk of their own.
+// build root ships), an "x86_64_v3" one compiled for v4 (lgbad4) and a clean one. The
+// fixtures' v2 and v3 snapshots serve every check: each package and the cell restore one
+// (about 0.3 s) onto a disk of their own.
 import path from 'node:path';
 import test from 'ava';
 import { runAudit } from '../../harness/audit/audit.js';
@@ -29,6 +30,8 @@ const mislabelled = defineScenario({
     files: [
       { name: 'lgbad', version: '1.0', arch: 'x86_64', compiledFor: 'v3' },
       { name: 'lgfine', version: '1.0', arch: 'x86_64' },
+      // Labelled v3, built for v4 (AVX-512): traps on a v3 CPU.
+      { name: 'lgbad4', version: '1.0', arch: 'x86_64_v3', compiledFor: 'v4' },
     ],
   },
   steps: [installFile('files', 'lgbad-1.0-1.x86_64').expect({ installed: { lgbad: '1.0-1.x86_64' } }), installFile('files', 'lgfine-1.0-1.x86_64').expect({ installed: { lgfine: '1.0-1.x86_64' } })],
@@ -46,13 +49,13 @@ test.after.always(async () => {
   await removeScratch(scratch);
 });
 
-/** The packages' static audit, then each run at v2 in a guest restored from the fixtures' v2 snapshot. */
-async function auditRun(nevras: string[]): Promise<PackageAudit[]> {
+/** The packages' static audit, then each run at `level` in a guest restored from the fixtures' snapshot there. */
+async function auditRun(nevras: string[], level: 'v2' | 'v3' = 'v2'): Promise<PackageAudit[]> {
   const statically = await runAudit(
     nevras.map((n) => files.get(n)!),
     { jobs: 1, looseArch: 'x86_64' },
   );
-  const plan = planRuns(statically.packages, { target: exactTarget('v2'), commands: new Map() });
+  const plan = planRuns(statically.packages, { target: exactTarget(level), commands: new Map() });
   const runs = await runPackages(plan, {
     guests: prepared.guests,
     accel: prepared.accel,
@@ -95,4 +98,13 @@ test.serial('gate --audit: a cell that installs the mislabelled package fails on
   } finally {
     await auditor.close();
   }
+});
+
+test.serial('audit --run v3: the v4 program of an x86_64_v3 package traps on a v3 guest; the forensics name the AVX-512 instruction and x86-64-v4', async (t) => {
+  const [bad4] = await auditRun(['lgbad4-1.0-1.x86_64_v3'], 'v3');
+  t.like(bad4!.run, { target: 'v3', level: 'v3', fidelity: 'traps' });
+  t.is(bad4!.run!.traps.length, 1, JSON.stringify(bad4!.run));
+  t.regex(bad4!.run!.traps[0]!.line, /^lgbad4-1\.0-1\.x86_64_v3: \/usr\/bin\/lgbad4\+0x[0-9a-f]+: v\w+ .* needs AVX512\w+(, AVX512\w+)* \(x86-64-v4\); this guest is x86-64-v3$/);
+  t.is(bad4!.verdict, 'finding');
+  t.like(bad4!.findings[0], { path: '/usr/bin/lgbad4', needs: 'v4', allowed: 'v3', confidence: 'confirmed' });
 });
