@@ -9,6 +9,7 @@ import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { installHint, probeTools } from '../harness/host/tools.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
 import { doctorImage } from './doctor-image.js';
+import { EMULATOR_CHOICE, hostQemu, QEMU_BINARY } from '../harness/guest/emulator.js';
 
 export async function doctorCommand(args: string[]): Promise<number> {
   const at = args.indexOf('--image');
@@ -46,6 +47,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
     kvmDevice = true;
   } catch {
     // no device
+  }
+  if (!missing.some((t) => t.command === QEMU_BINARY)) {
+    const qemu = await hostQemu();
+    out(`  ✓ QEMU ${qemu.version} (${qemu.name}, the host's ${QEMU_BINARY}) runs guests: ${EMULATOR_CHOICE.why}`);
   }
   out(`  ${kvmDevice ? '✓' : '✗'} /dev/kvm ${kvmDevice ? 'opens (whether it runs guests is probed below)' : 'is missing or not accessible'}`);
   if (!image || missing.some((t) => t.purpose === 'guests')) {

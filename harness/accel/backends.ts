@@ -4,11 +4,19 @@ import type { Backend } from './backend.js';
 import { bochsBackend } from './bochs-backend.js';
 import type { Accel } from './choose.js';
 import { qemuBackend } from './qemu-backend.js';
+import type { Emulator } from '../guest/emulator.js';
 
-export const BACKENDS: Readonly<Record<Accel, Backend>> = {
+export type BackendTable = Readonly<Record<Accel, Backend>>;
+
+export const BACKENDS: BackendTable = {
   kvm: qemuBackend('kvm'),
   tcg: qemuBackend('tcg'),
   bochs: bochsBackend,
 };
+
+/** The table with another QEMU than the host's (a tools tree's) for KVM and TCG. */
+export function backendsWith(emulator: Emulator): BackendTable {
+  return { kvm: qemuBackend('kvm', emulator), tcg: qemuBackend('tcg', emulator), bochs: bochsBackend };
+}
 
 export const backendOf = (accel: Accel): Backend => BACKENDS[accel];

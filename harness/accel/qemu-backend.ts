@@ -4,7 +4,8 @@
 import os from 'node:os';
 import { execa } from 'execa';
 import { DEFAULTS } from '../config/defaults.js';
-import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion } from '../guest/qemu-guest.js';
+import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
+import { emulatorCommand, hostQemu, type Emulator } from '../guest/emulator.js';
 import { buildQemuArgs, type QemuAccel } from '../guest/qemu-args.js';
 import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
 import type { ImageArtifacts } from '../image/build.js';
@@ -60,11 +61,14 @@ export function probeArgs(accel: QemuAccel, target: CpuTarget, image: Pick<Image
  * kernel boot proves it. QEMU refuses a CPU the accelerator cannot provide before it
  * starts (`enforce`), so those answers come at once.
  */
-export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: ImageArtifacts, qemuBinary = QEMU_BINARY): Promise<ProbeResult> {
+export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: ImageArtifacts, emulator?: Emulator): Promise<ProbeResult> {
   const started = performance.now();
+  const qemu = emulator ?? (await hostQemu());
   const once = async () => {
     const timeout = probeTimeoutMs();
-    const result = await execa(qemuBinary, probeArgs(accel, target, image), {
+    const command = emulatorCommand(qemu, probeArgs(accel, target, image));
+    const result = await execa(command.file, command.args, {
+      env: qemu.env,
       stdin: 'ignore',
       all: true,
       reject: false,
@@ -83,24 +87,26 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
   return { accel, target: target.name, works: attempt.works, reason: attempt.reason, durationMs: Math.round(performance.now() - started) };
 }
 
-export function qemuBackend(accel: QemuAccel): Backend {
+/** QEMU under `accel`; `emulator` another QEMU than the host's (a tools tree's), which is then in the title. */
+export function qemuBackend(accel: QemuAccel, emulator?: Emulator): Backend {
+  const withEmulator = emulator ? { emulator } : {};
   return {
     accel,
-    title: `QEMU ${accel.toUpperCase()}`,
+    title: `QEMU ${accel.toUpperCase()}${emulator ? ` (${emulator.name}, ${emulator.version})` : ''}`,
     emulator: 'QEMU',
     ...DEFAULTS.backends[accel],
     diskFormat: 'qcow2',
-    boot: (options) => QemuGuest.boot({ ...options, accel }),
+    boot: (options) => QemuGuest.boot({ ...options, accel, ...withEmulator }),
     async newDiskState(image, base, signal) {
       await createOverlay(image.rootDisk, `${base}.qcow2`, signal);
       return `${base}.qcow2`;
     },
-    probe: (target, image) => probeQemu(accel, target, image),
-    version: async () => `qemu ${await qemuVersion(QEMU_BINARY)}`,
+    probe: (target, image) => probeQemu(accel, target, image, emulator),
+    version: async () => `qemu ${(emulator ?? (await hostQemu())).version}`,
     snapshots: {
       ensure: async (request) => {
         const snapshot = await ensureQemuSnapshot(
-          { image: request.image, level: request.target.level, ...(request.target.nearMiss ? { target: request.target } : {}), accel, dataDisks: request.dataDisks, ...(request.warmUp ? { warmUp: request.warmUp } : {}) },
+          { image: request.image, level: request.target.level, ...(request.target.nearMiss ? { target: request.target } : {}), accel, dataDisks: request.dataDisks, ...withEmulator, ...(request.warmUp ? { warmUp: request.warmUp } : {}) },
           request.options,
         );
         return {
@@ -114,7 +120,7 @@ export function qemuBackend(accel: QemuAccel): Backend {
             await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
             return `${base}.qcow2`;
           },
-          restore: (options) => QemuGuest.restore({ ...options, accel, ...(request.target.nearMiss ? { target: request.target } : {}) }, snapshot),
+          restore: (options) => QemuGuest.restore({ ...options, accel, ...withEmulator, ...(request.target.nearMiss ? { target: request.target } : {}) }, snapshot),
           discard: () => discardQemuSnapshot(snapshot),
         };
       },

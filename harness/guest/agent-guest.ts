@@ -404,8 +404,13 @@ export async function bootWith<T>(options: Pick<GuestBootOptions, 'level' | 'sig
  * Starts an emulator process whose output the backend reads as it comes. It never
  * outlives the harness: execa kills it when Node exits, escalating to SIGKILL.
  */
-export function spawnEmulator(command: string, argv: readonly string[], options: { readonly stdin: 'ignore' | 'pipe'; readonly signal?: AbortSignal | undefined }): { child: ResultPromise; exited: Promise<EmulatorExit> } {
+export function spawnEmulator(
+  command: string,
+  argv: readonly string[],
+  options: { readonly stdin: 'ignore' | 'pipe'; readonly signal?: AbortSignal | undefined; readonly env?: Readonly<Record<string, string>> },
+): { child: ResultPromise; exited: Promise<EmulatorExit> } {
   const child: ResultPromise = execa(command, argv, {
+    ...(options.env && Object.keys(options.env).length > 0 ? { env: options.env } : {}),
     stdin: options.stdin,
     stdout: 'pipe',
     stderr: 'pipe',

@@ -47,7 +47,20 @@ const SAVE_LIMIT_MS = 180_000;
 const MAX_DATA_DISK_NAME = 13;
 
 /** `disk` is a root redolog (boot-guest.ts newDiskState); `cpu` a Bochs CPU model. */
-export type BochsGuestOptions = GuestBootOptions;
+/** Which Bochs: the program (or a loader and the program), its environment and its BIOS images. */
+export interface BochsProgram {
+  readonly name: string;
+  readonly argv0: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly romImage: string;
+  readonly vgaRomImage: string;
+  readonly version: string;
+}
+
+export interface BochsGuestOptions extends GuestBootOptions {
+  /** Default: the host's Bochs. */
+  readonly bochs?: BochsProgram;
+}
 
 /** The kernel command line of a Bochs guest. */
 export function bochsKernelArgs(extra: readonly string[] = []): string[] {
@@ -130,9 +143,10 @@ export class BochsGuest extends AgentGuest {
       }
 
       const sockets = { console: inTmp('console.sock'), agent: inTmp('agent.sock'), shell: inTmp('shell.sock') };
+      const [program, ...prefix] = options.bochs?.argv0 ?? [BOCHS_BINARY];
       const relay: RelayConfig = {
-        bochs: BOCHS_BINARY,
-        args: bochsArgs,
+        bochs: program!,
+        args: [...prefix, ...bochsArgs],
         cwd: tmp,
         ports: [
           { tcp: BOCHS_PORTS.console, socket: sockets.console },
@@ -148,7 +162,7 @@ export class BochsGuest extends AgentGuest {
       // stdin carries save requests (bochs-save.ts) and nothing else: its end closing
       // tells the relay the harness is gone (bochs-relay.ts). Killing unshare kills the
       // namespace's first process (--kill-child), and with it Bochs.
-      const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal });
+      const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal, ...(options.bochs ? { env: options.bochs.env } : {}) });
       let outputText = '';
       const lines = new LineSplitter();
       let onReply: ((reply: RelayReply) => void) | undefined;
@@ -216,7 +230,7 @@ export class BochsGuest extends AgentGuest {
       const facts: GuestFacts = {
         id,
         emulator: 'Bochs',
-        emulatorVersion: (await debianPackageVersion('bochs')) ?? 'unknown',
+        emulatorVersion: options.bochs?.version ?? (await debianPackageVersion('bochs')) ?? 'unknown',
         accel: 'bochs',
         cpu: spec.cpuModel,
         requestedLevel: options.level,
@@ -232,7 +246,7 @@ export class BochsGuest extends AgentGuest {
           exited,
           death,
           evidence,
-          commandLine: `${quoteCommand(['unshare', ...argv.slice(0, argv.indexOf('--'))])} -- levelgate-bochs-relay -- ${quoteCommand([BOCHS_BINARY, ...relay.args])}   ${described}`,
+          commandLine: `${quoteCommand(['unshare', ...argv.slice(0, argv.indexOf('--'))])} -- levelgate-bochs-relay -- ${quoteCommand([relay.bochs, ...relay.args])}   ${described}`,
           proofHint: `Bochs was started with cpu model=${spec.cpuModel}`,
           hostTimesCommands: true,
           ...(spec.shell ? { shell: { socket: sockets.shell, device: BOCHS_SHELL_DEVICE } } : {}),
@@ -273,8 +287,8 @@ async function bootSpec(options: BochsGuestOptions, start: Exclude<Start, { kind
   return {
     cpuModel: options.cpu ?? bochsCpuModel(options.level),
     memoryMiB: options.memoryMiB ?? BOCHS_MEMORY_MIB,
-    romImage: BOCHS_ROM,
-    vgaRomImage: BOCHS_VGA_ROM,
+    romImage: options.bochs?.romImage ?? BOCHS_ROM,
+    vgaRomImage: options.bochs?.vgaRomImage ?? BOCHS_VGA_ROM,
     bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
     rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: options.disk ?? inTmp('root.redolog'), mode: 'undoable', model: ROOT_DISK_MODEL },
     dataDisks: await Promise.all(dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` }))),
@@ -301,8 +315,8 @@ async function restoreSpec(options: BochsGuestOptions, snapshot: BochsSnapshotFi
   return {
     cpuModel: snapshot.cpuModel,
     memoryMiB: snapshot.memoryMiB,
-    romImage: BOCHS_ROM,
-    vgaRomImage: BOCHS_VGA_ROM,
+    romImage: options.bochs?.romImage ?? BOCHS_ROM,
+    vgaRomImage: options.bochs?.vgaRomImage ?? BOCHS_VGA_ROM,
     bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
     rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: rootJournal, mode: 'undoable', model: ROOT_DISK_MODEL },
     dataDisks: await Promise.all(snapshot.dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` }))),

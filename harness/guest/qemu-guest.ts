@@ -18,12 +18,14 @@ import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuArgs, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
 import type { LevelProof } from '../levels/proof.js';
+import { emulatorCommand, hostQemu, versionOf, type Emulator } from './emulator.js';
 
-export const QEMU_BINARY = 'qemu-system-x86_64';
+export { QEMU_BINARY } from './emulator.js';
 
 export interface QemuGuestOptions extends GuestBootOptions {
   readonly accel: QemuAccel;
-  readonly qemuBinary?: string;
+  /** Which QEMU (default: the host's). */
+  readonly emulator?: Emulator;
 }
 
 /** What a restore needs: the files a snapshot keeps and the proof made when it was taken. */
@@ -84,7 +86,7 @@ export class QemuGuest extends AgentGuest {
   static #start(options: QemuGuestOptions, start: Start): Promise<QemuGuest> {
     return bootWith(options, async (context: BootContext) => {
       const { id, stack, started, tmp, dataDisks } = context;
-      const qemuBinary = options.qemuBinary ?? QEMU_BINARY;
+      const emulator = options.emulator ?? (await hostQemu());
       const overlay = options.disk ?? path.join(tmp, 'root.qcow2');
       if (!options.disk) {
         if (start.kind === 'restore') await createOverlay(start.snapshot.disk, overlay, options.signal, 'qcow2');
@@ -111,7 +113,8 @@ export class QemuGuest extends AgentGuest {
       const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'));
       stack.defer('close console log', () => guestConsole.close());
 
-      const { child, exited } = spawnEmulator(qemuBinary, argv, { stdin: 'ignore', signal: options.signal });
+      const command = emulatorCommand(emulator, argv);
+      const { child, exited } = spawnEmulator(command.file, command.args, { stdin: 'ignore', signal: options.signal, env: emulator.env });
       let stderrText = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         guestConsole.push(chunk);
@@ -167,7 +170,7 @@ export class QemuGuest extends AgentGuest {
       const facts: GuestFacts = {
         id,
         emulator: 'QEMU',
-        emulatorVersion: await qemuVersion(qemuBinary),
+        emulatorVersion: emulator.version,
         accel: options.accel,
         cpu: spec.cpu,
         requestedLevel: options.level,
@@ -183,7 +186,7 @@ export class QemuGuest extends AgentGuest {
           exited,
           death,
           evidence,
-          commandLine: quoteCommand([qemuBinary, ...argv]),
+          commandLine: quoteCommand([...Object.entries(emulator.env).map(([k, v]) => `${k}=${v}`), command.file, ...command.args]),
           proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})`,
           hostTimesCommands: false,
           shell: { socket: spec.shellSocket!, device: 'virtio' },
@@ -245,14 +248,8 @@ export async function loadIncoming(qmp: QmpClient, state: string, deadline: numb
   await qmp.execute('cont');
 }
 
-const versions = new Map<string, Promise<string>>();
 export function qemuVersion(binary: string): Promise<string> {
-  let v = versions.get(binary);
-  if (!v) {
-    v = execa(binary, ['--version'], { reject: false }).then((r) => /version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown');
-    versions.set(binary, v);
-  }
-  return v;
+  return versionOf([binary]);
 }
 
 function hintForQemuFailure(stderr: string, accel: QemuAccel): string | undefined {

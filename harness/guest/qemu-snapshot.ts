@@ -21,7 +21,8 @@ import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
 import { silentLog, type Log } from '../util/log.js';
 import { KERNEL_ARGS } from './kernel-args.js';
 import type { DataDisk, QemuAccel } from './qemu-args.js';
-import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion, type QemuSnapshotFiles } from './qemu-guest.js';
+import { createOverlay, QemuGuest, type QemuSnapshotFiles } from './qemu-guest.js';
+import { emulatorIdentity, hostQemu, type Emulator } from './emulator.js';
 
 /** What a snapshot depends on. */
 export interface QemuSnapshotSpec {
@@ -32,7 +33,8 @@ export interface QemuSnapshotSpec {
   readonly accel: QemuAccel;
   readonly dataDisks: readonly DataDisk[];
   readonly memoryMiB?: number;
-  readonly qemuBinary?: string;
+  /** Which QEMU (default: the host's); part of the key. */
+  readonly emulator?: Emulator;
   /** Commands run after the proof and before saving (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
 }
@@ -67,7 +69,7 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 
 /** The key: every input that shapes the saved guest, so that any change makes a new snapshot. */
 export async function snapshotKey(spec: QemuSnapshotSpec): Promise<{ key: string; inputs: Record<string, unknown> }> {
-  const binary = spec.qemuBinary ?? QEMU_BINARY;
+  const emulator = spec.emulator ?? (await hostQemu());
   const disks = await Promise.all(
     spec.dataDisks.map(async (d) => {
       const s = await stat(d.path);
@@ -82,7 +84,7 @@ export async function snapshotKey(spec: QemuSnapshotSpec): Promise<{ key: string
     accel: spec.accel,
     cpu: qemuCpuArgument(spec.target ?? spec.level),
     memoryMiB: spec.memoryMiB ?? DEFAULTS.memoryMiB,
-    emulator: `${binary} ${await qemuVersion(binary)}`,
+    emulator: emulatorIdentity(emulator),
     kernelArgs: [...KERNEL_ARGS, ...(spec.target?.kernelArgs ?? [])],
     dataDisks: disks,
     warmUp: spec.warmUp ?? [],
@@ -142,7 +144,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
           disk: file(FILES.disk),
           consoleLog: file(FILES.console),
           ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
-          ...(spec.qemuBinary ? { qemuBinary: spec.qemuBinary } : {}),
+          ...(spec.emulator ? { emulator: spec.emulator } : {}),
           ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         },

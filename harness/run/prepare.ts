@@ -14,6 +14,7 @@ import { attachedRepoWarmUp } from '../repos/warm-up.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { Accel } from '../accel/choose.js';
+import type { BackendTable } from '../accel/backends.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import type { DriverName } from '../scenario/types.js';
 import type { ImageInfo } from './cell.js';
@@ -50,6 +51,8 @@ export interface PrepareOptions {
   readonly attached?: readonly AttachedRepo[];
   /** Near-miss CPUs the run uses, probed besides the exact levels. */
   readonly targets?: readonly CpuTarget[];
+  /** The backend table guests come from (default: the host's emulators). Probes stay the host's. */
+  readonly backends?: BackendTable;
 }
 
 /** `scenarios`: those whose fixture repositories the run needs built. */
@@ -71,7 +74,7 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
     ...(fixtures ? { fixtures } : {}),
     catalog: new RepoCatalog(fixtures?.reposDir, attached),
     dataDisks,
-    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), log, ...signal }),
+    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), ...(options.backends ? { backends: options.backends } : {}), log, ...signal }),
     accel: (name) => choices.get(name) ?? { target: name, accel: null, skipReason: `${name} was not probed: the run did not plan it` },
   };
 }

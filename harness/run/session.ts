@@ -4,7 +4,7 @@
 import type { GuestCommand } from '../drivers/driver.js';
 import path from 'node:path';
 import type { Snapshot } from '../accel/backend.js';
-import { BACKENDS } from '../accel/backends.js';
+import { BACKENDS, type BackendTable } from '../accel/backends.js';
 import type { Accel } from '../accel/choose.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
@@ -203,6 +203,8 @@ export interface GuestSourceOptions {
   readonly snapshots: boolean;
   /** Run in a guest before it is saved (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
+  /** The backend table (default BACKENDS: the host's emulators). */
+  readonly backends?: BackendTable;
   readonly log?: Log;
   readonly signal?: AbortSignal;
 }
@@ -216,14 +218,16 @@ export interface GuestSourceOptions {
 export class BackendGuests implements CellGuests {
   readonly #options: GuestSourceOptions;
   readonly #snapshots = new Map<string, Promise<Snapshot>>();
+  readonly #backends: BackendTable;
 
   constructor(options: GuestSourceOptions) {
     this.#options = options;
+    this.#backends = options.backends ?? BACKENDS;
   }
 
   /** The snapshot for `target` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
   snapshot(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
-    const support = BACKENDS[accel].snapshots;
+    const support = this.#backends[accel].snapshots;
     if (!this.#options.snapshots || !support) return undefined;
     const key = `${accel}/${target.name}`;
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
@@ -254,7 +258,7 @@ export class BackendGuests implements CellGuests {
       await Promise.all(
         wanted.slice(i, i + 2).map(async ({ target, accel }) => {
           try {
-            await this.snapshot(target, accel, BACKENDS[accel].bootTimeoutMs * 2);
+            await this.snapshot(target, accel, this.#backends[accel].bootTimeoutMs * 2);
           } catch (error) {
             const why = imageCannotRun(target, error);
             if (why === undefined) throw error;
@@ -269,7 +273,7 @@ export class BackendGuests implements CellGuests {
 
   async open(request: SessionRequest): Promise<CellSession> {
     const { image, dataDisks } = this.#options;
-    const first = BACKENDS[request.firstAccel];
+    const first = this.#backends[request.firstAccel];
     const base = path.join(request.scratch, 'disk');
     const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string, target?: CpuTarget): GuestBootOptions => ({
       image,
@@ -291,10 +295,10 @@ export class BackendGuests implements CellGuests {
       ...(request.onGuest ? { onGuest: request.onGuest } : {}),
       boot: (level: LevelName, consoleLog: string) => {
         const accel = request.accelAt(level);
-        return BACKENDS[accel].boot(bootOptions(level, accel, consoleLog, disk));
+        return this.#backends[accel].boot(bootOptions(level, accel, consoleLog, disk));
       },
     };
-    const coldFirst = (level: LevelName, consoleLog: string) => BACKENDS[request.firstAccel].boot(bootOptions(level, request.firstAccel, consoleLog, disk, target));
+    const coldFirst = (level: LevelName, consoleLog: string) => this.#backends[request.firstAccel].boot(bootOptions(level, request.firstAccel, consoleLog, disk, target));
     if (!snapshot) return new AgentSession({ ...common, start: 'cold', first: coldFirst });
     return new AgentSession({
       ...common,
