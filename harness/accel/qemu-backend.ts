@@ -13,6 +13,7 @@ import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
+import { hostLoadStretch } from '../util/host-load.js';
 
 const MARKER = 'LGPROBEOK';
 /**
@@ -21,7 +22,7 @@ const MARKER = 'LGPROBEOK';
  * not cached as one that cannot run a level.
  */
 export function probeTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
-  return Math.round(DEFAULTS.probeTimeoutMs * Math.min(5, Math.max(1, load / cores)));
+  return Math.round(DEFAULTS.probeTimeoutMs * hostLoadStretch(5, load, cores));
 }
 
 export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean, timeoutMs: number = DEFAULTS.probeTimeoutMs): string {

@@ -19,6 +19,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
 import { exists } from '../image/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
+import { hostLoadStretch } from '../util/host-load.js';
 import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
@@ -192,7 +193,8 @@ export class BochsGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      const bootTimeoutMs = options.bootTimeoutMs ?? DEFAULTS.backends.bochs.bootTimeoutMs;
+      // Without a limit from the run (which stretches its own), the idle host's limit stretched by the load now.
+      const bootTimeoutMs = options.bootTimeoutMs ?? Math.round(DEFAULTS.backends.bochs.bootTimeoutMs * hostLoadStretch(4));
       const deadline = started + bootTimeoutMs;
       const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
       consoleSocket.on('data', (chunk: Buffer) => {

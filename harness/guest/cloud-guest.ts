@@ -14,6 +14,7 @@ import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
+import { hostLoadStretch } from '../util/host-load.js';
 import { GuestError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import type { AgentChannel } from './agent-channel.js';
@@ -49,7 +50,7 @@ export const CLOUD_BOOT_TIMEOUT_MS = Number(process.env.LEVELGATE_IMAGE_BOOT_TIM
  */
 export function cloudBootTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
   if (Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) > 0) return CLOUD_BOOT_TIMEOUT_MS;
-  return Math.round(CLOUD_BOOT_TIMEOUT_MS * Math.min(4, Math.max(1, load / cores)));
+  return Math.round(CLOUD_BOOT_TIMEOUT_MS * hostLoadStretch(4, load, cores));
 }
 
 export interface CloudGuestOptions extends Omit<GuestBootOptions, 'image' | 'extraKernelArgs' | 'cpu'> {

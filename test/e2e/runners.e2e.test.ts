@@ -61,7 +61,9 @@ test.serial('a cell past its time limit ends as an error with its logs, and the 
     const hung = run.cells.find((c) => c.id === 'noarch-transition[v1,zypper]')!;
     t.is(hung.verdict, 'error');
     t.true(hung.timings.totalMs < 20_000);
-    t.is(hung.consoleLogs.length, 1);
+    // The snapshot's boot console (the proof's evidence) and the cell's own, restored guest's console.
+    t.is(hung.consoleLogs.length, 2, hung.consoleLogs.join(', '));
+    t.regex(hung.consoleLogs[1]!, /console-2-v1\.log$/);
     t.deepEqual((await leftovers(dir)).processes, []);
   });
 });
