@@ -169,13 +169,21 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
   }),
   defineKnownIssue({
     id: 'libzypp-cpuid-without-xcr0/fresh-install',
-    reason: `${LIBZYPP_CPUID_ONLY_REASON}; zypper installs the x86_64_v3 builds, which die of SIGILL`,
+    reason: `${LIBZYPP_CPUID_ONLY_REASON}; zypper picks the x86_64_v3 builds, which rpm's transaction (libzypp's single_rpmtrans backend) refuses as "intended for a different architecture" (rpm reads XCR0: v2), so nothing is installed (and the later removal finds nothing); with rpm told to ignore the arch they would be installed and die of SIGILL`,
     tracker: LIBZYPP_CPUID_ONLY,
     expires: EXPIRES,
     scenarios: ['fresh-install-mixed'],
     drivers: ['zypper'],
     targets: ['v3-noavxstate'],
-    explains: [deviation.installedArch(undefined, 'install'), deviation.doesNotRun('sigill')],
+    explains: [
+      deviation.refused('install'),
+      deviation.notInstalled(undefined, 'install'),
+      // ... so the scenario's later removal of what it installed finds nothing.
+      deviation.refused('remove'),
+      deviation.doesNotRun('not-run', undefined, 'install'),
+      deviation.installedArch(undefined, 'install'),
+      deviation.doesNotRun('sigill'),
+    ],
   }),
   // The detection cell asks every detector whatever its driver: dnf5's answer is wrong on every CPU above v1.
   defineKnownIssue({

@@ -169,7 +169,10 @@ function adapt(guest: AgentGuest, signal?: AbortSignal): CellGuest {
 /** Why the image cannot run on a near-miss CPU (its init was killed there); undefined for any other failure. */
 export function imageCannotRun(target: CpuTarget, error: unknown): string | undefined {
   if (!target.nearMiss || !(error instanceof InitKilledError)) return undefined;
-  return `the guest image's init dies of ${error.signal} on ${target.name} (a CPU no real machine is, whose missing feature the image's userland assumes): ${error.message}`;
+  // v3-bmi1 (BMI2 without BMI1): QEMU 7.2's TCG checks CPUID BMI1 for BZHI, a BMI2
+  // instruction that glibc's AVX2 string functions use, so the static busybox init traps.
+  const why = target.nearMiss.missing.psabi === 'BMI1' ? "QEMU's TCG traps BZHI (BMI2) when BMI1 is absent, and glibc's AVX2 string functions in the image's static init use it" : "a CPU no real machine is, whose missing feature the image's userland assumes";
+  return `the guest image's init dies of ${error.signal} on ${target.name} (${why}): ${error.message}`;
 }
 
 /** What the cell runner asks for: a session for its one disk. */
