@@ -2,7 +2,8 @@
 // for one image. It runs under QEMU (KVM or TCG: the accelerator the probes chose for
 // the level); Bochs cannot run it (it boots only levelgate's own kernel, and Debian's
 // Bochs 2.7 panics in the XSAVE setup of a kernel that is not told otherwise).
-import type { AccelChoice } from './choose.js';
+import { BACKENDS } from './backends.js';
+import type { Accel, AccelChoice } from './choose.js';
 import { CLOUD_BOOT_TIMEOUT_MS, CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
 import { discardCloudSnapshot, ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
 import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
@@ -58,9 +59,14 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
   };
 }
 
+/** Whether a backend of the table boots distribution images: QEMU's do (firmware, -drive); Bochs's does not. */
+export function bootsImages(accel: Accel): accel is QemuAccel {
+  return BACKENDS[accel].emulator === 'QEMU';
+}
+
 /** The accelerator for a level of an image run: the probes' choice where it is QEMU; Bochs's levels are skips, with why. */
 export function imageAccelChoice(choice: AccelChoice, image: CloudImage): AccelChoice {
-  if (choice.accel !== 'bochs') return choice;
+  if (choice.accel === null || bootsImages(choice.accel)) return choice;
   return {
     target: choice.target,
     accel: null,

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
 import type { Accel } from '../accel/choose.js';
-import { imageBackend, type ImageBackend } from '../accel/image-backend.js';
+import { bootsImages, imageBackend, type ImageBackend } from '../accel/image-backend.js';
 import { cloudBootTimeoutMs } from '../guest/cloud-guest.js';
 import type { CloudSnapshot } from '../guest/cloud-snapshot.js';
 import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
@@ -29,7 +29,7 @@ export interface ImageGuestsOptions {
 }
 
 function qemuAccel(accel: Accel, image: CloudImage): QemuAccel {
-  if (accel === 'bochs') throw new GuestError(`image ${image.name} cannot run under Bochs`, { hint: 'levels that only Bochs provides on this host are skipped for distribution images' });
+  if (!bootsImages(accel)) throw new GuestError(`image ${image.name} cannot run under ${BACKENDS[accel].title}`, { hint: 'levels that only Bochs provides on this host are skipped for distribution images' });
   return accel;
 }
 
@@ -68,7 +68,7 @@ export class ImageGuests implements CellGuests {
 
   /** What the image is (os-release, kernel, glibc, package managers): read in the boot that made the first level's snapshot. */
   async facts(levels: readonly { level: LevelName; accel: Accel | null }[]): Promise<ImageFacts> {
-    const first = levels.find((l) => l.accel !== null && l.accel !== 'bochs');
+    const first = levels.find((l) => l.accel !== null && bootsImages(l.accel));
     if (!first) throw new GuestError(`no level of this run can boot image ${this.#options.image.name} (it runs under QEMU only)`);
     return (await this.snapshot(first.level, first.accel!)).facts;
   }
@@ -84,7 +84,7 @@ export class ImageGuests implements CellGuests {
       if (target.nearMiss) unusable.set(target.name, `near-miss CPUs run the default guest only: image ${this.#options.image.name} is pinned at exact levels`);
     }
     if (!this.#options.snapshots) return unusable;
-    const wanted = targets.filter((t): t is { target: CpuTarget; accel: QemuAccel } => !t.target.nearMiss && t.accel !== null && t.accel !== 'bochs');
+    const wanted = targets.filter((t): t is { target: CpuTarget; accel: QemuAccel } => !t.target.nearMiss && t.accel !== null && bootsImages(t.accel));
     for (let i = 0; i < wanted.length; i += 2) await Promise.all(wanted.slice(i, i + 2).map(({ target, accel }) => this.snapshot(target.level, accel)));
     return unusable;
   }
