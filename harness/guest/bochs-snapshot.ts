@@ -8,19 +8,20 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
-import { parseInstalled, QUERY_INSTALLED, type GuestCommand } from '../drivers/driver.js';
+import type { GuestCommand } from '../drivers/driver.js';
 import { debianPackageVersion } from '../host/tools.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
 import { bochsCpuModel } from '../levels/bochs-cpu.js';
-import { askDetectors, type DetectorReading } from '../levels/detectors.js';
+import type { DetectorReading } from '../levels/detectors.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
-import { silentLog, type Log } from '../util/log.js';
+import { silentLog } from '../util/log.js';
 import { buildBochsrc, ROOT_DISK_MODEL, type BochsMachineSpec } from './bochs-config.js';
 import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
 import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
 import type { DataDisk } from './qemu-args.js';
+import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
 
 /** What a snapshot depends on. */
 export interface BochsSnapshotSpec {
@@ -158,8 +159,7 @@ async function load(dir: string, key: string): Promise<BochsSnapshot | undefined
     for (const [name, size] of Object.entries(manifest.sizes)) if ((await stat(file(name))).size !== size) return undefined;
     for (const [name, hash] of Object.entries(manifest.sha256)) if (sha256(await readFile(file(name))) !== hash) return undefined;
     const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
-    const installed = JSON.parse(await readFile(file(FILES.installed), 'utf8')) as string[];
-    const detectors = JSON.parse(await readFile(file(FILES.detectors), 'utf8')) as DetectorReading[];
+    const { installed, detectors } = await readSavedGuestFacts({ installed: file(FILES.installed), detectors: file(FILES.detectors) });
     return {
       key,
       dir,
@@ -179,14 +179,7 @@ async function load(dir: string, key: string): Promise<BochsSnapshot | undefined
   }
 }
 
-export interface EnsureBochsSnapshotOptions {
-  readonly cacheDir?: string;
-  readonly log?: Log;
-  readonly signal?: AbortSignal;
-  readonly bootTimeoutMs?: number;
-  /** Rebuild even when a usable snapshot exists (after a restore showed it does not fit). */
-  readonly rebuild?: boolean;
-}
+export type EnsureBochsSnapshotOptions = EnsureSnapshotOptions;
 
 /** The snapshot for `spec`, made once (boot, proof, warm-up, save) and cached. */
 export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: EnsureBochsSnapshotOptions = {}): Promise<BochsSnapshot> {
@@ -218,16 +211,8 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
       );
       let saveMs = 0;
       try {
-        for (const command of spec.warmUp ?? []) {
-          const result = await guest.exec(command.argv, { timeoutMs: DEFAULTS.commandTimeoutMs * 25, ...(command.input !== undefined ? { input: command.input } : {}) });
-          if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
-        }
-        await writeJson(file(FILES.proof), guest.proof);
-        // A cell's first step starts from this installed set: no query needed before it.
-        const installed = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs * 25 });
-        if (installed.exitCode !== 0) throw new Error(`snapshot: \`${installed.command}\` failed: ${installed.stderr.trim()}`);
-        await writeJson(file(FILES.installed), parseInstalled(installed.stdout));
-        await writeJson(file(FILES.detectors), await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs }), DEFAULTS.commandTimeoutMs * 25));
+        // Bochs interprets every instruction: command limits are the slowdown times TCG's.
+        await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs * 25);
         await mkdir(file(FILES.state));
         saveMs = await guest.saveSnapshot(file(FILES.state));
       } finally {

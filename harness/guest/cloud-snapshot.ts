@@ -17,10 +17,11 @@ import type { CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { LevelName } from '../levels/table.js';
-import { silentLog, type Log } from '../util/log.js';
+import { silentLog } from '../util/log.js';
 import { CloudGuest, type CloudChannel, type CloudSnapshotFiles } from './cloud-guest.js';
 import type { DataDisk, QemuAccel } from './qemu-args.js';
 import { createOverlay, QEMU_BINARY, qemuVersion } from './qemu-guest.js';
+import type { EnsureSnapshotOptions } from './snapshot-save.js';
 
 export interface CloudSnapshotSpec {
   readonly image: CloudImage;
@@ -106,13 +107,7 @@ async function load(dir: string, key: string): Promise<CloudSnapshot | undefined
   }
 }
 
-export interface EnsureCloudSnapshotOptions {
-  readonly cacheDir?: string;
-  readonly log?: Log;
-  readonly signal?: AbortSignal;
-  readonly bootTimeoutMs?: number;
-  readonly rebuild?: boolean;
-}
+export type EnsureCloudSnapshotOptions = EnsureSnapshotOptions;
 
 /** The snapshot for `spec`: booted, settled, inspected, proven and saved once, then cached. */
 export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: EnsureCloudSnapshotOptions = {}): Promise<CloudSnapshot> {

@@ -14,15 +14,15 @@ import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
-import { askDetectors, type DetectorReading } from '../levels/detectors.js';
+import type { DetectorReading } from '../levels/detectors.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
-import { silentLog, type Log } from '../util/log.js';
+import { silentLog } from '../util/log.js';
 import { KERNEL_ARGS } from './kernel-args.js';
 import type { DataDisk, QemuAccel } from './qemu-args.js';
 import { createOverlay, QemuGuest, type QemuSnapshotFiles } from './qemu-guest.js';
 import { emulatorIdentity, hostQemu, type Emulator } from './emulator.js';
+import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
 
 /** What a snapshot depends on. */
 export interface QemuSnapshotSpec {
@@ -101,22 +101,14 @@ async function load(dir: string, key: string): Promise<QemuSnapshot | undefined>
     for (const [name, size] of Object.entries(manifest.sizes)) if ((await stat(file(name))).size !== size) return undefined;
     if (sha256(await readFile(file(FILES.state))) !== manifest.stateSha256) return undefined;
     const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
-    const installed = JSON.parse(await readFile(file(FILES.installed), 'utf8')) as string[];
-    const detectors = JSON.parse(await readFile(file(FILES.detectors), 'utf8')) as DetectorReading[];
+    const { installed, detectors } = await readSavedGuestFacts({ installed: file(FILES.installed), detectors: file(FILES.detectors) });
     return { key, dir, ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), proof, installed, detectors, manifest };
   } catch {
     return undefined;
   }
 }
 
-export interface EnsureSnapshotOptions {
-  readonly cacheDir?: string;
-  readonly log?: Log;
-  readonly signal?: AbortSignal;
-  readonly bootTimeoutMs?: number;
-  /** Rebuild even when a usable snapshot exists (after a restore showed it does not fit). */
-  readonly rebuild?: boolean;
-}
+export type { EnsureSnapshotOptions } from './snapshot-save.js';
 
 /** The snapshot for `spec`, made once (boot, proof, warm-up, save) and cached. */
 export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: EnsureSnapshotOptions = {}): Promise<QemuSnapshot> {
@@ -152,16 +144,7 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       );
       let saveMs = 0;
       try {
-        for (const command of spec.warmUp ?? []) {
-          const result = await guest.exec(command.argv, { timeoutMs: DEFAULTS.commandTimeoutMs, ...(command.input !== undefined ? { input: command.input } : {}) });
-          if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
-        }
-        await writeJson(file(FILES.proof), guest.proof);
-        // A cell's first step starts from this installed set: no query needed before it.
-        const installed = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
-        if (installed.exitCode !== 0) throw new Error(`snapshot: \`${installed.command}\` failed: ${installed.stderr.trim()}`);
-        await writeJson(file(FILES.installed), parseInstalled(installed.stdout));
-        await writeJson(file(FILES.detectors), await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs }), DEFAULTS.commandTimeoutMs));
+        await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs);
         const saving = performance.now();
         await guest.saveSnapshot(file(FILES.state));
         saveMs = Math.round(performance.now() - saving);

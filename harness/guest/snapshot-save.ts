@@ -1,0 +1,49 @@
+// What every backend's snapshot of the default guest does between the proof and the
+// save, and what it reads back: the warm-up commands, the proof, the installed set (a
+// cell's first step starts from it, no query needed) and every detector's answer, in
+// files of the snapshot directory. Shared by the QEMU and Bochs snapshots.
+import { readFile } from 'node:fs/promises';
+import type { GuestCommand } from '../drivers/driver.js';
+import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
+import { writeJson } from '../image/cache.js';
+import { askDetectors, type DetectorReading } from '../levels/detectors.js';
+import type { Log } from '../util/log.js';
+import type { AgentGuest } from './agent-guest.js';
+
+/** How a snapshot is ensured: where the cache is, and the boot that makes it. */
+export interface EnsureSnapshotOptions {
+  readonly cacheDir?: string;
+  readonly log?: Log;
+  readonly signal?: AbortSignal;
+  readonly bootTimeoutMs?: number;
+  /** Rebuild even when a usable snapshot exists (after a restore showed it does not fit). */
+  readonly rebuild?: boolean;
+}
+
+/** The snapshot files this module writes and reads. */
+export interface SavedGuestFiles {
+  readonly proof: string;
+  readonly installed: string;
+  readonly detectors: string;
+}
+
+/** Runs the warm-up, then records the proof, the installed set and the detectors; `timeoutMs` per command. */
+export async function recordGuestBeforeSave(guest: AgentGuest, warmUp: readonly GuestCommand[], files: SavedGuestFiles, timeoutMs: number): Promise<void> {
+  for (const command of warmUp) {
+    const result = await guest.exec(command.argv, { timeoutMs, ...(command.input !== undefined ? { input: command.input } : {}) });
+    if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
+  }
+  await writeJson(files.proof, guest.proof);
+  const installed = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs });
+  if (installed.exitCode !== 0) throw new Error(`snapshot: \`${installed.command}\` failed: ${installed.stderr.trim()}`);
+  await writeJson(files.installed, parseInstalled(installed.stdout));
+  await writeJson(files.detectors, await askDetectors((argv, limit) => guest.exec(argv, { timeoutMs: limit }), timeoutMs));
+}
+
+/** The installed set and the detectors' answers a snapshot recorded. */
+export async function readSavedGuestFacts(files: Pick<SavedGuestFiles, 'installed' | 'detectors'>): Promise<{ installed: string[]; detectors: DetectorReading[] }> {
+  return {
+    installed: JSON.parse(await readFile(files.installed, 'utf8')) as string[],
+    detectors: JSON.parse(await readFile(files.detectors, 'utf8')) as DetectorReading[],
+  };
+}
