@@ -11,9 +11,9 @@ import { execa } from 'execa';
 import test from 'ava';
 import type { RunResult } from '../../harness/results/types.js';
 import { leftovers } from './helpers.js';
+import { JUNIT_SCHEMA } from '../fixtures/schemas.js';
 
 const CHECKOUT = fileURLToPath(new URL('../../..', import.meta.url));
-const SCHEMA = path.resolve(CHECKOUT, '../shared/schemas/junit-10.xsd');
 let project: string;
 
 /** Builds a repository of `distro-hello` 1.0 and 1.1 (a shell-script program, x86_64) with the host's rpmbuild and createrepo_c. */
@@ -124,7 +124,7 @@ test.serial('npx levelgate gate in another project runs its scenario against its
   if (detected.status === 'fail') t.is(detected.explainedBy, 'dnf5-arch-from-uname');
   t.is(run.exitCode, cell!.verdict === 'xfail' ? 0 : 1, run.all);
   t.regex(cell!.repro, /^npx levelgate repro hello-from-compose --level v2 --driver dnf5$/);
-  const lint = await execa('xmllint', ['--noout', '--schema', SCHEMA, path.join(project, 'out/junit.xml')], { reject: false, all: true });
+  const lint = await execa('xmllint', ['--noout', '--schema', JUNIT_SCHEMA, path.join(project, 'out/junit.xml')], { reject: false, all: true });
   t.is(lint.exitCode, 0, lint.all);
   t.regex(await readFile(path.join(project, 'out/report.html'), 'utf8'), /hello-from-compose/);
   t.deepEqual((await leftovers(path.join(project, 'tmp'))).processes, []);

@@ -9,9 +9,9 @@ import { execa, type ResultPromise } from 'execa';
 import test from 'ava';
 import type { RunResult } from '../../harness/results/types.js';
 import { leftovers, withScratch } from './helpers.js';
+import { JUNIT_SCHEMA } from '../fixtures/schemas.js';
 
 const CLI = fileURLToPath(new URL('../../runners/cli.js', import.meta.url));
-const SCHEMA = path.resolve(process.cwd(), '../shared/schemas/junit-10.xsd');
 
 function cli(args: string[], dir: string): { child: ResultPromise; output: () => string } {
   const child = execa('node', [CLI, ...args], { env: { TMPDIR: dir }, reject: false, all: true, cwd: dir });
@@ -41,7 +41,7 @@ test.serial('Ctrl-C during a gate stops every guest and writes partial reports m
     t.true(run.cells.some((c) => c.reason === 'not run: the run was interrupted'));
     t.true(run.cells.every((c) => c.verdict === 'pass' || c.verdict === 'skip'));
     t.regex(output(), /\(interrupted: partial results\)/);
-    const lint = await execa('xmllint', ['--noout', '--schema', SCHEMA, path.join(dir, 'r/junit.xml')], { reject: false, all: true });
+    const lint = await execa('xmllint', ['--noout', '--schema', JUNIT_SCHEMA, path.join(dir, 'r/junit.xml')], { reject: false, all: true });
     t.is(lint.exitCode, 0, lint.all);
     const left = await leftovers(dir);
     t.deepEqual(left.processes, []);

@@ -14,14 +14,14 @@ import { exitCodeOf } from '../../harness/results/summary.js';
 import { mergeRuns } from '../../runners/merge.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { cellResult, everyVerdict, runResult } from '../fixtures/results.js';
+import { JUNIT_SCHEMA } from '../fixtures/schemas.js';
 
-const SCHEMA = path.resolve(process.cwd(), '../shared/schemas/junit-10.xsd');
 
 async function validate(xml: string): Promise<{ exitCode: number | undefined; output: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-junit-'));
   try {
     await writeFile(path.join(dir, 'report.xml'), xml);
-    const result = await execa('xmllint', ['--noout', '--schema', SCHEMA, path.join(dir, 'report.xml')], { reject: false, all: true });
+    const result = await execa('xmllint', ['--noout', '--schema', JUNIT_SCHEMA, path.join(dir, 'report.xml')], { reject: false, all: true });
     return { exitCode: result.exitCode, output: result.all ?? '' };
   } finally {
     await rm(dir, { recursive: true, force: true });

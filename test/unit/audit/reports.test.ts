@@ -10,8 +10,8 @@ import { buildAuditJUnit } from '../../../harness/audit/report-junit.js';
 import { packageLine } from '../../../harness/audit/report-text.js';
 import type { AuditRun } from '../../../harness/audit/types.js';
 import { buildAuditElves, type AuditElves } from '../../fixtures/audit-elves.js';
+import { JUNIT_SCHEMA } from '../../fixtures/schemas.js';
 
-const SCHEMA = path.resolve(process.cwd(), '../shared/schemas/junit-10.xsd');
 const CLI = fileURLToPath(new URL('../../../runners/cli.js', import.meta.url));
 
 let root: string;
@@ -29,7 +29,7 @@ test.after.always(async () => {
 async function validate(xml: string): Promise<{ exitCode: number | undefined; output: string }> {
   const file = path.join(root, `report-${Math.random().toString(36).slice(2)}.xml`);
   await writeFile(file, xml);
-  const result = await execa('xmllint', ['--noout', '--schema', SCHEMA, file], { reject: false, all: true });
+  const result = await execa('xmllint', ['--noout', '--schema', JUNIT_SCHEMA, file], { reject: false, all: true });
   return { exitCode: result.exitCode, output: result.all ?? '' };
 }
 
