@@ -38,7 +38,7 @@ Decodes the x86 code of every ELF file in PATH (iced-x86) and reports, per file,
 ISA extensions it uses with counts and example instructions, the lowest x86-64 level
 that runs them all, and the same for the code that runs without a CPU check, told apart
 from code reached only after one (glibc-hwcaps directories, IFUNC candidates, variant
-names, functions reached only from CPU-checking code: see the README's "ISA audit").
+names, functions reached only from CPU-checking code: see docs/audit.md).
 A package whose code that runs without a check needs more than its arch claims
 (x86_64 → v1, x86_64_v2 → v2, x86_64_v3 → v3; noarch → v1) is a finding.
 

@@ -50,7 +50,7 @@ Image:
   --image NAME|PATH    gate a distribution's own cloud image (qcow2 or raw; NAME: one of the
                        configuration's images) instead of the default guest: booted at each
                        level through its own bootloader, level proven, the image's own rpm,
-                       dnf5 and zypper run (drivers it lacks are skipped); see the README
+                       dnf5 and zypper run (drivers it lacks are skipped); see docs/images.md
 Selection:
   --level LEVEL        only this level (repeatable); one CPU model per CI job. A near miss
                        (v3-fma: a v3 CPU without FMA, which meets v2) runs every scenario on it

@@ -1,6 +1,6 @@
 // The rules that tell code reached only after a CPU check (conditional) from code that
 // runs without one, over a file's functions and the references between them. Pure: the
-// scan (audit-file.ts) supplies the facts. The rules and their limits, as the README
+// scan (audit-file.ts) supplies the facts. The rules and their limits, as docs/audit.md
 // states them:
 //
 // (a) glibc-hwcaps: a file under glibc-hwcaps/x86-64-vN/ is loaded only on CPUs the

@@ -14,7 +14,7 @@ import type { ExampleInstruction, FileAudit, PackageAudit } from './types.js';
  * sure: the file checks the CPU nowhere (no cpuid, no CPU query, no read of a CPU-feature
  * word, no IFUNC): nothing in it can choose its code at run time, so the code runs as
  * compiled. suspect: it checks the CPU somewhere, and the rules may have missed the
- * dispatch that guards this code (README, "ISA audit", Limits).
+ * dispatch that guards this code (docs/audit.md, Limits).
  */
 export type Certainty = 'sure' | 'suspect';
 

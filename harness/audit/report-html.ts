@@ -62,7 +62,7 @@ code,pre{font-size:12px}
 <p>${t.packages} packages, ${t.elfFiles} ELF files, ${(t.codeBytes / 1e6).toFixed(1)} MB of code in ${(run.durationMs / 1000).toFixed(1)} s (${t.mbPerSecond} MB/s, ${run.jobs} workers) —
 <b style="color:${COLOURS.finding}">${t.findings} with findings</b>, <b style="color:${COLOURS.suspect}">${t.suspects} only suspected</b>, <b style="color:${COLOURS.error}">${t.errors} not auditable</b>${run.run ? ` — run at ${escape(run.run)}` : ''}${run.interrupted ? ' — <b>interrupted</b>' : ''}.
 Started ${escape(run.startedAt)}; inputs: ${run.inputs.map((i) => `<code>${escape(i)}</code>`).join(', ')}.</p>
-<p>“Without a CPU check”: code the rules do not place behind one (glibc-hwcaps directories, IFUNC candidates, variant names, functions reached only from code that checks the CPU); see the README's “ISA audit”.
+<p>“Without a CPU check”: code the rules do not place behind one (glibc-hwcaps directories, IFUNC candidates, variant names, functions reached only from code that checks the CPU); see docs/audit.md.
 A finding is <b>sure</b> when its file checks the CPU nowhere, and only <b>suspected</b> when it does somewhere (a dispatch the rules do not know may guard the code); running the package (<code>audit --run</code>) confirms a finding with the SIGILL's forensics, or does not reproduce it.</p>
 ${run.notes.map((n) => `<p class="note">${escape(n)}</p>`).join('')}
 <table><tr><th>verdict</th><th>package</th><th>arch → allowed</th><th>ELF files</th><th>without a check</th><th>all code</th><th>why</th></tr>
