@@ -1,6 +1,5 @@
 // What every guest backend offers, whatever emulator runs it: run commands, report the
 // level it proved, power off cleanly, and release everything it holds.
-import { constants } from 'node:os';
 import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
@@ -101,10 +100,5 @@ export interface Guest extends AsyncDisposable {
   dispose(): Promise<void>;
 }
 
-export function signalName(signal: number): NodeJS.Signals | null {
-  if (signal === 0) return null;
-  const entry = Object.entries(constants.signals).find(([, n]) => n === signal);
-  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
-}
-
 export { quoteCommand } from '../util/quote.js';
+export { signalName } from '../util/signals.js';

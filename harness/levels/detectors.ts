@@ -12,54 +12,80 @@
 import type { GuestCommand } from '../drivers/driver.js';
 import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuinfoFlags } from './detect.js';
 import { LEVELS, type CpuidBit, type Feature, type LevelName } from './table.js';
+import { signalName } from '../util/signals.js';
 
 export const DETECTORS = ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch'] as const;
 export type DetectorName = (typeof DETECTORS)[number];
 
 export interface DetectorReading {
   readonly detector: DetectorName;
-  /** What it answered, in its own words ("x86_64_v3", "x86-64-v3 x86-64-v2", a feature list...). */
+  /** What it answered, in its own words ("x86_64_v3", "x86-64-v3 x86-64-v2", a feature list...); "absent" when the tool is not there. */
   readonly answer: string;
-  /** The level that answer means; null when the detector is absent or said nothing usable. */
+  /** The level that answer means; null when the detector is absent or failed. */
   readonly level: LevelName | null;
-  /** Why there is no level (the tool is not installed, printed nothing), or what it lacks for the next level. */
+  /** Why there is no level (the tool is not installed), or what it lacks for the next level. */
   readonly note?: string;
+  /**
+   * The detector ran and cannot be believed: it exited non-zero or died of a signal,
+   * printed no answer, or answered an arch the level table does not know. Names its
+   * exit status and output. (Absent from readings recorded before detectors were judged.)
+   */
+  readonly failure?: string;
 }
 
 const SECTION = '=== levelgate-detector ';
+const EXIT = '=== levelgate-exit ';
 
 /**
  * One guest command asking every detector in turn (a fixed script: nothing in it comes
- * from input). Each section starts with a marker line; a missing tool prints "absent".
+ * from input). Each section starts with a marker line and ends with the tool's exit
+ * status ("absent": the tool or file is not there); between them the lines of its
+ * output the parser reads, or its last lines when none match (an error message).
  * `releasever`: dnf5 needs one to print its variables.
  */
 export function detectionCommand(releasever = 'sid'): GuestCommand {
   const script = [
     `s() { echo "${SECTION}$1"; }`,
+    `x() { echo "${EXIT}$1"; }`,
+    // t TOOL FILTER COMMAND...: runs it with its output captured, prints the lines FILTER selects (else its last lines), then its exit status.
+    't() { tool=$1; re=$2; shift 2; if [ ! -x "$tool" ] && ! command -v "$tool" >/dev/null 2>&1; then x absent; return; fi; out=$("$@" 2>&1); st=$?; printf "%s\\n" "$out" | grep -E -- "$re" || printf "%s\\n" "$out" | tail -n 5; x "$st"; }',
+    // f FILE FILTER: the same for a file the kernel provides.
+    'f() { if [ ! -e "$1" ]; then x absent; return; fi; t cat "$2" cat "$1"; }',
     'LDSO=/lib64/ld-linux-x86-64.so.2',
-    's cpuid; "$LDSO" --list-diagnostics 2>/dev/null | grep -E "^x86\\.cpu_features\\.features\\[0x[012]\\]\\.cpuid\\[0x[0-3]\\]=" || echo absent',
-    's cpuinfo; grep -m1 "^flags" /proc/cpuinfo || echo absent',
-    's modalias; cat /sys/devices/system/cpu/modalias 2>/dev/null || echo absent',
-    's glibc; "$LDSO" --help 2>/dev/null || echo absent',
-    's rpm; if command -v rpm >/dev/null; then rpm --showrc | grep -m1 "^install arch"; else echo absent; fi',
-    's libzypp; if command -v zypper >/dev/null; then zypper --non-interactive --no-refresh system-architecture 2>&1; else echo absent; fi',
-    `s dnf5; if command -v dnf5 >/dev/null; then dnf5 --releasever=${releasever} --dump-variables 2>&1 | grep -E "^(arch|basearch) ="; else echo absent; fi`,
+    's cpuid; t "$LDSO" "^x86\\.cpu_features\\.features\\[0x[012]\\]\\.cpuid\\[0x[0-3]\\]=" "$LDSO" --list-diagnostics',
+    's cpuinfo; f /proc/cpuinfo "^flags"',
+    's modalias; f /sys/devices/system/cpu/modalias ""',
+    's glibc; t "$LDSO" "" "$LDSO" --help',
+    's rpm; t rpm "^install arch" rpm --showrc',
+    's libzypp; t zypper "" zypper --non-interactive --no-refresh system-architecture',
+    `s dnf5; t dnf5 "^(arch|basearch) =" dnf5 --releasever=${releasever} --dump-variables`,
     'true',
   ].join('\n');
   return { argv: ['sh', '-c', script] };
 }
 
+/** One detector's section: its output lines and its exit status (a number, 'absent', or undefined when the section is cut short). */
+interface Section {
+  readonly text: string;
+  readonly exit: number | 'absent' | undefined;
+}
+
 /** Splits the command's output into its sections. */
-function sections(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
+function sections(stdout: string): Map<string, Section> {
+  const out = new Map<string, Section>();
   let name: string | undefined;
   let lines: string[] = [];
-  const flush = () => name !== undefined && out.set(name, lines.join('\n').trim());
+  let exit: Section['exit'];
+  const flush = () => name !== undefined && out.set(name, { text: lines.join('\n').trim(), exit });
   for (const line of stdout.split('\n')) {
     if (line.startsWith(SECTION)) {
       flush();
       name = line.slice(SECTION.length).trim();
       lines = [];
+      exit = undefined;
+    } else if (line.startsWith(EXIT)) {
+      const status = line.slice(EXIT.length).trim();
+      exit = status === 'absent' ? 'absent' : Number.parseInt(status, 10);
     } else lines.push(line);
   }
   flush();
@@ -103,57 +129,121 @@ export function parseModalias(text: string): Set<number> | undefined {
 }
 
 const reading = (detector: DetectorName, answer: string, level: LevelName | null, note?: string): DetectorReading => ({ detector, answer, level, ...(note ? { note } : {}) });
-const absent = (detector: DetectorName, why: string): DetectorReading => reading(detector, 'absent', null, why);
+const failed = (detector: DetectorName, answer: string, failure: string): DetectorReading => ({ detector, answer, level: null, failure });
+
+/** What each section runs, and what "absent" means for it, for messages. */
+const COMMANDS: Readonly<Record<string, { readonly command: string; readonly absent: string }>> = {
+  cpuid: { command: 'ld.so --list-diagnostics', absent: 'the dynamic loader is not installed' },
+  cpuinfo: { command: 'cat /proc/cpuinfo', absent: '/proc/cpuinfo does not exist' },
+  modalias: { command: 'cat /sys/devices/system/cpu/modalias', absent: '/sys/devices/system/cpu/modalias does not exist' },
+  glibc: { command: 'ld.so --help', absent: 'the dynamic loader is not installed' },
+  rpm: { command: 'rpm --showrc', absent: 'rpm is not installed' },
+  libzypp: { command: 'zypper system-architecture', absent: 'zypper is not installed' },
+  dnf5: { command: 'dnf5 --dump-variables', absent: 'dnf5 is not installed' },
+};
+
+/** "exit 139 (SIGSEGV)": how a shell reports a command's ending (128 + N is death by signal N). */
+function describeExit(status: number | undefined): string {
+  if (status === undefined || Number.isNaN(status)) return 'no exit status (the detection script was cut short)';
+  const signal = status > 128 ? signalName(status - 128) : null;
+  return `exit ${status}${signal ? ` (killed by ${signal})` : ''}`;
+}
+
+const excerpt = (text: string) => text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ').slice(0, 200) || 'no output';
+
+/**
+ * Reads one detector's section: absent when its tool is not there; a failure when it ran
+ * and exited non-zero (or died), or when `parse` finds no answer in what it printed;
+ * else what `parse` makes of it.
+ */
+function readSection(detector: DetectorName, name: string, parts: Map<string, Section>, parse: (text: string) => DetectorReading | string): DetectorReading {
+  const part = parts.get(name);
+  const { command, absent } = COMMANDS[name] ?? { command: name, absent: `${name} is not installed` };
+  if (!part) return failed(detector, 'no answer', `${command} was not asked: the detection script printed no ${name} section`);
+  if (part.exit === 'absent') return reading(detector, 'absent', null, absent);
+  if (part.exit !== 0) return failed(detector, excerpt(part.text), `${command} failed: ${describeExit(part.exit)}; it printed: ${excerpt(part.text)}`);
+  const parsed = parse(part.text);
+  return typeof parsed === 'string' ? failed(detector, excerpt(part.text), `${command} (exit 0) ${parsed}; it printed: ${excerpt(part.text)}`) : parsed;
+}
+
+/** An rpm arch name a tool answered: its level, or a failure when the level table does not know it. */
+function archReading(detector: DetectorName, arch: string): DetectorReading {
+  const level = levelOfArch(arch);
+  return level ? reading(detector, arch, level) : failed(detector, arch, `answered ${arch}, an arch the level table does not know (known: ${LEVELS.map((l) => l.rpmArch).join(', ')}, amd64)`);
+}
 
 /** Every detector's answer, from the output of `detectionCommand`. */
 export function parseDetection(stdout: string): DetectorReading[] {
   const parts = sections(stdout);
-  const text = (name: string) => parts.get(name) ?? 'absent';
   const readings: DetectorReading[] = [];
+  const lacks = (missing: readonly string[]) => (missing.length ? `lacks ${missing.join(' ')}` : undefined);
 
-  const cpuid = parseCpuidDiagnostics(text('cpuid'));
-  if (!cpuid) readings.push(absent('cpuid', 'ld.so --list-diagnostics printed no CPUID words (glibc older than 2.33?)'));
-  else {
-    const { level, missing } = levelOfFeatures((f) => (f.cpuid ? cpuid(f.cpuid) : undefined));
-    const present = FEATURES.filter((f) => f.cpuid && cpuid(f.cpuid)).map((f) => f.psabi);
-    readings.push(reading('cpuid', present.join(' '), level, missing.length ? `lacks ${missing.join(' ')}` : undefined));
-  }
+  readings.push(
+    readSection('cpuid', 'cpuid', parts, (text) => {
+      const cpuid = parseCpuidDiagnostics(text);
+      if (!cpuid) return 'printed no CPUID words';
+      const { level, missing } = levelOfFeatures((f) => (f.cpuid ? cpuid(f.cpuid) : undefined));
+      const present = FEATURES.filter((f) => f.cpuid && cpuid(f.cpuid)).map((f) => f.psabi);
+      return reading('cpuid', present.join(' '), level, lacks(missing));
+    }),
+  );
 
-  const flags = parseCpuinfoFlags(text('cpuinfo'));
-  if (flags.size === 0) readings.push(absent('cpuinfo', 'no flags line in /proc/cpuinfo'));
-  else {
-    const cpu = levelFromCpuFlags(flags);
-    readings.push(reading('cpuinfo', FEATURES.flatMap((f) => (f.cpuinfo && flags.has(f.cpuinfo) ? [f.cpuinfo] : [])).join(' '), cpu.level, cpu.missingForNext.length ? `lacks ${cpu.missingForNext.join(' ')}` : undefined));
-  }
+  readings.push(
+    readSection('cpuinfo', 'cpuinfo', parts, (text) => {
+      const flags = parseCpuinfoFlags(text);
+      if (flags.size === 0) return 'has no flags line';
+      const cpu = levelFromCpuFlags(flags);
+      return reading('cpuinfo', FEATURES.flatMap((f) => (f.cpuinfo && flags.has(f.cpuinfo) ? [f.cpuinfo] : [])).join(' '), cpu.level, lacks(cpu.missingForNext));
+    }),
+  );
 
-  const modalias = parseModalias(text('modalias'));
-  if (!modalias) readings.push(absent('modalias', '/sys/devices/system/cpu/modalias is missing'));
-  else {
-    const { level, missing } = levelOfFeatures((f) => (f.linux === null ? undefined : modalias.has(f.linux)));
-    const hex = FEATURES.flatMap((f) => (f.linux !== null && modalias.has(f.linux) ? [f.linux.toString(16).toUpperCase().padStart(4, '0')] : []));
-    readings.push(reading('modalias', hex.join(','), level, missing.length ? `lacks ${missing.join(' ')}` : undefined));
-  }
+  readings.push(
+    readSection('modalias', 'modalias', parts, (text) => {
+      const modalias = parseModalias(text);
+      if (!modalias) return 'has no feature list';
+      const { level, missing } = levelOfFeatures((f) => (f.linux === null ? undefined : modalias.has(f.linux)));
+      const hex = FEATURES.flatMap((f) => (f.linux !== null && modalias.has(f.linux) ? [f.linux.toString(16).toUpperCase().padStart(4, '0')] : []));
+      return reading('modalias', hex.join(','), level, lacks(missing));
+    }),
+  );
 
-  const glibc = levelFromGlibcHelp(text('glibc'));
-  readings.push(glibc ? reading('glibc', glibc.supported.join(' ') || 'baseline', glibc.level) : absent('glibc', 'ld.so --help printed no glibc-hwcaps section'));
+  readings.push(
+    readSection('glibc', 'glibc', parts, (text) => {
+      const glibc = levelFromGlibcHelp(text);
+      return glibc ? reading('glibc', glibc.supported.join(' ') || 'baseline', glibc.level) : 'printed no glibc-hwcaps section';
+    }),
+  );
 
-  const rpmArch = /^install arch\s*:\s*(\S+)/m.exec(text('rpm'))?.[1];
-  readings.push(rpmArch ? reading('rpm', rpmArch, levelOfArch(rpmArch)) : absent('rpm', text('rpm') === 'absent' ? 'rpm is not installed' : `rpm --showrc: no install arch (${text('rpm').slice(0, 80)})`));
+  readings.push(
+    readSection('rpm', 'rpm', parts, (text) => {
+      const arch = /^install arch\s*:\s*(\S+)/m.exec(text)?.[1];
+      return arch ? archReading('rpm', arch) : 'printed no install arch';
+    }),
+  );
 
-  const zyppArch = /^(x86_64\S*)\s*$/m.exec(text('libzypp'))?.[1];
-  readings.push(zyppArch ? reading('libzypp', zyppArch, levelOfArch(zyppArch)) : absent('libzypp', text('libzypp') === 'absent' ? 'zypper is not installed' : `zypper system-architecture: ${text('libzypp').slice(0, 80)}`));
+  readings.push(
+    readSection('libzypp', 'libzypp', parts, (text) => {
+      const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+      // It prints the architecture alone on its line; anything else is an error message.
+      return lines.length === 1 && /^[\w-]+$/.test(lines[0]!) ? archReading('libzypp', lines[0]!) : 'printed no architecture';
+    }),
+  );
 
   for (const variable of ['arch', 'basearch'] as const) {
     const detector: DetectorName = variable === 'arch' ? 'dnf5-arch' : 'dnf5-basearch';
-    const value = new RegExp(`^${variable} = (\\S+)`, 'm').exec(text('dnf5'))?.[1];
-    readings.push(value ? reading(detector, value, levelOfArch(value)) : absent(detector, text('dnf5') === 'absent' ? 'dnf5 is not installed' : `dnf5 --dump-variables printed no ${variable}`));
+    readings.push(
+      readSection(detector, 'dnf5', parts, (text) => {
+        const value = new RegExp(`^${variable} = (\\S+)`, 'm').exec(text)?.[1];
+        return value ? archReading(detector, value) : `printed no ${variable}`;
+      }),
+    );
   }
   return readings;
 }
 
 /** One line for facts and messages: "cpuid v2, cpuinfo v2, glibc v2, rpm x86_64_v2, libzypp x86_64_v3 (…)". */
 export function describeReadings(readings: readonly DetectorReading[]): string {
-  return readings.map((r) => `${r.detector} ${r.level === null ? r.answer : ['rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch'].includes(r.detector) ? r.answer : r.level}`).join(', ');
+  return readings.map((r) => `${r.detector} ${r.failure ? `failed (${r.failure})` : r.level === null ? r.answer : ['rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch'].includes(r.detector) ? r.answer : r.level}`).join(', ');
 }
 
 /** Asks every detector in a running guest (`exec` runs one command there). */

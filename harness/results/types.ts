@@ -48,7 +48,9 @@ export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'c
  *   (refused for another reason);
  * - current: `stale` (an older version than the newest runnable one);
  * - updates: `not-listed`, `extra-listed`;
- * - detected-arch, loads: `other`;
+ * - detected-arch: `other` (another level), `failed` (the detector ran and failed: non-zero exit,
+ *   a signal, no answer, or an arch the level table does not know);
+ * - loads: `other`;
  * - audit (gate --audit): `above-level` (code that runs without a CPU check needs more than
  *   the guest it was installed on, or the package could not be audited).
  */
@@ -70,6 +72,7 @@ export type Deviation =
   | 'not-listed'
   | 'extra-listed'
   | 'above-level'
+  | 'failed'
   | 'other';
 
 export interface CheckResult {
@@ -138,6 +141,8 @@ export interface DetectorRecord {
   /** The level the answer means; null: no answer. */
   readonly level: LevelName | null;
   readonly note?: string;
+  /** The detector ran and failed: its exit status and output. */
+  readonly failure?: string;
 }
 
 /** The proof of a guest's level, as reports show it. */

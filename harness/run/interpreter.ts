@@ -360,7 +360,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       installed: installedAfter,
       programs: programs.runs,
       ...(updates ? { updates } : {}),
-      ...(detectors ? { detectors, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
+      ...(detectors ? { detectors, detectedBy: driver.detector, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
       available: available(),
       runnablePrograms: programs.runnable,
       packagePrograms: programs.packagePrograms,

@@ -46,6 +46,8 @@ export interface Observation {
   readonly detectedArch?: string;
   /** detect: every detector's answer. */
   readonly detectors?: readonly DetectorReading[];
+  /** detect: the detector `detectedArch` comes from (the driver's own). */
+  readonly detectedBy?: DetectorName;
   /** What the enabled repositories offer. */
   readonly available: readonly AvailablePackage[];
   /** Programs of installed scenario packages (for `runnable`), by program name. */
@@ -158,8 +160,9 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
 
   if (expectation.detectedArch) {
     const want = expectation.detectedArch === 'level' ? rpmArchOf(seen.level) : expectation.detectedArch;
-    const actual = seen.detectedArch ?? 'not detected';
-    judge({ kind: 'detected-arch', subject: '', check: 'detected arch', expected: want, actual }, actual === want, 'other');
+    const failure = seen.detectors?.find((r) => r.detector === seen.detectedBy)?.failure;
+    const actual = failure ? `failed: ${failure}` : (seen.detectedArch ?? 'not detected');
+    judge({ kind: 'detected-arch', subject: seen.detectedBy ?? '', check: 'detected arch', expected: want, actual }, actual === want, failure || !seen.detectedArch ? 'failed' : 'other');
   }
 
   if (expectation.detectors) {
@@ -168,10 +171,11 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
       const r = seen.detectors?.find((x) => x.detector === detector);
       const level = want === 'level' ? seen.level : levelOfArch(want);
       const expected = want === 'level' ? `${seen.level} (${rpmArchOf(seen.level)})` : want;
-      const actual = !r ? 'not asked' : r.level === null ? r.answer : `${r.level} (${r.answer}${r.note ? `; ${r.note}` : ''})`;
+      const actual = !r ? 'not asked' : r.failure ? `failed: ${r.failure}` : r.level === null ? r.answer : `${r.level} (${r.answer}${r.note ? `; ${r.note}` : ''})`;
       const base = { kind: 'detected-arch' as const, subject: detector, check: `detector ${detector}`, expected, actual };
-      if (r && r.level === null) checks.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} gave no answer` });
-      else judge(base, r?.level === level, 'other');
+      // Only a tool that is not there is no answer; one that ran and failed is a failing check.
+      if (r && r.level === null && !r.failure) checks.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} is not installed` });
+      else judge(base, r?.level === level, !r || r.failure ? 'failed' : 'other');
     }
   }
 

@@ -1,7 +1,7 @@
 // The verdict rules, proven on the real cell runner with fake guests (no QEMU): each
 // test breaks one thing and checks the verdict the rule demands. Remove a rule and its
 // test fails.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -21,6 +21,8 @@ import { fakeGuests } from '../fixtures/fake-guests.js';
 import { fakePm, nevra, type FakePm } from '../fixtures/fake-pm.js';
 import type { FakeReply } from '../fixtures/fake-guests.js';
 import { writeRepo, type FakePackage } from '../fixtures/repodata.js';
+import { CATALOG } from '../../scenarios/index.js';
+import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 
 const TODAY = '2026-12-01';
 let root: string;
@@ -266,4 +268,20 @@ test('set-env: every later command runs with the variables; a forced rpm -i runs
 test('an arch override the driver does not have is an error naming the drivers that have one, before any guest boots', async (t) => {
   const s = defineScenario({ id: 'override', title: 'override', drivers: ['dnf5'], steps: [overrideArch('x86_64_v2')] });
   t.deepEqual(validateScenarios([s]).map((p) => p.replace(/^.*steps\[0\]: /, '')), ['overrideArch: dnf5 has no arch override (dnf5#1468); run this scenario with zypper or rpm']);
+});
+
+test('detection[v3,rpm] with rpm dying of SIGSEGV and zypper printing "Segmentation fault": fail, though known issues cover the cell (the crash is no "absent" detector)', async (t) => {
+  const v3 = await readFile(path.join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'detection', 'v3.txt'), 'utf8');
+  const broken = v3
+    .replace(/(=== levelgate-detector rpm\n)[\s\S]*?=== levelgate-exit 0\n/, '$1=== levelgate-exit 139\n')
+    .replace(/(=== levelgate-detector libzypp\n)[\s\S]*?=== levelgate-exit 0\n/, '$1Segmentation fault\n=== levelgate-exit 0\n');
+  const detection = CATALOG.find((s) => s.id === 'detection')!;
+  const answer = (text: string) => (command: string) => (command.startsWith('sh -c') && command.includes('levelgate-detector') ? { stdout: text } : undefined);
+  const result = await run(detection, answer(broken), { driver: 'rpm', knownIssues: KNOWN_ISSUES });
+  t.is(result.verdict, 'fail', result.reason);
+  t.is(result.reason, 'step 1 (detect the machine arch): detector rpm: expected v3 (x86_64_v3), got failed: rpm --showrc failed: exit 139 (killed by SIGSEGV); it printed: no output (and 1 more failing check)');
+  const checks = result.steps[0]!.checks;
+  t.deepEqual(checks.filter((c) => c.status === 'fail' && !c.explainedBy).map((c) => [c.subject, c.deviation]), [['rpm', 'failed'], ['libzypp', 'failed']]);
+  // The same cell with the detectors intact: dnf5's wrong arch alone, explained.
+  t.is((await run(detection, answer(v3), { driver: 'rpm', knownIssues: KNOWN_ISSUES })).verdict, 'xfail');
 });

@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
+import { execa } from 'execa';
 import { detectionCommand, levelOfArch, levelOfFeatures, parseCpuidDiagnostics, parseDetection, parseModalias } from '../../harness/levels/detectors.js';
 import { evaluate } from '../../harness/scenario/evaluate.js';
 
@@ -44,9 +46,9 @@ test('parsers: CPUID words by leaf and register, modalias feature numbers, arch 
 });
 
 test('a missing tool is no answer, and its check is skipped with the reason, never passed', (t) => {
-  const readings = parseDetection('=== levelgate-detector rpm\nabsent\n=== levelgate-detector libzypp\nx86_64_v2\n');
+  const readings = parseDetection('=== levelgate-detector rpm\n=== levelgate-exit absent\n=== levelgate-detector libzypp\nx86_64_v2\n=== levelgate-exit 0\n');
   const rpm = readings.find((r) => r.detector === 'rpm')!;
-  t.deepEqual([rpm.level, rpm.note], [null, 'rpm is not installed']);
+  t.deepEqual([rpm.level, rpm.note, rpm.failure], [null, 'rpm is not installed', undefined]);
   const checks = evaluate({ detectors: { rpm: 'level', libzypp: 'level' } }, { level: 'v3', fidelity: 'traps', installed: [], programs: {}, available: [], detectors: readings });
   t.deepEqual(
     checks.map((c) => [c.subject, c.status, c.actual]),
@@ -56,4 +58,56 @@ test('a missing tool is no answer, and its check is skipped with the reason, nev
     ],
   );
   t.is(checks[1]!.deviation, 'other');
+});
+
+/** The v3 sample with one detector's section replaced. */
+const withSection = (text: string, name: string, body: string) => text.replace(new RegExp(`=== levelgate-detector ${name}\\n[\\s\\S]*?=== levelgate-exit \\S+\\n`), `=== levelgate-detector ${name}\n${body}`);
+
+test('a detector that ran and failed is a failing check naming its exit status and output, never "absent"', async (t) => {
+  // rpm dies of SIGSEGV printing nothing; zypper prints an error; dnf5 answers an arch the table does not know.
+  let text = withSection(await sample('v3'), 'rpm', '=== levelgate-exit 139\n');
+  text = withSection(text, 'libzypp', 'Segmentation fault\n=== levelgate-exit 0\n');
+  text = withSection(text, 'dnf5', 'arch = x86_64_v5\nbasearch = x86_64\n=== levelgate-exit 0\n');
+  const readings = parseDetection(text);
+  const by = (d: string) => readings.find((r) => r.detector === d)!;
+  t.deepEqual([by('rpm').level, by('rpm').failure], [null, 'rpm --showrc failed: exit 139 (killed by SIGSEGV); it printed: no output']);
+  t.is(by('libzypp').failure, 'zypper system-architecture (exit 0) printed no architecture; it printed: Segmentation fault');
+  t.is(by('dnf5-arch').failure, 'answered x86_64_v5, an arch the level table does not know (known: x86_64, x86_64_v2, x86_64_v3, x86_64_v4, amd64)');
+  t.is(by('dnf5-basearch').failure, undefined);
+  const checks = evaluate({ detectors: 'level' }, { level: 'v3', fidelity: 'traps', installed: [], programs: {}, available: [], detectors: readings });
+  const check = (d: string) => checks.find((c) => c.subject === d)!;
+  for (const d of ['rpm', 'libzypp', 'dnf5-arch']) t.like(check(d), { status: 'fail', deviation: 'failed' }, d);
+  t.is(check('rpm').actual, 'failed: rpm --showrc failed: exit 139 (killed by SIGSEGV); it printed: no output');
+  // A section the script never printed is a failure too (the script was cut short), not an absent tool.
+  const cut = parseDetection(text.slice(0, text.indexOf('=== levelgate-detector glibc')));
+  t.regex(cut.find((r) => r.detector === 'glibc')!.failure!, /^ld\.so --help was not asked/);
+  // The driver's own detector (detectedArch) fails the same way.
+  const own = evaluate({ detectedArch: 'level' }, { level: 'v3', fidelity: 'traps', installed: [], programs: {}, available: [], detectors: readings, detectedBy: 'rpm', detectedArch: by('rpm').answer });
+  t.like(own[0], { status: 'fail', deviation: 'failed', subject: 'rpm' });
+});
+
+test('the detection script reports each tool\'s exit status: a segfaulting rpm, a zypper that errs, a dnf5 that is not there (run in a real shell)', async (t) => {
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'levelgate-detectors-'));
+  try {
+    for (const tool of ['grep', 'tail', 'cat']) await symlink((await execa('sh', ['-c', `command -v ${tool}`])).stdout, path.join(bin, tool));
+    const fake = async (name: string, body: string) => {
+      await writeFile(path.join(bin, name), `#!/bin/sh\n${body}\n`);
+      await chmod(path.join(bin, name), 0o755);
+    };
+    await fake('rpm', 'kill -SEGV $$');
+    await fake('zypper', 'echo "System management is locked by the application with pid 1 (zypper)." >&2; exit 7');
+    const { argv } = detectionCommand();
+    const result = await execa('/bin/sh', argv.slice(1), { env: { PATH: bin }, extendEnv: false });
+    const readings = parseDetection(result.stdout);
+    const by = (d: string) => readings.find((r) => r.detector === d)!;
+    t.is(by('rpm').failure, 'rpm --showrc failed: exit 139 (killed by SIGSEGV); it printed: no output');
+    t.is(by('libzypp').failure, 'zypper system-architecture failed: exit 7; it printed: System management is locked by the application with pid 1 (zypper).');
+    t.like(by('dnf5-arch'), { answer: 'absent', level: null, note: 'dnf5 is not installed' });
+    t.is(by('dnf5-arch').failure, undefined);
+    // The host's own loader answers for glibc (whatever level this host is).
+    t.is(by('glibc').failure, undefined);
+    t.not(by('glibc').level, null);
+  } finally {
+    await rm(bin, { recursive: true, force: true });
+  }
 });
