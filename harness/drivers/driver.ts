@@ -74,8 +74,8 @@ export interface PackageDriver {
   overrideArch(arch: string): readonly GuestCommand[] | undefined;
   /** The detector of the machine's level this tool uses (harness/levels/detectors.ts). */
   readonly detector: DetectorName;
-  /** How a user pins a package to an arch with this tool. */
-  pin(pin: PinSpec): readonly GuestCommand[];
+  /** How a user pins a package to an arch with this tool; undefined where it has no way (the loader refuses the step). */
+  pin(pin: PinSpec): readonly GuestCommand[] | undefined;
   /** Judges an ending by the tool's documented exit statuses and messages. */
   judge(purpose: CommandPurpose, output: CommandOutput): Judgement;
   /** The same solver command, writing the solver's test case (into `dir` where the tool lets it choose); undefined without a solver. */

@@ -32,7 +32,8 @@ export const rpm: PackageDriver = {
   detector: 'rpm',
   // /etc/rpm/platform ("ARCH-VENDOR-OS") replaces the detected platform (rpmrc).
   overrideArch: (arch) => [{ argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` }],
-  pin: () => [],
+  // rpm has no pin: a scenario that pins cannot run with it.
+  pin: () => undefined,
   solverCase: () => undefined,
   judge: (purpose, output): Judgement => {
     if (purpose !== 'operation') return mustSucceed(output);

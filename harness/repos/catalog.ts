@@ -24,6 +24,18 @@ export const guestAttachedPath = (name: string): string => `${GUEST_ATTACHED}/${
 export const repoId = (scenario: string, repo: string): string => `${scenario}-${repo.replaceAll('$releasever', 'releasever')}`;
 
 const BIN_DIRS = /^\/(?:usr\/)?s?bin\/[^/]+$/;
+/** A shared library in a library directory (or one of its glibc-hwcaps subdirectories): the directory, and its file name the loader looks up. */
+const LIBRARY = /^(\/(?:usr\/)?lib(?:64)?)\/(?:glibc-hwcaps\/x86-64-v[234]\/)?(lib[^/]+\.so(?:\.[\d.]+)?)$/;
+
+/** One library check per file name a package ships (the loader selects among its copies). */
+function librarySpecs(packageName: string, files: readonly string[]): ProgramSpec[] {
+  const bySoname = new Map<string, ProgramSpec>();
+  for (const file of files) {
+    const m = LIBRARY.exec(file);
+    if (m && !bySoname.has(m[2]!)) bySoname.set(m[2]!, { path: file, args: [], packageName, library: { soname: m[2]!, dir: m[1]! } });
+  }
+  return [...bySoname.values()];
+}
 
 export class RepoCatalog {
   readonly #fixtureRoot: string | undefined;
@@ -112,6 +124,11 @@ export class RepoCatalog {
           inPlay.add(build.name);
           const program = fixtureProgram(build);
           if (program) addProgram(build.name, program);
+          // A package of glibc-hwcaps copies only (openSUSE's libfoo1-x86-64-v3): the loader's choice among them is what runs.
+          if (kindOf(build) === 'hwcaps-overlay') {
+            const soname = `lib${build.library ?? build.name}.so.1`;
+            for (const spec of librarySpecs(build.name, (build.hwcaps ?? []).map((h) => `/usr/lib64/glibc-hwcaps/${h}/${soname}`))) addProgram(build.name, spec);
+          }
         }
       } else {
         const dir = this.hostDir(scenario, repoName);
@@ -119,6 +136,7 @@ export class RepoCatalog {
         for (const p of (await this.metadataOf(dir)).packages) {
           inPlay.add(p.name);
           for (const file of p.files.filter((f) => BIN_DIRS.test(f))) addProgram(p.name, { path: file, args: ['--version'], packageName: p.name });
+          for (const spec of librarySpecs(p.name, p.files)) addProgram(p.name, spec);
         }
       }
     }

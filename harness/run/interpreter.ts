@@ -8,7 +8,7 @@
 import type { PackageDriver, CommandPurpose, GuestCommand, Judgement, RepoRef } from '../drivers/driver.js';
 import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
-import { levelBelow } from '../levels/arch.js';
+import { levelBelow, runsAt } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
 import { rpm as rpmDriver } from '../drivers/rpm.js';
 import { explainCommand } from '../forensics/explain-command.js';
@@ -82,7 +82,23 @@ export interface ProgramSpec {
   readonly identity?: (installed: AvailablePackage) => string;
   /** The package that ships it. */
   readonly packageName: string;
+  /**
+   * A shared library, not a program: the dynamic loader looks `soname` up (with `dir` on
+   * its search path, glibc-hwcaps subdirectories included) and loads the copy it selects
+   * into /bin/true, running its initialisers. `path` is one copy, for messages.
+   */
+  readonly library?: { readonly soname: string; readonly dir: string };
 }
+
+const LDSO = '/lib64/ld-linux-x86-64.so.2';
+/** "libfoo.so.1 => /usr/lib64/glibc-hwcaps/x86-64-v3/libfoo.so.1 (0x…)" in `ld.so --list`. */
+const selectedCopy = (stdout: string, soname: string): string | undefined =>
+  new RegExp(`^\\s*${soname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} => (\\S+)`, 'm').exec(stdout)?.[1];
+/** The level a library copy needs: its glibc-hwcaps directory's, else its package's arch's. */
+const copyLevelOk = (copy: string, owner: AvailablePackage | undefined, level: LevelName): boolean => {
+  const dir = /\/glibc-hwcaps\/x86-64-(v[234])\//.exec(copy)?.[1] as LevelName | undefined;
+  return dir ? levelIndex(dir) <= levelIndex(level) : !owner || runsAt(owner.arch, level);
+};
 
 /** A repository as the steps see it: where it is in the guest and what it offers. */
 export interface ResolvedRepo {
@@ -338,7 +354,9 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       }
       case 'pin': {
         changesInstalled = false;
-        for (const command of driver.pin(action.pin)) await tool(command, 'configure');
+        const commands = driver.pin(action.pin);
+        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no way to pin a package`);
+        for (const command of commands) await tool(command, 'configure');
         break;
       }
       case 'move-to':
@@ -352,7 +370,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
     const installedAfter = changesInstalled ? await queryInstalled() : installedBefore;
     installedNow = installedAfter;
     const expectation: Expectation = resolveExpectation(step, context);
-    const programs = await runPrograms(expectation, installedAfter, program, run, index, title);
+    const programs = await runPrograms(expectation, installedAfter, program, run, index, title, guest.level);
     const seen: Observation = {
       level: guest.level,
       fidelity: guest.fidelity,
@@ -396,6 +414,7 @@ async function runPrograms(
   run: (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => Promise<ExecResult & { forensics: readonly string[] }>,
   index: number,
   title: string,
+  level: LevelName,
 ): Promise<{ runs: Record<string, ProgramRun>; runnable: string[]; packagePrograms: Record<string, string[]> }> {
   const installedPackages = installed.map((t) => parseNevra(t)).filter((p): p is AvailablePackage => p !== undefined);
   const byName = new Map(installedPackages.map((p) => [p.name, p]));
@@ -429,6 +448,10 @@ async function runPrograms(
   }
   const runs: Record<string, ProgramRun> = {};
   for (const [name, spec] of wanted) {
+    if (spec.library) {
+      runs[name] = await loadLibrary(spec.library, byName.get(spec.packageName), level, run, program.limits.programMs, `step ${index} (${title})`);
+      continue;
+    }
     const result = await run({ argv: [spec.path, ...spec.args] }, 'program', program.limits.programMs);
     if (result.timedOut) throw new CellError(`step ${index} (${title}): program ${spec.path} did not finish within ${Math.round(program.limits.programMs / 1000)} s (hung)`, result.stderr);
     const owner = byName.get(spec.packageName);
@@ -444,4 +467,43 @@ async function runPrograms(
     };
   }
   return { runs, runnable: [...new Set(runnable)].sort(), packagePrograms };
+}
+
+/**
+ * A library "runs" when the dynamic loader, asked for its soname, selects a copy the
+ * CPU's level allows and loads it into a program (its initialisers and IFUNC resolvers
+ * run): `ld.so --list` says which copy, `ld.so --preload COPY /bin/true` loads it.
+ */
+async function loadLibrary(
+  library: NonNullable<ProgramSpec['library']>,
+  owner: AvailablePackage | undefined,
+  level: LevelName,
+  run: (command: GuestCommand, role: CommandRecord['role'], timeoutMs: number) => Promise<ExecResult & { forensics: readonly string[] }>,
+  timeoutMs: number,
+  where: string,
+): Promise<ProgramRun> {
+  const path = library.soname;
+  const base = { path, firstLine: '', errorLine: '', missing: false } as const;
+  const listed = await run({ argv: [LDSO, '--library-path', library.dir, '--list', '--preload', library.soname, '/bin/true'] }, 'program', timeoutMs);
+  if (listed.timedOut) throw new CellError(`${where}: the dynamic loader did not list ${library.soname} within ${Math.round(timeoutMs / 1000)} s (hung)`, listed.stderr);
+  const copy = selectedCopy(listed.stdout, library.soname);
+  if (!copy || /cannot be preloaded/.test(listed.stderr)) {
+    return { ...base, exitCode: listed.exitCode, signal: listed.signal, missing: true, errorLine: listed.stderr.trim().split('\n')[0] ?? `the loader found no ${library.soname}` };
+  }
+  if (!copyLevelOk(copy, owner, level)) {
+    return { ...base, path: copy, exitCode: listed.exitCode, signal: null, firstLine: `loads ${copy}`, problem: { text: `the loader selects ${copy}, built above this ${level} CPU`, deviation: 'above-level' } };
+  }
+  const loaded = await run({ argv: [LDSO, '--preload', copy, '/bin/true'] }, 'program', timeoutMs);
+  if (loaded.timedOut) throw new CellError(`${where}: loading ${copy} did not finish within ${Math.round(timeoutMs / 1000)} s (hung)`, loaded.stderr);
+  const refused = /cannot be preloaded/.test(loaded.stderr);
+  return {
+    ...base,
+    path: copy,
+    exitCode: loaded.exitCode,
+    signal: loaded.signal,
+    firstLine: `loads ${copy}`,
+    errorLine: loaded.stderr.trim().split('\n')[0] ?? '',
+    ...(refused ? { problem: { text: `the loader cannot load ${copy}: ${loaded.stderr.trim().split('\n')[0]}`, deviation: 'exit' as const } } : {}),
+    ...(loaded.forensics.length ? { forensics: loaded.forensics.join(' | ') } : {}),
+  };
 }

@@ -25,6 +25,8 @@ export interface ProgramRun {
   readonly identity?: string;
   /** Its SIGILL explained (the forensics line), when it died of one. */
   readonly forensics?: string;
+  /** Why it is no working run whatever its exit (a library the loader selected above the CPU's level, or could not load). */
+  readonly problem?: { readonly text: string; readonly deviation: Deviation };
 }
 
 /** How the step's command ended, in the driver's terms. */
@@ -68,7 +70,8 @@ const describeRefusal = (reason: Refusal | undefined, message: string): string =
 
 function programActual(run: ProgramRun | undefined): string {
   if (!run) return 'not run';
-  if (run.missing) return 'not installed';
+  if (run.missing) return run.errorLine ? `not installed: ${run.errorLine.slice(0, 120)}` : 'not installed';
+  if (run.problem) return run.problem.text;
   if (run.signal === 'SIGILL') return run.forensics ? `sigill — ${run.forensics}` : 'sigill';
   if (run.signal) return `signal ${run.signal}`;
   if (run.exitCode !== 0) return `exit ${run.exitCode}${run.errorLine ? `: ${run.errorLine.slice(0, 120)}` : ''}`;
@@ -77,6 +80,7 @@ function programActual(run: ProgramRun | undefined): string {
 
 function programDeviation(run: ProgramRun | undefined): Deviation {
   if (!run || run.missing) return 'not-run';
+  if (run.problem) return run.problem.deviation;
   if (run.signal === 'SIGILL') return 'sigill';
   if (run.signal) return 'signal';
   if (run.exitCode !== 0) return 'exit';
@@ -85,13 +89,12 @@ function programDeviation(run: ProgramRun | undefined): Deviation {
 
 /** True when the program ran as a working program: exit 0, and a fixture program reports its own package. */
 function programRuns(run: ProgramRun | undefined): boolean {
-  if (!run || run.missing || run.signal || run.exitCode !== 0) return false;
+  if (!run || run.missing || run.problem || run.signal || run.exitCode !== 0) return false;
   return run.identity === undefined || run.firstLine === run.identity;
 }
 
 export function evaluate(expectation: Expectation, seen: Observation): CheckResult[] {
   const checks: CheckResult[] = [];
-  const pass = (c: Omit<CheckResult, 'status'>) => checks.push({ ...c, status: 'pass' });
   const judge = (c: Omit<CheckResult, 'status' | 'deviation'>, ok: boolean, deviation: Deviation) =>
     checks.push(ok ? { ...c, status: 'pass' } : { ...c, status: 'fail', deviation });
 
@@ -116,7 +119,10 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
 
   for (const name of expectation.runsPackage ?? []) {
     const programs = seen.packagePrograms?.[name] ?? [];
-    if (programs.length === 0) pass({ kind: 'runs', subject: name, check: `programs of ${name}`, expected: 'every program runs', actual: 'ships no program' });
+    const base = { kind: 'runs' as const, subject: name, check: `programs of ${name}`, expected: 'installed, and every program and library runs' };
+    // Nothing to run is never a pass: a package that is not installed fails, one that ships nothing runnable is not judged.
+    if (installedOf(seen.installed, name).length === 0) checks.push({ ...base, actual: 'not installed', status: 'fail', deviation: 'missing' });
+    else if (programs.length === 0) checks.push({ ...base, actual: 'ships no program or library', status: 'skip', skipReason: `${name} ships no program or library: nothing of it can run` });
     for (const program of programs) {
       const run = seen.programs[program];
       const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
@@ -181,7 +187,7 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
 
   if (expectation.runnable) {
     const programs = seen.runnablePrograms ?? [];
-    if (programs.length === 0) pass({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: 'no programs installed' });
+    if (programs.length === 0) checks.push({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: "no program of the scenario's packages is installed", status: 'fail', deviation: 'missing' });
     for (const program of programs) {
       const run = seen.programs[program];
       const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';

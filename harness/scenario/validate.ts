@@ -1,13 +1,15 @@
 // Checks scenarios before anything boots: unique ids, repositories the steps name are
 // declared (with every $releasever value), local files exist in their repository,
-// fixture builds are sane. Every problem names the scenario, its file and the field,
-// and says what to change. Pure.
+// fixture builds are sane, every step is one each driver can do, and every name an
+// expectation checks is a package of the scenario's repositories. Every problem names
+// the scenario, its file and the field, and says what to change. Pure.
+import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
 import { isRpmArch } from '../levels/arch.js';
-import { isLevelName } from '../levels/table.js';
-import { ALL_NEAR_MISSES } from '../levels/targets.js';
+import { isLevelName, levelIndex } from '../levels/table.js';
+import { ALL_NEAR_MISSES, ALL_TARGETS } from '../levels/targets.js';
 import { releasesOf } from '../repos/catalog.js';
-import { DRIVER_NAMES, kindOf, nevraOf, RPM_INSTALL_FLAGS, type PackageBuild, type Scenario } from './types.js';
+import { DRIVER_NAMES, kindOf, nevraOf, RPM_INSTALL_FLAGS, type DriverName, type Expectation, type PackageBuild, type Scenario, type StepAction } from './types.js';
 
 const HWCAPS_DIRS = ['x86-64-v2', 'x86-64-v3', 'x86-64-v4'];
 const DEPENDENCY_FIELDS = ['requires', 'provides', 'recommends', 'supplements'] as const;
@@ -32,6 +34,62 @@ function buildProblems(build: PackageBuild, at: string): string[] {
 }
 
 const ID = /^[a-z0-9][a-z0-9._-]*$/;
+
+/** Why a driver cannot do a step (plain rpm cannot pin, list updates or upgrade a release), by the driver's own table; undefined when it can. */
+function cannotDo(driver: PackageDriver, action: StepAction): string | undefined {
+  switch (action.kind) {
+    case 'pin':
+      return driver.pin(action.pin) === undefined ? 'pin: %s has no way to pin a package' : undefined;
+    case 'list-updates':
+      return driver.listUpdates() === undefined ? 'listUpdates: %s cannot list updates' : undefined;
+    case 'release-upgrade':
+      return driver.releaseUpgrade(action.releasever) === undefined ? 'releaseUpgrade: %s has no release upgrade' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The names an expectation checks, by field: packages, or programs (a fixture program is named after its package). */
+function subjectsOf(e: Expectation): [string, string][] {
+  const keys = (field: string, names: Iterable<string> | undefined): [string, string][] => [...(names ?? [])].map((n) => [field, n]);
+  return [
+    ...keys('installed', Object.keys(e.installed ?? {})),
+    ...keys('runs', e.runs),
+    ...keys('runsPackage', e.runsPackage),
+    ...keys('dies', e.dies),
+    ...keys('loads', Object.keys(e.loads ?? {})),
+    ...keys('current', e.current),
+    ...keys('updatesListed', e.updatesListed),
+  ];
+}
+
+/**
+ * Every name the expectations of `scenario` check that none of its repositories builds
+ * (a typo makes `installed: {typo: null}` pass vacuously). Function expectations are
+ * asked for every CPU and driver the scenario can run on. Scenarios with attached
+ * repositories are checked when their metadata is read, not here.
+ */
+function unknownSubjects(scenario: Scenario, where: string): string[] {
+  const specs = Object.values(scenario.repos);
+  if (specs.some((r) => r.kind !== 'fixture')) return [];
+  const names = new Set(specs.flatMap((r) => (r.kind === 'fixture' ? r.builds.map((b) => b.name) : [])));
+  const problems = new Set<string>();
+  const targets = ALL_TARGETS.filter((t) => !scenario.levels || scenario.levels.includes(t.level));
+  for (const [i, step] of scenario.steps.entries()) {
+    const source = step.expectation;
+    if (!source) continue;
+    const expectations: Expectation[] =
+      typeof source === 'function'
+        ? targets.flatMap((target) => scenario.drivers.map((driver: DriverName) => source({ level: target.level, target, driver, atLeast: (l) => levelIndex(target.level) >= levelIndex(l) })))
+        : [source];
+    for (const e of expectations) {
+      for (const [field, name] of subjectsOf(e)) {
+        if (!names.has(name)) problems.add(`${where}: steps[${i}]: expect ${field}: '${name}' is no package of the scenario's repositories; they build ${[...names].sort().join(', ') || 'nothing'}`);
+      }
+    }
+  }
+  return [...problems];
+}
 
 export function validateScenarios(scenarios: readonly Scenario[], attachedRepos: readonly string[] = []): string[] {
   const problems: string[] = [];
@@ -76,6 +134,10 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
         const lacking = scenario.drivers.filter((d) => DRIVERS[d] && DRIVERS[d].operation(action.op, action.packages) === undefined);
         if (lacking.length) problems.push(`${at}: ${action.op}: ${lacking.join(', ')} ${lacking.length > 1 ? 'have' : 'has'} no such operation; drop ${lacking.length > 1 ? 'them' : 'it'} from drivers`);
       }
+      for (const d of scenario.drivers) {
+        const why = DRIVERS[d] ? cannotDo(DRIVERS[d], action) : undefined;
+        if (why) problems.push(`${at}: ${why.replace('%s', d)}; drop ${d} from drivers`);
+      }
       if (action.kind === 'install-file') {
         const spec = scenario.repos[action.repo];
         if (spec?.kind === 'fixture' && !spec.builds.some((b) => `${nevraOf(b)}.rpm` === action.file)) {
@@ -95,6 +157,7 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
         problems.push(`${at}: moveTo('one-below') cannot run at v1; set levels to v2 and up`);
       }
     }
+    problems.push(...unknownSubjects(scenario, where));
   }
   return problems;
 }

@@ -6,13 +6,14 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import type { AccelChoice } from '../../harness/accel/choose.js';
-import { atLeast, best, defineKnownIssue, defineScenario, deviation, enable, install, installFile, listUpdates, overrideArch, setEnv, variants } from '../../harness/index.js';
+import { atLeast, attached, best, defineKnownIssue, defineScenario, deviation, enable, install, installFile, listUpdates, overrideArch, pin, setEnv, variants } from '../../harness/index.js';
 import { validateScenarios } from '../../harness/scenario/validate.js';
 import type { Fidelity } from '../../harness/levels/canaries.js';
 import type { LevelName } from '../../harness/levels/table.js';
 import type { KnownIssue } from '../../harness/plan/known-issues.js';
 import { planCells } from '../../harness/plan/plan.js';
-import { RepoCatalog, guestFixturePath } from '../../harness/repos/catalog.js';
+import { RepoCatalog, guestAttachedPath, guestFixturePath } from '../../harness/repos/catalog.js';
+import { readRepoMetadata } from '../../harness/repos/repodata.js';
 import { countVerdicts, exitCodeOf } from '../../harness/results/summary.js';
 import type { CellResult } from '../../harness/results/types.js';
 import { runCell } from '../../harness/run/cell.js';
@@ -284,4 +285,55 @@ test('detection[v3,rpm] with rpm dying of SIGSEGV and zypper printing "Segmentat
   t.deepEqual(checks.filter((c) => c.status === 'fail' && !c.explainedBy).map((c) => [c.subject, c.deviation]), [['rpm', 'failed'], ['libzypp', 'failed']]);
   // The same cell with the detectors intact: dnf5's wrong arch alone, explained.
   t.is((await run(detection, answer(v3), { driver: 'rpm', knownIssues: KNOWN_ISSUES })).verdict, 'xfail');
+});
+
+test('load-time: an expectation naming no package of the scenario (a typo), and a step the driver cannot do, are problems naming the file, scenario and subject', (t) => {
+  const typo = { ...defineScenario({ ...scenario, drivers: ['dnf5'], steps: [enable('main'), install('lgx').expect({ installed: { lgy: best } })] }), source: 'scenarios/typo.ts' };
+  t.deepEqual(validateScenarios([typo]), ["scenario 'rules' (scenarios/typo.ts): steps[1]: expect installed: 'lgy' is no package of the scenario's repositories; they build lgfile, lgx"]);
+  // Function expectations are asked for every CPU and driver the scenario runs on.
+  const late = defineScenario({ ...scenario, drivers: ['dnf5'], steps: [enable('main'), install('lgx').expect(({ atLeast }) => (atLeast('v4') ? { runsPackage: ['lgxx'] } : {}))] });
+  t.deepEqual(validateScenarios([late]), ["scenario 'rules': steps[1]: expect runsPackage: 'lgxx' is no package of the scenario's repositories; they build lgfile, lgx"]);
+  const pinned = defineScenario({ ...scenario, drivers: ['rpm', 'dnf5'], steps: [pin('lgx', 'x86_64')] });
+  t.deepEqual(validateScenarios([pinned]), ["scenario 'rules': steps[0]: pin: rpm has no way to pin a package; drop rpm from drivers"]);
+});
+
+test('runsPackage of a package the step did not install fails the cell (before: "ships no program", a pass)', async (t) => {
+  const s = defineScenario({ ...scenario, steps: [enable('main'), install('lgx').expect({ runsPackage: ['lgx'] })] });
+  const result = await run(s, (command) => (/ install lgx$/.test(command) ? { stdout: 'Nothing to do.\n' } : undefined));
+  t.is(result.verdict, 'fail');
+  t.is(result.reason, 'step 2 (install lgx): programs of lgx: expected installed, and every program and library runs, got not installed');
+});
+
+test('a library-only package of an attached repository is judged by the loader: a copy above the CPU fails, the right copy passes (before: "ships no program", a pass)', async (t) => {
+  const dir = await mkdtemp(path.join(root, 'attached-'));
+  const lib = (arch: string): FakePackage => ({ name: 'libfoo1', version: '1.0', arch, files: ['/usr/lib64/libfoo.so.1', '/usr/lib64/glibc-hwcaps/x86-64-v3/libfoo.so.1'] });
+  await writeRepo(dir, [lib('x86_64'), lib('x86_64_v3')]);
+  const s = defineScenario({ id: 'libaudit', title: 'a library', drivers: ['dnf5'], repos: { compose: attached('compose') }, steps: [enable('compose'), install('libfoo1').expect({ runsPackage: ['libfoo1'] })] });
+  const cell = planCells([s], { targets: ['v2'], drivers: ['dnf5'] })[0]!;
+  const cellWith = async (copy: string) => {
+    const pm = fakePm({ [guestAttachedPath('compose')]: [lib('x86_64'), lib('x86_64_v3')] }, (command, p) => {
+      if (/ install libfoo1$/.test(command)) {
+        p.installed.push('libfoo1-1.0-1.x86_64');
+        return { stdout: 'Complete!\n' };
+      }
+      if (command.includes('--list --preload libfoo.so.1')) return { stdout: `\tlinux-vdso.so.1 (0x1)\n\tlibfoo.so.1 => ${copy} (0x7f)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x7e)\n` };
+      return undefined;
+    });
+    const evidenceDir = await mkdtemp(path.join(root, 'evidence-'));
+    return runCell(cell, {
+      image: { digest: 'fake', kernel: 'fake', packages: {} },
+      guests: fakeGuests(pm.script),
+      catalog: new RepoCatalog(undefined, [{ name: 'compose', dir, metadata: await readRepoMetadata(dir) }]),
+      accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
+      knownIssues: [],
+      evidenceDir,
+      today: TODAY,
+    });
+  };
+  const above = await cellWith('/usr/lib64/glibc-hwcaps/x86-64-v3/libfoo.so.1');
+  t.is(above.verdict, 'fail');
+  t.is(above.reason, 'step 2 (install libfoo1): runs libfoo.so.1 (libfoo1): expected runs (exit 0), got the loader selects /usr/lib64/glibc-hwcaps/x86-64-v3/libfoo.so.1, built above this v2 CPU');
+  const right = await cellWith('/usr/lib64/libfoo.so.1');
+  t.is(right.verdict, 'pass', right.reason);
+  t.true(right.steps[1]!.commands.some((c) => c.command === '/lib64/ld-linux-x86-64.so.2 --preload /usr/lib64/libfoo.so.1 /bin/true'));
 });

@@ -89,3 +89,22 @@ test("rpm's version order: rpmvercmp with tilde, caret, letters and leading zero
   for (const [a, b, want] of cases) t.is(rpmvercmp(a, b), want, `${a} vs ${b}`);
   t.is(compareEvr(parseEvr('1:1.0-1')!, parseEvr('2.0-1')!), 1);
 });
+
+test('no vacuous pass: runsPackage of a package that is not installed fails; one that ships nothing to run is not judged; runnable with nothing in play fails', (t) => {
+  t.like(evaluate({ runsPackage: ['lgstale'] }, seen({ installed: [], packagePrograms: { lgstale: [] } }))[0], { status: 'fail', deviation: 'missing', actual: 'not installed' });
+  t.like(evaluate({ runsPackage: ['lgstale'] }, seen({ installed: ['lgstale-1.1-1.x86_64'], packagePrograms: { lgstale: [] } }))[0], {
+    status: 'skip',
+    skipReason: 'lgstale ships no program or library: nothing of it can run',
+  });
+  t.like(evaluate({ runnable: true }, seen({ runnablePrograms: [] }))[0], { status: 'fail', deviation: 'missing', actual: "no program of the scenario's packages is installed" });
+});
+
+test('a library the loader selects above the CPU, or cannot load, is no working run', (t) => {
+  const lib = (problem?: { text: string; deviation: 'above-level' | 'exit' }) => ({ ...program('loads /usr/lib64/libx.so.1'), ...(problem ? { problem } : {}) });
+  const checks = evaluate(
+    { runsPackage: ['libx'] },
+    seen({ installed: ['libx-1.0-1.x86_64'], packagePrograms: { libx: ['libx.so.1'] }, programs: { 'libx.so.1': lib({ text: 'the loader selects /usr/lib64/glibc-hwcaps/x86-64-v4/libx.so.1, built above this v3 CPU', deviation: 'above-level' }) } }),
+  );
+  t.like(checks[0], { status: 'fail', deviation: 'above-level', actual: 'the loader selects /usr/lib64/glibc-hwcaps/x86-64-v4/libx.so.1, built above this v3 CPU' });
+  t.like(evaluate({ runsPackage: ['libx'] }, seen({ installed: ['libx-1.0-1.x86_64'], packagePrograms: { libx: ['libx.so.1'] }, programs: { 'libx.so.1': lib() } }))[0], { status: 'pass' });
+});
