@@ -32,7 +32,7 @@ export {
 } from './scenario/api.js';
 export { defineConfig, type LevelgateConfig, type VariantAuditConfig } from './config/config.js';
 export { defineKnownIssue, deviation, type KnownIssueInput } from './plan/known-issue-api.js';
-export type { KnownIssue, DeviationMatcher } from './plan/known-issues.js';
+export { any, type Any, type KnownIssue, type DeviationMatcher } from './plan/known-issues.js';
 export type { LevelName } from './levels/table.js';
 export { ALL_NEAR_MISSES, ALL_TARGETS, NEAR_MISS_TARGETS, describeTarget, type CpuTarget } from './levels/targets.js';
 export type { RpmArch } from './levels/arch.js';

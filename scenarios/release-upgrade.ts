@@ -1,4 +1,5 @@
-import { best, defineScenario, distroSync, enable, install, moveTo, reboot, releaseUpgrade, variants, type PackageBuild } from '../harness/index.js';
+import { best, defineScenario, distroSync, enable, install, levelBelow, moveTo, reboot, releaseUpgrade, variants, type LevelName, type PackageBuild } from '../harness/index.js';
+import { levelIndex } from '../harness/levels/table.js';
 
 /**
  * Release N ("1"): three packages, all baseline. Release N+1 ("2"): lgrel-core gains an
@@ -13,14 +14,22 @@ const RELEASE_2: PackageBuild[] = [
 ];
 const ALL = ['lgrel-core', 'lgrel-tool', 'lgrel-data'];
 const everyBest = Object.fromEntries(ALL.map((n) => [n, best]));
+/**
+ * After release 2 is installed, on a CPU of `level`: the best variant of everything, and
+ * every program runs — but below v3 the mislabelled lgrel-tool cannot, and must be caught
+ * by name (it dies of SIGILL) while the rest runs. The fixture states that outcome; no
+ * known issue excuses it.
+ */
+const release2On = (level: LevelName) =>
+  levelIndex(level) >= levelIndex('v3') ? { installed: everyBest, runnable: true } : { installed: everyBest, runs: ['lgrel-core', 'lgrel-data'], dies: ['lgrel-tool'] };
 
 /**
  * The Fedora proposal's own test: an installation of release N is upgraded to N+1
  * through the driver's release-upgrade path (dnf5 --releasever distro-sync, zypper
  * --releasever dup), then rebooted on the same CPU. Correct: the best variant of every
  * package is installed and every installed program runs — on a v3 CPU the v3 builds;
- * on older CPUs what they run, and a package whose code needs more than its arch
- * claims is caught by name.
+ * on older CPUs what they run, and the package whose code needs more than its arch
+ * claims (lgrel-tool) dies of SIGILL, caught by name.
  */
 export default defineScenario({
   id: 'release-upgrade',
@@ -33,16 +42,19 @@ export default defineScenario({
   steps: [
     enable('release-$releasever'),
     install(...ALL).expect({ installed: everyBest, runnable: true }),
-    releaseUpgrade('2').expect({ installed: everyBest, runnable: true }),
-    reboot().expect({ runnable: true }),
+    releaseUpgrade('2').expect(({ level }) => release2On(level)),
+    reboot().expect(({ level }) => {
+      const { installed: _, ...after } = release2On(level);
+      return after;
+    }),
   ],
 });
 
 /**
  * The same upgrade, then the disk moves to a CPU one level below (a VM migrated to an
  * older host) and is synced to what that CPU runs. Correct: after the sync every
- * installed program runs; a package labelled x86_64 but built for v3 cannot, and is
- * caught by name.
+ * installed program runs, but below v3 the package labelled x86_64 but built for v3
+ * dies of SIGILL, caught by name.
  */
 export const releaseUpgradeMoved = defineScenario({
   id: 'release-upgrade-moved',
@@ -55,8 +67,8 @@ export const releaseUpgradeMoved = defineScenario({
   steps: [
     enable('release-$releasever'),
     install(...ALL).expect({ installed: everyBest }),
-    releaseUpgrade('2').expect({ installed: everyBest, runnable: true }),
+    releaseUpgrade('2').expect(({ level }) => release2On(level)),
     moveTo('one-below'),
-    distroSync().expect({ installed: everyBest, runnable: true }),
+    distroSync().expect(({ level }) => release2On(levelBelow(level)!)),
   ],
 });

@@ -19,7 +19,8 @@ export function dnf5RepoFile(repos: readonly RepoRef[]): string {
 const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
   [/does not have a compatible architecture/, 'incompatible-arch'],
   [/No match for argument|No packages to (?:install|remove|upgrade|downgrade)|Packages for argument .* available, but not installed/, 'not-found'],
-  [/conflicts with|is filtered out by exclude filtering|cannot install both/, 'conflict'],
+  // An excluded package (excludepkgs: a pin) asked for by name: "Argument 'X' matches only excluded packages."
+  [/conflicts with|is filtered out by exclude filtering|matches only excluded packages|cannot install both/, 'conflict'],
   [/nothing provides|requires .*, but none of the providers can be installed/, 'dependency'],
 ];
 /** Messages that mean the harness or the guest is broken, not that dnf5 refused. */

@@ -22,12 +22,14 @@ export function zypperRepoFile(repos: readonly RepoRef[]): string {
 
 /** zypper's and libzypp's messages for each refusal. */
 const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
-  // A local package of an arch the system cannot take is dropped from the pool as it is
-  // read, so zypper then finds no provider of the temporary capability it made for it.
-  [/No provider of '_tmpRPMcache_:/, 'incompatible-arch'],
-  [/has inferior architecture|incompatible architecture|is for a different architecture/, 'incompatible-arch'],
+  // What zypper and libzypp say of an arch, and what rpm's transaction under zypper says
+  // ("package X is intended for a different architecture"). A local package libzypp drops
+  // for its arch only shows as "No provider of '_tmpRPMcache_:...'", which zypper prints for
+  // other causes too (openSUSE/zypper#551): that is not-found, by its words.
+  [/has inferior architecture|incompatible architecture|is (?:intended )?for a different architecture/, 'incompatible-arch'],
   [/No provider of|not found in package names|Package '[^']*' not found/, 'not-found'],
-  [/conflicts with|is locked/, 'conflict'],
+  // A lock (zypper's pin) in the way: "remove lock to allow installation of X" is a solution it offers.
+  [/conflicts with|is locked|remove lock to allow/, 'conflict'],
   [/nothing provides|requires .* but this requirement cannot be provided/, 'dependency'],
 ];
 

@@ -100,6 +100,7 @@ li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}li.xf{color:#9a6700}li.
 <p>${escape(run.startedAt)} on ${escape(run.hostname)} · ${(run.durationMs / 1000).toFixed(0)} s · ${run.workers} workers · image ${escape(run.image)} · fixtures ${escape(run.fixtures)}</p>
 <p>${counts}</p>
 ${run.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (expired ${escape(i.expires)}; it no longer excuses any cell): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a> — ${escape(i.reason)}</p>`).join('\n')}
+${(run.idleKnownIssues ?? []).map((i) => `<p class="expired">Known issue ${escape(i.id)} explained nothing in this run (narrow or remove it): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a> — ${escape(i.reason)}</p>`).join('\n')}
 ${run.unavailableLevels.map((u) => `<p class="expired">Level ${escape(u.level)} was not provided: ${escape(u.reason)}</p>`).join('\n')}
 <table><thead><tr><th>scenario</th>${levels.map((l) => `<th>${l}</th>`).join('')}</tr></thead><tbody>
 ${rows.join('\n')}

@@ -29,5 +29,5 @@ export async function readRunResult(file: string): Promise<RunResult> {
   // Results written before these fields existed read as having none.
   // Cells written before near misses existed started at their level.
   const cells = run.cells.map((c: Partial<CellResult>) => ({ ...c, target: c.target ?? c.level }));
-  return { ...run, cells, expiredKnownIssues: run.expiredKnownIssues ?? [], unavailableLevels: run.unavailableLevels ?? [] } as RunResult;
+  return { ...run, cells, expiredKnownIssues: run.expiredKnownIssues ?? [], idleKnownIssues: run.idleKnownIssues ?? [], unavailableLevels: run.unavailableLevels ?? [] } as RunResult;
 }

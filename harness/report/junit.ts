@@ -89,6 +89,7 @@ export function buildJUnit(run: RunResult): string {
       if (run.interrupted) suite.property('interrupted', 'true');
       const expired = new Map(run.cells.filter((c) => c.target === cell.target && c.driver === cell.driver).flatMap((c) => c.expiredKnownIssues.map((i) => [i.id, i] as const)));
       for (const issue of expired.values()) suite.property('expired-known-issue', `${issue.id} (expired ${issue.expires}) ${issue.tracker}`);
+      for (const issue of run.idleKnownIssues ?? []) suite.property('idle-known-issue', `${issue.id} explained nothing in this run ${issue.tracker}`);
       suites.set(key, suite);
     }
     const testCase = suite.testCase().className(`levelgate.${cell.target}.${cell.driver}`).name(cell.id).time(cell.timings.totalMs / 1000);

@@ -22,6 +22,9 @@ export function closingLines(run: RunResult): string[] {
   for (const issue of run.expiredKnownIssues) {
     lines.push(`expired known issue ${issue.id} (expired ${issue.expires}; no longer excuses any cell): ${issue.tracker} — check the tool and remove or renew the entry`);
   }
+  for (const issue of run.idleKnownIssues ?? []) {
+    lines.push(`known issue ${issue.id} explained nothing in this run (every cell it covers passed or failed otherwise): ${issue.tracker} — narrow or remove the entry`);
+  }
   for (const { level, reason } of run.unavailableLevels) lines.push(`level ${level} was not provided: ${reason}`);
   return lines;
 }

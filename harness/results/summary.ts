@@ -14,6 +14,19 @@ export function expiredIssuesOf(cells: readonly CellResult[]): KnownIssueRef[] {
   return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
 }
 
+/**
+ * Live known issues that covered judged cells of the run (pass, fail, xfail, xpass) and
+ * explained no check in any cell: an entry that excuses nothing over a whole run is
+ * stale or too loose, whatever each cell said.
+ */
+export function idleIssuesOf(cells: readonly CellResult[]): KnownIssueRef[] {
+  const judged = cells.filter((c) => c.verdict !== 'skip' && c.verdict !== 'error');
+  const used = new Set(judged.flatMap((c) => c.steps.flatMap((s) => s.checks.flatMap((k) => (k.explainedBy ? [k.explainedBy] : [])))));
+  const byId = new Map<string, KnownIssueRef>();
+  for (const cell of judged) for (const issue of cell.coveringKnownIssues ?? []) if (!used.has(issue.id)) byId.set(issue.id, issue);
+  return [...byId.values()].sort((a, b) => a.id.localeCompare(b.id));
+}
+
 export const EXIT_CODES = {
   /** Every cell that ran passed or is a live known issue (skips allowed, but at least one cell ran). */
   ok: 0,

@@ -39,14 +39,18 @@ export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'c
 /**
  * How a failing check differs from what was expected, so a known issue can say
  * exactly which deviation it explains:
- * - installed: `arch` (the expected version in another arch), `version` (another version),
+ * - installed: `arch` (the expected version in another arch), `older` / `newer` (an older
+ *   or newer version than expected), `other-build` (the expected version, another release),
  *   `missing` (nothing installed), `unexpected` (installed where nothing should be, or
- *   another build beside the expected one);
+ *   another build beside the expected one), `wrong-set` (builds side by side, not the set
+ *   expected);
  * - runs / runnable / dies: `sigill`, `signal`, `exit`, `output` (ran, printed something else),
- *   `not-run` (the program is missing), `ran` (dies expected, but it ran);
+ *   `not-run` (the program is missing), `ran` (dies expected, but it ran), `missing` (the
+ *   package is not installed, or no program of the scenario is), `above-level` (the loader
+ *   selects a library copy above the CPU);
  * - outcome: `refused` (success expected), `succeeded` (a refusal expected), `wrong-refusal`
  *   (refused for another reason);
- * - current: `stale` (an older version than the newest runnable one);
+ * - current: `stale` (an older version than the newest runnable one), `newer` (a version newer than it);
  * - updates: `not-listed`, `extra-listed`;
  * - detected-arch: `other` (another level), `failed` (the detector ran and failed: non-zero exit,
  *   a signal, no answer, or an arch the level table does not know);
@@ -56,7 +60,10 @@ export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'c
  */
 export type Deviation =
   | 'arch'
-  | 'version'
+  | 'older'
+  | 'newer'
+  | 'other-build'
+  | 'wrong-set'
   | 'missing'
   | 'unexpected'
   | 'sigill'
@@ -86,6 +93,8 @@ export interface CheckResult {
   readonly status: 'pass' | 'fail' | 'skip';
   /** How it failed (status fail only). */
   readonly deviation?: Deviation;
+  /** An outcome check whose command was refused: the reason the tool's message gives ('unrecognised' when none matched). */
+  readonly refusal?: string;
   /** Why it was not judged (status skip only). */
   readonly skipReason?: string;
   /** Set on a failing check a known issue explains. */
@@ -175,6 +184,8 @@ export interface CellResult extends CellRef {
   readonly knownIssues: readonly KnownIssueRef[];
   /** Known issues that would cover this cell but have expired: listed in every report. */
   readonly expiredKnownIssues: readonly KnownIssueRef[];
+  /** Every live known issue that covers this cell (whether it explained anything here); absent in results from before it was recorded. */
+  readonly coveringKnownIssues?: readonly KnownIssueRef[];
   readonly accel?: string;
   readonly proofs: readonly ProofRecord[];
   readonly steps: readonly StepRecord[];
@@ -206,6 +217,8 @@ export interface RunResult {
   readonly counts: Readonly<Record<Verdict, number>>;
   /** Every expired known issue some cell of the run would have used. */
   readonly expiredKnownIssues: readonly KnownIssueRef[];
+  /** Live known issues that covered cells of the run and explained no check in any of them: listed in every report (narrow or remove them). */
+  readonly idleKnownIssues?: readonly KnownIssueRef[];
   /** Levels that were asked for and that this host could not provide. */
   /** The CPU targets (levels, near misses) the plan asked for that this host cannot provide. */
   readonly unavailableLevels: readonly { readonly level: string; readonly reason: string }[];

@@ -109,6 +109,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       reason,
       knownIssues: [],
       expiredKnownIssues: expired.map(refOf),
+      coveringKnownIssues: live.map(refOf),
       ...(firstAccel ? { accel: firstAccel } : {}),
       proofs: session?.proofs ?? [],
       steps: transcript.steps,

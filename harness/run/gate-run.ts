@@ -9,7 +9,7 @@ import { cellRef, targetsOf, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
 import { formatSeconds } from '../util/log.js';
 import type { CellResult, RunResult } from '../results/types.js';
-import { countVerdicts, expiredIssuesOf } from '../results/summary.js';
+import { countVerdicts, expiredIssuesOf, idleIssuesOf } from '../results/summary.js';
 import { reproCommand, runCell, type CellEnvironment } from './cell.js';
 
 export interface GateRunOptions {
@@ -141,6 +141,7 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
     workers: options.workers,
     counts: countVerdicts(cells),
     expiredKnownIssues: expiredIssuesOf(cells),
+    idleKnownIssues: idleIssuesOf(cells),
     unavailableLevels: unavailableLevels(options),
     cells,
   };

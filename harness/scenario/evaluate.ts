@@ -100,12 +100,14 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
 
   if (seen.outcome) {
     const o = seen.outcome;
+    // A refusal carries its reason, so a known issue explains refusals for that reason only.
+    const refusal = o.kind === 'refused' ? { refusal: o.reason ?? 'unrecognised' } : {};
     if (expectation.refused) {
       const expected = `refused (${expectation.refused})`;
       const actual = o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message);
-      judge({ kind: 'outcome', subject: '', check: 'outcome', expected, actual }, o.kind === 'refused' && o.reason === expectation.refused, o.kind === 'ok' ? 'succeeded' : 'wrong-refusal');
+      judge({ kind: 'outcome', subject: '', check: 'outcome', expected, actual, ...refusal }, o.kind === 'refused' && o.reason === expectation.refused, o.kind === 'ok' ? 'succeeded' : 'wrong-refusal');
     } else {
-      judge({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message) }, o.kind === 'ok', 'refused');
+      judge({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message), ...refusal }, o.kind === 'ok', 'refused');
     }
   }
 
@@ -154,7 +156,7 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
     const expected = newest ? formatEvr(newest) : 'nothing available';
     const actual = have.length ? have.map((p) => formatEvr(p)).join(' + ') : 'not installed';
     const ok = newest !== undefined && have.length > 0 && have.every((p) => compareEvr(p, newest) === 0);
-    judge({ kind: 'current', subject: name, check: `current ${name}`, expected, actual }, ok, have.length === 0 ? 'missing' : have.some((p) => newest && compareEvr(p, newest) < 0) ? 'stale' : 'version');
+    judge({ kind: 'current', subject: name, check: `current ${name}`, expected, actual }, ok, have.length === 0 ? 'missing' : have.some((p) => newest && compareEvr(p, newest) < 0) ? 'stale' : 'newer');
   }
 
   if (expectation.updatesListed) {
@@ -210,13 +212,20 @@ function installedCheck(name: string, want: InstalledState, seen: Observation): 
   }
   const base = { kind: 'installed' as const, subject: name, check: `installed ${name}`, expected, actual };
   if (actual === expected) return { ...base, status: 'pass' };
-  let deviation: Deviation;
-  if (expected === 'not installed') deviation = 'unexpected';
-  else if (have.length === 0) deviation = 'missing';
-  else if (!Array.isArray(want) && have.length > 1 && have.some((p) => evraString(p) === expected)) deviation = 'unexpected';
-  else {
-    const wanted = parseNevra(`${name}-${expected}`);
-    deviation = !Array.isArray(want) && wanted && have.length === 1 && compareEvr(have[0]!, wanted) === 0 ? 'arch' : 'version';
-  }
-  return { ...base, status: 'fail', deviation };
+  return { ...base, status: 'fail', deviation: installedDeviation(name, want, expected, have) };
+}
+
+/** How the installed builds differ from the expected: each way a tool can get it wrong is its own deviation. */
+export function installedDeviation(name: string, want: InstalledState, expected: string, have: readonly AvailablePackage[]): Deviation {
+  if (expected === 'not installed') return 'unexpected';
+  if (have.length === 0) return 'missing';
+  if (Array.isArray(want)) return 'wrong-set';
+  if (have.length > 1) return have.some((p) => evraString(p) === expected) ? 'unexpected' : 'wrong-set';
+  const wanted = parseNevra(`${name}-${expected}`);
+  const got = have[0]!;
+  if (!wanted) return 'wrong-set';
+  const order = compareEvr(got, wanted);
+  if (order === 0) return 'arch';
+  if (compareEvr({ ...got, release: '' }, { ...wanted, release: '' }) === 0) return 'other-build';
+  return order < 0 ? 'older' : 'newer';
 }

@@ -115,7 +115,7 @@ test.serial('a known issue that explains nothing in a cell it covers is an xpass
     expires: '2099-12-31',
     scenarios: ['glibc-hwcaps'],
     drivers: ['rpm'],
-    explains: [{ check: 'loads', deviation: 'other' }],
+    explains: [{ check: 'loads', subject: 'lghwcaps', action: 'install-file', deviation: 'other' }],
   };
   const result = await runCell(cellOf(scenario('glibc-hwcaps'), 'v2', 'rpm'), env([issue]));
   t.is(result.verdict, 'xpass');

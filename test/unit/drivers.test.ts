@@ -40,6 +40,8 @@ test('dnf5: the exit-status contract (check-upgrade 0 or 100; an operation refus
     message: 'Problem: conflicting requests | - package lglocal-1.0-1.x86_64_v3 from @commandline does not have a compatible architecture',
   });
   t.is(dnf5.judge('operation', out(1, 'No match for argument: nope\n')).kind, 'refused');
+  // A pin (excludepkgs) asked for the excluded build by name (arch-pin[v3,dnf5]).
+  t.like(dnf5.judge('operation', out(1, "Failed to resolve the transaction:\nArgument 'lgpin.x86_64_v3' matches only excluded packages.\n")), { kind: 'refused', reason: 'conflict' });
   t.is(dnf5.judge('operation', out(1, 'Failed to access RPM "/mnt/x.rpm": No such file or directory\n')).kind, 'error');
   t.is(dnf5.judge('operation', out(2, 'Unknown argument\n')).kind, 'error');
   t.is(dnf5.judge('operation', { exitCode: null, signal: 'SIGKILL', stdout: '', stderr: '' }).kind, 'error');
@@ -72,11 +74,17 @@ test('zypper: list-updates table and the repository view (XML); its detector is 
 });
 
 test("zypper: the exit-status contract of zypper(8): 104 and 4 are refusals with the reason the message gives; a failed repository is an error", (t) => {
+  // zypper prints this for a local package libzypp dropped for its arch, and for other causes (openSUSE/zypper#551): by its words, not found.
   t.deepEqual(zypper.judge('operation', out(104, "No provider of '_tmpRPMcache_:lglocal=0:1.0-1' found.\n")), {
     kind: 'refused',
-    reason: 'incompatible-arch',
+    reason: 'not-found',
     message: "No provider of '_tmpRPMcache_:lglocal=0:1.0-1' found.",
   });
+  // The arch refusal zypper really prints: rpm's, from its transaction (seen in local-file-v3[v3-noavxstate,zypper]).
+  const rpmRefusal = 'Problem occurred during or after installation or removal of packages:\nExecuting the transaction failed because of the following problems:\n    package lglocal-1.0-1.x86_64_v3 is intended for a different architecture\n';
+  t.like(zypper.judge('operation', out(8, rpmRefusal)), { kind: 'refused', reason: 'incompatible-arch' });
+  // A lock (zypper's pin) in the way (arch-pin[v3,zypper]).
+  t.like(zypper.judge('operation', out(4, 'Problem: 1: Detailed information: \n Solution 1: Following actions will be done:\n  remove lock to allow installation of lgpin-1.0-1.x86_64_v3[arch-pin-base]\n')), { kind: 'refused', reason: 'conflict' });
   t.deepEqual(zypper.judge('operation', out(104, "No provider of 'nope' found.\n")), {
     kind: 'refused',
     reason: 'not-found',

@@ -1,6 +1,14 @@
 import test from 'ava';
 import { collectBuilds } from '../../harness/fixtures/build.js';
-import { defineScenario, enable, installFile, installNewRecommends, install, variants } from '../../harness/index.js';
+import { any, best, defineScenario, deviation, enable, installFile, installNewRecommends, install, variants, type DeviationMatcher } from '../../harness/index.js';
+import type { LevelName } from '../../harness/levels/table.js';
+import { parseNevra } from '../../harness/repos/available.js';
+import { idleIssuesOf } from '../../harness/results/summary.js';
+import type { StepRecord } from '../../harness/results/types.js';
+import { judgeCell } from '../../harness/run/verdict.js';
+import { evaluate } from '../../harness/scenario/evaluate.js';
+import type { InstalledState, Refusal } from '../../harness/scenario/types.js';
+import { cellResult, runResult } from '../fixtures/results.js';
 import { issuesCovering, validateKnownIssues } from '../../harness/plan/known-issues.js';
 import { planCells } from '../../harness/plan/plan.js';
 import { validateScenarios } from '../../harness/scenario/validate.js';
@@ -96,4 +104,67 @@ test('one NEVRA declared with two contents is refused, naming both places', (t) 
   const a = defineScenario({ id: 'a', title: 'a', drivers: ['rpm'], repos: { r: [{ name: 'x', version: '1', arch: 'x86_64' }] }, steps: [] });
   const b = defineScenario({ ...a, id: 'b', repos: { s: [{ name: 'x', version: '1', arch: 'x86_64', requires: ['y'] }] }, steps: [] });
   t.throws(() => collectBuilds([a, b]), { message: 'fixture x-1-1.x86_64 is declared twice with different contents (a/r and b/s)' });
+});
+
+/** The steps of a cell after `evaluate`: a step with its action and checks, as the verdict reads them. */
+const step = (index: number, action: string, checks: ReturnType<typeof evaluate>): StepRecord => ({ index, title: action, action, level: 'v2', commands: [], installedBefore: [], installedAfter: [], checks });
+const verdictOf = (scenario: string, target: string, level: LevelName, driver: string, steps: StepRecord[]) =>
+  judgeCell(steps, issuesCovering({ scenario, level, target, driver }, KNOWN_ISSUES, '2026-12-01').live);
+
+test("known issues explain narrowly: libzypp's XCR0 issue does not absorb an unrelated 'nothing provides' refusal of the fresh install", (t) => {
+  const seen = { level: 'v2' as const, fidelity: 'traps' as const, installed: [], programs: {}, available: [] };
+  const refusedFor = (reason: Refusal, message: string) => evaluate({}, { ...seen, outcome: { kind: 'refused', reason, message } });
+  // What the issue describes: rpm refuses the x86_64_v3 builds for their arch.
+  t.is(verdictOf('fresh-install-mixed', 'v3-noavxstate', 'v2', 'zypper', [step(2, 'install', refusedFor('incompatible-arch', 'package lgmixed-1.0-1.x86_64_v3 is intended for a different architecture'))]).verdict, 'xfail');
+  // Another bug: a dependency nobody provides.
+  const other = verdictOf('fresh-install-mixed', 'v3-noavxstate', 'v2', 'zypper', [step(2, 'install', refusedFor('dependency', 'nothing provides libfoo needed by lgmixed-1.0-1.x86_64_v2'))]);
+  t.is(other.verdict, 'fail');
+  t.is(other.reason, 'step 2 (install): outcome: expected succeeds, got refused (dependency): nothing provides libfoo needed by lgmixed-1.0-1.x86_64_v2');
+});
+
+test('known issues explain narrowly: dnf5-no-levels/variant-audit-v3 explains the x86_64 build of the right version, never an older version', (t) => {
+  const available = ['lgmixed-1.0-1.x86_64', 'lgmixed-1.0-1.x86_64_v2', 'lgmixed-1.0-1.x86_64_v3', 'lgmixed-1.0-1.x86_64_v4'].map((n) => parseNevra(n)!);
+  const seen = (installed: string) => ({ level: 'v3' as const, fidelity: 'traps' as const, installed: [installed], programs: {}, available });
+  const cell = (installed: string) => verdictOf('variant-audit.lgmixed', 'v3', 'v3', 'dnf5', [step(2, 'install', evaluate({ installed: { lgmixed: best } }, seen(installed)))]);
+  t.is(cell('lgmixed-1.0-1.x86_64').verdict, 'xfail');
+  const older = cell('lgmixed-0.9-1.x86_64');
+  t.is(older.verdict, 'fail');
+  t.is(older.steps[0]!.checks[0]!.deviation, 'older');
+});
+
+test('the installed deviation tells older, newer, another build and a wrong side-by-side set apart', (t) => {
+  const available = ['x-1.0-1.x86_64', 'x-1.0-1.x86_64_v3'].map((n) => parseNevra(n)!);
+  const dev = (installed: string[], want: InstalledState = best) => evaluate({ installed: { x: want } }, { level: 'v3', fidelity: 'traps', installed, programs: {}, available })[0]!.deviation;
+  t.deepEqual(
+    [dev(['x-0.9-1.x86_64_v3']), dev(['x-1.1-1.x86_64_v3']), dev(['x-1.0-2.x86_64_v3']), dev(['x-1.0-1.x86_64']), dev(['x-1.0-1.x86_64', 'x-0.9-1.x86_64']), dev(['x-1.0-1.x86_64'], ['1.0-1.x86_64', '1.0-1.x86_64_v3'])],
+    ['older', 'newer', 'other-build', 'arch', 'wrong-set', 'wrong-set'],
+  );
+});
+
+test('a matcher must name its subject and action (or say any), a refusal its reason, and no issue may explain exclusive outcomes of one check', (t) => {
+  const base = { id: 'loose', reason: 'r', tracker: 'https://example.org/1', expires: '2099-01-01', scenarios: ['fresh-install-mixed'] };
+  const raw = { check: 'installed', deviation: 'arch' } as unknown as DeviationMatcher;
+  t.deepEqual(validateKnownIssues([{ ...base, explains: [raw, { check: 'outcome', subject: '', action: 'install', deviation: 'refused' }] }], 'known-issues.ts'), [
+    'known-issues.ts[0] (loose): explains[0] (installed): name its subject (the package or program) or say any',
+    "known-issues.ts[0] (loose): explains[0] (installed): name the step's action (install, upgrade...) or say any",
+    'known-issues.ts[0] (loose): explains[1] (outcome): name the refusal\'s reason (incompatible-arch, not-found, conflict, dependency, unrecognised): a refusal for another reason is another bug',
+  ]);
+  // An issue that hedges: nothing installed, or the wrong arch; older, or newer; did not run, or died.
+  const hedges = [deviation.notInstalled(any, 'install'), deviation.installedArch('lgmixed', 'install'), { ...deviation.installedOlder('lgmixed', any), deviation: ['older', 'newer'] as const }, deviation.doesNotRun('not-run', 'lgmixed', 'install'), deviation.doesNotRun('sigill', any, any)];
+  t.deepEqual(validateKnownIssues([{ ...base, explains: hedges }], 'known-issues.ts'), [
+    "known-issues.ts[0] (loose): explains[0] and [1] (installed any) combine exclusive outcomes 'missing' and 'arch': a tool shows one; name the one it has, or split the issue by level or target",
+    "known-issues.ts[0] (loose): explains[0] and [2] (installed any) combine exclusive outcomes 'missing' and 'older': a tool shows one; name the one it has, or split the issue by level or target",
+    "known-issues.ts[0] (loose): explains[0] and [2] (installed any) combine exclusive outcomes 'missing' and 'newer': a tool shows one; name the one it has, or split the issue by level or target",
+    "known-issues.ts[0] (loose): explains[2] (installed 'lgmixed') combine exclusive outcomes 'older' and 'newer': a tool shows one; name the one it has, or split the issue by level or target",
+    "known-issues.ts[0] (loose): explains[3] and [4] (runs 'lgmixed') combine exclusive outcomes 'not-run' and 'sigill': a tool shows one; name the one it has, or split the issue by level or target",
+  ]);
+});
+
+test('a known issue that explained nothing over a whole run is listed in the run, even when no cell was an xpass', (t) => {
+  const ref = (id: string) => ({ id, reason: id, tracker: `https://example.org/${id}`, expires: '2099-01-01' });
+  const explained = { ...cellResult('xfail'), coveringKnownIssues: [ref('used'), ref('idle')], steps: [step(1, 'install', [{ kind: 'installed' as const, subject: 'x', check: 'installed x', expected: 'a', actual: 'b', status: 'fail' as const, deviation: 'arch' as const, explainedBy: 'used' }])] };
+  const passed = { ...cellResult('pass', { id: 'other[v3,dnf5]' }), coveringKnownIssues: [ref('idle')] };
+  const skipped = { ...cellResult('skip', { id: 'third[v3,dnf5]' }), coveringKnownIssues: [ref('never-judged')] };
+  t.deepEqual(idleIssuesOf([explained, passed, skipped]).map((i) => i.id), ['idle']);
+  t.deepEqual(runResult([explained, passed]).idleKnownIssues?.map((i) => i.id), ['idle']);
 });
