@@ -86,7 +86,7 @@ export default [
     scenarios: ['hello-from-compose'],
     drivers: ['dnf5'],
     levels: atLeast('v2'),
-    explains: [deviation.detectedArch()],
+    explains: [deviation.detectedArch('dnf5-arch')],
   }),
 ];
 `;

@@ -2,7 +2,7 @@
 // that dies is caught, a repository that does not load is an error whatever the known
 // issues say, a known issue explains exactly the checks it names (the test asserts the
 // rule, not today's behaviour of the tools), and a level mismatch stops the guest.
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -17,6 +17,9 @@ import type { RunResult } from '../../harness/results/types.js';
 import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
 import { prepareRun, type Prepared } from '../../harness/run/prepare.js';
 import type { Scenario } from '../../harness/scenario/types.js';
+import type { LevelName } from '../../harness/levels/table.js';
+import type { CellGuest } from '../../harness/run/interpreter.js';
+import type { CellGuests, CellSession } from '../../harness/run/session.js';
 import { LevelProofError } from '../../harness/util/errors.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
@@ -52,7 +55,7 @@ const env = (knownIssues: readonly KnownIssue[], overrides: Partial<CellEnvironm
 
 test.before(async () => {
   scratch = await scratchDir('verdicts');
-  prepared = await prepareRun([...CATALOG, mislabelled, unmeetable], 'auto');
+  prepared = await prepareRun([...CATALOG, mislabelled, unmeetable, absentPackage], 'auto');
 });
 
 test.after.always(async () => {
@@ -165,3 +168,94 @@ for (const driver of ['zypper', 'dnf5'] as const) {
     t.is(replay.exitCode, 0, `${replay.stdout}${replay.stderr}`);
   });
 }
+
+/** Guests whose detection script runs `replace` instead of a tool's own command: a detector broken on purpose, in the real guest. */
+function breakingDetector(guests: CellGuests, from: string, to: string): CellGuests {
+  const wrap = (guest: CellGuest): CellGuest => ({
+    level: guest.level,
+    fidelity: guest.fidelity,
+    exec: (argv, options) => guest.exec(argv[0] === 'sh' && argv[2]?.includes('levelgate-detector') ? [argv[0], argv[1]!, argv[2].replace(from, to)] : argv, options),
+  });
+  return {
+    async open(request) {
+      const session = await guests.open(request);
+      const wrapped: CellSession = {
+        get proofs() {
+          return session.proofs;
+        },
+        get consoleLogs() {
+          return session.consoleLogs;
+        },
+        get bootMs() {
+          return session.bootMs;
+        },
+        get facts() {
+          return session.facts;
+        },
+        get initialInstalled() {
+          return session.initialInstalled;
+        },
+        start: async (level: LevelName) => wrap(await session.start(level)),
+        bootAt: async (level: LevelName) => wrap(await session.bootAt(level)),
+        current: () => wrap(session.current()),
+        dispose: () => session.dispose(),
+      };
+      return wrapped;
+    },
+  };
+}
+
+test.serial('detection[v3,rpm] with rpm replaced by a command that segfaults: fail, naming the exit status — the known issues that make the cell xfail do not absorb it', async (t) => {
+  const cell = cellOf(scenario('detection'), 'v3', 'rpm');
+  const intact = await runCell(cell, env(KNOWN_ISSUES));
+  t.is(intact.verdict, 'xfail', intact.reason);
+  const broken = await runCell(cell, env(KNOWN_ISSUES, { guests: breakingDetector(prepared.guests, 't rpm "^install arch" rpm --showrc', 't rpm "^install arch" sh -c "kill -SEGV \\$\\$"') }));
+  t.is(broken.verdict, 'fail', broken.reason);
+  t.is(broken.reason, 'step 1 (detect the machine arch): detector rpm: expected v3 (x86_64_v3), got failed: rpm --showrc failed: exit 139 (killed by SIGSEGV); it printed: no output');
+});
+
+/** Two packages; the step installs one and expects the other's programs to run. */
+const absentPackage = defineScenario({
+  id: 'test-runs-absent-package',
+  title: 'runsPackage of a package the step did not install',
+  tags: ['test'],
+  drivers: ['rpm'],
+  repos: { files: [...variants('lgthere', '1.0', ['x86_64']), ...variants('lgabsent', '1.0', ['x86_64'])] },
+  steps: [installFile('files', 'lgthere-1.0-1.x86_64').expect({ runsPackage: ['lgthere', 'lgabsent'] })],
+});
+
+test.serial('runsPackage of a package that is not installed fails in a real cell (it used to pass as "ships no program")', async (t) => {
+  const result = await runCell(cellOf(absentPackage, 'v2', 'rpm'), env([]));
+  t.is(result.verdict, 'fail', result.reason);
+  t.is(result.reason, 'step 1 (install local file lgthere-1.0-1.x86_64.rpm): programs of lgabsent: expected installed, and every program and library runs, got not installed');
+  t.like(result.steps[0]!.checks.find((c) => c.subject === 'lgthere'), { status: 'pass' });
+});
+
+test.serial('arch-pin[v3,dnf5] asserts the pin itself: it passes with the pin, and fails when the pin step is removed', async (t) => {
+  const pinned = scenario('arch-pin');
+  const withPin = await runCell(cellOf(pinned, 'v3', 'dnf5'), env(KNOWN_ISSUES));
+  t.is(withPin.verdict, 'pass', withPin.reason);
+  const unpinned = defineScenario({ ...pinned, id: 'arch-pin', steps: pinned.steps.filter((s) => s.action.kind !== 'pin') });
+  const without = await runCell(cellOf(unpinned, 'v3', 'dnf5'), env(KNOWN_ISSUES));
+  t.is(without.verdict, 'fail');
+  t.regex(without.reason, /^step 3 \(install lgpin\.x86_64_v3\): outcome: expected refused \(conflict\), got /);
+});
+
+test.serial("a typo in an expectation's subject is a usage error (exit 2) naming the file, scenario and name, before any guest boots", async (t) => {
+  const project = path.join(scratch, 'typo-project');
+  await mkdir(path.join(project, 'scenarios'), { recursive: true });
+  const api = new URL('../../harness/index.js', import.meta.url).href;
+  await writeFile(path.join(project, 'levelgate.config.mjs'), `export default { scenarios: ['scenarios'] };\n`);
+  await writeFile(
+    path.join(project, 'scenarios', 'typo.mjs'),
+    `import { best, defineScenario, enable, install, variants } from '${api}';\n` +
+      `export default defineScenario({ id: 'typo', title: 'a typo', drivers: ['dnf5'], repos: { main: variants('lgtypo', '1.0', ['x86_64']) },\n` +
+      `  steps: [enable('main'), install('lgtypo').expect({ installed: { lgtpyo: best } })] });\n`,
+  );
+  const started = Date.now();
+  const run = await execa('node', [CLI, 'gate', '--level', 'v2', '--json', path.join(project, 'gate.json')], { cwd: project, reject: false, all: true });
+  t.is(run.exitCode, 2, run.all);
+  t.regex(run.stderr, /scenario 'typo' \(scenarios\/typo\.mjs\): steps\[1\]: expect installed: 'lgtpyo' is no package of the scenario's repositories; they build lgtypo/);
+  t.false(/booted|restored|snapshot/.test(run.all ?? ''), run.all);
+  t.true(Date.now() - started < 60_000);
+});

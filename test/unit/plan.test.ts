@@ -168,3 +168,20 @@ test('a known issue that explained nothing over a whole run is listed in the run
   t.deepEqual(idleIssuesOf([explained, passed, skipped]).map((i) => i.id), ['idle']);
   t.deepEqual(runResult([explained, passed]).idleKnownIssues?.map((i) => i.id), ['idle']);
 });
+
+test('the catalog states correct behaviour: detection checks no detector the level proof already reads; the mislabelled release-2 tool dies below v3, no known issue excuses it', (t) => {
+  const detection = CATALOG.find((s) => s.id === 'detection')!;
+  for (const cell of planCells([detection], { nearMisses: true })) {
+    const source = detection.steps[0]!.expectation!;
+    const e = typeof source === 'function' ? source({ level: cell.level, target: cell.target, driver: cell.driver, atLeast: () => true }) : source;
+    const asked = Object.keys(typeof e.detectors === 'object' ? e.detectors : {});
+    t.false(asked.includes('cpuinfo') || asked.includes('glibc'), cell.id);
+  }
+  const release = CATALOG.find((s) => s.id === 'release-upgrade')!;
+  const after = (level: LevelName) => {
+    const source = release.steps[2]!.expectation!;
+    return typeof source === 'function' ? source({ level, target: { name: level, level }, driver: 'dnf5', atLeast: () => false }) : source;
+  };
+  t.deepEqual([after('v2').dies, after('v2').runs, after('v3').runnable], [['lgrel-tool'], ['lgrel-core', 'lgrel-data'], true]);
+  t.false(KNOWN_ISSUES.some((i) => i.scenarios.some((s) => s.startsWith('release-upgrade')) && i.explains.some((m) => m.subject === 'lgrel-tool')));
+});
