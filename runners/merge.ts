@@ -7,7 +7,7 @@ import { jsonReporter, readRunResult } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
 import { ReporterSet } from '../harness/report/reporter.js';
 import { closingLines } from '../harness/report/terminal.js';
-import { countVerdicts, exitCodeOf, expiredIssuesOf } from '../harness/results/summary.js';
+import { countFlaky, countVerdicts, exitCodeOf, expiredIssuesOf } from '../harness/results/summary.js';
 import type { CellResult, RunResult } from '../harness/results/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { EXIT, exitCodeFor, reportError } from './run-context.js';
@@ -42,6 +42,7 @@ export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): Ru
     fixtures: distinct(runs.map((r) => r.run.fixtures)),
     workers: runs.reduce((n, r) => n + r.run.workers, 0),
     counts: countVerdicts(cells),
+    flaky: countFlaky(cells),
     expiredKnownIssues: expiredIssuesOf(cells),
     unavailableLevels: [...new Map(runs.flatMap((r) => r.run.unavailableLevels).map((u) => [u.level, u])).values()],
     cells,

@@ -11,7 +11,8 @@ const MARK: Record<Verdict, string> = { pass: 'PASS ', fail: 'FAIL ', xfail: 'XF
 
 export function cellLine(result: CellResult): string {
   const detail = result.verdict === 'pass' ? '' : result.reason;
-  const flaky = result.flaky ? ` (flaky: ${result.attempts} attempts)` : '';
+  const earlier = (result.earlierAttempts ?? []).map((a) => `attempt ${a.attempt}: ${a.reason}`).join('; ');
+  const flaky = result.flaky ? ` (flaky: ${result.attempts} attempts${earlier ? `; ${earlier}` : ''})` : earlier ? ` (after ${earlier})` : '';
   const rerun = result.verdict === 'fail' || result.verdict === 'error' || result.verdict === 'xpass' ? `\n      rerun: ${result.repro}` : '';
   return `${MARK[result.verdict]} ${result.id.padEnd(42)} ${formatSeconds(result.timings.totalMs).padStart(7)}  ${detail}${flaky}${rerun}`;
 }
@@ -23,6 +24,7 @@ export function closingLines(run: RunResult): string[] {
     lines.push(`expired known issue ${issue.id} (expired ${issue.expires}; no longer excuses any cell): ${issue.tracker} — check the tool and remove or renew the entry`);
   }
   for (const { level, reason } of run.unavailableLevels) lines.push(`level ${level} was not provided: ${reason}`);
+  for (const cell of run.cells.filter((c) => c.flaky)) lines.push(`flaky: ${cell.id} — ${(cell.earlierAttempts ?? []).map((a) => `attempt ${a.attempt}: ${a.reason}`).join('; ')}`);
   return lines;
 }
 
