@@ -85,6 +85,8 @@ export interface CellEnvironment {
   readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
   /** Why a driver cannot run in this run's guests (the image lacks its tool), or undefined: such cells are skips. */
   readonly driverUnavailable?: (driver: DriverName) => string | undefined;
+  /** Absolute limits (ms) for package-manager commands and programs, instead of the defaults scaled by load and backend. */
+  readonly limits?: { readonly commandMs?: number; readonly programMs?: number };
   /** Which attempt of the cell this is (1 unless an emulator error is being retried): each keeps its own evidence. */
   readonly attempt?: number;
 }
@@ -198,7 +200,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       repos,
       programs: programs.programs,
       inPlay: programs.inPlay,
-      limits: { commandMs: DEFAULTS.commandTimeoutMs * timeScale * slowdown, programMs: DEFAULTS.programTimeoutMs * timeScale * slowdown },
+      limits: {
+        commandMs: env.limits?.commandMs ?? DEFAULTS.commandTimeoutMs * timeScale * slowdown,
+        programMs: env.limits?.programMs ?? DEFAULTS.programTimeoutMs * timeScale * slowdown,
+      },
     };
     await interpret(
       program,
