@@ -91,6 +91,9 @@ export interface CellEnvironment {
   readonly attempt?: number;
 }
 
+/** The reason of a cell stopped by Ctrl-C (or SIGTERM) before it had a verdict. */
+export const INTERRUPTED = 'interrupted';
+
 /** Where an attempt's evidence goes: the cell's directory for the first, a subdirectory for each retry. */
 export function attemptEvidenceDir(cellDir: string, attempt: number): string {
   return attempt > 1 ? path.join(cellDir, `attempt-${attempt}`) : cellDir;
@@ -264,7 +267,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     }
     return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
   } catch (error) {
-    if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', 'interrupted');
+    if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', INTERRUPTED);
     // The product failed: the cell fails with the step that shows it, whatever the known issues say.
     if (error instanceof ProductFailure) {
       if (error.details) attachments.push(await writeDetails(evidence, error));

@@ -15,7 +15,7 @@ import { planCells } from '../../harness/plan/plan.js';
 import { RepoCatalog, guestFixturePath } from '../../harness/repos/catalog.js';
 import { countVerdicts, exitCodeOf } from '../../harness/results/summary.js';
 import type { CellResult } from '../../harness/results/types.js';
-import { runCell } from '../../harness/run/cell.js';
+import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import { fakeGuests } from '../fixtures/fake-guests.js';
 import { GuestError } from '../../harness/util/errors.js';
@@ -88,6 +88,19 @@ interface RunOptions {
   readonly today?: string;
 }
 
+/** A cell environment of fake guests over the fixture repositories under `fixtures`. */
+function fakeEnvironment(fixtures: string, guests: ReturnType<typeof fakeGuests>): CellEnvironment {
+  return {
+    image: { digest: 'fake', kernel: 'fake', packages: {} },
+    guests,
+    catalog: new RepoCatalog(fixtures),
+    accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
+    knownIssues: [],
+    evidenceDir: path.join(fixtures, 'evidence'),
+    today: TODAY,
+  };
+}
+
 async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply | undefined, options: RunOptions = {}): Promise<CellResult> {
   // Each run its own fixture root: tests run at once.
   const fixtures = await mkdtemp(path.join(root, 'run-'));
@@ -95,12 +108,9 @@ async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply |
   const level = options.level ?? 'v3';
   const cell = planCells([s], { targets: [level], drivers: [options.driver ?? 'dnf5'] })[0]!;
   return runCell(cell, {
-    image: { digest: 'fake', kernel: 'fake', packages: {} },
-    guests: fakeGuests(pm.script, options.fidelity ? { fidelity: options.fidelity } : {}),
-    catalog: new RepoCatalog(fixtures),
-    accel: options.accel ?? ((l) => ({ target: l, accel: 'tcg', why: 'fake' })),
+    ...fakeEnvironment(fixtures, fakeGuests(pm.script, options.fidelity ? { fidelity: options.fidelity } : {})),
+    ...(options.accel ? { accel: options.accel } : {}),
     knownIssues: options.knownIssues ?? [],
-    evidenceDir: path.join(fixtures, 'evidence'),
     today: options.today ?? TODAY,
     ...(options.requireLevels ? { requireLevels: true } : {}),
   });
@@ -267,15 +277,7 @@ test('set-env: every later command runs with the variables; a forced rpm -i runs
     return undefined;
   });
   const guests = fakeGuests(pm.script);
-  const result = await runCell(planCells([s], { targets: ['v2'] })[0]!, {
-    image: { digest: 'fake', kernel: 'fake', packages: {} },
-    guests,
-    catalog: new RepoCatalog(fixtures),
-    accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
-    knownIssues: [],
-    evidenceDir: path.join(fixtures, 'evidence'),
-    today: TODAY,
-  });
+  const result = await runCell(planCells([s], { targets: ['v2'] })[0]!, fakeEnvironment(fixtures, guests));
   t.is(result.verdict, 'pass', result.reason);
   const guest = guests.guests[0]!;
   const forced = guest.calls.findIndex((c) => c.startsWith('rpm -i --ignorearch --replacefiles /'));
@@ -292,4 +294,20 @@ test('set-env: every later command runs with the variables; a forced rpm -i runs
 test('an arch override the driver does not have is an error naming the drivers that have one, before any guest boots', async (t) => {
   const s = defineScenario({ id: 'override', title: 'override', drivers: ['dnf5'], steps: [overrideArch('x86_64_v2')] });
   t.deepEqual(validateScenarios([s]).map((p) => p.replace(/^.*steps\[0\]: /, '')), ['overrideArch: dnf5 has no arch override (dnf5#1468); run this scenario with zypper or rpm']);
+});
+
+test('Ctrl-C while the guest is kept (repro --keep) leaves the verdict standing: no solver replay boots, the cell is not "interrupted"', async (t) => {
+  const fixtures = await mkdtemp(path.join(root, 'keep-'));
+  const pm = fakePm(await repos(scenario, fixtures), installs(X86_64));
+  const guests = fakeGuests(pm.script);
+  const stop = new AbortController();
+  const result = await runCell(planCells([scenario], { targets: ['v3'], drivers: ['dnf5'] })[0]!, {
+    ...fakeEnvironment(fixtures, guests),
+    signal: stop.signal,
+    // The fakes have no AgentGuest for beforeTeardown: the stop comes as the last step ends, where --keep waits.
+    hooks: { onStepEnd: (_, step) => step.index === 2 && stop.abort() },
+  });
+  t.is(result.verdict, 'fail', result.reason);
+  t.regex(result.reason, /installed lgx: expected 1\.0-1\.x86_64_v3, got 1\.0-1\.x86_64/);
+  t.is(guests.guests.length, 1);
 });
