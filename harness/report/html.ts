@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ALL_TARGETS } from '../levels/targets.js';
 import type { CellResult, CheckResult, RunResult } from '../results/types.js';
 import type { Reporter } from './reporter.js';
+import { slowerBackendLine } from '../results/summary.js';
 
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -105,6 +106,7 @@ li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}li.xf{color:#9a6700}li.
 <p>${counts}</p>
 ${run.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (expired ${escape(i.expires)}; it no longer excuses any cell): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a> — ${escape(i.reason)}</p>`).join('\n')}
 ${run.unavailableLevels.map((u) => `<p class="expired">Level ${escape(u.level)} was not provided: ${escape(u.reason)}</p>`).join('\n')}
+${(run.slowerBackends ?? []).map((s) => `<p class="expired">${escape(slowerBackendLine(s))}</p>`).join('\n')}
 <table><thead><tr><th>scenario</th>${levels.map((l) => `<th>${l}</th>`).join('')}</tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table>

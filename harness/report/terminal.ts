@@ -5,6 +5,7 @@
 import { summaryLine } from '../results/summary.js';
 import type { CellRef, CellResult, RunResult, Verdict } from '../results/types.js';
 import { formatSeconds } from '../util/log.js';
+import { slowerBackendLine } from '../results/summary.js';
 import type { Reporter, RunStart } from './reporter.js';
 
 const MARK: Record<Verdict, string> = { pass: 'PASS ', fail: 'FAIL ', xfail: 'XFAIL', xpass: 'XPASS', skip: 'SKIP ', error: 'ERROR' };
@@ -24,6 +25,7 @@ export function closingLines(run: RunResult): string[] {
     lines.push(`expired known issue ${issue.id} (expired ${issue.expires}; no longer excuses any cell): ${issue.tracker} — check the tool and remove or renew the entry`);
   }
   for (const { level, reason } of run.unavailableLevels) lines.push(`level ${level} was not provided: ${reason}`);
+  for (const slower of run.slowerBackends ?? []) lines.push(slowerBackendLine(slower));
   for (const cell of run.cells.filter((c) => c.flaky)) lines.push(`flaky: ${cell.id} — ${(cell.earlierAttempts ?? []).map((a) => `attempt ${a.attempt}: ${a.reason}`).join('; ')}`);
   return lines;
 }

@@ -57,3 +57,8 @@ export function summaryLine(run: RunResult): string {
     (ran === 0 && !run.interrupted ? ' — nothing was verified: every cell was skipped' : '')
   );
 }
+
+/** Why a level runs under a slower backend than it could, for the summary. */
+export function slowerBackendLine(slower: NonNullable<RunResult['slowerBackends']>[number]): string {
+  return `level ${slower.level} runs under ${slower.backend} because a faster backend did not answer its probe (${slower.reason}); that probe is asked again next run`;
+}

@@ -222,5 +222,7 @@ export interface RunResult {
   readonly expiredKnownIssues: readonly KnownIssueRef[];
   /** The CPU targets (levels, near misses) the plan asked for that this host cannot provide. */
   readonly unavailableLevels: readonly { readonly level: string; readonly reason: string }[];
+  /** CPU targets that run under a slower backend because a faster one's probe did not answer definitively (timed out, panicked). */
+  readonly slowerBackends?: readonly { readonly level: string; readonly backend: string; readonly reason: string }[];
   readonly cells: readonly CellResult[];
 }

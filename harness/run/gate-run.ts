@@ -147,8 +147,17 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
     flaky: countFlaky(cells),
     expiredKnownIssues: expiredIssuesOf(cells),
     unavailableLevels: unavailableLevels(options),
+    slowerBackends: slowerBackends(options),
     cells,
   };
+}
+
+/** The CPU targets that run under a slower backend because a faster one's probe did not answer definitively. */
+function slowerBackends(options: GateRunOptions): { level: string; backend: string; reason: string }[] {
+  return targetsOf(options.cells).flatMap(({ name }) => {
+    const choice = options.environment.accel(name);
+    return choice.accel !== null && choice.fallback ? [{ level: name, backend: BACKENDS[choice.accel].title, reason: choice.fallback }] : [];
+  });
 }
 
 /** The CPU targets (levels, near misses) the plan asks for that this host cannot provide, with why. */
