@@ -81,6 +81,7 @@ export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): Ru
     flaky: countFlaky(cells),
     expiredKnownIssues: expiredIssuesOf(cells),
     unavailableLevels: [...new Map(runs.flatMap((r) => r.run.unavailableLevels).map((u) => [u.level, u])).values()],
+    slowerBackends: [...new Map(runs.flatMap((r) => r.run.slowerBackends ?? []).map((u) => [u.level, u])).values()],
     cells,
   };
 }

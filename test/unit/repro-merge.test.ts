@@ -27,6 +27,9 @@ const at = (target: string, driver = 'rpm') => cellResult('pass', { id: `s[${tar
 test('merge --expect-levels: a level no input has is named as missing', (t) => {
   const merged = mergeRuns([{ file: 'v1.json', run: runResult([at('v1')]) }, { file: 'v2.json', run: runResult([at('v2')]) }]);
   t.deepEqual(expectedMissing([], merged, { levels: ['v1', 'v2'] }), []);
+  // What each job's summary said about slower backends survives the merge.
+  const slower = { level: 'v3', backend: 'Bochs', reason: 'tcg: TCG did not boot the guest kernel within 20 s' };
+  t.deepEqual(mergeRuns([{ file: 'v3.json', run: runResult([at('v3')], { slowerBackends: [slower] }) }]).slowerBackends, [slower]);
   t.deepEqual(expectedMissing([], merged, { levels: ['v1', 'v2', 'v3', 'v4'] }), ['level v3: no input has a cell at v3', 'level v4: no input has a cell at v4']);
 });
 
