@@ -70,7 +70,10 @@ Running:
   --workers N          cells at once (default: one per core, as memory allows)
   --cell-timeout S     end a cell as an error after S seconds (default ${seconds(DEFAULTS.cellTimeoutMs)}, scaled by load;
                        Bochs cells get ${DEFAULTS.backends.bochs.slowdown} times as long: it interprets every instruction)
-  --retries N          retry a cell after an infrastructure error (default ${DEFAULTS.retries}; shown as flaky)
+  --retries N          retry a cell after an emulator error: guest death, boot timeout, lost agent
+                       (default ${DEFAULTS.retries}; a cell a retry settles is flaky). A crash, a hang or an
+                       exit outside its contract of a package manager or program is a fail, never retried
+  --fail-on-flaky      exit 1 when any cell was flaky (config: failOnFlaky)
 Reports (paths are printed at the end):
   --junit PATH         JUnit XML (default ${DEFAULTS.junit})
   --html PATH          self-contained HTML (default ${DEFAULTS.html})
@@ -78,7 +81,7 @@ Reports (paths are printed at the end):
   --evidence DIR       console logs and reproducers per cell (default ${DEFAULTS.evidence})
 
 Exit: 0 every cell that ran passed or is a live known issue; 1 a cell failed or a known
-issue passed; 2 bad usage; 3 infrastructure (a cell errored, setup failed, a required
+issue passed (or a cell was flaky, with --fail-on-flaky); 2 bad usage; 3 infrastructure (a cell errored, setup failed, a required
 level is missing); 77 nothing was verified (every cell was skipped); 130/143 interrupted
 (the reports are still written, marked interrupted).`;
 
@@ -93,6 +96,7 @@ export const gateCommand = defineCommand({
     tag: { type: 'string', multiple: true },
     shard: { type: 'string' },
     'require-levels': { type: 'boolean' },
+    'fail-on-flaky': { type: 'boolean' },
     'near-misses': { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
     image: { type: 'string' },
@@ -128,6 +132,7 @@ export const gateCommand = defineCommand({
     const cellTimeoutMs = resolveSeconds(values['cell-timeout'], '--cell-timeout') ?? (config.cellTimeout ? config.cellTimeout * 1000 : DEFAULTS.cellTimeoutMs * loadFactor(workers));
     const accel = values.accel !== undefined ? resolveAccel(values.accel) : (config.accel ?? 'auto');
     const requireLevels = values['require-levels'] ?? config.requireLevels ?? false;
+    const failOnFlaky = values['fail-on-flaky'] ?? config.failOnFlaky ?? false;
     const shard = values.shard ? parseShard(values.shard) : undefined;
     let cells = planCells(resolved.scenarios, {
       targets: levels,
@@ -194,7 +199,10 @@ export const gateCommand = defineCommand({
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     process.stdout.write(`evidence ${evidenceDir}\n`);
     if (run.interrupted) return exitCodeFor(new Error('interrupted'), context);
-    const code = exitCodeOf(run);
+    const code = exitCodeOf(run, { failOnFlaky });
+    if (failOnFlaky && run.flaky > 0 && code === EXIT_CODES.failed && run.counts.fail + run.counts.xpass === 0) {
+      process.stderr.write(`levelgate: ${run.flaky} cell${run.flaky > 1 ? 's were' : ' was'} flaky (--fail-on-flaky): exit 1\n`);
+    }
     if (code === EXIT_CODES.nothingRan) process.stderr.write('levelgate: nothing was verified: every cell was skipped (exit 77); see the reasons above\n');
     return code;
   },

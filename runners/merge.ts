@@ -1,5 +1,6 @@
 // `levelgate merge`: combines the results of several jobs (one CPU model or one shard
-// each) into one JUnit, HTML and JSON report, and exits by the merged verdicts.
+// each) into one JUnit, HTML and JSON report, and exits by the merged verdicts. With
+// --expect-levels / --expect-shards a job that left no result is an error, not green.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { htmlReporter } from '../harness/report/html.js';
@@ -7,16 +8,51 @@ import { jsonReporter, readRunResult } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
 import { ReporterSet } from '../harness/report/reporter.js';
 import { closingLines } from '../harness/report/terminal.js';
-import { countVerdicts, exitCodeOf, expiredIssuesOf, idleIssuesOf } from '../harness/results/summary.js';
+import { countFlaky, countVerdicts, exitCodeOf, expiredIssuesOf, idleIssuesOf } from '../harness/results/summary.js';
 import type { CellResult, RunResult } from '../harness/results/types.js';
-import { UsageError } from '../harness/util/errors.js';
+import { InfrastructureError, UsageError } from '../harness/util/errors.js';
+import { parseShard } from '../harness/plan/shard.js';
+import { resolveCount, resolveTarget } from './resolve.js';
 import { EXIT, exitCodeFor, reportError } from './run-context.js';
 
-export const MERGE_USAGE = `usage: levelgate merge [--junit PATH] [--html PATH] [--json PATH] RESULT.json...
+export const MERGE_USAGE = `usage: levelgate merge [--expect-levels L1,L2,...] [--expect-shards N] [--junit PATH] [--html PATH] [--json PATH] RESULT.json...
 
 Combines the gate.json files of several jobs (levelgate gate --level L, or --shard I/N)
 into one report. A cell present in two inputs is an error (GitLab would keep only the
-first). Defaults: reports/merged/junit.xml, report.html, gate.json.`;
+first). Defaults: reports/merged/junit.xml, report.html, gate.json.
+
+  --expect-levels L1,L2,...  every one of these levels (or near misses) must have cells
+  --expect-shards N          the inputs must be shards 1/N to N/N, each once
+A job that left no gate.json then stops the merge with exit 3, naming what is missing
+(no report is written): without them, a missing job merges green.`;
+
+export interface MergeExpectations {
+  readonly levels?: readonly string[];
+  readonly shards?: number;
+}
+
+/** What the inputs lack against what was expected: one line per missing level or shard, or input that is not one of the shards. */
+export function expectedMissing(runs: readonly { file: string; run: RunResult }[], merged: RunResult, expect: MergeExpectations): string[] {
+  const missing: string[] = [];
+  if (expect.shards !== undefined) {
+    const total = expect.shards;
+    const seen = new Set<number>();
+    for (const { file, run } of runs) {
+      if (!run.shard) {
+        missing.push(`${file}: is not a shard (run with --shard I/${total})`);
+        continue;
+      }
+      const shard = parseShard(run.shard, `${file}: shard`);
+      if (shard.total !== total) missing.push(`${file}: is shard ${run.shard}, not one of ${total}`);
+      else seen.add(shard.index);
+    }
+    for (let i = 1; i <= total; i++) if (!seen.has(i)) missing.push(`shard ${i}/${total}: no input is that shard`);
+  }
+  for (const level of expect.levels ?? []) {
+    if (!merged.cells.some((c) => c.target === level)) missing.push(`level ${level}: no input has a cell at ${level}`);
+  }
+  return missing;
+}
 
 export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): RunResult {
   if (runs.length === 0) throw new UsageError('merge: name at least one result file');
@@ -42,9 +78,11 @@ export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): Ru
     fixtures: distinct(runs.map((r) => r.run.fixtures)),
     workers: runs.reduce((n, r) => n + r.run.workers, 0),
     counts: countVerdicts(cells),
+    flaky: countFlaky(cells),
     expiredKnownIssues: expiredIssuesOf(cells),
     idleKnownIssues: idleIssuesOf(cells),
     unavailableLevels: [...new Map(runs.flatMap((r) => r.run.unavailableLevels).map((u) => [u.level, u])).values()],
+    slowerBackends: [...new Map(runs.flatMap((r) => r.run.slowerBackends ?? []).map((u) => [u.level, u])).values()],
     cells,
   };
 }
@@ -53,7 +91,14 @@ export async function mergeCommand(args: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
       args,
-      options: { junit: { type: 'string' }, html: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean', default: false } },
+      options: {
+        junit: { type: 'string' },
+        html: { type: 'string' },
+        json: { type: 'string' },
+        'expect-levels': { type: 'string' },
+        'expect-shards': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
       strict: true,
       allowPositionals: true,
     });
@@ -61,8 +106,18 @@ export async function mergeCommand(args: string[]): Promise<number> {
       process.stdout.write(`${MERGE_USAGE}\n`);
       return EXIT.ok;
     }
+    const expect: MergeExpectations = {
+      ...(values['expect-levels'] !== undefined ? { levels: values['expect-levels'].split(',').map((l) => resolveTarget(l.trim(), '--expect-levels').name) } : {}),
+      ...(values['expect-shards'] !== undefined ? { shards: resolveCount(values['expect-shards'], '--expect-shards', 1)! } : {}),
+    };
     const runs = await Promise.all(positionals.map(async (file) => ({ file, run: await readRunResult(file) })));
     const merged = mergeRuns(runs);
+    const missing = expectedMissing(runs, merged, expect);
+    if (missing.length > 0) {
+      throw new InfrastructureError(`merge: ${missing.length} expected result${missing.length > 1 ? 's are' : ' is'} missing: ${missing.join('; ')}`, {
+        hint: 'a job of the pipeline left no gate.json (it failed before the gate ran, or its artifact was not collected); nothing was merged',
+      });
+    }
     const reporters = new ReporterSet([
       jsonReporter(path.resolve(values.json ?? 'reports/merged/gate.json')),
       junitReporter(path.resolve(values.junit ?? 'reports/merged/junit.xml')),

@@ -1,11 +1,13 @@
 // `levelgate repro SCENARIO --level L [--driver D] [--keep]`: one cell with live
 // output, the exact emulator command line and a one-line rerun command; with --keep the
-// guest stays up after the last step with an interactive shell until Ctrl-C.
+// guest stays up after the last step with an interactive shell until Ctrl-C. It exits
+// with the cell's verdict (Ctrl-C on a kept guest included).
 import { planCells } from '../harness/plan/plan.js';
 import { cellLine } from '../harness/report/terminal.js';
 import { countVerdicts, exitCodeOf } from '../harness/results/summary.js';
 import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
-import { runCell } from '../harness/run/cell.js';
+import { INTERRUPTED, runCell } from '../harness/run/cell.js';
+import type { CellResult } from '../harness/results/types.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { UsageError } from '../harness/util/errors.js';
@@ -13,7 +15,7 @@ import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
 import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
-import { EXIT } from './run-context.js';
+import { stoppedExitCode } from './run-context.js';
 
 export const REPRO_USAGE = `usage: levelgate repro SCENARIO --level LEVEL [--driver NAME] [--accel ACCEL] [--image NAME|PATH] [--keep] [--cold-boot] [--evidence DIR] [--config PATH] [--repo NAME=DIR]... [--audit]
 
@@ -24,6 +26,15 @@ with an interactive shell to attach to, until Ctrl-C. --cold-boot boots the gues
 scratch instead of restoring the snapshot of a booted, proven guest. --image runs it in a
 distribution's own cloud image (see levelgate gate --help). --audit audits every package
 a step installs against the guest's level, as gate --audit does.`;
+
+/**
+ * repro's exit code: its cell's verdict, as the gate's (Ctrl-C that ends a kept guest
+ * does not change it); a cell stopped before it had a verdict exits as interrupted.
+ */
+export function reproExitCode(result: CellResult, stoppedBy: NodeJS.Signals | undefined): number {
+  if (stoppedBy && result.verdict === 'error' && result.reason === INTERRUPTED) return stoppedExitCode(stoppedBy);
+  return exitCodeOf({ counts: countVerdicts([result]) });
+}
 
 export const reproCommand = defineCommand({
   name: 'repro',
@@ -96,7 +107,6 @@ export const reproCommand = defineCommand({
     out(`\n${cellLine(result)}`);
     for (const file of result.attachments) out(`evidence: ${file}`);
     out(`rerun: ${result.repro}`);
-    if (values.keep && context.signal.aborted) return EXIT.ok;
-    return exitCodeOf({ counts: countVerdicts([result]) });
+    return reproExitCode(result, context.stoppedBy());
   },
 });

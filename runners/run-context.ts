@@ -47,9 +47,12 @@ export function createRunContext(): RunContext {
   };
 }
 
+/** The exit code of a run stopped by `signal`: 130 for Ctrl-C, 143 for SIGTERM. */
+export const stoppedExitCode = (signal: NodeJS.Signals): number => 128 + (signal === 'SIGINT' ? 2 : 15);
+
 export function exitCodeFor(error: unknown, context?: RunContext): number {
   const by = context?.stoppedBy();
-  if (by) return 128 + (by === 'SIGINT' ? 2 : 15);
+  if (by) return stoppedExitCode(by);
   if (!(error instanceof LevelgateError)) return EXIT.infrastructure;
   switch (error.kind) {
     case 'usage':

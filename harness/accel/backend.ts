@@ -21,6 +21,13 @@ export interface ProbeResult {
   /** Why not, in the emulator's words where it gave any. */
   readonly reason: string;
   readonly durationMs: number;
+  /**
+   * The answer cannot change on this host until what the probe cache's key covers does
+   * (a guest booted, a CPU QEMU refuses under enforce, an accelerator or emulator that
+   * is not there): only such answers are cached. A timeout or a panic may be the host's
+   * load: it is asked again next run. Absent: not definitive.
+   */
+  readonly definitive?: boolean;
 }
 
 /** A booted, proven guest saved once and restored by every cell that starts at its level. */

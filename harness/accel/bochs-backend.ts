@@ -17,7 +17,8 @@ import type { Backend, ProbeResult } from './backend.js';
 export async function probeBochs(target: CpuTarget, image: ImageArtifacts): Promise<ProbeResult> {
   const started = performance.now();
   const level = target.level;
-  const done = (works: boolean, reason: string): ProbeResult => ({ accel: 'bochs', target: target.name, works, reason, durationMs: Math.round(performance.now() - started) });
+  // Definitive: a guest that booted, a model Bochs does not have, Bochs not installed; a failed boot is asked again next run.
+  const done = (works: boolean, reason: string, definitive = true): ProbeResult => ({ accel: 'bochs', target: target.name, works, reason, durationMs: Math.round(performance.now() - started), definitive });
   // Bochs pins a level by choosing a CPU model; none of its models is one feature short of a level.
   if (target.nearMiss) return done(false, `Bochs has no CPU model one feature short of ${target.nearMiss.of}`);
   // The programs (bochs, unshare, ip: host/tools.ts) and the BIOS images Bochs loads.
@@ -40,7 +41,7 @@ export async function probeBochs(target: CpuTarget, image: ImageArtifacts): Prom
     await guest.dispose();
     return done(true, `booted the guest and proved ${level} (${guest.facts.cpu})`);
   } catch (error) {
-    return done(false, `Bochs did not run a ${level} guest: ${errorMessage(error).split('\n')[0]}`);
+    return done(false, `Bochs did not run a ${level} guest: ${errorMessage(error).split('\n')[0]}`, false);
   }
 }
 

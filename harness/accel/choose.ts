@@ -12,7 +12,8 @@ const TITLES: Readonly<Record<Accel, string>> = { kvm: 'QEMU KVM', tcg: 'QEMU TC
 
 /** The accelerator for a CPU target ("v3", "v3-fma"), or why none provides it. */
 export type AccelChoice =
-  | { readonly target: string; readonly accel: Accel; readonly why: string }
+  /** `fallback`: the faster backends' probes that did not answer definitively (timed out, panicked), which is why this one runs. */
+  | { readonly target: string; readonly accel: Accel; readonly why: string; readonly fallback?: string }
   | { readonly target: string; readonly accel: null; readonly skipReason: string };
 
 /** The accelerators `request` may use, in order of preference. */
@@ -29,6 +30,7 @@ export function accelOrder(request: AccelRequest): Accel[] {
 export function chooseAccel(target: string, request: AccelRequest, probes: readonly ProbeResult[]): AccelChoice {
   const probe = (accel: Accel) => probes.find((p) => p.accel === accel && p.target === target);
   const reasons: string[] = [];
+  const undecided: string[] = [];
   for (const accel of accelOrder(request)) {
     const p = probe(accel);
     if (p?.works) {
@@ -38,9 +40,10 @@ export function chooseAccel(target: string, request: AccelRequest, probes: reado
           : accel === 'kvm'
             ? 'KVM runs guests and the host CPU has every feature of the level'
             : `${TITLES[accel]} (${reasons.join('; ') || 'KVM not probed'})`;
-      return { target, accel, why };
+      return { target, accel, why, ...(undecided.length ? { fallback: undecided.join('; ') } : {}) };
     }
     reasons.push(p ? `${accel}: ${p.reason}` : `${accel}: not probed`);
+    if (p && p.definitive === false) undecided.push(`${accel}: ${p.reason}`);
   }
   return { target, accel: null, skipReason: `no accelerator provides ${target} on this host — ${reasons.join('; ')}` };
 }

@@ -1,6 +1,7 @@
 // Finds out by trying whether each backend can run a guest with a level's CPU on this
-// host (each backend's own probe boots the guest kernel), and caches the answers per
-// host boot, emulator versions and image.
+// host (each backend's own probe boots the guest kernel), and caches the definitive
+// answers per host boot, emulator versions and image; a timeout or a panic is asked
+// again next run.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
@@ -14,7 +15,7 @@ import { accelOrder, ACCELS, type Accel, type AccelRequest } from './choose.js';
 export type { ProbeResult } from './backend.js';
 
 /** Bump when what a probe does changes (its kernel arguments, its retries): cached answers are then asked again. */
-const PROBE_LAYOUT = 2;
+const PROBE_LAYOUT = 3;
 
 async function cacheKey(image: ImageArtifacts): Promise<string> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
@@ -37,15 +38,24 @@ export async function probeForRequest(request: AccelRequest, targets: readonly C
   return results;
 }
 
-/** Probes each (accel, target) pair once per host boot and emulator versions. */
-export async function probeAll(accels: readonly Accel[], targets: readonly CpuTarget[], image: ImageArtifacts, options: { cacheDir?: string; refresh?: boolean } = {}): Promise<ProbeResult[]> {
+export interface ProbeOptions {
+  readonly cacheDir?: string;
+  /** Ask every pair again. */
+  readonly refresh?: boolean;
+  /** The probe itself (default: the backend's). */
+  readonly probe?: (accel: Accel, target: CpuTarget, image: ImageArtifacts) => Promise<ProbeResult>;
+}
+
+/** Probes each (accel, target) pair, once per host boot and emulator versions when the answer is definitive. */
+export async function probeAll(accels: readonly Accel[], targets: readonly CpuTarget[], image: ImageArtifacts, options: ProbeOptions = {}): Promise<ProbeResult[]> {
   const file = path.join(options.cacheDir ?? cacheRoot(), 'probes.json');
   const key = await cacheKey(image);
   let cached: { key: string; results: ProbeResult[] } = { key, results: [] };
   if (!options.refresh) {
     try {
       const stored = JSON.parse(await readFile(file, 'utf8')) as typeof cached;
-      if (stored.key === key) cached = stored;
+      // Only definitive answers are trusted, whatever the file says.
+      if (stored.key === key) cached = { key, results: stored.results.filter((r) => r.definitive === true) };
     } catch {
       // no cache yet
     }
@@ -55,10 +65,13 @@ export async function probeAll(accels: readonly Accel[], targets: readonly CpuTa
   const pairs = accels.flatMap((accel) => targets.map((target) => ({ accel, target })));
   const known = (accel: Accel, target: CpuTarget) => cached.results.find((r) => r.accel === accel && r.target === target.name);
   const missing = pairs.filter(({ accel, target }) => !known(accel, target));
-  const fresh = await Promise.all(missing.map(({ accel, target }) => queue.add(() => BACKENDS[accel].probe(target, image)) as Promise<ProbeResult>));
-  cached.results.push(...fresh);
-  const results = pairs.map(({ accel, target }) => known(accel, target)!);
-  if (fresh.length > 0) {
+  const probe = options.probe ?? ((accel: Accel, target: CpuTarget, at: ImageArtifacts) => BACKENDS[accel].probe(target, at));
+  const fresh = await Promise.all(missing.map(({ accel, target }) => queue.add(() => probe(accel, target, image)) as Promise<ProbeResult>));
+  const answer = (accel: Accel, target: CpuTarget) => known(accel, target) ?? fresh.find((r) => r.accel === accel && r.target === target.name)!;
+  const results = pairs.map(({ accel, target }) => answer(accel, target));
+  const lasting = fresh.filter((r) => r.definitive === true);
+  if (lasting.length > 0) {
+    cached.results.push(...lasting);
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(cached, null, 2)}\n`);
   }

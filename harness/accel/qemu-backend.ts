@@ -25,20 +25,32 @@ export function probeTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().le
   return Math.round(DEFAULTS.probeTimeoutMs * hostLoadStretch(5, load, cores));
 }
 
-export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean, timeoutMs: number = DEFAULTS.probeTimeoutMs): string {
+/**
+ * Why a probe failed, in QEMU's words, and whether that is definitive: a CPU QEMU
+ * refuses under `enforce`, a KVM that is not there, an init the CPU kills (the image's
+ * userland, which the cache key covers) are; a timeout, a panic, a KVM that opens but
+ * fails, anything else may be the host's state and is asked again next run.
+ */
+export function classifyProbeFailure(accel: QemuAccel, output: string, timedOut: boolean, timeoutMs: number = DEFAULTS.probeTimeoutMs): { reason: string; definitive: boolean } {
   const line = (re: RegExp) => output.split('\n').find((l) => re.test(l))?.trim();
   const unsupported = line(/doesn't support requested feature/);
-  if (unsupported) return `${accel.toUpperCase()} cannot provide this CPU: ${unsupported}`;
+  if (unsupported) return { reason: `${accel.toUpperCase()} cannot provide this CPU: ${unsupported}`, definitive: true };
   const kvmBroken = line(/KVM internal error|emulation failure|failed to set MSR|kvm run failed/i);
-  if (kvmBroken) return `KVM opens but cannot run guests (nested or paravirtual KVM?): ${kvmBroken}`;
+  if (kvmBroken) return { reason: `KVM opens but cannot run guests (nested or paravirtual KVM?): ${kvmBroken}`, definitive: false };
   const noKvm = line(/Could not access KVM|failed to initialize kvm|No such file or directory/i);
-  if (noKvm) return `KVM is not available: ${noKvm}`;
-  if (timedOut) return `${accel.toUpperCase()} did not boot the guest kernel within ${Math.round(timeoutMs / 1000)} s${accel === 'kvm' ? ' (a KVM that opens but cannot run guests, e.g. nested or paravirtual)' : ''}`;
+  if (noKvm) return { reason: `KVM is not available: ${noKvm}`, definitive: true };
+  if (timedOut) {
+    return { reason: `${accel.toUpperCase()} did not boot the guest kernel within ${Math.round(timeoutMs / 1000)} s${accel === 'kvm' ? ' (a KVM that opens but cannot run guests, e.g. nested or paravirtual)' : ''}`, definitive: false };
+  }
   const panic = output.split('\n').find((l) => l.includes('Kernel panic'));
   const init = panic ? initSignal(panic) : undefined;
-  if (init) return `the guest image's init (static busybox) was killed by ${init} on this CPU: its userland does not run there (${panic!.trim()})`;
-  if (panic) return `the guest kernel panicked: ${panic.trim()}`;
-  return output.trim().split('\n').slice(-2).join(' ').trim() || `${accel} probe failed without output`;
+  if (init) return { reason: `the guest image's init (static busybox) was killed by ${init} on this CPU: its userland does not run there (${panic!.trim()})`, definitive: true };
+  if (panic) return { reason: `the guest kernel panicked: ${panic.trim()}`, definitive: false };
+  return { reason: output.trim().split('\n').slice(-2).join(' ').trim() || `${accel} probe failed without output`, definitive: false };
+}
+
+export function explainProbeFailure(accel: QemuAccel, output: string, timedOut: boolean, timeoutMs: number = DEFAULTS.probeTimeoutMs): string {
+  return classifyProbeFailure(accel, output, timedOut, timeoutMs).reason;
 }
 
 /** The probe's QEMU command line: the guest's own, without disks or agent, straight into busybox. */
@@ -79,13 +91,13 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
     });
     const output = result.all ?? '';
     const works = result.exitCode === 0 && output.includes(MARKER);
-    return { works, output, reason: works ? 'booted the guest kernel' : explainProbeFailure(accel, output, result.timedOut, timeout) };
+    return { works, output, ...(works ? { reason: 'booted the guest kernel', definitive: true } : classifyProbeFailure(accel, output, result.timedOut, timeout)) };
   };
   let attempt = await once();
   // A TCG boot that panicked for another reason than the CPU (its init killed by a
   // signal) is the host's load, not an answer: the answer is cached, so it is asked once more.
   if (!attempt.works && accel === 'tcg' && /panicked|did not boot/.test(attempt.reason) && !/was killed by/.test(attempt.reason)) attempt = await once();
-  return { accel, target: target.name, works: attempt.works, reason: attempt.reason, durationMs: Math.round(performance.now() - started) };
+  return { accel, target: target.name, works: attempt.works, reason: attempt.reason, durationMs: Math.round(performance.now() - started), definitive: attempt.definitive };
 }
 
 /** QEMU under `accel`; `emulator` another QEMU than the host's (a tools tree's), which is then in the title. */

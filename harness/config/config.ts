@@ -44,7 +44,10 @@ export interface LevelgateConfig {
   readonly requireLevels?: boolean;
   /** Seconds. */
   readonly cellTimeout?: number;
+  /** Extra attempts of a cell after an emulator error (guest death, boot timeout, lost agent); nothing else is retried. */
   readonly retries?: number;
+  /** A cell a retry settled after an emulator error makes the run exit 1 (as --fail-on-flaky). */
+  readonly failOnFlaky?: boolean;
   /** Generated variant-audit scenarios: install each multi-variant package and check the best variant runs. */
   readonly variantAudit?: boolean | VariantAuditConfig;
   /**
@@ -70,6 +73,7 @@ export const CONFIG_FIELDS = [
   'requireLevels',
   'cellTimeout',
   'retries',
+  'failOnFlaky',
   'variantAudit',
   'reporters',
   'images',

@@ -42,7 +42,7 @@ export const DEFAULTS = {
   powerOffExitMs: 30_000,
   /** One whole cell. */
   cellTimeoutMs: 600_000,
-  /** Extra attempts after an infrastructure error (the cell is then marked flaky). */
+  /** Extra attempts after an emulator error (guest death, boot timeout, lost agent; the cell is then flaky). Nothing else is retried. */
   retries: 1,
   /** Memory a guest takes on the host, for the worker budget (QEMU plus its page cache). */
   memoryPerGuestBytes: 1.5 * 2 ** 30,

@@ -98,7 +98,7 @@ export function validateConfig(config: unknown, where: string): string[] {
     });
   };
   list('levels', (l) => parseTargetName(l) !== undefined, `a level or a near miss; known: ${ALL_TARGETS.map((t) => t.name).join(', ')}`);
-  for (const key of ['nearMisses', 'requireLevels', 'builtinCatalog'] as const) {
+  for (const key of ['nearMisses', 'requireLevels', 'failOnFlaky', 'builtinCatalog'] as const) {
     if (c[key] !== undefined && typeof c[key] !== 'boolean') problems.push(`${where}: ${key}: '${String(c[key])}' is not true or false`);
   }
   list('drivers', (d) => (DRIVER_NAMES as readonly string[]).includes(d), `a driver; known: ${DRIVER_NAMES.join(', ')}`);

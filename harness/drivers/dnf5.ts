@@ -3,7 +3,7 @@
 // updates exist). Its configuration is the distribution's own: Debian's, like Fedora's,
 // sets skip_if_unavailable=True, so a repository that fails to load is skipped with
 // exit 0 — the harness reads the tool's view of its repositories to catch that.
-import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, setUpBy, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 import type { PinSpec, Refusal } from '../scenario/types.js';
 import { VARIANT_ARCHES } from '../levels/arch.js';
 
@@ -88,12 +88,13 @@ export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver
       case 'repo-view':
       case 'configure':
       case 'refresh':
-        return mustSucceed(output);
+        return mustSucceed(output, [0], setUpBy(purpose));
       case 'operation': {
-        if (output.signal) return { kind: 'error', message: `dnf5 was killed by ${output.signal}` };
         if (output.exitCode === 0) return { kind: 'ok' };
         if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
-        return { kind: 'error', message: `dnf5 exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+        // 1 with a broken setup, 2 (bad arguments): the harness's command or files.
+        if (output.exitCode === 1 || output.exitCode === 2) return { kind: 'error', message: `dnf5 exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+        return outsideContract('dnf5', output, '0, 1 or 2');
       }
     }
   },

@@ -1,7 +1,9 @@
 // What a package-manager driver is: the guest commands for each action, as argument
 // arrays; parsers for what the tool prints; and the tool's documented exit-status
 // contract, which turns every command's ending into ok, a refusal (with the reason
-// the tool's own message gives), or an error. Pure: the cell runner executes them.
+// the tool's own message gives), the tool broken (a crash, an exit status outside the
+// contract: the product's failure) or an error (what the harness set up did not hold).
+// Pure: the cell runner executes them.
 import type { Operation, PinSpec, Refusal } from '../scenario/types.js';
 import type { DetectorName } from '../levels/detectors.js';
 
@@ -34,10 +36,17 @@ export interface RepoRef {
   readonly path: string;
 }
 
-/** What a command's ending means under the tool's contract. */
+/**
+ * What a command's ending means under the tool's contract: `broken` is the tool's own
+ * failure (killed by a signal, an exit status its contract does not have), which fails
+ * the cell; `error` is the harness's (a repository or file it set up did not load, a
+ * command line the tool calls a usage error), which ends the cell as an error. Neither
+ * is retried: only the emulator's failures are.
+ */
 export type Judgement =
   | { readonly kind: 'ok'; readonly note?: string }
   | { readonly kind: 'refused'; readonly reason: Refusal | undefined; readonly message: string }
+  | { readonly kind: 'broken'; readonly message: string }
   | { readonly kind: 'error'; readonly message: string };
 
 /**
@@ -113,11 +122,24 @@ export function lastLines(text: string, n = 3): string {
     .join(' | ');
 }
 
-/** A query or configuration command: ok on exit 0, an error otherwise. */
-export function mustSucceed(output: CommandOutput, okStatuses: readonly number[] = [0]): Judgement {
-  if (output.signal) return { kind: 'error', message: `killed by ${output.signal}` };
+/**
+ * A query or configuration command: ok on an exit status in `okStatuses`. A crash is
+ * the tool broken; another status is `otherwise`: the tool broken for its own queries,
+ * an error for the harness's configuration (a file not written, a repository not loaded).
+ */
+export function mustSucceed(output: CommandOutput, okStatuses: readonly number[] = [0], otherwise: 'broken' | 'error' = 'broken'): Judgement {
+  if (output.signal) return { kind: 'broken', message: `killed by ${output.signal}` };
   if (output.exitCode !== null && okStatuses.includes(output.exitCode)) return { kind: 'ok' };
-  return { kind: 'error', message: `exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+  return { kind: otherwise, message: `exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+}
+
+/** What the harness set up: a failure there is an error, a crash still the tool's. */
+export const setUpBy = (purpose: CommandPurpose): 'broken' | 'error' => (purpose === 'configure' || purpose === 'refresh' ? 'error' : 'broken');
+
+/** An operation's ending outside the tool's contract: killed by a signal, or an exit status the contract does not have. */
+export function outsideContract(tool: string, output: CommandOutput, contract: string): Judgement {
+  if (output.signal) return { kind: 'broken', message: `${tool} was killed by ${output.signal}` };
+  return { kind: 'broken', message: `${tool} exit status ${output.exitCode}, outside its contract (${contract}): ${lastLines(output.stderr || output.stdout) || 'no output'}` };
 }
 
 /** The first refusal reason whose pattern matches the output. */

@@ -1,7 +1,7 @@
 // Plain rpm: no repositories and no solver; local files, detection and the database.
 // No package operation (install by name, install-new-recommends...) exists without a solver.
 // Exit status 0 or 1 (rpm(8)); the message says why it refused.
-import { lastLines, mustSucceed, refusalIn, type Judgement, type PackageDriver } from './driver.js';
+import { lastLines, mustSucceed, outsideContract, refusalIn, setUpBy, type Judgement, type PackageDriver } from './driver.js';
 import type { Refusal } from '../scenario/types.js';
 
 /** rpm's messages (lib/rpmprob.c) for each refusal. */
@@ -36,11 +36,12 @@ export const rpm: PackageDriver = {
   pin: () => undefined,
   solverCase: () => undefined,
   judge: (purpose, output): Judgement => {
-    if (purpose !== 'operation') return mustSucceed(output);
-    if (output.signal) return { kind: 'error', message: `rpm was killed by ${output.signal}` };
+    if (purpose !== 'operation') return mustSucceed(output, [0], setUpBy(purpose));
     if (output.exitCode === 0) return { kind: 'ok' };
     const text = `${output.stdout}\n${output.stderr}`;
     if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
-    return { kind: 'error', message: `rpm exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+    // 1 with a file or database the harness set up unreadable: the harness's problem.
+    if (output.exitCode === 1) return { kind: 'error', message: `rpm exit status 1: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+    return outsideContract('rpm', output, '0 or 1');
   },
 };

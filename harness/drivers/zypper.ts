@@ -5,7 +5,7 @@
 // (modalias) supplements included, with recommends on (zypp.conf's default). Exit statuses are zypper(8)'s: below 100 an error, 100 and
 // up information; 104 "capability not found"; 4 a problem reported by libzypp (a
 // solver problem, or a repository that failed).
-import { lastLines, mustSucceed, nevraOf, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 import type { PinSpec, Refusal } from '../scenario/types.js';
 
 const BASE = ['zypper', '--non-interactive', '--no-gpg-checks'];
@@ -106,19 +106,20 @@ export const zypper: PackageDriver = {
     switch (purpose) {
       case 'list-updates':
       case 'query':
-      case 'configure':
         return mustSucceed(output);
+      case 'configure':
+        return mustSucceed(output, [0], 'error');
       // 104: the search found nothing (no enabled repository has a package).
       case 'repo-view':
         return mustSucceed(output, [0, 104]);
       case 'refresh': {
-        const judged = mustSucceed(output);
-        if (judged.kind === 'ok') return judged;
+        const judged = mustSucceed(output, [0], 'error');
+        if (judged.kind !== 'error') return judged;
         const failed = [...text.matchAll(/(?:Repository|Skipping repository) '([^']+)'/g)].map((m) => m[1]);
         return { kind: 'error', message: `repositories did not load${failed.length ? ` (${[...new Set(failed)].join(', ')})` : ''}: ${lastLines(output.stderr || output.stdout)}` };
       }
       case 'operation': {
-        if (output.signal) return { kind: 'error', message: `zypper was killed by ${output.signal}` };
+        if (output.signal) return outsideContract('zypper', output, '');
         const code = output.exitCode ?? -1;
         // 102/103: done, a reboot or restart is advised; 107: done, but a scriptlet failed (the checks see the state).
         if (code === 0 || code === 102 || code === 103) return { kind: 'ok' };
@@ -127,7 +128,10 @@ export const zypper: PackageDriver = {
           return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
         }
         if (code === 106) return { kind: 'error', message: `zypper skipped a repository that failed to load (exit 106): ${lastLines(text)}` };
-        return { kind: 'error', message: `zypper exit status ${code}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+        // The harness's: 2 syntax, 3 invalid arguments, 5 privileges, 6 no repositories, 7 locked, 4/8 a repository that failed.
+        if ([2, 3, 4, 5, 6, 7, 8].includes(code)) return { kind: 'error', message: `zypper exit status ${code}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+        // 1 is ZYPPER_EXIT_ERR_BUG ("an unexpected situation"), 105 ZYPPER_EXIT_ON_SIGNAL; anything else is not in zypper(8).
+        return outsideContract('zypper', output, '0, 2-8, 100-107');
       }
     }
   },

@@ -40,7 +40,8 @@ export class GuestConsole {
 
   constructor(logPath: string, maxTailLines = 60) {
     this.path = logPath;
-    this.#file = createWriteStream(logPath);
+    // Appended to, never truncated: a retried cell's boot must not erase an earlier attempt's evidence.
+    this.#file = createWriteStream(logPath, { flags: 'a' });
     this.#maxTail = maxTailLines;
   }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ALL_TARGETS } from '../levels/targets.js';
 import type { CellResult, CheckResult, RunResult } from '../results/types.js';
 import type { Reporter } from './reporter.js';
+import { slowerBackendLine } from '../results/summary.js';
 
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -46,7 +47,10 @@ async function cellDetails(cell: CellResult): Promise<string> {
   const facts = cell.facts
     ? `<p class="facts">${escape(`${cell.facts.accel} · fidelity ${cell.facts.fidelity} · ${cell.facts.emulator} · ${cell.facts.start === 'snapshot' ? 'restored from a snapshot' : 'cold boot'} · -cpu ${cell.facts.cpu} · image ${cell.facts.image ? `${cell.facts.image.name} (${cell.facts.image.os}, kernel ${cell.facts.kernel}, glibc ${cell.facts.image.glibc}) ` : ''}${cell.facts.imageDigest} · ${cell.facts.packageManager}`)}</p>${detectorTable(cell)}`
     : '';
-  return `<h3>${escape(cell.id)} — ${cell.verdict}</h3><p>${escape(cell.reason)}</p>${cell.knownIssues.map((i) => `<p>Known issue ${escape(i.id)}: ${escape(i.reason)} — <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}${cell.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (${escape(i.expires)}): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${attachments}${logs.join('')}`;
+  const earlier = (cell.earlierAttempts ?? [])
+    .map((a) => `<p class="expired">Attempt ${a.attempt}: ${a.verdict}: ${escape(a.reason)}${[...a.consoleLogs, ...a.attachments].map((f) => ` · <code>${escape(f)}</code>`).join('')}</p>`)
+    .join('');
+  return `<h3>${escape(cell.id)} — ${cell.verdict}${cell.flaky ? ` (flaky: ${cell.attempts} attempts)` : ''}</h3><p>${escape(cell.reason)}</p>${earlier}${cell.knownIssues.map((i) => `<p>Known issue ${escape(i.id)}: ${escape(i.reason)} — <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}${cell.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (${escape(i.expires)}): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a></p>`).join('')}<p>Rerun: <code>${escape(cell.repro)}</code></p>${facts}${steps}${attachments}${logs.join('')}`;
 }
 
 /** The detection oracle of the cell's CPU: each detector's answer and the level it means, disagreements marked. */
@@ -81,6 +85,7 @@ export async function buildHtml(run: RunResult): Promise<string> {
   }
   const counts = Object.entries(run.counts)
     .map(([v, n]) => `<span class="count" style="background:${COLOURS[v]}">${n} ${v}</span>`)
+    .concat(run.flaky > 0 ? [`<span class="count" style="background:${COLOURS.xpass}" title="settled by a retry after an emulator error">${run.flaky} flaky</span>`] : [])
     .join(' ');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>levelgate report</title>
@@ -102,6 +107,7 @@ li.ok{color:#1f883d}li.ko{color:#cf222e;font-weight:bold}li.xf{color:#9a6700}li.
 ${run.expiredKnownIssues.map((i) => `<p class="expired">Expired known issue ${escape(i.id)} (expired ${escape(i.expires)}; it no longer excuses any cell): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a> — ${escape(i.reason)}</p>`).join('\n')}
 ${(run.idleKnownIssues ?? []).map((i) => `<p class="expired">Known issue ${escape(i.id)} explained nothing in this run (narrow or remove it): <a href="${escape(i.tracker)}">${escape(i.tracker)}</a> — ${escape(i.reason)}</p>`).join('\n')}
 ${run.unavailableLevels.map((u) => `<p class="expired">Level ${escape(u.level)} was not provided: ${escape(u.reason)}</p>`).join('\n')}
+${(run.slowerBackends ?? []).map((s) => `<p class="expired">${escape(slowerBackendLine(s))}</p>`).join('\n')}
 <table><thead><tr><th>scenario</th>${levels.map((l) => `<th>${l}</th>`).join('')}</tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table>

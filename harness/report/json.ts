@@ -2,6 +2,7 @@
 // and the evidence), for other tools and for `levelgate merge`.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { countFlaky } from '../results/summary.js';
 import type { CellResult, RunResult } from '../results/types.js';
 import { UsageError } from '../util/errors.js';
 import type { Reporter } from './reporter.js';
@@ -28,6 +29,6 @@ export async function readRunResult(file: string): Promise<RunResult> {
   if (run.tool !== 'levelgate' || !Array.isArray(run.cells)) throw new UsageError(`${file}: not a levelgate result file (no "tool": "levelgate" and "cells")`);
   // Results written before these fields existed read as having none.
   // Cells written before near misses existed started at their level.
-  const cells = run.cells.map((c: Partial<CellResult>) => ({ ...c, target: c.target ?? c.level }));
-  return { ...run, cells, expiredKnownIssues: run.expiredKnownIssues ?? [], idleKnownIssues: run.idleKnownIssues ?? [], unavailableLevels: run.unavailableLevels ?? [] } as RunResult;
+  const cells = run.cells.map((c: Partial<CellResult>) => ({ ...c, target: c.target ?? c.level })) as CellResult[];
+  return { ...run, cells, flaky: run.flaky ?? countFlaky(cells), expiredKnownIssues: run.expiredKnownIssues ?? [], idleKnownIssues: run.idleKnownIssues ?? [], unavailableLevels: run.unavailableLevels ?? [] } as RunResult;
 }

@@ -5,6 +5,10 @@
 // testcase), the serial logs and reproducers as [[ATTACHMENT|path]] lines. An expected
 // failure is a <skipped> whose message names the known issue and its tracker; expired
 // known issues are suite properties and lines of the cells they would have covered.
+// A retried cell keeps its earlier attempts as Surefire's rerun elements, which
+// junit-10.xsd allows and Jenkins shows: a <flakyError> per emulator error a retry
+// settled, a <rerunError> per one before a final error; each suite counts its flaky
+// cells in a property, and the cell's system-out says flaky= with the attempts.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import junitModule, { type Builder } from 'junit-report-builder';
@@ -38,7 +42,7 @@ function transcript(cell: CellResult): string {
   prop('kernel', cell.facts?.kernel);
   prop('package-manager', cell.facts?.packageManager);
   prop('attempts', String(cell.attempts));
-  if (cell.flaky) prop('flaky', 'true');
+  for (const a of cell.earlierAttempts ?? []) prop(cell.flaky ? 'flaky' : 'retried', `attempt ${a.attempt}: ${a.verdict}: ${a.reason}`);
   for (const issue of cell.knownIssues) prop('known-issue', `${issue.id} ${issue.tracker}`);
   for (const issue of cell.expiredKnownIssues) prop('expired-known-issue', `${issue.id} (expired ${issue.expires}) ${issue.tracker}`);
   lines.push(`${cell.verdict}: ${cell.reason}`);
@@ -76,6 +80,23 @@ function skippedWith(testCase: TestCase, message: string, type: string): void {
   testCase.skipped();
 }
 
+/** Each earlier attempt as a Surefire rerun element (message, type, its evidence in system-out). */
+function withEarlierAttempts(testCase: TestCase, cell: CellResult): void {
+  const attempts = cell.earlierAttempts ?? [];
+  if (attempts.length === 0) return;
+  const element = cell.flaky ? 'flakyError' : 'rerunError';
+  const build = testCase.build.bind(testCase);
+  testCase.build = (parent: XMLElement): XMLElement => {
+    const built = build(parent);
+    for (const a of attempts) {
+      const child = built.ele(element, { message: `attempt ${a.attempt}: ${a.reason}`, type: 'emulator' });
+      const evidence = [...a.consoleLogs, ...a.attachments].map((f) => `[[ATTACHMENT|${f}]]`).join('\n');
+      if (evidence) child.ele('system-out').txt(evidence);
+    }
+    return built;
+  };
+}
+
 export function buildJUnit(run: RunResult): string {
   const builder = junit.newBuilder().name(`levelgate${run.shard ? ` shard ${run.shard}` : ''}`);
   const suites = new Map<string, ReturnType<typeof builder.testSuite>>();
@@ -90,10 +111,13 @@ export function buildJUnit(run: RunResult): string {
       const expired = new Map(run.cells.filter((c) => c.target === cell.target && c.driver === cell.driver).flatMap((c) => c.expiredKnownIssues.map((i) => [i.id, i] as const)));
       for (const issue of expired.values()) suite.property('expired-known-issue', `${issue.id} (expired ${issue.expires}) ${issue.tracker}`);
       for (const issue of run.idleKnownIssues ?? []) suite.property('idle-known-issue', `${issue.id} explained nothing in this run ${issue.tracker}`);
+      const flaky = run.cells.filter((c) => c.target === cell.target && c.driver === cell.driver && c.flaky).length;
+      if (flaky > 0) suite.property('flaky', String(flaky));
       suites.set(key, suite);
     }
     const testCase = suite.testCase().className(`levelgate.${cell.target}.${cell.driver}`).name(cell.id).time(cell.timings.totalMs / 1000);
     testCase.standardOutput(transcript(cell));
+    withEarlierAttempts(testCase, cell);
     switch (cell.verdict) {
       case 'fail':
       case 'xpass':

@@ -5,13 +5,15 @@
 import { summaryLine } from '../results/summary.js';
 import type { CellRef, CellResult, RunResult, Verdict } from '../results/types.js';
 import { formatSeconds } from '../util/log.js';
+import { slowerBackendLine } from '../results/summary.js';
 import type { Reporter, RunStart } from './reporter.js';
 
 const MARK: Record<Verdict, string> = { pass: 'PASS ', fail: 'FAIL ', xfail: 'XFAIL', xpass: 'XPASS', skip: 'SKIP ', error: 'ERROR' };
 
 export function cellLine(result: CellResult): string {
   const detail = result.verdict === 'pass' ? '' : result.reason;
-  const flaky = result.flaky ? ` (flaky: ${result.attempts} attempts)` : '';
+  const earlier = (result.earlierAttempts ?? []).map((a) => `attempt ${a.attempt}: ${a.reason}`).join('; ');
+  const flaky = result.flaky ? ` (flaky: ${result.attempts} attempts${earlier ? `; ${earlier}` : ''})` : earlier ? ` (after ${earlier})` : '';
   const rerun = result.verdict === 'fail' || result.verdict === 'error' || result.verdict === 'xpass' ? `\n      rerun: ${result.repro}` : '';
   return `${MARK[result.verdict]} ${result.id.padEnd(42)} ${formatSeconds(result.timings.totalMs).padStart(7)}  ${detail}${flaky}${rerun}`;
 }
@@ -26,6 +28,8 @@ export function closingLines(run: RunResult): string[] {
     lines.push(`known issue ${issue.id} explained nothing in this run (every cell it covers passed or failed otherwise): ${issue.tracker} — narrow or remove the entry`);
   }
   for (const { level, reason } of run.unavailableLevels) lines.push(`level ${level} was not provided: ${reason}`);
+  for (const slower of run.slowerBackends ?? []) lines.push(slowerBackendLine(slower));
+  for (const cell of run.cells.filter((c) => c.flaky)) lines.push(`flaky: ${cell.id} — ${(cell.earlierAttempts ?? []).map((a) => `attempt ${a.attempt}: ${a.reason}`).join('; ')}`);
   return lines;
 }
 

@@ -56,7 +56,10 @@ export type CheckKind = 'outcome' | 'installed' | 'runs' | 'dies' | 'loads' | 'c
  *   a signal, no answer, or an arch the level table does not know);
  * - loads: `other`;
  * - audit (gate --audit): `above-level` (code that runs without a CPU check needs more than
- *   the guest it was installed on, or the package could not be audited).
+ *   the guest it was installed on, or the package could not be audited);
+ * - a command that broke its tool's contract (the step's last check; no known issue explains
+ *   it): `signal` (killed), `exit` (a status outside the contract), `hung` (killed at its
+ *   time limit while the guest still answered).
  */
 export type Deviation =
   | 'arch'
@@ -80,6 +83,7 @@ export type Deviation =
   | 'extra-listed'
   | 'above-level'
   | 'failed'
+  | 'hung'
   | 'other';
 
 export interface CheckResult {
@@ -196,10 +200,23 @@ export interface CellResult extends CellRef {
   readonly facts?: CellFacts;
   /** The one-line command that runs this cell again, alone, with live output. */
   readonly repro: string;
-  /** 1, or more when an infrastructure error was retried. */
+  /** 1, or more when an emulator error was retried. */
   readonly attempts: number;
-  /** An infrastructure error happened and a retry settled the cell. */
+  /** An emulator error (guest death, boot timeout, lost agent) happened and a retry settled the cell. */
   readonly flaky: boolean;
+  /** On an error: the emulator's (retried) or the harness's (not retried). */
+  readonly errorSource?: 'emulator' | 'harness';
+  /** The attempts before the last one, each with its own evidence (the last attempt is the cell itself). */
+  readonly earlierAttempts?: readonly AttemptRecord[];
+}
+
+/** One attempt of a cell that was retried. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly verdict: Verdict;
+  readonly reason: string;
+  readonly consoleLogs: readonly string[];
+  readonly attachments: readonly string[];
 }
 
 export interface RunResult {
@@ -215,12 +232,15 @@ export interface RunResult {
   readonly shard?: string;
   readonly workers: number;
   readonly counts: Readonly<Record<Verdict, number>>;
+  /** Cells a retry settled after an emulator error (`--fail-on-flaky` makes any exit 1). */
+  readonly flaky: number;
   /** Every expired known issue some cell of the run would have used. */
   readonly expiredKnownIssues: readonly KnownIssueRef[];
   /** Live known issues that covered cells of the run and explained no check in any of them: listed in every report (narrow or remove them). */
   readonly idleKnownIssues?: readonly KnownIssueRef[];
-  /** Levels that were asked for and that this host could not provide. */
   /** The CPU targets (levels, near misses) the plan asked for that this host cannot provide. */
   readonly unavailableLevels: readonly { readonly level: string; readonly reason: string }[];
+  /** CPU targets that run under a slower backend because a faster one's probe did not answer definitively (timed out, panicked). */
+  readonly slowerBackends?: readonly { readonly level: string; readonly backend: string; readonly reason: string }[];
   readonly cells: readonly CellResult[];
 }

@@ -1,6 +1,8 @@
 // Runs one cell (scenario × level × driver) in real guests and turns what happened into
 // a verdict with its evidence. The steps run in the interpreter; this module provides
-// the guests, the repositories and the known issues, and decides the verdict.
+// the guests, the repositories and the known issues, and decides the verdict: the
+// product's failure (a crash, a broken contract, a hang) is a fail; an error says
+// whether the emulator (retried) or the harness (not retried) failed.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
@@ -18,10 +20,10 @@ import type { Cell } from '../plan/plan.js';
 import type { DriverName } from '../scenario/types.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
-import { errorMessage, InterruptedError, LevelgateError } from '../util/errors.js';
+import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError } from '../util/errors.js';
 import type { InstallAuditor } from '../audit/install-auditor.js';
 import { auditInstalls } from './install-audit.js';
-import { CellError, interpret, levelsVisited, type Transcript } from './interpreter.js';
+import { CellError, interpret, levelsVisited, ProductFailure, type Transcript } from './interpreter.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';
@@ -83,13 +85,34 @@ export interface CellEnvironment {
   readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
   /** Why a driver cannot run in this run's guests (the image lacks its tool), or undefined: such cells are skips. */
   readonly driverUnavailable?: (driver: DriverName) => string | undefined;
+  /** Absolute limits (ms) for package-manager commands and programs, instead of the defaults scaled by load and backend. */
+  readonly limits?: { readonly commandMs?: number; readonly programMs?: number };
+  /** Which attempt of the cell this is (1 unless an emulator error is being retried): each keeps its own evidence. */
+  readonly attempt?: number;
+}
+
+/** The reason of a cell stopped by Ctrl-C (or SIGTERM) before it had a verdict. */
+export const INTERRUPTED = 'interrupted';
+
+/** Where an attempt's evidence goes: the cell's directory for the first, a subdirectory for each retry. */
+export function attemptEvidenceDir(cellDir: string, attempt: number): string {
+  return attempt > 1 ? path.join(cellDir, `attempt-${attempt}`) : cellDir;
+}
+
+/**
+ * Whose failure an error is. The emulator's (its process died, the guest did not boot in
+ * time, its agent was lost or the guest hung) may go away on a retry; the harness's, and
+ * an init killed by the CPU (the image cannot run there), will not.
+ */
+export function errorSourceOf(error: unknown): 'emulator' | 'harness' {
+  return error instanceof GuestError && !(error instanceof InitKilledError) ? 'emulator' : 'harness';
 }
 
 export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
   const started = performance.now();
   const { live, expired } = issuesCovering({ scenario: cell.scenario.id, level: cell.level, target: cell.target.name, driver: cell.driver }, env.knownIssues, env.today);
   const transcript: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
-  const evidence = path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_'));
+  const evidence = attemptEvidenceDir(path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_')), env.attempt ?? 1);
   const attachments: string[] = [];
   let session: CellSession | undefined;
   let firstAccel: string | undefined;
@@ -181,7 +204,10 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       repos,
       programs: programs.programs,
       inPlay: programs.inPlay,
-      limits: { commandMs: DEFAULTS.commandTimeoutMs * timeScale * slowdown, programMs: DEFAULTS.programTimeoutMs * timeScale * slowdown },
+      limits: {
+        commandMs: env.limits?.commandMs ?? DEFAULTS.commandTimeoutMs * timeScale * slowdown,
+        programMs: env.limits?.programMs ?? DEFAULTS.programTimeoutMs * timeScale * slowdown,
+      },
     };
     await interpret(
       program,
@@ -203,6 +229,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
+    // Stopped while the guest was kept (repro --keep, Ctrl-C): the verdict stands; no replay.
+    if (env.signal?.aborted) return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
     // A solver that got it wrong (fail, or a known shortfall): a reproducer with the solver's own test case.
     const failing = judged.verdict === 'fail' || judged.verdict === 'xfail' ? firstSolverFailure(transcript.steps) : undefined;
     if (failing && driver.solver) {
@@ -240,18 +268,25 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     }
     return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
   } catch (error) {
-    if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', 'interrupted');
+    if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', INTERRUPTED);
+    // The product failed: the cell fails with the step that shows it, whatever the known issues say.
+    if (error instanceof ProductFailure) {
+      if (error.details) attachments.push(await writeDetails(evidence, error));
+      transcript.steps.splice(0, transcript.steps.length, ...judgeCell(transcript.steps, live).steps);
+      return finish('fail', error.message);
+    }
+    const errorSource = errorSourceOf(error);
     // The first guest of a near miss whose init dies: the image cannot run on that CPU (a cold boot; snapshots find it in prepare).
     const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, error) : undefined;
     if (cannot) return env.requireLevels ? finish('error', `${cell.target.name} is required (--require-levels) but ${cannot}`) : finish('skip', cannot);
     if (error instanceof CellError) {
       if (error.details) attachments.push(await writeDetails(evidence, error));
-      return finish('error', error.message);
+      return finish('error', error.message, { errorSource });
     }
     const detail = error instanceof LevelgateError ? error.describe() : errorMessage(error);
     const [headline, ...rest] = detail.split('\n');
     if (rest.length) attachments.push(await writeDetails(evidence, { message: headline ?? '', details: rest.join('\n') }));
-    return finish('error', headline ?? detail);
+    return finish('error', headline ?? detail, { errorSource });
   } finally {
     await session?.dispose().catch(() => {});
     await scratch.cleanup();

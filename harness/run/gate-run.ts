@@ -1,15 +1,16 @@
 // Dispatches a plan: cells run under a worker budget, each within its own time limit;
-// an infrastructure error is retried (and the cell marked flaky when a retry settles
-// it); Ctrl-C stops dispatching, stops the running guests and still produces a result
-// in which the cells that did not run are listed as such.
+// an emulator error (guest death, boot timeout, lost agent) is retried, and the cell
+// marked flaky when a retry settles it, every attempt's evidence kept; nothing else is
+// retried. Ctrl-C stops dispatching, stops the running guests and still produces a
+// result in which the cells that did not run are listed as such.
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { BACKENDS } from '../accel/backends.js';
 import { cellRef, targetsOf, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
 import { formatSeconds } from '../util/log.js';
-import type { CellResult, RunResult } from '../results/types.js';
-import { countVerdicts, expiredIssuesOf, idleIssuesOf } from '../results/summary.js';
+import type { AttemptRecord, CellResult, RunResult } from '../results/types.js';
+import { countFlaky, countVerdicts, expiredIssuesOf, idleIssuesOf } from '../results/summary.js';
 import { reproCommand, runCell, type CellEnvironment } from './cell.js';
 
 export interface GateRunOptions {
@@ -20,7 +21,7 @@ export interface GateRunOptions {
   /** Run-wide: Ctrl-C. */
   readonly signal: AbortSignal;
   readonly cellTimeoutMs: number;
-  /** Extra attempts after an infrastructure error. */
+  /** Extra attempts after an emulator error. */
   readonly retries: number;
   readonly shard?: string;
   /** Identifies the run's inputs in reports. */
@@ -59,31 +60,33 @@ export interface AttemptLimits {
 }
 
 /**
- * Runs `attempt` within the cell's time limit; an infrastructure error (verdict
- * 'error') is retried up to `retries` times, and a cell a retry settles is flaky.
- * `attempt` receives the signal that ends it and a callback naming where it is, for
- * the time-limit message.
+ * Runs `attempt` within the cell's time limit; an emulator error is retried up to
+ * `retries` times, and a cell a retry settles is flaky. Anything else (a failure, the
+ * harness's error, the cell's own time limit) is the verdict of that attempt. `attempt`
+ * receives the signal that ends it, a callback naming where it is (for the time-limit
+ * message) and its number (for its evidence directory).
  */
 export async function runWithRetries(
-  attempt: (signal: AbortSignal, at: (where: string) => void) => Promise<CellResult>,
+  attempt: (signal: AbortSignal, at: (where: string) => void, n: number) => Promise<CellResult>,
   limits: AttemptLimits,
 ): Promise<CellResult> {
-  const errors: string[] = [];
+  const earlier: AttemptRecord[] = [];
   for (let n = 1; ; n++) {
     const limit = new AbortController();
     const timer = setTimeout(() => limit.abort(new Error('cell time limit')), limits.cellTimeoutMs);
     let where = '';
-    let result = await attempt(AbortSignal.any([limits.signal, limit.signal]), (w) => (where = w));
+    let result = await attempt(AbortSignal.any([limits.signal, limit.signal]), (w) => (where = w), n);
     clearTimeout(timer);
     if (limit.signal.aborted && !limits.signal.aborted) {
-      result = { ...result, verdict: 'error', reason: `cell did not finish within ${formatSeconds(limits.cellTimeoutMs)}${where ? `; it was at ${where}` : ''}` };
+      const { errorSource: _, ...rest } = result;
+      result = { ...rest, verdict: 'error', reason: `cell did not finish within ${formatSeconds(limits.cellTimeoutMs)}${where ? `; it was at ${where}` : ''}` };
     }
-    if (result.verdict === 'error' && !limits.signal.aborted && n <= limits.retries) {
-      errors.push(`attempt ${n}: ${result.reason}`);
+    if (result.verdict === 'error' && result.errorSource === 'emulator' && !limits.signal.aborted && n <= limits.retries) {
+      earlier.push({ attempt: n, verdict: result.verdict, reason: result.reason, consoleLogs: result.consoleLogs, attachments: result.attachments });
       continue;
     }
     const flaky = n > 1 && result.verdict !== 'error';
-    return { ...result, attempts: n, flaky, ...(flaky ? { reason: `${result.reason} (after ${errors.join('; ')})` } : {}) };
+    return { ...result, attempts: n, flaky, ...(earlier.length ? { earlierAttempts: earlier } : {}) };
   }
 }
 
@@ -92,10 +95,11 @@ function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult>
   const accel = options.environment.accel(cell.target.name).accel;
   const cellTimeoutMs = options.cellTimeoutMs * (accel ? BACKENDS[accel].slowdown : 1);
   return runWithRetries(
-    (signal, at) =>
+    (signal, at, attempt) =>
       runCell(cell, {
         ...options.environment,
         signal,
+        attempt,
         hooks: {
           onStepStart: (_, index, title) => at(`step ${index} (${title})`),
           onStepEnd: (c, step) => options.reporters.onStepEnd(cellRef(c), step),
@@ -140,11 +144,21 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
     ...(options.shard ? { shard: options.shard } : {}),
     workers: options.workers,
     counts: countVerdicts(cells),
+    flaky: countFlaky(cells),
     expiredKnownIssues: expiredIssuesOf(cells),
     idleKnownIssues: idleIssuesOf(cells),
     unavailableLevels: unavailableLevels(options),
+    slowerBackends: slowerBackends(options),
     cells,
   };
+}
+
+/** The CPU targets that run under a slower backend because a faster one's probe did not answer definitively. */
+function slowerBackends(options: GateRunOptions): { level: string; backend: string; reason: string }[] {
+  return targetsOf(options.cells).flatMap(({ name }) => {
+    const choice = options.environment.accel(name);
+    return choice.accel !== null && choice.fallback ? [{ level: name, backend: BACKENDS[choice.accel].title, reason: choice.fallback }] : [];
+  });
 }
 
 /** The CPU targets (levels, near misses) the plan asks for that this host cannot provide, with why. */

@@ -1,10 +1,12 @@
 // Runs a scenario's steps in a guest and records what happened: every command with its
 // output, the installed set before and after, the programs' outcomes, and the checks.
 // Every command is judged by the driver's contract: a package operation may succeed or
-// be refused (a check then says whether that was right); a query, a repository that
-// did not load, a command that timed out or a program that hung is an infrastructure
-// error (CellError), which ends the cell as an error whatever the known issues say.
-// The guest is an interface, so unit tests drive this with a fake.
+// be refused (a check then says whether that was right). A tool that crashes, exits
+// outside its contract or hangs (killed at its time limit while the guest still
+// answers), and a program that hangs, are the product's failure (ProductFailure): the
+// step is recorded with a failing check and the cell fails, never retried. A repository
+// that did not load or a step the driver cannot do is the harness's (CellError): the
+// cell is an error. The guest is an interface, so unit tests drive this with a fake.
 import type { PackageDriver, CommandPurpose, GuestCommand, Judgement, RepoRef } from '../drivers/driver.js';
 import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
@@ -72,6 +74,36 @@ export class CellError extends Error {
     super(message);
     this.name = 'CellError';
   }
+}
+
+/**
+ * The product failed: a tool crashed, exited outside its contract or hung while the
+ * guest still answered, or a program hung. Fails the cell (no known issue explains it,
+ * no retry repeats it); `check` is the failing check recorded on the step.
+ */
+export class ProductFailure extends Error {
+  constructor(
+    message: string,
+    readonly check: CheckResult,
+    readonly details?: string,
+  ) {
+    super(message);
+    this.name = 'ProductFailure';
+  }
+}
+
+/** A command that hung: killed at its time limit while the guest still answered. */
+function hung(where: string, what: string, subject: string, limitMs: number, result: ExecResult): ProductFailure {
+  const limit = `${Math.round(limitMs / 1000)} s`;
+  return new ProductFailure(`${where}: ${what} hung: it did not finish within ${limit} and was killed (the guest still answered)`, {
+    kind: 'outcome',
+    subject,
+    check: `${what} finishes`,
+    expected: `ends within ${limit}`,
+    actual: `killed after ${limit} (hung)`,
+    status: 'fail',
+    deviation: 'hung',
+  }, `${result.stdout}\n${result.stderr}`.trim());
 }
 
 /** How to run a program the checks name, and what it must print. */
@@ -221,14 +253,10 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       else if (role !== 'query' || command.argv[0] !== QUERY_INSTALLED.argv[0]) transcript.packageManagerMs += result.durationMs;
       return { ...result, forensics: records.map((r) => r.line) };
     };
-    /** Runs a tool command and judges it; an error or a timeout is a CellError naming the command. */
+    /** Runs a tool command and judges it: a hang or a broken contract is a ProductFailure, a harness problem a CellError, each naming the command. */
     const tool = async (command: GuestCommand, purpose: CommandPurpose): Promise<{ result: ExecResult; judged: Judgement }> => {
       const result = await run(command, purpose === 'operation' ? 'action' : purpose === 'configure' || purpose === 'refresh' ? 'setup' : 'query', program.limits.commandMs);
-      if (result.timedOut) throw new CellError(`step ${index} (${title}): \`${result.command}\` did not finish within ${Math.round(program.limits.commandMs / 1000)} s and was killed`, result.stderr);
-      if (result.spawnFailed) throw new CellError(`step ${index} (${title}): \`${result.command}\` could not start: ${result.stderr.trim()}`);
-      const judged = driver.judge(purpose, result);
-      if (judged.kind === 'error') throw new CellError(`step ${index} (${title}): \`${result.command}\` failed: ${judged.message}`, `${result.stdout}\n${result.stderr}`.trim());
-      return { result, judged };
+      return { result, judged: judgeEnding(`step ${index} (${title})`, result, driver.judge(purpose, result), program.limits.commandMs) };
     };
     const queryInstalled = async () => parseInstalled((await tool(QUERY_INSTALLED, 'query')).result.stdout);
     const available = (): AvailablePackage[] => enabled.flatMap((name) => [...(program.repos.get(name)?.packages(releasever) ?? [])]);
@@ -274,120 +302,148 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       return true;
     };
 
-    const installedBefore = installedNow ?? (await queryInstalled());
-    let outcome: Outcome | undefined;
-    let updates: string[] | undefined;
-    let detectors: DetectorReading[] | undefined;
-    let changesInstalled = true;
-    const judgeOutcome = (judged: Judgement): Outcome => (judged.kind === 'refused' ? { kind: 'refused', reason: judged.reason, message: judged.message } : { kind: 'ok' });
+    let installedBefore: string[] | undefined = installedNow;
+    try {
+      installedBefore ??= await queryInstalled();
+      let outcome: Outcome | undefined;
+      let updates: string[] | undefined;
+      let detectors: DetectorReading[] | undefined;
+      let changesInstalled = true;
+      const judgeOutcome = (judged: Judgement): Outcome => (judged.kind === 'refused' ? { kind: 'refused', reason: judged.reason, message: judged.message } : { kind: 'ok' });
 
-    const action: StepAction = step.action;
-    switch (action.kind) {
-      case 'repos': {
-        changesInstalled = false;
-        enabled = action.use.map((name) => resolveRepoName(program, name, releasever, index, title));
-        const { commands: setup, refresh } = driver.configureRepos(refsOf(enabled), releasever);
-        for (const command of setup) await tool(command, 'configure');
-        if (refresh) await tool(refresh, 'refresh');
-        await verifyRepos();
-        break;
-      }
-      case 'operation': {
-        const command = driver.operation(action.op, action.packages, releasever);
-        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no ${action.op} operation`);
-        if (await solverCase(command)) return;
-        outcome = judgeOutcome((await tool(command, 'operation')).judged);
-        break;
-      }
-      case 'install-file': {
-        const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
-        const file = `${expand(repo.guestPath, releasever)}/${action.file}`;
-        if (action.rpmFlags) {
-          // By hand with rpm, whatever the driver: judged by rpm's own contract.
-          const result = await run({ argv: ['rpm', '-i', ...action.rpmFlags, file] }, 'action', program.limits.commandMs);
-          const judged = rpmDriver.judge('operation', result);
-          if (judged.kind === 'error') throw new CellError(`step ${index} (${title}): \`${result.command}\` failed: ${judged.message}`, `${result.stdout}\n${result.stderr}`.trim());
-          outcome = judgeOutcome(judged);
+      const action: StepAction = step.action;
+      switch (action.kind) {
+        case 'repos': {
+          changesInstalled = false;
+          enabled = action.use.map((name) => resolveRepoName(program, name, releasever, index, title));
+          const { commands: setup, refresh } = driver.configureRepos(refsOf(enabled), releasever);
+          for (const command of setup) await tool(command, 'configure');
+          if (refresh) await tool(refresh, 'refresh');
+          await verifyRepos();
           break;
         }
-        const command = driver.installFile(file);
-        if (await solverCase(command)) return;
-        outcome = judgeOutcome((await tool(command, 'operation')).judged);
-        break;
+        case 'operation': {
+          const command = driver.operation(action.op, action.packages, releasever);
+          if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no ${action.op} operation`);
+          if (await solverCase(command)) return;
+          outcome = judgeOutcome((await tool(command, 'operation')).judged);
+          break;
+        }
+        case 'install-file': {
+          const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
+          const file = `${expand(repo.guestPath, releasever)}/${action.file}`;
+          if (action.rpmFlags) {
+            // By hand with rpm, whatever the driver: judged by rpm's own contract.
+            const result = await run({ argv: ['rpm', '-i', ...action.rpmFlags, file] }, 'action', program.limits.commandMs);
+            outcome = judgeOutcome(judgeEnding(`step ${index} (${title})`, result, rpmDriver.judge('operation', result), program.limits.commandMs));
+            break;
+          }
+          const command = driver.installFile(file);
+          if (await solverCase(command)) return;
+          outcome = judgeOutcome((await tool(command, 'operation')).judged);
+          break;
+        }
+        case 'set-env': {
+          changesInstalled = false;
+          env = { ...env, ...action.vars };
+          break;
+        }
+        case 'override-arch': {
+          changesInstalled = false;
+          const commands = driver.overrideArch(action.arch);
+          if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override; run the scenario with drivers that have one (zypper, rpm)`);
+          for (const command of commands) await tool(command, 'configure');
+          break;
+        }
+        case 'release-upgrade': {
+          releasever = action.releasever;
+          for (const name of enabled) resolveRepoName(program, name, releasever, index, title);
+          const command = driver.releaseUpgrade(releasever);
+          if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no release upgrade`);
+          // The repositories of the new release must load before the upgrade reads them.
+          const { refresh } = driver.configureRepos(refsOf(enabled), releasever);
+          if (refresh) await tool(refresh, 'refresh');
+          await verifyRepos();
+          if (await solverCase(command)) return;
+          outcome = judgeOutcome((await tool(command, 'operation')).judged);
+          break;
+        }
+        case 'list-updates': {
+          changesInstalled = false;
+          const command = driver.listUpdates(releasever);
+          if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} cannot list updates`);
+          updates = driver.parseUpdates((await tool(command, 'list-updates')).result.stdout);
+          break;
+        }
+        case 'detect': {
+          changesInstalled = false;
+          detectors = parseDetection((await tool(detectionCommand(), 'query')).result.stdout);
+          break;
+        }
+        case 'pin': {
+          changesInstalled = false;
+          const commands = driver.pin(action.pin);
+          if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no way to pin a package`);
+          for (const command of commands) await tool(command, 'configure');
+          break;
+        }
+        case 'move-to':
+        case 'reboot': {
+          const to = action.kind === 'reboot' ? guest.level : moveTarget(guest.level, action.level);
+          guest = await session.bootAt(to);
+          break;
+        }
       }
-      case 'set-env': {
-        changesInstalled = false;
-        env = { ...env, ...action.vars };
-        break;
-      }
-      case 'override-arch': {
-        changesInstalled = false;
-        const commands = driver.overrideArch(action.arch);
-        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override; run the scenario with drivers that have one (zypper, rpm)`);
-        for (const command of commands) await tool(command, 'configure');
-        break;
-      }
-      case 'release-upgrade': {
-        releasever = action.releasever;
-        for (const name of enabled) resolveRepoName(program, name, releasever, index, title);
-        const command = driver.releaseUpgrade(releasever);
-        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no release upgrade`);
-        // The repositories of the new release must load before the upgrade reads them.
-        const { refresh } = driver.configureRepos(refsOf(enabled), releasever);
-        if (refresh) await tool(refresh, 'refresh');
-        await verifyRepos();
-        if (await solverCase(command)) return;
-        outcome = judgeOutcome((await tool(command, 'operation')).judged);
-        break;
-      }
-      case 'list-updates': {
-        changesInstalled = false;
-        const command = driver.listUpdates(releasever);
-        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} cannot list updates`);
-        updates = driver.parseUpdates((await tool(command, 'list-updates')).result.stdout);
-        break;
-      }
-      case 'detect': {
-        changesInstalled = false;
-        detectors = parseDetection((await tool(detectionCommand(), 'query')).result.stdout);
-        break;
-      }
-      case 'pin': {
-        changesInstalled = false;
-        const commands = driver.pin(action.pin);
-        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no way to pin a package`);
-        for (const command of commands) await tool(command, 'configure');
-        break;
-      }
-      case 'move-to':
-      case 'reboot': {
-        const to = action.kind === 'reboot' ? guest.level : moveTarget(guest.level, action.level);
-        guest = await session.bootAt(to);
-        break;
-      }
-    }
 
-    const installedAfter = changesInstalled ? await queryInstalled() : installedBefore;
-    installedNow = installedAfter;
-    const expectation: Expectation = resolveExpectation(step, context);
-    const programs = await runPrograms(expectation, installedAfter, program, run, index, title, guest.level);
-    const seen: Observation = {
-      level: guest.level,
-      fidelity: guest.fidelity,
-      ...(outcome ? { outcome } : {}),
-      installed: installedAfter,
-      programs: programs.runs,
-      ...(updates ? { updates } : {}),
-      ...(detectors ? { detectors, detectedBy: driver.detector, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
-      available: available(),
-      runnablePrograms: programs.runnable,
-      packagePrograms: programs.packagePrograms,
-    };
-    const checks: CheckResult[] = evaluate(expectation, seen);
-    const record: StepRecord = { index, title, action: action.kind === 'operation' ? action.op : action.kind, level: guest.level, commands, installedBefore, installedAfter, checks };
-    transcript.steps.push(record);
-    hooks.onStepEnd?.(record);
+      const installedAfter = changesInstalled ? await queryInstalled() : installedBefore;
+      installedNow = installedAfter;
+      const expectation: Expectation = resolveExpectation(step, context);
+      const programs = await runPrograms(expectation, installedAfter, program, run, index, title, guest.level);
+      const seen: Observation = {
+        level: guest.level,
+        fidelity: guest.fidelity,
+        ...(outcome ? { outcome } : {}),
+        installed: installedAfter,
+        programs: programs.runs,
+        ...(updates ? { updates } : {}),
+        ...(detectors ? { detectors, detectedBy: driver.detector, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
+        available: available(),
+        runnablePrograms: programs.runnable,
+        packagePrograms: programs.packagePrograms,
+      };
+      const checks: CheckResult[] = evaluate(expectation, seen);
+      const record: StepRecord = { index, title, action: actionName(action), level: guest.level, commands, installedBefore, installedAfter, checks };
+      transcript.steps.push(record);
+      hooks.onStepEnd?.(record);
+    } catch (error) {
+      // The product failed: the step so far is the evidence, with the failing check; the cell ends here.
+      if (error instanceof ProductFailure) {
+        const record: StepRecord = { index, title, action: actionName(step.action), level: guest.level, commands, installedBefore: installedBefore ?? [], installedAfter: installedBefore ?? [], checks: [error.check] };
+        transcript.steps.push(record);
+        hooks.onStepEnd?.(record);
+      }
+      throw error;
+    }
   }
+}
+
+const actionName = (action: StepAction): string => (action.kind === 'operation' ? action.op : action.kind);
+
+/** A tool command's ending under its contract: a hang or a broken contract is a ProductFailure, a harness problem a CellError. */
+function judgeEnding(where: string, result: ExecResult, judged: Judgement, limitMs: number): Judgement {
+  if (result.timedOut) throw hung(where, `\`${result.command}\``, '', limitMs, result);
+  if (result.spawnFailed) throw new CellError(`${where}: \`${result.command}\` could not start: ${result.stderr.trim()}`);
+  const output = `${result.stdout}\n${result.stderr}`.trim();
+  if (judged.kind === 'error') throw new CellError(`${where}: \`${result.command}\` failed: ${judged.message}`, output);
+  if (judged.kind === 'broken') {
+    const how = result.signal ? `killed by ${result.signal}` : `exit status ${result.exitCode}`;
+    throw new ProductFailure(
+      `${where}: \`${result.command}\` failed: ${judged.message}`,
+      { kind: 'outcome', subject: '', check: `\`${result.command}\` ends within its contract`, expected: 'an ending its contract has', actual: how, status: 'fail', deviation: result.signal ? 'signal' : 'exit' },
+      output,
+    );
+  }
+  return judged;
 }
 
 function resolveExpectation(step: Step, context: ExpectContext): Expectation {
@@ -453,7 +509,7 @@ async function runPrograms(
       continue;
     }
     const result = await run({ argv: [spec.path, ...spec.args] }, 'program', program.limits.programMs);
-    if (result.timedOut) throw new CellError(`step ${index} (${title}): program ${spec.path} did not finish within ${Math.round(program.limits.programMs / 1000)} s (hung)`, result.stderr);
+    if (result.timedOut) throw hung(`step ${index} (${title})`, `program ${spec.path}`, spec.packageName, program.limits.programMs, result);
     const owner = byName.get(spec.packageName);
     runs[name] = {
       path: spec.path,
@@ -485,7 +541,7 @@ async function loadLibrary(
   const path = library.soname;
   const base = { path, firstLine: '', errorLine: '', missing: false } as const;
   const listed = await run({ argv: [LDSO, '--library-path', library.dir, '--list', '--preload', library.soname, '/bin/true'] }, 'program', timeoutMs);
-  if (listed.timedOut) throw new CellError(`${where}: the dynamic loader did not list ${library.soname} within ${Math.round(timeoutMs / 1000)} s (hung)`, listed.stderr);
+  if (listed.timedOut) throw hung(where, `the dynamic loader listing ${library.soname}`, owner?.name ?? library.soname, timeoutMs, listed);
   const copy = selectedCopy(listed.stdout, library.soname);
   if (!copy || /cannot be preloaded/.test(listed.stderr)) {
     return { ...base, exitCode: listed.exitCode, signal: listed.signal, missing: true, errorLine: listed.stderr.trim().split('\n')[0] ?? `the loader found no ${library.soname}` };
@@ -494,7 +550,7 @@ async function loadLibrary(
     return { ...base, path: copy, exitCode: listed.exitCode, signal: null, firstLine: `loads ${copy}`, problem: { text: `the loader selects ${copy}, built above this ${level} CPU`, deviation: 'above-level' } };
   }
   const loaded = await run({ argv: [LDSO, '--preload', copy, '/bin/true'] }, 'program', timeoutMs);
-  if (loaded.timedOut) throw new CellError(`${where}: loading ${copy} did not finish within ${Math.round(timeoutMs / 1000)} s (hung)`, loaded.stderr);
+  if (loaded.timedOut) throw hung(where, `loading ${copy}`, owner?.name ?? library.soname, timeoutMs, loaded);
   const refused = /cannot be preloaded/.test(loaded.stderr);
   return {
     ...base,

@@ -16,9 +16,10 @@ import { RepoCatalog, guestAttachedPath, guestFixturePath } from '../../harness/
 import { readRepoMetadata } from '../../harness/repos/repodata.js';
 import { countVerdicts, exitCodeOf } from '../../harness/results/summary.js';
 import type { CellResult } from '../../harness/results/types.js';
-import { runCell } from '../../harness/run/cell.js';
+import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import { fakeGuests } from '../fixtures/fake-guests.js';
+import { GuestError } from '../../harness/util/errors.js';
 import { fakePm, nevra, type FakePm } from '../fixtures/fake-pm.js';
 import type { FakeReply } from '../fixtures/fake-guests.js';
 import { writeRepo, type FakePackage } from '../fixtures/repodata.js';
@@ -90,6 +91,19 @@ interface RunOptions {
   readonly today?: string;
 }
 
+/** A cell environment of fake guests over the fixture repositories under `fixtures`. */
+function fakeEnvironment(fixtures: string, guests: ReturnType<typeof fakeGuests>): CellEnvironment {
+  return {
+    image: { digest: 'fake', kernel: 'fake', packages: {} },
+    guests,
+    catalog: new RepoCatalog(fixtures),
+    accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
+    knownIssues: [],
+    evidenceDir: path.join(fixtures, 'evidence'),
+    today: TODAY,
+  };
+}
+
 async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply | undefined, options: RunOptions = {}): Promise<CellResult> {
   // Each run its own fixture root: tests run at once.
   const fixtures = await mkdtemp(path.join(root, 'run-'));
@@ -97,12 +111,9 @@ async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply |
   const level = options.level ?? 'v3';
   const cell = planCells([s], { targets: [level], drivers: [options.driver ?? 'dnf5'] })[0]!;
   return runCell(cell, {
-    image: { digest: 'fake', kernel: 'fake', packages: {} },
-    guests: fakeGuests(pm.script, options.fidelity ? { fidelity: options.fidelity } : {}),
-    catalog: new RepoCatalog(fixtures),
-    accel: options.accel ?? ((l) => ({ target: l, accel: 'tcg', why: 'fake' })),
+    ...fakeEnvironment(fixtures, fakeGuests(pm.script, options.fidelity ? { fidelity: options.fidelity } : {})),
+    ...(options.accel ? { accel: options.accel } : {}),
     knownIssues: options.knownIssues ?? [],
-    evidenceDir: path.join(fixtures, 'evidence'),
     today: options.today ?? TODAY,
     ...(options.requireLevels ? { requireLevels: true } : {}),
   });
@@ -132,17 +143,42 @@ test('a failing check the known issue does not explain (another version, not ano
   t.regex(result.reason, /^step 2 \(install lgx\): installed lgx: expected 1\.0-1\.x86_64_v3, got 0\.9-1\.x86_64/);
 });
 
-test('a package operation that timed out is an error in a covered cell, naming the command', async (t) => {
+test('a package operation that hung (timed out while the guest answered) fails the covered cell, naming the command; no known issue excuses it', async (t) => {
   const result = await run(scenario, installs(X86_64, (c) => (/ install lgx$/.test(c) ? { timedOut: true } : undefined)), { knownIssues: [wrongArchIssue] });
-  t.is(result.verdict, 'error');
-  t.regex(result.reason, /^step 2 \(install lgx\): `dnf5 -y --releasever=sid --setopt=install_weak_deps=False install lgx` did not finish within 300 s and was killed$/);
+  t.is(result.verdict, 'fail');
+  t.is(result.errorSource, undefined);
+  t.regex(result.reason, /^step 2 \(install lgx\): `dnf5 -y --releasever=sid --setopt=install_weak_deps=False install lgx` hung: it did not finish within 300 s and was killed \(the guest still answered\)$/);
+  // The evidence: the step is recorded with the command and a failing check.
+  const step = result.steps[1]!;
+  t.is(step.commands.find((c) => c.role === 'action')?.timedOut, true);
+  t.deepEqual(step.checks.map((c) => [c.status, c.deviation]), [['fail', 'hung']]);
 });
 
-test('a failed rpm -qa is an error, not "nothing installed"', async (t) => {
+test("a package manager killed by a signal, or exiting outside its contract, fails the cell (not an error, not retried)", async (t) => {
+  const crashed = await run(scenario, installs(X86_64, (c) => (/ install lgx$/.test(c) ? { signal: 'SIGSEGV', stderr: 'Segmentation fault\n' } : undefined)), { knownIssues: [wrongArchIssue] });
+  t.is(crashed.verdict, 'fail');
+  t.regex(crashed.reason, /^step 2 \(install lgx\): `dnf5 .* install lgx` failed: dnf5 was killed by SIGSEGV$/);
+  t.deepEqual(crashed.steps[1]!.checks.map((c) => [c.status, c.deviation, c.actual]), [['fail', 'signal', 'killed by SIGSEGV']]);
+  const outside = await run(scenario, installs(X86_64, (c) => (/ install lgx$/.test(c) ? { exitCode: 134, stderr: 'Aborted\n' } : undefined)));
+  t.is(outside.verdict, 'fail');
+  t.regex(outside.reason, /failed: dnf5 exit status 134, outside its contract \(0, 1 or 2\): Aborted$/);
+  t.deepEqual(outside.steps[1]!.checks.map((c) => c.deviation), ['exit']);
+});
+
+test('only the emulator is infrastructure that a retry may settle: a guest death is an error from the emulator, a repository that did not load one from the harness', async (t) => {
+  const died = await run(scenario, installs(V3, (c) => (/ install lgx$/.test(c) ? { throws: new GuestError('guest lg-1: QEMU was killed by SIGKILL') } : undefined)));
+  t.is(died.verdict, 'error');
+  t.is(died.errorSource, 'emulator');
+  const lost = await run(scenario, installs(V3, (c) => (c.includes('repoquery') ? { stdout: '\n' } : undefined)));
+  t.is(lost.verdict, 'error');
+  t.is(lost.errorSource, 'harness');
+});
+
+test('a failed rpm -qa fails the cell (the package manager broke its contract), never reads as "nothing installed"', async (t) => {
   const result = await run(scenario, installs(X86_64, (c) => (c.startsWith('rpm -qa') ? { exitCode: 1, stderr: 'error: cannot open Packages database in /var/lib/rpm\n' } : undefined)), {
     knownIssues: [wrongArchIssue],
   });
-  t.is(result.verdict, 'error');
+  t.is(result.verdict, 'fail');
   t.regex(result.reason, /^step 1 \(enable repositories: main\): `rpm -qa --qf .*` failed: exit status 1: error: cannot open Packages database in \/var\/lib\/rpm$/);
 });
 
@@ -152,10 +188,10 @@ test('a repository the tool did not load is an error naming it and what the tool
   t.regex(result.reason, /^step 1 \(enable repositories: main\): repository main \(rules-main\) did not load: dnf5 sees none of its 2 packages; it said: >>> Curl error \(37\)/);
 });
 
-test('a listing of updates that exits outside the contract (not 0 or 100) is an error', async (t) => {
+test('a listing of updates that exits outside the contract (not 0 or 100) fails the cell', async (t) => {
   const s = defineScenario({ ...scenario, id: 'rules', steps: [enable('main'), listUpdates().expect({ updatesListed: [] })] });
   const result = await run(s, installs(V3, (c) => (c.endsWith('check-upgrade') ? { exitCode: 1, stderr: 'Error: something broke\n' } : undefined)));
-  t.is(result.verdict, 'error');
+  t.is(result.verdict, 'fail');
   t.regex(result.reason, /check-upgrade` failed: exit status 1: Error: something broke$/);
 });
 
@@ -214,10 +250,10 @@ test('a step without expectations still has to succeed: a refused operation fail
   t.regex(result.reason, /outcome: expected succeeds, got refused \(not-found\)/);
 });
 
-test('a program that hangs is an error, one that dies of SIGILL a failing check', async (t) => {
+test('a program that hangs fails the cell (the guest still answered), one that dies of SIGILL a failing check', async (t) => {
   const hung = await run(scenario, installs(V3, (c) => (c === '/usr/bin/lgx' ? { timedOut: true } : undefined)));
-  t.is(hung.verdict, 'error');
-  t.regex(hung.reason, /program \/usr\/bin\/lgx did not finish within 60 s \(hung\)$/);
+  t.is(hung.verdict, 'fail');
+  t.regex(hung.reason, /program \/usr\/bin\/lgx hung: it did not finish within 60 s and was killed \(the guest still answered\)$/);
   const died = await run(scenario, installs(V3, (c) => (c === '/usr/bin/lgx' ? { signal: 'SIGILL' } : undefined)));
   t.is(died.verdict, 'fail');
   t.regex(died.reason, /runs lgx: expected runs and reports lgx 1\.0-1 x86_64_v3, got sigill$/);
@@ -244,15 +280,7 @@ test('set-env: every later command runs with the variables; a forced rpm -i runs
     return undefined;
   });
   const guests = fakeGuests(pm.script);
-  const result = await runCell(planCells([s], { targets: ['v2'] })[0]!, {
-    image: { digest: 'fake', kernel: 'fake', packages: {} },
-    guests,
-    catalog: new RepoCatalog(fixtures),
-    accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
-    knownIssues: [],
-    evidenceDir: path.join(fixtures, 'evidence'),
-    today: TODAY,
-  });
+  const result = await runCell(planCells([s], { targets: ['v2'] })[0]!, fakeEnvironment(fixtures, guests));
   t.is(result.verdict, 'pass', result.reason);
   const guest = guests.guests[0]!;
   const forced = guest.calls.findIndex((c) => c.startsWith('rpm -i --ignorearch --replacefiles /'));
@@ -336,4 +364,20 @@ test('a library-only package of an attached repository is judged by the loader: 
   const right = await cellWith('/usr/lib64/libfoo.so.1');
   t.is(right.verdict, 'pass', right.reason);
   t.true(right.steps[1]!.commands.some((c) => c.command === '/lib64/ld-linux-x86-64.so.2 --preload /usr/lib64/libfoo.so.1 /bin/true'));
+});
+
+test('Ctrl-C while the guest is kept (repro --keep) leaves the verdict standing: no solver replay boots, the cell is not "interrupted"', async (t) => {
+  const fixtures = await mkdtemp(path.join(root, 'keep-'));
+  const pm = fakePm(await repos(scenario, fixtures), installs(X86_64));
+  const guests = fakeGuests(pm.script);
+  const stop = new AbortController();
+  const result = await runCell(planCells([scenario], { targets: ['v3'], drivers: ['dnf5'] })[0]!, {
+    ...fakeEnvironment(fixtures, guests),
+    signal: stop.signal,
+    // The fakes have no AgentGuest for beforeTeardown: the stop comes as the last step ends, where --keep waits.
+    hooks: { onStepEnd: (_, step) => step.index === 2 && stop.abort() },
+  });
+  t.is(result.verdict, 'fail', result.reason);
+  t.regex(result.reason, /installed lgx: expected 1\.0-1\.x86_64_v3, got 1\.0-1\.x86_64/);
+  t.is(guests.guests.length, 1);
 });

@@ -31,9 +31,9 @@ test('dnf5: the repository view and check-upgrade are parsed; its detector is $a
   t.is(dnf5.detector, 'dnf5-arch');
 });
 
-test('dnf5: the exit-status contract (check-upgrade 0 or 100; an operation refused for a reason; anything else an error)', (t) => {
+test('dnf5: the exit-status contract (check-upgrade 0 or 100; an operation refused for a reason; a crash or another status the tool broken)', (t) => {
   t.deepEqual(dnf5.judge('list-updates', out(100)), { kind: 'ok' });
-  t.deepEqual(dnf5.judge('list-updates', out(1, 'Error: x\n')), { kind: 'error', message: 'exit status 1: Error: x' });
+  t.deepEqual(dnf5.judge('list-updates', out(1, 'Error: x\n')), { kind: 'broken', message: 'exit status 1: Error: x' });
   t.deepEqual(dnf5.judge('operation', out(1, 'Problem: conflicting requests\n  - package lglocal-1.0-1.x86_64_v3 from @commandline does not have a compatible architecture\n')), {
     kind: 'refused',
     reason: 'incompatible-arch',
@@ -44,7 +44,7 @@ test('dnf5: the exit-status contract (check-upgrade 0 or 100; an operation refus
   t.like(dnf5.judge('operation', out(1, "Failed to resolve the transaction:\nArgument 'lgpin.x86_64_v3' matches only excluded packages.\n")), { kind: 'refused', reason: 'conflict' });
   t.is(dnf5.judge('operation', out(1, 'Failed to access RPM "/mnt/x.rpm": No such file or directory\n')).kind, 'error');
   t.is(dnf5.judge('operation', out(2, 'Unknown argument\n')).kind, 'error');
-  t.is(dnf5.judge('operation', { exitCode: null, signal: 'SIGKILL', stdout: '', stderr: '' }).kind, 'error');
+  t.is(dnf5.judge('operation', { exitCode: null, signal: 'SIGKILL', stdout: '', stderr: '' }).kind, 'broken');
 });
 
 test('dnf5: a pin excludes every other arch of the package, in a drop-in of its own', (t) => {
