@@ -15,7 +15,7 @@ import { accelOrder, ACCELS, type Accel, type AccelRequest } from './choose.js';
 export type { ProbeResult } from './backend.js';
 
 /** Bump when what a probe does changes (its kernel arguments, its retries): cached answers are then asked again. */
-const PROBE_LAYOUT = 3;
+const PROBE_LAYOUT = 2;
 
 async function cacheKey(image: ImageArtifacts): Promise<string> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
