@@ -57,8 +57,6 @@ export interface SessionOptions {
   readonly bootConsole?: string;
   /** The installed set of the first guest, when known (a snapshot's). */
   readonly initialInstalled?: readonly string[];
-  /** The detectors' answers in the first guest, when known (a snapshot's); else they are asked once it runs. */
-  readonly initialDetectors?: readonly DetectorReading[];
   /** Where console logs go. */
   readonly evidenceDir: string;
   readonly signal?: AbortSignal;
@@ -129,7 +127,8 @@ export class AgentSession implements CellSession {
       emulator: `${guest.facts.emulator} ${guest.facts.emulatorVersion}`,
       fidelity: guest.proof.fidelity,
       start: this.#options.start,
-      detectors: this.#options.initialDetectors ?? (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs)),
+      // Asked live in every cell, restored or not: a snapshot's answers are the saved guest's, not this CPU's.
+      detectors: (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs)),
     };
     this.#options.onGuest?.(guest);
     return adapt(guest, this.#options.signal);
@@ -296,9 +295,10 @@ export class BackendGuests implements CellGuests {
       evidenceDir: request.evidenceDir,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onGuest ? { onGuest: request.onGuest } : {}),
+      // A boot at the level the cell's CPU meets is on that CPU again: a near miss reboots as the near miss.
       boot: (level: LevelName, consoleLog: string) => {
         const accel = request.accelAt(level);
-        return this.#backends[accel].boot(bootOptions(level, accel, consoleLog, disk));
+        return this.#backends[accel].boot(bootOptions(level, accel, consoleLog, disk, level === target.level ? target : undefined));
       },
     };
     const coldFirst = (level: LevelName, consoleLog: string) => this.#backends[request.firstAccel].boot(bootOptions(level, request.firstAccel, consoleLog, disk, target));
@@ -308,7 +308,6 @@ export class BackendGuests implements CellGuests {
       start: 'snapshot',
       bootConsole: snapshot.bootConsole,
       initialInstalled: snapshot.installed,
-      initialDetectors: snapshot.detectors,
       first: async (level, consoleLog) => {
         try {
           return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
