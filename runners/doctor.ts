@@ -7,7 +7,8 @@ import { findImage, imagePaths } from '../harness/image/build.js';
 import { cacheRoot } from '../harness/image/cache.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { installHint, probeTools } from '../harness/host/tools.js';
-import { EXACT_TARGETS } from '../harness/levels/targets.js';
+import { EXACT_TARGETS, exactTarget } from '../harness/levels/targets.js';
+import { expectedFidelity } from '../harness/accel/fidelity.js';
 import { doctorImage } from './doctor-image.js';
 import { EMULATOR_CHOICE, hostQemu, QEMU_BINARY } from '../harness/guest/emulator.js';
 
@@ -64,10 +65,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
       out(`  ${p.works ? '✓' : '✗'} ${p.accel.padEnd(5)} ${p.target}  ${p.reason}`);
     }
     out('');
-    out('Levels (accelerator chosen by --accel auto: KVM, else QEMU TCG, else Bochs)');
+    out('Levels (accelerator chosen by --accel auto: KVM where it traps, else QEMU TCG, else Bochs)');
     for (const level of LEVEL_NAMES) {
       const choice = chooseAccel(level, request, probes);
-      if (choice.accel) out(`  ✓ ${level}  ${choice.accel}: ${choice.why}`);
+      if (choice.accel) out(`  ✓ ${level}  ${choice.accel} (fidelity ${expectedFidelity(choice.accel, exactTarget(level))}): ${choice.why}`);
       else {
         out(`  ✗ ${level}  skipped: ${choice.skipReason}`);
         if (level === 'v4') gaps.push('v4 needs an emulator with AVX-512: KVM on an AVX-512 host, or Bochs (apt-get install bochs bochsbios vgabios; QEMU TCG has no AVX-512)');

@@ -18,9 +18,10 @@ import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
+import { expectedFidelity } from '../harness/accel/fidelity.js';
 import { defineCommand } from './command.js';
 import { resolveImage, resolveProject } from './project.js';
-import { resolveAccel, resolveCount, resolveDriver, resolveSeconds, resolveTarget } from './resolve.js';
+import { resolveAccel, resolveCount, resolveDriver, resolveFidelity, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
 import type { AccelChoice } from '../harness/accel/choose.js';
@@ -62,9 +63,14 @@ Selection:
   --tag TAG            only scenarios with this tag (repeatable)
   --shard I/N          only the I-th of N deterministic slices (whole scenario×level groups)
   --require-levels     a requested level this host cannot provide is an error (exit 3),
-                       not a skip: use it in CI jobs, so a missing level never reads green
+                       not a skip: use it in CI jobs, so a missing level never reads green;
+                       a level whose guest cannot trap (KVM masking CPUID) is not provided
+  --require-fidelity traps
+                       any cell whose guest cannot trap the instructions above its CPU is an
+                       error (exit 3): KVM only masks CPUID at v1, v2 and most near misses
 Running:
-  --accel ACCEL        auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
+  --accel ACCEL        auto (default: KVM where it traps, else QEMU TCG, else Bochs for v4),
+                       tcg, kvm or bochs
   --cold-boot          boot every cell's guest from scratch instead of restoring the
                        snapshot of a booted, proven guest (the reports say which way each started)
   --workers N          cells at once (default: one per core, as memory allows)
@@ -97,6 +103,7 @@ export const gateCommand = defineCommand({
     shard: { type: 'string' },
     'require-levels': { type: 'boolean' },
     'fail-on-flaky': { type: 'boolean' },
+    'require-fidelity': { type: 'string' },
     'near-misses': { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
     image: { type: 'string' },
@@ -133,6 +140,7 @@ export const gateCommand = defineCommand({
     const accel = values.accel !== undefined ? resolveAccel(values.accel) : (config.accel ?? 'auto');
     const requireLevels = values['require-levels'] ?? config.requireLevels ?? false;
     const failOnFlaky = values['fail-on-flaky'] ?? config.failOnFlaky ?? false;
+    const requireFidelity = values['require-fidelity'] !== undefined ? resolveFidelity(values['require-fidelity']) : config.requireFidelity;
     const shard = values.shard ? parseShard(values.shard) : undefined;
     let cells = planCells(resolved.scenarios, {
       targets: levels,
@@ -156,6 +164,11 @@ export const gateCommand = defineCommand({
       const why = unusable.get(name);
       return why ? { target: name, accel: null, skipReason: why } : prepared.accel(name);
     };
+    // Which accelerator each CPU runs under and what it can judge there: KVM passed over where it only masks CPUID.
+    for (const target of planned) {
+      const choice = accelFor(target.name);
+      if (choice.accel) stderrLog(`levelgate: ${target.name}: ${choice.accel}, fidelity ${expectedFidelity(choice.accel, target)} — ${choice.why}`);
+    }
     // Paths in the configuration are relative to its file; flags and defaults to the working directory.
     const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : process.cwd();
     const reports = config.reporters ?? {};
@@ -185,6 +198,7 @@ export const gateCommand = defineCommand({
         accelRequest: accel,
         timeScale: loadFactor(workers),
         requireLevels,
+        ...(requireFidelity ? { requireFidelity } : {}),
         ...(installAudit ? { installAudit } : {}),
       },
       imageDigest: prepared.image.digest,

@@ -1,5 +1,6 @@
 // Turns what a user typed into checked values, naming the flag on every error.
 import { ACCEL_REQUESTS, type AccelRequest } from '../harness/accel/choose.js';
+import { REQUIRED_FIDELITIES, type RequiredFidelity } from '../harness/accel/fidelity.js';
 import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/table.js';
 import { ALL_NEAR_MISSES, parseTargetName, type CpuTarget } from '../harness/levels/targets.js';
 import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
@@ -27,6 +28,11 @@ export function resolveAccel(value: string | undefined, flag = '--accel'): Accel
     throw new UsageError(`${flag}: '${value}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);
   }
   return value as AccelRequest;
+}
+
+export function resolveFidelity(value: string, flag = '--require-fidelity'): RequiredFidelity {
+  if (!(REQUIRED_FIDELITIES as readonly string[]).includes(value)) throw new UsageError(`${flag}: '${value}' is not a fidelity levelgate can require; known: ${REQUIRED_FIDELITIES.join(', ')}`);
+  return value as RequiredFidelity;
 }
 
 export function resolveDriver(value: string, flag = '--driver'): DriverName {

@@ -34,13 +34,13 @@ export interface ProbeResult {
 export interface Snapshot {
   readonly id: string;
   readonly target: CpuTarget;
-  /** The proof made when the saved guest booted. */
+  /** The proof made when the saved guest booted (a restored guest is proven again, live). */
   readonly proof: LevelProof;
   /** The console of that boot. */
   readonly bootConsole: string;
   /** The rpm database of the saved guest, read when it was saved. */
   readonly installed: readonly string[];
-  /** Every level detector's answer in the saved guest. */
+  /** Every level detector's answer in the saved guest: evidence of the save only; each cell asks its own guest. */
   readonly detectors: readonly DetectorReading[];
   /** A disk state for one cell, on top of the snapshot's frozen disk. */
   newDiskState(base: string, signal?: AbortSignal): Promise<string>;

@@ -11,6 +11,7 @@
 //     variantAudit: { repos: ['compose'], sample: 20 },
 //   });
 import type { AccelRequest } from '../accel/choose.js';
+import type { RequiredFidelity } from '../accel/fidelity.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { DriverName } from '../scenario/types.js';
 
@@ -40,8 +41,13 @@ export interface LevelgateConfig {
   readonly drivers?: readonly DriverName[];
   readonly workers?: number;
   readonly accel?: AccelRequest;
-  /** A level this host cannot provide is an error, not a skip. */
+  /**
+   * A level this host cannot provide is an error, not a skip; so is a level provided only
+   * by a guest that cannot trap (KVM masking CPUID at v1/v2): it does not count as provided.
+   */
   readonly requireLevels?: boolean;
+  /** 'traps': any cell whose guest cannot trap the instructions above its CPU is an error (as --require-fidelity traps). */
+  readonly requireFidelity?: RequiredFidelity;
   /** Seconds. */
   readonly cellTimeout?: number;
   /** Extra attempts of a cell after an emulator error (guest death, boot timeout, lost agent); nothing else is retried. */
@@ -71,6 +77,7 @@ export const CONFIG_FIELDS = [
   'workers',
   'accel',
   'requireLevels',
+  'requireFidelity',
   'cellTimeout',
   'retries',
   'failOnFlaky',

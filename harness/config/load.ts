@@ -6,6 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createJiti } from 'jiti';
 import { ACCEL_REQUESTS } from '../accel/choose.js';
+import { REQUIRED_FIDELITIES } from '../accel/fidelity.js';
 import { ALL_TARGETS, parseTargetName } from '../levels/targets.js';
 import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
 import type { AttachRequest } from '../repos/attach.js';
@@ -103,6 +104,7 @@ export function validateConfig(config: unknown, where: string): string[] {
   }
   list('drivers', (d) => (DRIVER_NAMES as readonly string[]).includes(d), `a driver; known: ${DRIVER_NAMES.join(', ')}`);
   list('scenarios', (s) => s.length > 0, 'a path');
+  if (c.requireFidelity !== undefined && !(REQUIRED_FIDELITIES as readonly unknown[]).includes(c.requireFidelity)) problems.push(`${where}: requireFidelity: '${String(c.requireFidelity)}' is not a fidelity levelgate can require; known: ${REQUIRED_FIDELITIES.join(', ')}`);
   if (c.accel !== undefined && !(ACCEL_REQUESTS as readonly unknown[]).includes(c.accel)) problems.push(`${where}: accel: '${String(c.accel)}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);
   for (const key of ['workers', 'retries', 'cellTimeout'] as const) {
     const v = c[key];

@@ -8,7 +8,7 @@ import { execa, type ResultPromise } from 'execa';
 import { dir, setGracefulCleanup } from 'tmp-promise';
 import { DEFAULTS } from '../config/defaults.js';
 import { parseCpuinfoFlags } from '../levels/detect.js';
-import { proveLevel, type LevelProof } from '../levels/proof.js';
+import { PROOF_COMMANDS, proveLevel, type LevelEvidence, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
@@ -112,11 +112,12 @@ export class AgentGuest implements Guest {
 
   /**
    * A restored guest says no banner: it is woken (clock, entropy) and its cpuinfo read
-   * back in one exchange. Its proof is the snapshot's, which was made when the guest
-   * booted; the cpuinfo shows this guest is that pinned CPU (the same flags), or the
-   * snapshot is refused.
+   * back in one exchange. The snapshot cannot vouch for the CPU it now runs on (its
+   * cpuinfo is the saved RAM's), so the level is proven again, live: CPUID read by a new
+   * process, glibc's hwcaps and the canaries rerun. A snapshot restored onto another CPU
+   * than its proof was made on (a copy under another key, another emulator) is refused.
    */
-  protected async becomeRestored(started: number, deadline: number, bootTimeoutMs: number, proof: LevelProof): Promise<void> {
+  protected async becomeRestored(started: number, deadline: number, bootTimeoutMs: number, saved: LevelProof): Promise<void> {
     const { agent, death, evidence, signal } = this.#parts;
     const cpuinfo = await raceWith(agent.thaw(), death, {
       timeoutMs: Math.max(0, deadline - performance.now()),
@@ -130,15 +131,16 @@ export class AgentGuest implements Guest {
       // The channel closes a moment before the emulator's exit is reported: say why it closed.
       throw await this.#explain(error, 'while it was woken from a snapshot');
     });
+    const ready = performance.now();
     const flags = [...parseCpuinfoFlags(cpuinfo)].sort();
-    if (flags.join(' ') !== proof.flags.join(' ')) {
-      throw new LevelProofError(`guest ${this.facts.id} restored from a snapshot is not the CPU its proof was made on`, {
-        details: `snapshot's proof: ${proof.flags.join(' ')}\nrestored guest:  ${flags.join(' ')}`,
+    if (flags.join(' ') !== saved.flags.join(' ')) {
+      throw new LevelProofError(`guest ${this.facts.id} restored from a snapshot is not the guest its proof was made on`, {
+        details: `snapshot's proof: ${saved.flags.join(' ')}\nrestored guest:  ${flags.join(' ')}`,
         hint: this.#parts.proofHint,
       });
     }
-    this.#proof = proof;
-    this.#timings = { bootToReadyMs: Math.round(performance.now() - started), proofMs: 0 };
+    this.#proof = await this.#proveLevel('restored from a snapshot');
+    this.#timings = { bootToReadyMs: Math.round(ready - started), proofMs: Math.round(performance.now() - ready) };
   }
 
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
@@ -278,8 +280,9 @@ export class AgentGuest implements Guest {
     await this.dispose();
   }
 
-  async #proveLevel(): Promise<LevelProof> {
-    const run = async (argv: string[]) => {
+  /** Runs PROOF_COMMANDS in the guest and proves the level from their output; `how` says which guest in messages. */
+  async #proveLevel(how = ''): Promise<LevelProof> {
+    const run = async (argv: readonly string[]) => {
       const result = await this.exec(argv, { timeoutMs: DEFAULTS.proofCommandTimeoutMs });
       if (result.exitCode !== 0) {
         throw new LevelProofError(`level proof: \`${result.command}\` failed in guest ${this.facts.id} (${result.signal ?? `exit ${result.exitCode}`})`, {
@@ -292,16 +295,17 @@ export class AgentGuest implements Guest {
     // a dozen times, which would spend the kernel's printk rate limit (10 lines per 5 s)
     // and silence the next program's trap. The limit is off in levelgate's guests.
     await run(['sh', '-c', 'echo 0 > /proc/sys/kernel/printk_ratelimit']);
-    const evidence = {
-      cpuinfo: await run(['cat', '/proc/cpuinfo']),
-      glibcHelp: await run(['/lib64/ld-linux-x86-64.so.2', '--help']),
-      canaryOutput: await run(['/usr/lib/levelgate/canary']),
+    const evidence: LevelEvidence = {
+      cpuinfo: await run(PROOF_COMMANDS.cpuinfo),
+      cpuid: await run(PROOF_COMMANDS.cpuid),
+      glibcHelp: await run(PROOF_COMMANDS.glibcHelp),
+      canaryOutput: await run(PROOF_COMMANDS.canaryOutput),
     };
     const level = this.#parts.level;
     const proof = proveLevel(this.#parts.target ?? level, evidence);
     if (!proof.ok) {
-      throw new LevelProofError(`guest ${this.facts.id} does not see ${level}: ${proof.problems[0]}`, {
-        details: [...proof.problems, `flags: ${proof.flags.join(' ')}`, `glibc supports: ${proof.glibcSupported.join(', ') || 'none'}`].join('\n'),
+      throw new LevelProofError(`guest ${this.facts.id}${how ? ` ${how}` : ''} does not see ${this.#parts.target?.name ?? level}: ${proof.problems[0]}`, {
+        details: [...proof.problems, `flags: ${proof.flags.join(' ')}`, `cpuid: ${proof.cpuid.join(' ')}`, `glibc supports: ${proof.glibcSupported.join(', ') || 'none'}`].join('\n'),
         hint: this.#parts.proofHint,
       });
     }

@@ -13,6 +13,7 @@ import { debianPackageVersion } from '../host/tools.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
 import { bochsCpuModel } from '../levels/bochs-cpu.js';
+import { proofCodeDigest } from '../levels/proof-code.js';
 import type { DetectorReading } from '../levels/detectors.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
@@ -82,6 +83,8 @@ export interface BochsSnapshotInputs {
   readonly rootDisk: FileFacts;
   readonly dataDisks: readonly (FileFacts & { readonly name: string })[];
   readonly warmUp: readonly GuestCommand[];
+  /** The digest of the proof, canary judgement and detector code (proof-code.ts). */
+  readonly proofCode: string;
 }
 
 const FILES = { state: 'state', bootInfo: 'boot-info.bin', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', manifest: 'manifest.json', console: 'console.log' } as const;
@@ -139,6 +142,7 @@ export async function bochsSnapshotInputs(spec: BochsSnapshotSpec): Promise<Boch
     rootDisk,
     dataDisks,
     warmUp: spec.warmUp ?? [],
+    proofCode: await proofCodeDigest(),
   };
 }
 

@@ -16,6 +16,7 @@ import { INSPECT_SCRIPT, parseImageFacts, type CloudImage, type ImageFacts } fro
 import type { CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
+import { proofCodeDigest } from '../levels/proof-code.js';
 import type { LevelName } from '../levels/table.js';
 import { silentLog } from '../util/log.js';
 import { CloudGuest, type CloudChannel, type CloudSnapshotFiles } from './cloud-guest.js';
@@ -76,6 +77,7 @@ export async function cloudSnapshotKey(spec: CloudSnapshotSpec): Promise<{ key: 
     memoryMiB: spec.memoryMiB ?? DEFAULTS.memoryMiB,
     emulator: `${QEMU_BINARY} ${await qemuVersion(QEMU_BINARY)}`,
     dataDisks: disks,
+    proofCode: await proofCodeDigest(),
   };
   return { key: sha256(JSON.stringify(inputs)).slice(0, 16), inputs };
 }

@@ -16,6 +16,7 @@ import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { DetectorReading } from '../levels/detectors.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
+import { proofCodeDigest } from '../levels/proof-code.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { silentLog } from '../util/log.js';
 import { KERNEL_ARGS } from './kernel-args.js';
@@ -88,6 +89,8 @@ export async function snapshotKey(spec: QemuSnapshotSpec): Promise<{ key: string
     kernelArgs: [...KERNEL_ARGS, ...(spec.target?.kernelArgs ?? [])],
     dataDisks: disks,
     warmUp: spec.warmUp ?? [],
+    // The proof, canary judgement and detector code: a fix there must not leave old proofs in force.
+    proofCode: await proofCodeDigest(),
   };
   return { key: sha256(JSON.stringify(inputs)).slice(0, 16), inputs };
 }

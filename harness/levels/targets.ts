@@ -2,7 +2,7 @@
 // its features taken away ("v3-fma": every v3 feature but FMA), the CPUs where the
 // detectors of a machine's level disagree (rpm#2412 was a wrong LZCNT bit). A near miss
 // meets the level below; the feature it lacks and the level it nearly is are data.
-import { getLevel, isLevelName, LEVEL_NAMES, LEVELS, levelIndex, type Feature, type LevelName } from './table.js';
+import { featuresUpTo, getLevel, isLevelName, LEVEL_NAMES, LEVELS, levelIndex, type Feature, type LevelName } from './table.js';
 
 export interface CpuTarget {
   /** "v3", or a near miss such as "v3-fma". */
@@ -64,6 +64,39 @@ export function targetFeatures(target: CpuTarget): Feature[] {
   return LEVELS.slice(0, levelIndex(top) + 1)
     .flatMap((l) => l.adds)
     .filter((f) => target.nearMiss?.by === 'os' || f !== target.nearMiss?.missing);
+}
+
+/**
+ * Features whose instructions need the AVX (YMM) register state, and XGETBV's report of
+ * it: the OS enables that state only on a CPU with both AVX and XSAVE, so a CPU (or OS)
+ * without either runs none of them (measured under QEMU TCG: v3-avx and v3-osxsave trap
+ * AVX2, FMA and F16C too; BMI1, BMI2, LZCNT and MOVBE need no such state and run).
+ */
+const NEEDS_AVX_STATE: ReadonlySet<string> = new Set(['AVX', 'AVX2', 'FMA', 'F16C', 'OSXSAVE']);
+
+/**
+ * The features whose instructions must run on the target (its canaries must compute the
+ * right value): every one of its level, and of a near miss every feature of the level it
+ * nearly is but the missing one and those that need what it takes away.
+ */
+export function targetRunsFeatures(target: CpuTarget): Feature[] {
+  const missing = target.nearMiss?.missing;
+  if (!missing) return featuresUpTo(target.level);
+  const noAvxState = missing.psabi === 'AVX' || missing.psabi === 'OSXSAVE';
+  return featuresUpTo(target.nearMiss!.of).filter((f) => f !== missing && !(noAvxState && NEEDS_AVX_STATE.has(f.psabi)));
+}
+
+/**
+ * What CPUID must and must not show on the target, live: the CPU model's features. An OS
+ * near miss keeps every bit but OSXSAVE, CPUID's echo of the kernel's CR4.OSXSAVE, when
+ * the kernel leaves XSAVE off. Features without a CPUID bit (OSFXSR) are in neither list.
+ */
+export function targetCpuid(target: CpuTarget): { present: Feature[]; absent: Feature[] } {
+  const missing = target.nearMiss?.missing;
+  const osClears = target.nearMiss?.by === 'os' && missing?.psabi === 'OSXSAVE' ? missing : undefined;
+  const present = targetFeatures(target).filter((f) => f.cpuid && f !== osClears);
+  const absent = LEVELS.flatMap((l) => l.adds).filter((f) => f.cpuid && !present.includes(f));
+  return { present, absent };
 }
 
 /** The features the target's CPU must not have. */

@@ -101,6 +101,8 @@ export interface CheckResult {
   readonly refusal?: string;
   /** Why it was not judged (status skip only). */
   readonly skipReason?: string;
+  /** A skip because judging needs a guest that traps (fidelity below `traps`): --require-fidelity and --require-levels make it an error. */
+  readonly needs?: 'traps';
   /** Set on a failing check a known issue explains. */
   readonly explainedBy?: string;
 }

@@ -8,6 +8,9 @@ import path from 'node:path';
 import { dir } from 'tmp-promise';
 import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
+import type { RequiredFidelity } from '../accel/fidelity.js';
+import { exactTarget } from '../levels/targets.js';
+import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { levelgateCommand } from '../config/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
@@ -77,8 +80,10 @@ export interface CellEnvironment {
   readonly shell?: boolean;
   /** Stretches boot and command time limits when guests outnumber cores (default 1). */
   readonly timeScale?: number;
-  /** A level this host cannot provide is an error, not a skip (--require-levels). */
+  /** A level this host cannot provide, or provides only on a guest that cannot trap, is an error, not a skip (--require-levels). */
   readonly requireLevels?: boolean;
+  /** 'traps': a cell whose guest cannot trap the instructions above its CPU is an error (--require-fidelity traps). */
+  readonly requireFidelity?: RequiredFidelity;
   /** gate --audit: every package the steps install is audited against the guest's level (a check in its step). */
   readonly installAudit?: InstallAuditor;
   /** The drivers for this run's guests (a distribution image's own $releasever); default DRIVERS. */
@@ -173,6 +178,13 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     return env.requireLevels ? finish('error', `level ${level === cell.level ? cell.target.name : level} is required (--require-levels) but ${why}`) : finish('skip', why);
   }
 
+  // A cell that must trap does not boot where the accelerator only masks CPUID (KVM at v1, v2...).
+  const mustTrap = trapRequirement(env);
+  for (const level of mustTrap ? levels : []) {
+    const why = cannotTrap(level === cell.level ? cell.target : exactTarget(level), accelAt(level).accel!, mustTrap!);
+    if (why) return finish('error', why);
+  }
+
   const driver = (env.drivers ?? DRIVERS)[cell.driver];
   const first = startedOn.accel!;
   firstAccel = first;
@@ -228,6 +240,9 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     }
     const judged = judgeCell(transcript.steps, live);
     transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
+    // The canaries measured what the accelerator was expected to give: a guest that did not trap fails the requirement.
+    const untrapped = mustTrap ? didNotTrap(session.proofs, cell.target.name, mustTrap) : undefined;
+    if (untrapped) return finish('error', untrapped);
     if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
     // Stopped while the guest was kept (repro --keep, Ctrl-C): the verdict stands; no replay.
     if (env.signal?.aborted) return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
@@ -277,7 +292,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     }
     const errorSource = errorSourceOf(error);
     // The first guest of a near miss whose init dies: the image cannot run on that CPU (a cold boot; snapshots find it in prepare).
-    const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, error) : undefined;
+    const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, first, error) : undefined;
     if (cannot) return env.requireLevels ? finish('error', `${cell.target.name} is required (--require-levels) but ${cannot}`) : finish('skip', cannot);
     if (error instanceof CellError) {
       if (error.details) attachments.push(await writeDetails(evidence, error));

@@ -10,7 +10,7 @@ import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../guest/qemu-args.js';
 import type { ImageArtifacts } from '../image/build.js';
-import { GuestError, InitKilledError, InterruptedError, LevelProofError } from '../util/errors.js';
+import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelProofError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
@@ -57,8 +57,6 @@ export interface SessionOptions {
   readonly bootConsole?: string;
   /** The installed set of the first guest, when known (a snapshot's). */
   readonly initialInstalled?: readonly string[];
-  /** The detectors' answers in the first guest, when known (a snapshot's); else they are asked once it runs. */
-  readonly initialDetectors?: readonly DetectorReading[];
   /** Where console logs go. */
   readonly evidenceDir: string;
   readonly signal?: AbortSignal;
@@ -129,7 +127,8 @@ export class AgentSession implements CellSession {
       emulator: `${guest.facts.emulator} ${guest.facts.emulatorVersion}`,
       fidelity: guest.proof.fidelity,
       start: this.#options.start,
-      detectors: this.#options.initialDetectors ?? (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs)),
+      // Asked live in every cell, restored or not: a snapshot's answers are the saved guest's, not this CPU's.
+      detectors: (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs)),
     };
     this.#options.onGuest?.(guest);
     return adapt(guest, this.#options.signal);
@@ -166,13 +165,16 @@ function adapt(guest: AgentGuest, signal?: AbortSignal): CellGuest {
 }
 
 
-/** Why the image cannot run on a near-miss CPU (its init was killed there); undefined for any other failure. */
-export function imageCannotRun(target: CpuTarget, error: unknown): string | undefined {
-  if (!target.nearMiss || !(error instanceof InitKilledError)) return undefined;
-  // v3-bmi1 (BMI2 without BMI1): QEMU 7.2's TCG checks CPUID BMI1 for BZHI, a BMI2
-  // instruction that glibc's AVX2 string functions use, so the static busybox init traps.
-  const why = target.nearMiss.missing.psabi === 'BMI1' ? "QEMU's TCG traps BZHI (BMI2) when BMI1 is absent, and glibc's AVX2 string functions in the image's static init use it" : "a CPU no real machine is, whose missing feature the image's userland assumes";
-  return `the guest image's init dies of ${error.signal} on ${target.name} (${why}): ${error.message}`;
+/**
+ * Why the image cannot run on a near-miss CPU, when its init died there of the one known
+ * cause: v3-bmi1 (BMI2 without BMI1) under QEMU TCG, which checks CPUID BMI1 for BZHI (a
+ * BMI2 instruction glibc's AVX2 string functions use), so the static busybox init traps.
+ * Undefined for any other failure: another init death is not explained, and is an error
+ * with its console evidence.
+ */
+export function imageCannotRun(target: CpuTarget, accel: Accel, error: unknown): string | undefined {
+  if (!(error instanceof InitKilledError) || target.nearMiss?.missing.psabi !== 'BMI1' || target.nearMiss.by === 'os' || accel !== 'tcg' || error.signal !== 'SIGILL') return undefined;
+  return `the guest image's init dies of SIGILL on ${target.name}: QEMU's TCG traps BZHI (BMI2) when BMI1 is absent, and glibc's AVX2 string functions in the image's static init use it (${error.message})`;
 }
 
 /** What the cell runner asks for: a session for its one disk. */
@@ -263,7 +265,9 @@ export class BackendGuests implements CellGuests {
           try {
             await this.snapshot(target, accel, this.#backends[accel].bootTimeoutMs * 2);
           } catch (error) {
-            const why = imageCannotRun(target, error);
+            const why = imageCannotRun(target, accel, error);
+            // Another init death is left to the target's cells: each is an error with the console evidence.
+            if (why === undefined && error instanceof InitKilledError) return this.#options.log?.(`${target.name}: ${errorMessage(error)}`);
             if (why === undefined) throw error;
             unusable.set(target.name, why);
             this.#options.log?.(`${target.name}: ${why}`);
@@ -296,9 +300,10 @@ export class BackendGuests implements CellGuests {
       evidenceDir: request.evidenceDir,
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onGuest ? { onGuest: request.onGuest } : {}),
+      // A boot at the level the cell's CPU meets is on that CPU again: a near miss reboots as the near miss.
       boot: (level: LevelName, consoleLog: string) => {
         const accel = request.accelAt(level);
-        return this.#backends[accel].boot(bootOptions(level, accel, consoleLog, disk));
+        return this.#backends[accel].boot(bootOptions(level, accel, consoleLog, disk, level === target.level ? target : undefined));
       },
     };
     const coldFirst = (level: LevelName, consoleLog: string) => this.#backends[request.firstAccel].boot(bootOptions(level, request.firstAccel, consoleLog, disk, target));
@@ -308,7 +313,6 @@ export class BackendGuests implements CellGuests {
       start: 'snapshot',
       bootConsole: snapshot.bootConsole,
       initialInstalled: snapshot.installed,
-      initialDetectors: snapshot.detectors,
       first: async (level, consoleLog) => {
         try {
           return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));

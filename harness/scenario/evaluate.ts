@@ -1,10 +1,12 @@
 // Compares what a step produced with what the scenario expects. Pure: every check names
 // what it expected, what it saw and, when it failed, how (the deviation a known issue
-// can explain). Checks that only a trapping emulator can judge are skipped elsewhere.
+// can explain). Below fidelity `traps`, what only a CPU that traps can tell is not
+// judged: a `dies` check, and a program built above the guest's level that ran (a KVM
+// guest's CPU executes some of what a real CPU of its level refuses).
 import type { Fidelity } from '../levels/canaries.js';
 import { rpmArchOf, type RpmArch } from '../levels/arch.js';
 import { DETECTORS, levelOfArch, type DetectorName, type DetectorReading } from '../levels/detectors.js';
-import type { LevelName } from '../levels/table.js';
+import { levelIndex, type LevelName } from '../levels/table.js';
 import { bestVariant, evraString, newestRunnable, parseNevra, type AvailablePackage } from '../repos/available.js';
 import { compareEvr, formatEvr } from '../repos/evr.js';
 import type { CheckResult, Deviation } from '../results/types.js';
@@ -87,6 +89,19 @@ function programDeviation(run: ProgramRun | undefined): Deviation {
   return 'output';
 }
 
+/**
+ * Why a program that ran proves nothing on this guest, or undefined: below `traps`, a
+ * build above the guest's level (its package's arch, in the identity it reports) may
+ * have executed instructions a real CPU of that level refuses.
+ */
+function cannotTrust(run: ProgramRun, seen: Observation): string | undefined {
+  if (seen.fidelity === 'traps' || !run.identity) return undefined;
+  const arch = run.identity.split(' ')[2] ?? '';
+  const built = levelOfArch(arch);
+  if (built === null || levelIndex(built) <= levelIndex(seen.level)) return undefined;
+  return `the build is ${arch} (${built}) and this guest's fidelity is ${seen.fidelity}: its CPU runs some instructions above ${seen.level}, so only a guest that traps can tell whether it runs here`;
+}
+
 /** True when the program ran as a working program: exit 0, and a fixture program reports its own package. */
 function programRuns(run: ProgramRun | undefined): boolean {
   if (!run || run.missing || run.problem || run.signal || run.exitCode !== 0) return false;
@@ -113,11 +128,16 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
 
   for (const [name, want] of Object.entries(expectation.installed ?? {})) checks.push(installedCheck(name, want, seen));
 
-  for (const program of expectation.runs ?? []) {
-    const run = seen.programs[program];
-    const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
-    judge({ kind: 'runs', subject: program, check: `runs ${program}`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
-  }
+  /** A program that ran is a pass only where its CPU would have refused what it must not run. */
+  const judgeRun = (c: Omit<CheckResult, 'status' | 'deviation' | 'expected' | 'actual'>, run: ProgramRun | undefined) => {
+    const check = { ...c, expected: run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)', actual: programActual(run) };
+    const ok = programRuns(run);
+    const untrusted = ok ? cannotTrust(run!, seen) : undefined;
+    if (untrusted) checks.push({ ...check, status: 'skip', skipReason: untrusted, needs: 'traps' });
+    else judge(check, ok, programDeviation(run));
+  };
+
+  for (const program of expectation.runs ?? []) judgeRun({ kind: 'runs', subject: program, check: `runs ${program}` }, seen.programs[program]);
 
   for (const name of expectation.runsPackage ?? []) {
     const programs = seen.packagePrograms?.[name] ?? [];
@@ -125,18 +145,14 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
     // Nothing to run is never a pass: a package that is not installed fails, one that ships nothing runnable is not judged.
     if (installedOf(seen.installed, name).length === 0) checks.push({ ...base, actual: 'not installed', status: 'fail', deviation: 'missing' });
     else if (programs.length === 0) checks.push({ ...base, actual: 'ships no program or library', status: 'skip', skipReason: `${name} ships no program or library: nothing of it can run` });
-    for (const program of programs) {
-      const run = seen.programs[program];
-      const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
-      judge({ kind: 'runs', subject: program, check: `runs ${program} (${name})`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
-    }
+    for (const program of programs) judgeRun({ kind: 'runs', subject: program, check: `runs ${program} (${name})` }, seen.programs[program]);
   }
 
   for (const program of expectation.dies ?? []) {
     const run = seen.programs[program];
     const base = { kind: 'dies' as const, subject: program, check: `dies ${program}`, expected: 'sigill', actual: programActual(run) };
     if (seen.fidelity !== 'traps') {
-      checks.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}` });
+      checks.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}`, needs: 'traps' });
       continue;
     }
     const dev: Deviation = !run || run.missing ? 'not-run' : run.signal && run.signal !== 'SIGILL' ? 'signal' : run.exitCode === 0 ? 'ran' : 'exit';
@@ -190,11 +206,7 @@ export function evaluate(expectation: Expectation, seen: Observation): CheckResu
   if (expectation.runnable) {
     const programs = seen.runnablePrograms ?? [];
     if (programs.length === 0) checks.push({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: "no program of the scenario's packages is installed", status: 'fail', deviation: 'missing' });
-    for (const program of programs) {
-      const run = seen.programs[program];
-      const expected = run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)';
-      judge({ kind: 'runnable', subject: program, check: `runnable: ${program}`, expected, actual: programActual(run) }, programRuns(run), programDeviation(run));
-    }
+    for (const program of programs) judgeRun({ kind: 'runnable', subject: program, check: `runnable: ${program}` }, seen.programs[program]);
   }
   return checks;
 }

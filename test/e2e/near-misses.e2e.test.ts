@@ -11,10 +11,15 @@ import { ALL_NEAR_MISSES, OS_NEAR_MISS_TARGETS, parseTargetName, type CpuTarget 
 import { planCells } from '../../harness/plan/plan.js';
 import { runCell } from '../../harness/run/cell.js';
 import { prepareRun } from '../../harness/run/prepare.js';
-import { InitKilledError, LevelUnavailableError } from '../../harness/util/errors.js';
+import { InitKilledError, LevelProofError, LevelUnavailableError } from '../../harness/util/errors.js';
+import { QemuGuest } from '../../harness/guest/qemu-guest.js';
+import { qemuCpuArgument } from '../../harness/levels/qemu-cpu.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
-import { removeScratch, scratchDir, testImage } from './helpers.js';
+import { removeScratch, scratchDir, testImage, withScratch } from './helpers.js';
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 
 /** Near misses whose guest cannot boot this image: Debian's static busybox (init) assumes the missing feature. */
 const IMAGE_CANNOT_RUN = ['v2-ssse3', 'v3-bmi1'];
@@ -40,7 +45,7 @@ test.before(async () => {
   await testImage();
 });
 
-test('every QEMU near miss lacks exactly its one feature in CPUID, cpuinfo and the modalias, and meets the level below for every detector but dnf5', async (t) => {
+test('every QEMU near miss passes its proof and lacks exactly its one feature in CPUID, cpuinfo and the modalias, and meets the level below for every detector but dnf5', async (t) => {
   const queue = new PQueue({ concurrency: 2 });
   const results = await Promise.all(CPU_NEAR_MISSES.map((target) => queue.add(async () => [target, await detectorsOn(target)] as const)));
   t.is(results.length, 14);
@@ -89,4 +94,42 @@ test('every cell records every detector in its facts: the detection scenario on 
   } finally {
     await removeScratch(scratch);
   }
+});
+
+test('a plain v2 CPU presented as v3-fma fails its proof: CPUID, cpuinfo and the canaries lack the rest of v3', async (t) => {
+  const image = await testImage();
+  const error = await t.throwsAsync(QemuGuest.boot({ image, level: 'v2', target: parseTargetName('v3-fma')!, cpu: qemuCpuArgument('v2'), accel: 'tcg' }), { instanceOf: LevelProofError });
+  t.regex(error.message, /does not see v3-fma: cpuinfo: avx avx2 bmi1 bmi2 f16c abm movbe xsave are missing, but v3-fma lacks only FMA/);
+  t.regex(error.details ?? '', /cpuid: the CPU lacks AVX AVX2 BMI1 BMI2 F16C LZCNT MOVBE OSXSAVE, which v3-fma/);
+  t.regex(error.details ?? '', /canary movbe \(v3\) should run on v3-fma, which has MOVBE, but gave sigill/);
+});
+
+test('a v3 fixture program runs on v3 and dies on every near miss of v3 the image boots: SIGILL, or a wrong value (LZCNT as BSR)', async (t) => {
+  t.timeout(20 * 60_000);
+  const image = await testImage();
+  await withScratch('fixture-near-misses', async (dir) => {
+    const source = fileURLToPath(new URL('../../../harness/fixtures/sources/variant.c', import.meta.url));
+    await execa('gcc', ['-O2', '-Wall', '-Werror', '-march=x86-64-v3', '-DLG_LEVEL=3', '-DLG_NAME="lgx"', '-DLG_EVR="1.0-1"', '-DLG_ARCH="x86_64_v3"', '-o', path.join(dir, 'lgx'), source]);
+    const queue = new PQueue({ concurrency: 2 });
+    const runOn = (name: string) =>
+      queue.add(async () => {
+        const target = parseTargetName(name)!;
+        const guest = await QemuGuest.boot({ image, level: target.level, ...(target.nearMiss ? { target } : {}), accel: 'tcg', dataFolders: [{ name: 'lg', folder: dir }], bootTimeoutMs: 240_000 });
+        try {
+          const r = await guest.exec(['/mnt/lg/lgx'], { timeoutMs: 60_000 });
+          return [name, r.signal ?? `exit ${r.exitCode}`, r.stdout.trim()] as const;
+        } finally {
+          await guest.dispose();
+        }
+      });
+    const results = await Promise.all(['v3', 'v3-fma', 'v3-movbe', 'v3-lzcnt', 'v3-f16c', 'v3-bmi2'].map(runOn));
+    t.deepEqual(results, [
+      ['v3', 'exit 0', 'lgx 1.0-1 x86_64_v3'],
+      ['v3-fma', 'SIGILL', ''],
+      ['v3-movbe', 'SIGILL', ''],
+      ['v3-lzcnt', 'exit 3', ''],
+      ['v3-f16c', 'SIGILL', ''],
+      ['v3-bmi2', 'SIGILL', ''],
+    ]);
+  });
 });

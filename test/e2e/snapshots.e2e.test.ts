@@ -2,7 +2,7 @@
 // and the same installed sets, step by step, as the same cell booted cold; the
 // snapshot is never written by a restore; a damaged snapshot is rebuilt, never used;
 // an interrupted build publishes nothing.
-import { readdir, stat, truncate, chmod } from 'node:fs/promises';
+import { cp, readdir, readFile, stat, truncate, chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { BACKENDS } from '../../harness/accel/backends.js';
@@ -15,7 +15,10 @@ import { BackendGuests } from '../../harness/run/session.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 import { leftovers, removeScratch, scratchDir } from './helpers.js';
-import { exactTarget } from '../../harness/levels/targets.js';
+import { exactTarget, parseTargetName } from '../../harness/levels/targets.js';
+import { snapshotKey } from '../../harness/guest/qemu-snapshot.js';
+import { qemuCpuArgument } from '../../harness/levels/qemu-cpu.js';
+import { LevelProofError } from '../../harness/util/errors.js';
 
 let scratch: string;
 let prepared: Prepared;
@@ -47,7 +50,7 @@ test.serial('a cell restored from a snapshot and the same cell booted cold give 
     restored.steps.map((s) => [s.title, s.level, s.installedAfter, s.checks.map((c) => `${c.check}: ${c.status} ${c.actual}`)]),
     cold.steps.map((s) => [s.title, s.level, s.installedAfter, s.checks.map((c) => `${c.check}: ${c.status} ${c.actual}`)]),
   );
-  // The restored cell's proof is the snapshot's; the move to the older CPU is a cold boot with its own proof.
+  // The restored cell is proven again, live; the move to the older CPU is a cold boot with its own proof.
   t.deepEqual(restored.proofs.map((p) => p.proven), ['v3', 'v2']);
   t.true(restored.timings.bootMs < cold.timings.bootMs, `restore ${restored.timings.bootMs} ms vs cold ${cold.timings.bootMs} ms`);
 });
@@ -99,4 +102,40 @@ test.serial('a snapshot whose build is interrupted is never published', async (t
   await t.throwsAsync(building);
   t.deepEqual((await readdir(path.join(cacheDir, 'snapshots')).catch(() => [])).filter((f) => !f.endsWith('.lock')), []);
   t.deepEqual((await leftovers(scratch)).processes, []);
+});
+
+test.serial("a restored guest is proven live: a snapshot copied onto another CPU's key fails its proof", async (t) => {
+  const cacheDir = path.join(scratch, 'cache-copied');
+  const v2 = { image: prepared.artifacts, level: 'v2' as const, accel: 'tcg' as const, dataDisks: [] };
+  const v3 = { ...v2, level: 'v3' as const };
+  const saved = await ensureQemuSnapshot(v2, { cacheDir });
+  // A restore of the right snapshot reruns the proof: CPUID read live, canaries rerun.
+  const good = await QemuGuest.restore({ image: prepared.artifacts, level: 'v2', accel: 'tcg', tmpDir: scratch }, saved);
+  t.is(good.proof.proven, 'v2');
+  t.true(good.proof.cpuid.includes('POPCNT') && !good.proof.cpuid.includes('AVX'), good.proof.cpuid.join(' '));
+  t.true(good.timings.proofMs > 0);
+  await good.dispose();
+  // The v2 snapshot's files under the v3 key, its manifest naming that key: it loads, and the restore is refused.
+  const { key } = await snapshotKey(v3);
+  const copy = path.join(cacheDir, 'snapshots', key);
+  await cp(saved.dir, copy, { recursive: true });
+  const manifest = path.join(copy, 'manifest.json');
+  await writeFile(manifest, JSON.stringify({ ...JSON.parse(await readFile(manifest, 'utf8')), key }));
+  const forged = await ensureQemuSnapshot(v3, { cacheDir });
+  t.is(forged.dir, copy, 'the copy is taken for the v3 snapshot');
+  const error = await t.throwsAsync(QemuGuest.restore({ image: prepared.artifacts, level: 'v3', accel: 'tcg', tmpDir: scratch }, forged), { instanceOf: LevelProofError });
+  t.regex(error.message, /restored from a snapshot does not see v3/);
+  t.deepEqual((await leftovers(scratch)).processes, []);
+});
+
+test.serial('a near-miss snapshot restored on a CPU that has the missing feature is refused by CPUID read live', async (t) => {
+  const target = parseTargetName('v3-fma')!;
+  const snapshot = await ensureQemuSnapshot({ image: prepared.artifacts, level: 'v2', target, accel: 'tcg', dataDisks: [] }, { cacheDir: path.join(scratch, 'cache-fma') });
+  // The saved RAM (cpuinfo) still says v3-fma; only the live CPUID and canaries can tell.
+  const error = await t.throwsAsync(
+    QemuGuest.restore({ image: prepared.artifacts, level: 'v2', target, cpu: qemuCpuArgument('v3'), accel: 'tcg', tmpDir: scratch }, snapshot),
+    { instanceOf: LevelProofError },
+  );
+  t.regex(error.message, /does not see v3-fma/);
+  t.regex(error.details ?? '', /cpuid: the CPU has FMA, which v3-fma .* lacks/);
 });

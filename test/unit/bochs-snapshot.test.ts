@@ -123,6 +123,7 @@ const INPUTS: BochsSnapshotInputs = {
   rootDisk: { path: '/c/root.img', size: 2113929216, mtimeMs: 2 },
   dataDisks: [{ name: 'fixtures', path: '/c/fixtures.img', size: 516096, mtimeMs: 3 }],
   warmUp: [],
+  proofCode: '0123456789abcdef',
 };
 
 test('the snapshot key is stable and changes with every input', (t) => {
@@ -143,6 +144,8 @@ test('the snapshot key is stable and changes with every input', (t) => {
     { bootDisk: { ...INPUTS.bootDisk, size: 1 } },
     { dataDisks: [] },
     { warmUp: [{ argv: ['dnf5', 'makecache'] }] },
+    // A fix to the proof, canary judgement or detectors must not leave old proofs in force.
+    { proofCode: 'fedcba9876543210' },
   ];
   const keys = variants.map((v) => bochsSnapshotKey({ ...INPUTS, ...v }));
   t.is(new Set([key, ...keys]).size, variants.length + 1);

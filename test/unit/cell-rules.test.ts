@@ -19,7 +19,8 @@ import type { CellResult } from '../../harness/results/types.js';
 import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import { fakeGuests } from '../fixtures/fake-guests.js';
-import { GuestError } from '../../harness/util/errors.js';
+import type { CellGuests } from '../../harness/run/session.js';
+import { GuestError, InitKilledError } from '../../harness/util/errors.js';
 import { fakePm, nevra, type FakePm } from '../fixtures/fake-pm.js';
 import type { FakeReply } from '../fixtures/fake-guests.js';
 import { writeRepo, type FakePackage } from '../fixtures/repodata.js';
@@ -88,6 +89,7 @@ interface RunOptions {
   readonly fidelity?: Fidelity;
   readonly accel?: (target: string) => AccelChoice;
   readonly requireLevels?: boolean;
+  readonly requireFidelity?: 'traps';
   readonly today?: string;
 }
 
@@ -116,6 +118,7 @@ async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply |
     knownIssues: options.knownIssues ?? [],
     today: options.today ?? TODAY,
     ...(options.requireLevels ? { requireLevels: true } : {}),
+    ...(options.requireFidelity ? { requireFidelity: options.requireFidelity } : {}),
   });
 }
 
@@ -380,4 +383,88 @@ test('Ctrl-C while the guest is kept (repro --keep) leaves the verdict standing:
   t.is(result.verdict, 'fail', result.reason);
   t.regex(result.reason, /installed lgx: expected 1\.0-1\.x86_64_v3, got 1\.0-1\.x86_64/);
   t.is(guests.guests.length, 1);
+});
+
+test('below traps, a program built above the guest\'s level that ran is not judged as pass (runs, runnable); at or below its level it is', async (t) => {
+  const s = defineScenario({ ...scenario, steps: [enable('main'), install('lgx').expect({ runs: ['lgx'] })] });
+  const masked = await run(s, installs(V3), { level: 'v2', fidelity: 'masks-only' });
+  t.is(masked.verdict, 'skip');
+  const check = masked.steps[1]!.checks.find((c) => c.kind === 'runs')!;
+  t.deepEqual([check.status, check.needs], ['skip', 'traps']);
+  t.regex(check.skipReason ?? '', /^the build is x86_64_v3 \(v3\) and this guest's fidelity is masks-only: its CPU runs some instructions above v2/);
+  // The baseline build is judged on the same guest; the v3 build on a v3 guest too.
+  t.is((await run(s, installs(X86_64), { level: 'v2', fidelity: 'masks-only' })).verdict, 'pass');
+  t.is((await run(s, installs(V3), { level: 'v3', fidelity: 'masks-only' })).verdict, 'pass');
+  // A failure stays a failure: a SIGILL is what a CPU of the level does too.
+  const died = await run(s, installs(V3, (c) => (c === '/usr/bin/lgx' ? { signal: 'SIGILL' } : undefined)), { level: 'v2', fidelity: 'masks-only' });
+  t.is(died.verdict, 'fail');
+});
+
+test('--require-fidelity traps: a cell that cannot trap is an error, before booting (KVM at v2) and when its canaries say so', async (t) => {
+  const s = defineScenario({ ...scenario, steps: [enable('main'), install('lgx').expect({ dies: ['lgx'] })] });
+  const kvm = (l: string): AccelChoice => ({ target: l, accel: 'kvm', why: 'fake KVM host' });
+  const predicted = await run(s, installs(V3), { level: 'v2', accel: kvm, requireFidelity: 'traps' });
+  t.is(predicted.verdict, 'error');
+  t.is(predicted.reason, 'v2 must run on a guest that traps (--require-fidelity traps) but QEMU KVM only masks CPUID there: BMI1 BMI2 LZCNT MOVBE would run on the host CPU; use --accel auto or tcg');
+  t.deepEqual(predicted.proofs, [], 'no guest was booted');
+  // KVM at v3 traps (AVX-512 needs state the guest never enables): the cell runs.
+  t.is((await run(s, installs(V3), { level: 'v3', accel: kvm, requireFidelity: 'traps' })).verdict, 'fail');
+  // The canaries measure masks-only where traps was expected: an error, not a skip.
+  const measured = await run(s, installs(V3), { level: 'v2', fidelity: 'masks-only', requireFidelity: 'traps' });
+  t.is(measured.verdict, 'error');
+  t.regex(measured.reason, /^v2 must run on a guest that traps \(--require-fidelity traps\) but its guest at v2 only masks CPUID \(fidelity masks-only/);
+  // Without the flag the same cell is a skip that says why, never a pass.
+  t.is((await run(s, installs(V3), { level: 'v2', fidelity: 'masks-only' })).verdict, 'skip');
+});
+
+test('--require-levels is not satisfied by a cell that only masks CPUID', async (t) => {
+  const kvm = (l: string): AccelChoice => ({ target: l, accel: 'kvm', why: 'fake KVM host' });
+  const required = await run(scenario, installs(X86_64), { level: 'v2', accel: kvm, requireLevels: true });
+  t.is(required.verdict, 'error');
+  t.regex(required.reason, /^v2 must run on a guest that traps \(--require-levels\)/);
+  const measured = await run(scenario, installs(X86_64), { level: 'v2', fidelity: 'masks-only', requireLevels: true });
+  t.is(measured.verdict, 'error');
+});
+
+/** Guests whose first boot dies: the init killed by `signal`, with the console tail as evidence. */
+const dyingGuests = (signal: string): CellGuests => ({
+  open: async () => ({
+    proofs: [],
+    consoleLogs: [],
+    bootMs: 0,
+    start: async () => {
+      throw new InitKilledError(`guest fake: its init (PID 1) was killed by ${signal}: the image's userland does not run on this CPU (Kernel panic - not syncing: Attempted to kill init!)`, signal, { details: 'console tail:\ntraps: busybox[1] trap invalid opcode ip:4a2f31 sp:7ffc error:0 in busybox[401000+9c000]' });
+    },
+    bootAt: async () => {
+      throw new Error('not reached');
+    },
+    current: () => {
+      throw new Error('no guest');
+    },
+    dispose: async () => {},
+  }),
+});
+
+test('an init death on a near miss is a skip only for the known QEMU BZHI check (v3-bmi1 under TCG); any other is an error with its console evidence', async (t) => {
+  const s = defineScenario({ id: 'detects', title: 'detects', drivers: ['rpm'], nearMisses: true, steps: [install('lgx')] });
+  const cellAt = (target: string) => planCells([s], { targets: [target] })[0]!;
+  const env = async (signal: string, accel: 'tcg' | 'kvm' = 'tcg') => ({
+    image: { digest: 'fake', kernel: 'fake', packages: {} },
+    guests: dyingGuests(signal),
+    catalog: new RepoCatalog(await mkdtemp(path.join(root, 'init-'))),
+    accel: (l: string): AccelChoice => ({ target: l, accel, why: 'fake' }),
+    knownIssues: [],
+    evidenceDir: await mkdtemp(path.join(root, 'init-evidence-')),
+    today: TODAY,
+  });
+  const bzhi = await runCell(cellAt('v3-bmi1'), await env('SIGILL'));
+  t.is(bzhi.verdict, 'skip');
+  t.regex(bzhi.reason, /^the guest image's init dies of SIGILL on v3-bmi1: QEMU's TCG traps BZHI \(BMI2\) when BMI1 is absent/);
+  for (const [target, signal, accel] of [['v3-fma', 'SIGILL', 'tcg'], ['v3-bmi1', 'SIGSEGV', 'tcg'], ['v3-bmi1', 'SIGILL', 'kvm']] as const) {
+    const died = await runCell(cellAt(target), await env(signal, accel));
+    t.is(died.verdict, 'error', `${target} ${signal} ${accel}`);
+    t.regex(died.reason, new RegExp(`its init \\(PID 1\\) was killed by ${signal}`));
+    const evidence = await readFile(died.attachments.find((a) => a.endsWith('error.txt'))!, 'utf8');
+    t.regex(evidence, /trap invalid opcode ip:4a2f31/);
+  }
 });

@@ -35,3 +35,21 @@ test('a per-level library package with a gzip payload: its rich supplement and t
   const spec = fixtureSpec(overlay, ['/usr/lib64/glibc-hwcaps/x86-64-v2/liblgpat.so.1']).split('\n');
   t.deepEqual(spec.slice(5, 9), ['%global _binary_payload w9.gzdio', 'AutoReqProv: no', 'Requires: lgpat = 1.0-1', 'Supplements: (lgpat = 1.0 and patterns-glibc-hwcaps-x86_64_v2)']);
 });
+
+test('fixture programs exercise every feature of their level (and of the levels below it), so each near miss kills the wrong build', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { fileURLToPath } = await import('node:url');
+  const { LEVELS } = await import('../../harness/levels/table.js');
+  const header = await readFile(fileURLToPath(new URL('../../../harness/fixtures/sources/variant-level.h', import.meta.url)), 'utf8');
+  // The features each `#if LG_LEVEL >= N` block of lg_level_instruction names, in order.
+  const body = header.slice(header.indexOf('static inline int lg_level_instruction'));
+  const byLevel = new Map<number, string[]>();
+  let level = 0;
+  for (const line of body.split('\n')) {
+    const guard = /^#if LG_LEVEL >= (\d)/.exec(line);
+    if (guard) level = Number(guard[1]);
+    const feature = /ok &= lg_\w+\(\);\s*\/\* feature (\S+) \*\//.exec(line);
+    if (feature) byLevel.set(level, [...(byLevel.get(level) ?? []), feature[1]!]);
+  }
+  for (const l of LEVELS.slice(1)) t.deepEqual(byLevel.get(Number(l.name.slice(1))), l.adds.map((f) => f.psabi), l.name);
+});

@@ -4,7 +4,7 @@ import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuinfoFlags } from '../../
 import { proveLevel } from '../../harness/levels/proof.js';
 import { qemuCpuArgument } from '../../harness/levels/qemu-cpu.js';
 import { featuresAbove, featuresUpTo, LEVELS, parseLevelName } from '../../harness/levels/table.js';
-import { CANARY_OUTPUT_V2, CANARY_OUTPUT_V2_KVM, CPUINFO_FLAGS, cpuinfo, glibcHelp } from '../fixtures/guest-output.js';
+import { CANARY_OUTPUT_V2, CANARY_OUTPUT_V2_KVM, CPUID, CPUINFO_FLAGS, cpuinfo, glibcHelp } from '../fixtures/guest-output.js';
 
 const flags = (s: string) => new Set(s.split(' '));
 
@@ -87,7 +87,7 @@ test('canaries: KVM only masks CPUID, and the verdict says so', (t) => {
 });
 
 test('proveLevel accepts a guest that sees exactly its level', (t) => {
-  const proof = proveLevel('v2', { cpuinfo: cpuinfo(CPUINFO_FLAGS.v2), glibcHelp: glibcHelp(['x86-64-v2']), canaryOutput: CANARY_OUTPUT_V2 });
+  const proof = proveLevel('v2', { cpuinfo: cpuinfo(CPUINFO_FLAGS.v2), cpuid: CPUID.v2, glibcHelp: glibcHelp(['x86-64-v2']), canaryOutput: CANARY_OUTPUT_V2 });
   t.true(proof.ok);
   t.is(proof.proven, 'v2');
   t.is(proof.glibcLevel, 'v2');
@@ -96,7 +96,7 @@ test('proveLevel accepts a guest that sees exactly its level', (t) => {
 });
 
 test('proveLevel catches a level mismatch, with every reason', (t) => {
-  const proof = proveLevel('v3', { cpuinfo: cpuinfo(CPUINFO_FLAGS.v2), glibcHelp: glibcHelp(['x86-64-v2']), canaryOutput: CANARY_OUTPUT_V2 });
+  const proof = proveLevel('v3', { cpuinfo: cpuinfo(CPUINFO_FLAGS.v2), cpuid: CPUID.v2, glibcHelp: glibcHelp(['x86-64-v2']), canaryOutput: CANARY_OUTPUT_V2 });
   t.false(proof.ok);
   t.is(proof.proven, 'v2');
   t.deepEqual(proof.problems.slice(0, 3), [
@@ -107,16 +107,17 @@ test('proveLevel catches a level mismatch, with every reason', (t) => {
 });
 
 test('proveLevel rejects plain qemu64 as v1: the pin is not exact', (t) => {
-  const proof = proveLevel('v1', { cpuinfo: cpuinfo(CPUINFO_FLAGS.qemu64), glibcHelp: glibcHelp([]), canaryOutput: CANARY_OUTPUT_V2.replace(/ v2 ok \S+/g, ' v2 sigill -') });
+  const proof = proveLevel('v1', { cpuinfo: cpuinfo(CPUINFO_FLAGS.qemu64), cpuid: CPUID.v1, glibcHelp: glibcHelp([]), canaryOutput: CANARY_OUTPUT_V2.replace(/ v2 ok \S+/g, ' v2 sigill -') });
   t.false(proof.ok);
   t.deepEqual(proof.problems, ['cpuinfo: flags above v1 are present: cx16 lahf_lm pni (the pin is not exact)']);
 });
 
 test('proveLevel refuses evidence that is missing', (t) => {
-  const proof = proveLevel('v2', { cpuinfo: '', glibcHelp: '', canaryOutput: '' });
+  const proof = proveLevel('v2', { cpuinfo: '', cpuid: '', glibcHelp: '', canaryOutput: '' });
   t.deepEqual(proof.problems, [
     'cpuinfo: no flags line in /proc/cpuinfo',
     'glibc: `ld.so --help` printed no glibc-hwcaps section (glibc older than 2.33?)',
     'canaries: levelgate-canary printed no results',
+    'cpuid: `ld.so --list-diagnostics` printed no CPUID words (glibc older than 2.33?)',
   ]);
 });

@@ -2,7 +2,8 @@ import test from 'ava';
 import { classifyConsoleLine } from '../../harness/guest/console.js';
 import { quoteCommand, signalName } from '../../harness/guest/guest.js';
 import { CleanupStack } from '../../harness/util/cleanup-stack.js';
-import { resolveAccel, resolveDataDisk, resolveDriver, resolveLevel, resolveSeconds } from '../../runners/resolve.js';
+import { resolveAccel, resolveDataDisk, resolveDriver, resolveFidelity, resolveLevel, resolveSeconds } from '../../runners/resolve.js';
+import { validateConfig } from '../../harness/config/load.js';
 
 test('the cleanup stack releases in reverse order, all of it, once', async (t) => {
   const order: string[] = [];
@@ -45,4 +46,11 @@ test('bad flags are named in the error, with the known values', (t) => {
   t.deepEqual(resolveDataDisk('repo=/srv/r'), { name: 'repo', folder: '/srv/r' });
   t.is(resolveLevel('x86_64_v3'), 'v3');
   t.is(resolveSeconds('1.5', '--timeout'), 1500);
+});
+
+test('--require-fidelity and requireFidelity accept traps, and name anything else', (t) => {
+  t.is(resolveFidelity('traps'), 'traps');
+  t.throws(() => resolveFidelity('trap'), { message: "--require-fidelity: 'trap' is not a fidelity levelgate can require; known: traps" });
+  t.deepEqual(validateConfig({ requireFidelity: 'traps' }, 'levelgate.config.ts'), []);
+  t.deepEqual(validateConfig({ requireFidelity: 'masks-only' }, 'levelgate.config.ts'), ["levelgate.config.ts: requireFidelity: 'masks-only' is not a fidelity levelgate can require; known: traps"]);
 });

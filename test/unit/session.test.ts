@@ -1,0 +1,55 @@
+// BackendGuests and AgentSession with a backend table that boots nothing: which CPU each
+// boot of a cell is on, and where the facts of a restored cell come from.
+import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseDetection } from '../../harness/levels/detectors.js';
+import { parseTargetName } from '../../harness/levels/targets.js';
+import { BackendGuests, type SessionRequest } from '../../harness/run/session.js';
+import { DETECTION_V3, FAKE_IMAGE, fakeBackends } from '../fixtures/fake-backends.js';
+
+async function request(name: string): Promise<SessionRequest & { cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-session-'));
+  return { firstAccel: 'tcg', target: parseTargetName(name)!, accelAt: () => 'tcg', bootTimeoutMs: () => 1000, evidenceDir: dir, scratch: dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+test('a near-miss cell that reboots comes back on the near miss, and a move to another level is on that exact level', async (t) => {
+  const { table, boots } = fakeBackends();
+  const guests = new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: false, backends: table });
+  const r = await request('v3-fma');
+  try {
+    const session = await guests.open(r);
+    await session.start('v2');
+    await session.bootAt('v2');
+    await session.bootAt('v3');
+    await session.dispose();
+    t.deepEqual(
+      boots.map((b) => [b.options.level, b.options.target?.name ?? 'exact']),
+      [
+        ['v2', 'v3-fma'],
+        ['v2', 'v3-fma'],
+        ['v3', 'exact'],
+      ],
+    );
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test("a restored cell's detectors are asked live in the guest, never copied from the snapshot", async (t) => {
+  const stale = parseDetection(DETECTION_V3).map((d) => ({ ...d, answer: 'from the snapshot', level: 'v1' as const }));
+  const { table, boots } = fakeBackends({ snapshotDetectors: stale });
+  const guests = new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: true, backends: table });
+  const r = await request('v3');
+  try {
+    const session = await guests.open(r);
+    await session.start('v3');
+    t.is(boots[0]?.how, 'restore');
+    t.is(session.facts?.start, 'snapshot');
+    t.deepEqual(session.facts?.detectors, parseDetection(DETECTION_V3));
+    await session.dispose();
+  } finally {
+    await r.cleanup();
+  }
+});
