@@ -253,10 +253,29 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       else if (role !== 'query' || command.argv[0] !== QUERY_INSTALLED.argv[0]) transcript.packageManagerMs += result.durationMs;
       return { ...result, forensics: records.map((r) => r.line) };
     };
-    /** Runs a tool command and judges it: a hang or a broken contract is a ProductFailure, a harness problem a CellError, each naming the command. */
+    /** The installed set before this step, once known. */
+    let before: readonly string[] | undefined = installedNow;
+    /** The product failed in this step: the step so far is the evidence, with the failing check; the cell ends here. */
+    const failed = (error: unknown): never => {
+      if (error instanceof ProductFailure) {
+        const record: StepRecord = { index, title, action: actionName(step.action), level: guest.level, commands, installedBefore: before ?? [], installedAfter: installedNow ?? before ?? [], checks: [error.check] };
+        transcript.steps.push(record);
+        hooks.onStepEnd?.(record);
+      }
+      throw error;
+    };
+    /** A tool command's ending under its contract (a hang or a broken contract fails the step, a harness problem is a CellError). */
+    const ending = (result: ExecResult, judgement: Judgement): Judgement => {
+      try {
+        return judgeEnding(`step ${index} (${title})`, result, judgement, program.limits.commandMs);
+      } catch (error) {
+        return failed(error);
+      }
+    };
+    /** Runs a tool command and judges it. */
     const tool = async (command: GuestCommand, purpose: CommandPurpose): Promise<{ result: ExecResult; judged: Judgement }> => {
       const result = await run(command, purpose === 'operation' ? 'action' : purpose === 'configure' || purpose === 'refresh' ? 'setup' : 'query', program.limits.commandMs);
-      return { result, judged: judgeEnding(`step ${index} (${title})`, result, driver.judge(purpose, result), program.limits.commandMs) };
+      return { result, judged: ending(result, driver.judge(purpose, result)) };
     };
     const queryInstalled = async () => parseInstalled((await tool(QUERY_INSTALLED, 'query')).result.stdout);
     const available = (): AvailablePackage[] => enabled.flatMap((name) => [...(program.repos.get(name)?.packages(releasever) ?? [])]);
@@ -302,128 +321,118 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       return true;
     };
 
-    let installedBefore: string[] | undefined = installedNow;
-    try {
-      installedBefore ??= await queryInstalled();
-      let outcome: Outcome | undefined;
-      let updates: string[] | undefined;
-      let detectors: DetectorReading[] | undefined;
-      let changesInstalled = true;
-      const judgeOutcome = (judged: Judgement): Outcome => (judged.kind === 'refused' ? { kind: 'refused', reason: judged.reason, message: judged.message } : { kind: 'ok' });
+    const installedBefore = installedNow ?? (await queryInstalled());
+    before = installedBefore;
+    let outcome: Outcome | undefined;
+    let updates: string[] | undefined;
+    let detectors: DetectorReading[] | undefined;
+    let changesInstalled = true;
+    const judgeOutcome = (judged: Judgement): Outcome => (judged.kind === 'refused' ? { kind: 'refused', reason: judged.reason, message: judged.message } : { kind: 'ok' });
 
-      const action: StepAction = step.action;
-      switch (action.kind) {
-        case 'repos': {
-          changesInstalled = false;
-          enabled = action.use.map((name) => resolveRepoName(program, name, releasever, index, title));
-          const { commands: setup, refresh } = driver.configureRepos(refsOf(enabled), releasever);
-          for (const command of setup) await tool(command, 'configure');
-          if (refresh) await tool(refresh, 'refresh');
-          await verifyRepos();
-          break;
-        }
-        case 'operation': {
-          const command = driver.operation(action.op, action.packages, releasever);
-          if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no ${action.op} operation`);
-          if (await solverCase(command)) return;
-          outcome = judgeOutcome((await tool(command, 'operation')).judged);
-          break;
-        }
-        case 'install-file': {
-          const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
-          const file = `${expand(repo.guestPath, releasever)}/${action.file}`;
-          if (action.rpmFlags) {
-            // By hand with rpm, whatever the driver: judged by rpm's own contract.
-            const result = await run({ argv: ['rpm', '-i', ...action.rpmFlags, file] }, 'action', program.limits.commandMs);
-            outcome = judgeOutcome(judgeEnding(`step ${index} (${title})`, result, rpmDriver.judge('operation', result), program.limits.commandMs));
-            break;
-          }
-          const command = driver.installFile(file);
-          if (await solverCase(command)) return;
-          outcome = judgeOutcome((await tool(command, 'operation')).judged);
-          break;
-        }
-        case 'set-env': {
-          changesInstalled = false;
-          env = { ...env, ...action.vars };
-          break;
-        }
-        case 'override-arch': {
-          changesInstalled = false;
-          const commands = driver.overrideArch(action.arch);
-          if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override; run the scenario with drivers that have one (zypper, rpm)`);
-          for (const command of commands) await tool(command, 'configure');
-          break;
-        }
-        case 'release-upgrade': {
-          releasever = action.releasever;
-          for (const name of enabled) resolveRepoName(program, name, releasever, index, title);
-          const command = driver.releaseUpgrade(releasever);
-          if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no release upgrade`);
-          // The repositories of the new release must load before the upgrade reads them.
-          const { refresh } = driver.configureRepos(refsOf(enabled), releasever);
-          if (refresh) await tool(refresh, 'refresh');
-          await verifyRepos();
-          if (await solverCase(command)) return;
-          outcome = judgeOutcome((await tool(command, 'operation')).judged);
-          break;
-        }
-        case 'list-updates': {
-          changesInstalled = false;
-          const command = driver.listUpdates(releasever);
-          if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} cannot list updates`);
-          updates = driver.parseUpdates((await tool(command, 'list-updates')).result.stdout);
-          break;
-        }
-        case 'detect': {
-          changesInstalled = false;
-          detectors = parseDetection((await tool(detectionCommand(), 'query')).result.stdout);
-          break;
-        }
-        case 'pin': {
-          changesInstalled = false;
-          const commands = driver.pin(action.pin);
-          if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no way to pin a package`);
-          for (const command of commands) await tool(command, 'configure');
-          break;
-        }
-        case 'move-to':
-        case 'reboot': {
-          const to = action.kind === 'reboot' ? guest.level : moveTarget(guest.level, action.level);
-          guest = await session.bootAt(to);
-          break;
-        }
+    const action: StepAction = step.action;
+    switch (action.kind) {
+      case 'repos': {
+        changesInstalled = false;
+        enabled = action.use.map((name) => resolveRepoName(program, name, releasever, index, title));
+        const { commands: setup, refresh } = driver.configureRepos(refsOf(enabled), releasever);
+        for (const command of setup) await tool(command, 'configure');
+        if (refresh) await tool(refresh, 'refresh');
+        await verifyRepos();
+        break;
       }
-
-      const installedAfter = changesInstalled ? await queryInstalled() : installedBefore;
-      installedNow = installedAfter;
-      const expectation: Expectation = resolveExpectation(step, context);
-      const programs = await runPrograms(expectation, installedAfter, program, run, index, title, guest.level);
-      const seen: Observation = {
-        level: guest.level,
-        fidelity: guest.fidelity,
-        ...(outcome ? { outcome } : {}),
-        installed: installedAfter,
-        programs: programs.runs,
-        ...(updates ? { updates } : {}),
-        ...(detectors ? { detectors, detectedBy: driver.detector, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
-        available: available(),
-        runnablePrograms: programs.runnable,
-        packagePrograms: programs.packagePrograms,
-      };
-      const checks: CheckResult[] = evaluate(expectation, seen);
-      const record: StepRecord = { index, title, action: actionName(action), level: guest.level, commands, installedBefore, installedAfter, checks };
-      transcript.steps.push(record);
-      hooks.onStepEnd?.(record);
-    } catch (error) {
-      // The product failed: the step so far is the evidence, with the failing check; the cell ends here.
-      if (error instanceof ProductFailure) {
-        const record: StepRecord = { index, title, action: actionName(step.action), level: guest.level, commands, installedBefore: installedBefore ?? [], installedAfter: installedBefore ?? [], checks: [error.check] };
-        transcript.steps.push(record);
-        hooks.onStepEnd?.(record);
+      case 'operation': {
+        const command = driver.operation(action.op, action.packages, releasever);
+        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no ${action.op} operation`);
+        if (await solverCase(command)) return;
+        outcome = judgeOutcome((await tool(command, 'operation')).judged);
+        break;
       }
-      throw error;
+      case 'install-file': {
+        const repo = program.repos.get(resolveRepoName(program, action.repo, releasever, index, title))!;
+        const file = `${expand(repo.guestPath, releasever)}/${action.file}`;
+        if (action.rpmFlags) {
+          // By hand with rpm, whatever the driver: judged by rpm's own contract.
+          const result = await run({ argv: ['rpm', '-i', ...action.rpmFlags, file] }, 'action', program.limits.commandMs);
+          outcome = judgeOutcome(ending(result, rpmDriver.judge('operation', result)));
+          break;
+        }
+        const command = driver.installFile(file);
+        if (await solverCase(command)) return;
+        outcome = judgeOutcome((await tool(command, 'operation')).judged);
+        break;
+      }
+      case 'set-env': {
+        changesInstalled = false;
+        env = { ...env, ...action.vars };
+        break;
+      }
+      case 'override-arch': {
+        changesInstalled = false;
+        const commands = driver.overrideArch(action.arch);
+        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override; run the scenario with drivers that have one (zypper, rpm)`);
+        for (const command of commands) await tool(command, 'configure');
+        break;
+      }
+      case 'release-upgrade': {
+        releasever = action.releasever;
+        for (const name of enabled) resolveRepoName(program, name, releasever, index, title);
+        const command = driver.releaseUpgrade(releasever);
+        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} has no release upgrade`);
+        // The repositories of the new release must load before the upgrade reads them.
+        const { refresh } = driver.configureRepos(refsOf(enabled), releasever);
+        if (refresh) await tool(refresh, 'refresh');
+        await verifyRepos();
+        if (await solverCase(command)) return;
+        outcome = judgeOutcome((await tool(command, 'operation')).judged);
+        break;
+      }
+      case 'list-updates': {
+        changesInstalled = false;
+        const command = driver.listUpdates(releasever);
+        if (!command) throw new CellError(`step ${index} (${title}): ${driver.name} cannot list updates`);
+        updates = driver.parseUpdates((await tool(command, 'list-updates')).result.stdout);
+        break;
+      }
+      case 'detect': {
+        changesInstalled = false;
+        detectors = parseDetection((await tool(detectionCommand(), 'query')).result.stdout);
+        break;
+      }
+      case 'pin': {
+        changesInstalled = false;
+        const commands = driver.pin(action.pin);
+        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no way to pin a package`);
+        for (const command of commands) await tool(command, 'configure');
+        break;
+      }
+      case 'move-to':
+      case 'reboot': {
+        const to = action.kind === 'reboot' ? guest.level : moveTarget(guest.level, action.level);
+        guest = await session.bootAt(to);
+        break;
+      }
     }
+
+    const installedAfter = changesInstalled ? await queryInstalled() : installedBefore;
+    installedNow = installedAfter;
+    const expectation: Expectation = resolveExpectation(step, context);
+    const programs = await runPrograms(expectation, installedAfter, program, run, index, title, guest.level).catch(failed);
+    const seen: Observation = {
+      level: guest.level,
+      fidelity: guest.fidelity,
+      ...(outcome ? { outcome } : {}),
+      installed: installedAfter,
+      programs: programs.runs,
+      ...(updates ? { updates } : {}),
+      ...(detectors ? { detectors, detectedBy: driver.detector, detectedArch: detectors.find((r) => r.detector === driver.detector)?.answer ?? 'absent' } : {}),
+      available: available(),
+      runnablePrograms: programs.runnable,
+      packagePrograms: programs.packagePrograms,
+    };
+    const checks: CheckResult[] = evaluate(expectation, seen);
+    const record: StepRecord = { index, title, action: actionName(action), level: guest.level, commands, installedBefore, installedAfter, checks };
+    transcript.steps.push(record);
+    hooks.onStepEnd?.(record);
   }
 }
 
