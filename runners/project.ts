@@ -4,6 +4,8 @@
 import { loadProject, type Project } from '../harness/config/load.js';
 import type { VariantAuditConfig } from '../harness/config/config.js';
 import type { KnownIssue } from '../harness/plan/known-issues.js';
+import { planCells } from '../harness/plan/plan.js';
+import { knownIssueProblems, offeredBy, planProblems } from '../harness/plan/validate-plan.js';
 import { readAttachedRepos, type AttachRequest } from '../harness/repos/attach.js';
 import type { AttachedRepo } from '../harness/repos/catalog.js';
 import { attached } from '../harness/scenario/api.js';
@@ -11,7 +13,7 @@ import type { RepoSpec, Scenario } from '../harness/scenario/types.js';
 import { validateScenarios } from '../harness/scenario/validate.js';
 import { fixtureAuditSource, variantAuditScenarios } from '../harness/scenario/variant-audit.js';
 import type { ImageRequest } from '../harness/run/prepare-image.js';
-import { UsageError } from '../harness/util/errors.js';
+import { throwProblems, UsageError } from '../harness/util/errors.js';
 import path from 'node:path';
 import { CATALOG } from '../scenarios/index.js';
 import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
@@ -52,7 +54,10 @@ export async function resolveProject(cwd: string, flags: ProjectFlags): Promise<
   const audits = audit ? auditScenarios(audit, attachedRepos) : [];
   const scenarios = [...own, ...audits];
   const problems = validateScenarios(scenarios, attachedRepos.map((r) => r.name));
-  if (problems.length) throw new UsageError(problems[0]!, problems.length > 1 ? { details: problems.join('\n') } : {});
+  // The plan of the configuration, near misses included, as the run will compute it: expectations and known issues checked against it.
+  const planned = planCells(scenarios, { ...(project.config.levels ? { targets: project.config.levels } : {}), ...(project.config.drivers ? { drivers: project.config.drivers } : {}), nearMisses: true });
+  const offered = offeredBy(new Map(attachedRepos.map((r) => [r.name, r.metadata.packages])));
+  throwProblems([...problems, ...planProblems(planned, offered), ...knownIssueProblems(project.knownIssues, scenarios.map((s) => s.id))]);
   return {
     project,
     scenarios,

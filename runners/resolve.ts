@@ -4,6 +4,7 @@ import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/t
 import { ALL_NEAR_MISSES, parseTargetName, type CpuTarget } from '../harness/levels/targets.js';
 import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
+import { parseDriverName } from '../harness/plan/normalise.js';
 
 export function resolveLevel(value: string | undefined, flag = '--level'): LevelName {
   if (value === undefined) throw new UsageError(`${flag} is required; known levels: ${LEVEL_NAMES.join(', ')}`);
@@ -30,8 +31,9 @@ export function resolveAccel(value: string | undefined, flag = '--accel'): Accel
 }
 
 export function resolveDriver(value: string, flag = '--driver'): DriverName {
-  if (!(DRIVER_NAMES as readonly string[]).includes(value)) throw new UsageError(`${flag}: '${value}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
-  return value as DriverName;
+  const driver = parseDriverName(value);
+  if (!driver) throw new UsageError(`${flag}: '${value}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
+  return driver;
 }
 
 export function resolveSeconds(value: string | undefined, flag: string): number | undefined {

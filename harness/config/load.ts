@@ -6,12 +6,12 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createJiti } from 'jiti';
 import { ACCEL_REQUESTS } from '../accel/choose.js';
-import { ALL_TARGETS, parseTargetName } from '../levels/targets.js';
 import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
 import type { AttachRequest } from '../repos/attach.js';
-import { DRIVER_NAMES, type Scenario } from '../scenario/types.js';
-import { UsageError } from '../util/errors.js';
+import type { Scenario } from '../scenario/types.js';
+import { throwProblems, UsageError } from '../util/errors.js';
 import { CONFIG_FIELDS, type LevelgateConfig, type VariantAuditConfig } from './config.js';
+import { normaliseDrivers, normaliseLevels, normaliseTargets } from '../plan/normalise.js';
 import { typeCheck } from './typecheck.js';
 
 export const CONFIG_NAMES = ['levelgate.config.ts', 'levelgate.config.mts', 'levelgate.config.js', 'levelgate.config.mjs'] as const;
@@ -97,11 +97,10 @@ export function validateConfig(config: unknown, where: string): string[] {
       if (typeof x !== 'string' || !ok(x)) problems.push(`${where}: ${key}[${i}]: '${String(x)}' is not ${known}`);
     });
   };
-  list('levels', (l) => parseTargetName(l) !== undefined, `a level or a near miss; known: ${ALL_TARGETS.map((t) => t.name).join(', ')}`);
   for (const key of ['nearMisses', 'requireLevels', 'builtinCatalog'] as const) {
     if (c[key] !== undefined && typeof c[key] !== 'boolean') problems.push(`${where}: ${key}: '${String(c[key])}' is not true or false`);
   }
-  list('drivers', (d) => (DRIVER_NAMES as readonly string[]).includes(d), `a driver; known: ${DRIVER_NAMES.join(', ')}`);
+  problems.push(...normaliseTargets(c.levels, `${where}: levels`).problems, ...normaliseDrivers(c.drivers, `${where}: drivers`).problems);
   list('scenarios', (s) => s.length > 0, 'a path');
   if (c.accel !== undefined && !(ACCEL_REQUESTS as readonly unknown[]).includes(c.accel)) problems.push(`${where}: accel: '${String(c.accel)}' is not an accelerator; known: ${ACCEL_REQUESTS.join(', ')}`);
   for (const key of ['workers', 'retries', 'cellTimeout'] as const) {
@@ -124,9 +123,37 @@ export function validateConfig(config: unknown, where: string): string[] {
   if (audit !== undefined && typeof audit !== 'boolean') {
     const a = audit as VariantAuditConfig;
     if (typeof audit !== 'object' || audit === null) problems.push(`${where}: variantAudit must be true, false or { repos, packages, sample, drivers }`);
-    else if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) problems.push(`${where}: variantAudit.sample: '${String(a.sample)}' is not a whole number of at least 1`);
+    else {
+      if (a.sample !== undefined && (!Number.isInteger(a.sample) || a.sample < 1)) problems.push(`${where}: variantAudit.sample: '${String(a.sample)}' is not a whole number of at least 1`);
+      problems.push(...normaliseDrivers(a.drivers, `${where}: variantAudit.drivers`).problems);
+    }
   }
   return problems;
+}
+
+/**
+ * The configuration with its levels and drivers in the engine's names ("x86-64-v3" →
+ * "v3", "DNF5" → "dnf5"), after `validateConfig` found nothing wrong: nothing
+ * downstream sees a raw spelling again.
+ */
+export function normaliseConfig(config: LevelgateConfig): LevelgateConfig {
+  const audit = config.variantAudit;
+  return {
+    ...config,
+    ...(config.levels ? { levels: normaliseTargets(config.levels, 'levels').values } : {}),
+    ...(config.drivers ? { drivers: normaliseDrivers(config.drivers, 'drivers').values } : {}),
+    ...(typeof audit === 'object' && audit.drivers ? { variantAudit: { ...audit, drivers: normaliseDrivers(audit.drivers, 'variantAudit.drivers').values } } : {}),
+  };
+}
+
+/** A known issue's levels and drivers in the engine's names, or the problems naming what was not understood. */
+function normaliseIssue(issue: KnownIssue, at: string): { issue: KnownIssue; problems: string[] } {
+  const levels = normaliseLevels(issue.levels, `${at}: levels`);
+  const drivers = normaliseDrivers(issue.drivers, `${at}: drivers`);
+  return {
+    issue: { ...issue, ...(issue.levels ? { levels: levels.values } : {}), ...(issue.drivers ? { drivers: drivers.values } : {}) },
+    problems: [...levels.problems, ...drivers.problems],
+  };
 }
 
 /** Loads the project at `cwd` (or the configuration at `configPath`). */
@@ -140,8 +167,8 @@ export async function loadProject(cwd: string, configPath?: string): Promise<Pro
   // The configuration first (it names the other files), then everything type-checked together.
   const raw = await importFile(jiti, configFile, 'the configuration');
   const problems = validateConfig(raw, where);
-  if (problems.length) throw new UsageError(problems[0]!, problems.length > 1 ? { details: problems.join('\n') } : {});
-  const config = raw as LevelgateConfig;
+  throwProblems(problems);
+  const config = normaliseConfig(raw as LevelgateConfig);
   const files = await scenarioFiles(base, config.scenarios ?? [], where);
   const issueFiles = (config.knownIssues ?? []).filter((k): k is string => typeof k === 'string').map((f) => path.resolve(base, f));
   const typeScript = [configFile, ...files, ...issueFiles].filter((f) => /\.m?ts$/.test(f));
@@ -161,20 +188,22 @@ export async function loadProject(cwd: string, configPath?: string): Promise<Pro
     });
   }
 
+  // Each known issue with where it was written: its file and index, or the configuration's field.
   const knownIssues: KnownIssue[] = [];
   for (const [i, entry] of (config.knownIssues ?? []).entries()) {
     if (typeof entry !== 'string') {
-      knownIssues.push(entry);
+      knownIssues.push({ ...entry, source: `${where}: knownIssues[${i}]` });
       continue;
     }
     const file = path.resolve(base, entry);
     const exported = await importFile(jiti, file, `knownIssues[${i}]`);
     if (!Array.isArray(exported)) throw new UsageError(`${file}: the default export is not a list of known issues (export default [defineKnownIssue({ ... })])`);
-    knownIssues.push(...(exported as KnownIssue[]));
+    const source = path.relative(cwd, file) || file;
+    knownIssues.push(...(exported as KnownIssue[]).map((issue, j) => ({ ...issue, source: `${source}: [${j}]` })));
   }
-  const issueProblems = validateKnownIssues(knownIssues, `${where}: knownIssues`);
-  if (issueProblems.length) throw new UsageError(issueProblems[0]!, issueProblems.length > 1 ? { details: issueProblems.join('\n') } : {});
+  const normalised = knownIssues.map((issue) => normaliseIssue(issue, `${issue.source} (${issue.id || 'no id'})`));
+  throwProblems([...normalised.flatMap((n) => n.problems), ...validateKnownIssues(knownIssues, `${where}: knownIssues`)]);
 
   const attach = Object.entries(config.repos ?? {}).map(([name, dir]) => ({ name, dir: path.resolve(base, dir), where: `${where}: repos.${name}` }));
-  return { configFile, config, scenarios, knownIssues, attach, builtinCatalog: config.builtinCatalog ?? (config.scenarios ?? []).length === 0 };
+  return { configFile, config, scenarios, knownIssues: normalised.map((n) => n.issue), attach, builtinCatalog: config.builtinCatalog ?? (config.scenarios ?? []).length === 0 };
 }

@@ -1,10 +1,11 @@
 // The matrix as data: scenarios × levels × drivers, filtered, in a stable order, each
 // cell with a name unique across the run. Pure.
 import type { LevelName } from '../levels/table.js';
-import { ALL_NEAR_MISSES, EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
+import { ALL_NEAR_MISSES, ALL_TARGETS, EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import type { CellRef } from '../results/types.js';
-import type { DriverName, Scenario } from '../scenario/types.js';
+import { DRIVER_NAMES, type DriverName, type Scenario } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
+import { KNOWN_DRIVERS, KNOWN_TARGETS } from './normalise.js';
 
 export interface Cell {
   /** "scenario[target,driver]": unique across the matrix. */
@@ -49,6 +50,9 @@ function runsOn(scenario: Scenario, target: CpuTarget, filter: PlanFilter): bool
 }
 
 export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {}): Cell[] {
+  // Names reach here normalised (flags and configuration alike); one that is not would silently select nothing.
+  for (const name of filter.targets ?? []) if (!ALL_TARGETS.some((t) => t.name === name)) throw new UsageError(`levels: '${name}' is not a level or a near miss; ${KNOWN_TARGETS}`);
+  for (const name of filter.drivers ?? []) if (!(DRIVER_NAMES as readonly string[]).includes(name)) throw new UsageError(`drivers: '${name}' is not a driver; ${KNOWN_DRIVERS}`);
   for (const id of filter.scenarios ?? []) {
     if (!catalog.some((s) => s.id === id)) {
       throw new UsageError(`--scenario: '${id}' is not a scenario; known: ${catalog.map((s) => s.id).join(', ')}`);
