@@ -3,9 +3,9 @@
 // every expectation computed for every planned cell and checked) and boots nothing:
 // exit 0 when it is ready to run, 2 with every problem's file and field or line.
 import path from 'node:path';
-import { planCells } from '../harness/plan/plan.js';
+import { selectCells } from '../harness/plan/selection.js';
 import { defineCommand } from './command.js';
-import { resolveProject } from './project.js';
+import { resolveProject } from '../harness/config/project.js';
 import { EXIT } from './run-context.js';
 
 export const CHECK_USAGE = `usage: levelgate check [--config PATH] [--repo NAME=DIR]... [--variant-audit]
@@ -31,7 +31,7 @@ export const checkCommand = defineCommand({
   run: async (values) => {
     const resolved = await resolveProject(process.cwd(), { ...(values.config ? { config: values.config } : {}), ...(values.repo ? { repo: values.repo } : {}), variantAudit: values['variant-audit'] });
     const { project } = resolved;
-    const cells = planCells(resolved.scenarios, { ...(project.config.levels ? { targets: project.config.levels } : {}), ...(project.config.drivers ? { drivers: project.config.drivers } : {}), nearMisses: project.config.nearMisses === true });
+    const cells = selectCells(resolved.scenarios, project.config);
     const own = project.scenarios.length;
     const builtin = resolved.scenarios.length - own;
     const lines = [

@@ -11,7 +11,7 @@ import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveImage, resolveProject } from './project.js';
+import { resolveImage, resolveProject } from '../harness/config/project.js';
 import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
 import { EXIT } from './run-context.js';
 

@@ -116,9 +116,12 @@ export function validateConfig(config: unknown, where: string): string[] {
     else
       for (const [name, file] of Object.entries(c.images)) {
         if (typeof file !== 'string' || !file) problems.push(`${where}: images.${name}: must be the path of a qcow2 or raw image`);
-        if (!/^[\w.-]+$/.test(name)) problems.push(`${where}: images: '${name}' is not a usable name (letters, digits, . _ -)`);
+        if (!RUN_NAME.test(name)) problems.push(`${where}: images: '${name}' is not a usable name (letters, digits, . _ -)`);
       }
   }
+  problems.push(...reporterFieldProblems(c.reporters, where));
+  if (c.evidence !== undefined && (typeof c.evidence !== 'string' || !c.evidence)) problems.push(`${where}: evidence: must be a directory path`);
+  if (c.name !== undefined && (typeof c.name !== 'string' || !RUN_NAME.test(c.name))) problems.push(`${where}: name: '${String(c.name)}' is not a usable name (letters, digits, . _ -)`);
   const audit = c.variantAudit;
   if (audit !== undefined && typeof audit !== 'boolean') {
     const a = audit as VariantAuditConfig;
@@ -129,6 +132,28 @@ export function validateConfig(config: unknown, where: string): string[] {
     }
   }
   return problems;
+}
+
+/** A name for a run or an image: it ends cell ids (scenario[v3,dnf5]@NAME). */
+export const RUN_NAME = /^[\w.-]+$/;
+
+/** The `reporters` field: a list of names, [name, options] or reporter objects; or the older paths object. */
+function reporterFieldProblems(value: unknown, where: string): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) {
+    return value.flatMap((entry: unknown, i) => {
+      const ok =
+        (typeof entry === 'string' && entry.length > 0) ||
+        (Array.isArray(entry) && typeof entry[0] === 'string' && entry.length <= 2 && (entry[1] === undefined || (typeof entry[1] === 'object' && entry[1] !== null && !Array.isArray(entry[1])))) ||
+        (typeof entry === 'object' && entry !== null && !Array.isArray(entry));
+      return ok ? [] : [`${where}: reporters[${i}]: ${JSON.stringify(entry)} is not a reporter: give a name ('junit'), a module path ('./my-reporter.ts'), or [name, { options }]`];
+    });
+  }
+  if (typeof value !== 'object' || value === null) return [`${where}: reporters must be a list of reporters (or the older { junit, html, json, evidence })`];
+  return Object.entries(value).flatMap(([key, v]) => {
+    if (!['junit', 'html', 'json', 'evidence'].includes(key)) return [`${where}: reporters.${key}: unknown; known: junit, html, json, evidence (or give a list of reporters)`];
+    return typeof v === 'string' || (v === false && key !== 'evidence') ? [] : [`${where}: reporters.${key}: must be a path${key === 'evidence' ? '' : ' or false'}`];
+  });
 }
 
 /**
@@ -156,22 +181,43 @@ function normaliseIssue(issue: KnownIssue, at: string): { issue: KnownIssue; pro
   };
 }
 
-/** Loads the project at `cwd` (or the configuration at `configPath`). */
-export async function loadProject(cwd: string, configPath?: string): Promise<Project> {
-  const configFile = await findConfig(cwd, configPath);
-  if (!configFile) return { config: {}, scenarios: [], knownIssues: [], attach: [], builtinCatalog: true };
-  const base = path.dirname(configFile);
-  const where = path.relative(cwd, configFile) || configFile;
-  const jiti = createJiti(configFile, { interopDefault: true, sourceMaps: true, moduleCache: false });
+/** A module loader like the configuration's (jiti: TypeScript and ESM, no cache), for files named relative to `base`. */
+export function moduleLoader(base: string): (file: string, what: string) => Promise<unknown> {
+  const jiti = createJiti(path.join(base, 'levelgate.config.ts'), { interopDefault: true, sourceMaps: true, moduleCache: false });
+  return (file, what) => importFile(jiti, file, what);
+}
+
+/**
+ * Loads the project at `cwd`: the configuration at `config` (a path), or levelgate.config.*
+ * there, or a configuration object given as is (paths in it relative to `cwd`).
+ */
+export async function loadProject(cwd: string, config?: string | LevelgateConfig): Promise<Project> {
+  const given = typeof config === 'object' ? config : undefined;
+  const configFile = given ? undefined : await findConfig(cwd, config as string | undefined);
+  if (!configFile && !given) return { config: {}, scenarios: [], knownIssues: [], attach: [], builtinCatalog: true };
+  const base = configFile ? path.dirname(configFile) : cwd;
+  const where = configFile ? path.relative(cwd, configFile) || configFile : 'the configuration given to run()';
+  const load = moduleLoader(base);
 
   // The configuration first (it names the other files), then everything type-checked together.
-  const raw = await importFile(jiti, configFile, 'the configuration');
-  const problems = validateConfig(raw, where);
-  throwProblems(problems);
-  const config = normaliseConfig(raw as LevelgateConfig);
+  const raw = given ?? (await load(configFile!, 'the configuration'));
+  throwProblems(validateConfig(raw, where));
+  return loadNamedFiles(normaliseConfig(raw as LevelgateConfig), { cwd, base, where, load, ...(configFile ? { configFile } : {}) });
+}
+
+interface LoadContext {
+  readonly cwd: string;
+  readonly base: string;
+  readonly where: string;
+  readonly configFile?: string;
+  readonly load: (file: string, what: string) => Promise<unknown>;
+}
+
+/** The scenario and known-issue files `config` names, type-checked with it, then loaded. */
+async function loadNamedFiles(config: LevelgateConfig, { cwd, base, where, configFile, load }: LoadContext): Promise<Project> {
   const files = await scenarioFiles(base, config.scenarios ?? [], where);
   const issueFiles = (config.knownIssues ?? []).filter((k): k is string => typeof k === 'string').map((f) => path.resolve(base, f));
-  const typeScript = [configFile, ...files, ...issueFiles].filter((f) => /\.m?ts$/.test(f));
+  const typeScript = [...(configFile ? [configFile] : []), ...files, ...issueFiles].filter((f) => /\.m?ts$/.test(f));
   const typeProblems = typeCheck(typeScript);
   if (typeProblems.length) {
     const lines = typeProblems.map((p) => `${path.relative(cwd, p.file) || p.file}:${p.line}:${p.column}: ${p.message}`);
@@ -180,7 +226,7 @@ export async function loadProject(cwd: string, configPath?: string): Promise<Pro
 
   const scenarios: Scenario[] = [];
   for (const file of files) {
-    const exported = await importFile(jiti, file, 'the scenario');
+    const exported = await load(file, 'the scenario');
     const list = Array.isArray(exported) ? exported : [exported];
     list.forEach((s, i) => {
       if (!isScenario(s)) throw new UsageError(`${file}: the default export${Array.isArray(exported) ? `[${i}]` : ''} is not a scenario (use export default defineScenario({ ... }))`);
@@ -196,7 +242,7 @@ export async function loadProject(cwd: string, configPath?: string): Promise<Pro
       continue;
     }
     const file = path.resolve(base, entry);
-    const exported = await importFile(jiti, file, `knownIssues[${i}]`);
+    const exported = await load(file, `knownIssues[${i}]`);
     if (!Array.isArray(exported)) throw new UsageError(`${file}: the default export is not a list of known issues (export default [defineKnownIssue({ ... })])`);
     const source = path.relative(cwd, file) || file;
     knownIssues.push(...(exported as KnownIssue[]).map((issue, j) => ({ ...issue, source: `${source}: [${j}]` })));
@@ -205,5 +251,5 @@ export async function loadProject(cwd: string, configPath?: string): Promise<Pro
   throwProblems([...normalised.flatMap((n) => n.problems), ...validateKnownIssues(knownIssues, `${where}: knownIssues`)]);
 
   const attach = Object.entries(config.repos ?? {}).map(([name, dir]) => ({ name, dir: path.resolve(base, dir), where: `${where}: repos.${name}` }));
-  return { configFile, config, scenarios, knownIssues: normalised.map((n) => n.issue), attach, builtinCatalog: config.builtinCatalog ?? (config.scenarios ?? []).length === 0 };
+  return { ...(configFile ? { configFile } : {}), config, scenarios, knownIssues: normalised.map((n) => n.issue), attach, builtinCatalog: config.builtinCatalog ?? (config.scenarios ?? []).length === 0 };
 }

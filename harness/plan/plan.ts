@@ -8,7 +8,7 @@ import { UsageError } from '../util/errors.js';
 import { KNOWN_DRIVERS, KNOWN_TARGETS } from './normalise.js';
 
 export interface Cell {
-  /** "scenario[target,driver]": unique across the matrix. */
+  /** "scenario[target,driver]", and "@NAME" when the run is named (its image or project): unique across runs merged together. */
   readonly id: string;
   readonly scenario: Scenario;
   /** The CPU the cell starts on: an exact level or a near miss. */
@@ -29,9 +29,11 @@ export interface PlanFilter {
   /** Substring or /regex/ matched against cell ids. */
   readonly grep?: string;
   readonly tags?: readonly string[];
+  /** The run's name (the gated image's, or the configuration's `name`): it ends every cell id. */
+  readonly name?: string;
 }
 
-export const cellId = (scenario: string, target: string, driver: DriverName): string => `${scenario}[${target},${driver}]`;
+export const cellId = (scenario: string, target: string, driver: DriverName, name?: string): string => `${scenario}[${target},${driver}]${name ? `@${name}` : ''}`;
 
 /**
  * Whether `scenario` runs on `target`. Exact levels: those the scenario lists (all by
@@ -67,7 +69,7 @@ export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {})
       if (!runsOn(scenario, target, filter)) continue;
       for (const driver of scenario.drivers) {
         if (filter.drivers?.length && !filter.drivers.includes(driver)) continue;
-        const id = cellId(scenario.id, target.name, driver);
+        const id = cellId(scenario.id, target.name, driver, filter.name);
         if (filter.grep && !(grep ? grep.test(id) : id.includes(filter.grep))) continue;
         cells.push({ id, scenario, target, level: target.level, driver });
       }
