@@ -5,6 +5,7 @@ import { checkCommand } from './check.js';
 import { doctorCommand } from './doctor.js';
 import { EXEC_USAGE, execCommand } from './exec.js';
 import { gateCommand } from './gate.js';
+import { initCommand } from './init.js';
 import { mergeCommand } from './merge.js';
 import { reproCommand } from './repro.js';
 import { setupCommand } from './setup.js';
@@ -28,6 +29,7 @@ ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   setup: setupCommand,
   doctor: doctorCommand,
+  init: initCommand,
   check: checkCommand,
   gate: gateCommand,
   repro: reproCommand,

@@ -4,6 +4,7 @@
 // (exit 2) before any guest boots. Without a configuration file, the built-in catalog.
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { ACCEL_REQUESTS } from '../accel/choose.js';
 import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
@@ -13,6 +14,9 @@ import { throwProblems, UsageError } from '../util/errors.js';
 import { CONFIG_FIELDS, type LevelgateConfig, type VariantAuditConfig } from './config.js';
 import { normaliseDrivers, normaliseLevels, normaliseTargets } from '../plan/normalise.js';
 import { typeCheck } from './typecheck.js';
+
+/** The public API module of this levelgate (dist/harness/index.js), what project files import as 'levelgate'. */
+export const PUBLIC_API = fileURLToPath(new URL('../index.js', import.meta.url));
 
 export const CONFIG_NAMES = ['levelgate.config.ts', 'levelgate.config.mts', 'levelgate.config.js', 'levelgate.config.mjs'] as const;
 const SCENARIO_FILE = /\.(?:m?ts|m?js)$/;
@@ -183,7 +187,8 @@ function normaliseIssue(issue: KnownIssue, at: string): { issue: KnownIssue; pro
 
 /** A module loader like the configuration's (jiti: TypeScript and ESM, no cache), for files named relative to `base`. */
 export function moduleLoader(base: string): (file: string, what: string) => Promise<unknown> {
-  const jiti = createJiti(path.join(base, 'levelgate.config.ts'), { interopDefault: true, sourceMaps: true, moduleCache: false });
+  // 'levelgate' is this levelgate: a project needs no node_modules of its own to load, and its files share the runner's API.
+  const jiti = createJiti(path.join(base, 'levelgate.config.ts'), { interopDefault: true, sourceMaps: true, moduleCache: false, alias: { levelgate: PUBLIC_API } });
   return (file, what) => importFile(jiti, file, what);
 }
 
@@ -218,7 +223,7 @@ async function loadNamedFiles(config: LevelgateConfig, { cwd, base, where, confi
   const files = await scenarioFiles(base, config.scenarios ?? [], where);
   const issueFiles = (config.knownIssues ?? []).filter((k): k is string => typeof k === 'string').map((f) => path.resolve(base, f));
   const typeScript = [...(configFile ? [configFile] : []), ...files, ...issueFiles].filter((f) => /\.m?ts$/.test(f));
-  const typeProblems = typeCheck(typeScript);
+  const typeProblems = typeCheck(typeScript, { levelgate: PUBLIC_API.replace(/\.js$/, '.d.ts') });
   if (typeProblems.length) {
     const lines = typeProblems.map((p) => `${path.relative(cwd, p.file) || p.file}:${p.line}:${p.column}: ${p.message}`);
     throw new UsageError(`${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more type errors)` : ''}`, { ...(lines.length > 1 ? { details: lines.join('\n') } : {}), hint: 'the scenarios and configuration must type-check against levelgate\'s API' });

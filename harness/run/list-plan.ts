@@ -3,7 +3,7 @@
 // probed" without them) or why it would be skipped. No package is installed, no
 // image built, nothing boots: QEMU need not be installed.
 import path from 'node:path';
-import { chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
+import { accelOrder, chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
 import { imageAccelChoice } from '../accel/image-backend.js';
 import { cachedProbes } from '../accel/probe.js';
 import { cachedImageFacts } from '../guest/cloud-snapshot.js';
@@ -67,6 +67,9 @@ export async function listPlan(options: RunOptions): Promise<ListedPlan> {
     const skipDriver = driverSkip(cell);
     if (!probes) return { ...base, accel: null, why: NOT_PROBED, ...(skipDriver ? { skip: skipDriver } : {}) };
     const choice = adjust(chooseAccel(cell.target.name, request, probes));
+    // A run probes what the cache lacks: without its answer the cell is not known to be skipped.
+    const unasked = accelOrder(request).filter((a) => !probes.some((p) => p.accel === a && p.target === cell.target.name));
+    if (choice.accel === null && unasked.length > 0) return { ...base, accel: null, why: `not probed: no cached answer for ${unasked.join(', ')} at ${cell.target.name}`, ...(skipDriver ? { skip: skipDriver } : {}) };
     if (choice.accel === null) return { ...base, accel: null, why: 'no accelerator', skip: choice.skipReason };
     return { ...base, accel: choice.accel, why: choice.why, ...(skipDriver ? { skip: skipDriver } : {}) };
   });
@@ -76,7 +79,7 @@ export async function listPlan(options: RunOptions): Promise<ListedPlan> {
 /** One line per cell, aligned, then the totals. */
 export function listLines(plan: ListedPlan): string[] {
   const width = Math.max(...plan.cells.map((c) => c.id.length));
-  const lines = plan.cells.map((c) => `${c.id.padEnd(width)}  ${c.target.padEnd(13)} ${c.driver.padEnd(7)} ${(c.accel ?? '-').padEnd(5)} ${c.skip ? `skip: ${c.skip}` : c.accel ? c.why : 'not probed'}`);
+  const lines = plan.cells.map((c) => `${c.id.padEnd(width)}  ${c.target.padEnd(13)} ${c.driver.padEnd(7)} ${(c.accel ?? '-').padEnd(5)} ${c.skip ? `skip: ${c.skip}` : c.why}`);
   const skipped = plan.cells.filter((c) => c.skip).length;
   lines.push(
     '',
