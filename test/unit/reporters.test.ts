@@ -142,3 +142,15 @@ test('gate --list shows the cells of the plan run() uses, in its order: the buil
     await project.remove();
   }
 });
+
+test('run() from the public API refuses bad options before anything boots, naming what it did not understand', async (t) => {
+  const { run } = await import('../../harness/index.js');
+  const empty = await mkdtemp(path.join(os.tmpdir(), 'levelgate-run-'));
+  try {
+    await t.throwsAsync(run({ cwd: empty, levels: ['v1', 'x86-64-v9'] }), { message: /^levels\[1\]: 'x86-64-v9' is not a level or a near miss; known: levels v1, / });
+    await t.throwsAsync(run({ cwd: empty, config: { levels: ['v2'], drivers: ['yum' as 'dnf5'] } }), { message: "the configuration given to run(): drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm" });
+    await t.throwsAsync(run({ cwd: empty, scenarios: ['nope'] }), { message: /^--scenario: 'nope' is not a scenario; known: detection, / });
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
+});
