@@ -13,6 +13,7 @@ import type { Scenario } from '../scenario/types.js';
 import { throwProblems, UsageError } from '../util/errors.js';
 import { CONFIG_FIELDS, type LevelgateConfig, type VariantAuditConfig } from './config.js';
 import { normaliseDrivers, normaliseLevels, normaliseTargets } from '../plan/normalise.js';
+import { sourceLines } from './source-lines.js';
 import { typeCheck } from './typecheck.js';
 
 /** The public API module of this levelgate (dist/harness/index.js), what project files import as 'levelgate'. */
@@ -239,7 +240,8 @@ async function loadNamedFiles(config: LevelgateConfig, { cwd, base, where, confi
     });
   }
 
-  // Each known issue with where it was written: its file and index, or the configuration's field.
+  // Each known issue with where it was written: its file, line and index, or the configuration's field.
+  const lines = sourceLines(cwd);
   const knownIssues: KnownIssue[] = [];
   for (const [i, entry] of (config.knownIssues ?? []).entries()) {
     if (typeof entry !== 'string') {
@@ -250,7 +252,10 @@ async function loadNamedFiles(config: LevelgateConfig, { cwd, base, where, confi
     const exported = await load(file, `knownIssues[${i}]`);
     if (!Array.isArray(exported)) throw new UsageError(`${file}: the default export is not a list of known issues (export default [defineKnownIssue({ ... })])`);
     const source = path.relative(cwd, file) || file;
-    knownIssues.push(...(exported as KnownIssue[]).map((issue, j) => ({ ...issue, source: `${source}: [${j}]` })));
+    knownIssues.push(...(exported as KnownIssue[]).map((issue, j) => {
+      const line = lines.entry(file, j);
+      return { ...issue, source: `${source}${line ? `:${line}` : ''}: [${j}]` };
+    }));
   }
   const normalised = knownIssues.map((issue) => normaliseIssue(issue, `${issue.source} (${issue.id || 'no id'})`));
   throwProblems([...normalised.flatMap((n) => n.problems), ...validateKnownIssues(knownIssues, `${where}: knownIssues`)]);

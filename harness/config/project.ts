@@ -17,6 +17,7 @@ import { throwProblems, UsageError } from '../util/errors.js';
 import { builtinCatalog } from './builtin.js';
 import type { LevelgateConfig, VariantAuditConfig } from './config.js';
 import { loadProject, type Project } from './load.js';
+import { sourceLines } from './source-lines.js';
 
 export interface ResolvedProject {
   readonly project: Project;
@@ -58,7 +59,9 @@ export async function resolveProject(cwd: string, flags: ProjectFlags): Promise<
   // The plan of the configuration, near misses included, as the run will compute it: expectations and known issues checked against it.
   const planned = planCells(scenarios, { ...(project.config.levels ? { targets: project.config.levels } : {}), ...(project.config.drivers ? { drivers: project.config.drivers } : {}), nearMisses: true });
   const offered = offeredBy(new Map(attachedRepos.map((r) => [r.name, r.metadata.packages])));
-  throwProblems([...problems, ...planProblems(planned, offered), ...knownIssueProblems(project.knownIssues, scenarios.map((s) => s.id))]);
+  const lines = sourceLines(cwd);
+  const stepLine = (scenario: Scenario, step: number) => (scenario.source ? lines.step(scenario.source, scenario.id, step) : undefined);
+  throwProblems([...problems, ...planProblems(planned, offered, stepLine), ...knownIssueProblems(project.knownIssues, scenarios.map((s) => s.id))]);
   return {
     project,
     scenarios,

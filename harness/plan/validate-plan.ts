@@ -73,17 +73,19 @@ function expectationProblems(expectation: unknown, at: string, offered: readonly
 
 /**
  * Every expectation of every planned cell, computed as the run computes it. A problem
- * found in several cells is reported once, with the first cell it showed in.
+ * found in several cells is reported once, with the first cell it showed in; `lineOf`
+ * gives the line a scenario's step is written on, when known.
  */
-export function planProblems(cells: readonly Cell[], offered: OfferedPackages): string[] {
+export function planProblems(cells: readonly Cell[], offered: OfferedPackages, lineOf: (scenario: Scenario, step: number) => number | undefined = () => undefined): string[] {
   const problems = new Map<string, string>();
   for (const cell of cells) {
     const { scenario } = cell;
-    const where = `${scenario.source ?? 'the built-in catalog'}: scenario '${scenario.id}'`;
     const repos = Object.keys(scenario.repos).flatMap((r) => offered(scenario, r) ?? []);
     for (const [i, step] of scenario.steps.entries()) {
       const source = step.expectation;
       if (source === undefined) continue;
+      const line = lineOf(scenario, i);
+      const where = `${scenario.source ?? 'the built-in catalog'}${line ? `:${line}` : ''}: scenario '${scenario.id}'`;
       const field = `steps[${i}] (${stepTitle(step.action)}).expect`;
       const cellPart = ` at ${cell.target.name} with ${cell.driver}`;
       const at = typeof source === 'function' ? `${where}: ${field}(cpu)${cellPart}` : `${where}: ${field}`;

@@ -77,3 +77,20 @@ test("the built-in catalog and its known issues pass the plan's checks (with the
   // Breaking one on purpose shows the check can fail.
   t.deepEqual(knownIssueProblems([{ ...KNOWN_ISSUES[0]!, scenarios: ['detectoin'] }], all.map((s) => s.id)).map((p) => p.split(';')[0]), [`knownIssues (${KNOWN_ISSUES[0]!.id}): scenarios: 'detectoin' names no scenario of the project`]);
 });
+
+test("source lines: a scenario's steps and a default-exported list's entries, from the file's syntax", async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { sourceLines } = await import('../../harness/config/source-lines.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-lines-'));
+  try {
+    await writeFile(path.join(dir, 's.ts'), "export default [\n  defineScenario({\n    id: 'a',\n    steps: [\n      enable('x'),\n\n      install('y'),\n    ],\n  }),\n  { id: 'b', steps: [detect()] },\n];\n");
+    const lines = sourceLines(dir);
+    t.deepEqual([lines.step('s.ts', 'a', 0), lines.step('s.ts', 'a', 1), lines.step('s.ts', 'b', 0), lines.step('s.ts', 'a', 2)], [5, 7, 10, undefined]);
+    t.deepEqual([lines.entry('s.ts', 0), lines.entry('s.ts', 1)], [2, 10]);
+    t.is(lines.step('missing.ts', 'a', 0), undefined);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

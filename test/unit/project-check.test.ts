@@ -50,29 +50,29 @@ test.serial('a misspelled key beside a valid one in a function-form expectation 
   t.is(r.exitCode, 2);
   t.is(
     r.stderr,
-    "levelgate: error: scenarios/hello.ts: scenario 'hello': steps[1] (install lghello).expect(cpu) at v3 with dnf5: unknown key 'runz'; did you mean 'runs'? (known: refused, installed, runs, runsPackage, dies, loads, current, updatesListed, detectedArch, detectors, runnable)",
+    "levelgate: error: scenarios/hello.ts:10: scenario 'hello': steps[1] (install lghello).expect(cpu) at v3 with dnf5: unknown key 'runz'; did you mean 'runs'? (known: refused, installed, runs, runsPackage, dies, loads, current, updatesListed, detectedArch, detectors, runnable)",
   );
 });
 
 test.serial('a hyphenated expected NEVRA is caught at load, with the spelling rpm uses', async (t) => {
   const r = await check({ 'scenarios/hello.ts': scenario.replace('{ lghello: best }', "{ lghello: '1.0-1.x86_64-v3' }") });
   t.is(r.exitCode, 2);
-  t.is(r.stderr, "levelgate: error: scenarios/hello.ts: scenario 'hello': steps[1] (install lghello).expect: installed.lghello: '1.0-1.x86_64-v3' has the arch 'x86_64-v3', which is not an rpm arch; did you mean '1.0-1.x86_64_v3'? (rpm arches use '_')");
+  t.is(r.stderr, "levelgate: error: scenarios/hello.ts:10: scenario 'hello': steps[1] (install lghello).expect: installed.lghello: '1.0-1.x86_64-v3' has the arch 'x86_64-v3', which is not an rpm arch; did you mean '1.0-1.x86_64_v3'? (rpm arches use '_')");
 });
 
 test.serial("an expected build the scenario's repositories do not offer is caught against their metadata", async (t) => {
   const r = await check({ 'scenarios/hello.ts': scenario.replace('{ lghello: best }', "{ lghello: '1.1-1.x86_64_v3' }") });
   t.is(r.exitCode, 2);
-  t.is(r.stderr, "levelgate: error: scenarios/hello.ts: scenario 'hello': steps[1] (install lghello).expect: installed.lghello: '1.1-1.x86_64_v3' is offered by none of the scenario's repositories; they offer 1.0-1.x86_64, 1.0-1.x86_64_v3");
+  t.is(r.stderr, "levelgate: error: scenarios/hello.ts:10: scenario 'hello': steps[1] (install lghello).expect: installed.lghello: '1.1-1.x86_64_v3' is offered by none of the scenario's repositories; they offer 1.0-1.x86_64, 1.0-1.x86_64_v3");
 });
 
 test.serial('a known issue naming a scenario that does not exist is an error naming its file and entry', async (t) => {
   const r = await check({ 'known-issues.ts': issues.replace("scenarios: ['hello']", "scenarios: ['helo']") });
   t.is(r.exitCode, 2);
-  t.is(r.stderr, "levelgate: error: known-issues.ts: [0] (dnf5-no-levels): scenarios: 'helo' names no scenario of the project; did you mean 'hello'? (known: hello)");
+  t.is(r.stderr, "levelgate: error: known-issues.ts:4: [0] (dnf5-no-levels): scenarios: 'helo' names no scenario of the project; did you mean 'hello'? (known: hello)");
   const level = await check({ 'known-issues.ts': issues.replace("drivers: ['dnf5'],", "drivers: ['dnf5'], levels: ['x86-64-v9' as 'v1'],") });
   t.is(level.exitCode, 2);
-  t.regex(level.stderr, /^levelgate: error: known-issues\.ts: \[0\] \(dnf5-no-levels\): levels\[0\]: 'x86-64-v9' is not a level; known: v1, v2, v3, v4/);
+  t.regex(level.stderr, /^levelgate: error: known-issues\.ts:4: \[0\] \(dnf5-no-levels\): levels\[0\]: 'x86-64-v9' is not a level; known: v1, v2, v3, v4/);
 });
 
 test.serial('check refuses an unknown flag and prints its usage with --help', async (t) => {
