@@ -113,8 +113,8 @@ const gateParsed = defineCommand({
     evidence: { type: 'string' },
   },
   run: async (values, positionals, context) => {
-    // --json takes a PATH, except after --list where it asks for JSON on stdout.
     if (positionals.length > 0) throw new UsageError(`gate: unexpected argument '${positionals[0]}'`, { hint: 'see levelgate gate --help' });
+    // --json takes a PATH, except after --list where it asks for JSON on stdout (gateCommand spells that '-').
     const listJson = values.list === true && values.json === '-';
     if (values.list && values.json !== undefined && values.json !== '-') {
       throw new UsageError(`gate --list --json prints JSON on stdout and takes no path (got '${values.json}'); redirect it: levelgate gate --list --json > plan.json`);

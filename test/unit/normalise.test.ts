@@ -94,3 +94,21 @@ test("source lines: a scenario's steps and a default-exported list's entries, fr
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('configuration fields of the project half: reporters, evidence, name; each problem names the field', async (t) => {
+  const { validateConfig, normaliseConfig } = await import('../../harness/config/load.js');
+  t.deepEqual(validateConfig({ reporters: ['terminal', ['junit', { outputFile: 'o.xml' }], './r.ts', { onEnd: () => undefined }], evidence: 'ev', name: 'fedora-45' }, 'c.ts'), []);
+  t.deepEqual(validateConfig({ reporters: { junit: 'j.xml', html: false, evidence: 'ev' } }, 'c.ts'), []);
+  t.deepEqual(validateConfig({ reporters: [3, ['junit', 'o.xml']], evidence: '', name: 'a b' }, 'c.ts'), [
+    "c.ts: reporters[0]: 3 is not a reporter: give a name ('junit'), a module path ('./my-reporter.ts'), or [name, { options }]",
+    `c.ts: reporters[1]: ["junit","o.xml"] is not a reporter: give a name ('junit'), a module path ('./my-reporter.ts'), or [name, { options }]`,
+    'c.ts: evidence: must be a directory path',
+    "c.ts: name: 'a b' is not a usable name (letters, digits, . _ -)",
+  ]);
+  t.deepEqual(validateConfig({ reporters: { xml: 'x', evidence: false } }, 'c.ts'), [
+    'c.ts: reporters.xml: unknown; known: junit, html, json, evidence (or give a list of reporters)',
+    'c.ts: reporters.evidence: must be a path',
+  ]);
+  t.deepEqual(validateConfig({ levels: ['v1', 'x86-64-v3', 'v3-fma'], drivers: ['Zypper'], variantAudit: { drivers: ['yum'] } }, 'c.ts'), ["c.ts: variantAudit.drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm"]);
+  t.deepEqual(normaliseConfig({ levels: ['v1', 'x86-64-v3', 'x86_64_v3'], drivers: ['Zypper' as 'zypper'] }), { levels: ['v1', 'v3'], drivers: ['zypper'] });
+});
