@@ -138,6 +138,12 @@ test('gate --list shows the cells of the plan run() uses, in its order: the buil
     t.regex(named.stdout, /^hello\[v1,dnf5\]@fedora-45 {2}v1 /);
     const bad = await project.run(['gate', '--list', '--json', 'plan.json']);
     t.is(bad.exitCode, 2);
+    // Without QEMU (nothing on PATH): the list still comes, every accelerator "not probed".
+    const bare = await project.run(['gate', '--list', '--json'], { PATH: path.join(project.dir, 'no-bin') });
+    t.is(bare.exitCode, 0, bare.stderr);
+    const unprobed = JSON.parse(bare.stdout) as { probed: boolean; cells: { accel: string | null; why: string }[] };
+    t.false(unprobed.probed);
+    t.true(unprobed.cells.length === 4 && unprobed.cells.every((c) => c.accel === null && c.why.startsWith('not probed: ')));
   } finally {
     await project.remove();
   }
