@@ -13,8 +13,9 @@ export const CHECK_USAGE = `usage: levelgate check [--config PATH] [--repo NAME=
 Loads and validates the project without booting anything: the configuration and every
 scenario and known-issue file it names are type-checked (TypeScript) and loaded; the
 repositories it attaches are read (their repodata); every scenario is validated; every
-expectation is computed for each cell the configuration plans (a function-form
-.expect((cpu) => ...) is called for each one) and may name only fields the checks know,
+expectation is computed for each cell any selection could plan (every level and
+driver of its scenario, near misses included; a function-form .expect((cpu) => ...)
+is called for each one) and may name only fields the checks know,
 with each installed build written VERSION-RELEASE.ARCH and offered by the scenario's
 repositories; every known issue must cover a scenario that exists.
 

@@ -56,8 +56,8 @@ export async function resolveProject(cwd: string, flags: ProjectFlags): Promise<
   const audits = audit ? auditScenarios(audit, attachedRepos, builtin?.scenarios ?? []) : [];
   const scenarios = [...own, ...audits];
   const problems = validateScenarios(scenarios, attachedRepos.map((r) => r.name));
-  // The plan of the configuration, near misses included, as the run will compute it: expectations and known issues checked against it.
-  const planned = planCells(scenarios, { ...(project.config.levels ? { targets: project.config.levels } : {}), ...(project.config.drivers ? { drivers: project.config.drivers } : {}), nearMisses: true });
+  // Every cell any selection could plan (every level and driver of each scenario, its near misses included), as the run computes it: expectations checked against each.
+  const planned = planCells(scenarios, { nearMisses: true });
   const offered = offeredBy(new Map(attachedRepos.map((r) => [r.name, r.metadata.packages])));
   const lines = sourceLines(cwd);
   const stepLine = (scenario: Scenario, step: number) => (scenario.source ? lines.step(scenario.source, scenario.id, step) : undefined);
