@@ -1,6 +1,9 @@
-// levelgate's public API: what a project's scenario files and configuration import
-// (`import { defineScenario, install, best } from 'levelgate'`). The built-in catalog
-// (scenarios/) is written with exactly this API.
+// levelgate's public API: what a project's scenario files, configuration and reporters
+// import (`import { defineScenario, install, best } from 'levelgate'`), and run() for
+// programs that gate as `levelgate gate` does. The built-in catalog (scenarios/) is
+// written with exactly this API.
+import type { RunOptions, RunOutcome } from './run/run-project.js';
+
 export {
   attached,
   atLeast,
@@ -57,3 +60,22 @@ export type {
   Step,
 } from './scenario/types.js';
 export type { CellResult, CheckResult, RunResult, Verdict } from './results/types.js';
+export type { CellRef, CommandRecord, StepRecord } from './results/types.js';
+export type { Reporter, ReporterOptions, ReporterSpec, RunStart } from './report/reporter.js';
+export type { LegacyReportPaths } from './config/config.js';
+export type { RunOptions, RunOutcome } from './run/run-project.js';
+export type { Selection } from './plan/selection.js';
+
+/**
+ * Runs a gate as `levelgate gate` does (the command calls this): the project loaded and
+ * checked, the cells planned, guests booted, every reporter told; resolves to the
+ * results and the exit code they earn. Usage errors reject with a UsageError naming the
+ * file, field or option.
+ *
+ *   const { result, exitCode } = await run({ config: 'levelgate.config.ts', levels: ['v3'], reporters: ['json'] });
+ */
+export async function run(options: RunOptions = {}): Promise<RunOutcome> {
+  // Loaded on call: scenario files import this module, and need none of the engine.
+  const engine = await import('./run/run-project.js');
+  return engine.run(options);
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The levelgate command: parses the subcommand and hands over to its runner.
 import { auditCommand } from './audit.js';
+import { checkCommand } from './check.js';
 import { doctorCommand } from './doctor.js';
 import { EXEC_USAGE, execCommand } from './exec.js';
 import { gateCommand } from './gate.js';
+import { initCommand } from './init.js';
 import { mergeCommand } from './merge.js';
 import { reproCommand } from './repro.js';
 import { setupCommand } from './setup.js';
@@ -13,7 +15,10 @@ const USAGE = `usage: levelgate COMMAND [options]
 Commands:
   setup     install host packages, build the guest image, probe accelerators
   doctor    what is installed, which accelerators work, which levels this host provides
-  gate      run the scenario catalog at every level for every driver (levelgate gate --help)
+  init      scaffold a project here or in DIR: configuration, a scenario, a known issue, a CI file
+  check     load, type-check and validate the project without booting anything (exit 0 or 2)
+  gate      run the scenario catalog at every level for every driver (levelgate gate --help);
+            gate --list shows the planned cells and what would run each, without booting
   repro     run one cell with live output; --keep leaves the guest up with a shell
   merge     combine the gate.json of several CI jobs into one JUnit, HTML and JSON report
   exec      run one command in a guest pinned to a level (levelgate exec --help)
@@ -24,6 +29,8 @@ ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   setup: setupCommand,
   doctor: doctorCommand,
+  init: initCommand,
+  check: checkCommand,
   gate: gateCommand,
   repro: reproCommand,
   merge: mergeCommand,

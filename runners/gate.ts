@@ -1,30 +1,17 @@
 // `levelgate gate`: the scenario catalog × levels × drivers, in parallel under the
 // host's budget, with a line per cell (a live status line on a terminal), JUnit, HTML
-// and JSON reports, and one exit code for the whole matrix.
-import path from 'node:path';
+// and JSON reports, and one exit code for the whole matrix; --list shows the plan and
+// boots nothing. The run itself is the programmatic run() of the public API.
 import { DEFAULTS, seconds } from '../harness/config/defaults.js';
-import { planCells, targetsOf } from '../harness/plan/plan.js';
-import { parseShard, shardCells } from '../harness/plan/shard.js';
-import { htmlReporter } from '../harness/report/html.js';
-import { jsonReporter } from '../harness/report/json.js';
-import { junitReporter } from '../harness/report/junit.js';
-import { ReporterSet } from '../harness/report/reporter.js';
-import { terminalReporter } from '../harness/report/terminal.js';
-import { exitCodeOf, EXIT_CODES } from '../harness/results/summary.js';
-import { defaultWorkers, loadFactor } from '../harness/run/budget.js';
-import { runGate } from '../harness/run/gate-run.js';
-import { prepareRun } from '../harness/run/prepare.js';
-import { prepareImageRun } from '../harness/run/prepare-image.js';
+import { EXIT_CODES } from '../harness/results/summary.js';
+import { listLines, listPlan } from '../harness/run/list-plan.js';
+import { run, type RunOptions } from '../harness/run/run-project.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
-import { expectedFidelity } from '../harness/accel/fidelity.js';
 import { defineCommand } from './command.js';
-import { resolveImage, resolveProject } from './project.js';
 import { resolveAccel, resolveCount, resolveDriver, resolveFidelity, resolveSeconds, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
-import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
-import type { AccelChoice } from '../harness/accel/choose.js';
 
 export const GATE_USAGE = `usage: levelgate gate [options]
 
@@ -80,10 +67,20 @@ Running:
                        (default ${DEFAULTS.retries}; a cell a retry settles is flaky). A crash, a hang or an
                        exit outside its contract of a package manager or program is a fail, never retried
   --fail-on-flaky      exit 1 when any cell was flaky (config: failOnFlaky)
+Listing:
+  --list               print the cells the run would plan, in its order, with level, driver,
+                       image, the accelerator that would run each (from cached probe answers,
+                       else "not probed") and why a cell would be skipped; boots nothing,
+                       installs nothing, builds nothing (QEMU need not be installed)
+  --json               with --list: the same as JSON on stdout
 Reports (paths are printed at the end):
+  --reporter NAME|PATH the reporters (repeatable; replaces the configuration's reporters):
+                       terminal, json, junit, html, or a module (./my-reporter.ts) whose
+                       default export is a Reporter or a function returning one (docs/commands.md)
   --junit PATH         JUnit XML (default ${DEFAULTS.junit})
   --html PATH          self-contained HTML (default ${DEFAULTS.html})
-  --json PATH          one record per cell (default ${DEFAULTS.json}; levelgate merge reads it)
+  --json PATH          one record per cell (default ${DEFAULTS.json}; levelgate merge reads it);
+                       with --list, no PATH: the list as JSON
   --evidence DIR       console logs and reproducers per cell (default ${DEFAULTS.evidence})
 
 Exit: 0 every cell that ran passed or is a live known issue; 1 a cell failed or a known
@@ -91,10 +88,13 @@ issue passed (or a cell was flaky, with --fail-on-flaky); 2 bad usage; 3 infrast
 level is missing); 77 nothing was verified (every cell was skipped); 130/143 interrupted
 (the reports are still written, marked interrupted).`;
 
-export const gateCommand = defineCommand({
+const gateParsed = defineCommand({
   name: 'gate',
   usage: GATE_USAGE,
+  positionals: true,
   options: {
+    list: { type: 'boolean', default: false },
+    reporter: { type: 'string', multiple: true },
     level: { type: 'string', multiple: true },
     driver: { type: 'string', multiple: true },
     scenario: { type: 'string', multiple: true },
@@ -102,8 +102,8 @@ export const gateCommand = defineCommand({
     tag: { type: 'string', multiple: true },
     shard: { type: 'string' },
     'require-levels': { type: 'boolean' },
-    'fail-on-flaky': { type: 'boolean' },
     'require-fidelity': { type: 'string' },
+    'fail-on-flaky': { type: 'boolean' },
     'near-misses': { type: 'boolean', default: false },
     'cold-boot': { type: 'boolean', default: false },
     image: { type: 'string' },
@@ -122,102 +122,60 @@ export const gateCommand = defineCommand({
     json: { type: 'string' },
     evidence: { type: 'string' },
   },
-  run: async (values, _positionals, context) => {
-    const resolved = await resolveProject(process.cwd(), {
+  run: async (values, positionals, context) => {
+    if (positionals.length > 0) throw new UsageError(`gate: unexpected argument '${positionals[0]}'`, { hint: 'see levelgate gate --help' });
+    // --json takes a PATH, except after --list where it asks for JSON on stdout (gateCommand spells that '-').
+    const listJson = values.list === true && values.json === '-';
+    if (values.list && values.json !== undefined && values.json !== '-') {
+      throw new UsageError(`gate --list --json prints JSON on stdout and takes no path (got '${values.json}'); redirect it: levelgate gate --list --json > plan.json`);
+    }
+    const options: RunOptions = {
       ...(values.config ? { config: values.config } : {}),
       ...(values.repo ? { repo: values.repo } : {}),
       variantAudit: values['variant-audit'],
       ...(values.packages ? { packages: values.packages.split(',').map((p) => p.trim()).filter(Boolean) } : {}),
       ...(values.sample !== undefined ? { sample: resolveCount(values.sample, '--sample', 1)! } : {}),
-    });
-    const config = resolved.project.config;
-    const targets = values.level ? values.level.map((l) => resolveTarget(l)) : [];
-    const levels = targets.length > 0 ? targets.map((t) => t.name) : [...(config.levels ?? [])];
-    const drivers = values.driver ? values.driver.map((d) => resolveDriver(d)) : [...(config.drivers ?? [])];
-    const workers = resolveCount(values.workers, '--workers', 1) ?? config.workers ?? defaultWorkers();
-    const retries = resolveCount(values.retries, '--retries', 0) ?? config.retries ?? DEFAULTS.retries;
-    const cellTimeoutMs = resolveSeconds(values['cell-timeout'], '--cell-timeout') ?? (config.cellTimeout ? config.cellTimeout * 1000 : DEFAULTS.cellTimeoutMs * loadFactor(workers));
-    const accel = values.accel !== undefined ? resolveAccel(values.accel) : (config.accel ?? 'auto');
-    const requireLevels = values['require-levels'] ?? config.requireLevels ?? false;
-    const failOnFlaky = values['fail-on-flaky'] ?? config.failOnFlaky ?? false;
-    const requireFidelity = values['require-fidelity'] !== undefined ? resolveFidelity(values['require-fidelity']) : config.requireFidelity;
-    const shard = values.shard ? parseShard(values.shard) : undefined;
-    let cells = planCells(resolved.scenarios, {
-      targets: levels,
-      nearMisses: values['near-misses'] || config.nearMisses === true,
-      drivers,
+      ...(values.level ? { levels: values.level.map((l) => resolveTarget(l).name) } : {}),
+      ...(values.driver ? { drivers: values.driver.map((d) => resolveDriver(d)) } : {}),
       ...(values.scenario ? { scenarios: values.scenario } : {}),
       ...(values.grep ? { grep: values.grep } : {}),
       ...(values.tag ? { tags: values.tag } : {}),
-    });
-    if (shard) cells = shardCells(cells, shard);
-    if (cells.length === 0) throw new UsageError(`the filters select no cell${shard ? ` (shard ${values.shard} is empty)` : ''}`);
-
-    const planned = targetsOf(cells);
-    const image = resolveImage(values.image, resolved.project, process.cwd());
-    const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: planned };
-    const exactLevels = [...new Set(planned.filter((t) => !t.nearMiss).map((t) => t.level))];
-    const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, exactLevels, prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
-    // A near miss this image cannot run on (its init dies there) is unavailable, like one no emulator provides.
-    const unusable = await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
-    const accelFor = (name: string): AccelChoice => {
-      const why = unusable.get(name);
-      return why ? { target: name, accel: null, skipReason: why } : prepared.accel(name);
-    };
-    // Which accelerator each CPU runs under and what it can judge there: KVM passed over where it only masks CPUID.
-    for (const target of planned) {
-      const choice = accelFor(target.name);
-      if (choice.accel) stderrLog(`levelgate: ${target.name}: ${choice.accel}, fidelity ${expectedFidelity(choice.accel, target)} — ${choice.why}`);
-    }
-    // Paths in the configuration are relative to its file; flags and defaults to the working directory.
-    const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : process.cwd();
-    const reports = config.reporters ?? {};
-    const fromConfig = (configured: string | undefined) => (configured === undefined ? undefined : path.resolve(configDir, configured));
-    const evidenceDir = path.resolve(values.evidence ?? fromConfig(reports.evidence) ?? DEFAULTS.evidence);
-    const pick = (flag: string | undefined, configured: string | false | undefined, fallback: string) => (flag ?? (configured === false ? undefined : (fromConfig(configured) ?? fallback)));
-    const json = pick(values.json, reports.json, DEFAULTS.json);
-    const junit = pick(values.junit, reports.junit, DEFAULTS.junit);
-    const html = pick(values.html, reports.html, DEFAULTS.html);
-    const reporters = new ReporterSet([
-      terminalReporter(),
-      ...(json ? [jsonReporter(path.resolve(json))] : []),
-      ...(junit ? [junitReporter(path.resolve(junit))] : []),
-      ...(html ? [htmlReporter(path.resolve(html))] : []),
-    ]);
-    // --audit: the packages each cell installs, audited on the host (one worker; the cores run guests).
-    const installAudit = values.audit ? new PooledInstallAuditor(1, context.signal) : undefined;
-    const run = await runGate({
-      cells,
-      workers,
-      environment: {
-        ...prepared,
-        accel: accelFor,
-        knownIssues: resolved.knownIssues,
-        evidenceDir,
-        today: new Date().toISOString().slice(0, 10),
-        accelRequest: accel,
-        timeScale: loadFactor(workers),
-        requireLevels,
-        ...(requireFidelity ? { requireFidelity } : {}),
-        ...(installAudit ? { installAudit } : {}),
-      },
-      imageDigest: prepared.image.digest,
-      fixturesDigest: prepared.fixtures?.digest ?? 'none',
-      reporters,
-      signal: context.signal,
-      cellTimeoutMs,
-      retries,
       ...(values.shard ? { shard: values.shard } : {}),
-    }).finally(() => installAudit?.close());
-    const written = await reporters.onEnd(run);
-    for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
-    process.stdout.write(`evidence ${evidenceDir}\n`);
-    if (run.interrupted) return exitCodeFor(new Error('interrupted'), context);
-    const code = exitCodeOf(run, { failOnFlaky });
-    if (failOnFlaky && run.flaky > 0 && code === EXIT_CODES.failed && run.counts.fail + run.counts.xpass === 0) {
-      process.stderr.write(`levelgate: ${run.flaky} cell${run.flaky > 1 ? 's were' : ' was'} flaky (--fail-on-flaky): exit 1\n`);
+      nearMisses: values['near-misses'],
+      ...(values.image ? { image: values.image } : {}),
+      ...(values.accel !== undefined ? { accel: resolveAccel(values.accel) } : {}),
+      ...(values.workers !== undefined ? { workers: resolveCount(values.workers, '--workers', 1)! } : {}),
+      ...(values.retries !== undefined ? { retries: resolveCount(values.retries, '--retries', 0)! } : {}),
+      ...(values['cell-timeout'] !== undefined ? { cellTimeoutMs: resolveSeconds(values['cell-timeout'], '--cell-timeout')! } : {}),
+      ...(values['require-levels'] !== undefined ? { requireLevels: values['require-levels'] } : {}),
+      ...(values['require-fidelity'] !== undefined ? { requireFidelity: resolveFidelity(values['require-fidelity']) } : {}),
+      ...(values['fail-on-flaky'] !== undefined ? { failOnFlaky: values['fail-on-flaky'] } : {}),
+      coldBoot: values['cold-boot'],
+      audit: values.audit,
+      ...(values.reporter ? { reporters: values.reporter } : {}),
+      ...(!values.list && (values.json || values.junit || values.html) ? { outputFiles: { ...(values.json ? { json: values.json } : {}), ...(values.junit ? { junit: values.junit } : {}), ...(values.html ? { html: values.html } : {}) } } : {}),
+      ...(values.evidence ? { evidence: values.evidence } : {}),
+      signal: context.signal,
+      log: stderrLog,
+    };
+    if (values.list) {
+      const plan = await listPlan(options);
+      process.stdout.write(listJson ? `${JSON.stringify(plan, null, 2)}\n` : `${listLines(plan).join('\n')}\n`);
+      return 0;
     }
-    if (code === EXIT_CODES.nothingRan) process.stderr.write('levelgate: nothing was verified: every cell was skipped (exit 77); see the reasons above\n');
-    return code;
+    const outcome = await run(options);
+    for (const { reporter, path: file } of outcome.reports) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
+    process.stdout.write(`evidence ${outcome.evidenceDir}\n`);
+    if (outcome.result.interrupted) return exitCodeFor(new Error('interrupted'), context);
+    const { result } = outcome;
+    if (outcome.failOnFlaky && result.flaky > 0 && outcome.exitCode === EXIT_CODES.failed && result.counts.fail + result.counts.xpass === 0) {
+      process.stderr.write(`levelgate: ${result.flaky} cell${result.flaky > 1 ? 's were' : ' was'} flaky (--fail-on-flaky): exit 1\n`);
+    }
+    if (outcome.exitCode === EXIT_CODES.nothingRan) process.stderr.write('levelgate: nothing was verified: every cell was skipped (exit 77); see the reasons above\n');
+    return outcome.exitCode;
   },
 });
+
+/** `gate --list --json`: --json without a value (it takes a PATH otherwise) means stdout, spelled '-'. */
+export const gateCommand = (args: string[]): Promise<number> =>
+  gateParsed(args.includes('--list') ? args.map((a, i) => (a === '--json' && (i === args.length - 1 || args[i + 1]!.startsWith('-')) ? '--json=-' : a)) : args);

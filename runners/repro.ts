@@ -13,7 +13,8 @@ import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
-import { resolveImage, resolveProject } from './project.js';
+import { resolveImage, resolveProject } from '../harness/config/project.js';
+import { runNameOf } from '../harness/run/run-project.js';
 import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
 import { stoppedExitCode } from './run-context.js';
 
@@ -64,10 +65,12 @@ export const reproCommand = defineCommand({
     const scenario = CATALOG.find((s) => s.id === positionals[0])!;
     const driver = values.driver !== undefined ? resolveDriver(values.driver) : scenario.drivers[0]!;
     if (!scenario.drivers.includes(driver)) throw new UsageError(`--driver: scenario ${scenario.id} runs with ${scenario.drivers.join(', ')}, not ${driver}`);
-    const cell = planCells(CATALOG, { scenarios: positionals, targets: [target.name], drivers: [driver] })[0];
+    const image = resolveImage(values.image, resolved.project, process.cwd());
+    // Named as the gate names it (its image's or project's name ends the id).
+    const name = runNameOf(resolved, image);
+    const cell = planCells(CATALOG, { scenarios: positionals, targets: [target.name], drivers: [driver], ...(name ? { name } : {}) })[0];
     if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${target.name}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
 
-    const image = resolveImage(values.image, resolved.project, process.cwd());
     const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target] };
     const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, [target.level], prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);

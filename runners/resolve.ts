@@ -5,6 +5,8 @@ import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/t
 import { ALL_NEAR_MISSES, parseTargetName, type CpuTarget } from '../harness/levels/targets.js';
 import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
 import { UsageError } from '../harness/util/errors.js';
+import { parseDriverName } from '../harness/plan/normalise.js';
+import { parseNameDir } from '../harness/config/project.js';
 
 export function resolveLevel(value: string | undefined, flag = '--level'): LevelName {
   if (value === undefined) throw new UsageError(`${flag} is required; known levels: ${LEVEL_NAMES.join(', ')}`);
@@ -36,8 +38,9 @@ export function resolveFidelity(value: string, flag = '--require-fidelity'): Req
 }
 
 export function resolveDriver(value: string, flag = '--driver'): DriverName {
-  if (!(DRIVER_NAMES as readonly string[]).includes(value)) throw new UsageError(`${flag}: '${value}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
-  return value as DriverName;
+  const driver = parseDriverName(value);
+  if (!driver) throw new UsageError(`${flag}: '${value}' is not a driver; known: ${DRIVER_NAMES.join(', ')}`);
+  return driver;
 }
 
 export function resolveSeconds(value: string | undefined, flag: string): number | undefined {
@@ -56,8 +59,4 @@ export function resolveCount(value: string | undefined, flag: string, min: numbe
 }
 
 /** --data NAME=DIR */
-export function resolveDataDisk(value: string, flag = '--data'): { name: string; folder: string } {
-  const eq = value.indexOf('=');
-  if (eq <= 0 || eq === value.length - 1) throw new UsageError(`${flag}: '${value}' is not NAME=DIR`);
-  return { name: value.slice(0, eq), folder: value.slice(eq + 1) };
-}
+export const resolveDataDisk = (value: string, flag = '--data'): { name: string; folder: string } => parseNameDir(value, flag);

@@ -17,10 +17,24 @@ export type { ProbeResult } from './backend.js';
 /** Bump when what a probe does changes (its kernel arguments, its retries): cached answers are then asked again. */
 const PROBE_LAYOUT = 2;
 
-async function cacheKey(image: ImageArtifacts): Promise<string> {
+async function cacheKey(imageDigest: string): Promise<string> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
   const versions = await Promise.all(ACCELS.map((a) => BACKENDS[a].version()));
-  return `${PROBE_LAYOUT} ${bootId} ${[...new Set(versions)].join(' ')} ${image.digest}`;
+  return `${PROBE_LAYOUT} ${bootId} ${[...new Set(versions)].join(' ')} ${imageDigest}`;
+}
+
+/**
+ * The answers earlier probes cached for the image `imageDigest`, when they still hold
+ * on this host (same boot, same emulators); undefined when there are none or the
+ * emulators cannot be asked their version (not installed). Probes nothing.
+ */
+export async function cachedProbes(imageDigest: string, cacheDir = cacheRoot()): Promise<ProbeResult[] | undefined> {
+  try {
+    const stored = JSON.parse(await readFile(path.join(cacheDir, 'probes.json'), 'utf8')) as { key: string; results: ProbeResult[] };
+    return stored.key === (await cacheKey(imageDigest)) ? stored.results : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -49,7 +63,7 @@ export interface ProbeOptions {
 /** Probes each (accel, target) pair, once per host boot and emulator versions when the answer is definitive. */
 export async function probeAll(accels: readonly Accel[], targets: readonly CpuTarget[], image: ImageArtifacts, options: ProbeOptions = {}): Promise<ProbeResult[]> {
   const file = path.join(options.cacheDir ?? cacheRoot(), 'probes.json');
-  const key = await cacheKey(image);
+  const key = await cacheKey(image.digest);
   let cached: { key: string; results: ProbeResult[] } = { key, results: [] };
   if (!options.refresh) {
     try {

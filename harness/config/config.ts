@@ -13,6 +13,7 @@
 import type { AccelRequest } from '../accel/choose.js';
 import type { RequiredFidelity } from '../accel/fidelity.js';
 import type { KnownIssue } from '../plan/known-issues.js';
+import type { ReporterSpec } from '../report/reporter.js';
 import type { DriverName } from '../scenario/types.js';
 
 export interface VariantAuditConfig {
@@ -62,8 +63,30 @@ export interface LevelgateConfig {
    * listed, it is used without the flag.
    */
   readonly images?: Readonly<Record<string, string>>;
-  /** Report paths (false: do not write that report). */
-  readonly reporters?: { readonly junit?: string | false; readonly html?: string | false; readonly json?: string | false; readonly evidence?: string };
+  /**
+   * The reporters (default: terminal, json, junit, html at reports/): built-in names or
+   * module paths, each alone or with its options, e.g.
+   * `['terminal', ['junit', { outputFile: 'out/junit.xml' }], './my-reporter.ts']`
+   * (`--reporter` replaces the list). The older form `{ junit, html, json, evidence }`
+   * sets the built-ins' paths (false: not written).
+   */
+  readonly reporters?: readonly ReporterSpec[] | LegacyReportPaths;
+  /** Where each cell's console logs, forensics and reproducers go (default reports/evidence). */
+  readonly evidence?: string;
+  /**
+   * Names the run: cell ids become scenario[level,driver]@NAME, so `levelgate merge`
+   * joins the results of several projects or images. Default: the gated image's name
+   * when an image is gated, else nothing.
+   */
+  readonly name?: string;
+}
+
+/** The paths of the built-in file reporters, as older configurations give them (false: not written). */
+export interface LegacyReportPaths {
+  readonly junit?: string | false;
+  readonly html?: string | false;
+  readonly json?: string | false;
+  readonly evidence?: string;
 }
 
 export const CONFIG_FIELDS = [
@@ -83,6 +106,8 @@ export const CONFIG_FIELDS = [
   'failOnFlaky',
   'variantAudit',
   'reporters',
+  'evidence',
+  'name',
   'images',
 ] as const satisfies readonly (keyof LevelgateConfig)[];
 

@@ -11,7 +11,8 @@ export interface TypeProblem {
   readonly message: string;
 }
 
-export function typeCheck(files: readonly string[]): TypeProblem[] {
+/** `modules`: bare module names resolved to these declaration files (levelgate → this levelgate's API). */
+export function typeCheck(files: readonly string[], modules: Readonly<Record<string, string>> = {}): TypeProblem[] {
   const program = ts.createProgram([...files], {
     strict: true,
     noEmit: true,
@@ -21,6 +22,7 @@ export function typeCheck(files: readonly string[]): TypeProblem[] {
     skipLibCheck: true,
     allowImportingTsExtensions: true,
     resolveJsonModule: true,
+    paths: Object.fromEntries(Object.entries(modules).map(([name, file]) => [name, [file]])),
   });
   const wanted = new Set(files.map((f) => path.resolve(f)));
   return ts

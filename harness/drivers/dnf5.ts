@@ -1,4 +1,7 @@
-// dnf5: repositories in one .repo file of their own; every operation by name; the exit
+// dnf5: repositories in one .repo file of their own, in a directory of levelgate's that
+// every command points dnf5 to (reposdir), with a cache directory of its own, both
+// created: nothing is assumed of the image's layout (an image without /etc/yum.repos.d,
+// or with a distribution's own definitions, reads the same); every operation by name; the exit
 // statuses of dnf5(8) (0 success, 1 error, 2 bad arguments; check-upgrade 100 when
 // updates exist). Its configuration is the distribution's own: Debian's, like Fedora's,
 // sets skip_if_unavailable=True, so a repository that fails to load is skipped with
@@ -7,7 +10,13 @@ import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, outsideContract, refusal
 import type { PinSpec, Refusal } from '../scenario/types.js';
 import { VARIANT_ARCHES } from '../levels/arch.js';
 
-export const DNF5_REPO_FILE = '/etc/yum.repos.d/levelgate.repo';
+/** The only repository directory dnf5 reads in a cell (--setopt=reposdir): levelgate's, created by configureRepos. */
+export const DNF5_REPOS_DIR = '/etc/levelgate/dnf5/repos.d';
+export const DNF5_REPO_FILE = `${DNF5_REPOS_DIR}/levelgate.repo`;
+/** dnf5's metadata and package cache (root uses system_cachedir, others cachedir): levelgate's, created with the repositories. */
+export const DNF5_CACHE_DIR = '/var/cache/levelgate/dnf5';
+/** Where every dnf5 command of levelgate reads repositories and keeps its cache. */
+export const DNF5_LAYOUT: readonly string[] = [`--setopt=reposdir=${DNF5_REPOS_DIR}`, `--setopt=cachedir=${DNF5_CACHE_DIR}`, `--setopt=system_cachedir=${DNF5_CACHE_DIR}`];
 /** Pins live in a drop-in of their own, next to the distribution's dnf.conf. */
 export const DNF5_PIN_FILE = '/etc/dnf/libdnf5.conf.d/50-levelgate-pins.conf';
 
@@ -29,21 +38,21 @@ const BROKEN = /Failed to download metadata|Failed to access RPM|Cannot open|Per
 /** dnf5 in a guest whose $releasever, when a scenario sets none, is `context.releasever` (the default guest: Debian sid, which has no VERSION_ID). */
 export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver {
   const DEFAULT_RELEASEVER = context.releasever;
-  const base = (releasever = DEFAULT_RELEASEVER) => ['dnf5', '-y', `--releasever=${releasever}`, '--setopt=install_weak_deps=False'];
+  const base = (releasever = DEFAULT_RELEASEVER) => ['dnf5', '-y', `--releasever=${releasever}`, ...DNF5_LAYOUT, '--setopt=install_weak_deps=False'];
   return {
   name: 'dnf5',
   solver: true,
   configureRepos: (repos) => ({
-    // Exactly the enabled repositories, in one file: every other definition goes (a
-    // distribution's own would need a network; the default guest has none).
+    // Exactly the enabled repositories, in the one file of the one directory dnf5 reads:
+    // a distribution's own definitions (which would need a network) stay where they are, unread.
     commands: [
-      { argv: ['find', '/etc/yum.repos.d', '-name', '*.repo', '!', '-name', 'levelgate.repo', '-delete'] },
+      { argv: ['mkdir', '-p', DNF5_REPOS_DIR, DNF5_CACHE_DIR] },
       { argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) },
     ],
   }),
   // Every package of every enabled repository, with its repository; excludes (pins) do not hide packages from the view.
   repoView: (releasever = DEFAULT_RELEASEVER) => ({
-    argv: ['dnf5', `--releasever=${releasever}`, '--setopt=disable_excludes=*', 'repoquery', '--available', '--queryformat', '%{repoid} %{name} %{epoch} %{version}-%{release} %{arch}\\n'],
+    argv: ['dnf5', `--releasever=${releasever}`, ...DNF5_LAYOUT, '--setopt=disable_excludes=*', 'repoquery', '--available', '--queryformat', '%{repoid} %{name} %{epoch} %{version}-%{release} %{arch}\\n'],
   }),
   parseRepoView: (stdout) => {
     const view = new Map<string, string[]>();

@@ -1,6 +1,7 @@
 // Plain rpm: no repositories and no solver; local files, detection and the database.
 // No package operation (install by name, install-new-recommends...) exists without a solver.
 // Exit status 0 or 1 (rpm(8)); the message says why it refused.
+import path from 'node:path';
 import { lastLines, mustSucceed, outsideContract, refusalIn, setUpBy, type Judgement, type PackageDriver } from './driver.js';
 import type { Refusal } from '../scenario/types.js';
 
@@ -31,7 +32,10 @@ export const rpm: PackageDriver = {
   // "install arch" of `rpm --showrc`: CPUID and XCR0.
   detector: 'rpm',
   // /etc/rpm/platform ("ARCH-VENDOR-OS") replaces the detected platform (rpmrc).
-  overrideArch: (arch) => [{ argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` }],
+  overrideArch: (arch) => [
+    { argv: ['mkdir', '-p', path.posix.dirname(RPM_PLATFORM_FILE)] },
+    { argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` },
+  ],
   // rpm has no pin: a scenario that pins cannot run with it.
   pin: () => undefined,
   solverCase: () => undefined,

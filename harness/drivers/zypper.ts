@@ -1,4 +1,6 @@
-// zypper: repositories in one .repo file of its own, loaded by `zypper refresh`;
+// zypper: repositories in one .repo file of its own, in a directory of levelgate's that
+// every command points zypper to (--reposd-dir), with caches of its own (--cache-dir),
+// both created: nothing is assumed of the image's /etc/zypp; loaded by `zypper refresh`;
 // distro-sync is `dist-upgrade` (system-wide: each cell's guest holds only its own
 // scenario's repositories); install-new-recommends is `install-new-recommends` (inr),
 // the command that acts on what newly supplements the installed system, hardware
@@ -8,10 +10,16 @@
 import { lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 import type { PinSpec, Refusal } from '../scenario/types.js';
 
-const BASE = ['zypper', '--non-interactive', '--no-gpg-checks'];
+/** The only repository directory zypper reads in a cell: levelgate's, created by configureRepos. */
+export const ZYPPER_REPOS_DIR = '/etc/levelgate/zypp/repos.d';
+/** zypper's raw, solv and package caches: levelgate's, created with the repositories. */
+export const ZYPPER_CACHE_DIR = '/var/cache/levelgate/zypp';
+/** libzypp's configuration directory (zypp.conf, locks): created before a file is written there. */
+const ZYPP_CONF_DIR = '/etc/zypp';
+const BASE = ['zypper', '--non-interactive', '--no-gpg-checks', '--reposd-dir', ZYPPER_REPOS_DIR, '--cache-dir', ZYPPER_CACHE_DIR];
 /** The zypper commands that run the solver (and take --debug-solver). */
 const SOLVER_COMMANDS = ['install', 'update', 'dist-upgrade', 'remove', 'list-updates', 'install-new-recommends'];
-export const ZYPPER_REPO_FILE = '/etc/zypp/repos.d/levelgate.repo';
+export const ZYPPER_REPO_FILE = `${ZYPPER_REPOS_DIR}/levelgate.repo`;
 const releaseArgs = (releasever?: string) => (releasever ? ['--releasever', releasever] : []);
 
 export function zypperRepoFile(repos: readonly RepoRef[]): string {
@@ -41,8 +49,8 @@ export const zypper: PackageDriver = {
   solver: true,
   configureRepos: (repos, releasever) => ({
     commands: [
-      // Exactly these repositories: every other definition goes (the guest holds only levelgate's).
-      { argv: ['find', '/etc/zypp/repos.d', '-name', '*.repo', '-delete'] },
+      // Exactly these repositories, in the one directory zypper reads: an image's own definitions stay where they are, unread.
+      { argv: ['mkdir', '-p', ZYPPER_REPOS_DIR, ZYPPER_CACHE_DIR] },
       { argv: ['tee', ZYPPER_REPO_FILE], input: zypperRepoFile(repos) },
     ],
     refresh: { argv: [...BASE, ...releaseArgs(releasever), 'refresh'] },
@@ -89,11 +97,14 @@ export const zypper: PackageDriver = {
   // libzypp upgrades uname's x86_64 to the level CPUID shows (`zypper system-architecture`).
   detector: 'libzypp',
   // zypp.conf(5): "arch = ..." in [main] overrides the detected architecture (Debian ships no zypp.conf).
-  overrideArch: (arch) => [{ argv: ['tee', '-a', '/etc/zypp/zypp.conf'], input: `\n[main]\narch = ${arch}\n` }],
+  overrideArch: (arch) => [
+    { argv: ['mkdir', '-p', ZYPP_CONF_DIR] },
+    { argv: ['tee', '-a', `${ZYPP_CONF_DIR}/zypp.conf`], input: `\n[main]\narch = ${arch}\n` },
+  ],
   // zypper can lock a package but not one arch of it ("not possible to create a complex
   // lock with arch rule with zypper means", libzypp PoolQuery.cc): the lock holds the
   // installed package as it is, arch and version.
-  pin: (pin: PinSpec) => [{ argv: [...BASE, 'addlock', pin.name] }],
+  pin: (pin: PinSpec) => [{ argv: ['mkdir', '-p', ZYPP_CONF_DIR] }, { argv: [...BASE, 'addlock', pin.name] }],
   // --debug-solver, a command option (before the package names): writes the solver's
   // testcase instead of acting (zypper(8)), always to this directory.
   solverCase: (command) => {

@@ -37,6 +37,8 @@ export interface KnownIssue extends KnownIssueRef {
   readonly targets?: readonly string[];
   /** The deviations it explains; a failing check matching none of them is a failure. */
   readonly explains: readonly DeviationMatcher[];
+  /** Where it was written ("known-issues.ts: [2]"), for messages; the loader sets it. */
+  readonly source?: string;
 }
 
 export interface CellCoordinates {

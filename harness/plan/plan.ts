@@ -1,13 +1,14 @@
 // The matrix as data: scenarios × levels × drivers, filtered, in a stable order, each
 // cell with a name unique across the run. Pure.
 import type { LevelName } from '../levels/table.js';
-import { ALL_NEAR_MISSES, EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
+import { ALL_NEAR_MISSES, ALL_TARGETS, EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import type { CellRef } from '../results/types.js';
-import type { DriverName, Scenario } from '../scenario/types.js';
+import { DRIVER_NAMES, type DriverName, type Scenario } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
+import { KNOWN_DRIVERS, KNOWN_TARGETS } from './normalise.js';
 
 export interface Cell {
-  /** "scenario[target,driver]": unique across the matrix. */
+  /** "scenario[target,driver]", and "@NAME" when the run is named (its image or project): unique across runs merged together. */
   readonly id: string;
   readonly scenario: Scenario;
   /** The CPU the cell starts on: an exact level or a near miss. */
@@ -28,9 +29,11 @@ export interface PlanFilter {
   /** Substring or /regex/ matched against cell ids. */
   readonly grep?: string;
   readonly tags?: readonly string[];
+  /** The run's name (the gated image's, or the configuration's `name`): it ends every cell id. */
+  readonly name?: string;
 }
 
-export const cellId = (scenario: string, target: string, driver: DriverName): string => `${scenario}[${target},${driver}]`;
+export const cellId = (scenario: string, target: string, driver: DriverName, name?: string): string => `${scenario}[${target},${driver}]${name ? `@${name}` : ''}`;
 
 /**
  * Whether `scenario` runs on `target`. Exact levels: those the scenario lists (all by
@@ -49,6 +52,9 @@ function runsOn(scenario: Scenario, target: CpuTarget, filter: PlanFilter): bool
 }
 
 export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {}): Cell[] {
+  // Names reach here normalised (flags and configuration alike); one that is not would silently select nothing.
+  for (const name of filter.targets ?? []) if (!ALL_TARGETS.some((t) => t.name === name)) throw new UsageError(`levels: '${name}' is not a level or a near miss; ${KNOWN_TARGETS}`);
+  for (const name of filter.drivers ?? []) if (!(DRIVER_NAMES as readonly string[]).includes(name)) throw new UsageError(`drivers: '${name}' is not a driver; ${KNOWN_DRIVERS}`);
   for (const id of filter.scenarios ?? []) {
     if (!catalog.some((s) => s.id === id)) {
       throw new UsageError(`--scenario: '${id}' is not a scenario; known: ${catalog.map((s) => s.id).join(', ')}`);
@@ -63,7 +69,7 @@ export function planCells(catalog: readonly Scenario[], filter: PlanFilter = {})
       if (!runsOn(scenario, target, filter)) continue;
       for (const driver of scenario.drivers) {
         if (filter.drivers?.length && !filter.drivers.includes(driver)) continue;
-        const id = cellId(scenario.id, target.name, driver);
+        const id = cellId(scenario.id, target.name, driver, filter.name);
         if (filter.grep && !(grep ? grep.test(id) : id.includes(filter.grep))) continue;
         cells.push({ id, scenario, target, level: target.level, driver });
       }

@@ -3,7 +3,7 @@
 // emulation): both tools load them once, under the ids every scenario uses for them, and
 // the repository files go again. The content cannot differ from what the cells see: the
 // snapshot's key includes the disk of attached repositories.
-import { DNF5_REPO_FILE, dnf5 } from '../drivers/dnf5.js';
+import { DNF5_LAYOUT, DNF5_REPO_FILE, dnf5 } from '../drivers/dnf5.js';
 import type { GuestCommand } from '../drivers/driver.js';
 import { ZYPPER_REPO_FILE, zypper } from '../drivers/zypper.js';
 import { guestAttachedPath, type AttachedRepo } from './catalog.js';
@@ -14,7 +14,7 @@ export function attachedRepoWarmUp(repos: readonly AttachedRepo[]): GuestCommand
   const zypperSetup = zypper.configureRepos(refs);
   return [
     ...dnf5.configureRepos(refs).commands,
-    { argv: ['dnf5', '--releasever=sid', 'makecache'] },
+    { argv: ['dnf5', '--releasever=sid', ...DNF5_LAYOUT, 'makecache'] },
     ...zypperSetup.commands,
     ...(zypperSetup.refresh ? [zypperSetup.refresh] : []),
     { argv: ['rm', '-f', DNF5_REPO_FILE, ZYPPER_REPO_FILE] },

@@ -21,7 +21,7 @@ import type { AvailablePackage } from '../repos/available.js';
 import { parseNevra } from '../repos/available.js';
 import type { CheckResult, CommandRecord, StepRecord } from '../results/types.js';
 import { evaluate, type Observation, type Outcome, type ProgramRun } from '../scenario/evaluate.js';
-import { stepTitle, type Expectation, type ExpectContext, type Scenario, type Step, type StepAction } from '../scenario/types.js';
+import { expectContextOf, stepTitle, type Expectation, type ExpectContext, type Scenario, type Step, type StepAction } from '../scenario/types.js';
 import { quoteCommand } from '../util/quote.js';
 
 /** A command's ending, whatever the backend. */
@@ -214,7 +214,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
   let installedNow: string[] | undefined = session.initialInstalled ? [...session.initialInstalled] : undefined;
   /** Variables every command runs with from a set-env step on. */
   let env: Record<string, string> = {};
-  const context: ExpectContext = { level: program.level, target: program.target, driver: driver.name, atLeast: (l) => levelIndex(program.level) >= levelIndex(l) };
+  const context = expectContextOf(program.target, driver.name);
 
   for (const [i, step] of scenario.steps.entries()) {
     const index = i + 1;

@@ -2,7 +2,7 @@
 // after each step. Scenario files build it with the public API (api.ts); this module
 // holds only the data types and what is derived from them.
 import type { RpmArch } from '../levels/arch.js';
-import type { LevelName } from '../levels/table.js';
+import { levelIndex, type LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { DetectorName } from '../levels/detectors.js';
 
@@ -121,6 +121,9 @@ export interface ExpectContext {
   readonly atLeast: (level: LevelName) => boolean;
 }
 export type ExpectationSource = Expectation | ((context: ExpectContext) => Expectation);
+
+/** What a function-form expectation is called with, for a cell on `target` with `driver`: at run time and when the plan is checked. */
+export const expectContextOf = (target: CpuTarget, driver: DriverName): ExpectContext => ({ level: target.level, target, driver, atLeast: (l) => levelIndex(target.level) >= levelIndex(l) });
 
 /** A package pinned the way users pin: dnf5 excludes the other arch; zypper locks the name (it has no arch lock). */
 export interface PinSpec {

@@ -85,3 +85,12 @@ export class InterruptedError extends LevelgateError {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Every problem found in one pass as one usage error: the first as its message, all of
+ * them (one a line) as its details, so a person fixes them in one go. Nothing when none.
+ */
+export function throwProblems(problems: readonly string[], context: Omit<ErrorContext, 'details'> = {}): void {
+  if (problems.length === 0) return;
+  throw new UsageError(problems[0]!, { ...context, ...(problems.length > 1 ? { details: problems.join('\n') } : {}) });
+}

@@ -9,7 +9,7 @@ import { imageAccelChoice } from '../../harness/accel/image-backend.js';
 import { validateConfig } from '../../harness/config/load.js';
 import { driverUnavailableIn, imageInfoOf } from '../../harness/run/prepare-image.js';
 import { UsageError } from '../../harness/util/errors.js';
-import { resolveImage } from '../../runners/project.js';
+import { resolveImage } from '../../harness/config/project.js';
 
 function mbr(entries: { type: number; boot?: boolean }[], bootCode = true): Buffer {
   const head = Buffer.alloc(1 << 20);

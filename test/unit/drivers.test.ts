@@ -4,23 +4,26 @@ import { DNF5_PIN_FILE, DNF5_REPO_FILE, dnf5, dnf5Driver, dnf5RepoFile } from '.
 import { rpm } from '../../harness/drivers/rpm.js';
 import { ZYPPER_REPO_FILE, zypper, zypperRepoFile } from '../../harness/drivers/zypper.js';
 
+/** Where every command points the tools: levelgate's own repository and cache directories. */
+const D = ['--setopt=reposdir=/etc/levelgate/dnf5/repos.d', '--setopt=cachedir=/var/cache/levelgate/dnf5', '--setopt=system_cachedir=/var/cache/levelgate/dnf5'];
+const Z = ['zypper', '--non-interactive', '--no-gpg-checks', '--reposd-dir', '/etc/levelgate/zypp/repos.d', '--cache-dir', '/var/cache/levelgate/zypp'];
 const out = (exitCode: number | null, stderr = '', stdout = '') => ({ exitCode, signal: null, stdout, stderr });
 
 test('dnf5: exactly the enabled repositories in one file written through tee; operations by name', (t) => {
   const repos = [{ id: 's-base', path: '/mnt/fixtures/s/base' }, { id: 's-rel', path: '/mnt/fixtures/s/release-$releasever' }];
   t.deepEqual(dnf5.configureRepos(repos).commands, [
-    { argv: ['find', '/etc/yum.repos.d', '-name', '*.repo', '!', '-name', 'levelgate.repo', '-delete'] },
+    { argv: ['mkdir', '-p', '/etc/levelgate/dnf5/repos.d', '/var/cache/levelgate/dnf5'] },
     { argv: ['tee', DNF5_REPO_FILE], input: dnf5RepoFile(repos) },
   ]);
   t.is(dnf5RepoFile(repos.slice(0, 1)), '[s-base]\nname=s-base\nbaseurl=file:///mnt/fixtures/s/base\ngpgcheck=0\nrepo_gpgcheck=0\nmetadata_expire=0\n');
   t.regex(dnf5RepoFile(repos), /baseurl=file:\/\/\/mnt\/fixtures\/s\/release-\$releasever\n/);
-  t.deepEqual(dnf5.operation('distro-sync', ['lgsync'])?.argv, ['dnf5', '-y', '--releasever=sid', '--setopt=install_weak_deps=False', 'distro-sync', 'lgsync']);
-  t.deepEqual(dnf5.releaseUpgrade('2')?.argv, ['dnf5', '-y', '--releasever=2', '--setopt=install_weak_deps=False', 'distro-sync']);
+  t.deepEqual(dnf5.operation('distro-sync', ['lgsync'])?.argv, ['dnf5', '-y', '--releasever=sid', ...D, '--setopt=install_weak_deps=False', 'distro-sync', 'lgsync']);
+  t.deepEqual(dnf5.releaseUpgrade('2')?.argv, ['dnf5', '-y', '--releasever=2', ...D, '--setopt=install_weak_deps=False', 'distro-sync']);
 });
 
 test("dnf5 in a distribution image: its own VERSION_ID is $releasever where a scenario sets none", (t) => {
   const fedora = dnf5Driver({ releasever: '45' });
-  t.deepEqual(fedora.operation('install', ['x'])?.argv, ['dnf5', '-y', '--releasever=45', '--setopt=install_weak_deps=False', 'install', 'x']);
+  t.deepEqual(fedora.operation('install', ['x'])?.argv, ['dnf5', '-y', '--releasever=45', ...D, '--setopt=install_weak_deps=False', 'install', 'x']);
   t.deepEqual(fedora.operation('install', ['x'], '46')?.argv.slice(0, 3), ['dnf5', '-y', '--releasever=46']);
 });
 
@@ -56,12 +59,12 @@ test('dnf5: a pin excludes every other arch of the package, in a drop-in of its 
 test('zypper: one repository file, refresh, dist-upgrade for distro-sync and release upgrades, --oldpackage for downgrade', (t) => {
   const repos = [{ id: 'r', path: '/mnt/r' }];
   const { commands, refresh } = zypper.configureRepos(repos, '2');
-  t.deepEqual(commands.map((c) => c.argv), [['find', '/etc/zypp/repos.d', '-name', '*.repo', '-delete'], ['tee', ZYPPER_REPO_FILE]]);
+  t.deepEqual(commands.map((c) => c.argv), [['mkdir', '-p', '/etc/levelgate/zypp/repos.d', '/var/cache/levelgate/zypp'], ['tee', ZYPPER_REPO_FILE]]);
   t.is(commands[1]!.input, zypperRepoFile(repos));
-  t.deepEqual(refresh?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', '--releasever', '2', 'refresh']);
-  t.deepEqual(zypper.operation('distro-sync', ['x'])?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'dist-upgrade']);
+  t.deepEqual(refresh?.argv, [...Z, '--releasever', '2', 'refresh']);
+  t.deepEqual(zypper.operation('distro-sync', ['x'])?.argv, [...Z, 'dist-upgrade']);
   t.deepEqual(zypper.operation('downgrade', ['lgnewvar-1.0'])?.argv.slice(-3), ['install', '--oldpackage', 'lgnewvar-1.0']);
-  t.deepEqual(zypper.releaseUpgrade('2')?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', '--releasever', '2', 'dist-upgrade']);
+  t.deepEqual(zypper.releaseUpgrade('2')?.argv, [...Z, '--releasever', '2', 'dist-upgrade']);
 });
 
 test('zypper: list-updates table and the repository view (XML); its detector is libzypp', (t) => {
@@ -100,8 +103,8 @@ test("zypper: the exit-status contract of zypper(8): 104 and 4 are refusals with
 });
 
 test('install-new-recommends: zypper inr (its solver case too); dnf5 and rpm have no such command', (t) => {
-  t.deepEqual(zypper.operation('install-new-recommends', [])?.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'install-new-recommends']);
-  t.deepEqual(zypper.solverCase(zypper.operation('install-new-recommends', [])!, '/ignored')?.command.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'install-new-recommends', '--debug-solver']);
+  t.deepEqual(zypper.operation('install-new-recommends', [])?.argv, [...Z, 'install-new-recommends']);
+  t.deepEqual(zypper.solverCase(zypper.operation('install-new-recommends', [])!, '/ignored')?.command.argv, [...Z, 'install-new-recommends', '--debug-solver']);
   t.is(dnf5.operation('install-new-recommends', []), undefined);
   t.is(rpm.operation('install-new-recommends', []), undefined);
 });
@@ -127,7 +130,7 @@ test("the solver's own test case: dnf5 --debugsolver into a directory; zypper --
   const dnf5Case = dnf5.solverCase({ argv: ['dnf5', '-y', 'install', 'x'] }, '/var/tmp/case');
   t.deepEqual(dnf5Case, { command: { argv: ['dnf5', '-y', 'install', 'x', '--debugsolver', '--setopt=debugdir=/var/tmp/case'] }, testcaseDir: '/var/tmp/case/packages' });
   const zypperCase = zypper.solverCase(zypper.operation('install', ['x', 'y'])!, '/ignored');
-  t.deepEqual(zypperCase?.command.argv, ['zypper', '--non-interactive', '--no-gpg-checks', 'install', '--debug-solver', 'x', 'y']);
+  t.deepEqual(zypperCase?.command.argv, [...Z, 'install', '--debug-solver', 'x', 'y']);
   t.is(zypperCase?.testcaseDir, '/var/log/zypper.solverTestCase');
   t.is(rpm.solverCase(rpm.installFile('/x.rpm'), '/d'), undefined);
 });

@@ -1,21 +1,23 @@
-// What gate and repro run: the project's configuration (or the built-in catalog), the
-// repositories attached by flags and configuration, the generated variant audit, and
-// the known issues; checked as a whole before anything boots.
-import { loadProject, type Project } from '../harness/config/load.js';
-import type { VariantAuditConfig } from '../harness/config/config.js';
-import type { KnownIssue } from '../harness/plan/known-issues.js';
-import { readAttachedRepos, type AttachRequest } from '../harness/repos/attach.js';
-import type { AttachedRepo } from '../harness/repos/catalog.js';
-import { attached } from '../harness/scenario/api.js';
-import type { RepoSpec, Scenario } from '../harness/scenario/types.js';
-import { validateScenarios } from '../harness/scenario/validate.js';
-import { fixtureAuditSource, variantAuditScenarios } from '../harness/scenario/variant-audit.js';
-import type { ImageRequest } from '../harness/run/prepare-image.js';
-import { UsageError } from '../harness/util/errors.js';
+// What a run (gate, repro, check, run()) runs: the project's configuration (or the
+// built-in catalog), the repositories attached by flags and configuration, the
+// generated variant audit, and the known issues; checked as a whole before anything
+// boots.
 import path from 'node:path';
-import { CATALOG } from '../scenarios/index.js';
-import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
-import { resolveDataDisk } from './resolve.js';
+import type { KnownIssue } from '../plan/known-issues.js';
+import { planCells } from '../plan/plan.js';
+import { knownIssueProblems, offeredBy, planProblems } from '../plan/validate-plan.js';
+import { readAttachedRepos, type AttachRequest } from '../repos/attach.js';
+import type { AttachedRepo } from '../repos/catalog.js';
+import { attached } from '../scenario/api.js';
+import type { RepoSpec, Scenario } from '../scenario/types.js';
+import { validateScenarios } from '../scenario/validate.js';
+import { fixtureAuditSource, variantAuditScenarios } from '../scenario/variant-audit.js';
+import type { ImageRequest } from '../run/prepare-image.js';
+import { throwProblems, UsageError } from '../util/errors.js';
+import { builtinCatalog } from './builtin.js';
+import type { LevelgateConfig, VariantAuditConfig } from './config.js';
+import { loadProject, type Project } from './load.js';
+import { sourceLines } from './source-lines.js';
 
 export interface ResolvedProject {
   readonly project: Project;
@@ -28,7 +30,8 @@ export interface ResolvedProject {
 }
 
 export interface ProjectFlags {
-  readonly config?: string;
+  /** A configuration file, or a configuration object (paths relative to the working directory). */
+  readonly config?: string | LevelgateConfig;
   /** --repo NAME=DIR, repeatable. */
   readonly repo?: readonly string[];
   /** --variant-audit, with --packages and --sample. */
@@ -41,23 +44,29 @@ export async function resolveProject(cwd: string, flags: ProjectFlags): Promise<
   const project = await loadProject(cwd, flags.config);
   // Flags override the configuration's repositories of the same name.
   const fromFlags: AttachRequest[] = (flags.repo ?? []).map((value) => {
-    const { name, folder } = resolveDataDisk(value, '--repo');
+    const { name, folder } = parseNameDir(value, '--repo');
     return { name, dir: folder, where: `--repo ${value}` };
   });
   const requests = [...project.attach.filter((a) => !fromFlags.some((f) => f.name === a.name)), ...fromFlags];
   const attachedRepos = await readAttachedRepos(requests);
 
-  const own = [...(project.builtinCatalog ? CATALOG : []), ...project.scenarios];
   const audit = auditSettings(project.config.variantAudit, flags);
-  const audits = audit ? auditScenarios(audit, attachedRepos) : [];
+  const builtin = project.builtinCatalog || audit ? await builtinCatalog() : undefined;
+  const own = [...(project.builtinCatalog ? builtin!.scenarios : []), ...project.scenarios];
+  const audits = audit ? auditScenarios(audit, attachedRepos, builtin?.scenarios ?? []) : [];
   const scenarios = [...own, ...audits];
   const problems = validateScenarios(scenarios, attachedRepos.map((r) => r.name));
-  if (problems.length) throw new UsageError(problems[0]!, problems.length > 1 ? { details: problems.join('\n') } : {});
+  // Every cell any selection could plan (every level and driver of each scenario, its near misses included), as the run computes it: expectations checked against each.
+  const planned = planCells(scenarios, { nearMisses: true });
+  const offered = offeredBy(new Map(attachedRepos.map((r) => [r.name, r.metadata.packages])));
+  const lines = sourceLines(cwd);
+  const stepLine = (scenario: Scenario, step: number) => (scenario.source ? lines.step(scenario.source, scenario.id, step) : undefined);
+  throwProblems([...problems, ...planProblems(planned, offered, stepLine), ...knownIssueProblems(project.knownIssues, scenarios.map((s) => s.id))]);
   return {
     project,
     scenarios,
     fixtureScenarios: own,
-    knownIssues: [...(project.builtinCatalog || audits.length ? KNOWN_ISSUES : []), ...project.knownIssues],
+    knownIssues: [...(builtin && (project.builtinCatalog || audits.length) ? builtin.knownIssues : []), ...project.knownIssues],
     attached: attachedRepos,
   };
 }
@@ -69,7 +78,7 @@ function auditSettings(config: boolean | VariantAuditConfig | undefined, flags: 
 }
 
 /** The audit of the attached repositories (those named, or all), or of the fixture repositories when none is attached. */
-function auditScenarios(settings: VariantAuditConfig, repos: readonly AttachedRepo[]): Scenario[] {
+function auditScenarios(settings: VariantAuditConfig, repos: readonly AttachedRepo[], catalog: readonly Scenario[]): Scenario[] {
   const chosen = settings.repos ? repos.filter((r) => settings.repos!.includes(r.name)) : repos;
   for (const name of settings.repos ?? []) if (!repos.some((r) => r.name === name)) throw new UsageError(`variantAudit.repos: '${name}' is not attached; attached: ${repos.map((r) => r.name).join(', ') || 'none'}`);
   const options = { ...(settings.packages ? { packages: settings.packages } : {}), ...(settings.sample ? { sample: settings.sample } : {}), ...(settings.drivers ? { drivers: settings.drivers } : {}) };
@@ -78,7 +87,7 @@ function auditScenarios(settings: VariantAuditConfig, repos: readonly AttachedRe
     const specs: Record<string, RepoSpec> = Object.fromEntries(chosen.map((r) => [r.name, attached(r.name)]));
     result = variantAuditScenarios({ repos: specs, packages: chosen.flatMap((r) => r.metadata.packages) }, options);
   } else {
-    const fixtures = fixtureAuditSource(CATALOG);
+    const fixtures = fixtureAuditSource(catalog);
     result = variantAuditScenarios({ repos: fixtures.repos, packages: fixtures.builds.map((b) => ({ name: b.name, epoch: 0, version: b.version, release: b.release ?? '1', arch: b.arch })) }, options);
   }
   if (result.unknown.length) throw new UsageError(`--packages: ${result.unknown.join(', ')} ${result.unknown.length > 1 ? 'are' : 'is'} in no audited repository`);
@@ -104,4 +113,11 @@ export function resolveImage(flag: string | undefined, project: Project, cwd: st
   if (named) return { name: flag, path: path.resolve(base, named), where: `images.${flag}` };
   if (!flag.includes('/') && !/\.(qcow2|raw|img)$/i.test(flag)) throw new UsageError(`--image: '${flag}' is neither an image of the configuration (known: ${names.join(', ') || 'none'}) nor a path to an image file`);
   return { path: path.resolve(cwd, flag), where: '--image' };
+}
+
+/** NAME=DIR (--repo, --data). */
+export function parseNameDir(value: string, flag: string): { name: string; folder: string } {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new UsageError(`${flag}: '${value}' is not NAME=DIR`);
+  return { name: value.slice(0, eq), folder: value.slice(eq + 1) };
 }
