@@ -5,11 +5,13 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
 import { classify, dispatchCandidates, dispatchersOf, nodeLabel, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
 import { ehFrameRanges } from './eh-frame.js';
-import { ElfError, ElfUnsupported, ET_EXEC, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
+import { goFunctions } from './go-pclntab.js';
+import { reachChain, reachWithoutCheck } from './reach.js';
+import { ElfError, ElfUnsupported, ET_EXEC, ET_REL, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
 import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
 import { CODES, examplesIn, memoryAccesses, pltJumps, scanPiece, type Example, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
-import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary } from './types.js';
+import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
 
 /** Imports that answer "what does this CPU have?". */
 const CPU_QUERIES = new Set(['__cpu_indicator_init', '__get_cpu_features', '_dl_x86_get_cpu_features', '__x86_get_cpu_features', '__x86_get_cpuid_feature_leaf', 'OPENSSL_ia32_cpuid']);
@@ -66,8 +68,11 @@ interface Scanned {
 
 type Node = DispatchNode & { readonly calls: number[]; readonly loads: number[] };
 
-function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
+function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
   const notes: string[] = [];
+  // A stripped Go program keeps its function table in .gopclntab: names and boundaries.
+  const go = input.symbols.some((s) => !s.dynamic && s.shndx !== 0 && s.type === STT_FUNC) ? [] : goFunctions(input);
+  const elf: ElfFile = go.length ? { ...input, symbols: [...input.symbols, ...go] } : input;
   const codeBytes = elf.code.reduce((sum, c) => sum + c.size, 0);
   let fdes: { start: number; end: number }[] = [];
   if (elf.ehFrame) {
@@ -129,7 +134,7 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     }
   }
   const hasSymbols = functions.some((f) => f.source === 'symbol');
-  const boundaries = hasSymbols ? (fdes.length ? 'symbols+eh_frame' : 'symbols') : fdes.length ? 'eh_frame' : 'none';
+  const boundaries = go.length ? 'gopclntab' : hasSymbols ? (fdes.length ? 'symbols+eh_frame' : 'symbols') : fdes.length ? 'eh_frame' : 'none';
   const spans = functions.map((f) => ({ start: f.start, end: f.end }));
   const nodeAt = (addr: number): number => functionIndexAt(spans, addr);
 
@@ -196,20 +201,30 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
   const owned = adoptDispatchTables(elf, nodes, dispatchers, memory, nodeAt);
   const roots = new Set<number>([nodeAt(elf.entry), ...elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target))].filter((i) => i >= 0));
   // Dispatch tables added loads: the referrers change with them.
-  const conditions = classify({ nodes, resolvers, roots, dispatchers, ...(owned.size ? {} : { referrers }) });
+  const refs = owned.size ? referrersOf(nodes) : referrers;
+  const conditions = classify({ nodes, resolvers, roots, dispatchers, referrers: refs });
 
   // (a) glibc-hwcaps: the whole file is conditional at vN; its code must stay within vN.
   const loaderLevel = HWCAPS_DIR.exec(shownAs)?.[1] as LevelName | undefined;
 
-  const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[] });
+  // What runs without a check: what the entry points reach, never crossing a checked edge.
+  const entryPoints = entryPointsOf(elf, nodes, resolvers, nodeAt);
+  const reachFacts = { nodes, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs), conditions, referrers: refs };
+  const { reached, parent, checked } = reachWithoutCheck(reachFacts);
+  const placed = afterCheck(nodes, reached, checked, conditions, dispatchers);
+  const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
+
+  const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[], bytes: 0 });
   const uncond = side();
   const cond = side();
+  const unknown = side();
   let rejectedBytes = 0;
   let invalidBytes = 0;
   scanned.forEach(({ scan, fn }, i) => {
     if (scan.rejected) rejectedBytes += fn.end - fn.start;
     invalidBytes += scan.invalidBytes;
-    const into = conditions[i] ? cond : uncond;
+    const into = reached[i] ? uncond : placed[i] ? cond : unknown;
+    if (!scan.rejected) into.bytes += fn.end - fn.start;
     for (let k = 0; k < scan.codes.length; k++) {
       const code = scan.codes[k]!;
       into.counts[code] = into.counts[code]! + scan.counts[k]!;
@@ -217,7 +232,7 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     into.instructions += scan.instructions;
     into.members.push(i);
   });
-  for (const s of [uncond, cond]) {
+  for (const s of [uncond, cond, unknown]) {
     const counts = new Map<number, number>();
     s.counts.forEach((n, code) => n && counts.set(code, n));
     tallyCodes(counts, elf.bits, s.tally);
@@ -228,9 +243,27 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     const range = elf.code.find((c) => address >= c.addr && address < c.addr + c.size);
     return range ? address - range.addr + range.offset : undefined;
   };
-  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf));
+  const via = (address: number): string | undefined => {
+    const i = nodeAt(address);
+    return i >= 0 && reached[i] ? reachChain(reachFacts, parent, i) : undefined;
+  };
+  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf, via));
   const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf));
-  const all = mergeSummaries([uncond, cond], [unconditional, conditionalSummary]);
+  const unresolvedSummary = summarise(unknown.tally, unknown.instructions, examplesFor(unknown.tally, unknown.members, scanned, elf.bits, offsetOf));
+  const all = mergeSummaries([uncond, cond, unknown], [unconditional, conditionalSummary, unresolvedSummary]);
+  const named = (i: number) => functionLevel(nodes[i]!);
+  const unresolved: UnresolvedCode = {
+    ...unresolvedSummary,
+    bytes: unknown.bytes,
+    functions: unknown.members.filter((i) => !nodes[i]!.gap).length,
+    fromData: unknown.members.filter((i) => fromData.has(i)).length,
+    listed: ranked(unknown.members.filter((i) => nodes[i]!.level > 0).map((i) => ({ ...named(i), referredBy: fromData.has(i) ? ('data' as const) : refs[i]!.length ? ('code' as const) : ('nothing' as const) }))),
+  };
+  const entryKinds = new Map<string, number>();
+  for (const what of entryPoints.values()) {
+    const kind = what.replace(/ .*$/, '');
+    entryKinds.set(kind, (entryKinds.get(kind) ?? 0) + 1);
+  }
 
   return {
     status: 'audited',
@@ -245,8 +278,76 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     cpuChecks: [...checks.entries()].slice(0, 10).map(([i, how]) => `${nodeLabel(nodes[i]!)} ${how}`),
     all,
     unconditional: { ...unconditional, functions: ranked(uncond.members.filter((i) => nodes[i]!.level > 0).map((i) => functionLevel(nodes[i]!))) },
-    conditional: conditionalCode(conditionalSummary, conditions, nodes),
+    conditional: conditionalCode(conditionalSummary, placed, nodes),
+    unresolved,
+    reach: {
+      entryPoints: entryPoints.size,
+      entryKinds: Object.fromEntries(entryKinds),
+      reachedBytes: uncond.bytes,
+      conditionalBytes: cond.bytes,
+      unresolvedBytes: unknown.bytes,
+    },
   };
+}
+
+/**
+ * The functions whose references the reachability may treat as checked: those that check
+ * the CPU themselves, IFUNC resolvers, and callers of a getter (a check of at most 256
+ * bytes that calls nothing: has_avx2()). A caller of a function that checks the CPU and
+ * goes on to other work (Go's rt0_go, a main that prints the CPU's features) is not one.
+ */
+function checkingFunctions(nodes: readonly Node[], checks: ReadonlyMap<number, string>, resolvers: ReadonlyMap<number, string>, referrers: readonly (readonly number[])[]): Set<number> {
+  const out = new Set<number>([...checks.keys(), ...resolvers.keys()]);
+  nodes.forEach((n, i) => n.resolverOf.length && out.add(i));
+  for (const k of checks.keys()) {
+    const n = nodes[k]!;
+    if (n.end - n.start <= 256 && n.calls.length === 0) for (const r of referrers[k]!) out.add(r);
+  }
+  return out;
+}
+
+/** What is not reached: conditional when the name rules or the dispatch rule say so, or when a checked edge leads to it; undefined otherwise (unresolved, or reached). */
+function afterCheck(nodes: readonly Node[], reached: Uint8Array, checked: ReadonlyMap<number, ReadonlySet<number>>, conditions: readonly (Condition | undefined)[], dispatchers: ReadonlyMap<number, string>): (Condition | undefined)[] {
+  const out = conditions.map((c, i) => (reached[i] ? undefined : c));
+  const queue: number[] = [];
+  for (const [from, targets] of checked) {
+    for (const t of targets) {
+      if (reached[t] || out[t]) continue;
+      out[t] = { rule: 'dispatch', detail: `reached from ${nodeLabel(nodes[from]!)}, which ${dispatchers.get(from) ?? 'checks the CPU'}` };
+      queue.push(t);
+    }
+  }
+  for (let q = 0; q < queue.length; q++) {
+    const from = queue[q]!;
+    for (const list of [nodes[from]!.calls, nodes[from]!.loads]) {
+      for (const t of list) {
+        if (reached[t] || out[t]) continue;
+        out[t] = { rule: 'only-from-conditional', detail: `referred to by conditional code (${nodeLabel(nodes[from]!)})` };
+        queue.push(t);
+      }
+    }
+  }
+  return out;
+}
+
+/** The entry points: the ELF entry, main, the init and fini arrays, exported functions, IFUNC resolvers; for a relocatable object, every global function. */
+function entryPointsOf(elf: ElfFile, nodes: readonly Node[], resolvers: ReadonlyMap<number, string>, nodeAt: (a: number) => number): Map<number, string> {
+  const roots = new Map<number, string>();
+  const add = (i: number, what: string) => {
+    if (i >= 0 && !roots.has(i)) roots.set(i, what);
+  };
+  if (elf.entry) add(nodeAt(elf.entry), 'entry point');
+  for (const s of elf.symbols) {
+    if (s.shndx === 0 || s.type !== STT_FUNC) continue;
+    if (s.name === 'main') add(nodeAt(s.value), 'main');
+    else if (elf.type === ET_REL && s.bind !== 0) add(nodeAt(s.value), `global ${s.name}`);
+  }
+  for (const t of elf.initFini) add(nodeAt(t), 'init/fini array');
+  nodes.forEach((n, i) => {
+    if (n.exported) add(i, `export ${nodeLabel(n)}`);
+    if (n.resolverOf.length || resolvers.has(i)) add(i, `IFUNC resolver ${nodeLabel(n)}`);
+  });
+  return roots;
 }
 
 const tallyOf = (): Tally => ({ features: new Map(), discounted: new Map(), level: -1 });
@@ -380,7 +481,14 @@ function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyM
 }
 
 /** Up to three example instructions per feature, from the first functions (by address) that have it. */
-function examplesFor(tally: Tally, members: readonly number[], scanned: readonly Scanned[], bits: 32 | 64, offsetOf: (address: number) => number | undefined): Map<string, ExampleInstruction[]> {
+function examplesFor(
+  tally: Tally,
+  members: readonly number[],
+  scanned: readonly Scanned[],
+  bits: 32 | 64,
+  offsetOf: (address: number) => number | undefined,
+  via?: (address: number) => string | undefined,
+): Map<string, ExampleInstruction[]> {
   // The first three functions holding each Code: the examples of every feature are among them.
   const holders = new Map<number, number[]>();
   for (const i of members) {
@@ -414,7 +522,8 @@ function examplesFor(tally: Tally, members: readonly number[], scanned: readonly
         .slice(0, EXAMPLES_PER_FEATURE)
         .map((e) => {
           const offset = offsetOf(e.address);
-          return { address: hex(e.address), ...(offset !== undefined ? { offset: hex(offset) } : {}), text: e.text };
+          const chain = via?.(e.address);
+          return { address: hex(e.address), ...(offset !== undefined ? { offset: hex(offset) } : {}), text: e.text, ...(chain ? { via: chain } : {}) };
         }),
     );
   }

@@ -26,7 +26,7 @@ export function findingText(f: Finding): string {
   if (f.confidence === 'unpredicted') return `${f.message} — confidence unpredicted: ${f.run?.detail ?? 'it trapped'}`;
   if (f.confidence === 'confirmed') return `${f.message} — confidence confirmed by a trap at ${f.run ? levelLabel(f.run.level) : 'run time'}: ${f.run?.detail ?? ''}`;
   const run = f.run ? ` — not reproduced at ${levelLabel(f.run.level)}: ${f.run.detail}` : '';
-  return `${f.message}; ${f.certainty === 'suspect' ? 'suspected' : 'sure'}: ${f.why}; confidence static${run}`;
+  return `${f.message}; ${f.certainty === 'suspect' ? 'suspected' : 'sure'} (${f.basis}): ${f.why}; confidence static${run}`;
 }
 
 /** One line per package: verdict, id, claim and the first finding or what its code needs. */
