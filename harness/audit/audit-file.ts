@@ -9,7 +9,7 @@ import { goFunctions } from './go-pclntab.js';
 import { reachChain, reachWithoutCheck } from './reach.js';
 import { ElfError, ElfUnsupported, ET_EXEC, ET_REL, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
 import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
-import { CODES, examplesIn, memoryAccesses, pltJumps, scanPiece, type Example, type MemoryAccesses, type ScannedPiece } from './isa.js';
+import { CODES, examplesIn, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
 import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
 
@@ -17,6 +17,8 @@ import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudi
 const CPU_QUERIES = new Set(['__cpu_indicator_init', '__get_cpu_features', '_dl_x86_get_cpu_features', '__x86_get_cpu_features', '__x86_get_cpuid_feature_leaf', 'OPENSSL_ia32_cpuid']);
 /** Data that holds CPUID results: gcc's __builtin_cpu_supports, glibc's, OpenSSL's, and words named alike. */
 const CPU_WORD = /^(__cpu_model|__cpu_features2|_rtld_global_ro|_dl_x86_cpu_features|OPENSSL_ia32cap_P)$|cpu_?(features|flags|caps|model)|ia32cap|simd_support|x86_cpu/i;
+/** Go's functions that fill its CPU-feature flags. */
+const GO_CPU_SETUP = /^(internal\/cpu\.doinit|runtime\.cpuinit|(vendor\/)?golang\.org\/x\/sys\/cpu\.(archInit|initOptions))$/;
 const HWCAPS_DIR = /(?:^|\/)glibc-hwcaps\/x86-64-(v[234])\//;
 /** How close a read must be to a word a CPU check writes (the word's siblings in the same structure count). */
 const WORD_WINDOW = 32;
@@ -193,7 +195,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   }
 
   const memory = new MemoryMemo(scanned, elf.bits);
-  const { checks, setups } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt);
+  const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt);
   const referrers = referrersOf(nodes);
   const dispatchers = dispatchersOf(nodes, checks, resolvers, setups, referrers);
   // Pointer tables a dispatcher reads (xxhash's XXH_kDispatch[]): their entries are
@@ -209,8 +211,35 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
 
   // What runs without a check: what the entry points reach, never crossing a checked edge.
   const entryPoints = entryPointsOf(elf, nodes, resolvers, nodeAt);
-  const reachFacts = { nodes, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs), conditions, referrers: refs };
-  const { reached, parent, checked } = reachWithoutCheck(reachFacts);
+  // Then, in the functions reached that read a CPU-feature word, the code behind its tests
+  // (a jcc on the word) is split off; the reach is redone with what they lead to checked.
+  const isCpuWord = cpuWordTest(words);
+  const splits = new Map<number, GuardSplit | null>();
+  const extraChecked = new Map<number, Set<number>>();
+  let graph: readonly Node[] = nodes;
+  let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs), conditions, referrers: refs, extraChecked };
+  let result = reachWithoutCheck(reachFacts);
+  for (let round = 0; round < 8 && words.length; round++) {
+    let fresh = 0;
+    result.reached.forEach((r, i) => {
+      if (!r || splits.has(i) || nodes[i]!.level < 1) return;
+      const { bytes, fn } = scanned[i]!;
+      const split = guardSplit(bytes, fn.start, elf.bits, isCpuWord) ?? null;
+      splits.set(i, split);
+      if (!split) return;
+      fresh++;
+      const targets = new Set(split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i));
+      if (targets.size) extraChecked.set(i, targets);
+    });
+    if (!fresh) break;
+    graph = nodes.map((n, i) => {
+      const split = splits.get(i);
+      return split ? { ...n, level: split.open.level } : n;
+    });
+    reachFacts = { ...reachFacts, nodes: graph };
+    result = reachWithoutCheck(reachFacts);
+  }
+  const { reached, parent, checked } = result;
   const placed = afterCheck(nodes, reached, checked, conditions, dispatchers);
   const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
 
@@ -225,10 +254,15 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     invalidBytes += scan.invalidBytes;
     const into = reached[i] ? uncond : placed[i] ? cond : unknown;
     if (!scan.rejected) into.bytes += fn.end - fn.start;
-    for (let k = 0; k < scan.codes.length; k++) {
-      const code = scan.codes[k]!;
-      into.counts[code] = into.counts[code]! + scan.counts[k]!;
+    const split = reached[i] ? splits.get(i) : undefined;
+    const parts: [{ counts: Float64Array }, { codes: readonly number[]; counts: readonly number[] }][] = split ? [[uncond, split.open], [cond, split.guarded]] : [[into, scan]];
+    for (const [side, part] of parts) {
+      for (let k = 0; k < part.codes.length; k++) {
+        const code = part.codes[k]!;
+        side.counts[code] = side.counts[code]! + part.counts[k]!;
+      }
     }
+    if (split) cond.members.push(i);
     into.instructions += scan.instructions;
     into.members.push(i);
   });
@@ -247,8 +281,11 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     const i = nodeAt(address);
     return i >= 0 && reached[i] ? reachChain(reachFacts, parent, i) : undefined;
   };
-  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf, via));
-  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf));
+  // A split function holds examples of its open part for the code without a check, of its guarded part for the code after one.
+  const openCodes = (i: number) => splits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
+  const guardedCodes = (i: number) => (reached[i] ? splits.get(i)?.guarded.codes : undefined) ?? scanned[i]!.scan.codes;
+  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf, via, openCodes));
+  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf, undefined, guardedCodes));
   const unresolvedSummary = summarise(unknown.tally, unknown.instructions, examplesFor(unknown.tally, unknown.members, scanned, elf.bits, offsetOf));
   const all = mergeSummaries([uncond, cond, unknown], [unconditional, conditionalSummary, unresolvedSummary]);
   const named = (i: number) => functionLevel(nodes[i]!);
@@ -406,7 +443,7 @@ function findCpuChecks(
   imports: ReadonlyMap<number, string[]>,
   memory: MemoryMemo,
   nodeAt: (a: number) => number,
-): { checks: Map<number, string>; setups: Set<number> } {
+): { checks: Map<number, string>; setups: Set<number>; words: CpuWord[] } {
   const checks = new Map<number, string>();
   scanned.forEach(({ scan }, i) => {
     if (scan.cpuid) checks.set(i, 'runs cpuid');
@@ -418,7 +455,7 @@ function findCpuChecks(
   }
 
   // CPU-feature words: named ones, the GOT slots of imported ones, and what checks store.
-  const words: { start: number; end: number; name: string }[] = [];
+  const words: CpuWord[] = [];
   for (const s of elf.symbols) {
     if (s.shndx !== 0 && s.type !== STT_FUNC && s.type !== STT_GNU_IFUNC && s.name && CPU_WORD.test(s.name)) words.push({ start: s.value, end: s.value + Math.max(s.size, 8), name: s.name });
   }
@@ -427,6 +464,8 @@ function findCpuChecks(
   nodes.forEach((n, i) => {
     if (n.end - n.start <= SMALL_CALLER && n.calls.some((c) => checks.get(c)?.startsWith('runs'))) setups.add(i);
   });
+  // Go keeps its flags in internal/cpu.X86 (doinit) and copies them to runtime.x86HasAVX2 and the like (cpuinit).
+  nodes.forEach((n, i) => n.names.some((name) => GO_CPU_SETUP.test(name)) && setups.add(i));
   const storers = new Set([...checks.keys(), ...setups]);
   for (const s of storers) {
     const { writes, addresses } = memory.of(s);
@@ -434,7 +473,7 @@ function findCpuChecks(
       if (nodeAt(w) < 0) words.push({ start: w - WORD_WINDOW, end: w + WORD_WINDOW, name: `a word ${nodeLabel(nodes[s]!)} stores` });
     }
   }
-  if (!words.length) return { checks, setups };
+  if (!words.length) return { checks, setups, words };
   const candidates = new Set(dispatchCandidates(nodes));
   for (const c of [...candidates]) for (const callee of nodes[c]!.calls) if (nodes[callee]!.end - nodes[callee]!.start <= 256) candidates.add(callee);
   for (const i of candidates) {
@@ -443,7 +482,30 @@ function findCpuChecks(
     const hit = [...reads, ...addresses].map((a) => words.find((w) => a >= w.start && a < w.end)).find((w) => w);
     if (hit) checks.set(i, `reads ${hit.name}`);
   }
-  return { checks, setups };
+  return { checks, setups, words };
+}
+
+interface CpuWord {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
+/** Whether an address lies in one of the CPU-feature words (binary search over them, sorted by start). */
+function cpuWordTest(words: readonly CpuWord[]): (address: number) => boolean {
+  const sorted = [...words].sort((a, b) => a.start - b.start);
+  const reach = Math.max(0, ...sorted.map((w) => w.end - w.start));
+  return (address) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.start <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0 && sorted[i]!.start > address - reach; i--) if (address < sorted[i]!.end) return true;
+    return false;
+  };
 }
 
 /** Makes each pointer table a dispatcher reads part of that dispatcher's loads; returns the table slots so taken. */
@@ -488,11 +550,12 @@ function examplesFor(
   bits: 32 | 64,
   offsetOf: (address: number) => number | undefined,
   via?: (address: number) => string | undefined,
+  codesOf: (i: number) => readonly number[] = (i) => scanned[i]!.scan.codes,
 ): Map<string, ExampleInstruction[]> {
   // The first three functions holding each Code: the examples of every feature are among them.
   const holders = new Map<number, number[]>();
   for (const i of members) {
-    for (const code of scanned[i]!.scan.codes) {
+    for (const code of codesOf(i)) {
       const list = holders.get(code);
       if (!list) holders.set(code, [i]);
       else if (list.length < EXAMPLES_PER_FEATURE) list.push(i);
@@ -502,8 +565,8 @@ function examplesFor(
   const examplesOf = (i: number): Example[] => {
     let found = decoded.get(i);
     if (!found) {
-      const { bytes, fn, scan } = scanned[i]!;
-      decoded.set(i, (found = examplesIn(bytes, fn.start, bits, new Set(scan.codes), EXAMPLES_PER_FEATURE)));
+      const { bytes, fn } = scanned[i]!;
+      decoded.set(i, (found = examplesIn(bytes, fn.start, bits, new Set(codesOf(i)), EXAMPLES_PER_FEATURE)));
     }
     return found;
   };

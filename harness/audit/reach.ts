@@ -17,6 +17,8 @@ export interface ReachFacts {
   readonly conditions: readonly (Condition | undefined)[];
   /** Who branches to or loads the address of each node (referrersOf). */
   readonly referrers: readonly (readonly number[])[];
+  /** Edges checked inside a function: what only the code behind its test of a CPU-feature word refers to. */
+  readonly extraChecked?: ReadonlyMap<number, ReadonlySet<number>>;
 }
 
 export interface Reached {
@@ -61,8 +63,13 @@ const GLUE = 512;
  * dispatchers refer to — that leads, through edges not checked, to code needing more.
  * Code at v1 never needs a check.
  */
-export function checkedEdges(nodes: readonly DispatchNode[], dispatchers: ReadonlySet<number>, referrers: readonly (readonly number[])[]): Map<number, Set<number>> {
-  const checked = new Map<number, Set<number>>();
+export function checkedEdges(
+  nodes: readonly DispatchNode[],
+  dispatchers: ReadonlySet<number>,
+  referrers: readonly (readonly number[])[],
+  extra: ReadonlyMap<number, ReadonlySet<number>> = new Map(),
+): Map<number, Set<number>> {
+  const checked = new Map<number, Set<number>>([...extra].map(([from, to]) => [from, new Set(to)]));
   const mark = (from: number, level: (t: number) => number, only: (t: number) => boolean) => {
     const floor = Math.max(0, nodes[from]!.level);
     for (const list of [nodes[from]!.calls, nodes[from]!.loads]) {
@@ -84,7 +91,7 @@ export function checkedEdges(nodes: readonly DispatchNode[], dispatchers: Readon
 /** Breadth-first from the roots over calls, jumps and address loads that are not checked edges, never into code the name rules made conditional. */
 export function reachWithoutCheck(facts: ReachFacts): Reached {
   const { nodes, roots, conditions } = facts;
-  const checked = checkedEdges(nodes, facts.dispatchers, facts.referrers);
+  const checked = checkedEdges(nodes, facts.dispatchers, facts.referrers, facts.extraChecked);
   const reached = new Uint8Array(nodes.length);
   const parent = new Int32Array(nodes.length).fill(-1);
   const blocked = (i: number) => conditions[i] !== undefined && SEEDED.has(conditions[i]!.rule);
