@@ -3,7 +3,7 @@
 // Runs in a worker thread; everything it returns is plain data.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
-import { classify, dispatchCandidates, dispatchersOf, nodeLabel, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
+import { classify, dispatchCandidates, dispatchersOf, nodeLabel, reachLevels, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
 import { ehFrameRanges } from './eh-frame.js';
 import { goFunctions } from './go-pclntab.js';
 import { reachChain, reachWithoutCheck } from './reach.js';
@@ -25,6 +25,8 @@ const WORD_WINDOW = 32;
 /** Callers of a CPU check up to this size are searched for the words they store. */
 const SMALL_CALLER = 2048;
 const EXAMPLES_PER_FEATURE = 3;
+/** A check this small, calling nothing but a CPU query or a small init, is a getter: its callers test what it returns. */
+const GETTER = 256;
 const MAX_LISTED = 100;
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -195,7 +197,12 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   }
 
   const memory = new MemoryMemo(scanned, elf.bits);
-  const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt);
+  const reachAll = reachLevels(nodes);
+  const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt, reachAll);
+  // Functions that may hold a guard: those needing v2 or more themselves, and those leading to more than they need.
+  const mayGuard = new Uint8Array(nodes.length);
+  for (const i of dispatchCandidates(nodes, reachAll)) mayGuard[i] = 1;
+  nodes.forEach((n, i) => n.level >= 1 && (mayGuard[i] = 1));
   const referrers = referrersOf(nodes);
   const dispatchers = dispatchersOf(nodes, checks, resolvers, setups, referrers);
   // Pointer tables a dispatcher reads (xxhash's XXH_kDispatch[]): their entries are
@@ -217,18 +224,20 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const splits = new Map<number, GuardSplit | null>();
   const extraChecked = new Map<number, Set<number>>();
   let graph: readonly Node[] = nodes;
-  let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs), conditions, referrers: refs, extraChecked };
+  let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs, imports), conditions, referrers: refs, extraChecked };
   let result = reachWithoutCheck(reachFacts);
   for (let round = 0; round < 8 && words.length; round++) {
     let fresh = 0;
     result.reached.forEach((r, i) => {
-      if (!r || splits.has(i) || nodes[i]!.level < 1) return;
+      if (!r || !mayGuard[i] || splits.has(i)) return;
       const { bytes, fn } = scanned[i]!;
       const split = guardSplit(bytes, fn.start, elf.bits, isCpuWord) ?? null;
       splits.set(i, split);
       if (!split) return;
       fresh++;
-      const targets = new Set(split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i));
+      const floor = Math.max(0, split.open.level);
+      const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
+      const targets = new Set([...split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i), ...exits]);
       if (targets.size) extraChecked.set(i, targets);
     });
     if (!fresh) break;
@@ -330,16 +339,22 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
 /**
  * The functions whose references the reachability may treat as checked: those that check
  * the CPU themselves, IFUNC resolvers, and callers of a getter (a check of at most 256
- * bytes that calls nothing: has_avx2()). A caller of a function that checks the CPU and
+ * bytes that calls nothing but a CPU query or a small init: has_avx2()). A caller of a function that checks the CPU and
  * goes on to other work (Go's rt0_go, a main that prints the CPU's features) is not one.
  */
-function checkingFunctions(nodes: readonly Node[], checks: ReadonlyMap<number, string>, resolvers: ReadonlyMap<number, string>, referrers: readonly (readonly number[])[]): Set<number> {
+function checkingFunctions(
+  nodes: readonly Node[],
+  checks: ReadonlyMap<number, string>,
+  resolvers: ReadonlyMap<number, string>,
+  referrers: readonly (readonly number[])[],
+  imports: ReadonlyMap<number, readonly string[]>,
+): Set<number> {
   const out = new Set<number>([...checks.keys(), ...resolvers.keys()]);
   nodes.forEach((n, i) => n.resolverOf.length && out.add(i));
-  for (const k of checks.keys()) {
-    const n = nodes[k]!;
-    if (n.end - n.start <= 256 && n.calls.length === 0) for (const r of referrers[k]!) out.add(r);
-  }
+  const small = (i: number) => nodes[i]!.end - nodes[i]!.start <= GETTER;
+  // A getter may call a CPU query or a small init (BoringSSL's OPENSSL_get_ia32cap → CRYPTO_library_init), nothing else.
+  const getter = (k: number) => small(k) && nodes[k]!.calls.every(small) && (imports.get(k) ?? []).every((name) => CPU_QUERIES.has(name));
+  for (const k of checks.keys()) if (getter(k)) for (const r of referrers[k]!) out.add(r);
   return out;
 }
 
@@ -443,6 +458,7 @@ function findCpuChecks(
   imports: ReadonlyMap<number, string[]>,
   memory: MemoryMemo,
   nodeAt: (a: number) => number,
+  reach: readonly number[],
 ): { checks: Map<number, string>; setups: Set<number>; words: CpuWord[] } {
   const checks = new Map<number, string>();
   scanned.forEach(({ scan }, i) => {
@@ -474,7 +490,7 @@ function findCpuChecks(
     }
   }
   if (!words.length) return { checks, setups, words };
-  const candidates = new Set(dispatchCandidates(nodes));
+  const candidates = new Set(dispatchCandidates(nodes, reach));
   for (const c of [...candidates]) for (const callee of nodes[c]!.calls) if (nodes[callee]!.end - nodes[callee]!.start <= 256) candidates.add(callee);
   for (const i of candidates) {
     if (checks.has(i)) continue;

@@ -355,6 +355,11 @@ function registerFamily(register: number): string {
   return '';
 }
 
+function hasMemoryOperand(instr: IcedInstruction): boolean {
+  for (let k = 0; k < instr.opCount; k++) if (instr.opKind(k) === OP_MEMORY) return true;
+  return false;
+}
+
 /** A function split at its guards: the jcc right after a read of a CPU-feature word. */
 export interface GuardSplit {
   /** Instructions reached from the function's start without taking a guard's checked side: their Codes and counts. */
@@ -363,6 +368,8 @@ export interface GuardSplit {
   readonly guarded: { readonly codes: readonly number[]; readonly counts: readonly number[]; readonly level: number };
   /** Targets outside the function (branches, address loads) referred to only from guarded instructions. */
   readonly guardedTargets: readonly number[];
+  /** Targets outside the function a guard itself jumps to (BoringSSL's `je ecp_nistz256_point_addx`): checked when they need more than the open part. */
+  readonly guardExits: readonly number[];
   readonly guards: number;
 }
 
@@ -389,6 +396,7 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
   const outside: number[] = [];
   const reads: boolean[] = [];
   const flags = new Set<string>();
+  const pointers = new Set<string>();
   let anyRead = false;
   const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   try {
@@ -400,18 +408,23 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
       codes.push(code);
       let read = false;
       let out = -1;
+      const mnemonic = instr.mnemonic;
+      const op0 = code !== INVALID && instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
+      let pointer = false;
       if (code !== INVALID && instr.isIpRelMemoryOperand) {
         const address = Number(instr.ipRelMemoryAddress);
-        if (instr.mnemonic === LEA) {
+        if (mnemonic === LEA) {
           if (address < start || address >= end) out = address;
+          // BoringSSL: leaq OPENSSL_ia32cap_P(%rip), %rcx; mov 8(%rcx), %ecx.
+          if (op0 && isCpuWord(address)) pointer = true;
         } else if (isCpuWord(address)) read = anyRead = true;
-      }
+      } else if (code !== INVALID && pointers.size && mnemonic !== LEA && hasMemoryOperand(instr) && pointers.has(registerFamily(instr.memoryBase))) read = anyRead = true;
       // A flag loaded into a register and tested later (Go hoists `movzx edx, x86HasPOPCNT` out of loops).
-      const op0 = instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
-      const mnemonic = instr.mnemonic;
+      if (pointer) pointers.add(op0);
+      else if (op0) pointers.delete(op0);
       if (read && op0) flags.add(op0);
       else if (op0 && flags.has(op0)) {
-        if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt) read = true;
+        if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt || mnemonic === Mnemonic.And) read = true;
         else flags.delete(op0);
       }
       reads.push(read);
@@ -480,6 +493,7 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
   }
   const stops = new Set(guards);
   const checkedSide = new Map<number, number>();
+  const exits = guards.filter((i) => targets[i]! < start || targets[i]! >= end).map((i) => targets[i]!);
   for (const i of guards) {
     const sides = successors(i);
     if (sides.length !== 2 || sides[0] === sides[1]) continue;
@@ -493,7 +507,7 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
     if (la > lb && la > 0) checkedSide.set(i, sides[0]!);
     else if (lb > la && lb > 0) checkedSide.set(i, sides[1]!);
   }
-  if (!checkedSide.size) return undefined;
+  if (!checkedSide.size && !exits.length) return undefined;
   const open = walk(0, checkedSide);
   const tally = (want: number) => {
     const count = new Map<number, number>();
@@ -509,5 +523,5 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
   for (let k = 0; k < n; k++) if (open[k] && outside[k]! >= 0) openTargets.add(outside[k]!);
   const guardedTargets = new Set<number>();
   for (let k = 0; k < n; k++) if (!open[k] && outside[k]! >= 0 && !openTargets.has(outside[k]!)) guardedTargets.add(outside[k]!);
-  return { open: tally(1), guarded: tally(0), guardedTargets: [...guardedTargets], guards: checkedSide.size };
+  return { open: tally(1), guarded: tally(0), guardedTargets: [...guardedTargets], guardExits: exits, guards: checkedSide.size };
 }

@@ -54,6 +54,31 @@ function reachLevels(nodes: readonly DispatchNode[], checked: ReadonlyMap<number
   return reach;
 }
 
+/** Twins: two functions within this share of each other's size, of at least TWIN_MIN bytes. */
+const TWIN_SHARE = 0.15;
+const TWIN_MIN = 128;
+
+/**
+ * A function referring to two copies of the same code, one needing more than it and one
+ * not (zstd's `HUF_decompress4X1_usingDTable_internal_bmi2` and `_default`, picked by a
+ * flag in its context the analysis cannot see): the copy needing more is taken only after
+ * a check. Copies are told by size (within 15%, 128 bytes or more): same source,
+ * compiled twice, which is only done to choose at run time.
+ */
+export function twins(nodes: readonly DispatchNode[]): [number, number][] {
+  const out: [number, number][] = [];
+  const size = (i: number) => nodes[i]!.end - nodes[i]!.start;
+  nodes.forEach((n, d) => {
+    const floor = Math.max(0, n.level);
+    const targets = [...new Set([...n.calls, ...n.loads])];
+    const high = targets.filter((t) => nodes[t]!.level > floor && size(t) >= TWIN_MIN);
+    if (!high.length) return;
+    const low = targets.filter((t) => nodes[t]!.level <= floor && size(t) >= TWIN_MIN).map(size);
+    for (const t of high) if (low.some((s) => Math.abs(s - size(t)) <= TWIN_SHARE * Math.max(s, size(t)))) out.push([d, t]);
+  });
+  return out;
+}
+
 /** Glue: a function this small, referred to only by functions that check the CPU, counts by what it leads to. */
 const GLUE = 512;
 
@@ -82,6 +107,11 @@ export function checkedEdges(
     }
   };
   for (const d of dispatchers) mark(d, (t) => nodes[t]!.level, () => true);
+  for (const [d, t] of twins(nodes)) {
+    let set = checked.get(d);
+    if (!set) checked.set(d, (set = new Set()));
+    set.add(t);
+  }
   const reach = reachLevels(nodes, checked);
   const glue = (t: number) => nodes[t]!.end - nodes[t]!.start <= GLUE && referrers[t]!.every((r) => dispatchers.has(r));
   for (const d of dispatchers) mark(d, (t) => reach[t]!, glue);

@@ -68,3 +68,12 @@ test('a flag loaded into a register and tested later is a guard too (Go hoists i
   const clobbered = Uint8Array.from([0x0f, 0xb6, 0x15, 0xf9, 0x0f, 0x00, 0x00, 0xba, 0x01, 0x00, 0x00, 0x00, ...nops, 0x85, 0xd2, 0x74, 0x05, 0x66, 0x0f, 0xfe, 0xc1, 0xc3, 0xc5, 0xf5, 0xfe, 0xc1, 0xc3]);
   t.is(guardSplit(clobbered, 0x1000, 64, (a) => a === 0x2000)?.guards ?? 0, 0);
 });
+
+test('twins: a function referring to two copies of the same code, one needing more, takes that one only after a check', (t) => {
+  // decode → decode_bmi2 (v3, 0x400 bytes) and decode_default (v1, 0x3c0 bytes): zstd's DYNAMIC_BMI2.
+  const nodes = [node(0x100, ['main'], -1, [1]), node(0x200, ['decode'], -1, [2, 3]), node(0x1000, ['decode_bmi2'], 2, [], 0x400), node(0x2000, ['decode_default'], 0, [], 0x3c0)];
+  t.deepEqual([...reach(nodes, []).reached], [1, 1, 0, 1]);
+  // Break it on purpose: sizes far apart are no copies of each other; the v3 function is reached.
+  const apart = [...nodes.slice(0, 3), node(0x2000, ['other'], 0, [], 0x100)];
+  t.deepEqual([...reach(apart, []).reached], [1, 1, 1, 1]);
+});
