@@ -6,7 +6,7 @@ import { runInGuest, type RunGuest, type RunResult } from '../../../harness/audi
 import { commandsByPackage, parseCommandFlag, planRuns } from '../../../harness/audit/dynamic/plan.js';
 import { withRun } from '../../../harness/audit/dynamic/reconcile.js';
 import type { PackageRun, RunTrap } from '../../../harness/audit/dynamic/types.js';
-import { fails, judgePackage } from '../../../harness/audit/findings.js';
+import { auditExitCode, fails, judgePackage } from '../../../harness/audit/findings.js';
 import { findingText } from '../../../harness/audit/report-text.js';
 import type { FileAudit, PackageAudit } from '../../../harness/audit/types.js';
 import type { LevelName } from '../../../harness/levels/table.js';
@@ -191,4 +191,8 @@ test('gate --audit judges strictly: a suspected finding fails the check and says
   t.like(auditCheck('lgv3-1.0-1.x86_64', wholesale, 'v2', []), { status: 'fail' });
   // Within the guest's level: passes.
   t.like(auditCheck('lgdisp-1.0-1.x86_64', disp, 'v3', []), { status: 'pass' });
+  // audit exits 0 on a suspect, 1 with --strict; a sure finding fails either way.
+  t.is(auditExitCode([disp.verdict]), 0);
+  t.is(auditExitCode([disp.verdict], true), 1);
+  t.is(auditExitCode([wholesale.verdict]), 1);
 });
