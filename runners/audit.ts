@@ -31,16 +31,19 @@ import { resolveAccel, resolveCount, resolveTarget } from './resolve.js';
 import { exitCodeFor } from './run-context.js';
 import { ensureHostPackages } from '../harness/host/install.js';
 
-export const AUDIT_USAGE = `usage: levelgate audit PATH... [--json PATH] [--junit PATH] [--html PATH] [--jobs N] [--arch ARCH]
+export const AUDIT_USAGE = `usage: levelgate audit PATH... [--json PATH] [--junit PATH] [--html PATH] [--jobs N] [--arch ARCH] [--strict]
                       [--run LEVEL|auto [--command NAME=ARGV]... [--commands FILE] [--accel ACCEL]]
 
 Decodes the x86 code of every ELF file in PATH (iced-x86) and reports, per file, the
 ISA extensions it uses with counts and example instructions, the lowest x86-64 level
 that runs them all, and the same for the code that runs without a CPU check, told apart
 from code reached only after one (glibc-hwcaps directories, IFUNC candidates, variant
-names, functions reached only from CPU-checking code: see docs/audit.md).
+names, functions reached only from CPU-checking code) and from code the analysis cannot
+place (reached only through pointers in data): see docs/audit.md.
 A package whose code that runs without a check needs more than its arch claims
-(x86_64 → v1, x86_64_v2 → v2, x86_64_v3 → v3; noarch → v1) is a finding.
+(x86_64 → v1, x86_64_v2 → v2, x86_64_v3 → v3; noarch → v1) is a finding: sure when
+an entry point reaches that code with no check on the way (or the file checks the CPU
+nowhere), suspected when only code the analysis cannot place needs more.
 
 PATH is any of:
   an RPM file          unpacked with bsdtar; its arch is the claim
@@ -56,6 +59,7 @@ Options:
   --html PATH     a self-contained HTML page
   --jobs N        worker threads decoding at once (default: one per core, ${os.availableParallelism()} here)
   --arch ARCH     the arch claimed for files in no package (default x86_64)
+  --strict        suspected findings fail too (exit 1), as in gate --audit
 
 Running the packages (RPMs only):
   --run LEVEL     install each package (rpm -i --nodeps --noscripts --ignorearch) in a
@@ -70,7 +74,8 @@ Running the packages (RPMs only):
   --commands FILE one NAME=ARGV a line (# starts a comment)
   --accel ACCEL   auto (default), tcg, kvm or bochs
 
-Exit: 0 no finding; 1 a finding (sure, or confirmed or revealed by a trap), or a package
+Exit: 0 no finding; 1 a finding (sure, or confirmed or revealed by a trap; with --strict
+also a suspected one), or a package
 or file that could not be audited (damaged ELF, not an RPM, does not unpack); 2 bad
 usage (a path that does not exist); 3 infrastructure (bsdtar or debugfs missing; with
 --run, a package that could not run for want of a guest, and no finding); 130/143
@@ -90,6 +95,7 @@ export const auditCommand = defineCommand({
     command: { type: 'string', multiple: true },
     commands: { type: 'string' },
     accel: { type: 'string' },
+    strict: { type: 'boolean' },
   },
   run: async (values, positionals, context) => {
     if (positionals.length === 0) throw new UsageError('audit: name at least one RPM, repository, image, directory or ELF file', { hint: 'levelgate audit --help' });
@@ -137,7 +143,10 @@ export const auditCommand = defineCommand({
       process.stdout.write(`${name.padEnd(6)} ${path.resolve(file)}\n`);
     }
     if (run.interrupted) return exitCodeFor(new Error('interrupted'), context);
-    const code = auditExitCode(run.packages.map((p) => p.verdict));
+    const code = auditExitCode(
+      run.packages.map((p) => p.verdict),
+      values.strict === true,
+    );
     return code === AUDIT_EXIT.ok && ran.some((p) => p.run?.infrastructure) ? AUDIT_EXIT.infrastructure : code;
   },
 });

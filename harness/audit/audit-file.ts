@@ -3,24 +3,30 @@
 // Runs in a worker thread; everything it returns is plain data.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
-import { classify, dispatchCandidates, dispatchersOf, nodeLabel, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
+import { classify, dispatchCandidates, dispatchersOf, nodeLabel, reachLevels, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
 import { ehFrameRanges } from './eh-frame.js';
-import { ElfError, ElfUnsupported, ET_EXEC, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
+import { goFunctions } from './go-pclntab.js';
+import { reachChain, reachWithoutCheck } from './reach.js';
+import { ElfError, ElfUnsupported, ET_EXEC, ET_REL, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
 import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
-import { CODES, examplesIn, memoryAccesses, pltJumps, scanPiece, type Example, type MemoryAccesses, type ScannedPiece } from './isa.js';
+import { CODES, examplesIn, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
-import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary } from './types.js';
+import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
 
 /** Imports that answer "what does this CPU have?". */
 const CPU_QUERIES = new Set(['__cpu_indicator_init', '__get_cpu_features', '_dl_x86_get_cpu_features', '__x86_get_cpu_features', '__x86_get_cpuid_feature_leaf', 'OPENSSL_ia32_cpuid']);
 /** Data that holds CPUID results: gcc's __builtin_cpu_supports, glibc's, OpenSSL's, and words named alike. */
 const CPU_WORD = /^(__cpu_model|__cpu_features2|_rtld_global_ro|_dl_x86_cpu_features|OPENSSL_ia32cap_P)$|cpu_?(features|flags|caps|model)|ia32cap|simd_support|x86_cpu/i;
+/** Go's functions that fill its CPU-feature flags. */
+const GO_CPU_SETUP = /^(internal\/cpu\.doinit|runtime\.cpuinit|(vendor\/)?golang\.org\/x\/sys\/cpu\.(archInit|initOptions))$/;
 const HWCAPS_DIR = /(?:^|\/)glibc-hwcaps\/x86-64-(v[234])\//;
 /** How close a read must be to a word a CPU check writes (the word's siblings in the same structure count). */
 const WORD_WINDOW = 32;
 /** Callers of a CPU check up to this size are searched for the words they store. */
 const SMALL_CALLER = 2048;
 const EXAMPLES_PER_FEATURE = 3;
+/** A check this small, calling nothing but a CPU query or a small init, is a getter: its callers test what it returns. */
+const GETTER = 256;
 const MAX_LISTED = 100;
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -66,8 +72,11 @@ interface Scanned {
 
 type Node = DispatchNode & { readonly calls: number[]; readonly loads: number[] };
 
-function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
+function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
   const notes: string[] = [];
+  // A stripped Go program keeps its function table in .gopclntab: names and boundaries.
+  const go = input.symbols.some((s) => !s.dynamic && s.shndx !== 0 && s.type === STT_FUNC) ? [] : goFunctions(input);
+  const elf: ElfFile = go.length ? { ...input, symbols: [...input.symbols, ...go] } : input;
   const codeBytes = elf.code.reduce((sum, c) => sum + c.size, 0);
   let fdes: { start: number; end: number }[] = [];
   if (elf.ehFrame) {
@@ -129,7 +138,7 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     }
   }
   const hasSymbols = functions.some((f) => f.source === 'symbol');
-  const boundaries = hasSymbols ? (fdes.length ? 'symbols+eh_frame' : 'symbols') : fdes.length ? 'eh_frame' : 'none';
+  const boundaries = go.length ? 'gopclntab' : hasSymbols ? (fdes.length ? 'symbols+eh_frame' : 'symbols') : fdes.length ? 'eh_frame' : 'none';
   const spans = functions.map((f) => ({ start: f.start, end: f.end }));
   const nodeAt = (addr: number): number => functionIndexAt(spans, addr);
 
@@ -188,7 +197,12 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
   }
 
   const memory = new MemoryMemo(scanned, elf.bits);
-  const { checks, setups } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt);
+  const reachAll = reachLevels(nodes);
+  const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt, reachAll);
+  // Functions that may hold a guard: those needing v2 or more themselves, and those leading to more than they need.
+  const mayGuard = new Uint8Array(nodes.length);
+  for (const i of dispatchCandidates(nodes, reachAll)) mayGuard[i] = 1;
+  nodes.forEach((n, i) => n.level >= 1 && (mayGuard[i] = 1));
   const referrers = referrersOf(nodes);
   const dispatchers = dispatchersOf(nodes, checks, resolvers, setups, referrers);
   // Pointer tables a dispatcher reads (xxhash's XXH_kDispatch[]): their entries are
@@ -196,28 +210,72 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
   const owned = adoptDispatchTables(elf, nodes, dispatchers, memory, nodeAt);
   const roots = new Set<number>([nodeAt(elf.entry), ...elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target))].filter((i) => i >= 0));
   // Dispatch tables added loads: the referrers change with them.
-  const conditions = classify({ nodes, resolvers, roots, dispatchers, ...(owned.size ? {} : { referrers }) });
+  const refs = owned.size ? referrersOf(nodes) : referrers;
+  const conditions = classify({ nodes, resolvers, roots, dispatchers, referrers: refs });
 
   // (a) glibc-hwcaps: the whole file is conditional at vN; its code must stay within vN.
   const loaderLevel = HWCAPS_DIR.exec(shownAs)?.[1] as LevelName | undefined;
 
-  const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[] });
+  // What runs without a check: what the entry points reach, never crossing a checked edge.
+  const entryPoints = entryPointsOf(elf, nodes, resolvers, nodeAt);
+  // Then, in the functions reached that read a CPU-feature word, the code behind its tests
+  // (a jcc on the word) is split off; the reach is redone with what they lead to checked.
+  const isCpuWord = cpuWordTest(words);
+  const splits = new Map<number, GuardSplit | null>();
+  const extraChecked = new Map<number, Set<number>>();
+  let graph: readonly Node[] = nodes;
+  let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs, imports), conditions, referrers: refs, extraChecked };
+  let result = reachWithoutCheck(reachFacts);
+  for (let round = 0; round < 8 && words.length; round++) {
+    let fresh = 0;
+    result.reached.forEach((r, i) => {
+      if (!r || !mayGuard[i] || splits.has(i)) return;
+      const { bytes, fn } = scanned[i]!;
+      const split = guardSplit(bytes, fn.start, elf.bits, isCpuWord) ?? null;
+      splits.set(i, split);
+      if (!split) return;
+      fresh++;
+      const floor = Math.max(0, split.open.level);
+      const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
+      const targets = new Set([...split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i), ...exits]);
+      if (targets.size) extraChecked.set(i, targets);
+    });
+    if (!fresh) break;
+    graph = nodes.map((n, i) => {
+      const split = splits.get(i);
+      return split ? { ...n, level: split.open.level } : n;
+    });
+    reachFacts = { ...reachFacts, nodes: graph };
+    result = reachWithoutCheck(reachFacts);
+  }
+  const { reached, parent, checked } = result;
+  const placed = afterCheck(nodes, reached, checked, conditions, dispatchers);
+  const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
+
+  const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[], bytes: 0 });
   const uncond = side();
   const cond = side();
+  const unknown = side();
   let rejectedBytes = 0;
   let invalidBytes = 0;
   scanned.forEach(({ scan, fn }, i) => {
     if (scan.rejected) rejectedBytes += fn.end - fn.start;
     invalidBytes += scan.invalidBytes;
-    const into = conditions[i] ? cond : uncond;
-    for (let k = 0; k < scan.codes.length; k++) {
-      const code = scan.codes[k]!;
-      into.counts[code] = into.counts[code]! + scan.counts[k]!;
+    const into = reached[i] ? uncond : placed[i] ? cond : unknown;
+    if (!scan.rejected) into.bytes += fn.end - fn.start;
+    const split = reached[i] ? splits.get(i) : undefined;
+    const parts: [{ counts: Float64Array }, { codes: readonly number[]; counts: readonly number[] }][] = split ? [[uncond, split.open], [cond, split.guarded]] : [[into, scan]];
+    for (const [side, part] of parts) {
+      for (let k = 0; k < part.codes.length; k++) {
+        const code = part.codes[k]!;
+        side.counts[code] = side.counts[code]! + part.counts[k]!;
+      }
     }
+    if (split) cond.members.push(i);
     into.instructions += scan.instructions;
     into.members.push(i);
   });
-  for (const s of [uncond, cond]) {
+  for (const s of [uncond, cond, unknown]) {
     const counts = new Map<number, number>();
     s.counts.forEach((n, code) => n && counts.set(code, n));
     tallyCodes(counts, elf.bits, s.tally);
@@ -228,9 +286,30 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     const range = elf.code.find((c) => address >= c.addr && address < c.addr + c.size);
     return range ? address - range.addr + range.offset : undefined;
   };
-  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf));
-  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf));
-  const all = mergeSummaries([uncond, cond], [unconditional, conditionalSummary]);
+  const via = (address: number): string | undefined => {
+    const i = nodeAt(address);
+    return i >= 0 && reached[i] ? reachChain(reachFacts, parent, i) : undefined;
+  };
+  // A split function holds examples of its open part for the code without a check, of its guarded part for the code after one.
+  const openCodes = (i: number) => splits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
+  const guardedCodes = (i: number) => (reached[i] ? splits.get(i)?.guarded.codes : undefined) ?? scanned[i]!.scan.codes;
+  const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf, via, openCodes));
+  const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf, undefined, guardedCodes));
+  const unresolvedSummary = summarise(unknown.tally, unknown.instructions, examplesFor(unknown.tally, unknown.members, scanned, elf.bits, offsetOf));
+  const all = mergeSummaries([uncond, cond, unknown], [unconditional, conditionalSummary, unresolvedSummary]);
+  const named = (i: number) => functionLevel(nodes[i]!);
+  const unresolved: UnresolvedCode = {
+    ...unresolvedSummary,
+    bytes: unknown.bytes,
+    functions: unknown.members.filter((i) => !nodes[i]!.gap).length,
+    fromData: unknown.members.filter((i) => fromData.has(i)).length,
+    listed: ranked(unknown.members.filter((i) => nodes[i]!.level > 0).map((i) => ({ ...named(i), referredBy: fromData.has(i) ? ('data' as const) : refs[i]!.length ? ('code' as const) : ('nothing' as const) }))),
+  };
+  const entryKinds = new Map<string, number>();
+  for (const what of entryPoints.values()) {
+    const kind = what.replace(/ .*$/, '');
+    entryKinds.set(kind, (entryKinds.get(kind) ?? 0) + 1);
+  }
 
   return {
     status: 'audited',
@@ -245,8 +324,82 @@ function auditElf(elf: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds'
     cpuChecks: [...checks.entries()].slice(0, 10).map(([i, how]) => `${nodeLabel(nodes[i]!)} ${how}`),
     all,
     unconditional: { ...unconditional, functions: ranked(uncond.members.filter((i) => nodes[i]!.level > 0).map((i) => functionLevel(nodes[i]!))) },
-    conditional: conditionalCode(conditionalSummary, conditions, nodes),
+    conditional: conditionalCode(conditionalSummary, placed, nodes),
+    unresolved,
+    reach: {
+      entryPoints: entryPoints.size,
+      entryKinds: Object.fromEntries(entryKinds),
+      reachedBytes: uncond.bytes,
+      conditionalBytes: cond.bytes,
+      unresolvedBytes: unknown.bytes,
+    },
   };
+}
+
+/**
+ * The functions whose references the reachability may treat as checked: those that check
+ * the CPU themselves, IFUNC resolvers, and callers of a getter (a check of at most 256
+ * bytes that calls nothing but a CPU query or a small init: has_avx2()). A caller of a function that checks the CPU and
+ * goes on to other work (Go's rt0_go, a main that prints the CPU's features) is not one.
+ */
+function checkingFunctions(
+  nodes: readonly Node[],
+  checks: ReadonlyMap<number, string>,
+  resolvers: ReadonlyMap<number, string>,
+  referrers: readonly (readonly number[])[],
+  imports: ReadonlyMap<number, readonly string[]>,
+): Set<number> {
+  const out = new Set<number>([...checks.keys(), ...resolvers.keys()]);
+  nodes.forEach((n, i) => n.resolverOf.length && out.add(i));
+  const small = (i: number) => nodes[i]!.end - nodes[i]!.start <= GETTER;
+  // A getter may call a CPU query or a small init (BoringSSL's OPENSSL_get_ia32cap → CRYPTO_library_init), nothing else.
+  const getter = (k: number) => small(k) && nodes[k]!.calls.every(small) && (imports.get(k) ?? []).every((name) => CPU_QUERIES.has(name));
+  for (const k of checks.keys()) if (getter(k)) for (const r of referrers[k]!) out.add(r);
+  return out;
+}
+
+/** What is not reached: conditional when the name rules or the dispatch rule say so, or when a checked edge leads to it; undefined otherwise (unresolved, or reached). */
+function afterCheck(nodes: readonly Node[], reached: Uint8Array, checked: ReadonlyMap<number, ReadonlySet<number>>, conditions: readonly (Condition | undefined)[], dispatchers: ReadonlyMap<number, string>): (Condition | undefined)[] {
+  const out = conditions.map((c, i) => (reached[i] ? undefined : c));
+  const queue: number[] = [];
+  for (const [from, targets] of checked) {
+    for (const t of targets) {
+      if (reached[t] || out[t]) continue;
+      out[t] = { rule: 'dispatch', detail: `reached from ${nodeLabel(nodes[from]!)}, which ${dispatchers.get(from) ?? 'checks the CPU'}` };
+      queue.push(t);
+    }
+  }
+  for (let q = 0; q < queue.length; q++) {
+    const from = queue[q]!;
+    for (const list of [nodes[from]!.calls, nodes[from]!.loads]) {
+      for (const t of list) {
+        if (reached[t] || out[t]) continue;
+        out[t] = { rule: 'only-from-conditional', detail: `referred to by conditional code (${nodeLabel(nodes[from]!)})` };
+        queue.push(t);
+      }
+    }
+  }
+  return out;
+}
+
+/** The entry points: the ELF entry, main, the init and fini arrays, exported functions, IFUNC resolvers; for a relocatable object, every global function. */
+function entryPointsOf(elf: ElfFile, nodes: readonly Node[], resolvers: ReadonlyMap<number, string>, nodeAt: (a: number) => number): Map<number, string> {
+  const roots = new Map<number, string>();
+  const add = (i: number, what: string) => {
+    if (i >= 0 && !roots.has(i)) roots.set(i, what);
+  };
+  if (elf.entry) add(nodeAt(elf.entry), 'entry point');
+  for (const s of elf.symbols) {
+    if (s.shndx === 0 || s.type !== STT_FUNC) continue;
+    if (s.name === 'main') add(nodeAt(s.value), 'main');
+    else if (elf.type === ET_REL && s.bind !== 0) add(nodeAt(s.value), `global ${s.name}`);
+  }
+  for (const t of elf.initFini) add(nodeAt(t), 'init/fini array');
+  nodes.forEach((n, i) => {
+    if (n.exported) add(i, `export ${nodeLabel(n)}`);
+    if (n.resolverOf.length || resolvers.has(i)) add(i, `IFUNC resolver ${nodeLabel(n)}`);
+  });
+  return roots;
 }
 
 const tallyOf = (): Tally => ({ features: new Map(), discounted: new Map(), level: -1 });
@@ -305,7 +458,8 @@ function findCpuChecks(
   imports: ReadonlyMap<number, string[]>,
   memory: MemoryMemo,
   nodeAt: (a: number) => number,
-): { checks: Map<number, string>; setups: Set<number> } {
+  reach: readonly number[],
+): { checks: Map<number, string>; setups: Set<number>; words: CpuWord[] } {
   const checks = new Map<number, string>();
   scanned.forEach(({ scan }, i) => {
     if (scan.cpuid) checks.set(i, 'runs cpuid');
@@ -317,7 +471,7 @@ function findCpuChecks(
   }
 
   // CPU-feature words: named ones, the GOT slots of imported ones, and what checks store.
-  const words: { start: number; end: number; name: string }[] = [];
+  const words: CpuWord[] = [];
   for (const s of elf.symbols) {
     if (s.shndx !== 0 && s.type !== STT_FUNC && s.type !== STT_GNU_IFUNC && s.name && CPU_WORD.test(s.name)) words.push({ start: s.value, end: s.value + Math.max(s.size, 8), name: s.name });
   }
@@ -326,6 +480,8 @@ function findCpuChecks(
   nodes.forEach((n, i) => {
     if (n.end - n.start <= SMALL_CALLER && n.calls.some((c) => checks.get(c)?.startsWith('runs'))) setups.add(i);
   });
+  // Go keeps its flags in internal/cpu.X86 (doinit) and copies them to runtime.x86HasAVX2 and the like (cpuinit).
+  nodes.forEach((n, i) => n.names.some((name) => GO_CPU_SETUP.test(name)) && setups.add(i));
   const storers = new Set([...checks.keys(), ...setups]);
   for (const s of storers) {
     const { writes, addresses } = memory.of(s);
@@ -333,8 +489,8 @@ function findCpuChecks(
       if (nodeAt(w) < 0) words.push({ start: w - WORD_WINDOW, end: w + WORD_WINDOW, name: `a word ${nodeLabel(nodes[s]!)} stores` });
     }
   }
-  if (!words.length) return { checks, setups };
-  const candidates = new Set(dispatchCandidates(nodes));
+  if (!words.length) return { checks, setups, words };
+  const candidates = new Set(dispatchCandidates(nodes, reach));
   for (const c of [...candidates]) for (const callee of nodes[c]!.calls) if (nodes[callee]!.end - nodes[callee]!.start <= 256) candidates.add(callee);
   for (const i of candidates) {
     if (checks.has(i)) continue;
@@ -342,7 +498,30 @@ function findCpuChecks(
     const hit = [...reads, ...addresses].map((a) => words.find((w) => a >= w.start && a < w.end)).find((w) => w);
     if (hit) checks.set(i, `reads ${hit.name}`);
   }
-  return { checks, setups };
+  return { checks, setups, words };
+}
+
+interface CpuWord {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
+/** Whether an address lies in one of the CPU-feature words (binary search over them, sorted by start). */
+function cpuWordTest(words: readonly CpuWord[]): (address: number) => boolean {
+  const sorted = [...words].sort((a, b) => a.start - b.start);
+  const reach = Math.max(0, ...sorted.map((w) => w.end - w.start));
+  return (address) => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.start <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0 && sorted[i]!.start > address - reach; i--) if (address < sorted[i]!.end) return true;
+    return false;
+  };
 }
 
 /** Makes each pointer table a dispatcher reads part of that dispatcher's loads; returns the table slots so taken. */
@@ -380,11 +559,19 @@ function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyM
 }
 
 /** Up to three example instructions per feature, from the first functions (by address) that have it. */
-function examplesFor(tally: Tally, members: readonly number[], scanned: readonly Scanned[], bits: 32 | 64, offsetOf: (address: number) => number | undefined): Map<string, ExampleInstruction[]> {
+function examplesFor(
+  tally: Tally,
+  members: readonly number[],
+  scanned: readonly Scanned[],
+  bits: 32 | 64,
+  offsetOf: (address: number) => number | undefined,
+  via?: (address: number) => string | undefined,
+  codesOf: (i: number) => readonly number[] = (i) => scanned[i]!.scan.codes,
+): Map<string, ExampleInstruction[]> {
   // The first three functions holding each Code: the examples of every feature are among them.
   const holders = new Map<number, number[]>();
   for (const i of members) {
-    for (const code of scanned[i]!.scan.codes) {
+    for (const code of codesOf(i)) {
       const list = holders.get(code);
       if (!list) holders.set(code, [i]);
       else if (list.length < EXAMPLES_PER_FEATURE) list.push(i);
@@ -394,8 +581,8 @@ function examplesFor(tally: Tally, members: readonly number[], scanned: readonly
   const examplesOf = (i: number): Example[] => {
     let found = decoded.get(i);
     if (!found) {
-      const { bytes, fn, scan } = scanned[i]!;
-      decoded.set(i, (found = examplesIn(bytes, fn.start, bits, new Set(scan.codes), EXAMPLES_PER_FEATURE)));
+      const { bytes, fn } = scanned[i]!;
+      decoded.set(i, (found = examplesIn(bytes, fn.start, bits, new Set(codesOf(i)), EXAMPLES_PER_FEATURE)));
     }
     return found;
   };
@@ -414,7 +601,8 @@ function examplesFor(tally: Tally, members: readonly number[], scanned: readonly
         .slice(0, EXAMPLES_PER_FEATURE)
         .map((e) => {
           const offset = offsetOf(e.address);
-          return { address: hex(e.address), ...(offset !== undefined ? { offset: hex(offset) } : {}), text: e.text };
+          const chain = via?.(e.address);
+          return { address: hex(e.address), ...(offset !== undefined ? { offset: hex(offset) } : {}), text: e.text, ...(chain ? { via: chain } : {}) };
         }),
     );
   }

@@ -96,6 +96,8 @@ export interface ElfFile {
   readonly gotSymbols: ReadonlyMap<number, string>;
   /** Pointers in data: where each is (`at`) and what it points at (relative and absolute relocations, init/fini arrays). */
   readonly dataRefs: readonly DataRef[];
+  /** What the loader calls from the preinit, init and fini arrays (entry points). */
+  readonly initFini: readonly number[];
 }
 
 export interface DataRef {
@@ -334,6 +336,8 @@ function parse(r: Reader): ElfFile {
     }
   }
 
+  const arrays = sections.filter((s) => s.type === SHT_INIT_ARRAY || s.type === SHT_FINI_ARRAY || s.type === SHT_PREINIT_ARRAY);
+  const initFini = dataRefs.filter((d) => arrays.some((s) => d.at >= s.addr && d.at < s.addr + s.size)).map((d) => d.target);
   const ehFrame = sections.find((s) => s.name === '.eh_frame' && s.type !== 8 && s.size > 0);
   return {
     path: r.path,
@@ -351,6 +355,7 @@ function parse(r: Reader): ElfFile {
     irelative,
     gotSymbols,
     dataRefs,
+    initFini,
   };
 }
 

@@ -1,22 +1,30 @@
 // Judging what the audit found: a file whose code that runs without a CPU check needs
 // more than its package's arch claims (or than the glibc-hwcaps directory it sits in)
-// is a finding. How sure the static audit is of it (certainty): sure when the file
-// checks the CPU nowhere, suspected when it does somewhere (a dispatch the rules do not
-// know may guard the code). What running the package says of it (confidence): static
-// only, confirmed by a trap, or a trap the static audit did not predict. Also the
-// package's verdict and the run's exit code.
+// is a finding. How sure the static audit is of it (certainty), and what that rests on
+// (basis): sure when code reached from an entry point without a check needs more, or
+// when the file checks the CPU nowhere; suspected when only code the analysis cannot
+// place (reached only through pointers in data, or by nothing it sees) needs more. What
+// running the package says of it (confidence): static only, confirmed by a trap, or a
+// trap the static audit did not predict. Also the package's verdict and the exit code.
 import { archLevel } from '../levels/arch.js';
 import { LEVEL_NAMES, levelIndex, type LevelName } from '../levels/table.js';
 import { levelLabel } from './features.js';
-import type { ExampleInstruction, FileAudit, PackageAudit } from './types.js';
+import type { ExampleInstruction, FeatureUse, FileAudit, PackageAudit } from './types.js';
 
 /**
- * sure: the file checks the CPU nowhere (no cpuid, no CPU query, no read of a CPU-feature
- * word, no IFUNC): nothing in it can choose its code at run time, so the code runs as
- * compiled. suspect: it checks the CPU somewhere, and the rules may have missed the
- * dispatch that guards this code (docs/audit.md, Limits).
+ * sure: the analysis settled it (see Basis); suspect: it could not — code it cannot
+ * place needs more than the claim, and whether that code runs without a check is unknown.
  */
 export type Certainty = 'sure' | 'suspect';
+
+/**
+ * What a certainty rests on. reached: an entry point reaches the code through direct
+ * calls, jumps and address loads with no CPU check on the way (the finding names the
+ * chain); no-cpu-check: the file checks the CPU nowhere, so any of its code that runs,
+ * runs as compiled; unresolved: only code the analysis cannot place needs more (suspect);
+ * trap: a program of the package died of SIGILL in the file.
+ */
+export type Basis = 'reached' | 'no-cpu-check' | 'unresolved' | 'trap';
 
 /**
  * static: only the static audit says so (nothing ran, or what ran did not trap in the
@@ -48,6 +56,7 @@ export interface Finding {
   readonly examples: readonly (ExampleInstruction & { readonly feature: string })[];
   readonly message: string;
   readonly certainty: Certainty;
+  readonly basis: Basis;
   /** Why that certainty, in words. */
   readonly why: string;
   readonly confidence: Confidence;
@@ -69,33 +78,58 @@ export function cpuCheckIn(file: FileAudit): string | undefined {
   return undefined;
 }
 
-export function certaintyOf(file: FileAudit): { certainty: Certainty; why: string } {
-  const check = cpuCheckIn(file);
-  return check
-    ? { certainty: 'suspect', why: `the file checks the CPU (${check}): a dispatch the rules do not know may guard this code` }
-    : { certainty: 'sure', why: 'the file checks the CPU nowhere: nothing can choose its code at run time' };
+const kb = (bytes: number): string => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} KB`);
+
+/** "12 functions (40 KB, 3% of the code)": how much code the analysis could not place. */
+export function unresolvedText(file: FileAudit): string {
+  const u = file.unresolved;
+  if (!u) return 'no code';
+  const share = file.codeBytes ? ` ${((100 * u.bytes) / file.codeBytes).toFixed(u.bytes * 100 < file.codeBytes ? 1 : 0)}% of the code,` : '';
+  return `${u.functions} function${u.functions === 1 ? '' : 's'} (${kb(u.bytes)},${share} ${u.fromData} of them pointed at from data)`;
 }
 
-/** The finding for one audited file under a claim, or undefined when its unconditional code stays within it. */
+const above = (features: readonly FeatureUse[], allowed: LevelName): FeatureUse[] => features.filter((f) => f.level !== null && levelIndex(f.level) > levelIndex(allowed));
+
+/** The finding for one audited file under a claim, or undefined when its code that runs without a check stays within it. */
 export function judgeFile(file: FileAudit, claim: LevelName | undefined): Finding | undefined {
   if (file.status !== 'audited' || !file.unconditional || claim === undefined) return undefined;
   const allowed = file.loaderLevel && levelIndex(file.loaderLevel) > levelIndex(claim) ? file.loaderLevel : claim;
-  const needs = file.unconditional.level;
-  if (levelIndex(needs) <= levelIndex(allowed)) return undefined;
-  const above = file.unconditional.features.filter((f) => f.level !== null && levelIndex(f.level) > levelIndex(allowed));
-  const examples = above.flatMap((f) => f.examples.map((e) => ({ ...e, feature: f.feature })));
-  const first = examples[0];
-  const why = file.loaderLevel && allowed === file.loaderLevel ? `its glibc-hwcaps directory promises ${levelLabel(allowed)}` : `the package claims ${levelLabel(allowed)}`;
-  return {
-    path: file.path,
-    needs,
-    allowed,
-    features: above.map((f) => f.feature),
-    examples,
-    message: `${file.path} needs ${above.map((f) => f.feature).join(', ')} (${levelLabel(needs)}) without a CPU check; ${why}${first ? `: ${first.text} at ${first.address}` : ''}`,
-    ...certaintyOf(file),
-    confidence: 'static',
+  const claims = file.loaderLevel && allowed === file.loaderLevel ? `its glibc-hwcaps directory promises ${levelLabel(allowed)}` : `the package claims ${levelLabel(allowed)}`;
+  const finding = (needs: LevelName, features: FeatureUse[], what: string, certainty: Certainty, basis: Basis, why: string): Finding => {
+    const examples = features.flatMap((f) => f.examples.map((e) => ({ ...e, feature: f.feature })));
+    const first = examples[0];
+    return {
+      path: file.path,
+      needs,
+      allowed,
+      features: features.map((f) => f.feature),
+      examples,
+      message: `${file.path}${what} needs ${features.map((f) => f.feature).join(', ')} (${levelLabel(needs)}) without a CPU check; ${claims}${first ? `: ${first.text} at ${first.address}` : ''}`,
+      certainty,
+      basis,
+      why,
+      confidence: 'static',
+    };
   };
+  const reached = file.unconditional;
+  if (levelIndex(reached.level) > levelIndex(allowed)) {
+    const features = above(reached.features, allowed);
+    const via = features.flatMap((f) => f.examples).find((e) => e.via)?.via;
+    return finding(reached.level, features, '', 'sure', 'reached', `reached without a CPU check from ${via ?? 'an entry point'}`);
+  }
+  const u = file.unresolved;
+  if (!u || levelIndex(u.level) <= levelIndex(allowed)) return undefined;
+  const features = above(u.features, allowed);
+  const check = cpuCheckIn(file);
+  if (!check) return finding(u.level, features, '', 'sure', 'no-cpu-check', `the file checks the CPU nowhere: nothing can choose its code at run time (the code needing it, ${unresolvedText(file)}, is not reached from an entry point the analysis follows)`);
+  return finding(
+    u.level,
+    features,
+    ' (code the analysis cannot place)',
+    'suspect',
+    'unresolved',
+    `${unresolvedText(file)} that no entry point reaches through calls the analysis follows need ${levelLabel(u.level)}, and the file checks the CPU (${check}); what the entry points reach without a check needs ${levelLabel(reached.level)}`,
+  );
 }
 
 /** A finding that fails its package: one the static audit is sure of, or one running confirmed. */
@@ -121,9 +155,9 @@ export const AUDIT_EXIT = { ok: 0, findings: 1, usage: 2, infrastructure: 3 } as
 
 /**
  * 0 when no package has a finding that fails it; 1 when one has, or could not be audited
- * (a damaged ELF, an RPM that does not unpack: nothing vouches for it). Suspected
- * findings fail only when `strict`: without a run to confirm them, they may be dispatch
- * the rules do not know.
+ * (a damaged ELF, an RPM that does not unpack: nothing vouches for it). `strict` (audit
+ * --strict, and gate --audit) fails suspected findings too: code the analysis cannot
+ * place that needs more than the claim is not vouched for either.
  */
 export function auditExitCode(verdicts: readonly PackageVerdict[], strict = false): number {
   return verdicts.some((v) => v === 'finding' || v === 'error' || (strict && v === 'suspect')) ? AUDIT_EXIT.findings : AUDIT_EXIT.ok;

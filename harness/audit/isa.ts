@@ -7,7 +7,7 @@ import icedX86 from 'iced-x86';
 import { DISCOUNTED_CODES, HINT_CODES, classifyFeature } from './features.js';
 
 // iced-x86 is CommonJS: its enums and classes come off the default export.
-const { Code, CpuidFeature, Decoder, DecoderOptions, Formatter, FormatterSyntax, Instruction, Mnemonic, OpKind } = icedX86;
+const { Code, CpuidFeature, Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction, Mnemonic, OpKind, Register } = icedX86;
 type IcedInstruction = InstanceType<typeof Instruction>;
 type IcedFormatter = InstanceType<typeof Formatter>;
 
@@ -340,4 +340,188 @@ export function decodeOne(bytes: Uint8Array, ip: number | bigint, bits: 32 | 64 
     decoder.free();
     instr.free();
   }
+}
+
+const REGISTER_NAMES: string[] = [];
+for (const [name, value] of Object.entries(Register)) if (typeof value === 'number') REGISTER_NAMES[value] = name;
+/** The general-purpose register a name belongs to, whatever its width: EDX, DL, RDX → D; R8D → R8; SIL → SI. */
+function registerFamily(register: number): string {
+  const name = (REGISTER_NAMES[register] ?? '').toUpperCase();
+  const numbered = /^R(\d+)[BWDL]?$/.exec(name);
+  if (numbered) return `R${numbered[1]}`;
+  const base = name.length === 3 && (name[0] === 'R' || name[0] === 'E') ? name.slice(1) : name;
+  if (/^[ABCD][LHX]$/.test(base)) return base[0]!;
+  if (/^(SI|DI|BP|SP)L?$/.test(base)) return base.slice(0, 2);
+  return '';
+}
+
+function hasMemoryOperand(instr: IcedInstruction): boolean {
+  for (let k = 0; k < instr.opCount; k++) if (instr.opKind(k) === OP_MEMORY) return true;
+  return false;
+}
+
+/** A function split at its guards: the jcc right after a read of a CPU-feature word. */
+export interface GuardSplit {
+  /** Instructions reached from the function's start without taking a guard's checked side: their Codes and counts. */
+  readonly open: { readonly codes: readonly number[]; readonly counts: readonly number[]; readonly level: number };
+  /** Instructions reached only through a guard's checked side. */
+  readonly guarded: { readonly codes: readonly number[]; readonly counts: readonly number[]; readonly level: number };
+  /** Targets outside the function (branches, address loads) referred to only from guarded instructions. */
+  readonly guardedTargets: readonly number[];
+  /** Targets outside the function a guard itself jumps to (BoringSSL's `je ecp_nistz256_point_addx`): checked when they need more than the open part. */
+  readonly guardExits: readonly number[];
+  readonly guards: number;
+}
+
+/** At most this many instructions after a CPU-feature read, with no branch between, the jcc that tests it is a guard. */
+const GUARD_WINDOW = 8;
+const MAX_GUARDED_INSTRUCTIONS = 50_000;
+
+/**
+ * Splits a function at its guards (Go's `cmpb internal/cpu.X86.HasAVX2, $1; je`, BoringSSL's
+ * `bt OPENSSL_ia32cap_P+8`): a jcc within eight instructions of a RIP-relative read of a
+ * CPU-feature word. Of a guard's two sides, the one leading to code (found only from
+ * that side) needing more than the other side's is the checked side; what only checked
+ * sides lead to is guarded. Undefined when the function reads no CPU-feature word.
+ */
+export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean): GuardSplit | undefined {
+  if (bits !== 64) return undefined;
+  const instr = (shared ??= new Instruction());
+  const end = start + bytes.length;
+  const ips: number[] = [];
+  const codes: number[] = [];
+  /** Per instruction: -1 falls through only; -2 ends the flow; otherwise a jcc/jmp target index is resolved later. */
+  const flow: number[] = [];
+  const targets: number[] = [];
+  const outside: number[] = [];
+  const reads: boolean[] = [];
+  const flags = new Set<string>();
+  const pointers = new Set<string>();
+  let anyRead = false;
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode && ips.length < MAX_GUARDED_INSTRUCTIONS) {
+      decoder.decodeOut(instr);
+      const code = instr.code;
+      ips.push(Number(instr.ip));
+      codes.push(code);
+      let read = false;
+      let out = -1;
+      const mnemonic = instr.mnemonic;
+      const op0 = code !== INVALID && instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
+      let pointer = false;
+      if (code !== INVALID && instr.isIpRelMemoryOperand) {
+        const address = Number(instr.ipRelMemoryAddress);
+        if (mnemonic === LEA) {
+          if (address < start || address >= end) out = address;
+          // BoringSSL: leaq OPENSSL_ia32cap_P(%rip), %rcx; mov 8(%rcx), %ecx.
+          if (op0 && isCpuWord(address)) pointer = true;
+        } else if (isCpuWord(address)) read = anyRead = true;
+      } else if (code !== INVALID && pointers.size && mnemonic !== LEA && hasMemoryOperand(instr) && pointers.has(registerFamily(instr.memoryBase))) read = anyRead = true;
+      // A flag loaded into a register and tested later (Go hoists `movzx edx, x86HasPOPCNT` out of loops).
+      if (pointer) pointers.add(op0);
+      else if (op0) pointers.delete(op0);
+      if (read && op0) flags.add(op0);
+      else if (op0 && flags.has(op0)) {
+        if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt || mnemonic === Mnemonic.And) read = true;
+        else flags.delete(op0);
+      }
+      reads.push(read);
+      const fc = instr.flowControl;
+      if (code === INVALID || fc === FlowControl.Return || fc === FlowControl.IndirectBranch || fc === FlowControl.Exception || fc === FlowControl.Interrupt) {
+        flow.push(-2);
+        targets.push(-1);
+      } else if (fc === FlowControl.UnconditionalBranch || fc === FlowControl.ConditionalBranch) {
+        const t = Number(instr.nearBranch64);
+        flow.push(fc === FlowControl.UnconditionalBranch ? 1 : 2);
+        targets.push(t);
+        if (t < start || t >= end) out = t;
+      } else {
+        flow.push(-1);
+        targets.push(-1);
+        if (fc === FlowControl.Call) {
+          const t = Number(instr.nearBranch64);
+          if (t && (t < start || t >= end)) out = t;
+        }
+      }
+      outside.push(out);
+    }
+  } finally {
+    decoder.free();
+  }
+  if (!anyRead) return undefined;
+  const n = ips.length;
+  const indexOf = new Map<number, number>();
+  ips.forEach((ip, i) => indexOf.set(ip, i));
+  const successors = (i: number): number[] => {
+    const f = flow[i]!;
+    if (f === -2) return [];
+    const s: number[] = [];
+    if (f !== 1 && i + 1 < n) s.push(i + 1);
+    if (f >= 1) {
+      const t = indexOf.get(targets[i]!);
+      if (t !== undefined) s.push(t);
+    }
+    return s;
+  };
+  const level = (i: number) => codeInfo(codes[i]!, bits).level;
+  // From `from`, never past a guard in `stops` (a guard's sides are told apart without looping back through a test).
+  const walk = (from: number, blocked: ReadonlyMap<number, number>, stops?: ReadonlySet<number>): Uint8Array => {
+    const seen = new Uint8Array(n);
+    const stack = [from];
+    seen[from] = 1;
+    while (stack.length) {
+      const i = stack.pop()!;
+      if (stops?.has(i)) continue;
+      const skip = blocked.get(i);
+      for (const s of successors(i)) {
+        if (seen[s] || s === skip) continue;
+        seen[s] = 1;
+        stack.push(s);
+      }
+    }
+    return seen;
+  };
+  // The guards, and each one's checked side.
+  const guards: number[] = [];
+  let lastRead = -GUARD_WINDOW - 1;
+  for (let i = 0; i < n && guards.length < 64; i++) {
+    if (reads[i]) lastRead = i;
+    if (flow[i] === 2 && i - lastRead <= GUARD_WINDOW) guards.push(i);
+    else if (flow[i] !== -1) lastRead = -GUARD_WINDOW - 1;
+  }
+  const stops = new Set(guards);
+  const checkedSide = new Map<number, number>();
+  const exits = guards.filter((i) => targets[i]! < start || targets[i]! >= end).map((i) => targets[i]!);
+  for (const i of guards) {
+    const sides = successors(i);
+    if (sides.length !== 2 || sides[0] === sides[1]) continue;
+    const [a, b] = [walk(sides[0]!, new Map(), stops), walk(sides[1]!, new Map(), stops)];
+    let la = -1;
+    let lb = -1;
+    for (let k = 0; k < n; k++) {
+      if (a[k] && !b[k]) la = Math.max(la, level(k));
+      if (b[k] && !a[k]) lb = Math.max(lb, level(k));
+    }
+    if (la > lb && la > 0) checkedSide.set(i, sides[0]!);
+    else if (lb > la && lb > 0) checkedSide.set(i, sides[1]!);
+  }
+  if (!checkedSide.size && !exits.length) return undefined;
+  const open = walk(0, checkedSide);
+  const tally = (want: number) => {
+    const count = new Map<number, number>();
+    let top = -1;
+    for (let k = 0; k < n; k++) {
+      if (open[k] !== want || codes[k] === INVALID || !codeInfo(codes[k]!, bits).interesting) continue;
+      count.set(codes[k]!, (count.get(codes[k]!) ?? 0) + 1);
+      top = Math.max(top, level(k));
+    }
+    return { codes: [...count.keys()], counts: [...count.values()], level: top };
+  };
+  const openTargets = new Set<number>();
+  for (let k = 0; k < n; k++) if (open[k] && outside[k]! >= 0) openTargets.add(outside[k]!);
+  const guardedTargets = new Set<number>();
+  for (let k = 0; k < n; k++) if (!open[k] && outside[k]! >= 0 && !openTargets.has(outside[k]!)) guardedTargets.add(outside[k]!);
+  return { open: tally(1), guarded: tally(0), guardedTargets: [...guardedTargets], guardExits: exits, guards: checkedSide.size };
 }

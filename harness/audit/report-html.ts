@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { levelLabel } from './features.js';
-import { fails } from './findings.js';
+import { fails, unresolvedText } from './findings.js';
 import { findingText, needsText, runTranscript } from './report-text.js';
 import type { AuditRun, FeatureUse, FileAudit, PackageAudit } from './types.js';
 
@@ -23,7 +23,7 @@ function fileSection(f: FileAudit): string {
   const unconditional = f.unconditional?.functions.slice(0, 10) ?? [];
   return `<h4>${escape(f.path)}</h4>
 <p>${f.bits}-bit, ${f.codeBytes} bytes of code, boundaries from ${escape(f.boundaries ?? '')}${f.loaderLevel ? `, in glibc-hwcaps/${levelLabel(f.loaderLevel)}` : ''}</p>
-<ul><li>all code: <b>${escape(needsText(f.all))}</b></li><li>without a CPU check: <b>${escape(needsText(f.unconditional))}</b></li><li>only after a CPU check: <b>${escape(f.conditional?.instructions ? needsText(f.conditional) : '(none)')}</b></li></ul>
+<ul><li>all code: <b>${escape(needsText(f.all))}</b></li><li>without a CPU check: <b>${escape(needsText(f.unconditional))}</b></li><li>only after a CPU check: <b>${escape(f.conditional?.instructions ? needsText(f.conditional) : '(none)')}</b></li>${f.unresolved ? `<li>cannot place (unresolved): <b>${escape(f.unresolved.instructions ? `${needsText(f.unresolved)}: ${unresolvedText(f)}` : '(none)')}</b></li>` : ''}</ul>
 <details><summary class="plain">features without a CPU check</summary><table><tr><th>feature</th><th>level</th><th>instructions</th><th>first examples</th></tr>${featureRows(f.unconditional?.features ?? [])}</table></details>
 <details><summary class="plain">features after a CPU check</summary><table><tr><th>feature</th><th>level</th><th>instructions</th><th>first examples</th></tr>${featureRows(f.conditional?.features ?? [])}</table></details>
 ${f.cpuChecks?.length ? `<p>Checks the CPU: ${escape(f.cpuChecks.slice(0, 5).join('; '))}</p>` : ''}

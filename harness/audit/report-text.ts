@@ -3,7 +3,7 @@
 import type { LevelName } from '../levels/table.js';
 import type { PackageRun } from './dynamic/types.js';
 import { levelLabel } from './features.js';
-import { fails, type Finding } from './findings.js';
+import { fails, unresolvedText, type Finding } from './findings.js';
 import type { FileAudit, IsaSummary, PackageAudit } from './types.js';
 
 const MARKS = { pass: 'ok     ', finding: 'FINDING', suspect: 'SUSPECT', error: 'ERROR  ' } as const;
@@ -26,7 +26,7 @@ export function findingText(f: Finding): string {
   if (f.confidence === 'unpredicted') return `${f.message} — confidence unpredicted: ${f.run?.detail ?? 'it trapped'}`;
   if (f.confidence === 'confirmed') return `${f.message} — confidence confirmed by a trap at ${f.run ? levelLabel(f.run.level) : 'run time'}: ${f.run?.detail ?? ''}`;
   const run = f.run ? ` — not reproduced at ${levelLabel(f.run.level)}: ${f.run.detail}` : '';
-  return `${f.message}; ${f.certainty === 'suspect' ? 'suspected' : 'sure'}: ${f.why}; confidence static${run}`;
+  return `${f.message}; ${f.certainty === 'suspect' ? 'suspected' : 'sure'} (${f.basis}): ${f.why}; confidence static${run}`;
 }
 
 /** One line per package: verdict, id, claim and the first finding or what its code needs. */
@@ -65,6 +65,8 @@ export function fileTranscript(f: FileAudit): string[] {
     `  all code needs:                 ${needsText(f.all)}`,
     `  without a CPU check:            ${needsText(f.unconditional)}`,
     `  only after a CPU check:         ${f.conditional && f.conditional.instructions ? needsText(f.conditional) : '(none)'}`,
+    ...(f.unresolved ? [`  cannot place (unresolved):      ${f.unresolved.instructions ? `${needsText(f.unresolved)}: ${unresolvedText(f)}` : '(none)'}`] : []),
+    ...(f.reach ? [`  entry points: ${Object.entries(f.reach.entryKinds).map(([kind, n]) => `${n} ${kind}`).join(', ') || 'none'}; reached ${f.reach.reachedBytes} bytes, after a check ${f.reach.conditionalBytes}, unresolved ${f.reach.unresolvedBytes}`] : []),
   ];
   for (const feature of f.all?.features ?? []) {
     const e = feature.examples[0];

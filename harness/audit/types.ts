@@ -13,6 +13,8 @@ export interface ExampleInstruction {
   readonly offset?: string;
   /** Intel syntax, as iced-x86 formats it. */
   readonly text: string;
+  /** Code that runs without a CPU check: the entry point and the functions through which it is reached. */
+  readonly via?: string;
 }
 
 export interface FeatureUse {
@@ -62,6 +64,32 @@ export interface ConditionalCode extends IsaSummary {
   readonly functions: readonly ConditionalFunction[];
 }
 
+export interface UnresolvedFunction extends FunctionLevel {
+  /** What refers to it: pointers in data (an indirect call the analysis cannot follow), only other unresolved code, or nothing. */
+  readonly referredBy: 'data' | 'code' | 'nothing';
+}
+
+/** Code neither reached from an entry point without a check nor after one: the analysis cannot say whether it runs without a check. */
+export interface UnresolvedCode extends IsaSummary {
+  readonly bytes: number;
+  /** Functions (not counting code between functions). */
+  readonly functions: number;
+  /** Of those, how many data points at (vtables, callback tables). */
+  readonly fromData: number;
+  /** The unresolved functions needing more than the general-purpose ISA, highest level first (at most 100). */
+  readonly listed: readonly UnresolvedFunction[];
+}
+
+/** How the file's code divides between reached without a check, after one, and unresolved. */
+export interface ReachSplit {
+  readonly entryPoints: number;
+  /** Entry points by kind (entry, main, init/fini, export, IFUNC, global). */
+  readonly entryKinds: Readonly<Record<string, number>>;
+  readonly reachedBytes: number;
+  readonly conditionalBytes: number;
+  readonly unresolvedBytes: number;
+}
+
 export type FileStatus = 'audited' | 'skipped' | 'error';
 
 export interface FileAudit {
@@ -78,7 +106,7 @@ export interface FileAudit {
   /** Undecodable bytes inside functions (decoding goes on after each). */
   readonly invalidBytes?: number;
   /** Where function boundaries came from. */
-  readonly boundaries?: 'symbols' | 'symbols+eh_frame' | 'eh_frame' | 'none';
+  readonly boundaries?: 'symbols' | 'symbols+eh_frame' | 'eh_frame' | 'gopclntab' | 'none';
   readonly functions?: number;
   /** A note about the file's structure (a damaged .eh_frame, …). */
   readonly notes?: readonly string[];
@@ -87,10 +115,13 @@ export interface FileAudit {
   /** Where the file checks the CPU (at most 10). */
   readonly cpuChecks?: readonly string[];
   readonly all?: IsaSummary;
-  /** Code that runs without a CPU check (beyond the loader's glibc-hwcaps one). */
+  /** Code reached from an entry point (ELF entry, main, init/fini arrays, exports, IFUNC resolvers) without a CPU check (beyond the loader's glibc-hwcaps one). */
   readonly unconditional?: UnconditionalCode;
   /** Code reached only after a CPU check. */
   readonly conditional?: ConditionalCode;
+  /** Code the analysis cannot place: neither reached from an entry point nor after a check. */
+  readonly unresolved?: UnresolvedCode;
+  readonly reach?: ReachSplit;
   readonly milliseconds: number;
 }
 

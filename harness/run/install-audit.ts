@@ -2,8 +2,8 @@
 // not there before it) is audited statically, from its file in the scenario's
 // repositories, against the level of the guest it was installed on: what matters to that
 // guest, whatever the arch claims. A finding is a failing check "audit NEVRA" in that
-// step, with the first offending instructions. A finding the audit only suspects (the
-// file checks the CPU somewhere) fails only when the cell met a SIGILL in that file.
+// step, with the first offending instructions. The gate judges strictly (audit --strict):
+// a suspected finding (code the analysis cannot place needs more) fails as well.
 import { judgeFile, type Finding } from '../audit/findings.js';
 import type { InstallAuditor } from '../audit/install-auditor.js';
 import type { PackageAudit } from '../audit/types.js';
@@ -30,20 +30,20 @@ export function auditCheck(nevra: string, audit: PackageAudit | undefined, level
   if (broken) return { ...base, actual: `${broken.path} could not be audited: ${broken.reason ?? 'unknown'}`, status: 'fail', deviation: 'above-level' };
   const trapped = (f: Finding) => forensics.find((r) => r.file === f.path && r.package === nevra);
   const findings = audit.files.map((f) => judgeFile(f, level)).filter((f): f is Finding => f !== undefined);
-  const failing = findings.filter((f) => f.certainty === 'sure' || trapped(f));
-  if (failing.length) {
-    const text = failing.map((f) => {
+  // Strict, as audit --strict: sure and suspected findings alike fail the check.
+  if (findings.length) {
+    const text = findings.map((f) => {
       const trap = trapped(f);
       // The first instruction of each offending feature, then more of the first, up to three.
       const first = [...new Set([...f.features.flatMap((feature) => f.examples.find((e) => e.feature === feature) ?? []), ...f.examples])].slice(0, EXAMPLES).map((e) => `${e.address}${e.offset ? ` (file +${e.offset})` : ''}: ${e.text} (${e.feature})`);
-      return `${f.path} needs ${f.features.join(', ')} (${levelLabel(f.needs)}) without a CPU check${first.length ? `: ${first.join('; ')}` : ''}${trap ? ` — confirmed: ${trap.line}` : ''}`;
+      const certainty = f.certainty === 'sure' ? `sure (${f.basis})` : `suspected (${f.basis}): ${f.why}`;
+      return `${f.path} needs ${f.features.join(', ')} (${levelLabel(f.needs)}) without a CPU check, ${certainty}${first.length ? `: ${first.join('; ')}` : ''}${trap ? ` — confirmed: ${trap.line}` : ''}`;
     });
     return { ...base, actual: text.join(' | '), status: 'fail', deviation: 'above-level' };
   }
   const audited = audit.files.filter((f) => f.status === 'audited');
   const needs = audited.map((f) => f.unconditional?.level ?? 'v1').sort().at(-1) ?? 'v1';
-  const suspected = findings.length ? `; suspected only (the file checks the CPU): ${findings.map((f) => `${f.path} ${levelLabel(f.needs)}`).join(', ')}` : '';
-  return { ...base, actual: `${audited.length} ELF file${audited.length === 1 ? '' : 's'}, without a CPU check ${levelLabel(needs)}${suspected}`, status: 'pass' };
+  return { ...base, actual: `${audited.length} ELF file${audited.length === 1 ? '' : 's'}, without a CPU check ${levelLabel(needs)}`, status: 'pass' };
 }
 
 /** The steps with a check for each package they installed. */

@@ -88,7 +88,7 @@ test.serial('gate --audit: a cell that installs the mislabelled package fails on
     const result = await runCell(cell, { ...prepared, knownIssues: [], evidenceDir: scratch, today: '2026-12-01', installAudit: auditor });
     t.log(result.reason);
     t.is(result.verdict, 'fail', result.reason);
-    t.regex(result.reason, /^step 1 \(install local file lgbad-1\.0-1\.x86_64\.rpm\): audit lgbad-1\.0-1\.x86_64: expected code that runs on x86-64-v2 \(the guest it was installed on\), got \/usr\/bin\/lgbad needs AVX2?(, AVX2)? \(x86-64-v3\) without a CPU check: 0x[0-9a-f]+ \(file \+0x[0-9a-f]+\): v\w+ /);
+    t.regex(result.reason, /^step 1 \(install local file lgbad-1\.0-1\.x86_64\.rpm\): audit lgbad-1\.0-1\.x86_64: expected code that runs on x86-64-v2 \(the guest it was installed on\), got \/usr\/bin\/lgbad needs AVX2?(, AVX2)? \(x86-64-v3\) without a CPU check, sure \(reached\): 0x[0-9a-f]+ \(file \+0x[0-9a-f]+\): v\w+ /);
     const checks = result.steps.flatMap((s) => s.checks.filter((c) => c.kind === 'audit').map((c) => [s.index, c.check, c.status]));
     t.deepEqual(checks, [
       [1, 'audit lgbad-1.0-1.x86_64', 'fail'],

@@ -32,6 +32,7 @@ function trapFinding(trap: RunTrap & { file: string }, needs: LevelName, allowed
     examples: instruction && offset ? features.map((feature) => ({ address: offset, offset, text: instruction, feature })).slice(0, 1) : [],
     message: `${trap.file} died of SIGILL at ${levelLabel(run.level)} (${neededBy(trap)}; the package claims ${levelLabel(allowed)}), which the static audit did not predict`,
     certainty: 'sure',
+    basis: 'trap',
     why: 'a program of the package died of it',
     confidence: 'unpredicted',
     run: { outcome: 'trapped', level: run.level, detail: trap.line },

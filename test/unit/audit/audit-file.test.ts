@@ -5,6 +5,7 @@ import test from 'ava';
 import { auditFile } from '../../../harness/audit/audit-file.js';
 import { ehFrameRanges } from '../../../harness/audit/eh-frame.js';
 import { ElfError, probeElf, readBytes, readElf } from '../../../harness/audit/elf.js';
+import { judgeFile } from '../../../harness/audit/findings.js';
 import { buildAuditElves, type AuditElves } from '../../fixtures/audit-elves.js';
 
 let root: string;
@@ -105,4 +106,29 @@ test('a truncated ELF and a text file are reported with the reason; nothing thro
   const missing = auditFile(path.join(root, 'nothing-here'));
   t.is(missing.status, 'error');
   t.regex(missing.reason!, /ENOENT/);
+});
+
+test('built with -march=x86-64-v3 and labelled x86_64: a sure finding at v1 and at v2, with a CPU check elsewhere or without one', (t) => {
+  for (const file of [elves.wholesaleV3, elves.wholesaleV3Checked]) {
+    const r = auditFile(file);
+    t.is(r.unconditional?.level, 'v3', file);
+    for (const claim of ['v1', 'v2'] as const) {
+      const finding = judgeFile(r, claim);
+      t.like(finding, { certainty: 'sure', basis: 'reached', needs: 'v3', allowed: claim }, `${file} at ${claim}`);
+      // The certainty names the entry point and the chain of calls it rests on.
+      t.regex(finding!.why, /^reached without a CPU check from (main|entry point): .*(main|work)/, file);
+    }
+    t.is(judgeFile(r, 'v3'), undefined, file);
+  }
+  // The check is there and seen: it is no longer what makes the finding a suspect.
+  const checked = auditFile(elves.wholesaleV3Checked);
+  t.true(checked.cpuChecks!.some((c) => /__cpu_model|__cpu_indicator_init|cpuid/.test(c)));
+});
+
+test('reachability: the entry points are named, and code nothing reaches is unresolved, with how much', (t) => {
+  const r = auditFile(elves.wholesaleV3Checked);
+  t.true((r.reach?.entryKinds.entry ?? 0) + (r.reach?.entryKinds.main ?? 0) >= 1);
+  t.true(r.reach!.reachedBytes > 0);
+  t.is(r.reach!.reachedBytes + r.reach!.conditionalBytes + r.reach!.unresolvedBytes <= r.codeBytes, true);
+  t.is(r.unresolved!.bytes, r.reach!.unresolvedBytes);
 });

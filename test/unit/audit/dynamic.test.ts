@@ -6,7 +6,7 @@ import { runInGuest, type RunGuest, type RunResult } from '../../../harness/audi
 import { commandsByPackage, parseCommandFlag, planRuns } from '../../../harness/audit/dynamic/plan.js';
 import { withRun } from '../../../harness/audit/dynamic/reconcile.js';
 import type { PackageRun, RunTrap } from '../../../harness/audit/dynamic/types.js';
-import { fails, judgePackage } from '../../../harness/audit/findings.js';
+import { auditExitCode, fails, judgePackage } from '../../../harness/audit/findings.js';
 import { findingText } from '../../../harness/audit/report-text.js';
 import type { FileAudit, PackageAudit } from '../../../harness/audit/types.js';
 import type { LevelName } from '../../../harness/levels/table.js';
@@ -23,6 +23,13 @@ const summary = (level: LevelName, features: (typeof AVX2 | typeof SSE2)[]) => (
 function elf(path: string, level: LevelName, checks: string[] = []): FileAudit {
   const features = level === 'v3' ? [SSE2, AVX2] : [SSE2];
   return { path, status: 'audited', bits: 64, codeBytes: 4096, cpuChecks: checks, all: summary(level, features), unconditional: { ...summary(level, features), functions: [] }, milliseconds: 1 };
+}
+
+/** A file whose code reached from its entry points needs v1, and whose code the analysis cannot place (1 KB, pointed at from data) needs `level`. */
+function unplaced(path: string, level: LevelName, checks: string[]): FileAudit {
+  const features = level === 'v3' ? [SSE2, AVX2] : [SSE2];
+  const unresolved = { ...summary(level, features), bytes: 1024, functions: 2, fromData: 2, listed: [] };
+  return { ...elf(path, 'v1', checks), all: summary(level, features), unresolved };
 }
 
 function rpm(id: string, arch: string, files: FileAudit[], programs = files.map((f) => f.path)): PackageAudit {
@@ -92,8 +99,9 @@ test('reconcile: a trap in a file the static audit flagged confirms it (confiden
 });
 
 test('reconcile: a suspected finding confirmed by a trap fails the package; without one it stays suspected', (t) => {
-  const pkg = rpm('lgdisp-1.0-1.x86_64', 'x86_64', [elf('/usr/bin/lgdisp', 'v3', ['main runs cpuid'])]);
+  const pkg = rpm('lgdisp-1.0-1.x86_64', 'x86_64', [unplaced('/usr/bin/lgdisp', 'v3', ['main runs cpuid'])]);
   t.is(pkg.verdict, 'suspect');
+  t.like(pkg.findings[0], { certainty: 'suspect', basis: 'unresolved', needs: 'v3' });
   t.false(fails(pkg.findings[0]!));
   t.is(withRun(pkg, ran('v2', [trap('/usr/bin/lgdisp', 'lgdisp-1.0-1.x86_64', 'v3', 'v2')])).verdict, 'finding');
   const clean = withRun(pkg, ran('v2', [], ['/usr/bin/lgdisp --version']));
@@ -155,7 +163,7 @@ test('gate --audit: a package a step installed needing more than the guest is a 
     subject: 'lgbad',
     check: 'audit lgbad-1.0-1.x86_64',
     expected: 'code that runs on x86-64-v2 (the guest it was installed on)',
-    actual: '/usr/bin/lgbad needs AVX2 (x86-64-v3) without a CPU check: 0x1136 (file +0x1136): vpaddd ymm0,ymm0,ymm1 (AVX2)',
+    actual: '/usr/bin/lgbad needs AVX2 (x86-64-v3) without a CPU check, sure (reached): 0x1136 (file +0x1136): vpaddd ymm0,ymm0,ymm1 (AVX2)',
     status: 'fail',
     deviation: 'above-level',
   });
@@ -167,10 +175,24 @@ test('gate --audit: a package a step installed needing more than the guest is a 
   t.like(unknown[0]!.checks[0], { status: 'skip', skipReason: 'its file is in none of the scenario’s repositories on the host' });
 });
 
-test('gate --audit: a suspected finding passes unless the cell met a SIGILL in that file', (t) => {
-  const disp = rpm('lgdisp-1.0-1.x86_64', 'x86_64', [elf('/usr/bin/lgdisp', 'v3', ['main runs cpuid'])]);
-  t.like(auditCheck('lgdisp-1.0-1.x86_64', disp, 'v2', []), { status: 'pass', actual: '1 ELF file, without a CPU check x86-64-v3; suspected only (the file checks the CPU): /usr/bin/lgdisp x86-64-v3' });
+test('gate --audit judges strictly: a suspected finding fails the check and says what it rests on; a CPU check elsewhere does not make reached v3 code a suspect', (t) => {
+  // Behaviour changed on purpose (issues 17 item 9, 20): a suspect used to pass unless the cell met a SIGILL.
+  const disp = rpm('lgdisp-1.0-1.x86_64', 'x86_64', [unplaced('/usr/bin/lgdisp', 'v3', ['main runs cpuid'])]);
+  const suspect = auditCheck('lgdisp-1.0-1.x86_64', disp, 'v2', []);
+  t.is(suspect.status, 'fail');
+  t.regex(suspect.actual, /^\/usr\/bin\/lgdisp needs AVX2 \(x86-64-v3\) without a CPU check, suspected \(unresolved\): 2 functions \(1 KB, 25% of the code, 2 of them pointed at from data\) that no entry point reaches/);
   const trapped = auditCheck('lgdisp-1.0-1.x86_64', disp, 'v2', [trap('/usr/bin/lgdisp', 'lgdisp-1.0-1.x86_64', 'v3', 'v2')]);
   t.is(trapped.status, 'fail');
   t.regex(trapped.actual, / — confirmed: lgdisp-1\.0-1\.x86_64: \/usr\/bin\/lgdisp\+0x1136: vpaddd ymm0,ymm0,ymm1 needs AVX2 \(x86-64-v3\); this guest is x86-64-v2$/);
+  // Reached v3 code in a file that checks the CPU somewhere: sure, not suspected.
+  const wholesale = rpm('lgv3-1.0-1.x86_64', 'x86_64', [elf('/usr/bin/lgv3', 'v3', ['get_available_features runs cpuid'])]);
+  t.is(wholesale.verdict, 'finding');
+  t.like(wholesale.findings[0], { certainty: 'sure', basis: 'reached' });
+  t.like(auditCheck('lgv3-1.0-1.x86_64', wholesale, 'v2', []), { status: 'fail' });
+  // Within the guest's level: passes.
+  t.like(auditCheck('lgdisp-1.0-1.x86_64', disp, 'v3', []), { status: 'pass' });
+  // audit exits 0 on a suspect, 1 with --strict; a sure finding fails either way.
+  t.is(auditExitCode([disp.verdict]), 0);
+  t.is(auditExitCode([disp.verdict], true), 1);
+  t.is(auditExitCode([wholesale.verdict]), 1);
 });
