@@ -4,7 +4,7 @@
 import type { LevelName } from '../levels/table.js';
 import type { ConditionRule } from './dispatch.js';
 import type { Finding, PackageVerdict } from './findings.js';
-import type { PackageRun } from './dynamic/types.js';
+import type { BisectResult, PackageRun } from './dynamic/types.js';
 
 export interface ExampleInstruction {
   /** 0x-prefixed virtual address (file offset in relocatable objects). */
@@ -119,6 +119,8 @@ export interface PackageAudit {
   readonly programs?: readonly string[];
   /** What running it in a pinned guest showed (audit --run). */
   readonly run?: PackageRun;
+  /** audit --run bisect: each of its programs and libraries, the lowest level it runs at and what kills it below. */
+  readonly bisect?: readonly BisectResult[];
   readonly findings: readonly Finding[];
   readonly verdict: PackageVerdict;
 }
