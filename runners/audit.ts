@@ -21,11 +21,10 @@ import { readRoles } from '../harness/audit/dynamic/elf-roles.js';
 import { ensureLoader } from '../harness/audit/dynamic/loader.js';
 import type { PackagesDisk } from '../harness/audit/dynamic/packages-disk.js';
 import type { AccelChoice } from '../harness/accel/choose.js';
-import { ALL_NEAR_MISSES, exactTarget } from '../harness/levels/targets.js';
 import { runPackages } from '../harness/audit/dynamic/run-packages.js';
 import { AUDIT_EXIT, auditExitCode } from '../harness/audit/findings.js';
 import type { AuditRun } from '../harness/audit/types.js';
-import { ensureImage } from '../harness/image/build.js';
+import { ensureImage, type ImageArtifacts } from '../harness/image/build.js';
 import type { CpuTarget } from '../harness/levels/targets.js';
 import { BackendGuests } from '../harness/run/session.js';
 import { writeAuditHtml } from '../harness/audit/report-html.js';
@@ -186,23 +185,20 @@ async function commandLines(file: string): Promise<string[]> {
     .filter((l) => l && !l.startsWith('#'));
 }
 
-/** What audit --run and --run bisect share: the image, the packages' disk (with `extra` files), accelerators probed for `targets`, guests, a scratch directory. */
+/** What audit --run and --run bisect share: the image, the packages' disk (with loose files and the loader), guests, a scratch directory. */
 async function withRunGuests<T>(
   files: readonly string[],
-  targets: readonly CpuTarget[],
-  accel: ReturnType<typeof resolveAccel>,
   log: Log,
   signal: AbortSignal,
-  use: (run: { guests: BackendGuests; disk: PackagesDisk; accel: (name: string) => AccelChoice; scratch: string }) => Promise<T>,
+  use: (run: { guests: BackendGuests; disk: PackagesDisk; image: ImageArtifacts; scratch: string }) => Promise<T>,
 ): Promise<T> {
   await ensureHostPackages(['guests', 'image'], log);
   const image = await ensureImage({ log, signal });
   const disk = await ensurePackagesDisk(files, { log, signal });
-  const probes = await probeForRequest(accel, targets, image);
   const guests = new BackendGuests({ image, dataDisks: [disk.disk], snapshots: true, log, signal });
   const scratch = await dir({ prefix: 'levelgate-audit-run-', unsafeCleanup: true });
   try {
-    return await use({ guests, disk, accel: (name) => chooseAccel(name, accel, probes), scratch: scratch.path });
+    return await use({ guests, disk, image, scratch: scratch.path });
   } finally {
     await scratch.cleanup();
   }
@@ -221,12 +217,11 @@ async function runThem(statically: AuditRun, plan: RunPlan, accel: ReturnType<ty
   const targets: CpuTarget[] = plan.groups.map((g) => g.target);
   return withRunGuests(
     packages.map((p) => p.file),
-    targets,
-    accel,
     log,
     signal,
-    async ({ guests, disk, accel: choose, scratch }) => {
-      const runs = await runPackages(plan, { guests, accel: choose, guestPath: disk.guestPath, scratch, signal, log });
+    async ({ guests, disk, image, scratch }) => {
+      const probes = await probeForRequest(accel, targets, image);
+      const runs = await runPackages(plan, { guests, accel: (name) => chooseAccel(name, accel, probes), guestPath: disk.guestPath, scratch, signal, log });
       const reconciled = statically.packages.map((p) => {
         const r = p.file ? runs.get(p.file) : undefined;
         return r ? withRun(p, r) : p;
@@ -246,8 +241,9 @@ async function bisectThem(statically: AuditRun, request: BisectRequest, accel: R
   const roles = await readRoles(loose);
   const rpms = statically.packages.flatMap((p) => (p.manager === 'rpm' && p.file && !p.problem ? [p.file] : []));
   const loader = await ensureLoader({ log, signal });
-  const targets = [...request.levels.map(exactTarget), ...(request.nearMisses ? ALL_NEAR_MISSES.filter((t) => request.levels.includes(t.nearMiss!.of)) : [])];
-  return withRunGuests([loader, ...rpms, ...roles.keys()], targets, accel, log, signal, async ({ guests, disk, accel: choose, scratch }) => {
+  return withRunGuests([loader, ...rpms, ...roles.keys()], log, signal, async ({ guests, disk, image, scratch }) => {
+    // Each CPU is probed when a subject first needs it: v4 (a Bochs boot on most hosts) only when something failed at v3.
+    const choose = async (target: CpuTarget): Promise<AccelChoice> => chooseAccel(target.name, accel, await probeForRequest(accel, [target], image));
     const plan = planBisect(statically.packages, request, roles, { guestPath: disk.guestPath, loader: disk.guestPath(loader) });
     for (const s of plan.skipped) log(`audit --run bisect: ${s.id}: ${s.why}`);
     const done = await runBisect(plan.subjects, { guests, accel: choose, guestPath: disk.guestPath, levels: request.levels, nearMisses: request.nearMisses, scratch, signal, log });
@@ -256,7 +252,7 @@ async function bisectThem(statically: AuditRun, request: BisectRequest, accel: R
     const packages = statically.packages.map((p) => withBisect(p, plan.subjects, results));
     for (const [name, n] of Object.entries(done.restores)) log(`audit --run bisect: ${name}: ${n} guest${n === 1 ? '' : 's'} restored, ${((done.targetMs[name] ?? 0) / 1000).toFixed(1)} s`);
     const durationMs = statically.durationMs + Math.round(performance.now() - started);
-    return { ...statically, packages, durationMs, totals: auditTotals(packages, statically.durationMs), run: 'bisect', interrupted: signal.aborted };
+    return { ...statically, packages, durationMs, totals: auditTotals(packages, statically.durationMs), run: 'bisect', bisectCost: { restores: done.restores, targetMs: done.targetMs }, interrupted: signal.aborted };
   });
 }
 

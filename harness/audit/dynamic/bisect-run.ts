@@ -6,6 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../../accel/backends.js';
+import type { AccelChoice } from '../../accel/choose.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import type { LevelName } from '../../levels/table.js';
 import { ALL_NEAR_MISSES, exactTarget, type CpuTarget } from '../../levels/targets.js';
@@ -18,7 +19,9 @@ import type { RunPackagesOptions } from './run-packages.js';
 import type { LevelAttempt, ProgramRunRecord, RunTrap } from './types.js';
 
 /** What audit --run gives its packages' runs (guests, accelerators, the disk, limits), and the levels to try. */
-export interface BisectRunOptions extends Omit<RunPackagesOptions, 'onRun'> {
+export interface BisectRunOptions extends Omit<RunPackagesOptions, 'onRun' | 'accel'> {
+  /** The accelerator for a CPU, asked when a subject first needs that CPU (a probe may boot a guest). */
+  readonly accel: (target: CpuTarget) => Promise<AccelChoice>;
   readonly levels: readonly LevelName[];
   readonly nearMisses: boolean;
 }
@@ -74,7 +77,7 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
   const started = performance.now();
   const out = new Map<BisectSubject, LevelAttempt>();
   const base = { target: target.name, level: target.level };
-  const choice = options.accel(target.name);
+  const choice = await options.accel(target);
   if (choice.accel === null) {
     for (const s of subjects) out.set(s, { ...base, outcome: 'not-run', programs: [], traps: [], problem: `not run: ${choice.skipReason}`, infrastructure: true });
     return out;

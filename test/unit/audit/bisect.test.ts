@@ -13,6 +13,7 @@ import type { LevelAttempt } from '../../../harness/audit/dynamic/types.js';
 import { judgePackage } from '../../../harness/audit/findings.js';
 import type { FileAudit, PackageAudit } from '../../../harness/audit/types.js';
 import { levelIndex, type LevelName } from '../../../harness/levels/table.js';
+import type { CpuTarget } from '../../../harness/levels/targets.js';
 import type { CellGuests, CellSession, SessionRequest } from '../../../harness/run/session.js';
 import { UsageError } from '../../../harness/util/errors.js';
 
@@ -102,7 +103,7 @@ test('batches: one guest for every subject, a second only for a second RPM of th
 });
 
 /** Guests that run each subject as if it needed `needs[path]`: below it, a SIGILL with its trap line and the core handler's record. */
-function fakeGuests(needs: Record<string, LevelName>, unavailable: string[] = []): { guests: CellGuests; opened: string[]; ran: string[]; accel: (target: string) => AccelChoice } {
+function fakeGuests(needs: Record<string, LevelName>, unavailable: string[] = []): { guests: CellGuests; opened: string[]; ran: string[]; accel: (target: CpuTarget) => Promise<AccelChoice> } {
   const opened: string[] = [];
   const ran: string[] = [];
   const guests: CellGuests = {
@@ -128,7 +129,7 @@ function fakeGuests(needs: Record<string, LevelName>, unavailable: string[] = []
       return { proofs: [], consoleLogs: [], bootMs: 0, start: async () => guest, current: () => guest, bootAt: async () => guest, dispose: async () => {} } as unknown as CellSession;
     },
   };
-  const accel = (target: string): AccelChoice => (unavailable.includes(target) ? { accel: null, skipReason: `${target} needs a backend this host lacks` } : { accel: 'tcg', why: 'test' }) as AccelChoice;
+  const accel = async (target: CpuTarget): Promise<AccelChoice> => (unavailable.includes(target.name) ? { accel: null, skipReason: `${target.name} needs a backend this host lacks` } : { accel: 'tcg', why: 'test' }) as AccelChoice;
   return { guests, opened, ran, accel };
 }
 
