@@ -74,6 +74,17 @@ interface Place {
   readonly note?: string;
 }
 
+/**
+ * Whether a record is this trap's and not one a reused thread id left: the file the
+ * kernel named is the one mapped at the ip (or, for code in no file, the task's name
+ * is its executable's).
+ */
+export function recordMatches(record: SigillRecord, trap: TrapLine): boolean {
+  const at = mappingAt(record, record.ip ?? trap.ip);
+  if (trap.vmaSize > 0) return at !== undefined && path.posix.basename(at.mapping.path) === trap.file;
+  return path.posix.basename(record.exe).startsWith(trap.comm);
+}
+
 /** The file and offset from the process's own mapping of the ip. */
 async function placeByMapping(exec: GuestExec, record: SigillRecord, trap: TrapLine): Promise<Place> {
   const ip = record.ip ?? trap.ip;
@@ -111,7 +122,8 @@ export async function investigateTrap(trap: TrapLine | GlibcRefusal, options: In
     const base: Omit<RefusalRecord, 'line'> = { kind: 'glibc-refusal', package: ownersLabel(owners), owners, file: knownPath, needs: trap.level, guestLevel, fidelity, trapLine: trap.line };
     return { ...base, line: forensicsLine(base) };
   }
-  const record = await sigillRecord(exec, trap.pid);
+  const found = await sigillRecord(exec, trap.pid);
+  const record = found && recordMatches(found, trap) ? found : undefined;
   const place = record ? await placeByMapping(exec, record, trap) : await placeByName(exec, trap, knownPath);
   const e: Explanation | undefined = place.bytes ? explainBytes(place.bytes, trap.ip) : undefined;
   let note = e?.note ?? place.note;

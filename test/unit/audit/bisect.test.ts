@@ -114,7 +114,8 @@ function fakeGuests(needs: Record<string, LevelName>, unavailable: string[] = []
         const program = argv[0]!;
         const base = { command: argv.join(' '), timedOut: false, spawnFailed: false, durationMs: 3, consoleEvents: [] as { kind: string; line: string }[] };
         if (program === 'cat') {
-          const record = ['pid 77', 'tid 77', 'signal 4', `exe ${ran.at(-1)}`, 'ip 401136', 'bytes c5f877', 'maps', `00401000-00402000 r-xp 00001000 00:1f 12 ${ran.at(-1)}`, ''].join('\n');
+          const last = ran.at(-1)!.split('@')[0]!;
+          const record = ['pid 77', 'tid 77', 'signal 4', `exe ${last}`, 'ip 401136', 'bytes c5f877', 'maps', `00401000-00402000 r-xp 00001000 00:1f 12 ${last}`, ''].join('\n');
           return { ...base, exitCode: 0, signal: null, stdout: record, stderr: '' };
         }
         if (program === 'rpm' || program === 'dpkg-query') return { ...base, exitCode: program === 'rpm' && argv[1] === '-i' ? 0 : 1, signal: null, stdout: '', stderr: '' };

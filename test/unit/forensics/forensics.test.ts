@@ -189,6 +189,9 @@ test('investigateTrap: the dying process\'s own mapping names the file (a progra
   t.is(record.line, '(no package): /tmp/c+0x1c16: vpaddd ymm0,ymm0,ymm1 needs AVX2 (x86-64-v3); this guest is x86-64-v2');
   t.false(guest.calls.some((c) => c[0] === 'rpm' && c[1] === '-qa'), 'never looked up by name');
   t.false(guest.calls.some((c) => c[0] === 'od'), 'the bytes come from the process\'s memory');
+  // A record a reused thread id left (another file at the ip) is not this trap's: the name lookup is used instead.
+  const stale = await investigateTrap(parseTrapLine(line)!, { exec: fakeGuest({}, {}, { 146: TMP_C_RECORD.replace(/\/tmp\/c/g, '/usr/bin/other') }).exec, guestLevel: 'v2', fidelity: 'traps' });
+  t.like(stale, { located: 'none', file: undefined });
   // Broken on purpose: without the record, the same trap is found by name, and the /usr/bin/c of a package is blamed.
   const byName = await investigateTrap(parseTrapLine(line)!, { exec: fakeGuest({ '/usr/bin/c': elfWith(hexBytes('90 90 90 90'), 0x1c16) }, { '/usr/bin/c': 'c-1.0-1.x86_64' }).exec, guestLevel: 'v2', fidelity: 'traps' });
   t.like(byName, { file: '/usr/bin/c', located: 'name', package: 'c-1.0-1.x86_64' });
