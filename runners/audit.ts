@@ -132,7 +132,7 @@ export const auditCommand = defineCommand({
     const bisect = values.run === 'bisect';
     if ((values.levels !== undefined || values['near-misses']) && !bisect) throw new UsageError('--levels and --near-misses go with --run bisect', { hint: 'e.g. levelgate audit --run bisect --levels v1,v2,v3 PROGRAM' });
     const levels = parseLevels(values.levels);
-    const target: CpuTarget | 'auto' | 'bisect' | undefined = values.run === undefined ? undefined : values.run === 'auto' || values.run === 'bisect' ? values.run : resolveTarget(values.run, '--run');
+    const target: CpuTarget | 'auto' | 'bisect' | undefined = values.run === undefined ? undefined : values.run === 'auto' || values.run === 'bisect' ? values.run : runTarget(values.run);
     const accel = resolveAccel(values.accel);
     const commands = commandsByPackage([...(values.commands ? await commandLines(values.commands) : []), ...(values.command ?? [])]);
     const statically = await runAudit(positionals, {
@@ -173,6 +173,16 @@ export const auditCommand = defineCommand({
     return code === AUDIT_EXIT.ok && unavailable ? AUDIT_EXIT.infrastructure : code;
   },
 });
+
+/** --run LEVEL: a level or near miss; the error also names auto and bisect. */
+function runTarget(value: string): CpuTarget {
+  try {
+    return resolveTarget(value, '--run');
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}; or auto (each at the level its arch claims) or bisect (the lowest level each program runs at)`);
+    throw error;
+  }
+}
 
 /** --commands FILE: a NAME=ARGV a line; blank lines and # comments are skipped. */
 async function commandLines(file: string): Promise<string[]> {
