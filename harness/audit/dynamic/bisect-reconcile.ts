@@ -26,12 +26,13 @@ export function killerOf(a: LevelAttempt, guestFile: string): Killer | undefined
   if (a.outcome === 'ran' || a.outcome === 'not-run') return undefined;
   const trap = killingTrap(a, guestFile);
   if (a.outcome !== 'sigill' || !trap) return { level: a.level, how: a.outcome === 'sigill' ? 'sigill' : a.outcome, line: endedText(a) };
-  if (trap.kind === 'glibc-refusal') return { level: a.level, how: 'sigill', extension: `x86-64-${trap.needs}`, line: trap.line };
+  if (trap.kind === 'glibc-refusal') return { level: a.level, how: 'sigill', extension: `x86-64-${trap.needs}`, needs: trap.needs, line: trap.line };
   return {
     level: a.level,
     how: 'sigill',
     ...(trap.instruction ? { mnemonic: trap.instruction.split(' ')[0]! } : {}),
     ...(trap.features.length ? { extension: trap.features.join(', ') } : {}),
+    ...(trap.needs !== undefined ? { needs: trap.needs } : {}),
     line: trap.line,
   };
 }

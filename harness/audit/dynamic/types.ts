@@ -72,6 +72,13 @@ export interface Killer {
   readonly mnemonic?: string;
   /** The features it needs, psABI names ("AVX"), comma-separated. */
   readonly extension?: string;
+  /**
+   * The lowest level with those features (null: in no level). In a program with several
+   * threads the first one to reach an instruction the CPU lacks kills it, so the
+   * instruction may differ from run to run (bun's baseline build: pinsrd or popcnt);
+   * its level does not.
+   */
+  readonly needs?: LevelName | null;
   /** The forensics line, or how the command ended. */
   readonly line: string;
 }

@@ -149,7 +149,7 @@ test('runBisect: one guest per level serves every subject; a subject that ran is
   );
   // The trap's file comes from the process's mapping (the core handler's record), its instruction from the bytes there.
   const killer = bisectResult(subjects[0]!, run.attempts[0]!, [], elf('/x/bun', 'v3'), parseLevels(undefined));
-  t.like(killer, { runsAt: 'v3', killedBelowBy: { level: 'v2', how: 'sigill', mnemonic: 'vzeroupper', extension: 'AVX' }, staticLevel: 'v3', reconciliation: { agreement: 'agree' } });
+  t.like(killer, { runsAt: 'v3', killedBelowBy: { level: 'v2', how: 'sigill', mnemonic: 'vzeroupper', extension: 'AVX', needs: 'v3' }, staticLevel: 'v3', reconciliation: { agreement: 'agree' } });
   t.is(bisectLine(killer), 'bisect /x/bun (program): runs at x86-64-v3; at x86-64-v2 killed by vzeroupper (AVX); static and dynamic agree: x86-64-v3');
 });
 
