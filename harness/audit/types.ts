@@ -148,6 +148,6 @@ export interface AuditRun {
   readonly interrupted: boolean;
   /** audit --run: the CPU the packages ran on (a level, or "auto": each at the level its arch claims). */
   readonly run?: string;
-  /** audit --run bisect: guests restored (or booted) and wall time in ms, per CPU target. */
+  /** audit --run bisect: guests restored (or booted) and wall time in ms (without the accelerator probe), per CPU target. */
   readonly bisectCost?: { readonly restores: Readonly<Record<string, number>>; readonly targetMs: Readonly<Record<string, number>> };
 }

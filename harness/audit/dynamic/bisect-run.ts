@@ -33,7 +33,7 @@ export interface BisectRun {
   readonly nearMisses: readonly LevelAttempt[][];
   /** Guests restored (or booted) per CPU target. */
   readonly restores: Readonly<Record<string, number>>;
-  /** Wall time per CPU target, in ms. */
+  /** Wall time per CPU target, in ms: restores, installs, the commands and their forensics (not the accelerator probe). */
   readonly targetMs: Readonly<Record<string, number>>;
 }
 
@@ -74,10 +74,11 @@ export async function runBisect(subjects: readonly BisectSubject[], options: Bis
 /** Every subject of `subjects` on one CPU: a guest per batch, another after a guest failure. */
 async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], options: BisectRunOptions, restores: Record<string, number>, targetMs: Record<string, number>): Promise<Map<BisectSubject, LevelAttempt>> {
   const log = options.log ?? silentLog;
-  const started = performance.now();
   const out = new Map<BisectSubject, LevelAttempt>();
   const base = { target: target.name, level: target.level };
+  // Timed after the choice: a probe that boots a guest (KVM that cannot run one, Bochs) is the host's cost, not the bisection's.
   const choice = await options.accel(target);
+  const started = performance.now();
   if (choice.accel === null) {
     for (const s of subjects) out.set(s, { ...base, outcome: 'not-run', programs: [], traps: [], problem: `not run: ${choice.skipReason}`, infrastructure: true });
     return out;
