@@ -2,7 +2,9 @@
 // order of levels and guests (one per level for all, nothing run again above the level
 // it ran at, v4 only for what failed at v3), what kills a program one level below, and
 // how the dynamic answer is reconciled with the static one.
+import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { execa } from 'execa';
 import type { AccelChoice } from '../../../harness/accel/choose.js';
 import { batches, parseLevels, planBisect, type BisectSubject } from '../../../harness/audit/dynamic/bisect-plan.js';
 import { bisectResult, reconcile, withBisect } from '../../../harness/audit/dynamic/bisect-reconcile.js';
@@ -207,4 +209,19 @@ test('withBisect: the run at the level the arch claims confirms a finding, or re
   // Broken on purpose: the same package whose program ran at v1 keeps its pass.
   const clean = withBisect(pkg, subjects, [bisectResult(subjects[0]!, [attempt('v1', 'ran')], [], pkg.files[0], levels)]);
   t.is(clean.verdict, 'pass');
+});
+
+const CLI = fileURLToPath(new URL('../../../runners/cli.js', import.meta.url));
+
+test('levelgate audit: --levels and --near-misses without --run bisect, a bad level, a bad --run: usage errors (exit 2) naming the flag', async (t) => {
+  const self = process.execPath;
+  const levels = await execa('node', [CLI, 'audit', '--levels', 'v1', self], { reject: false });
+  t.is(levels.exitCode, 2);
+  t.regex(levels.stderr, /--levels and --near-misses go with --run bisect/);
+  const bad = await execa('node', [CLI, 'audit', '--run', 'bisect', '--levels', 'v9', self], { reject: false });
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /--levels: 'v9' is not a level; known: v1, v2, v3, v4/);
+  const run = await execa('node', [CLI, 'audit', '--run', 'bisekt', self], { reject: false });
+  t.is(run.exitCode, 2);
+  t.regex(run.stderr, /--run: 'bisekt' is not a level or a near miss; .*; or auto \(each at the level its arch claims\) or bisect/);
 });
