@@ -13,10 +13,18 @@ import { auditTotals, runAudit } from '../harness/audit/audit.js';
 import { ensurePackagesDisk } from '../harness/audit/dynamic/packages-disk.js';
 import { commandsByPackage, planRuns, type RunPlan } from '../harness/audit/dynamic/plan.js';
 import { withRun } from '../harness/audit/dynamic/reconcile.js';
+import { parseLevels, planBisect, type BisectRequest } from '../harness/audit/dynamic/bisect-plan.js';
+import { bisectResult, withBisect } from '../harness/audit/dynamic/bisect-reconcile.js';
+import { runBisect } from '../harness/audit/dynamic/bisect-run.js';
+import { bisectLine } from '../harness/audit/dynamic/bisect-text.js';
+import { readRoles } from '../harness/audit/dynamic/elf-roles.js';
+import { ensureLoader } from '../harness/audit/dynamic/loader.js';
+import type { PackagesDisk } from '../harness/audit/dynamic/packages-disk.js';
+import type { AccelChoice } from '../harness/accel/choose.js';
 import { runPackages } from '../harness/audit/dynamic/run-packages.js';
 import { AUDIT_EXIT, auditExitCode } from '../harness/audit/findings.js';
 import type { AuditRun } from '../harness/audit/types.js';
-import { ensureImage } from '../harness/image/build.js';
+import { ensureImage, type ImageArtifacts } from '../harness/image/build.js';
 import type { CpuTarget } from '../harness/levels/targets.js';
 import { BackendGuests } from '../harness/run/session.js';
 import { writeAuditHtml } from '../harness/audit/report-html.js';
@@ -32,7 +40,8 @@ import { exitCodeFor } from './run-context.js';
 import { ensureHostPackages } from '../harness/host/install.js';
 
 export const AUDIT_USAGE = `usage: levelgate audit PATH... [--json PATH] [--junit PATH] [--html PATH] [--jobs N] [--arch ARCH] [--strict]
-                      [--run LEVEL|auto [--command NAME=ARGV]... [--commands FILE] [--accel ACCEL]]
+                      [--run LEVEL|auto|bisect [--command NAME=ARGV]... [--commands FILE] [--accel ACCEL]]
+                      [--levels LIST] [--near-misses]
 
 Decodes the x86 code of every ELF file in PATH (iced-x86) and reports, per file, the
 ISA extensions it uses with counts and example instructions, the lowest x86-64 level
@@ -74,6 +83,18 @@ Running the packages (RPMs only):
   --commands FILE one NAME=ARGV a line (# starts a comment)
   --accel ACCEL   auto (default), tcg, kvm or bochs
 
+Finding the level a program really needs (RPMs, ELF files, directories, repositories):
+  --run bisect    run each program (--version, or --command) and load each library
+                  (through a loader: dlopen, then every exported symbol resolved) at
+                  v1, then v2, v3 and v4, each level in one guest restored from its
+                  snapshot for all of them; a program that ran is not run again above.
+                  v4 only for what did not run at v3, and only where the host has a v4
+                  backend. Reports the lowest level each runs at, the instruction and
+                  extension that kill it one level below (with forensics), and whether
+                  the static audit's level agrees, and if not which one is off and why
+  --levels LIST   the levels to try (default v1,v2,v3,v4)
+  --near-misses   also run each at the near misses of its lowest level (v3-fma, …)
+
 Exit: 0 no finding; 1 a finding (sure, or confirmed or revealed by a trap; with --strict
 also a suspected one), or a package
 or file that could not be audited (damaged ELF, not an RPM, does not unpack); 2 bad
@@ -96,6 +117,8 @@ export const auditCommand = defineCommand({
     commands: { type: 'string' },
     accel: { type: 'string' },
     strict: { type: 'boolean' },
+    levels: { type: 'string' },
+    'near-misses': { type: 'boolean' },
   },
   run: async (values, positionals, context) => {
     if (positionals.length === 0) throw new UsageError('audit: name at least one RPM, repository, image, directory or ELF file', { hint: 'levelgate audit --help' });
@@ -112,7 +135,10 @@ export const auditCommand = defineCommand({
     const looseArch = values.arch ?? 'x86_64';
     if (archLevel(looseArch) === undefined) throw new UsageError(`--arch: '${looseArch}' is not an x86-64 RPM arch; known: noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
     if ((values.command || values.commands || values.accel) && values.run === undefined) throw new UsageError('--command, --commands and --accel go with --run', { hint: 'e.g. levelgate audit --run v2 --command "lgbad=lgbad --help" PKG.rpm' });
-    const target = values.run === undefined || values.run === 'auto' ? values.run : resolveTarget(values.run, '--run');
+    const bisect = values.run === 'bisect';
+    if ((values.levels !== undefined || values['near-misses']) && !bisect) throw new UsageError('--levels and --near-misses go with --run bisect', { hint: 'e.g. levelgate audit --run bisect --levels v1,v2,v3 PROGRAM' });
+    const levels = parseLevels(values.levels);
+    const target: CpuTarget | 'auto' | 'bisect' | undefined = values.run === undefined ? undefined : values.run === 'auto' || values.run === 'bisect' ? values.run : runTarget(values.run);
     const accel = resolveAccel(values.accel);
     const commands = commandsByPackage([...(values.commands ? await commandLines(values.commands) : []), ...(values.command ?? [])]);
     const statically = await runAudit(positionals, {
@@ -124,12 +150,17 @@ export const auditCommand = defineCommand({
     });
     const t0 = statically.totals;
     const staticLine = `audit: ${t0.packages} packages, ${t0.elfFiles} ELF files, ${(t0.codeBytes / 1e6).toFixed(1)} MB of code in ${(statically.durationMs / 1000).toFixed(1)} s (${t0.mbPerSecond} MB/s, ${jobs} worker${jobs === 1 ? '' : 's'})`;
-    const run = target && !statically.interrupted ? await runThem(statically, planRuns(statically.packages, { target, commands }), accel, stderrLog, context.signal) : statically;
-    if (target) for (const p of run.packages) process.stdout.write(`${packageLine(p)}${p.run ? `\n        ${runLine(p.run)}` : ''}\n`);
+    const run =
+      !target || statically.interrupted
+        ? statically
+        : target === 'bisect'
+          ? await bisectThem(statically, { levels, nearMisses: values['near-misses'] ?? false, commands }, accel, stderrLog, context.signal)
+          : await runThem(statically, planRuns(statically.packages, { target, commands }), accel, stderrLog, context.signal);
+    if (target) for (const p of run.packages) process.stdout.write(`${packageLine(p)}${p.run ? `\n        ${runLine(p.run)}` : ''}${(p.bisect ?? []).map((b) => `\n        ${bisectLine(b)}`).join('')}\n`);
     const t = run.totals;
     const ran = run.packages.filter((p) => p.run);
     process.stdout.write(
-      `${staticLine}: ${t.findings} with findings, ${t.suspects} only suspected, ${t.errors} not auditable${target ? `; ran ${ran.length} at ${target === 'auto' ? 'the level each arch claims' : target.name} in ${((run.durationMs - statically.durationMs) / 1000).toFixed(1)} s, ${ran.reduce((n, p) => n + (p.run?.traps.length ?? 0), 0)} SIGILL` : ''}\n`,
+      `${staticLine}: ${t.findings} with findings, ${t.suspects} only suspected, ${t.errors} not auditable${target ? `; ${target === 'bisect' ? bisectSummary(run) : `ran ${ran.length} at ${target === 'auto' ? 'the level each arch claims' : target.name}`} in ${((run.durationMs - statically.durationMs) / 1000).toFixed(1)} s, ${ran.reduce((n, p) => n + (p.run?.traps.length ?? 0), 0)} SIGILL` : ''}\n`,
     );
     for (const note of run.notes) process.stderr.write(`levelgate: note: ${note}\n`);
     const reports: [string, string | undefined, (file: string) => Promise<void>][] = [
@@ -147,9 +178,20 @@ export const auditCommand = defineCommand({
       run.packages.map((p) => p.verdict),
       values.strict === true,
     );
-    return code === AUDIT_EXIT.ok && ran.some((p) => p.run?.infrastructure) ? AUDIT_EXIT.infrastructure : code;
+    const unavailable = ran.some((p) => p.run?.infrastructure) || (bisect && run.packages.some((p) => p.bisect?.some((b) => b.runsAt === undefined && b.attempts.every((a) => a.infrastructure))));
+    return code === AUDIT_EXIT.ok && unavailable ? AUDIT_EXIT.infrastructure : code;
   },
 });
+
+/** --run LEVEL: a level or near miss; the error also names auto and bisect. */
+function runTarget(value: string): CpuTarget {
+  try {
+    return resolveTarget(value, '--run');
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(`${error.message}; or auto (each at the level its arch claims) or bisect (the lowest level each program runs at)`);
+    throw error;
+  }
+}
 
 /** --commands FILE: a NAME=ARGV a line; blank lines and # comments are skipped. */
 async function commandLines(file: string): Promise<string[]> {
@@ -162,6 +204,25 @@ async function commandLines(file: string): Promise<string[]> {
     .filter((l) => l && !l.startsWith('#'));
 }
 
+/** What audit --run and --run bisect share: the image, the packages' disk (with loose files and the loader), guests, a scratch directory. */
+async function withRunGuests<T>(
+  files: readonly string[],
+  log: Log,
+  signal: AbortSignal,
+  use: (run: { guests: BackendGuests; disk: PackagesDisk; image: ImageArtifacts; scratch: string }) => Promise<T>,
+): Promise<T> {
+  await ensureHostPackages(['guests', 'image'], log);
+  const image = await ensureImage({ log, signal });
+  const disk = await ensurePackagesDisk(files, { log, signal });
+  const guests = new BackendGuests({ image, dataDisks: [disk.disk], snapshots: true, log, signal });
+  const scratch = await dir({ prefix: 'levelgate-audit-run-', unsafeCleanup: true });
+  try {
+    return await use({ guests, disk, image, scratch: scratch.path });
+  } finally {
+    await scratch.cleanup();
+  }
+}
+
 /**
  * audit --run: the packages' disk, one snapshot per CPU (booted and proven once, cached
  * by the packages' content), each package restored, installed and run in turn; the
@@ -172,27 +233,50 @@ async function runThem(statically: AuditRun, plan: RunPlan, accel: ReturnType<ty
   const started = performance.now();
   const packages = plan.groups.flatMap((g) => g.packages);
   if (packages.length === 0) return { ...statically, run: runName(plan) };
-  await ensureHostPackages(['guests', 'image'], log);
-  const image = await ensureImage({ log, signal });
-  const disk = await ensurePackagesDisk(
-    packages.map((p) => p.file),
-    { log, signal },
-  );
   const targets: CpuTarget[] = plan.groups.map((g) => g.target);
-  const probes = await probeForRequest(accel, targets, image);
-  const guests = new BackendGuests({ image, dataDisks: [disk.disk], snapshots: true, log, signal });
-  const scratch = await dir({ prefix: 'levelgate-audit-run-', unsafeCleanup: true });
-  try {
-    const runs = await runPackages(plan, { guests, accel: (name) => chooseAccel(name, accel, probes), guestPath: disk.guestPath, scratch: scratch.path, signal, log });
-    const reconciled = statically.packages.map((p) => {
-      const r = p.file ? runs.get(p.file) : undefined;
-      return r ? withRun(p, r) : p;
-    });
-    const durationMs = statically.durationMs + Math.round(performance.now() - started);
-    return { ...statically, packages: reconciled, durationMs, totals: auditTotals(reconciled, statically.durationMs), run: runName(plan), interrupted: signal.aborted };
-  } finally {
-    await scratch.cleanup();
-  }
+  return withRunGuests(
+    packages.map((p) => p.file),
+    log,
+    signal,
+    async ({ guests, disk, image, scratch }) => {
+      const probes = await probeForRequest(accel, targets, image);
+      const runs = await runPackages(plan, { guests, accel: (name) => chooseAccel(name, accel, probes), guestPath: disk.guestPath, scratch, signal, log });
+      const reconciled = statically.packages.map((p) => {
+        const r = p.file ? runs.get(p.file) : undefined;
+        return r ? withRun(p, r) : p;
+      });
+      const durationMs = statically.durationMs + Math.round(performance.now() - started);
+      return { ...statically, packages: reconciled, durationMs, totals: auditTotals(reconciled, statically.durationMs), run: runName(plan), interrupted: signal.aborted };
+    },
+  );
 }
 
 const runName = (plan: RunPlan): string => [...new Set(plan.groups.map((g) => g.target.name))].join(', ') || 'nothing';
+
+/** audit --run bisect: every program and library, level by level in restored guests (harness/audit/dynamic/bisect.ts). */
+async function bisectThem(statically: AuditRun, request: BisectRequest, accel: ReturnType<typeof resolveAccel>, log: Log, signal: AbortSignal): Promise<AuditRun> {
+  const started = performance.now();
+  const loose = statically.packages.filter((p) => p.inputKind === 'file' || p.inputKind === 'directory').flatMap((p) => p.files.filter((f) => f.status === 'audited').map((f) => f.path));
+  const roles = await readRoles(loose);
+  const rpms = statically.packages.flatMap((p) => (p.manager === 'rpm' && p.file && !p.problem ? [p.file] : []));
+  const loader = await ensureLoader({ log, signal });
+  return withRunGuests([loader, ...rpms, ...roles.keys()], log, signal, async ({ guests, disk, image, scratch }) => {
+    // Each CPU is probed when a subject first needs it: v4 (a Bochs boot on most hosts) only when something failed at v3.
+    const choose = async (target: CpuTarget): Promise<AccelChoice> => chooseAccel(target.name, accel, await probeForRequest(accel, [target], image));
+    const plan = planBisect(statically.packages, request, roles, { guestPath: disk.guestPath, loader: disk.guestPath(loader) });
+    for (const s of plan.skipped) log(`audit --run bisect: ${s.id}: ${s.why}`);
+    const done = await runBisect(plan.subjects, { guests, accel: choose, guestPath: disk.guestPath, levels: request.levels, nearMisses: request.nearMisses, scratch, signal, log });
+    const files = new Map(statically.packages.flatMap((p) => p.files.map((f) => [`${p.id}\0${f.path}`, f] as const)));
+    const results = plan.subjects.map((s, i) => bisectResult(s, done.attempts[i]!, done.nearMisses[i]!, files.get(`${s.packageId}\0${s.path}`), request.levels));
+    const packages = statically.packages.map((p) => withBisect(p, plan.subjects, results));
+    for (const [name, n] of Object.entries(done.restores)) log(`audit --run bisect: ${name}: ${n} guest${n === 1 ? '' : 's'} restored, ${((done.targetMs[name] ?? 0) / 1000).toFixed(1)} s`);
+    const durationMs = statically.durationMs + Math.round(performance.now() - started);
+    return { ...statically, packages, durationMs, totals: auditTotals(packages, statically.durationMs), run: 'bisect', bisectCost: { restores: done.restores, targetMs: done.targetMs }, interrupted: signal.aborted };
+  });
+}
+
+const bisectSummary = (run: AuditRun): string => {
+  const all = run.packages.flatMap((p) => p.bisect ?? []);
+  const disagree = all.filter((b) => b.reconciliation.agreement === 'static-higher' || b.reconciliation.agreement === 'static-lower').length;
+  return `bisected ${all.length} program${all.length === 1 ? '' : 's'} and librar${all.length === 1 ? 'y' : 'ies'} (${disagree} where static and dynamic disagree)`;
+};

@@ -5,6 +5,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { levelLabel } from './features.js';
 import { fails, unresolvedText } from './findings.js';
+import { bisectTranscript } from './dynamic/bisect-text.js';
 import { findingText, needsText, runTranscript } from './report-text.js';
 import type { AuditRun, FeatureUse, FileAudit, PackageAudit } from './types.js';
 
@@ -39,7 +40,7 @@ function packageRow(p: PackageAudit): string {
   const reason = p.problem ?? (first ? findingText(first) : undefined) ?? p.files.find((f) => f.status === 'error')?.reason ?? '';
   return `<tr><td><details><summary style="background:${COLOURS[p.verdict]}">${p.verdict}</summary><div class="panel">
 ${p.problem ? `<p class="error">${escape(p.problem)}</p>` : ''}${p.findings.map((f) => `<p class="${fails(f) ? 'finding' : 'suspect'}">${escape(findingText(f))}</p><pre>${escape(f.examples.slice(0, 6).map((e) => `${e.address}: ${e.text}   (${e.feature})`).join('\n'))}</pre>`).join('')}
-${p.run ? `<pre class="run">${escape(runTranscript(p.run).join('\n'))}</pre>` : ''}
+${p.run ? `<pre class="run">${escape(runTranscript(p.run).join('\n'))}</pre>` : ''}${p.bisect?.length ? `<pre class="run">${escape(p.bisect.flatMap(bisectTranscript).join('\n'))}</pre>` : ''}
 ${p.files.map(fileSection).join('')}${p.otherFiles ? `<p>${p.otherFiles} other files are not ELF.</p>` : ''}</div></details></td>
 <td>${escape(p.id)}</td><td>${escape(p.arch ?? '—')}${p.allowed ? ` → ${p.allowed}` : ''}</td><td>${audited.length}</td><td>${top((f) => f.unconditional?.level)}</td><td>${top((f) => f.all?.level)}</td><td class="why">${escape(reason)}</td></tr>`;
 }

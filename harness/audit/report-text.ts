@@ -1,5 +1,6 @@
 // The audit in words: one line per package for the terminal (and one for what running
 // it showed), and the per-file transcript the JUnit and HTML reports carry.
+import { bisectTranscript } from './dynamic/bisect-text.js';
 import type { LevelName } from '../levels/table.js';
 import type { PackageRun } from './dynamic/types.js';
 import { levelLabel } from './features.js';
@@ -119,6 +120,7 @@ export function packageTranscript(p: PackageAudit): string {
     for (const e of finding.examples.slice(0, 6)) lines.push(`  ${e.address}${e.offset ? ` (file +${e.offset})` : ''}: ${e.text}   (${e.feature})`);
   }
   if (p.run) lines.push(...runTranscript(p.run));
+  for (const b of p.bisect ?? []) lines.push(...bisectTranscript(b));
   for (const f of p.files) lines.push(...fileTranscript(f));
   if (p.otherFiles) lines.push(`(${p.otherFiles} other files are not ELF)`);
   return lines.join('\n');

@@ -4,7 +4,7 @@
 import type { LevelName } from '../levels/table.js';
 import type { ConditionRule } from './dispatch.js';
 import type { Finding, PackageVerdict } from './findings.js';
-import type { PackageRun } from './dynamic/types.js';
+import type { BisectResult, PackageRun } from './dynamic/types.js';
 
 export interface ExampleInstruction {
   /** 0x-prefixed virtual address (file offset in relocatable objects). */
@@ -150,6 +150,8 @@ export interface PackageAudit {
   readonly programs?: readonly string[];
   /** What running it in a pinned guest showed (audit --run). */
   readonly run?: PackageRun;
+  /** audit --run bisect: each of its programs and libraries, the lowest level it runs at and what kills it below. */
+  readonly bisect?: readonly BisectResult[];
   readonly findings: readonly Finding[];
   readonly verdict: PackageVerdict;
 }
@@ -177,4 +179,6 @@ export interface AuditRun {
   readonly interrupted: boolean;
   /** audit --run: the CPU the packages ran on (a level, or "auto": each at the level its arch claims). */
   readonly run?: string;
+  /** audit --run bisect: guests restored (or booted) and wall time in ms (without the accelerator probe), per CPU target. */
+  readonly bisectCost?: { readonly restores: Readonly<Record<string, number>>; readonly targetMs: Readonly<Record<string, number>> };
 }

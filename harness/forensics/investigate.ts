@@ -1,25 +1,27 @@
 // Gathers the facts of a SIGILL from the guest through one callback that runs a command
-// there (argument arrays only): the file's full path, the 16 bytes at the trapping
-// offset, their owner package; then explains the instruction. Independent of guests and
-// of the cell interpreter, so either can call it.
+// there (argument arrays only): the faulting file from the dying process's own mappings
+// (the record the guest's core_pattern handler wrote), else from its name; the 16 bytes
+// at the trapping offset; every package that owns the file; then explains the
+// instruction. Where the facts do not settle the file or the owner, the record says
+// "ambiguous" and lists them all instead of choosing. Independent of guests and of the
+// cell interpreter, so either can call it.
 import path from 'node:path';
 import type { Fidelity } from '../levels/canaries.js';
-import { levelIndex, type LevelName } from '../levels/table.js';
+import type { LevelName } from '../levels/table.js';
 import { explainBytes, hexBytes, offsetFromLoadSegment, type Explanation } from './explain.js';
-import { forensicsLine, type ForensicsRecord, type RefusalRecord, type TrapRecord } from './record.js';
+import { forensicsLine, ownersLabel, type ForensicsRecord, type RefusalRecord, type TrapRecord } from './record.js';
+import { isFileMapping, mappingAt, parseSigillRecord, SIGILL_RECORD_DIR, type SigillRecord } from './sigill-record.js';
 import type { GlibcRefusal, TrapLine } from './trap-line.js';
 
 export type GuestExec = (argv: readonly string[]) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
 
 export interface InvestigateOptions {
   readonly exec: GuestExec;
-  /** The program the harness ran, when known: used when its basename is the trapping file's. */
+  /** The program the harness ran, when known: used when its basename is the trapping file's and the process left no record. */
   readonly knownPath?: string;
   readonly guestLevel: LevelName;
   readonly fidelity: Fidelity;
 }
-
-const NO_PACKAGE = '(no package)';
 
 async function readAt(exec: GuestExec, file: string, offset: number, length: number): Promise<Uint8Array | undefined> {
   const r = await exec(['od', '-An', '-tx1', '-v', '-j', String(offset), '-N', String(length), file]);
@@ -28,10 +30,26 @@ async function readAt(exec: GuestExec, file: string, offset: number, length: num
   return bytes.length ? bytes : undefined;
 }
 
-async function ownerOf(exec: GuestExec, file: string): Promise<string> {
-  const r = await exec(['rpm', '-qf', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n', file]);
-  const first = r.stdout.split('\n')[0]?.trim();
-  return r.exitCode === 0 && first ? first : NO_PACKAGE;
+/** "NAME-[EPOCH:]VERSION-RELEASE.ARCH", as the installed set spells it (the epoch only when not 0). */
+export function nevraOf(line: string): string | undefined {
+  const [name, epoch, vra] = line.trim().split(' ');
+  if (!name || !epoch || !vra) return undefined;
+  return `${name}-${epoch === '0' || epoch === '(none)' ? '' : `${epoch}:`}${vra}`;
+}
+
+/** Every package that owns `file`: rpm's (each line of `rpm -qf`), else dpkg's ("NAME (dpkg)"). */
+export async function ownersOf(exec: GuestExec, file: string): Promise<string[]> {
+  const r = await exec(['rpm', '-qf', '--qf', '%{NAME} %{EPOCHNUM} %{VERSION}-%{RELEASE}.%{ARCH}\\n', file]);
+  const rpm = r.exitCode === 0 ? r.stdout.split('\n').flatMap((l) => nevraOf(l) ?? []) : [];
+  if (rpm.length) return [...new Set(rpm)];
+  const d = await exec(['dpkg-query', '-S', file]);
+  if (d.exitCode !== 0) return [];
+  // "bash: /usr/bin/bash", "pkg-a, pkg-b: /usr/share/x"; diversions are not owners.
+  const names = d.stdout.split('\n').flatMap((l) => {
+    const colon = l.indexOf(': ');
+    return colon > 0 && !l.startsWith('diversion by') && l.slice(colon + 2).trim() === file ? l.slice(0, colon).split(', ') : [];
+  });
+  return [...new Set(names)].map((n) => `${n} (dpkg)`);
 }
 
 /** Every installed file whose basename is `name` (the kernel prints only the basename). */
@@ -41,56 +59,90 @@ async function installedNamed(exec: GuestExec, name: string): Promise<string[]> 
   return [...new Set(r.stdout.split('\n').filter((f) => f && path.posix.basename(f) === name))];
 }
 
-interface Candidate {
-  readonly file: string;
-  readonly offset: number | undefined;
-  readonly bytes: Uint8Array | undefined;
-  readonly explanation: Explanation | undefined;
+/** The record the core handler wrote for the thread `tid`, if it wrote one. */
+async function sigillRecord(exec: GuestExec, tid: number): Promise<SigillRecord | undefined> {
+  const r = await exec(['cat', `${SIGILL_RECORD_DIR}/${tid}`]);
+  return r.exitCode === 0 ? parseSigillRecord(r.stdout) : undefined;
 }
 
-async function examine(exec: GuestExec, file: string, trap: TrapLine): Promise<Candidate> {
+/** Where the trap happened, as far as the facts settle it. */
+interface Place {
+  readonly file: string | undefined;
+  readonly offset: number | undefined;
+  readonly bytes: Uint8Array | undefined;
+  readonly located: TrapRecord['located'];
+  readonly note?: string;
+}
+
+/**
+ * Whether a record is this trap's and not one a reused thread id left: the file the
+ * kernel named is the one mapped at the ip (or, for code in no file, the task's name
+ * is its executable's).
+ */
+export function recordMatches(record: SigillRecord, trap: TrapLine): boolean {
+  const at = mappingAt(record, record.ip ?? trap.ip);
+  if (trap.vmaSize > 0) return at !== undefined && path.posix.basename(at.mapping.path) === trap.file;
+  return path.posix.basename(record.exe).startsWith(trap.comm);
+}
+
+/** The file and offset from the process's own mapping of the ip. */
+async function placeByMapping(exec: GuestExec, record: SigillRecord, trap: TrapLine): Promise<Place> {
+  const ip = record.ip ?? trap.ip;
+  const at = mappingAt(record, ip);
+  if (!at || !isFileMapping(at.mapping)) {
+    const where = at ? (at.mapping.path ? `${at.mapping.path} of ${record.exe}` : `anonymous memory of ${record.exe}`) : `no mapping of ${record.exe}`;
+    return { file: undefined, offset: undefined, bytes: record.bytes, located: 'mapping', note: `the ip lies in ${where}, in no file: code made at run time (JIT) or a jump into data` };
+  }
+  const { mapping, fileOffset } = at;
+  const bytes = record.bytes ?? (mapping.deleted ? undefined : await readAt(exec, mapping.path, fileOffset, 16));
+  return { file: mapping.path, offset: fileOffset, bytes, located: 'mapping', ...(mapping.deleted ? { note: `${mapping.path} was deleted or replaced after it was mapped` } : {}) };
+}
+
+/** Without a record (an image without the handler): the program the harness ran, or the one installed file of that name; several are "ambiguous". */
+async function placeByName(exec: GuestExec, trap: TrapLine, knownPath: string | undefined): Promise<Place> {
+  const byName = knownPath && path.posix.basename(knownPath) === trap.file ? [knownPath] : await installedNamed(exec, trap.file);
+  const why = `the process left no mapping record (${SIGILL_RECORD_DIR}/${trap.pid})`;
+  if (byName.length === 0) return { file: undefined, offset: undefined, bytes: undefined, located: 'none', note: `${why} and no installed file is named ${trap.file} (rpm -qa lists none)` };
+  if (byName.length > 1) return { file: undefined, offset: undefined, bytes: undefined, located: 'ambiguous', note: `ambiguous: ${why} and ${byName.length} installed files are named ${trap.file}: ${byName.join(', ')}` };
+  const file = byName[0]!;
   let offset = trap.offset;
   if (offset === undefined && trap.vmaStart) {
     const head = await readAt(exec, file, 0, 4096);
     offset = head ? offsetFromLoadSegment(head, trap.ip, trap.vmaStart) : undefined;
   }
   const bytes = offset === undefined ? undefined : await readAt(exec, file, offset, 16);
-  return { file, offset, bytes, explanation: bytes ? explainBytes(bytes, trap.ip) : undefined };
+  return { file, offset, bytes, located: knownPath === file ? 'program' : 'name' };
 }
-
-const aboveGuest = (c: Candidate, level: LevelName): boolean => {
-  const needs = c.explanation?.needs;
-  return needs === null || (needs !== undefined && levelIndex(needs) > levelIndex(level));
-};
 
 /** The full record of a trap (or a glibc refusal) in a guest at `guestLevel`. */
 export async function investigateTrap(trap: TrapLine | GlibcRefusal, options: InvestigateOptions): Promise<ForensicsRecord> {
   const { exec, guestLevel, fidelity, knownPath } = options;
   if (trap.kind === 'glibc-refusal') {
-    const pkg = knownPath ? await ownerOf(exec, knownPath) : NO_PACKAGE;
-    const base: Omit<RefusalRecord, 'line'> = { kind: 'glibc-refusal', package: pkg, file: knownPath, needs: trap.level, guestLevel, fidelity, trapLine: trap.line };
+    const owners = knownPath ? await ownersOf(exec, knownPath) : [];
+    const base: Omit<RefusalRecord, 'line'> = { kind: 'glibc-refusal', package: ownersLabel(owners), owners, file: knownPath, needs: trap.level, guestLevel, fidelity, trapLine: trap.line };
     return { ...base, line: forensicsLine(base) };
   }
-  let candidates: string[];
-  if (knownPath && path.posix.basename(knownPath) === trap.file) candidates = [knownPath];
-  else candidates = await installedNamed(exec, trap.file);
-  const examined: Candidate[] = [];
-  for (const file of candidates) examined.push(await examine(exec, file, trap));
-  // Several files of that name: the one whose bytes need more than this guest has is the culprit.
-  const chosen = examined.find((c) => aboveGuest(c, guestLevel)) ?? examined.find((c) => c.explanation) ?? examined[0];
-  const e = chosen?.explanation;
-  let note = e?.note;
-  if (!chosen) note = `no installed file is named ${trap.file} (rpm -qa lists none)`;
-  else if (chosen.offset === undefined) note = 'the kernel printed no file offset and the ELF has no executable segment to compute it from';
-  else if (!chosen.bytes) note = `could not read ${chosen.file} at 0x${chosen.offset.toString(16)}`;
-  else if (!e) note = `the bytes at 0x${chosen.offset.toString(16)} decode to no valid instruction`;
+  const found = await sigillRecord(exec, trap.pid);
+  const record = found && recordMatches(found, trap) ? found : undefined;
+  const place = record ? await placeByMapping(exec, record, trap) : await placeByName(exec, trap, knownPath);
+  const e: Explanation | undefined = place.bytes ? explainBytes(place.bytes, trap.ip) : undefined;
+  let note = e?.note ?? place.note;
+  if (!note && place.file) {
+    if (place.offset === undefined) note = 'the kernel printed no file offset and the ELF has no executable segment to compute it from';
+    else if (!place.bytes) note = `could not read ${place.file} at 0x${place.offset.toString(16)}`;
+    else if (!e) note = `the bytes at 0x${place.offset.toString(16)} decode to no valid instruction`;
+  } else if (!note && place.bytes && !e) note = 'the bytes at the ip decode to no valid instruction';
+  const owners = place.file ? await ownersOf(exec, place.file) : [];
   const base: Omit<TrapRecord, 'line'> = {
     kind: 'trap',
-    file: chosen?.file,
-    offset: chosen?.offset,
+    file: place.file,
+    offset: place.offset,
     ip: trap.ip,
-    package: chosen ? await ownerOf(exec, chosen.file) : NO_PACKAGE,
-    bytes: chosen?.bytes ? Buffer.from(chosen.bytes).toString('hex') : undefined,
+    package: ownersLabel(owners),
+    owners,
+    located: place.located,
+    ...(record ? { exe: record.exe } : {}),
+    bytes: place.bytes ? Buffer.from(place.bytes).toString('hex') : undefined,
     instruction: e?.text,
     features: e?.features ?? [],
     needs: e ? e.needs : undefined,

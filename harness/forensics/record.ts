@@ -9,8 +9,18 @@ export interface TrapRecord {
   readonly file: string | undefined;
   readonly offset: number | undefined;
   readonly ip: number;
-  /** NAME-VERSION-RELEASE.ARCH of the owner, or "(no package)". */
+  /** The owner's NAME-[EPOCH:]VERSION-RELEASE.ARCH (ownersLabel(owners)): "(no package)", or "ambiguous (…)" when several own the file. */
   readonly package: string;
+  /** Every package that owns the file: rpm's NEVRAs, else dpkg's "NAME (dpkg)". */
+  readonly owners: readonly string[];
+  /**
+   * How the file was found: from the dying process's own mapping of the ip (the core
+   * handler's record), as the program the harness ran, as the one installed file of that
+   * name; ambiguous when several have that name; none when nothing does.
+   */
+  readonly located: 'mapping' | 'program' | 'name' | 'ambiguous' | 'none';
+  /** The dying process's executable (from its record), when known. */
+  readonly exe?: string;
   /** The 16 bytes read at the offset, as hex. */
   readonly bytes: string | undefined;
   /** Intel syntax; undefined when nothing could be read or decoded. */
@@ -32,6 +42,7 @@ export interface TrapRecord {
 export interface RefusalRecord {
   readonly kind: 'glibc-refusal';
   readonly package: string;
+  readonly owners: readonly string[];
   readonly file: string | undefined;
   readonly needs: LevelName;
   readonly guestLevel: LevelName;
@@ -43,6 +54,13 @@ export interface RefusalRecord {
 export type ForensicsRecord = TrapRecord | RefusalRecord;
 
 const label = (level: LevelName) => `x86-64-${level}`;
+
+/** The package a record names: its one owner, "(no package)", or every owner under "ambiguous" (never one chosen). */
+export const ownersLabel = (owners: readonly string[]): string =>
+  owners.length === 0 ? '(no package)' : owners.length === 1 ? owners[0]! : `ambiguous (${owners.length} packages own it: ${owners.join(', ')})`;
+
+/** Whether `nevra` owns the record's file (alone or among several). */
+export const ownedBy = (r: ForensicsRecord, nevra: string): boolean => r.owners.includes(nevra);
 
 /** The one-line statement of a record (its `line` field is this). */
 export function forensicsLine(r: Omit<TrapRecord, 'line'> | Omit<RefusalRecord, 'line'>): string {

@@ -8,7 +8,7 @@ import { judgeFile, type Finding } from '../audit/findings.js';
 import type { InstallAuditor } from '../audit/install-auditor.js';
 import type { PackageAudit } from '../audit/types.js';
 import { levelLabel } from '../audit/features.js';
-import type { ForensicsRecord } from '../forensics/record.js';
+import { ownedBy, type ForensicsRecord } from '../forensics/record.js';
 import type { LevelName } from '../levels/table.js';
 import { parseNevra } from '../repos/available.js';
 import type { CheckResult, StepRecord } from '../results/types.js';
@@ -28,7 +28,7 @@ export function auditCheck(nevra: string, audit: PackageAudit | undefined, level
   if (audit.problem) return { ...base, actual: `could not be audited: ${audit.problem}`, status: 'fail', deviation: 'above-level' };
   const broken = audit.files.find((f) => f.status === 'error');
   if (broken) return { ...base, actual: `${broken.path} could not be audited: ${broken.reason ?? 'unknown'}`, status: 'fail', deviation: 'above-level' };
-  const trapped = (f: Finding) => forensics.find((r) => r.file === f.path && r.package === nevra);
+  const trapped = (f: Finding) => forensics.find((r) => r.file === f.path && ownedBy(r, nevra));
   const findings = audit.files.map((f) => judgeFile(f, level)).filter((f): f is Finding => f !== undefined);
   // Strict, as audit --strict: sure and suspected findings alike fail the check.
   if (findings.length) {

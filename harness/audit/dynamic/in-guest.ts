@@ -1,6 +1,6 @@
 // One package in one guest: installed from the read-only disk of packages, then each of
 // its commands run (its programs with --version, or what --command gave), every SIGILL
-// explained with its forensics. The guest is an interface, so unit tests drive this
+// explained with its forensics; the install and the command runner serve the bisection too. The guest is an interface, so unit tests drive this
 // with a fake.
 import { explainCommand } from '../../forensics/explain-command.js';
 import { quoteCommand } from '../../util/quote.js';
@@ -38,40 +38,50 @@ export const installCommand = (guestFile: string): string[] => ['rpm', '-i', '--
 
 const firstLine = (text: string): string => text.trim().split('\n')[0]?.slice(0, 200) ?? '';
 
+/** Runs one command and explains every SIGILL it met (pushed onto `traps`): how it ended, as the reports show it. */
+export async function runProgram(guest: RunGuest, argv: readonly string[], commandMs: number, traps: RunTrap[]): Promise<ProgramRunRecord> {
+  const result = await guest.exec(argv, { timeoutMs: commandMs });
+  const sigills = await explainRun(guest, argv, result, commandMs, traps);
+  return {
+    argv,
+    command: result.command,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    spawnFailed: result.spawnFailed,
+    durationMs: Math.round(result.durationMs),
+    firstLine: result.exitCode === 0 ? firstLine(result.stdout) : firstLine(result.stderr) || firstLine(result.stdout),
+    sigills,
+  };
+}
+
+/** The forensics of a command's SIGILLs, pushed onto `traps`; their lines. */
+async function explainRun(guest: RunGuest, argv: readonly string[], result: RunResult, commandMs: number, traps: RunTrap[]): Promise<string[]> {
+  const records = await explainCommand(
+    { argv, stderr: result.stderr, consoleLines: result.consoleEvents.filter((e) => e.kind === 'illegal-instruction').map((e) => e.line) },
+    { exec: (a) => guest.exec(a, { timeoutMs: commandMs }), level: guest.level, fidelity: guest.fidelity },
+  );
+  traps.push(...records.map((r) => ({ ...r, command: result.command })));
+  return records.map((r) => r.line);
+}
+
+/** Installs an RPM from the packages' disk; the reason when rpm could not. */
+export async function installPackage(guest: RunGuest, guestFile: string, installMs: number, traps: RunTrap[]): Promise<{ install: string; problem?: string }> {
+  const installArgv = installCommand(guestFile);
+  const installed = await guest.exec(installArgv, { timeoutMs: installMs });
+  await explainRun(guest, installArgv, installed, installMs, traps);
+  const install = quoteCommand(installArgv);
+  if (installed.exitCode === 0) return { install };
+  const how = installed.timedOut ? `did not finish within ${Math.round(installMs / 1000)} s` : installed.signal ? `was killed by ${installed.signal}` : `exit ${installed.exitCode}`;
+  return { install, problem: `rpm could not install it (${how}): ${firstLine(installed.stderr || installed.stdout) || 'no output'}` };
+}
+
 export async function runInGuest(guest: RunGuest, plan: InGuestPlan): Promise<InGuestResult> {
   const traps: RunTrap[] = [];
-  const explain = async (argv: readonly string[], result: RunResult): Promise<string[]> => {
-    const records = await explainCommand(
-      { argv, stderr: result.stderr, consoleLines: result.consoleEvents.filter((e) => e.kind === 'illegal-instruction').map((e) => e.line) },
-      { exec: (a) => guest.exec(a, { timeoutMs: plan.commandMs }), level: guest.level, fidelity: guest.fidelity },
-    );
-    traps.push(...records.map((r) => ({ ...r, command: result.command })));
-    return records.map((r) => r.line);
-  };
-  const installArgv = installCommand(plan.guestFile);
-  const installed = await guest.exec(installArgv, { timeoutMs: plan.installMs });
-  await explain(installArgv, installed);
-  const install = quoteCommand(installArgv);
-  if (installed.exitCode !== 0) {
-    const how = installed.timedOut ? `did not finish within ${Math.round(plan.installMs / 1000)} s` : installed.signal ? `was killed by ${installed.signal}` : `exit ${installed.exitCode}`;
-    return { install, problem: `rpm could not install it (${how}): ${firstLine(installed.stderr || installed.stdout) || 'no output'}`, programs: [], traps };
-  }
+  const { install, problem } = await installPackage(guest, plan.guestFile, plan.installMs, traps);
+  if (problem) return { install, problem, programs: [], traps };
   if (plan.commands.length === 0) return { install, problem: 'it ships no program in /usr/bin, /usr/sbin, /bin or /sbin and no --command names one: nothing ran', programs: [], traps };
   const programs: ProgramRunRecord[] = [];
-  for (const argv of plan.commands) {
-    const result = await guest.exec(argv, { timeoutMs: plan.commandMs });
-    const sigills = await explain(argv, result);
-    programs.push({
-      argv,
-      command: result.command,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      spawnFailed: result.spawnFailed,
-      durationMs: Math.round(result.durationMs),
-      firstLine: result.exitCode === 0 ? firstLine(result.stdout) : firstLine(result.stderr) || firstLine(result.stdout),
-      sigills,
-    });
-  }
+  for (const argv of plan.commands) programs.push(await runProgram(guest, argv, plan.commandMs, traps));
   return { install, programs, traps };
 }

@@ -1,11 +1,11 @@
-// The packages `audit --run` installs reach its guests on a read-only data disk at
-// /mnt/audit, as the fixture repositories reach the gate's (no networking). The disk is
+// The packages `audit --run` installs (and the loose programs and loader that --run
+// bisect runs) reach its guests on a read-only data disk at /mnt/audit, as the fixture repositories reach the gate's (no networking). The disk is
 // named by the content of its packages and cached: the snapshot of a booted guest
 // depends on its attached disks, so the same packages audited again restore the same
 // snapshot instead of booting a new one.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { makeDataDisk } from '../../guest/data-disk.js';
@@ -48,6 +48,8 @@ export async function ensurePackagesDisk(files: readonly string[], options: { re
       for (const e of entries) {
         await mkdir(path.join(tree, path.dirname(e.place)), { recursive: true });
         await copyFile(e.file, path.join(tree, e.place));
+        // Loose programs and the loader (audit --run bisect) run from the disk: executable whatever their mode was.
+        if (!e.file.endsWith('.rpm')) await chmod(path.join(tree, e.place), 0o755);
       }
       await makeDataDisk(PACKAGES_DISK, tree, path.join(staging, DISK_FILE));
       await rm(tree, { recursive: true, force: true });

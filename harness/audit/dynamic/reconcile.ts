@@ -42,7 +42,7 @@ function trapFinding(trap: RunTrap & { file: string }, needs: LevelName, allowed
 export function withRun(pkg: PackageAudit, run: PackageRun): PackageAudit {
   const allowed = pkg.allowed;
   const own = new Set([...pkg.files.map((f) => f.path), ...(pkg.programs ?? [])]);
-  const inPackage = (trap: RunTrap): trap is RunTrap & { file: string } => trap.file !== undefined && (own.has(trap.file) || trap.package === pkg.id);
+  const inPackage = (trap: RunTrap): trap is RunTrap & { file: string } => trap.file !== undefined && (own.has(trap.file) || trap.owners.includes(pkg.id));
   const findings = new Map(pkg.findings.map((f) => [f.path, f]));
   if (allowed !== undefined) {
     for (const trap of run.traps) {

@@ -42,3 +42,74 @@ export interface PackageRun {
   readonly traps: readonly RunTrap[];
   readonly durationMs: number;
 }
+
+/** How a subject fared on one CPU (audit --run bisect). */
+export interface LevelAttempt {
+  /** The CPU: a level, or a near miss ("v3-fma"). */
+  readonly target: string;
+  readonly level: LevelName;
+  readonly accel?: string;
+  readonly fidelity?: string;
+  /**
+   * ran: every command exited 0 without a SIGILL; sigill: one died of SIGILL (or glibc
+   * refused to load it); exit: one exited non-zero, without a SIGILL; failed: killed by
+   * another signal, timed out, or could not start; not-run: the level was unavailable,
+   * the install failed or the guest failed (`problem` says which).
+   */
+  readonly outcome: 'ran' | 'sigill' | 'exit' | 'failed' | 'not-run';
+  readonly programs: readonly ProgramRunRecord[];
+  readonly traps: readonly RunTrap[];
+  readonly problem?: string;
+  /** The problem is the host's or the guest's, not the program's. */
+  readonly infrastructure?: boolean;
+}
+
+/** What stopped a subject one level below the lowest where it runs. */
+export interface Killer {
+  readonly level: LevelName;
+  readonly how: 'sigill' | 'exit' | 'failed';
+  /** The instruction's mnemonic ("vzeroupper"), when a SIGILL's forensics read it. */
+  readonly mnemonic?: string;
+  /** The features it needs, psABI names ("AVX"), comma-separated. */
+  readonly extension?: string;
+  /**
+   * The lowest level with those features (null: in no level). In a program with several
+   * threads the first one to reach an instruction the CPU lacks kills it, so the
+   * instruction may differ from run to run (bun's baseline build: pinsrd or popcnt);
+   * its level does not.
+   */
+  readonly needs?: LevelName | null;
+  /** The forensics line, or how the command ended. */
+  readonly line: string;
+}
+
+/** Whether the static and dynamic answers agree, and if not, which one and why. */
+export interface Reconciliation {
+  /**
+   * agree; static-higher: the static audit says the file needs more than the level it
+   * ran at; static-lower: it died at a level the static audit says is enough;
+   * undecided: it ran at no level, or its lowest level is unknown.
+   */
+  readonly agreement: 'agree' | 'static-higher' | 'static-lower' | 'undecided';
+  readonly text: string;
+}
+
+/** One program (its commands) or library (through the loader), bisected over the levels. */
+export interface BisectResult {
+  /** The file as the static audit names it. */
+  readonly path: string;
+  readonly kind: 'program' | 'library';
+  /** The commands, as copy-pasteable lines. */
+  readonly commands: readonly string[];
+  /** The lowest level where every command ran; undefined when none did. */
+  readonly runsAt?: LevelName;
+  /** What killed it one level below `runsAt`. */
+  readonly killedBelowBy?: Killer;
+  /** Each level it was run at, lowest first (a level above `runsAt` is not run). */
+  readonly attempts: readonly LevelAttempt[];
+  /** --near-misses: the near misses of `runsAt` (one feature short), each run. */
+  readonly nearMisses?: readonly LevelAttempt[];
+  /** The static audit's level for the file's code without a CPU check. */
+  readonly staticLevel?: LevelName;
+  readonly reconciliation: Reconciliation;
+}

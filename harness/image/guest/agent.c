@@ -23,6 +23,13 @@
  * `levelgate-agent --shell DEVICE [COMMAND...]` is the other mode: an interactive
  * shell (bash -i by default) on a pseudo-terminal, relayed to DEVICE, for a person
  * attached to the host end (levelgate repro --keep).
+ *
+ * `levelgate-agent --core PID TID SIGNAL` is the third: the kernel's core_pattern pipe
+ * handler (the init script sets it). It runs while the dying process's /proc/PID/exe
+ * and maps still exist; for a SIGILL it writes them, with the faulting ip from the
+ * core's first NT_PRSTATUS note (the thread that trapped) and the 16 bytes there, to
+ * /run/levelgate/sigill/TID, so the forensics find the file by its mapping, not by
+ * its name. Other signals' dumps are dropped unread.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -34,7 +41,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
 #include <sys/mount.h>
+#include <sys/procfs.h>
+#include <sys/reg.h>
 #include <sys/reboot.h>
 #include <linux/random.h>
 #include <sys/ioctl.h>
@@ -493,7 +503,112 @@ static int shell_main(const char *device, char **command) {
   }
 }
 
+
+#define SIGILL_DIR "/run/levelgate/sigill"
+
+/* Reads exactly n bytes of stdin (the core); 0 at a short read. */
+static int read_core(void *p, size_t n) {
+  unsigned char *c = p;
+  while (n > 0) {
+    ssize_t r = read(0, c, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return 0;
+    c += r;
+    n -= (size_t)r;
+  }
+  return 1;
+}
+
+/* The ip of the thread that trapped: the core's program headers, then its PT_NOTE (the
+ * first segment) up to the first NT_PRSTATUS. 0 when the core cannot be read. */
+static unsigned long long core_ip(void) {
+  Elf64_Ehdr eh;
+  if (!read_core(&eh, sizeof eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64) return 0;
+  if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff < sizeof eh || eh.e_phnum == 0) return 0;
+  static unsigned char skip[4096];
+  size_t at = sizeof eh;
+  if (eh.e_phoff - at > sizeof skip || !read_core(skip, eh.e_phoff - at)) return 0;
+  at = eh.e_phoff;
+  Elf64_Phdr note = {0};
+  for (unsigned i = 0; i < eh.e_phnum; i++) {
+    Elf64_Phdr ph;
+    if (!read_core(&ph, sizeof ph)) return 0;
+    at += sizeof ph;
+    if (ph.p_type == PT_NOTE && note.p_type != PT_NOTE) note = ph;
+  }
+  if (note.p_type != PT_NOTE || note.p_offset < at || note.p_filesz > (16u << 20)) return 0;
+  while (at < note.p_offset) {
+    size_t n = note.p_offset - at < sizeof skip ? note.p_offset - at : sizeof skip;
+    if (!read_core(skip, n)) return 0;
+    at += n;
+  }
+  unsigned char *notes = malloc(note.p_filesz);
+  if (!notes || !read_core(notes, note.p_filesz)) return 0;
+  for (size_t o = 0; o + sizeof(Elf64_Nhdr) <= note.p_filesz;) {
+    Elf64_Nhdr nh;
+    memcpy(&nh, notes + o, sizeof nh);
+    size_t desc = o + sizeof nh + ((nh.n_namesz + 3) & ~3u);
+    if (desc + nh.n_descsz > note.p_filesz) break;
+    if (nh.n_type == NT_PRSTATUS && nh.n_descsz >= sizeof(struct elf_prstatus)) {
+      struct elf_prstatus st;
+      memcpy(&st, notes + desc, sizeof st);
+      return st.pr_reg[RIP];
+    }
+    o = desc + ((nh.n_descsz + 3) & ~3u);
+  }
+  return 0;
+}
+
+static void copy_file(FILE *out, const char *path) {
+  FILE *in = fopen(path, "r");
+  if (!in) return;
+  char buf[8192];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+  fclose(in);
+}
+
+static int core_main(const char *pid, const char *tid, const char *sig) {
+  if (strcmp(sig, "4") != 0 || strspn(pid, "0123456789") != strlen(pid) || strspn(tid, "0123456789") != strlen(tid)) return 0;
+  /* The mappings first: they are what the process leaves behind when the pipe closes. */
+  char proc[64], exe[4096], tmp[128], final[128];
+  snprintf(proc, sizeof proc, "/proc/%s/exe", pid);
+  ssize_t n = readlink(proc, exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = 0;
+  mkdir("/run/levelgate", 0755);
+  mkdir(SIGILL_DIR, 0755);
+  snprintf(tmp, sizeof tmp, SIGILL_DIR "/.%s", tid);
+  snprintf(final, sizeof final, SIGILL_DIR "/%s", tid);
+  FILE *out = fopen(tmp, "w");
+  if (!out) return 1;
+  fprintf(out, "pid %s\ntid %s\nsignal %s\nexe %s\n", pid, tid, sig, exe);
+  snprintf(proc, sizeof proc, "/proc/%s/maps", pid);
+  char *maps = NULL;
+  size_t mapslen = 0;
+  FILE *m = open_memstream(&maps, &mapslen);
+  if (m) {
+    copy_file(m, proc);
+    fclose(m);
+  }
+  /* The bytes that trapped, from the process's memory: also for code in no file (JIT). */
+  unsigned long long ip = core_ip();
+  unsigned char code[16];
+  ssize_t got = 0;
+  snprintf(proc, sizeof proc, "/proc/%s/mem", pid);
+  int mem = ip ? open(proc, O_RDONLY) : -1;
+  if (mem >= 0) {
+    got = pread(mem, code, sizeof code, (off_t)ip);
+    close(mem);
+  }
+  fprintf(out, "ip %llx\nbytes ", ip);
+  for (ssize_t i = 0; i < got; i++) fprintf(out, "%02x", code[i]);
+  fprintf(out, "\nmaps\n%s", maps ? maps : "");
+  if (fclose(out) != 0) return 1;
+  return rename(tmp, final) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 4 && strcmp(argv[1], "--core") == 0) return core_main(argv[2], argv[3], argv[4]);
   if (argc > 2 && strcmp(argv[1], "--shell") == 0) return shell_main(argv[2], argv + 3);
   const char *path = argc > 1 ? argv[1] : find_port();
   if (!path) {

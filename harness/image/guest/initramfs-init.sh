@@ -62,6 +62,10 @@ busybox hostname levelgate
 # Runtime messages at KERN_INFO ("traps: prog[pid] trap invalid opcode") reach the
 # console, where the host watches for them; boot itself stays quiet.
 echo 7 > $r/proc/sys/kernel/printk || fail "set the console log level"
+# SIGILL forensics: the kernel pipes a dying process's core to the agent, which
+# records the process's executable, mappings and faulting ip (/run/levelgate/sigill/TID)
+# while /proc/PID still exists (%P: its pid, %I: the thread's, %s: the signal).
+echo '|/usr/lib/levelgate/agent --core %P %I %s' > $r/proc/sys/kernel/core_pattern || fail "set core_pattern"
 # Data disks: every virtio disk whose serial (IDE disk whose model) starts with lg- is
 # mounted read-only at /mnt/NAME (no udev: the names come from sysfs).
 for serial in $r/sys/block/vd*/serial $r/sys/block/sd*/device/model; do

@@ -38,7 +38,7 @@ function rpm(id: string, arch: string, files: FileAudit[], programs = files.map(
 
 function trap(file: string, pkg: string, needs: LevelName | null, guestLevel: LevelName): RunTrap {
   const line = `${pkg}: ${file}+0x1136: vpaddd ymm0,ymm0,ymm1 needs AVX2 (x86-64-${needs}); this guest is x86-64-${guestLevel}`;
-  return { kind: 'trap', file, offset: 0x1136, ip: 0x401136, package: pkg, bytes: 'c5 f5 fe c1', instruction: 'vpaddd ymm0,ymm0,ymm1', features: ['AVX2'], needs, guestLevel, fidelity: 'traps', trapLine: 'traps: …', line, command: `${file} --version` };
+  return { kind: 'trap', file, offset: 0x1136, ip: 0x401136, package: pkg, owners: [pkg], located: 'mapping', bytes: 'c5 f5 fe c1', instruction: 'vpaddd ymm0,ymm0,ymm1', features: ['AVX2'], needs, guestLevel, fidelity: 'traps', trapLine: 'traps: …', line, command: `${file} --version` };
 }
 
 function ran(level: LevelName, traps: RunTrap[], commands = ['/usr/bin/lgbad --version']): PackageRun {
