@@ -7,7 +7,7 @@ import { dir } from 'tmp-promise';
 import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { levelgateCommand } from '../config/invocation.js';
+import { levelgateCommand } from '../util/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { ForensicsRecord } from '../forensics/record.js';
