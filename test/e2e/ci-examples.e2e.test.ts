@@ -77,14 +77,15 @@ test.serial('the GitLab example\'s jobs run with gitlab-ci-local: a gate job, th
   await git(['add', '-A']);
   await git(['commit', '-q', '-m', 'the example']);
 
-  // One small cell (a pipeline variable narrows the gate), on this machine's guest cache.
+  // One small cell (a pipeline variable narrows the gate), on this machine's guest cache; --accel tcg spares
+  // the KVM probe (up to 100 s on a host whose KVM opens but does not boot guests).
   const gitlab = (jobs: string[]) =>
-    run(path.join(bin, 'gitlab-ci-local'), ['--force-shell-executor', '--variable', `LEVELGATE_CACHE=${cacheRoot()}`, '--variable', 'LEVELGATE_ARGS=--scenario detection --driver rpm', ...jobs], project);
+    run(path.join(bin, 'gitlab-ci-local'), ['--force-shell-executor', '--variable', `LEVELGATE_CACHE=${cacheRoot()}`, '--variable', 'LEVELGATE_ARGS=--scenario detection --driver rpm --accel tcg', ...jobs], project);
   const gate = await gitlab(['gate: [v1]']);
   t.is(gate.exitCode, 0, gate.all);
   const report = JSON.parse(await readFile(path.join(project, 'reports/gate-v1.json'), 'utf8')) as RunResult;
   t.deepEqual(report.cells.map((c) => [c.id, c.verdict]), [['detection[v1,rpm]', 'pass']]);
-  t.is(report.cells[0]!.repro, 'npx levelgate repro detection --level v1 --driver rpm');
+  t.is(report.cells[0]!.repro, 'npx levelgate repro detection --level v1 --driver rpm --accel tcg');
   const merged = await gitlab(['report']);
   t.is(merged.exitCode, 0, merged.all);
   t.regex(await readFile(path.join(project, 'reports/junit.xml'), 'utf8'), /<testcase [^>]*name="detection\[v1,rpm\]"/);
