@@ -11,6 +11,7 @@ import { EXACT_TARGETS, exactTarget } from '../harness/levels/targets.js';
 import { expectedFidelity } from '../harness/accel/fidelity.js';
 import { doctorImage } from './doctor-image.js';
 import { EMULATOR_CHOICE, hostQemu, QEMU_BINARY } from '../harness/guest/emulator.js';
+import { levelgateCommand } from '../harness/util/invocation.js';
 
 export async function doctorCommand(args: string[]): Promise<number> {
   const at = args.indexOf('--image');
@@ -37,7 +38,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
     out(`  ✓ ${image.digest}  kernel ${image.manifest.kernel.release}; rpm ${p.rpm ?? '?'}, dnf5 ${p.dnf5 ?? '?'}, zypper ${p.zypper ?? '?'}, libc6 ${p.libc6 ?? '?'}`);
   } else {
     const { digest } = await imagePaths();
-    out(`  - ${digest} not built yet: the first exec builds it (about a minute), or run ./levelgate setup`);
+    out(`  - ${digest} not built yet: the first exec builds it (about a minute), or run ${levelgateCommand()} setup`);
   }
 
   out('');
@@ -55,7 +56,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
   }
   out(`  ${kvmDevice ? '✓' : '✗'} /dev/kvm ${kvmDevice ? 'opens (whether it runs guests is probed below)' : 'is missing or not accessible'}`);
   if (!image || missing.some((t) => t.purpose === 'guests')) {
-    out('  - probes need QEMU and the guest image; run ./levelgate setup');
+    out(`  - probes need QEMU and the guest image; run ${levelgateCommand()} setup`);
   } else {
     // Probes what auto would use: KVM (when the device opens) and TCG for every level, Bochs for the rest.
     const request: AccelRequest = 'auto';

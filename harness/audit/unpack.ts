@@ -6,6 +6,7 @@ import { lstat, open, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfrastructureError } from '../util/errors.js';
+import { levelgateCommand } from '../util/invocation.js';
 
 export class UnpackError extends Error {}
 
@@ -16,7 +17,7 @@ export async function unpackRpm(file: string, dir: string, signal?: AbortSignal)
   if (!result.failed) return;
   if (result.isCanceled) throw new UnpackError('interrupted');
   if ((result as { code?: string }).code === 'ENOENT') {
-    throw new InfrastructureError('bsdtar is missing: it unpacks RPMs for the audit', { hint: 'apt-get install libarchive-tools   (or run ./levelgate setup)' });
+    throw new InfrastructureError('bsdtar is missing: it unpacks RPMs for the audit', { hint: `apt-get install libarchive-tools   (or run ${levelgateCommand()} setup)` });
   }
   const bsdtar = tail(result.all) || `exit ${result.exitCode}`;
   // rpm >= 4.20 (the guest's rpm 6.1 among them) may write payloads libarchive 3.6 does

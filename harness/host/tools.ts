@@ -2,6 +2,7 @@
 // check that names what is missing and how to install it.
 import { execa } from 'execa';
 import { InfrastructureError } from '../util/errors.js';
+import { levelgateCommand } from '../util/invocation.js';
 
 export interface HostTool {
   readonly command: string;
@@ -79,7 +80,7 @@ export async function probeTools(purposes: readonly HostTool['purpose'][]): Prom
 
 export function installHint(missing: readonly HostTool[]): string {
   const packages = [...new Set(missing.map((t) => t.debianPackage))].join(' ');
-  return `apt-get install ${packages}   (or run ./levelgate setup, which installs every host package)`;
+  return `apt-get install ${packages}   (or run ${levelgateCommand()} setup, which installs every host package)`;
 }
 
 /** Throws an InfrastructureError naming each missing command and its package. */

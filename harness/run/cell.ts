@@ -12,7 +12,7 @@ import type { RequiredFidelity } from '../accel/fidelity.js';
 import { exactTarget } from '../levels/targets.js';
 import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { levelgateCommand } from '../config/invocation.js';
+import { levelgateCommand } from '../util/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { ForensicsRecord } from '../forensics/record.js';
