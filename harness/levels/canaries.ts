@@ -81,8 +81,8 @@ export function parseCanaryOutput(stdout: string): CanaryResult[] {
  * Judges the canaries against the CPU: at or below the level it meets every one must
  * compute the right value; above it (and, on a near miss, for the one feature it
  * lacks) a faithful emulator traps. A near miss's other features of the level it
- * nearly is are not judged: whether their instructions run depends on what else the
- * OS enabled (no AVX state without XSAVE), not on the pin.
+ * nearly is do not count for fidelity: the proof requires those to run (proof.ts,
+ * targetRunsFeatures: but what needs the AVX state where the OS has none).
  */
 export function judgeCanaries(level: LevelName | CpuTarget, results: readonly CanaryResult[]): CanaryVerdict {
   const target = typeof level === 'string' ? exactTarget(level) : level;

@@ -96,7 +96,7 @@ test('every cell records every detector in its facts: the detection scenario on 
   }
 });
 
-test('a plain v2 CPU presented as v3-fma fails its proof: CPUID, cpuinfo and the canaries lack the rest of v3', async (t) => {
+test.serial('a plain v2 CPU presented as v3-fma fails its proof: CPUID, cpuinfo and the canaries lack the rest of v3', async (t) => {
   const image = await testImage();
   const error = await t.throwsAsync(QemuGuest.boot({ image, level: 'v2', target: parseTargetName('v3-fma')!, cpu: qemuCpuArgument('v2'), accel: 'tcg' }), { instanceOf: LevelProofError });
   t.regex(error.message, /does not see v3-fma: cpuinfo: avx avx2 bmi1 bmi2 f16c abm movbe xsave are missing, but v3-fma lacks only FMA/);
@@ -104,7 +104,7 @@ test('a plain v2 CPU presented as v3-fma fails its proof: CPUID, cpuinfo and the
   t.regex(error.details ?? '', /canary movbe \(v3\) should run on v3-fma, which has MOVBE, but gave sigill/);
 });
 
-test('a v3 fixture program runs on v3 and dies on every near miss of v3 the image boots: SIGILL, or a wrong value (LZCNT as BSR)', async (t) => {
+test.serial('a v3 fixture program runs on v3 and dies on every near miss of v3 the image boots: SIGILL, or a wrong value (LZCNT as BSR)', async (t) => {
   t.timeout(20 * 60_000);
   const image = await testImage();
   await withScratch('fixture-near-misses', async (dir) => {
