@@ -54,7 +54,8 @@ export function chooseAccel(target: string, request: AccelRequest, probes: reado
             : `${TITLES[accel]} (${[...(masksOnly ? [`kvm: ${masksOnly}; ${TITLES[accel]} traps every instruction above it`] : []), ...reasons].join('; ') || 'KVM not probed'})`;
       return { target, accel, why, ...(undecided.length ? { fallback: undecided.join('; ') } : {}) };
     }
-    reasons.push(p ? `${accel}: ${p.reason}` : `${accel}: not probed`);
+    const unasked = accel === 'kvm' && request === 'auto' && cpu && expectedFidelity('kvm', cpu) === 'masks-only' ? 'kvm: not asked (it would only mask CPUID here)' : `${accel}: not probed`;
+    reasons.push(p ? `${accel}: ${p.reason}` : unasked);
     if (p && p.definitive === false) undecided.push(`${accel}: ${p.reason}`);
   }
   if (masksOnly) return { target, accel: 'kvm', why: `${masksOnly}, and no emulator that traps provides it (${reasons.join('; ')}): checks that need a trap are not judged` };

@@ -11,6 +11,7 @@ import type { CpuTarget } from '../levels/targets.js';
 import type { ProbeResult } from './backend.js';
 import { BACKENDS } from './backends.js';
 import { accelOrder, ACCELS, type Accel, type AccelRequest } from './choose.js';
+import { expectedFidelity } from './fidelity.js';
 
 export type { ProbeResult } from './backend.js';
 
@@ -40,15 +41,23 @@ export async function cachedProbes(imageDigest: string, cacheDir = cacheRoot()):
 /**
  * Probes what `request` may use for `targets`: each backend in order of preference, for
  * the targets no earlier backend provides (a Bochs boot costs ~15 s: it is probed only
- * where QEMU cannot provide the target).
+ * where QEMU cannot provide the target). Under auto, KVM at a CPU where it would only
+ * mask CPUID (v1, v2, most near misses) is asked last, and only when no emulator that
+ * traps provides that CPU: chooseAccel passes it over otherwise, and a KVM that opens
+ * but hangs (nested or paravirtual) would cost its whole time limit in every run, since
+ * a timeout is never cached.
  */
-export async function probeForRequest(request: AccelRequest, targets: readonly CpuTarget[], image: ImageArtifacts, options: { refresh?: boolean } = {}): Promise<ProbeResult[]> {
+export async function probeForRequest(request: AccelRequest, targets: readonly CpuTarget[], image: ImageArtifacts, options: Omit<ProbeOptions, 'cacheDir'> & { cacheDir?: string } = {}): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
+  const provided = (t: CpuTarget) => results.some((p) => p.target === t.name && p.works);
+  const kvmLast = request === 'auto' ? new Set(targets.filter((t) => expectedFidelity('kvm', t) === 'masks-only')) : new Set<CpuTarget>();
   for (const accel of accelOrder(request)) {
     // KVM and TCG are cheap to probe: every target, so doctor shows both; others only where still needed.
-    const wanted = BACKENDS[accel].emulator === 'QEMU' ? targets : targets.filter((t) => !results.some((p) => p.target === t.name && p.works));
+    const wanted = (BACKENDS[accel].emulator === 'QEMU' ? targets : targets.filter((t) => !provided(t))).filter((t) => accel !== 'kvm' || !kvmLast.has(t));
     if (wanted.length > 0) results.push(...(await probeAll([accel], wanted, image, options)));
   }
+  const unprovided = [...kvmLast].filter((t) => !provided(t));
+  if (unprovided.length > 0) results.push(...(await probeAll(['kvm'], unprovided, image, options)));
   return results;
 }
 

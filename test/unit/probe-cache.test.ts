@@ -8,7 +8,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { ProbeResult } from '../../harness/accel/backend.js';
 import { chooseAccel } from '../../harness/accel/choose.js';
-import { probeAll } from '../../harness/accel/probe.js';
+import { probeAll, probeForRequest } from '../../harness/accel/probe.js';
 import { classifyProbeFailure } from '../../harness/accel/qemu-backend.js';
 import type { ImageArtifacts } from '../../harness/image/build.js';
 import { parseTargetName } from '../../harness/levels/targets.js';
@@ -89,4 +89,33 @@ test('a level that falls to a slower backend because a probe did not answer defi
   t.is(v4.accel !== null ? v4.fallback : 'none', undefined);
   const run = runResult([cellResult('pass')], { slowerBackends: [{ level: 'v3', backend: 'Bochs', reason: 'tcg: TCG did not boot the guest kernel within 20 s' }] });
   t.true(closingLines(run).includes('level v3 runs under Bochs because a faster backend did not answer its probe (tcg: TCG did not boot the guest kernel within 20 s); that probe is asked again next run'));
+});
+
+test('auto asks KVM at a CPU where it would only mask CPUID last, and only when no emulator that traps provides it (a hanging KVM costs nothing then)', async (t) => {
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-'));
+  try {
+    const v1 = parseTargetName('v1')!;
+    const v3 = parseTargetName('v3')!;
+    const calls: string[] = [];
+    const works = (tcg: boolean) => async (accel: ProbeResult['accel'], target: { name: string }): Promise<ProbeResult> => {
+      calls.push(`${accel} ${target.name}`);
+      const ok = accel === 'tcg' ? tcg : false;
+      return { accel, target: target.name, durationMs: 1, works: ok, reason: ok ? 'booted the guest kernel' : `${accel} did not boot within 20 s`, definitive: ok };
+    };
+    const results = await probeForRequest('auto', [v1, v3], image, { cacheDir, probe: works(true) });
+    // KVM would trap at v3 (AVX needs state the guest kernel enables): asked first there; at v1 never, TCG provides it.
+    t.deepEqual(calls.filter((c) => c.startsWith('kvm')), ['kvm v3']);
+    t.is(chooseAccel('v1', 'auto', results).accel, 'tcg');
+    // Without a trapping emulator for v1, KVM is asked after all (its masks-only guests are better than none).
+    calls.length = 0;
+    await probeForRequest('auto', [v1], image, { cacheDir: await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-')), probe: works(false) });
+    t.deepEqual(calls.filter((c) => c.startsWith('kvm')), ['kvm v1']);
+    t.true(calls.indexOf('kvm v1') > calls.indexOf('tcg v1'));
+    // An explicit request probes what it names, whatever the CPU.
+    calls.length = 0;
+    await probeForRequest('kvm', [v1], image, { cacheDir: await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-')), probe: works(true) });
+    t.deepEqual(calls, ['kvm v1']);
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
 });
