@@ -55,7 +55,7 @@ const env = (knownIssues: readonly KnownIssue[], overrides: Partial<CellEnvironm
 
 test.before(async () => {
   scratch = await scratchDir('verdicts');
-  prepared = await prepareRun([...CATALOG, mislabelled, unmeetable, absentPackage], 'auto');
+  prepared = await prepareRun([...CATALOG, mislabelled, unmeetable, absentPackage, libraryOnly], 'auto');
 });
 
 test.after.always(async () => {
@@ -258,4 +258,27 @@ test.serial("a typo in an expectation's subject is a usage error (exit 2) naming
   t.regex(run.stderr, /scenario 'typo' \(scenarios\/typo\.mjs\): steps\[1\]: expect installed: 'lgtpyo' is no package of the scenario's repositories; they build lgtypo/);
   t.false(/booted|restored|snapshot/.test(run.all ?? ''), run.all);
   t.true(Date.now() - started < 60_000);
+});
+
+/** A library-only package (openSUSE's libfoo1-x86-64-v3: glibc-hwcaps copies only), from the catalog's own hwcaps-pattern repositories. */
+const hwcapsPattern = CATALOG.find((s) => s.id === 'hwcaps-pattern')!;
+const libraryOnly = defineScenario({
+  id: 'test-library-only-package',
+  title: 'The loader judges a package that ships only a library',
+  tags: ['test'],
+  drivers: ['zypper'],
+  repos: hwcapsPattern.repos,
+  steps: [enable('tumbleweed', 'hwcaps'), install('lgpat-x86-64-v3').expect({ runsPackage: ['lgpat-x86-64-v3'] })],
+});
+
+test.serial('a library-only package runs when the real loader selects a copy the CPU allows and loads it: the v3 copy on v3, never it on v2', async (t) => {
+  // zypper also brings what supplements the CPU (the v2 pattern and its copy on v2): the loader picks the best copy the CPU allows.
+  const expected = { v2: /^loads \/usr\/lib64\/(?:glibc-hwcaps\/x86-64-v2\/)?liblgpat\.so\.1$/, v3: /^loads \/usr\/lib64\/glibc-hwcaps\/x86-64-v3\/liblgpat\.so\.1$/ };
+  for (const level of ['v2', 'v3'] as const) {
+    const result = await runCell(cellOf(libraryOnly, level, 'zypper'), env([]));
+    t.is(result.verdict, 'pass', `${level}: ${result.reason}`);
+    const check = result.steps[1]!.checks.find((c) => c.kind === 'runs')!;
+    t.regex(check.actual, expected[level], level);
+    t.true(result.steps[1]!.commands.some((c) => c.role === 'program' && c.command.startsWith('/lib64/ld-linux-x86-64.so.2 --preload /usr/lib64/') && c.exitCode === 0), level);
+  }
 });
