@@ -58,7 +58,7 @@ test.serial('npm pack in a fresh clone builds the package; the tarball holds wha
 /** What npm put in node_modules is the package as packed: built, without sources, launcher, bootstrap or a node_modules of its own. */
 async function checkPacked(t: import('ava').ExecutionContext, project: string): Promise<void> {
   const installed = path.join(project, 'node_modules/levelgate');
-  t.deepEqual((await readdir(installed)).sort(), ['LICENSE', 'README.md', 'dist', 'harness', 'package.json']);
+  t.deepEqual((await readdir(installed)).sort(), ['LICENSE', 'README.md', 'dist', 'docs', 'harness', 'package.json']);
   t.false(await exists(path.join(installed, 'node_modules')));
   t.true(await exists(path.join(installed, 'dist/runners/cli.js')));
 }
