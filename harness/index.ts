@@ -2,6 +2,7 @@
 // (`import { defineScenario, install, best } from 'levelgate'`). The built-in catalog
 // (scenarios/) is written with exactly this API.
 export {
+  aptRepo,
   attached,
   atLeast,
   below,
@@ -47,6 +48,8 @@ export {
   type HwcapsPattern,
 } from './repos/hwcaps-patterns.js';
 export type {
+  AptLayout,
+  ArchSetting,
   DriverName,
   Expectation,
   ExpectContext,

@@ -1,7 +1,7 @@
 // Plain rpm: no repositories and no solver; local files, detection and the database.
 // No package operation (install by name, install-new-recommends...) exists without a solver.
 // Exit status 0 or 1 (rpm(8)); the message says why it refused.
-import { lastLines, mustSucceed, refusalIn, type Judgement, type PackageDriver } from './driver.js';
+import { judgeOperation, mustSucceed, RPM_DATABASE, type Judgement, type PackageDriver } from './driver.js';
 import type { Refusal } from '../scenario/types.js';
 
 /** rpm's messages (lib/rpmprob.c) for each refusal. */
@@ -19,6 +19,7 @@ const BROKEN = /open of .* failed|cannot open Packages|failed to open|No space l
 
 export const rpm: PackageDriver = {
   name: 'rpm',
+  ...RPM_DATABASE,
   solver: false,
   configureRepos: () => ({ commands: [] }),
   repoView: () => ({ argv: ['true'] }),
@@ -31,15 +32,9 @@ export const rpm: PackageDriver = {
   // "install arch" of `rpm --showrc`: CPUID and XCR0.
   detector: 'rpm',
   // /etc/rpm/platform ("ARCH-VENDOR-OS") replaces the detected platform (rpmrc).
-  overrideArch: (arch) => [{ argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` }],
+  // 'default': without the file rpm detects the platform again.
+  overrideArch: (arch) => (arch === 'default' ? [{ argv: ['rm', '-f', RPM_PLATFORM_FILE] }] : [{ argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` }]),
   pin: () => [],
   solverCase: () => undefined,
-  judge: (purpose, output): Judgement => {
-    if (purpose !== 'operation') return mustSucceed(output);
-    if (output.signal) return { kind: 'error', message: `rpm was killed by ${output.signal}` };
-    if (output.exitCode === 0) return { kind: 'ok' };
-    const text = `${output.stdout}\n${output.stderr}`;
-    if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
-    return { kind: 'error', message: `rpm exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
-  },
+  judge: (purpose, output): Judgement => (purpose === 'operation' ? judgeOperation('rpm', output, { refusedStatuses: [1], refusals: REFUSALS, broken: BROKEN }) : mustSucceed(output)),
 };

@@ -8,6 +8,7 @@ import { levelIndex, type LevelName } from '../levels/table.js';
 import { explainBytes, hexBytes, offsetFromLoadSegment, type Explanation } from './explain.js';
 import { forensicsLine, type ForensicsRecord, type RefusalRecord, type TrapRecord } from './record.js';
 import type { GlibcRefusal, TrapLine } from './trap-line.js';
+import { installedFilesNamed, packageOwner } from './package-owner.js';
 
 export type GuestExec = (argv: readonly string[]) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
 
@@ -28,18 +29,13 @@ async function readAt(exec: GuestExec, file: string, offset: number, length: num
   return bytes.length ? bytes : undefined;
 }
 
+/** The owning package in rpm's, dpkg's or pacman's database (package-owner.ts). */
 async function ownerOf(exec: GuestExec, file: string): Promise<string> {
-  const r = await exec(['rpm', '-qf', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n', file]);
-  const first = r.stdout.split('\n')[0]?.trim();
-  return r.exitCode === 0 && first ? first : NO_PACKAGE;
+  return (await packageOwner(exec, file)) ?? NO_PACKAGE;
 }
 
 /** Every installed file whose basename is `name` (the kernel prints only the basename). */
-async function installedNamed(exec: GuestExec, name: string): Promise<string[]> {
-  const r = await exec(['rpm', '-qa', '--qf', '[%{FILENAMES}\\n]']);
-  if (r.exitCode !== 0) return [];
-  return [...new Set(r.stdout.split('\n').filter((f) => f && path.posix.basename(f) === name))];
-}
+const installedNamed = (exec: GuestExec, name: string): Promise<string[]> => installedFilesNamed(exec, name);
 
 interface Candidate {
   readonly file: string;

@@ -88,7 +88,11 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
       if (action.kind === 'set-env') {
         for (const name of Object.keys(action.vars)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) problems.push(`${at}: setEnv: '${name}' is not an environment variable name`);
       }
-      if (action.kind === 'override-arch' && !isRpmArch(action.arch)) problems.push(`${at}: overrideArch: '${action.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
+      if (action.kind === 'override-arch' && action.arch !== 'default' && !isRpmArch(action.arch)) problems.push(`${at}: overrideArch: '${action.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4, default`);
+      if (action.kind === 'override-arch') {
+        const lacking = scenario.drivers.filter((d) => d !== 'dnf5' && DRIVERS[d] && DRIVERS[d].overrideArch(action.arch) === undefined);
+        if (lacking.length) problems.push(`${at}: overrideArch('${action.arch}'): ${lacking.join(', ')} cannot set it; drop ${lacking.length > 1 ? 'them' : 'it'} from drivers`);
+      }
       if (action.kind === 'override-arch' && scenario.drivers.includes('dnf5')) problems.push(`${at}: overrideArch: dnf5 has no arch override (dnf5#1468); run this scenario with zypper or rpm`);
       if (action.kind === 'move-to' && action.level !== 'one-below' && !isLevelName(action.level)) problems.push(`${at}: moveTo: '${action.level}' is not a level`);
       if (action.kind === 'move-to' && action.level === 'one-below' && (scenario.levels ?? ['v1']).includes('v1')) {
