@@ -279,3 +279,31 @@ test("forensics: the owner of a file comes from rpm's, dpkg's or pacman's databa
   t.deepEqual(await installedFilesNamed(pacmanExec, 'lgp'), ['/usr/bin/lgp']);
   t.is(await packageOwner(async () => ({ exitCode: 1, stdout: '', stderr: '' }), '/x'), undefined);
 });
+
+test('--repo: the kind of a repository is read from its metadata (dists/ for apt, NAME.db for pacman); a pacman repository is named by its database', async (t) => {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const { execa } = await import('execa');
+  const { dir } = await import('tmp-promise');
+  const { readRepoMetadata } = await import('../../harness/repos/repodata.js');
+  const tmp = await dir({ unsafeCleanup: true });
+  try {
+    const aptDir = path.join(tmp.path, 'ppa');
+    await mkdir(path.join(aptDir, 'dists/noble/main/binary-amd64v3'), { recursive: true });
+    await writeFile(path.join(aptDir, 'dists/noble/main/binary-amd64v3/Packages'), 'Package: lgx\nVersion: 1:2.0-3\nArchitecture: amd64\nArchitecture-Variant: amd64v3\nFilename: pool/lgx_2.0-3_amd64v3.deb\n\n');
+    await writeFile(path.join(aptDir, 'dists/noble/Release'), `Suite: noble\nComponents: main universe\nArchitectures: amd64 amd64v3\nSHA256:\n ${'c'.repeat(64)} 100 main/binary-amd64v3/Packages\n`);
+    const aptMeta = await readRepoMetadata(aptDir);
+    t.deepEqual([aptMeta.format, aptMeta.apt, aptMeta.packages.map((p) => `${p.name} ${p.epoch}:${p.version}-${p.release} ${p.arch}`)], ['apt', { suite: 'noble', components: ['main', 'universe'] }, ['lgx 1:2.0-3 x86_64_v3']]);
+
+    const pacDir = path.join(tmp.path, 'cachyos-v3');
+    await mkdir(path.join(pacDir, 'db/lgp-1.0-1'), { recursive: true });
+    await writeFile(path.join(pacDir, 'db/lgp-1.0-1/desc'), '%FILENAME%\nlgp-1.0-1-x86_64_v3.pkg.tar.zst\n\n%NAME%\nlgp\n\n%VERSION%\n1.0-1\n\n%ARCH%\nx86_64_v3\n\n');
+    await execa('tar', ['-czf', path.join(pacDir, 'cachyos-v3.db.tar.gz'), '-C', path.join(pacDir, 'db'), 'lgp-1.0-1']);
+    const pacMeta = await readRepoMetadata(pacDir);
+    t.deepEqual([pacMeta.format, pacMeta.pacman, pacMeta.packages.map((p) => `${p.name} ${p.version}-${p.release} ${p.arch}`)], ['pacman', { db: 'cachyos-v3' }, ['lgp 1.0-1 x86_64_v3']]);
+
+    await t.throwsAsync(readRepoMetadata(path.join(pacDir, 'db')), { message: /is not a repository: it has no repodata\/repomd\.xml \(rpm-md\), dists\/SUITE\/Release \(apt\) or NAME\.db \(pacman\)$/ });
+  } finally {
+    await tmp.cleanup();
+  }
+});
