@@ -1,4 +1,5 @@
-import { aptRepo, atLeast, below, best, defineScenario, detect, distroSync, enable, install, overrideArch, upgrade, variants } from '../harness/index.js';
+import { aptRepo, atLeast, below, best, defineScenario, detect, distroSync, enable, install, overrideArch, upgrade, variants, type HwcapsDir } from '../harness/index.js';
+import { picks } from './glibc-hwcaps.js';
 
 /**
  * apt's own mechanisms (Ubuntu's architecture variants, apt >= 3.1.10): a variant's
@@ -98,4 +99,21 @@ export const aptRemoveVariantSetting = defineScenario({
   ],
 });
 
-export const APT_SCENARIOS = [aptUpgradeNewVariant, aptStandaloneVsOverlay, aptNoArchitectures, aptExplicitVariantLowerCpu, aptRemoveVariantSetting];
+const HWCAPS_DIRS: readonly HwcapsDir[] = ['x86-64-v2', 'x86-64-v3', 'x86-64-v4'];
+
+/**
+ * glibc-hwcaps the Debian way: one amd64 .deb with its library in the multiarch
+ * directory /usr/lib/x86_64-linux-gnu and copies in its glibc-hwcaps/x86-64-vN/
+ * subdirectories (no RUNPATH: a default directory of the loader). Correct: the loader
+ * picks the highest copy the CPU runs, whatever apt's variants say.
+ */
+export const aptGlibcHwcapsMultiarch = defineScenario({
+  id: 'apt-glibc-hwcaps-multiarch',
+  title: "apt: glibc-hwcaps libraries in Debian's multiarch path are picked per level",
+  tags: ['apt', 'hwcaps', 'loader'],
+  drivers: ['apt'],
+  repos: { main: [{ name: 'lgahwcaps', version: '1.0', arch: 'x86_64', kind: 'hwcaps', hwcaps: HWCAPS_DIRS, libdir: 'multiarch' }] },
+  steps: [enable('main'), install('lgahwcaps').expect(({ level }) => ({ loads: { lgahwcaps: picks(level, HWCAPS_DIRS) } }))],
+});
+
+export const APT_SCENARIOS = [aptUpgradeNewVariant, aptStandaloneVsOverlay, aptNoArchitectures, aptExplicitVariantLowerCpu, aptRemoveVariantSetting, aptGlibcHwcapsMultiarch];

@@ -45,6 +45,12 @@ export interface PackageBuild {
    */
   readonly kind?: PackageKind;
   readonly hwcaps?: readonly HwcapsDir[];
+  /**
+   * hwcaps, hwcaps-overlay: where the library and its glibc-hwcaps copies go: lib64
+   * (/usr/lib64, the program finds it by its RUNPATH; default) or multiarch (Debian's
+   * /usr/lib/x86_64-linux-gnu, a directory the loader searches by default).
+   */
+  readonly libdir?: 'lib64' | 'multiarch';
   /** hwcaps-overlay: the hwcaps package whose library it carries copies of (default: its own name). */
   readonly library?: string;
   /** `Requires:`, one dependency a value, written to the spec as is (the builder escapes '%' for rpm); so are the tags below. */

@@ -27,6 +27,8 @@ function buildProblems(build: PackageBuild, at: string): string[] {
   const kind = kindOf(build);
   if (kind === 'hwcaps-overlay' && !build.hwcaps?.length) problems.push(`${at}: kind 'hwcaps-overlay' carries only glibc-hwcaps copies: name at least one in hwcaps`);
   if (kind === 'hwcaps-overlay' && build.arch === 'noarch') problems.push(`${at}: kind 'hwcaps-overlay' holds compiled libraries: arch cannot be noarch`);
+  if (build.libdir !== undefined && !['lib64', 'multiarch'].includes(build.libdir)) problems.push(`${at}: libdir '${String(build.libdir)}' is not one of lib64, multiarch`);
+  if (build.libdir !== undefined && kind !== 'hwcaps' && kind !== 'hwcaps-overlay') problems.push(`${at}: libdir is only read for kinds 'hwcaps' and 'hwcaps-overlay' (this one is '${kind}')`);
   if (build.library !== undefined && kind !== 'hwcaps-overlay') problems.push(`${at}: library is only read for kind 'hwcaps-overlay' (this one is '${kind}')`);
   return problems;
 }
