@@ -3,7 +3,7 @@
 // testcase.t, from zypper --debug-solver or dnf5 --debugsolver, replayable with
 // `testsolv testcase.t`), the repositories the scenario used, the exact commands in
 // order, and what was expected.
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { RepoCatalog } from '../repos/catalog.js';
@@ -70,7 +70,9 @@ export async function writeReproducer(evidence: string, input: ReproducerInput):
       repoNotes.push(`- ${name}: ${spec.kind === 'attached' ? `the attached repository ${spec.name}` : 'no directory'}${host ? ` at ${host}` : ''} (not copied)`);
       continue;
     }
-    await cp(host, path.join(dir, 'repos', name), { recursive: true });
+    // A rerun writes into the same evidence: replace the copy (fs.cp cannot copy a symlink, as repo-add makes them, over itself).
+    await rm(path.join(dir, 'repos', name), { recursive: true, force: true });
+    await cp(host, path.join(dir, 'repos', name), { recursive: true, verbatimSymlinks: true });
     repoNotes.push(`- ${name}: repos/${name} (its metadata and packages)`);
   }
   if (input.solverCase) {
