@@ -267,7 +267,7 @@ const APT_ISSUES: readonly KnownIssue[] = [
     expires: EXPIRES,
     scenarios: ['apt-no-architectures'],
     drivers: ['apt'],
-    levels: atLeast('v3'),
+    levels: ['v3'],
     explains: [
       deviation.refused('install'),
       deviation.notInstalled('lganoarch', 'install'),
