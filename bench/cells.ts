@@ -1,12 +1,13 @@
 // Benchmark: time per scenario cell, split into guest start (restore or boot, and
 // proof), package-manager commands, the programs the checks run, and the harness's own
 // work (queries of the rpm database, disks, evaluation, teardown). One cell at a time.
-// Usage: npm run bench:cells [-- --runs N --level v3 --scenario ID... --cold-boot]
+// Usage: npm run bench:cells [-- --runs N --level v3 --scenario ID... --driver NAME... --cold-boot]
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LevelName } from '../harness/levels/table.js';
+import type { DriverName } from '../harness/scenario/types.js';
 import { planCells } from '../harness/plan/plan.js';
 import type { CellResult } from '../harness/results/types.js';
 import { runCell } from '../harness/run/cell.js';
@@ -18,14 +19,14 @@ import { KNOWN_ISSUES } from '../scenarios/known-issues.js';
 import { exactTarget } from '../harness/levels/targets.js';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' }, scenario: { type: 'string', multiple: true }, 'cold-boot': { type: 'boolean', default: false } },
+  options: { runs: { type: 'string', default: '3' }, level: { type: 'string', default: 'v3' }, scenario: { type: 'string', multiple: true }, driver: { type: 'string', multiple: true }, 'cold-boot': { type: 'boolean', default: false } },
 });
 const runs = Number(values.runs);
 const level = values.level as LevelName;
 
 const prepared = await prepareRun(CATALOG, 'auto', { log: stderrLog, snapshots: !values['cold-boot'] });
 await prepared.guests.prepare([{ target: exactTarget(level), accel: prepared.accel(level).accel }]);
-const cells = planCells(CATALOG, { targets: [level], ...(values.scenario ? { scenarios: values.scenario } : {}) });
+const cells = planCells(CATALOG, { targets: [level], ...(values.scenario ? { scenarios: values.scenario } : {}), ...(values.driver ? { drivers: values.driver as DriverName[] } : {}) });
 const results = new Map<string, CellResult[]>();
 // Console logs of the benchmark's cells: kept while it runs, removed at the end.
 const evidence = await mkdtemp(path.join(os.tmpdir(), 'levelgate-bench-evidence-'));

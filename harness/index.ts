@@ -5,6 +5,7 @@
 import type { RunOptions, RunOutcome } from './run/run-project.js';
 
 export {
+  aptRepo,
   attached,
   atLeast,
   below,
@@ -50,6 +51,8 @@ export {
   type HwcapsPattern,
 } from './repos/hwcaps-patterns.js';
 export type {
+  AptLayout,
+  ArchSetting,
   DriverName,
   Expectation,
   ExpectContext,

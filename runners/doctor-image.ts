@@ -14,7 +14,7 @@ import { ensureCloudSupport } from '../harness/image/cloud/support.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
 import { ImageGuests } from '../harness/run/image-guests.js';
-import { driverUnavailableIn } from '../harness/run/prepare-image.js';
+import { DRIVER_TOOL, driverUnavailableIn } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/scenario/types.js';
 import { LevelgateError, UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
@@ -61,7 +61,7 @@ export async function doctorImage(file: string | undefined, refresh: boolean): P
     out('Package managers (each a driver of the gate)');
     for (const driver of DRIVER_NAMES) {
       const why = unavailable(driver);
-      const tool = driver === 'dnf5' ? 'dnf5' : driver;
+      const tool = DRIVER_TOOL[driver];
       out(`  ${why ? '✗' : '✓'} ${driver.padEnd(7)} ${why ?? `${facts.tools[tool]} (${versionOf(facts.tools[tool])})`}`);
       if (why) gaps.push(`the ${driver} cells will be skipped: ${why}`);
     }

@@ -23,7 +23,8 @@ each cell as pass, fail, xfail (a live known issue explains every failing check)
 
 Project:
   --config PATH        the configuration file (default: levelgate.config.{ts,mts,js,mjs} here)
-  --repo NAME=DIR      attach a repository (a createrepo_c directory) read-only to every
+  --repo NAME=DIR      attach a repository (createrepo_c's repodata/, an apt archive's dists/,
+                       or a pacman NAME.db: the kind is read from it) read-only to every
                        guest at /mnt/repos/NAME, for scenarios to use as attached('NAME') (repeatable)
   --audit              audit every package a cell installs (its file in the scenario's
                        repositories, decoded on the host) against the level of the guest it

@@ -3,7 +3,9 @@ import { defineScenario, detect, rpmArchOf } from '../harness/index.js';
 /**
  * The detection oracle: every detector of the machine's level the proof does not
  * already read — the kernel's CPU modalias, rpm's install arch, libzypp's system
- * architecture, dnf5's $arch and $basearch — must conclude the level the CPU really meets, on every
+ * architecture, dnf5's $arch and $basearch, apt's variants under "auto" (with the
+ * guest's psABI varianttable, and with apt's own test table), pacman's Architecture —
+ * must conclude the level the CPU really meets, on every
  * exact level and (--near-misses) every CPU one feature short of a level. The CPU
  * model's own CPUID must show the level it was pinned to: the level it meets, or for a
  * near miss made by the OS (the kernel leaves a feature off) the level of the model —
@@ -31,6 +33,9 @@ export default defineScenario({
         libzypp: 'level',
         'dnf5-arch': 'level',
         'dnf5-basearch': 'level',
+        'apt-variants': 'level',
+        'apt-test-table': 'level',
+        'pacman-arch': 'level',
       },
     })),
   ],

@@ -1,7 +1,7 @@
 import { defineScenario, installFile, type HwcapsDir, type LevelName } from '../harness/index.js';
 
 /** The copy the loader should pick from a package carrying `dirs`: the highest the CPU supports, else the baseline. */
-function picks(level: LevelName, dirs: readonly HwcapsDir[]): 'baseline' | HwcapsDir {
+export function picks(level: LevelName, dirs: readonly HwcapsDir[]): 'baseline' | HwcapsDir {
   const usable = dirs.filter((d) => Number(d.slice(-1)) <= Number(level.slice(1)));
   return usable.sort().at(-1) ?? 'baseline';
 }

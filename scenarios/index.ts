@@ -1,5 +1,6 @@
 // The scenario catalog, in the order reports list it.
 import type { Scenario } from '../harness/index.js';
+import { APT_SCENARIOS } from './apt-variants.js';
 import archOverride from './arch-override.js';
 import archPin from './arch-pin.js';
 import detection from './detection.js';
@@ -12,6 +13,7 @@ import hwcapsPattern from './hwcaps-pattern.js';
 import localFileV3 from './local-file-v3.js';
 import movedToOlderCpu from './moved-to-older-cpu.js';
 import noarchTransition from './noarch-transition.js';
+import { PACMAN_SCENARIOS } from './pacman-repos.js';
 import payloadZstd from './payload-zstd.js';
 import releaseUpgrade, { releaseUpgradeMoved } from './release-upgrade.js';
 import subpackageBaselineOnly from './subpackage-baseline-only.js';
@@ -39,4 +41,6 @@ export const CATALOG: readonly Scenario[] = [
   payloadZstd,
   releaseUpgrade,
   releaseUpgradeMoved,
+  ...APT_SCENARIOS,
+  ...PACMAN_SCENARIOS,
 ];

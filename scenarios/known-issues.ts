@@ -40,6 +40,27 @@ const LIBZYPP_CPUID_ONLY_REASON = "libzypp decides the level from CPUID alone, w
 /** rpm's own test "rpm -e and verify conflicting files removed": erasing the package that replaced a file (--replacefiles) removes it. */
 const RPM_ERASE_REPLACED_FILE = 'https://github.com/rpm-software-management/rpm/issues/2376';
 
+// apt (Debian/apt at 6b12812, the source of sid's apt 3.3) and pacman: where no report
+// exists, the tracker is the source line that shows the behaviour.
+const APT_SRC = 'https://github.com/Debian/apt/blob/6b128124271e94bdb0f4e7850d9286170d712b04';
+/** A variant index listed in Architectures supplants the base one: no fallback to amd64 for a name the variant lacks or has older. */
+const LP_2139113 = 'https://bugs.launchpad.net/ubuntu/+source/apt/+bug/2139113';
+/** The version order takes the configured APT::Architecture-Variants list literally: under "auto" it holds the word "auto", not the variants detected. */
+const APT_VARIANT_ORDER_LITERAL = `${APT_SRC}/apt-pkg/pkgcachegen.cc#L406-L409`;
+/** A variant named in APT::Architecture-Variants is enabled with no look at the CPU; only "auto" reads the varianttable's flags. */
+const APT_EXPLICIT_NO_CPU_CHECK = `${APT_SRC}/apt-pkg/aptconfiguration.cc#L390`;
+/** A variant counts as standalone when Release supports its name; a Release without Architectures supports every name. */
+const APT_STANDALONE_CHECK = `${APT_SRC}/apt-pkg/acquire-item.cc#L1607-L1612`;
+/** Variants are decided for what apt fetches; nothing compares an installed package's variant with the CPU. */
+const APT_VARIANTS_DECIDED = `${APT_SRC}/apt-pkg/aptconfiguration.cc#L360-L392`;
+/** apt's own test table: its amd64v2 row has no pni (SSE3). */
+const APT_TEST_TABLE_V2 = `${APT_SRC}/test/integration/varianttable#L4`;
+/** pacman's `Architecture = auto` is uname -m (config_add_architecture): no level detection upstream. */
+const PACMAN_AUTO_UNAME = 'https://gitlab.archlinux.org/pacman/pacman/-/blob/v7.1.0/src/pacman/conf.c';
+const CACHYOS_V3_BROKE_V2 = 'https://github.com/CachyOS/CachyOS-Welcome/issues/208';
+const CACHYOS_LAGGING_V3 = 'https://github.com/CachyOS/distribution/issues/7';
+const PACMAN_NO_LEVELS_REASON = 'pacman has no level detection: `Architecture = auto` is uname -m (x86_64), so a package labelled x86_64_v3 is refused ("does not have a valid architecture") and pacman does not fall back to the next repository';
+
 /**
  * openSUSE's patterns-glibc-hwcaps.spec: no bug report about its modalias glob was
  * found (openSUSE bugzilla, OBS, GitHub), so the tracker is the spec itself on OBS
@@ -142,6 +163,165 @@ const auditIssues = (): KnownIssue[] => [
       explains,
     }),
   ),
+];
+
+/** pacman 7.1 against the level repositories of CachyOS and ALHP (scenarios/pacman-repos.ts). */
+const PACMAN_ISSUES: readonly KnownIssue[] = [
+  defineKnownIssue({
+    id: 'pacman-no-level-detection/detection',
+    reason: PACMAN_NO_LEVELS_REASON,
+    tracker: PACMAN_AUTO_UNAME,
+    expires: EXPIRES,
+    scenarios: ['detection'],
+    levels: atLeast('v2'),
+    explains: [deviation.detectedArch('pacman-arch')],
+  }),
+  defineKnownIssue({
+    id: 'pacman-no-level-detection/cachyos-layout',
+    reason: `${PACMAN_NO_LEVELS_REASON}: the first repository's v3 build is refused on every CPU and nothing is installed`,
+    tracker: PACMAN_AUTO_UNAME,
+    expires: EXPIRES,
+    scenarios: ['pacman-cachyos-layout'],
+    drivers: ['pacman'],
+    explains: [deviation.refused('install', 'incompatible-arch'), deviation.notInstalled('lgpcachy', 'install'), deviation.doesNotRun('not-run', 'lgpcachy', 'install')],
+  }),
+  defineKnownIssue({
+    id: 'pacman-architecture-list-no-cpu-check',
+    reason: 'with `Architecture = x86_64 x86_64_v3` pacman installs the x86_64_v3 build of the first repository on any CPU: it never checks the CPU, so the program dies of SIGILL below v3',
+    tracker: CACHYOS_V3_BROKE_V2,
+    expires: EXPIRES,
+    scenarios: ['pacman-cachyos-architecture'],
+    drivers: ['pacman'],
+    levels: below('v3'),
+    explains: [deviation.installedArch('lgpcachyarch', 'install'), deviation.notRunnable('sigill', 'lgpcachyarch', 'install')],
+  }),
+  defineKnownIssue({
+    id: 'pacman-alhp-v3-labelled-x86_64',
+    reason: "ALHP labels its x86-64-v3 rebuilds x86_64 (the level is only in the repository's name) and pacman takes the first repository that has the name: on a CPU below v3 the program dies of SIGILL, and nothing can refuse it",
+    tracker: PACMAN_AUTO_UNAME,
+    expires: EXPIRES,
+    scenarios: ['pacman-alhp-layout'],
+    drivers: ['pacman'],
+    levels: below('v3'),
+    explains: [deviation.notRunnable('sigill', 'lgpalhp', 'install')],
+  }),
+  defineKnownIssue({
+    id: 'pacman-first-repository-wins/lagging',
+    reason: "pacman takes a name from the first repository that has it, whatever the version: a lagging v3 repository listed first keeps 1.0 installed, on install and on -Syu, while [core] has 1.1",
+    tracker: CACHYOS_LAGGING_V3,
+    expires: EXPIRES,
+    scenarios: ['pacman-lagging-repo'],
+    drivers: ['pacman'],
+    levels: atLeast('v3'),
+    explains: [deviation.stale('lgplag', 'install'), deviation.stale('lgplag', 'upgrade')],
+  }),
+  defineKnownIssue({
+    id: 'pacman-moved-keeps-v3/cachyos',
+    reason:
+      'after the move to a v2 CPU, with Architecture no longer listing x86_64_v3 and the v3 repository still listed, neither -Syu nor -Syuu replaces the installed v3 build ("there is nothing to do"): the first repository still offers the same version',
+    tracker: CACHYOS_V3_BROKE_V2,
+    expires: EXPIRES,
+    scenarios: ['pacman-moved-cachyos'],
+    drivers: ['pacman'],
+    explains: [deviation.notRunnable('sigill', 'lgpmove', 'upgrade'), deviation.installedArch('lgpmove', 'distro-sync'), deviation.notRunnable('sigill', 'lgpmove', 'distro-sync')],
+  }),
+  defineKnownIssue({
+    id: 'pacman-moved-keeps-v3/alhp',
+    reason: "after the move to a v2 CPU and the ALHP repository taken out, -Syu keeps ALHP's v3 build: its pkgrel 1.1 is newer than [core]'s 1 (only -Syuu downgrades to [core]'s build)",
+    tracker: PACMAN_AUTO_UNAME,
+    expires: EXPIRES,
+    scenarios: ['pacman-moved-alhp'],
+    drivers: ['pacman'],
+    explains: [deviation.notRunnable('sigill', 'lgpalhpmove', 'upgrade')],
+  }),
+];
+
+const APT_NO_FALLBACK_REASON = "apt takes a standalone variant's index instead of the amd64 one (Ubuntu's archive layout): a name that index lacks is uninstallable and an older version in it beats a newer amd64 build, with no fallback";
+
+/** apt 3.3 with Ubuntu's architecture variants (scenarios/apt-variants.ts and the catalog scenarios apt runs). */
+const APT_ISSUES: readonly KnownIssue[] = [
+  defineKnownIssue({
+    id: 'apt-standalone-no-fallback/fresh-install',
+    reason: `${APT_NO_FALLBACK_REASON}: lgpartial has no build in the CPU's variant index (v2, v4), so "Unable to locate package" and nothing of the install happens`,
+    tracker: LP_2139113,
+    expires: EXPIRES,
+    scenarios: ['fresh-install-mixed'],
+    drivers: ['apt'],
+    levels: ['v2', 'v4'],
+    explains: [
+      deviation.refused('install', 'not-found'),
+      deviation.notInstalled('lgmixed', 'install'),
+      deviation.notInstalled('lgpartial', 'install'),
+      deviation.doesNotRun('not-run', 'lgmixed', 'install'),
+      deviation.doesNotRun('not-run', 'lgpartial', 'install'),
+    ],
+  }),
+  defineKnownIssue({
+    id: 'apt-standalone-no-fallback/variant-lags',
+    reason: `${APT_NO_FALLBACK_REASON}: the v3 index has lglag 1.0 only, so a v3 or v4 machine installs 1.0 while amd64 1.1 exists`,
+    tracker: LP_2139113,
+    expires: EXPIRES,
+    scenarios: ['variant-lags-baseline'],
+    drivers: ['apt'],
+    levels: atLeast('v3'),
+    explains: [deviation.installedOlder('lglag', 'install'), deviation.stale('lglag', 'install')],
+  }),
+  defineKnownIssue({
+    id: 'apt-no-architectures-is-standalone',
+    reason: `a Release without Architectures "supports" every variant it hashes, so each variant index is standalone: ${APT_NO_FALLBACK_REASON}; the amd64-only lgabase is uninstallable on v3 and v4, and the install of both fails`,
+    tracker: APT_STANDALONE_CHECK,
+    expires: EXPIRES,
+    scenarios: ['apt-no-architectures'],
+    drivers: ['apt'],
+    levels: ['v3'],
+    explains: [
+      deviation.refused('install', 'not-found'),
+      deviation.notInstalled('lganoarch', 'install'),
+      deviation.notInstalled('lgabase', 'install'),
+      deviation.doesNotRun('not-run', 'lganoarch', 'install'),
+      deviation.doesNotRun('not-run', 'lgabase', 'install'),
+    ],
+  }),
+  defineKnownIssue({
+    id: 'apt-moved-keeps-variant',
+    reason:
+      'on a disk moved to an older CPU apt enables fewer variants, but neither install --only-upgrade nor dist-upgrade replaces an installed build the CPU cannot run: the same version from a lower index is no upgrade, and nothing compares installed variants with the CPU (no warning either)',
+    tracker: APT_VARIANTS_DECIDED,
+    expires: EXPIRES,
+    scenarios: ['moved-to-older-cpu'],
+    drivers: ['apt'],
+    levels: atLeast('v2'),
+    explains: [deviation.notRunnable('sigill', 'lgmove', 'upgrade'), deviation.installedArch('lgmove', 'distro-sync'), deviation.notRunnable('sigill', 'lgmove', 'distro-sync')],
+  }),
+  defineKnownIssue({
+    id: 'apt-test-table-v2-without-sse3',
+    reason: "apt's own varianttable (its test table, the only one readable here) lists no pni in its amd64v2 row: on a v2 CPU without SSE3 apt enables amd64v2 where the psABI and glibc say x86-64 (v1)",
+    tracker: APT_TEST_TABLE_V2,
+    expires: EXPIRES,
+    scenarios: ['detection'],
+    targets: ['v2-sse3'],
+    explains: [deviation.detectedArch('apt-test-table')],
+  }),
+  defineKnownIssue({
+    id: 'apt-overlay-auto-never-selects',
+    reason: 'an overlay variant index (hashed in Release, not listed in Architectures) under APT::Architecture-Variants "auto" is never preferred: apt orders versions by the configured list, which holds the literal word "auto", so the amd64 build wins',
+    tracker: APT_VARIANT_ORDER_LITERAL,
+    expires: EXPIRES,
+    scenarios: ['apt-standalone-vs-overlay'],
+    drivers: ['apt'],
+    levels: atLeast('v2'),
+    explains: [deviation.installedArch('lgaoverlay', 'install')],
+  }),
+  defineKnownIssue({
+    id: 'apt-explicit-variant-no-cpu-check',
+    reason: 'APT::Architecture-Variants "amd64v3" enables the v3 index with no look at the CPU (only "auto" reads the varianttable): a v3 build is installed on a CPU below v3 and dies of SIGILL',
+    tracker: APT_EXPLICIT_NO_CPU_CHECK,
+    expires: EXPIRES,
+    scenarios: ['apt-explicit-variant-lower-cpu'],
+    drivers: ['apt'],
+    levels: below('v3'),
+    explains: [deviation.installedArch('lgaexplicit', 'install'), deviation.notRunnable('sigill', 'lgaexplicit', 'install')],
+  }),
 ];
 
 export const KNOWN_ISSUES: readonly KnownIssue[] = [
@@ -302,4 +482,6 @@ export const KNOWN_ISSUES: readonly KnownIssue[] = [
   }),
   ...hwcapsPatternIssues(),
   ...auditIssues(),
+  ...PACMAN_ISSUES,
+  ...APT_ISSUES,
 ];

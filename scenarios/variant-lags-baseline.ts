@@ -8,7 +8,7 @@ export default defineScenario({
   id: 'variant-lags-baseline',
   title: 'A variant build that lags behind the baseline does not hold the machine back',
   tags: ['install', 'stale'],
-  drivers: ['dnf5', 'zypper'],
+  drivers: ['dnf5', 'zypper', 'apt'],
   repos: { main: [...variants('lglag', '1.0', ['x86_64', 'x86_64_v3']), ...variants('lglag', '1.1', ['x86_64'])] },
   steps: [enable('main'), install('lglag').expect({ installed: { lglag: best }, current: ['lglag'], runs: ['lglag'] })],
 });

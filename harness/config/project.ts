@@ -9,7 +9,7 @@ import { knownIssueProblems, offeredBy, planProblems } from '../plan/validate-pl
 import { readAttachedRepos, type AttachRequest } from '../repos/attach.js';
 import type { AttachedRepo } from '../repos/catalog.js';
 import { attached } from '../scenario/api.js';
-import type { RepoSpec, Scenario } from '../scenario/types.js';
+import type { DriverName, RepoFormat, RepoSpec, Scenario } from '../scenario/types.js';
 import { validateScenarios } from '../scenario/validate.js';
 import { fixtureAuditSource, variantAuditScenarios } from '../scenario/variant-audit.js';
 import type { ImageRequest } from '../run/prepare-image.js';
@@ -77,6 +77,9 @@ function auditSettings(config: boolean | VariantAuditConfig | undefined, flags: 
   return { ...base, ...(flags.packages?.length ? { packages: flags.packages } : {}), ...(flags.sample !== undefined ? { sample: flags.sample } : {}) };
 }
 
+/** The drivers a variant audit runs with for each kind of repository. */
+const AUDIT_DRIVERS: Readonly<Record<RepoFormat, readonly DriverName[]>> = { 'rpm-md': ['dnf5', 'zypper'], apt: ['apt'], pacman: ['pacman'] };
+
 /** The audit of the attached repositories (those named, or all), or of the fixture repositories when none is attached. */
 function auditScenarios(settings: VariantAuditConfig, repos: readonly AttachedRepo[], catalog: readonly Scenario[]): Scenario[] {
   const chosen = settings.repos ? repos.filter((r) => settings.repos!.includes(r.name)) : repos;
@@ -85,7 +88,13 @@ function auditScenarios(settings: VariantAuditConfig, repos: readonly AttachedRe
   let result;
   if (chosen.length > 0) {
     const specs: Record<string, RepoSpec> = Object.fromEntries(chosen.map((r) => [r.name, attached(r.name)]));
-    result = variantAuditScenarios({ repos: specs, packages: chosen.flatMap((r) => r.metadata.packages) }, options);
+    // The drivers that read the repositories' kind: dnf5 and zypper for rpm-md, apt, pacman.
+    const formats = [...new Set(chosen.map((r) => r.metadata.format))];
+    if (formats.length > 1 && !settings.drivers) {
+      throw new UsageError(`variant audit: the attached repositories are of different kinds (${chosen.map((r) => `${r.name}: ${r.metadata.format}`).join(', ')}); audit one kind at a time with variantAudit.repos`);
+    }
+    const drivers = settings.drivers ?? AUDIT_DRIVERS[formats[0]!];
+    result = variantAuditScenarios({ repos: specs, packages: chosen.flatMap((r) => r.metadata.packages) }, { ...options, drivers });
   } else {
     const fixtures = fixtureAuditSource(catalog);
     result = variantAuditScenarios({ repos: fixtures.repos, packages: fixtures.builds.map((b) => ({ name: b.name, epoch: 0, version: b.version, release: b.release ?? '1', arch: b.arch })) }, options);

@@ -6,7 +6,7 @@
 // updates exist). Its configuration is the distribution's own: Debian's, like Fedora's,
 // sets skip_if_unavailable=True, so a repository that fails to load is skipped with
 // exit 0 — the harness reads the tool's view of its repositories to catch that.
-import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, setUpBy, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, setUpBy, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 import type { PinSpec, Refusal } from '../scenario/types.js';
 import { VARIANT_ARCHES } from '../levels/arch.js';
 
@@ -41,6 +41,7 @@ export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver
   const base = (releasever = DEFAULT_RELEASEVER) => ['dnf5', '-y', `--releasever=${releasever}`, ...DNF5_LAYOUT, '--setopt=install_weak_deps=False'];
   return {
   name: 'dnf5',
+  ...RPM_DATABASE,
   solver: true,
   configureRepos: (repos) => ({
     // Exactly the enabled repositories, in the one file of the one directory dnf5 reads:
@@ -54,16 +55,13 @@ export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver
   repoView: (releasever = DEFAULT_RELEASEVER) => ({
     argv: ['dnf5', `--releasever=${releasever}`, ...DNF5_LAYOUT, '--setopt=disable_excludes=*', 'repoquery', '--available', '--queryformat', '%{repoid} %{name} %{epoch} %{version}-%{release} %{arch}\\n'],
   }),
-  parseRepoView: (stdout) => {
-    const view = new Map<string, string[]>();
-    for (const line of stdout.split('\n')) {
-      const m = /^(\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(line.trim());
-      if (!m) continue;
-      if (!view.has(m[1]!)) view.set(m[1]!, []);
-      view.get(m[1]!)!.push(nevraOf(m[2]!, m[3]!, m[4]!, m[5]!));
-    }
-    return view;
-  },
+  parseRepoView: (stdout) =>
+    repoViewOf(
+      stdout.split('\n').flatMap((line) => {
+        const m = /^(\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(line.trim());
+        return m ? [[m[1]!, nevraOf(m[2]!, m[3]!, m[4]!, m[5]!)] as const] : [];
+      }),
+    ),
   // install-new-recommends: dnf5 has no command that installs what newly recommends or
   // supplements the installed system (`install`/`upgrade` weigh only the weak
   // dependencies of what they change), so a scenario with that step cannot run here.
@@ -89,7 +87,6 @@ export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver
   // --debugsolver: libsolv's testcase of the goal (dnf5(8)); the transaction still runs.
   solverCase: (command, dir) => ({ command: { ...command, argv: [...command.argv, '--debugsolver', `--setopt=debugdir=${dir}`] }, testcaseDir: `${dir}/packages` }),
   judge: (purpose, output: CommandOutput): Judgement => {
-    const text = `${output.stdout}\n${output.stderr}`;
     switch (purpose) {
       case 'list-updates':
         return mustSucceed(output, [0, 100]);
@@ -100,6 +97,7 @@ export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver
         return mustSucceed(output, [0], setUpBy(purpose));
       case 'operation': {
         if (output.exitCode === 0) return { kind: 'ok' };
+        const text = `${output.stdout}\n${output.stderr}`;
         if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
         // 1 with a broken setup, 2 (bad arguments): the harness's command or files.
         if (output.exitCode === 1 || output.exitCode === 2) return { kind: 'error', message: `dnf5 exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };

@@ -4,7 +4,8 @@
 // the tool's own message gives), the tool broken (a crash, an exit status outside the
 // contract: the product's failure) or an error (what the harness set up did not hold).
 // Pure: the cell runner executes them.
-import type { Operation, PinSpec, Refusal } from '../scenario/types.js';
+import type { ArchSetting, DriverName, Operation, PinSpec, Refusal } from '../scenario/types.js';
+export { REPO_FORMATS, type RepoFormat } from '../scenario/types.js';
 import type { DetectorName } from '../levels/detectors.js';
 
 /** What a driver needs to know of the guest it runs in, beyond the tool itself. */
@@ -34,6 +35,8 @@ export interface RepoRef {
   readonly id: string;
   /** Absolute path in the guest; may contain $releasever, which the tool expands. */
   readonly path: string;
+  /** An apt repository's suite and components (from its Release file); rpm-md and pacman repositories have none. */
+  readonly apt?: { readonly suite: string; readonly components: readonly string[] };
 }
 
 /**
@@ -63,15 +66,25 @@ export interface CommandOutput {
 }
 
 export interface PackageDriver {
-  readonly name: 'dnf5' | 'zypper' | 'rpm';
+  readonly name: DriverName;
+  /** Reads the installed set from the tool's own database (a query: it must succeed). */
+  readonly installedQuery: GuestCommand;
+  /** The installed set, as sorted NAME-[EPOCH:]VERSION-RELEASE.ARCH (levelgate's arch words: x86_64_v3 for amd64v3). */
+  parseInstalled(stdout: string): string[];
+  /**
+   * Arches whose every build in an enabled repository the tool's view must show: a tool
+   * may hide builds of arches it does not take on this CPU (libzypp drops them from its
+   * pool as it loads; apt reads a variant's index instead of the base one).
+   */
+  alwaysShows(arch: string): boolean;
   /** Whether the tool has repositories and a solver (plain rpm has neither). */
   readonly solver: boolean;
   /** Commands that leave exactly these repositories enabled, ending with the tool loading them (a failure there is an error). */
   configureRepos(repos: readonly RepoRef[], releasever?: string): { readonly commands: readonly GuestCommand[]; readonly refresh?: GuestCommand };
   /** A query of the tool's own view of its enabled repositories: every package each offers. */
   repoView(releasever?: string): GuestCommand;
-  /** repo id → the packages the tool sees in it, as NAME-[EPOCH:]VERSION-RELEASE.ARCH. */
-  parseRepoView(stdout: string): Map<string, string[]>;
+  /** repo id → the packages the tool sees in it, as NAME-[EPOCH:]VERSION-RELEASE.ARCH (`repos`: the enabled ones, for tools that name a repository by its location). */
+  parseRepoView(stdout: string, repos: readonly RepoRef[]): Map<string, string[]>;
   /** The command for an operation, or undefined when the tool has none (plain rpm has no solver). */
   operation(op: Operation, packages: readonly string[], releasever?: string): GuestCommand | undefined;
   installFile(file: string): GuestCommand;
@@ -79,8 +92,8 @@ export interface PackageDriver {
   releaseUpgrade(releasever: string): GuestCommand | undefined;
   listUpdates(releasever?: string): GuestCommand | undefined;
   parseUpdates(stdout: string): string[];
-  /** The tool's documented override of the machine's arch, or undefined where it has none. */
-  overrideArch(arch: string): readonly GuestCommand[] | undefined;
+  /** The tool's documented override of the machine's arch ('default': back to the tool's own setting), or undefined where it has none. */
+  overrideArch(arch: ArchSetting): readonly GuestCommand[] | undefined;
   /** The detector of the machine's level this tool uses (harness/levels/detectors.ts). */
   readonly detector: DetectorName;
   /** How a user pins a package to an arch with this tool; undefined where it has no way (the loader refuses the step). */
@@ -122,6 +135,14 @@ export function lastLines(text: string, n = 3): string {
     .join(' | ');
 }
 
+/** What every rpm-database driver shares: the installed set read with rpm -qa, and the builds its view always shows. */
+export const RPM_DATABASE = {
+  installedQuery: QUERY_INSTALLED,
+  parseInstalled,
+  // Baseline and noarch builds are in every rpm tool's pool, whatever the CPU.
+  alwaysShows: (arch: string) => arch === 'noarch' || arch === 'x86_64',
+} as const;
+
 /**
  * A query or configuration command: ok on an exit status in `okStatuses`. A crash is
  * the tool broken; another status is `otherwise`: the tool broken for its own queries,
@@ -129,6 +150,7 @@ export function lastLines(text: string, n = 3): string {
  */
 export function mustSucceed(output: CommandOutput, okStatuses: readonly number[] = [0], otherwise: 'broken' | 'error' = 'broken'): Judgement {
   if (output.signal) return { kind: 'broken', message: `killed by ${output.signal}` };
+
   if (output.exitCode !== null && okStatuses.includes(output.exitCode)) return { kind: 'ok' };
   return { kind: otherwise, message: `exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
 }
@@ -145,4 +167,38 @@ export function outsideContract(tool: string, output: CommandOutput, contract: s
 /** The first refusal reason whose pattern matches the output. */
 export function refusalIn(text: string, patterns: readonly (readonly [RegExp, Refusal])[]): Refusal | undefined {
   return patterns.find(([re]) => re.test(text))?.[1];
+}
+
+/** What a tool's exit statuses mean for a package operation: which statuses are refusals, which messages say why, which mean the harness or guest is broken. */
+export interface OperationContract {
+  readonly refusedStatuses: readonly number[];
+  readonly refusals: readonly (readonly [RegExp, Refusal])[];
+  /** Messages that turn a refusal status into an error (a repository or file that could not be read, a full disk). */
+  readonly broken: RegExp;
+}
+
+/**
+ * Judges a package operation's ending by its tool's contract: 0 ok; a refusal status
+ * refused (with the reason its message gives), or an error when the message says a
+ * repository or file the harness set up could not be read; a crash or any other status
+ * the tool broken (the product's failure, never retried).
+ */
+export function judgeOperation(tool: string, output: CommandOutput, contract: OperationContract): Judgement {
+  if (output.exitCode === 0 && !output.signal) return { kind: 'ok' };
+  const text = `${output.stdout}\n${output.stderr}`;
+  if (!output.signal && output.exitCode !== null && contract.refusedStatuses.includes(output.exitCode)) {
+    if (contract.broken.test(text)) return { kind: 'error', message: `${tool} exit status ${output.exitCode}: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
+    return { kind: 'refused', reason: refusalIn(text, contract.refusals), message: lastLines(output.stderr || output.stdout) };
+  }
+  return outsideContract(tool, output, ['0', ...contract.refusedStatuses].join(' or '));
+}
+
+/** A repository view from (repository id, NEVRA) pairs, in the order seen. */
+export function repoViewOf(entries: Iterable<readonly [string, string]>): Map<string, string[]> {
+  const view = new Map<string, string[]>();
+  for (const [repo, nevra] of entries) {
+    if (!view.has(repo)) view.set(repo, []);
+    view.get(repo)!.push(nevra);
+  }
+  return view;
 }

@@ -2,13 +2,13 @@
 // No package operation (install by name, install-new-recommends...) exists without a solver.
 // Exit status 0 or 1 (rpm(8)); the message says why it refused.
 import path from 'node:path';
-import { lastLines, mustSucceed, outsideContract, refusalIn, setUpBy, type Judgement, type PackageDriver } from './driver.js';
+import { judgeOperation, mustSucceed, RPM_DATABASE, setUpBy, type Judgement, type PackageDriver } from './driver.js';
 import type { Refusal } from '../scenario/types.js';
 
-/** rpm's messages (lib/rpmprob.c) for each refusal. */
 /** rpm's platform file: its first line replaces the detected platform. */
 export const RPM_PLATFORM_FILE = '/etc/rpm/platform';
 
+/** rpm's messages (lib/rpmprob.c) for each refusal. */
 const REFUSALS: readonly (readonly [RegExp, Refusal])[] = [
   [/is intended for a (?:different|\S+) architecture/, 'incompatible-arch'],
   [/conflicts with/, 'conflict'],
@@ -20,6 +20,7 @@ const BROKEN = /open of .* failed|cannot open Packages|failed to open|No space l
 
 export const rpm: PackageDriver = {
   name: 'rpm',
+  ...RPM_DATABASE,
   solver: false,
   configureRepos: () => ({ commands: [] }),
   repoView: () => ({ argv: ['true'] }),
@@ -32,20 +33,16 @@ export const rpm: PackageDriver = {
   // "install arch" of `rpm --showrc`: CPUID and XCR0.
   detector: 'rpm',
   // /etc/rpm/platform ("ARCH-VENDOR-OS") replaces the detected platform (rpmrc).
-  overrideArch: (arch) => [
-    { argv: ['mkdir', '-p', path.posix.dirname(RPM_PLATFORM_FILE)] },
-    { argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` },
-  ],
+  // 'default': without the file rpm detects the platform again.
+  overrideArch: (arch) =>
+    arch === 'default'
+      ? [{ argv: ['rm', '-f', RPM_PLATFORM_FILE] }]
+      : [
+          { argv: ['mkdir', '-p', path.posix.dirname(RPM_PLATFORM_FILE)] },
+          { argv: ['tee', RPM_PLATFORM_FILE], input: `${arch}-pc-linux\n` },
+        ],
   // rpm has no pin: a scenario that pins cannot run with it.
   pin: () => undefined,
   solverCase: () => undefined,
-  judge: (purpose, output): Judgement => {
-    if (purpose !== 'operation') return mustSucceed(output, [0], setUpBy(purpose));
-    if (output.exitCode === 0) return { kind: 'ok' };
-    const text = `${output.stdout}\n${output.stderr}`;
-    if (output.exitCode === 1 && !BROKEN.test(text)) return { kind: 'refused', reason: refusalIn(text, REFUSALS), message: lastLines(output.stderr || output.stdout) };
-    // 1 with a file or database the harness set up unreadable: the harness's problem.
-    if (output.exitCode === 1) return { kind: 'error', message: `rpm exit status 1: ${lastLines(output.stderr || output.stdout) || 'no output'}` };
-    return outsideContract('rpm', output, '0 or 1');
-  },
+  judge: (purpose, output): Judgement => (purpose === 'operation' ? judgeOperation('rpm', output, { refusedStatuses: [1], refusals: REFUSALS, broken: BROKEN }) : mustSucceed(output, [0], setUpBy(purpose))),
 };

@@ -7,7 +7,7 @@
 // (modalias) supplements included, with recommends on (zypp.conf's default). Exit statuses are zypper(8)'s: below 100 an error, 100 and
 // up information; 104 "capability not found"; 4 a problem reported by libzypp (a
 // solver problem, or a repository that failed).
-import { lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 import type { PinSpec, Refusal } from '../scenario/types.js';
 
 /** The only repository directory zypper reads in a cell: levelgate's, created by configureRepos. */
@@ -46,6 +46,7 @@ const REPO_FAILED = /Repository '[^']*' is invalid|Skipping repository|have not 
 
 export const zypper: PackageDriver = {
   name: 'zypper',
+  ...RPM_DATABASE,
   solver: true,
   configureRepos: (repos, releasever) => ({
     commands: [
@@ -57,21 +58,19 @@ export const zypper: PackageDriver = {
   }),
   repoView: (releasever) => ({ argv: [...BASE, ...releaseArgs(releasever), '--xmlout', 'search', '--details', '--type', 'package'] }),
   // <solvable status="not-installed" name="N" kind="package" edition="[E:]V-R" arch="A" repository="ALIAS"/>
-  parseRepoView: (stdout) => {
-    const view = new Map<string, string[]>();
-    for (const m of stdout.matchAll(/<solvable\b[^>]*>/g)) {
-      const attr = (name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(m[0])?.[1];
-      const repo = attr('repository');
-      const name = attr('name');
-      const edition = attr('edition');
-      const arch = attr('arch');
-      if (!repo || !name || !edition || !arch || repo === '(System Packages)') continue;
-      const e = /^(?:(\d+):)?(.+)$/.exec(edition)!;
-      if (!view.has(repo)) view.set(repo, []);
-      view.get(repo)!.push(nevraOf(name, e[1] ?? 0, e[2]!, arch));
-    }
-    return view;
-  },
+  parseRepoView: (stdout) =>
+    repoViewOf(
+      [...stdout.matchAll(/<solvable\b[^>]*>/g)].flatMap((m) => {
+        const attr = (name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(m[0])?.[1];
+        const repo = attr('repository');
+        const name = attr('name');
+        const edition = attr('edition');
+        const arch = attr('arch');
+        if (!repo || !name || !edition || !arch || repo === '(System Packages)') return [];
+        const e = /^(?:(\d+):)?(.+)$/.exec(edition)!;
+        return [[repo, nevraOf(name, e[1] ?? 0, e[2]!, arch)] as const];
+      }),
+    ),
   operation: (op, packages, releasever) => {
     const args = [...BASE, ...releaseArgs(releasever)];
     switch (op) {
@@ -97,10 +96,14 @@ export const zypper: PackageDriver = {
   // libzypp upgrades uname's x86_64 to the level CPUID shows (`zypper system-architecture`).
   detector: 'libzypp',
   // zypp.conf(5): "arch = ..." in [main] overrides the detected architecture (Debian ships no zypp.conf).
-  overrideArch: (arch) => [
+  // ('default' would have to take the line out of zypp.conf again: not offered.)
+  overrideArch: (arch) =>
+    arch === 'default'
+      ? undefined
+      : [
     { argv: ['mkdir', '-p', ZYPP_CONF_DIR] },
     { argv: ['tee', '-a', `${ZYPP_CONF_DIR}/zypp.conf`], input: `\n[main]\narch = ${arch}\n` },
-  ],
+        ],
   // zypper can lock a package but not one arch of it ("not possible to create a complex
   // lock with arch rule with zypper means", libzypp PoolQuery.cc): the lock holds the
   // installed package as it is, arch and version.

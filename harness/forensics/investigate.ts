@@ -12,6 +12,8 @@ import { explainBytes, hexBytes, offsetFromLoadSegment, type Explanation } from 
 import { forensicsLine, ownersLabel, type ForensicsRecord, type RefusalRecord, type TrapRecord } from './record.js';
 import { isFileMapping, mappingAt, parseSigillRecord, SIGILL_RECORD_DIR, type SigillRecord } from './sigill-record.js';
 import type { GlibcRefusal, TrapLine } from './trap-line.js';
+import { installedFilesNamed, packageOwners } from './package-owner.js';
+export { nevraOf } from './package-owner.js';
 
 export type GuestExec = (argv: readonly string[]) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
 
@@ -30,34 +32,11 @@ async function readAt(exec: GuestExec, file: string, offset: number, length: num
   return bytes.length ? bytes : undefined;
 }
 
-/** "NAME-[EPOCH:]VERSION-RELEASE.ARCH", as the installed set spells it (the epoch only when not 0). */
-export function nevraOf(line: string): string | undefined {
-  const [name, epoch, vra] = line.trim().split(' ');
-  if (!name || !epoch || !vra) return undefined;
-  return `${name}-${epoch === '0' || epoch === '(none)' ? '' : `${epoch}:`}${vra}`;
-}
-
-/** Every package that owns `file`: rpm's (each line of `rpm -qf`), else dpkg's ("NAME (dpkg)"). */
-export async function ownersOf(exec: GuestExec, file: string): Promise<string[]> {
-  const r = await exec(['rpm', '-qf', '--qf', '%{NAME} %{EPOCHNUM} %{VERSION}-%{RELEASE}.%{ARCH}\\n', file]);
-  const rpm = r.exitCode === 0 ? r.stdout.split('\n').flatMap((l) => nevraOf(l) ?? []) : [];
-  if (rpm.length) return [...new Set(rpm)];
-  const d = await exec(['dpkg-query', '-S', file]);
-  if (d.exitCode !== 0) return [];
-  // "bash: /usr/bin/bash", "pkg-a, pkg-b: /usr/share/x"; diversions are not owners.
-  const names = d.stdout.split('\n').flatMap((l) => {
-    const colon = l.indexOf(': ');
-    return colon > 0 && !l.startsWith('diversion by') && l.slice(colon + 2).trim() === file ? l.slice(0, colon).split(', ') : [];
-  });
-  return [...new Set(names)].map((n) => `${n} (dpkg)`);
-}
+/** Every package that owns `file`, in rpm's, dpkg's or pacman's database (package-owner.ts). */
+export const ownersOf = (exec: GuestExec, file: string): Promise<string[]> => packageOwners(exec, file);
 
 /** Every installed file whose basename is `name` (the kernel prints only the basename). */
-async function installedNamed(exec: GuestExec, name: string): Promise<string[]> {
-  const r = await exec(['rpm', '-qa', '--qf', '[%{FILENAMES}\\n]']);
-  if (r.exitCode !== 0) return [];
-  return [...new Set(r.stdout.split('\n').filter((f) => f && path.posix.basename(f) === name))];
-}
+const installedNamed = (exec: GuestExec, name: string): Promise<string[]> => installedFilesNamed(exec, name);
 
 /** The record the core handler wrote for the thread `tid`, if it wrote one. */
 async function sigillRecord(exec: GuestExec, tid: number): Promise<SigillRecord | undefined> {

@@ -11,7 +11,7 @@ export interface TrapRecord {
   readonly ip: number;
   /** The owner's NAME-[EPOCH:]VERSION-RELEASE.ARCH (ownersLabel(owners)): "(no package)", or "ambiguous (…)" when several own the file. */
   readonly package: string;
-  /** Every package that owns the file: rpm's NEVRAs, else dpkg's "NAME (dpkg)". */
+  /** Every package that owns the file: rpm's NEVRAs, else dpkg's or pacman's "NAME-VERSION.ARCH (dpkg)" / "(pacman)". */
   readonly owners: readonly string[];
   /**
    * How the file was found: from the dying process's own mapping of the ip (the core

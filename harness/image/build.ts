@@ -13,6 +13,9 @@ import { acquireLock, cacheRoot, exists, publishDirectory, writeJson } from './c
 import { assembleBootSector, writeBochsBootDisk, type BochsBootLayout } from './bochs-boot-disk.js';
 import { extractVmlinux } from './kernel.js';
 import { moduleClosure, moduleName, parseModulesDep, stripModuleSignature } from './modules.js';
+import { APT_VARIANTS_FILE, DPKG_IMAGE_LIST } from '../drivers/apt.js';
+import { PACMAN_CONF, PACMAN_OPTIONS_FILE, pacmanArchitecture, pacmanConf } from '../drivers/pacman.js';
+import { APT_TEST_VARIANTTABLE } from '../levels/detectors.js';
 import { defaultRecipe, guestSourcePath, recipeDigest, type ImageRecipe } from './recipe.js';
 
 export interface ImageManifest {
@@ -238,6 +241,8 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     );
   });
 
+  await timedStep(log, 'configure apt (varianttable, "auto" variants) and pacman (Architecture = auto, no repositories)', () => configureAptAndPacman(root));
+
   await timedStep(log, 'build the initramfs (busybox, boot modules, init)', async () => {
     const initramfs = path.join(staging, 'initramfs');
     for (const d of ['bin', 'modules', 'proc', 'sys', 'dev', 'newroot']) await mkdir(path.join(initramfs, d), { recursive: true });
@@ -281,8 +286,11 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
   );
   await chmod(path.join(out, FILES.bochsBootDisk), 0o444);
 
-  const packages = await timedStep(log, 'record package versions', async () => {
+  const packages = await timedStep(log, 'record package versions (and the image\'s dpkg packages for the apt driver)', async () => {
     const listing = await run('chroot', [root, 'dpkg-query', '-W', '-f=${Package}\t${Version}\n'], opts);
+    // What the apt driver's installed set leaves out: the Debian system the guest runs on.
+    const own = await run('chroot', [root, 'dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Package} ${Version} ${Architecture} ${Architecture-Variant}\n'], opts);
+    await writeFile(path.join(root, DPKG_IMAGE_LIST.slice(1)), own.split('\n').flatMap((l) => (l.startsWith('ii') ? [`${l.slice(l.indexOf('|') + 1)}\n`] : [])).join(''));
     return Object.fromEntries(listing.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
   });
 
@@ -312,4 +320,24 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
   await mkdir(path.dirname(target), { recursive: true });
   if (!(await publishDirectory(out, target))) log(`image ${digest} was published by another build meanwhile; using it`);
   log(`image ${digest} ready in ${manifest.buildSeconds} s: ${target}`);
+}
+
+/**
+ * apt reads the psABI varianttable (Debian's dpkg ships none) with "auto" variants, the
+ * guest's /proc/cpuinfo deciding; apt's own test table sits beside it for its detector.
+ * Downloads run as root (the fixtures' files are root's). pacman gets a pacman.conf
+ * with no repository and `Architecture = auto` in the options file an override rewrites.
+ */
+async function configureAptAndPacman(root: string): Promise<void> {
+  await copyFile(guestSourcePath('varianttable'), path.join(root, 'usr/share/dpkg/varianttable'));
+  await mkdir(path.join(root, path.dirname(APT_TEST_VARIANTTABLE).slice(1)), { recursive: true });
+  await copyFile(guestSourcePath('apt-test-varianttable'), path.join(root, APT_TEST_VARIANTTABLE.slice(1)));
+  await writeFile(path.join(root, APT_VARIANTS_FILE.slice(1)), '// levelgate: variants chosen by the varianttable and /proc/cpuinfo\nAPT::Architecture-Variants "auto";\n');
+  await writeFile(
+    path.join(root, 'etc/apt/apt.conf.d/01levelgate'),
+    '// levelgate: file: repositories of root-owned fixtures; no translations to fetch\nAPT::Sandbox::User "root";\nAcquire::Languages "none";\n',
+  );
+  await mkdir(path.join(root, path.dirname(PACMAN_OPTIONS_FILE).slice(1)), { recursive: true });
+  await writeFile(path.join(root, PACMAN_OPTIONS_FILE.slice(1)), pacmanArchitecture('default')!);
+  await writeFile(path.join(root, PACMAN_CONF.slice(1)), pacmanConf([]));
 }

@@ -23,7 +23,7 @@ export interface ImageRecipe {
 }
 
 /** Sources compiled or copied into the image: part of the digest. */
-export const GUEST_SOURCES = ['agent.c', 'canary.c', 'initramfs-init.sh', 'fetch-kernel.sh', 'bochs-boot.S'] as const;
+export const GUEST_SOURCES = ['agent.c', 'canary.c', 'initramfs-init.sh', 'fetch-kernel.sh', 'bochs-boot.S', 'varianttable', 'apt-test-varianttable'] as const;
 
 export function guestSourcePath(name: (typeof GUEST_SOURCES)[number]): string {
   // Sources live beside the TypeScript sources; compiled code runs from dist/harness/image.
@@ -33,10 +33,13 @@ export function guestSourcePath(name: (typeof GUEST_SOURCES)[number]): string {
 export function defaultRecipe(env: NodeJS.ProcessEnv = process.env): ImageRecipe {
   return {
     name: 'default',
-    // sid: rpm 6.1 (level-aware), dnf5 5.4, zypper 1.14.101 / libzypp 17.38 (domain.md §4).
+    // sid: rpm 6.1 (level-aware), dnf5 5.4, zypper 1.14.101 / libzypp 17.38 (domain.md §4);
+    // apt 3.3 (Ubuntu's architecture variants) with apt-utils' apt-ftparchive and dpkg-deb
+    // for the .deb fixtures; pacman 7.1 with makepkg (repo-add), bsdtar and zstd for the
+    // pacman fixtures (domain.md §8).
     suite: 'sid',
     mirror: env.LEVELGATE_MIRROR ?? 'http://deb.debian.org/debian',
-    packages: ['rpm', 'dnf5', 'zypper', 'createrepo-c', 'kmod', 'mount', 'procps', 'busybox-static'],
+    packages: ['rpm', 'dnf5', 'zypper', 'createrepo-c', 'apt', 'apt-utils', 'pacman-package-manager', 'makepkg', 'libarchive-tools', 'zstd', 'kmod', 'mount', 'procps', 'busybox-static'],
     kernelPackage: 'linux-image-amd64',
     bootModules: ['virtio_blk', 'ext4'],
     ataBootModules: ['ata_piix', 'sd_mod', 'ext4'],

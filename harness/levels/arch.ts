@@ -53,3 +53,28 @@ export function atLeast(level: LevelName): LevelName[] {
 export function below(level: LevelName): LevelName[] {
   return LEVEL_NAMES.slice(0, levelIndex(level));
 }
+
+/**
+ * Debian's words for an arch: `Architecture:` (amd64, or all for noarch) and, for a
+ * level variant, `Architecture-Variant:` (amd64v2..amd64v4), as Ubuntu's apt and dpkg
+ * write them.
+ */
+export function debianArchOf(arch: RpmArch): { readonly architecture: 'amd64' | 'all'; readonly variant?: string } {
+  if (arch === 'noarch') return { architecture: 'all' };
+  const level = archLevel(arch);
+  return level && level !== 'v1' ? { architecture: 'amd64', variant: `amd64${level}` } : { architecture: 'amd64' };
+}
+
+/** levelgate's arch word for a Debian package: all → noarch, amd64 → x86_64, variant amd64v3 → x86_64_v3 (amd64v1 is amd64); other arches as Debian names them. */
+export function archOfDebian(architecture: string, variant = ''): string {
+  if (architecture === 'all') return 'noarch';
+  if (architecture !== 'amd64') return architecture;
+  const m = /^amd64(v[2-4])$/.exec(variant.trim());
+  return m ? `x86_64_${m[1]}` : 'x86_64';
+}
+
+/** pacman's arch word for a build: `any` for noarch, the rpm word otherwise (CachyOS labels x86_64_v3, as rpm does). */
+export const pacmanArchOf = (arch: RpmArch): string => (arch === 'noarch' ? 'any' : arch);
+
+/** levelgate's arch word for a pacman package (`any` → noarch). */
+export const archOfPacman = (arch: string): string => (arch === 'any' ? 'noarch' : arch);

@@ -8,13 +8,22 @@
 // - glibc: the loader's glibc-hwcaps (CPUID, XCR0 and its own rules);
 // - rpm: rpm's install arch (CPUID plus XCR0, `rpm --showrc`);
 // - libzypp: zypper's system architecture (CPUID);
-// - dnf5-arch, dnf5-basearch: dnf5's $arch and $basearch (uname).
+// - dnf5-arch, dnf5-basearch: dnf5's $arch and $basearch (uname);
+// - apt-variants: the variants apt enables under APT::Architecture-Variants (the
+//   image's "auto": the psABI varianttable against /proc/cpuinfo's flags);
+// - apt-test-table: the same with apt's own test table (test/integration/varianttable),
+//   whose v2 row lacks pni (SSE3);
+// - pacman-arch: pacman's Architecture (`auto` is uname -m).
 import type { GuestCommand } from '../drivers/driver.js';
 import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuinfoFlags } from './detect.js';
 import { LEVELS, type CpuidBit, type Feature, type LevelName } from './table.js';
 import { signalName } from '../util/signals.js';
 
-export const DETECTORS = ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch'] as const;
+export const DETECTORS = ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch', 'apt-variants', 'apt-test-table', 'pacman-arch'] as const;
+/** The detectors that are a package manager's own idea of the arch: facts show their answer in the tool's words. */
+const TOOL_DETECTORS: readonly DetectorName[] = ['rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch', 'apt-variants', 'apt-test-table', 'pacman-arch'];
+/** apt's own test table in the guest image (harness/image/guest/apt-test-varianttable). */
+export const APT_TEST_VARIANTTABLE = '/usr/share/levelgate/apt-test-varianttable';
 export type DetectorName = (typeof DETECTORS)[number];
 
 export interface DetectorReading {
@@ -59,6 +68,10 @@ export function detectionCommand(releasever = 'sid'): GuestCommand {
     's rpm; t rpm "^install arch" rpm --showrc',
     's libzypp; t zypper "" zypper --non-interactive --no-refresh system-architecture',
     `s dnf5; t dnf5 "^(arch|basearch) =" dnf5 --releasever=${releasever} --dump-variables`,
+    // apt-get check builds no cache it does not need; Debug::Acquire::Variants prints what "auto" decided and why.
+    's apt-variants; t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1',
+    `s apt-test-table; t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1 -o APT::Architecture-Variants=auto -o Dir::dpkg::varianttable=${APT_TEST_VARIANTTABLE}`,
+    's pacman-arch; t pacman-conf "" pacman-conf Architecture',
     'true',
   ].join('\n');
   return { argv: ['sh', '-c', script] };
@@ -105,10 +118,42 @@ export function levelOfFeatures(has: (f: Feature) => boolean | undefined): { lev
   return { level, missing: [] };
 }
 
-/** The level an rpm arch name means ("x86_64_v3" → v3, "x86_64"/"amd64" → v1). */
+/** The level an rpm arch name means ("x86_64_v3" → v3, "x86_64"/"amd64" → v1; Ubuntu's "amd64v3" → v3). */
 export function levelOfArch(arch: string): LevelName | null {
   if (arch === 'x86_64' || arch === 'amd64') return 'v1';
+  const variant = /^amd64(v[1-4])$/.exec(arch);
+  if (variant) return variant[1] as LevelName;
   return LEVELS.find((l) => l.rpmArch === arch)?.name ?? null;
+}
+
+/** The highest level among arch words (apt's enabled variants, pacman's Architecture list); null when none names a level. */
+function highestLevel(arches: readonly string[]): LevelName | null {
+  const levels = arches.map(levelOfArch).filter((l): l is LevelName => l !== null);
+  return levels.sort().at(-1) ?? null;
+}
+
+/**
+ * apt's answer ("variant auto: amd64v3: missing: fma", "Variants enabled: amd64v2
+ * amd64v1"): the highest variant enabled; none enabled is amd64 alone, v1. An invalid
+ * setting is no answer.
+ */
+export function parseAptVariants(detector: DetectorName, text: string): DetectorReading | string {
+  const invalid = /^W: (Invalid value.*)$/m.exec(text)?.[1];
+  if (invalid) return `warned: ${invalid}`;
+  const enabled = /^Variants enabled:(.*)$/m.exec(text)?.[1];
+  if (enabled === undefined) return 'printed no variant list';
+  const variants = enabled.trim().split(/\s+/).filter(Boolean);
+  const missing = [...text.matchAll(/^variant auto: (\S+): missing: (.*)$/gm)].map((m) => `${m[1]} lacks ${m[2]!.trim()}`);
+  const level = highestLevel(variants) ?? 'v1';
+  const next = missing.find((m) => m.startsWith(`amd64v${Number(level.slice(1)) + 1} `));
+  return reading(detector, variants.join(' ') || 'none (amd64 only)', level, next ?? (variants.length ? undefined : 'no variant enabled: amd64 only'));
+}
+
+/** pacman-conf Architecture: one arch per line (x86_64, x86_64_v3...); the highest is the level pacman takes. */
+export function parsePacmanArch(text: string): DetectorReading | string {
+  const arches = text.split('\n').map((l) => l.trim()).filter((l) => /^x86_64(?:_v[2-4])?$/.test(l));
+  const level = highestLevel(arches);
+  return level ? reading('pacman-arch', arches.join(' '), level) : 'printed no x86_64 arch';
 }
 
 /** CPUID words as glibc prints them: features[0x0] is leaf 1, [0x1] leaf 7, [0x2] leaf 0x80000001; cpuid[0..3] are eax..edx. */
@@ -140,6 +185,9 @@ const COMMANDS: Readonly<Record<string, { readonly command: string; readonly abs
   rpm: { command: 'rpm --showrc', absent: 'rpm is not installed' },
   libzypp: { command: 'zypper system-architecture', absent: 'zypper is not installed' },
   dnf5: { command: 'dnf5 --dump-variables', absent: 'dnf5 is not installed' },
+  'apt-variants': { command: 'apt-get check -o Debug::Acquire::Variants=1', absent: 'apt is not installed' },
+  'apt-test-table': { command: "apt-get check with apt's test varianttable", absent: 'apt is not installed' },
+  'pacman-arch': { command: 'pacman-conf Architecture', absent: 'pacman is not installed' },
 };
 
 /** "exit 139 (SIGSEGV)": how a shell reports a command's ending (128 + N is death by signal N). */
@@ -238,12 +286,17 @@ export function parseDetection(stdout: string): DetectorReading[] {
       }),
     );
   }
+  readings.push(
+    readSection('apt-variants', 'apt-variants', parts, (text) => parseAptVariants('apt-variants', text)),
+    readSection('apt-test-table', 'apt-test-table', parts, (text) => parseAptVariants('apt-test-table', text)),
+    readSection('pacman-arch', 'pacman-arch', parts, parsePacmanArch),
+  );
   return readings;
 }
 
 /** One line for facts and messages: "cpuid v2, cpuinfo v2, glibc v2, rpm x86_64_v2, libzypp x86_64_v3 (…)". */
 export function describeReadings(readings: readonly DetectorReading[]): string {
-  return readings.map((r) => `${r.detector} ${r.failure ? `failed (${r.failure})` : r.level === null ? r.answer : ['rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch'].includes(r.detector) ? r.answer : r.level}`).join(', ');
+  return readings.map((r) => `${r.detector} ${r.failure ? `failed (${r.failure})` : r.level === null ? r.answer : TOOL_DETECTORS.includes(r.detector) ? r.answer : r.level}`).join(', ');
 }
 
 /** Asks every detector in a running guest (`exec` runs one command there). */

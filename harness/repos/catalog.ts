@@ -5,7 +5,8 @@ import path from 'node:path';
 import { nevraString, type AvailablePackage } from './available.js';
 import { readRepoMetadata, type RepoMetadata } from './repodata.js';
 import type { ProgramSpec, ResolvedRepo } from '../run/interpreter.js';
-import { kindOf, type PackageBuild, type Scenario } from '../scenario/types.js';
+import { fixtureRepoPath, kindOf, type PackageBuild, type RepoFormat, type Scenario } from '../scenario/types.js';
+import { UsageError } from '../util/errors.js';
 
 /** A repository the user attaches by name (`--repo NAME=DIR`, `repos:` in the configuration). */
 export interface AttachedRepo {
@@ -18,7 +19,7 @@ export interface AttachedRepo {
 /** Where fixture and attached repositories appear inside guests (read-only data disks). */
 export const GUEST_FIXTURES = '/mnt/fixtures';
 export const GUEST_ATTACHED = '/mnt/repos';
-export const guestFixturePath = (scenario: string, repo: string): string => `${GUEST_FIXTURES}/${scenario}/${repo}`;
+export const guestFixturePath = (scenario: string, repo: string, format: RepoFormat = 'rpm-md'): string => `${GUEST_FIXTURES}/${fixtureRepoPath(scenario, repo, format)}`;
 export const guestAttachedPath = (name: string): string => `${GUEST_ATTACHED}/${name}`;
 /** The repository id a package manager sees: a bare "main" would be dnf's [main] section. */
 export const repoId = (scenario: string, repo: string): string => `${scenario}-${repo.replaceAll('$releasever', 'releasever')}`;
@@ -63,12 +64,12 @@ export class RepoCatalog {
     return m;
   }
 
-  /** Host directory of a scenario's repository NAME (concrete: no $releasever). */
-  hostDir(scenario: Scenario, name: string): string | undefined {
+  /** Host directory of a scenario's repository NAME (concrete: no $releasever), in the format a driver reads (fixtures are published in each). */
+  hostDir(scenario: Scenario, name: string, format: RepoFormat = 'rpm-md'): string | undefined {
     const spec = scenario.repos[name];
     if (!spec) return undefined;
     if (spec.kind === 'attached') return this.#attached.get(spec.name)?.dir;
-    return this.#fixtureRoot ? path.join(this.#fixtureRoot, spec.path ?? path.join(scenario.id, name)) : undefined;
+    return this.#fixtureRoot ? path.join(this.#fixtureRoot, spec.path ?? fixtureRepoPath(scenario.id, name, format)) : undefined;
   }
 
   /**
@@ -76,32 +77,40 @@ export class RepoCatalog {
    * $releasever, each release's concrete repository is read. Missing content is an
    * error the loader reports before any guest boots.
    */
-  async resolve(scenario: Scenario): Promise<Map<string, ResolvedRepo>> {
+  async resolve(scenario: Scenario, format: RepoFormat = 'rpm-md'): Promise<Map<string, ResolvedRepo>> {
     const resolved = new Map<string, ResolvedRepo>();
     for (const [name, concrete] of concreteRepos(scenario)) {
       const byRelease = new Map<string | undefined, readonly AvailablePackage[]>();
+      let metadata: RepoMetadata | undefined;
       for (const [release, concreteName] of concrete) {
-        const dir = this.hostDir(scenario, concreteName);
-        if (dir) byRelease.set(release, (await this.metadataOf(dir)).packages);
+        const dir = this.hostDir(scenario, concreteName, format);
+        if (!dir) continue;
+        metadata = await this.metadataOf(dir);
+        if (metadata.format !== format) {
+          throw new UsageError(`scenario ${scenario.id}: repository ${concreteName} (${dir}) is ${metadata.format === 'rpm-md' ? 'an rpm-md' : `a ${metadata.format}`} repository; a driver reading ${format} cannot use it`);
+        }
+        byRelease.set(release, metadata.packages);
       }
       const spec = scenario.repos[name] ?? scenario.repos[concrete[0]![1]];
-      const guestPath = spec?.kind === 'attached' ? guestAttachedPath(spec.name) : spec?.path ? `${GUEST_FIXTURES}/${spec.path}` : guestFixturePath(scenario.id, name);
+      const guestPath = spec?.kind === 'attached' ? guestAttachedPath(spec.name) : spec?.path ? `${GUEST_FIXTURES}/${spec.path}` : guestFixturePath(scenario.id, name, format);
       resolved.set(name, {
-        // An attached repository has one id in every scenario, so its package-manager caches carry over.
-        id: spec?.kind === 'attached' ? spec.name : repoId(scenario.id, name),
+        // An attached repository has one id in every scenario, so its package-manager caches carry over;
+        // a pacman repository is named by its database (pacman.conf's section must match it).
+        id: metadata?.pacman?.db ?? (spec?.kind === 'attached' ? spec.name : repoId(scenario.id, name)),
         guestPath,
         packages: (release) => byRelease.get(name.includes('$releasever') ? release : undefined) ?? [],
+        ...(metadata?.apt ? { apt: metadata.apt } : {}),
       });
     }
     return resolved;
   }
 
   /** Every package file the scenario's repositories hold on the host, by NEVRA (as rpm -qa names it): what gate --audit audits. */
-  async packageFiles(scenario: Scenario): Promise<Map<string, string>> {
+  async packageFiles(scenario: Scenario, format: RepoFormat = 'rpm-md'): Promise<Map<string, string>> {
     const files = new Map<string, string>();
     for (const [, concrete] of concreteRepos(scenario)) {
       for (const [, concreteName] of concrete) {
-        const dir = this.hostDir(scenario, concreteName);
+        const dir = this.hostDir(scenario, concreteName, format);
         if (!dir) continue;
         for (const p of (await this.metadataOf(dir)).packages) files.set(nevraString(p), path.join(dir, p.location));
       }

@@ -9,8 +9,12 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { createHash } from 'node:crypto';
+import type { RepoFormat } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
+import { findAptReleases, readAptPackages } from './apt-metadata.js';
 import type { Evr } from './evr.js';
+import { findPacmanDatabases, readPacmanRepo } from './pacman-metadata.js';
 
 export interface RepoPackage extends Evr {
   readonly name: string;
@@ -23,9 +27,15 @@ export interface RepoPackage extends Evr {
 
 export interface RepoMetadata {
   readonly dir: string;
-  /** The repomd.xml revision: changes whenever the repository does. */
+  /** Which tools read it: createrepo_c's repodata, an apt archive, a pacman database. */
+  readonly format: RepoFormat;
+  /** The repomd.xml revision (an apt Release's or pacman database's digest): changes whenever the repository does. */
   readonly revision: string;
   readonly packages: readonly RepoPackage[];
+  /** An apt archive's suite and components (its first suite when it has several). */
+  readonly apt?: { readonly suite: string; readonly components: readonly string[] };
+  /** A pacman repository's database name: the section name pacman.conf must give it. */
+  readonly pacman?: { readonly db: string };
 }
 
 /** The primary file's path from repomd.xml; throws a UsageError naming the file when there is none. */
@@ -37,8 +47,8 @@ export async function primaryLocation(repoDir: string): Promise<{ href: string; 
   } catch {
     const isDir = await stat(repoDir).then((s) => s.isDirectory(), () => false);
     throw new UsageError(
-      isDir ? `${repoDir} is not a repository: it has no repodata/repomd.xml` : `${repoDir} does not exist or is not a directory`,
-      { hint: isDir ? `make its metadata with: createrepo_c ${repoDir}` : 'give the path of a directory with repodata/ (a createrepo_c tree)' },
+      isDir ? `${repoDir} is not a repository: it has no repodata/repomd.xml (rpm-md), dists/SUITE/Release (apt) or NAME.db (pacman)` : `${repoDir} does not exist or is not a directory`,
+      { hint: isDir ? `make its metadata with: createrepo_c ${repoDir} (or apt-ftparchive, or repo-add)` : 'give the path of a directory with repodata/ (createrepo_c), dists/ (apt) or a NAME.db (pacman)' },
     );
   }
   let href: string | undefined;
@@ -137,12 +147,29 @@ export async function readPrimary(file: string): Promise<RepoPackage[]> {
   return packages;
 }
 
-/** What the repository at `repoDir` offers, from its own metadata. */
+/** What the repository at `repoDir` offers, from its own metadata, whose kind decides the format: repodata/repomd.xml, dists/SUITE/Release, or NAME.db. */
 export async function readRepoMetadata(repoDir: string): Promise<RepoMetadata> {
+  const releases = await findAptReleases(repoDir);
+  if (releases.length > 0 && !(await exists(path.join(repoDir, 'repodata', 'repomd.xml')))) {
+    const { dir, release, text } = releases[0]!;
+    return { dir: repoDir, format: 'apt', revision: digestOf(text), packages: await readAptPackages(dir, release), apt: { suite: release.suite, components: release.components } };
+  }
+  if ((await findPacmanDatabases(repoDir)).size > 0 && !(await exists(path.join(repoDir, 'repodata', 'repomd.xml')))) {
+    const { db, packages } = await readPacmanRepo(repoDir);
+    return { dir: repoDir, format: 'pacman', revision: digestOf(packages.map((p) => `${p.name} ${p.version}-${p.release} ${p.arch}`).join('\n')), packages, pacman: { db } };
+  }
+  return readRpmMdMetadata(repoDir);
+}
+
+const exists = (file: string) => stat(file).then(() => true, () => false);
+const digestOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** What a createrepo_c repository offers (repodata/repomd.xml names the primary file). */
+async function readRpmMdMetadata(repoDir: string): Promise<RepoMetadata> {
   const { href, revision } = await primaryLocation(repoDir);
   const file = path.join(repoDir, href);
   if (!(await stat(file).then((s) => s.isFile(), () => false))) {
     throw new UsageError(`${path.join(repoDir, 'repodata', 'repomd.xml')} names ${href}, which is missing`, { hint: `rebuild the metadata: createrepo_c ${repoDir}` });
   }
-  return { dir: repoDir, revision, packages: await readPrimary(file) };
+  return { dir: repoDir, format: 'rpm-md', revision, packages: await readPrimary(file) };
 }

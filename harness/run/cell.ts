@@ -20,7 +20,7 @@ import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
 import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';
 import type { Cell } from '../plan/plan.js';
-import type { DriverName } from '../scenario/types.js';
+import { DRIVER_FORMAT, type DriverName } from '../scenario/types.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError } from '../util/errors.js';
@@ -193,7 +193,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   await mkdir(evidence, { recursive: true });
   const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
   try {
-    const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario), env.catalog.programsOf(cell.scenario)]);
+    const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario, DRIVER_FORMAT[cell.driver]), env.catalog.programsOf(cell.scenario)]);
     const sessionRequest: SessionRequest = {
       firstAccel: first,
       target: cell.target,
@@ -235,7 +235,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     );
     if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
     if (env.installAudit) {
-      const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario), env.installAudit, transcript.forensics);
+      const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario, DRIVER_FORMAT[cell.driver]), env.installAudit, transcript.forensics);
       transcript.steps.splice(0, transcript.steps.length, ...audited);
     }
     const judged = judgeCell(transcript.steps, live);
@@ -275,6 +275,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
           steps: transcript.steps,
           issues,
           catalog: env.catalog,
+          format: DRIVER_FORMAT[cell.driver],
           failingStep: failing.index,
           ...(replay.solverCase ? { solverCase: replay.solverCase } : {}),
           ...(replayProblem ? { problem: replayProblem } : {}),

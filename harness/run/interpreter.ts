@@ -8,7 +8,7 @@
 // that did not load or a step the driver cannot do is the harness's (CellError): the
 // cell is an error. The guest is an interface, so unit tests drive this with a fake.
 import type { PackageDriver, CommandPurpose, GuestCommand, Judgement, RepoRef } from '../drivers/driver.js';
-import { QUERY_INSTALLED, parseInstalled } from '../drivers/driver.js';
+import { QUERY_INSTALLED } from '../drivers/driver.js';
 import type { Fidelity } from '../levels/canaries.js';
 import { levelBelow, runsAt } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
@@ -140,6 +140,8 @@ export interface ResolvedRepo {
   readonly guestPath: string;
   /** What it offers, from its metadata, for a value of $releasever. */
   readonly packages: (releasever: string | undefined) => readonly AvailablePackage[];
+  /** An apt repository's suite and components. */
+  readonly apt?: { readonly suite: string; readonly components: readonly string[] };
 }
 
 export interface CellProgram {
@@ -211,7 +213,8 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
   let guest = session.current();
   let releasever = scenario.releasever;
   let enabled: string[] = [];
-  let installedNow: string[] | undefined = session.initialInstalled ? [...session.initialInstalled] : undefined;
+  // A snapshot records rpm's installed set: the start of a cell of an rpm-database driver only.
+  let installedNow: string[] | undefined = session.initialInstalled && driver.installedQuery === QUERY_INSTALLED ? [...session.initialInstalled] : undefined;
   /** Variables every command runs with from a set-env step on. */
   let env: Record<string, string> = {};
   const context = expectContextOf(program.target, driver.name);
@@ -250,7 +253,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
         role,
       });
       if (role === 'program') transcript.programMs += result.durationMs;
-      else if (role !== 'query' || command.argv[0] !== QUERY_INSTALLED.argv[0]) transcript.packageManagerMs += result.durationMs;
+      else if (role !== 'query' || command !== driver.installedQuery) transcript.packageManagerMs += result.durationMs;
       return { ...result, forensics: records.map((r) => r.line) };
     };
     /** The installed set before this step, once known. */
@@ -277,13 +280,17 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       const result = await run(command, purpose === 'operation' ? 'action' : purpose === 'configure' || purpose === 'refresh' ? 'setup' : 'query', program.limits.commandMs);
       return { result, judged: ending(result, driver.judge(purpose, result)) };
     };
-    const queryInstalled = async () => parseInstalled((await tool(QUERY_INSTALLED, 'query')).result.stdout);
+    const queryInstalled = async () => driver.parseInstalled((await tool(driver.installedQuery, 'query')).result.stdout);
     const available = (): AvailablePackage[] => enabled.flatMap((name) => [...(program.repos.get(name)?.packages(releasever) ?? [])]);
-    const refsOf = (names: readonly string[]): RepoRef[] => names.map((name) => ({ id: program.repos.get(name)!.id, path: program.repos.get(name)!.guestPath }));
+    const refsOf = (names: readonly string[]): RepoRef[] =>
+      names.map((name) => {
+        const repo = program.repos.get(name)!;
+        return { id: repo.id, path: repo.guestPath, ...(repo.apt ? { apt: repo.apt } : {}) };
+      });
     /** The tool must see exactly what each enabled repository's metadata lists. */
     const verifyRepos = async () => {
       if (!driver.solver || enabled.length === 0) return;
-      const view = driver.parseRepoView((await tool(driver.repoView(releasever), 'repo-view')).result.stdout);
+      const view = driver.parseRepoView((await tool(driver.repoView(releasever), 'repo-view')).result.stdout, refsOf(enabled));
       for (const name of enabled) {
         const repo = program.repos.get(name)!;
         const want = new Set(repo.packages(releasever).map((p) => `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`));
@@ -293,8 +300,8 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
           throw new CellError(`step ${index} (${title}): repository ${name} (${repo.id}) did not load: ${driver.name} sees none of its ${want.size} packages${stderr ? `; it said: ${stderr}` : ''}`);
         }
         // A tool may hide builds of arches it does not take on this CPU (libzypp drops
-        // them from its pool as it loads): only baseline and noarch builds must all show.
-        const missing = [...want].filter((p) => !seen.has(p) && /\.(?:noarch|x86_64)$/.test(p));
+        // them from its pool as it loads): only the builds the driver always shows must all show.
+        const missing = [...want].filter((p) => !seen.has(p) && driver.alwaysShows(p.slice(p.lastIndexOf('.') + 1)));
         const extra = [...seen].filter((p) => !want.has(p));
         if (missing.length || extra.length) {
           throw new CellError(
@@ -369,7 +376,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       case 'override-arch': {
         changesInstalled = false;
         const commands = driver.overrideArch(action.arch);
-        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override; run the scenario with drivers that have one (zypper, rpm)`);
+        if (!commands) throw new CellError(`step ${index} (${title}): ${driver.name} has no arch override to ${action.arch}; run the scenario with drivers that have one (zypper, rpm, apt, pacman)`);
         for (const command of commands) await tool(command, 'configure');
         break;
       }

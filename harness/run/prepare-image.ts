@@ -33,7 +33,7 @@ export interface PreparedImage extends Prepared {
 }
 
 /** The tool each driver runs. */
-const DRIVER_TOOL = { dnf5: 'dnf5', zypper: 'zypper', rpm: 'rpm' } as const satisfies Record<DriverName, string>;
+export const DRIVER_TOOL = { dnf5: 'dnf5', zypper: 'zypper', rpm: 'rpm', apt: 'apt-get', pacman: 'pacman' } as const satisfies Record<DriverName, string>;
 
 export function driverUnavailableIn(image: CloudImage, facts: ImageFacts): (driver: DriverName) => string | undefined {
   return (driver) => {

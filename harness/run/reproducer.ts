@@ -3,12 +3,12 @@
 // testcase.t, from zypper --debug-solver or dnf5 --debugsolver, replayable with
 // `testsolv testcase.t`), the repositories the scenario used, the exact commands in
 // order, and what was expected.
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CheckKind, StepRecord } from '../results/types.js';
-import type { Scenario } from '../scenario/types.js';
+import type { RepoFormat, Scenario } from '../scenario/types.js';
 
 /** Checks that judge what the solver decided (not what a program did afterwards). */
 const SOLVER_CHECKS: readonly CheckKind[] = ['installed', 'current', 'updates', 'outcome'];
@@ -49,6 +49,8 @@ export interface ReproducerInput {
   readonly steps: readonly StepRecord[];
   readonly issues: readonly KnownIssue[];
   readonly catalog: RepoCatalog;
+  /** The repository format of the cell's driver (fixtures are published in each). */
+  readonly format?: RepoFormat;
   /** The solver's test case of the failing step, when it could be made. */
   readonly solverCase?: { readonly step: number; readonly tool: string; readonly files: ReadonlyMap<string, Buffer> };
   readonly failingStep?: number;
@@ -63,12 +65,14 @@ export async function writeReproducer(evidence: string, input: ReproducerInput):
   await writeFile(path.join(dir, 'commands.sh'), commandsScript(`${input.cellId}: ${input.scenario.title}`, input.level, input.steps, input.failingStep, input.issues), { mode: 0o755 });
   const repoNotes: string[] = [];
   for (const [name, spec] of Object.entries(input.scenario.repos)) {
-    const host = input.catalog.hostDir(input.scenario, name);
+    const host = input.catalog.hostDir(input.scenario, name, input.format);
     if (spec.kind === 'attached' || !host) {
       repoNotes.push(`- ${name}: ${spec.kind === 'attached' ? `the attached repository ${spec.name}` : 'no directory'}${host ? ` at ${host}` : ''} (not copied)`);
       continue;
     }
-    await cp(host, path.join(dir, 'repos', name), { recursive: true });
+    // A rerun writes into the same evidence: replace the copy (fs.cp cannot copy a symlink, as repo-add makes them, over itself).
+    await rm(path.join(dir, 'repos', name), { recursive: true, force: true });
+    await cp(host, path.join(dir, 'repos', name), { recursive: true, verbatimSymlinks: true });
     repoNotes.push(`- ${name}: repos/${name} (its metadata and packages)`);
   }
   if (input.solverCase) {

@@ -17,6 +17,8 @@
 import type { RpmArch } from '../levels/arch.js';
 import type { LevelName } from '../levels/table.js';
 import type {
+  AptLayout,
+  ArchSetting,
   BestVariant,
   DriverName,
   ExpectationSource,
@@ -111,8 +113,16 @@ export const installFile = (repo: string, file: string, options: { rpm?: readonl
   step({ kind: 'install-file', repo, file: file.endsWith('.rpm') ? file : `${file}.rpm`, ...(options.rpm ? { rpmFlags: options.rpm } : {}) });
 /** Every later command of the cell (tools, programs, detectors) runs with these environment variables (GLIBC_TUNABLES...). */
 export const setEnv = (vars: Readonly<Record<string, string>>): StepBuilder => step({ kind: 'set-env', vars });
-/** Overrides the machine's arch the way the driver's tool lets a user (zypper: zypp.conf `arch =`; rpm: /etc/rpm/platform). */
-export const overrideArch = (arch: RpmArch): StepBuilder => step({ kind: 'override-arch', arch });
+/**
+ * Overrides the machine's arch the way the driver's tool lets a user (zypper: zypp.conf
+ * `arch =`; rpm: /etc/rpm/platform; apt: APT::Architecture-Variants; pacman:
+ * `Architecture = x86_64 ARCH`); 'default' removes the override again.
+ */
+export const overrideArch = (arch: ArchSetting): StepBuilder => step({ kind: 'override-arch', arch });
+/** An apt archive of these builds whose variant indexes are published as `layout` says (see AptLayout). */
+export function aptRepo(builds: readonly PackageBuild[], layout: AptLayout): RepoSpec {
+  return { kind: 'fixture', builds, aptLayout: layout };
+}
 export const listUpdates = (): StepBuilder => step({ kind: 'list-updates' });
 /** Powers the guest off and boots its disk on a CPU of another level (a VM moved to an older host). */
 export const moveTo = (level: LevelName | 'one-below'): StepBuilder => step({ kind: 'move-to', level });

@@ -6,8 +6,20 @@ import { levelIndex, type LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { DetectorName } from '../levels/detectors.js';
 
-export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm'] as const;
+export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm', 'apt', 'pacman'] as const;
 export type DriverName = (typeof DRIVER_NAMES)[number];
+
+/** The metadata a tool reads: createrepo_c's repodata, an apt archive (dists/), or a pacman database (repo-add). */
+export const REPO_FORMATS = ['rpm-md', 'apt', 'pacman'] as const;
+export type RepoFormat = (typeof REPO_FORMATS)[number];
+/** The repository format each driver's tool reads. */
+export const DRIVER_FORMAT: Readonly<Record<DriverName, RepoFormat>> = { dnf5: 'rpm-md', zypper: 'rpm-md', rpm: 'rpm-md', apt: 'apt', pacman: 'pacman' };
+
+/** The formats a scenario's fixture repositories are published in (one per kind of driver it runs with). */
+export const formatsOf = (drivers: readonly DriverName[]): RepoFormat[] => REPO_FORMATS.filter((f) => drivers.some((d) => DRIVER_FORMAT[d] === f));
+
+/** Where a fixture repository lives under the fixture tree: SCENARIO/REPO for rpm-md (createrepo_c), SCENARIO/REPO@apt and SCENARIO/REPO@pacman beside it. */
+export const fixtureRepoPath = (scenario: string, repo: string, format: RepoFormat): string => `${scenario}/${repo}${format === 'rpm-md' ? '' : `@${format}`}`;
 export type HwcapsDir = 'x86-64-v2' | 'x86-64-v3' | 'x86-64-v4';
 
 /** What a fixture package ships (see PackageBuild.kind). */
@@ -33,6 +45,12 @@ export interface PackageBuild {
    */
   readonly kind?: PackageKind;
   readonly hwcaps?: readonly HwcapsDir[];
+  /**
+   * hwcaps, hwcaps-overlay: where the library and its glibc-hwcaps copies go: lib64
+   * (/usr/lib64, the program finds it by its RUNPATH; default) or multiarch (Debian's
+   * /usr/lib/x86_64-linux-gnu, a directory the loader searches by default).
+   */
+  readonly libdir?: 'lib64' | 'multiarch';
   /** hwcaps-overlay: the hwcaps package whose library it carries copies of (default: its own name). */
   readonly library?: string;
   /** `Requires:`, one dependency a value, written to the spec as is (the builder escapes '%' for rpm); so are the tags below. */
@@ -57,6 +75,16 @@ export interface PackageBuild {
   readonly compiledFor?: LevelName;
 }
 
+/**
+ * How an apt fixture repository publishes its variant indexes (binary-amd64vN/Packages):
+ * standalone: Release lists every variant in `Architectures:`, so apt takes a variant's
+ * index instead of the base one (Ubuntu's archive); overlay: the variant indexes are
+ * hashed in Release but only amd64 is listed, so they sit beside the base one;
+ * no-architectures: Release has no `Architectures:` field at all.
+ */
+export const APT_LAYOUTS = ['standalone', 'overlay', 'no-architectures'] as const;
+export type AptLayout = (typeof APT_LAYOUTS)[number];
+
 /** A repository a scenario uses: fixture builds, or a repository the user attaches by name. */
 export type RepoSpec =
   | {
@@ -64,6 +92,8 @@ export type RepoSpec =
       readonly builds: readonly PackageBuild[];
       /** Where in the fixture tree it lives when it is shared (default: SCENARIO/NAME of its own). */
       readonly path?: string;
+      /** Published as an apt archive: how its variant indexes are listed (default standalone). */
+      readonly aptLayout?: AptLayout;
     }
   | { readonly kind: 'attached'; readonly name: string };
 
@@ -124,6 +154,13 @@ export type ExpectationSource = Expectation | ((context: ExpectContext) => Expec
 
 /** What a function-form expectation is called with, for a cell on `target` with `driver`: at run time and when the plan is checked. */
 export const expectContextOf = (target: CpuTarget, driver: DriverName): ExpectContext => ({ level: target.level, target, driver, atLeast: (l) => levelIndex(target.level) >= levelIndex(l) });
+/**
+ * What a scenario sets the tool's idea of the machine to: an arch (zypp.conf `arch =`,
+ * /etc/rpm/platform, APT::Architecture-Variants "amd64v3", pacman `Architecture =
+ * x86_64 x86_64_v3`), or 'default' to remove the setting (apt: no variants at all;
+ * pacman: `auto`, which is uname).
+ */
+export type ArchSetting = RpmArch | 'default';
 
 /** A package pinned the way users pin: dnf5 excludes the other arch; zypper locks the name (it has no arch lock). */
 export interface PinSpec {
@@ -149,7 +186,7 @@ export type StepAction =
   /** Every later command of the cell (tools, programs, detectors) runs with these environment variables. */
   | { readonly kind: 'set-env'; readonly vars: Readonly<Record<string, string>> }
   /** The tool's own override of the machine's arch (zypp.conf `arch =`, /etc/rpm/platform). */
-  | { readonly kind: 'override-arch'; readonly arch: RpmArch };
+  | { readonly kind: 'override-arch'; readonly arch: ArchSetting };
 
 /** The rpm -i flags a scenario may force a local file in with. */
 export const RPM_INSTALL_FLAGS = ['--ignorearch', '--replacefiles', '--replacepkgs', '--oldpackage', '--nodeps', '--noscripts', '--force'] as const;
@@ -216,6 +253,6 @@ export function stepTitle(action: StepAction): string {
     case 'set-env':
       return `set ${Object.entries(action.vars).map(([k, v]) => `${k}=${v}`).join(' ')} for every later command`;
     case 'override-arch':
-      return `override the machine's arch: ${action.arch}`;
+      return action.arch === 'default' ? "remove the override of the machine's arch" : `override the machine's arch: ${action.arch}`;
   }
 }

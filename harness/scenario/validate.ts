@@ -29,6 +29,8 @@ function buildProblems(build: PackageBuild, at: string): string[] {
   const kind = kindOf(build);
   if (kind === 'hwcaps-overlay' && !build.hwcaps?.length) problems.push(`${at}: kind 'hwcaps-overlay' carries only glibc-hwcaps copies: name at least one in hwcaps`);
   if (kind === 'hwcaps-overlay' && build.arch === 'noarch') problems.push(`${at}: kind 'hwcaps-overlay' holds compiled libraries: arch cannot be noarch`);
+  if (build.libdir !== undefined && !['lib64', 'multiarch'].includes(build.libdir)) problems.push(`${at}: libdir '${String(build.libdir)}' is not one of lib64, multiarch`);
+  if (build.libdir !== undefined && kind !== 'hwcaps' && kind !== 'hwcaps-overlay') problems.push(`${at}: libdir is only read for kinds 'hwcaps' and 'hwcaps-overlay' (this one is '${kind}')`);
   if (build.library !== undefined && kind !== 'hwcaps-overlay') problems.push(`${at}: library is only read for kind 'hwcaps-overlay' (this one is '${kind}')`);
   return problems;
 }
@@ -150,7 +152,11 @@ export function validateScenarios(scenarios: readonly Scenario[], attachedRepos:
       if (action.kind === 'set-env') {
         for (const name of Object.keys(action.vars)) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) problems.push(`${at}: setEnv: '${name}' is not an environment variable name`);
       }
-      if (action.kind === 'override-arch' && !isRpmArch(action.arch)) problems.push(`${at}: overrideArch: '${action.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
+      if (action.kind === 'override-arch' && action.arch !== 'default' && !isRpmArch(action.arch)) problems.push(`${at}: overrideArch: '${action.arch}' is not one of noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4, default`);
+      if (action.kind === 'override-arch') {
+        const lacking = scenario.drivers.filter((d) => d !== 'dnf5' && DRIVERS[d] && DRIVERS[d].overrideArch(action.arch) === undefined);
+        if (lacking.length) problems.push(`${at}: overrideArch('${action.arch}'): ${lacking.join(', ')} cannot set it; drop ${lacking.length > 1 ? 'them' : 'it'} from drivers`);
+      }
       if (action.kind === 'override-arch' && scenario.drivers.includes('dnf5')) problems.push(`${at}: overrideArch: dnf5 has no arch override (dnf5#1468); run this scenario with zypper or rpm`);
       if (action.kind === 'move-to' && action.level !== 'one-below' && !isLevelName(action.level)) problems.push(`${at}: moveTo: '${action.level}' is not a level`);
       if (action.kind === 'move-to' && action.level === 'one-below' && (scenario.levels ?? ['v1']).includes('v1')) {

@@ -6,7 +6,7 @@
 // report has a testcase per package, level and driver.
 import { namesWithVariants, type AvailablePackage } from '../repos/available.js';
 import { attached, best, defineScenario, enable, install } from './api.js';
-import { SHARED_FIXTURE_REPO, type DriverName, type PackageBuild, type RepoSpec, type Scenario } from './types.js';
+import { formatsOf, SHARED_FIXTURE_REPO, type DriverName, type PackageBuild, type RepoSpec, type Scenario } from './types.js';
 
 export const VARIANT_AUDIT_PREFIX = 'variant-audit.';
 
@@ -53,7 +53,8 @@ export function variantAuditScenarios(source: VariantAuditSource, options: Varia
 export function fixtureAuditSource(catalog: readonly Scenario[]): { repos: Record<string, RepoSpec>; builds: PackageBuild[] } {
   const repos: Record<string, RepoSpec> = {};
   const builds: PackageBuild[] = [];
-  for (const scenario of catalog) {
+  // The RPM fixtures only: the audit's repository is an rpm-md one (apt and pacman scenarios have their own).
+  for (const scenario of catalog.filter((s) => formatsOf(s.drivers).includes('rpm-md'))) {
     for (const spec of Object.values(scenario.repos)) {
       if (spec.kind !== 'fixture') continue;
       builds.push(...spec.builds);

@@ -146,9 +146,9 @@ test.serial('levelgate gate writes one JSON record per cell and exits by the ver
   t.true(report.cells.every((c) => c.reason.length > 0 && ['pass', 'xfail', 'xpass', 'fail'].includes(c.verdict)));
   t.is(run.exitCode, report.cells.some((c) => c.verdict === 'fail' || c.verdict === 'xpass') ? 1 : 0, run.all);
   t.regex(run.stdout, /^XFAIL detection\[v2,rpm\] .*known issue dnf5-no-levels\/detection/m);
-  const usage = await execa('node', [CLI, 'gate', '--driver', 'apt'], { reject: false });
+  const usage = await execa('node', [CLI, 'gate', '--driver', 'yum'], { reject: false });
   t.is(usage.exitCode, 2);
-  t.is(usage.stderr.trim(), "levelgate: error: --driver: 'apt' is not a driver; known: dnf5, zypper, rpm");
+  t.is(usage.stderr.trim(), "levelgate: error: --driver: 'yum' is not a driver; known: dnf5, zypper, rpm, apt, pacman");
 });
 
 for (const driver of ['zypper', 'dnf5'] as const) {

@@ -8,6 +8,7 @@ import { evaluate } from '../../harness/scenario/evaluate.js';
 
 // Outputs of detectionCommand() in real guests (QEMU TCG, Debian sid): v3, and two near misses.
 const sample = (name: string) => readFile(path.join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'detection', `${name}.txt`), 'utf8');
+const NO_APT_PACMAN = { 'apt-variants': null, 'apt-test-table': null, 'pacman-arch': null };
 const levels = (readings: ReturnType<typeof parseDetection>) => Object.fromEntries(readings.map((r) => [r.detector, r.level]));
 
 test('every detector is asked in one fixed command; nothing in it comes from input', (t) => {
@@ -16,9 +17,11 @@ test('every detector is asked in one fixed command; nothing in it comes from inp
   for (const tool of ['--list-diagnostics', '/proc/cpuinfo', '/sys/devices/system/cpu/modalias', '--help', 'rpm --showrc', 'system-architecture', '--dump-variables']) t.true(argv[2]!.includes(tool), tool);
 });
 
-test('a v3 guest: the CPU, the kernel, glibc, rpm and libzypp say v3; dnf5 says x86_64', async (t) => {
+test('a v3 guest: the CPU, the kernel, glibc, rpm, libzypp and apt say v3; dnf5 and pacman say x86_64', async (t) => {
   const readings = parseDetection(await sample('v3'));
-  t.deepEqual(levels(readings), { cpuid: 'v3', cpuinfo: 'v3', modalias: 'v3', glibc: 'v3', rpm: 'v3', libzypp: 'v3', 'dnf5-arch': 'v1', 'dnf5-basearch': 'v1' });
+  // apt's "auto" says v3 (its varianttable); pacman's Architecture is uname's x86_64 (it has no level detection).
+  t.deepEqual(levels(readings), { cpuid: 'v3', cpuinfo: 'v3', modalias: 'v3', glibc: 'v3', rpm: 'v3', libzypp: 'v3', 'dnf5-arch': 'v1', 'dnf5-basearch': 'v1', 'apt-variants': 'v3', 'apt-test-table': 'v3', 'pacman-arch': 'v1' });
+  t.is(readings.find((r) => r.detector === 'apt-variants')?.note, 'amd64v4 lacks avx512f avx512bw avx512cd avx512dq avx512vl');
   t.is(readings.find((r) => r.detector === 'rpm')?.answer, 'x86_64_v3');
   t.is(readings.find((r) => r.detector === 'glibc')?.answer, 'x86-64-v3 x86-64-v2');
 });
@@ -26,7 +29,7 @@ test('a v3 guest: the CPU, the kernel, glibc, rpm and libzypp say v3; dnf5 says 
 test('near misses: the CPU without XSAVE (so no OS-enabled AVX state) and without LZCNT meet v2 for every detector that reads the CPU', async (t) => {
   for (const name of ['v3-osxsave', 'v3-lzcnt']) {
     const readings = parseDetection(await sample(name));
-    t.deepEqual(levels(readings), { cpuid: 'v2', cpuinfo: 'v2', modalias: 'v2', glibc: 'v2', rpm: 'v2', libzypp: 'v2', 'dnf5-arch': 'v1', 'dnf5-basearch': 'v1' }, name);
+    t.deepEqual(levels(readings), { cpuid: 'v2', cpuinfo: 'v2', modalias: 'v2', glibc: 'v2', rpm: 'v2', libzypp: 'v2', 'dnf5-arch': 'v1', 'dnf5-basearch': 'v1', ...NO_APT_PACMAN }, name);
   }
   const lzcnt = parseDetection(await sample('v3-lzcnt'));
   t.is(lzcnt.find((r) => r.detector === 'cpuid')?.note, 'lacks LZCNT');

@@ -28,7 +28,7 @@ test("dnf5 in a distribution image: its own VERSION_ID is $releasever where a sc
 });
 
 test('dnf5: the repository view and check-upgrade are parsed; its detector is $arch', (t) => {
-  const view = dnf5.parseRepoView('s-base lgx 0 1.0-1 x86_64\ns-base lgx 0 1.0-1 x86_64_v3\ns-upd lgy 2 1.1-3 noarch\n');
+  const view = dnf5.parseRepoView('s-base lgx 0 1.0-1 x86_64\ns-base lgx 0 1.0-1 x86_64_v3\ns-upd lgy 2 1.1-3 noarch\n', []);
   t.deepEqual([...view], [['s-base', ['lgx-1.0-1.x86_64', 'lgx-1.0-1.x86_64_v3']], ['s-upd', ['lgy-2:1.1-3.noarch']]]);
   t.deepEqual(dnf5.parseUpdates('Updating and loading repositories:\nRepositories loaded.\nlgstale.x86_64    1.1-1    s-updates\n'), ['lgstale']);
   t.is(dnf5.detector, 'dnf5-arch');
@@ -72,7 +72,7 @@ test('zypper: list-updates table and the repository view (XML); its detector is 
   t.deepEqual(zypper.parseUpdates(table), ['lgstale']);
   t.deepEqual(zypper.parseUpdates('No updates found.\n'), []);
   const xml = '<solvable-list>\n<solvable status="not-installed" name="lgx" kind="package" edition="1.0-1" arch="x86_64" repository="s-main"/>\n<solvable status="installed" name="lgy" kind="package" edition="2:1.1-1" arch="noarch" repository="(System Packages)"/>\n<solvable status="installed" name="lgz" kind="package" edition="2:1.1-1" arch="noarch" repository="s-main"/>\n</solvable-list>';
-  t.deepEqual([...zypper.parseRepoView(xml)], [['s-main', ['lgx-1.0-1.x86_64', 'lgz-2:1.1-1.noarch']]]);
+  t.deepEqual([...zypper.parseRepoView(xml, [])], [['s-main', ['lgx-1.0-1.x86_64', 'lgz-2:1.1-1.noarch']]]);
   t.is(zypper.detector, 'libzypp');
 });
 

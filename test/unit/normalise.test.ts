@@ -13,7 +13,8 @@ test('levels, targets and drivers accept the spellings the flags accept, in the 
   t.deepEqual(normaliseLevels(['x86_64_v2', 'v4'], 'levels'), { values: ['v2', 'v4'], problems: [] });
   t.deepEqual(normaliseDrivers([' DNF5', 'zypper'], 'drivers'), { values: ['dnf5', 'zypper'], problems: [] });
   t.is(parseDriverName('Rpm'), 'rpm');
-  t.is(parseDriverName('apt'), undefined);
+  t.is(parseDriverName('Apt'), 'apt');
+  t.is(parseDriverName('yum'), undefined);
 });
 
 test('what is not understood is a problem naming the field and index', (t) => {
@@ -22,13 +23,13 @@ test('what is not understood is a problem naming the field and index', (t) => {
     'x.ts: levels[2]: 5 is not a level; known: v1, v2, v3, v4 (also spelled x86-64-v3, x86_64_v3)',
   ]);
   t.deepEqual(normaliseDrivers('dnf5', 'drivers').problems, ['drivers must be a list, not "dnf5"']);
-  t.deepEqual(normaliseDrivers(['yum'], 'drivers').problems, ["drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm"]);
+  t.deepEqual(normaliseDrivers(['yum'], 'drivers').problems, ["drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm, apt, pacman"]);
   t.is(normaliseTargets(['v5'], 'levels').problems[0]!.split(';')[0], "levels[0]: 'v5' is not a level or a near miss");
 });
 
 test('the planner refuses a target or driver name it was handed raw, instead of planning nothing for it', (t) => {
   t.throws(() => planCells(CATALOG, { targets: ['v1', 'x86-64-v3'] }), { message: /^levels: 'x86-64-v3' is not a level or a near miss; known: levels v1, / });
-  t.throws(() => planCells(CATALOG, { drivers: ['DNF5' as 'dnf5'] }), { message: "drivers: 'DNF5' is not a driver; known: dnf5, zypper, rpm" });
+  t.throws(() => planCells(CATALOG, { drivers: ['DNF5' as 'dnf5'] }), { message: "drivers: 'DNF5' is not a driver; known: dnf5, zypper, rpm, apt, pacman" });
 });
 
 test('closest suggests a near name and nothing for a far one', (t) => {
@@ -109,6 +110,6 @@ test('configuration fields of the project half: reporters, evidence, name; each 
     'c.ts: reporters.xml: unknown; known: junit, html, json, evidence (or give a list of reporters)',
     'c.ts: reporters.evidence: must be a path',
   ]);
-  t.deepEqual(validateConfig({ levels: ['v1', 'x86-64-v3', 'v3-fma'], drivers: ['Zypper'], variantAudit: { drivers: ['yum'] } }, 'c.ts'), ["c.ts: variantAudit.drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm"]);
+  t.deepEqual(validateConfig({ levels: ['v1', 'x86-64-v3', 'v3-fma'], drivers: ['Zypper'], variantAudit: { drivers: ['yum'] } }, 'c.ts'), ["c.ts: variantAudit.drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm, apt, pacman"]);
   t.deepEqual(normaliseConfig({ levels: ['v1', 'x86-64-v3', 'x86_64_v3'], drivers: ['Zypper' as 'zypper'] }), { levels: ['v1', 'v3'], drivers: ['zypper'] });
 });

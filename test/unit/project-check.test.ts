@@ -42,7 +42,7 @@ test.serial('a level or driver not understood is a usage error naming the file a
   t.regex(level.stderr, /^levelgate: error: levelgate\.config\.ts: levels\[1\]: 'x86-64-v5' is not a level or a near miss; known: levels v1, v2, v3, v4 \(also spelled x86-64-v3, x86_64_v3\); near misses v2-cmpxchg16b, /);
   const driver = await check({ 'levelgate.config.mjs': "export default { scenarios: ['scenarios/'], drivers: ['dnf5', 'apt-get'] };\n" }, ['check', '--config', 'levelgate.config.mjs']);
   t.is(driver.exitCode, 2);
-  t.is(driver.stderr, "levelgate: error: levelgate.config.mjs: drivers[1]: 'apt-get' is not a driver; known: dnf5, zypper, rpm");
+  t.is(driver.stderr, "levelgate: error: levelgate.config.mjs: drivers[1]: 'apt-get' is not a driver; known: dnf5, zypper, rpm, apt, pacman");
 });
 
 test.serial('a misspelled key beside a valid one in a function-form expectation is caught for the cell it shows in', async (t) => {

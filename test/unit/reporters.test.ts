@@ -119,7 +119,7 @@ test('gate --list shows the cells of the plan run() uses, in its order: the buil
   try {
     const planned = await planRun({ cwd: empty });
     const listed = await listPlan({ cwd: empty });
-    t.is(planned.cells.length, 128);
+    t.is(planned.cells.length, 172);
     t.deepEqual(listed.cells.map((c) => c.id), planned.cells.map((c) => c.id));
     t.deepEqual(listed.cells.map((c) => [c.target, c.driver]), planned.cells.map((c) => [c.target.name, c.driver]));
   } finally {
@@ -154,7 +154,7 @@ test('run() from the public API refuses bad options before anything boots, namin
   const empty = await mkdtemp(path.join(os.tmpdir(), 'levelgate-run-'));
   try {
     await t.throwsAsync(run({ cwd: empty, levels: ['v1', 'x86-64-v9'] }), { message: /^levels\[1\]: 'x86-64-v9' is not a level or a near miss; known: levels v1, / });
-    await t.throwsAsync(run({ cwd: empty, config: { levels: ['v2'], drivers: ['yum' as 'dnf5'] } }), { message: "the configuration given to run(): drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm" });
+    await t.throwsAsync(run({ cwd: empty, config: { levels: ['v2'], drivers: ['yum' as 'dnf5'] } }), { message: "the configuration given to run(): drivers[0]: 'yum' is not a driver; known: dnf5, zypper, rpm, apt, pacman" });
     await t.throwsAsync(run({ cwd: empty, scenarios: ['nope'] }), { message: /^--scenario: 'nope' is not a scenario; known: detection, / });
   } finally {
     await rm(empty, { recursive: true, force: true });

@@ -41,7 +41,7 @@ test('bad flags are named in the error, with the known values', (t) => {
   t.throws(() => resolveAccel('hvf'), { message: "--accel: 'hvf' is not an accelerator; known: auto, kvm, tcg, bochs" });
   t.throws(() => resolveSeconds('-3', '--timeout'), { message: "--timeout: '-3' is not a positive number of seconds" });
   t.throws(() => resolveDataDisk('repo'), { message: "--data: 'repo' is not NAME=DIR" });
-  t.throws(() => resolveDriver('apt'), { message: "--driver: 'apt' is not a driver; known: dnf5, zypper, rpm" });
+  t.throws(() => resolveDriver('yum'), { message: "--driver: 'yum' is not a driver; known: dnf5, zypper, rpm, apt, pacman" });
   t.is(resolveDriver('zypper'), 'zypper');
   t.deepEqual(resolveDataDisk('repo=/srv/r'), { name: 'repo', folder: '/srv/r' });
   t.is(resolveLevel('x86_64_v3'), 'v3');

@@ -132,7 +132,7 @@ export async function inspectImageFile(file: string, where = '--image', name?: s
 // ---- in the guest -------------------------------------------------------------------
 
 /** The programs whose presence and version are recorded. */
-export const INSPECTED_TOOLS = ['rpm', 'dnf5', 'dnf', 'zypper', 'qemu-ga', 'cloud-init'] as const;
+export const INSPECTED_TOOLS = ['rpm', 'dnf5', 'dnf', 'zypper', 'apt-get', 'pacman', 'qemu-ga', 'cloud-init'] as const;
 export type InspectedTool = (typeof INSPECTED_TOOLS)[number];
 
 export interface ImageFacts {

@@ -120,7 +120,7 @@ function fakeGuests(needs: Record<string, LevelName>, unavailable: string[] = []
           const record = ['pid 77', 'tid 77', 'signal 4', `exe ${last}`, 'ip 401136', 'bytes c5f877', 'maps', `00401000-00402000 r-xp 00001000 00:1f 12 ${last}`, ''].join('\n');
           return { ...base, exitCode: 0, signal: null, stdout: record, stderr: '' };
         }
-        if (program === 'rpm' || program === 'dpkg-query') return { ...base, exitCode: program === 'rpm' && argv[1] === '-i' ? 0 : 1, signal: null, stdout: '', stderr: '' };
+        if (program === 'rpm' || program === 'dpkg-query' || program === 'pacman') return { ...base, exitCode: program === 'rpm' && argv[1] === '-i' ? 0 : 1, signal: null, stdout: '', stderr: '' };
         const subject = program.endsWith('lg-load') ? argv[1]! : program;
         ran.push(`${subject}@${request.target.name}`);
         const need = needs[subject] ?? 'v1';
