@@ -2,7 +2,7 @@
 // host (each backend's own probe boots the guest kernel), and caches the definitive
 // answers per host boot, emulator versions and image; a timeout or a panic is asked
 // again next run.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
@@ -30,12 +30,37 @@ async function cacheKey(imageDigest: string): Promise<string> {
  * emulators cannot be asked their version (not installed). Probes nothing.
  */
 export async function cachedProbes(imageDigest: string, cacheDir = cacheRoot()): Promise<ProbeResult[] | undefined> {
+  const key = await cacheKey(imageDigest);
+  return (await readProbeStore(path.join(cacheDir, 'probes.json'))).find((e) => e.key === key)?.results;
+}
+
+/** The cache holds the answers of this many keys (images, emulator versions), most recent first: two checkouts of different images on one host do not evict each other. */
+const PROBE_STORE_KEYS = 8;
+
+interface ProbeStoreEntry {
+  readonly key: string;
+  readonly results: ProbeResult[];
+}
+
+/** Every key's cached answers, most recent first; a missing or unreadable file is an empty store (the probes are asked again). */
+async function readProbeStore(file: string): Promise<ProbeStoreEntry[]> {
   try {
-    const stored = JSON.parse(await readFile(path.join(cacheDir, 'probes.json'), 'utf8')) as { key: string; results: ProbeResult[] };
-    return stored.key === (await cacheKey(imageDigest)) ? stored.results : undefined;
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { entries?: ProbeStoreEntry[]; key?: string; results?: ProbeResult[] };
+    if (Array.isArray(stored.entries)) return stored.entries;
+    // The file of an earlier levelgate: one key.
+    return stored.key && Array.isArray(stored.results) ? [{ key: stored.key, results: stored.results }] : [];
   } catch {
-    return undefined;
+    return [];
   }
+}
+
+/** Writes `entry` first, keeping the most recent other keys; atomically (a reader in another worker sees the old file or the new one). */
+async function writeProbeStore(file: string, entry: ProbeStoreEntry): Promise<void> {
+  const others = (await readProbeStore(file)).filter((e) => e.key !== entry.key);
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify({ entries: [entry, ...others].slice(0, PROBE_STORE_KEYS) }, null, 2)}\n`);
+  await rename(temp, file);
 }
 
 /**
@@ -73,15 +98,11 @@ export interface ProbeOptions {
 export async function probeAll(accels: readonly Accel[], targets: readonly CpuTarget[], image: ImageArtifacts, options: ProbeOptions = {}): Promise<ProbeResult[]> {
   const file = path.join(options.cacheDir ?? cacheRoot(), 'probes.json');
   const key = await cacheKey(image.digest);
-  let cached: { key: string; results: ProbeResult[] } = { key, results: [] };
+  let cached: ProbeStoreEntry = { key, results: [] };
   if (!options.refresh) {
-    try {
-      const stored = JSON.parse(await readFile(file, 'utf8')) as typeof cached;
-      // Only definitive answers are trusted, whatever the file says.
-      if (stored.key === key) cached = { key, results: stored.results.filter((r) => r.definitive === true) };
-    } catch {
-      // no cache yet
-    }
+    const stored = (await readProbeStore(file)).find((e) => e.key === key);
+    // Only definitive answers are trusted, whatever the file says.
+    if (stored) cached = { key, results: stored.results.filter((r) => r.definitive === true) };
   }
   // Two probes at a time: a KVM that hangs costs its full time limit, and TCG boots take a core each.
   const queue = new PQueue({ concurrency: 2 });
@@ -95,8 +116,7 @@ export async function probeAll(accels: readonly Accel[], targets: readonly CpuTa
   const lasting = fresh.filter((r) => r.definitive === true);
   if (lasting.length > 0) {
     cached.results.push(...lasting);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${JSON.stringify(cached, null, 2)}\n`);
+    await writeProbeStore(file, cached);
   }
   return results;
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import test from 'ava';
 import type { ProbeResult } from '../../harness/accel/backend.js';
 import { chooseAccel } from '../../harness/accel/choose.js';
-import { probeAll, probeForRequest } from '../../harness/accel/probe.js';
+import { cachedProbes, probeAll, probeForRequest } from '../../harness/accel/probe.js';
 import { classifyProbeFailure } from '../../harness/accel/qemu-backend.js';
 import type { ImageArtifacts } from '../../harness/image/build.js';
 import { parseTargetName } from '../../harness/levels/targets.js';
@@ -36,13 +36,36 @@ test('a definitive answer is cached; the same answer edited to "timed out" in th
     t.deepEqual(refused.calls, ['bochs v3-fma']);
     // Someone's earlier run under load: the cache says it timed out.
     const file = path.join(cacheDir, 'probes.json');
-    const cache = JSON.parse(await readFile(file, 'utf8')) as { key: string; results: ProbeResult[] };
-    cache.results = cache.results.map((r) => ({ ...r, reason: 'Bochs did not run a v3 guest: guest lg-1 did not boot within 120 s', definitive: false }));
+    const cache = JSON.parse(await readFile(file, 'utf8')) as { entries: { key: string; results: ProbeResult[] }[] };
+    cache.entries[0]!.results = cache.entries[0]!.results.map((r) => ({ ...r, reason: 'Bochs did not run a v3 guest: guest lg-1 did not boot within 120 s', definitive: false }));
     await writeFile(file, JSON.stringify(cache));
     const again = fakeProbe({ works: false, reason: 'Bochs has no CPU model one feature short of v3', definitive: true });
     const [result] = await probeAll(['bochs'], [v3fma], image, { cacheDir, probe: again.probe });
     t.deepEqual(again.calls, ['bochs v3-fma']);
     t.is(result!.reason, 'Bochs has no CPU model one feature short of v3');
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});
+
+test('two images on one host keep their own cached answers (two checkouts do not evict each other); an older one-key file is read', async (t) => {
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-'));
+  try {
+    const other = { ...image, digest: `${image.digest}-other` };
+    const booted = fakeProbe({ works: true, reason: 'booted the guest kernel', definitive: true });
+    await probeAll(['tcg'], [v3fma], image, { cacheDir, probe: booted.probe });
+    await probeAll(['tcg'], [v3fma], other, { cacheDir, probe: booted.probe });
+    await probeAll(['tcg'], [v3fma], image, { cacheDir, probe: booted.probe });
+    await probeAll(['tcg'], [v3fma], other, { cacheDir, probe: booted.probe });
+    t.deepEqual(booted.calls, ['tcg v3-fma', 'tcg v3-fma'], 'each image probed once');
+    t.is((await cachedProbes(image.digest, cacheDir))?.length, 1);
+    // The file an earlier levelgate wrote: { key, results }.
+    const file = path.join(cacheDir, 'probes.json');
+    const { entries } = JSON.parse(await readFile(file, 'utf8')) as { entries: { key: string; results: ProbeResult[] }[] };
+    const mine = entries.find((e) => e.key.endsWith(` ${image.digest}`))!;
+    await writeFile(file, JSON.stringify(mine));
+    await probeAll(['tcg'], [v3fma], image, { cacheDir, probe: booted.probe });
+    t.deepEqual(booted.calls, ['tcg v3-fma', 'tcg v3-fma'], 'the one-key file still answers');
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }
