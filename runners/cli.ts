@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The levelgate command: parses the subcommand and hands over to its runner.
+import { readFileSync } from 'node:fs';
 import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { doctorCommand } from './doctor.js';
@@ -23,6 +24,7 @@ Commands:
   merge     combine the gate.json of several CI jobs into one JUnit, HTML and JSON report
   exec      run one command in a guest pinned to a level (levelgate exec --help)
   audit     which x86-64 level the code of RPMs, repositories and images needs (levelgate audit --help)
+  --version levelgate's version (the one to name in a bug report)
 
 ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
 
@@ -40,6 +42,12 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') {
+    // The package's own package.json (dist/runners/cli.js → the package root).
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`levelgate ${version}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return name ? 0 : 2;

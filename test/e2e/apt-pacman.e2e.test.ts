@@ -54,7 +54,7 @@ test.serial('apt after a move from v3 to v2: the v3 build stays and its SIGILL n
   const result = await runCell(cellOf(scenario('moved-to-older-cpu'), 'v3', 'apt'), env(KNOWN_ISSUES));
   t.is(result.verdict, 'xfail', result.reason);
   const trap = result.steps.flatMap((s) => s.checks).find((c) => c.check === 'runnable: lgmove' && c.status === 'fail');
-  t.regex(trap?.actual ?? '', /^sigill — lgmove-1\.0-1\.x86_64_v3 \(\.deb\): \/usr\/bin\/lgmove\+0x[0-9a-f]+: .* needs AVX2? \(x86-64-v3\); this guest is x86-64-v2$/);
+  t.regex(trap?.actual ?? '', /^sigill — lgmove-1\.0-1\.x86_64_v3 \(dpkg\): \/usr\/bin\/lgmove\+0x[0-9a-f]+: .* needs AVX2? \(x86-64-v3\); this guest is x86-64-v2$/);
 });
 
 test.serial('apt at v2: an explicit "amd64v3" installs the v3 build on a v2 CPU, which dies (no CPU check)', async (t) => {

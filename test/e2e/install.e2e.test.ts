@@ -71,6 +71,8 @@ test.serial('npm install of the tarball: npx levelgate runs from the project, th
   t.is(install.exitCode, 0, install.all);
   await checkPacked(t, project);
   await checkInstalled(t, project);
+  const version = await npxLevelgate(project, ['--version']);
+  t.is(version.stdout.trim(), `levelgate ${(JSON.parse(await readFile(path.join(project, 'node_modules/levelgate/package.json'), 'utf8')) as { version: string }).version}`, version.all);
   // doctor (once: it probes the accelerators) names the command that works here, never the checkout's launcher or a node_modules path.
   const doctor = await npxLevelgate(project, ['doctor']);
   t.regex(doctor.stdout, /^Host programs/m, doctor.all);

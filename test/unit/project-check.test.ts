@@ -2,6 +2,7 @@
 // its own. Each silent configuration mistake of the issue is a usage error (exit 2)
 // naming the file and field; spellings the flags accept are accepted in the
 // configuration too, normalised once.
+import { readFile } from 'node:fs/promises';
 import test from 'ava';
 import { HELLO, tempProject } from '../fixtures/project.js';
 
@@ -73,6 +74,13 @@ test.serial('a known issue naming a scenario that does not exist is an error nam
   const level = await check({ 'known-issues.ts': issues.replace("drivers: ['dnf5'],", "drivers: ['dnf5'], levels: ['x86-64-v9' as 'v1'],") });
   t.is(level.exitCode, 2);
   t.regex(level.stderr, /^levelgate: error: known-issues\.ts:4: \[0\] \(dnf5-no-levels\): levels\[0\]: 'x86-64-v9' is not a level; known: v1, v2, v3, v4/);
+});
+
+test.serial("levelgate --version prints the package's version, from the package's own package.json", async (t) => {
+  const { version } = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const r = await check({}, ['--version']);
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout.trim(), `levelgate ${version}`);
 });
 
 test.serial('check refuses an unknown flag and prints its usage with --help', async (t) => {
