@@ -4,7 +4,8 @@
 // through its own bootloader, proves each level, says what it is, and gives the catalog's
 // verdicts of the default guest with its own package managers; a disk moved to an older
 // CPU cold-boots the image's disk there; the variant without qemu-guest-agent answers
-// through levelgate's agent from the NoCloud seed. Snapshots make all but the first run cheap.
+// through levelgate's agent from the NoCloud seed, and is laid out unlike the first (no
+// zypper, no /etc/yum.repos.d or /etc/zypp). Snapshots make all but the first run cheap.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -73,6 +74,22 @@ test.serial('the image boots at v1, v2 and v3 through its own bootloader, proves
 
 const SCENARIOS = ['detection', 'glibc-hwcaps', 'local-file-v3'];
 
+/** Whether each path exists in the image, asked in a guest restored from its v2 snapshot. */
+async function layoutOf(prepared: PreparedImage, paths: readonly string[]): Promise<string[]> {
+  const guests = prepared.guests as ImageGuests;
+  const snapshot = await guests.snapshot('v2', 'tcg');
+  const backend = guests.backend('tcg');
+  const disk = await backend.snapshots.newDiskState(snapshot, path.join(scratch, 'disk-layout'));
+  const guest = await backend.snapshots.restore(snapshot, { level: 'v2', disk, dataDisks: prepared.dataDisks, tmpDir: scratch });
+  try {
+    const answers: string[] = [];
+    for (const p of paths) answers.push(`${p}: ${(await guest.exec(['test', '-e', p])).exitCode === 0 ? 'present' : 'absent'}`);
+    return answers;
+  } finally {
+    await guest.dispose();
+  }
+}
+
 test.serial(`${SCENARIOS.join(', ')}: the same verdicts and installed sets on the image as on the default guest, every driver, at v3 and v2`, async (t) => {
   t.timeout(LONG);
   const cells = planCells(CATALOG, { scenarios: SCENARIOS, targets: ['v3', 'v2'] });
@@ -104,17 +121,32 @@ test.serial('a v4 cell on the image is a skip that says why (Bochs cannot boot a
   t.regex(result.reason, /^v4 needs Bochs on this host .* levelgate boots image stand-in under QEMU only/);
 });
 
-test.serial('an image without qemu-guest-agent answers through levelgate-agent, started by cloud-init from the NoCloud seed', async (t) => {
+test.serial('an image without qemu-guest-agent, laid out unlike the stand-in (no zypper, no /etc/yum.repos.d or /etc/zypp), answers through levelgate-agent started by cloud-init; dnf5 cells judge as on the default guest, zypper cells are skips that say why', async (t) => {
   t.timeout(LONG);
   const standIn = await ensureStandInImage('noqga');
   const prepared = await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in-noqga' }, ['v2']);
   t.regex(prepared.imageFacts.channel, /^levelgate-agent 1 \S+, started by cloud-init from the NoCloud seed$/);
   t.is(prepared.imageFacts.tools['qemu-ga'], null);
-  const cell = planCells(CATALOG, { scenarios: ['detection'], targets: ['v2'], drivers: ['rpm'] })[0]!;
-  const result = await runCell(cell, env(prepared, 'noqga'));
-  const reference = await runCell(cell, env(onDefault, 'noqga-default'));
+  t.is(prepared.imageFacts.tools.zypper, null);
+  const [detection] = planCells(CATALOG, { scenarios: ['detection'], targets: ['v2'], drivers: ['rpm'] });
+  const result = await runCell(detection!, env(prepared, 'noqga'));
+  const reference = await runCell(detection!, env(onDefault, 'noqga-default'));
   t.is(result.verdict, reference.verdict, result.reason);
   t.deepEqual(result.proofs.map((p) => p.proven), ['v2']);
+  // The layout is what the test says it is: the directories an rpm distribution ships are not there.
+  t.deepEqual(await layoutOf(prepared, ['/etc/yum.repos.d', '/etc/zypp']), ['/etc/yum.repos.d: absent', '/etc/zypp: absent']);
+  // dnf5 makes its own repository and cache directories: the same verdict and installed sets as on the default guest.
+  for (const cell of planCells(CATALOG, { scenarios: ['fresh-install-mixed'], targets: ['v2'], drivers: ['dnf5', 'zypper'] })) {
+    const image = await runCell(cell, env(prepared, 'noqga-layout'));
+    if (cell.driver === 'zypper') {
+      t.is(image.verdict, 'skip', image.reason);
+      t.regex(image.reason, /image stand-in-noqga \(Debian GNU\/Linux forky\/sid\) has no zypper: the zypper cells cannot run in it/);
+      continue;
+    }
+    const onGuest = await runCell(cell, env(onDefault, 'noqga-layout-default'));
+    t.is(image.verdict, onGuest.verdict, `${cell.id}: image ${image.verdict} (${image.reason}) vs default ${onGuest.verdict} (${onGuest.reason})`);
+    t.deepEqual(summary(image), summary(onGuest), cell.id);
+  }
 });
 
 test.serial('levelgate doctor --image says what the image has, from the boot a gate made', async (t) => {

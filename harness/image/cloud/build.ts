@@ -137,10 +137,12 @@ async function buildStandIn(recipe: StandInRecipe, digest: string, out: string, 
     await writeFile(path.join(root, 'etc/rpm/macros.levelgate'), '%_dbpath /var/lib/rpm\n');
     await mkdir(path.join(root, 'var/lib/rpm'), { recursive: true });
     await run('chroot', [root, 'rpmdb', '--initdb'], signal);
-    await mkdir(path.join(root, 'etc/yum.repos.d'), { recursive: true });
+    if (recipe.layout === 'rpm-distribution') await mkdir(path.join(root, 'etc/yum.repos.d'), { recursive: true });
     await mkdir(path.join(root, 'etc/dnf/libdnf5-plugins'), { recursive: true });
     await writeFile(path.join(root, 'etc/dnf/libdnf5-plugins/local.conf'), '[main]\nname = local\nenabled = 0\n');
-    await writeFile(path.join(root, 'etc/zypp/systemCheck'), '## glibc is installed by dpkg in this Debian image, not by rpm.\n');
+    if (recipe.packages.includes('zypper')) await writeFile(path.join(root, 'etc/zypp/systemCheck'), '## glibc is installed by dpkg in this Debian image, not by rpm.\n');
+    // A bare layout: whatever the packages brought of an rpm distribution's directories goes.
+    if (recipe.layout === 'bare') for (const dir of ['etc/yum.repos.d', 'etc/zypp']) await rm(path.join(root, dir), { recursive: true, force: true });
   });
 
   kernelRelease = await timedStep(log, "copy the image's own kernel and initramfs out of /boot", async () => {

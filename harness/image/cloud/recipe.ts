@@ -1,7 +1,10 @@
 // The stand-in cloud image's recipe: a Debian sid disk shaped the way distributions ship
 // their cloud images (partitioned, its own kernel, initramfs and GRUB, systemd,
 // cloud-init, rpm/dnf5/zypper), in two variants: with qemu-guest-agent, and without it
-// (for the NoCloud seed path). Its digest names it in the cache.
+// (for the NoCloud seed path). The second is also laid out unlike the first, as images
+// built elsewhere are: no zypper at all, and none of the directories an rpm distribution
+// ships (/etc/yum.repos.d, /etc/zypp), so that a driver that assumes them, or a missing
+// tool that is not a skip, shows. Its digest names it in the cache.
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +22,8 @@ export interface StandInRecipe {
   /** The root filesystem's label, which GRUB and the kernel command line find it by. */
   readonly rootLabel: string;
   readonly diskSizeMiB: number;
+  /** Whether the root gets the directories an rpm distribution ships (/etc/yum.repos.d); 'bare' leaves them out. */
+  readonly layout: 'rpm-distribution' | 'bare';
 }
 
 export function standInRecipe(variant: StandInVariant, env: NodeJS.ProcessEnv = process.env): StandInRecipe {
@@ -38,7 +43,7 @@ export function standInRecipe(variant: StandInVariant, env: NodeJS.ProcessEnv = 
       'cloud-init',
       'rpm',
       'dnf5',
-      'zypper',
+      ...(variant === 'qga' ? ['zypper'] : []),
       'e2fsprogs',
       // hwclock: qemu-guest-agent's guest-set-time fails without it (after setting the clock).
       'util-linux-extra',
@@ -46,6 +51,7 @@ export function standInRecipe(variant: StandInVariant, env: NodeJS.ProcessEnv = 
     ],
     rootLabel: 'cloudroot',
     diskSizeMiB: 2048,
+    layout: variant === 'qga' ? 'rpm-distribution' : 'bare',
   };
 }
 
