@@ -24,6 +24,8 @@ export const DETECTORS = ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzy
 const TOOL_DETECTORS: readonly DetectorName[] = ['rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch', 'apt-variants', 'apt-test-table', 'pacman-arch'];
 /** apt's own test table in the guest image (harness/image/guest/apt-test-varianttable). */
 export const APT_TEST_VARIANTTABLE = '/usr/share/levelgate/apt-test-varianttable';
+/** Where dpkg and apt read the variant table (the guest image installs the psABI one there). */
+export const APT_VARIANTTABLE = '/usr/share/dpkg/varianttable';
 export type DetectorName = (typeof DETECTORS)[number];
 
 export interface DetectorReading {
@@ -69,8 +71,11 @@ export function detectionCommand(releasever = 'sid'): GuestCommand {
     's libzypp; t zypper "" zypper --non-interactive --no-refresh system-architecture',
     `s dnf5; t dnf5 "^(arch|basearch) =" dnf5 --releasever=${releasever} --dump-variables`,
     // apt-get check builds no cache it does not need; Debug::Acquire::Variants prints what "auto" decided and why.
-    's apt-variants; t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1',
-    `s apt-test-table; t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1 -o APT::Architecture-Variants=auto -o Dir::dpkg::varianttable=${APT_TEST_VARIANTTABLE}`,
+    // n FILE REASON: when FILE is not there the detector cannot answer here: says why and exits 0; else exits 1.
+    'n() { if [ -e "$1" ]; then return 1; fi; echo "$2"; x absent; }',
+    // apt's "auto" reads the varianttable against the CPU; an image without one (Debian's dpkg ships none) has no level detection to ask.
+    `s apt-variants; command -v apt-get >/dev/null 2>&1 && n ${APT_VARIANTTABLE} "this image has no ${APT_VARIANTTABLE} (Debian's dpkg ships none): apt's variants cannot see the CPU here" || t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1`,
+    `s apt-test-table; command -v apt-get >/dev/null 2>&1 && n ${APT_TEST_VARIANTTABLE} "this image has no copy of apt's test varianttable (levelgate's guest image has)" || t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1 -o APT::Architecture-Variants=auto -o Dir::dpkg::varianttable=${APT_TEST_VARIANTTABLE}`,
     's pacman-arch; t pacman-conf "" pacman-conf Architecture',
     'true',
   ].join('\n');
@@ -208,7 +213,8 @@ function readSection(detector: DetectorName, name: string, parts: Map<string, Se
   const part = parts.get(name);
   const { command, absent } = COMMANDS[name] ?? { command: name, absent: `${name} is not installed` };
   if (!part) return failed(detector, 'no answer', `${command} was not asked: the detection script printed no ${name} section`);
-  if (part.exit === 'absent') return reading(detector, 'absent', null, absent);
+  // A section may say why it could not answer (a file the detector needs is not in the image).
+  if (part.exit === 'absent') return reading(detector, 'absent', null, part.text || absent);
   if (part.exit !== 0) return failed(detector, excerpt(part.text), `${command} failed: ${describeExit(part.exit)}; it printed: ${excerpt(part.text)}`);
   const parsed = parse(part.text);
   return typeof parsed === 'string' ? failed(detector, excerpt(part.text), `${command} (exit 0) ${parsed}; it printed: ${excerpt(part.text)}`) : parsed;

@@ -114,3 +114,13 @@ test('the detection script reports each tool\'s exit status: a segfaulting rpm, 
     await rm(bin, { recursive: true, force: true });
   }
 });
+
+test("apt in an image without a varianttable is no answer with the reason (a skip), not a wrong level: Debian's dpkg ships none", (t) => {
+  const { argv } = detectionCommand();
+  t.regex(argv[2]!, /n \/usr\/share\/dpkg\/varianttable "this image has no/);
+  const readings = parseDetection(
+    "=== levelgate-detector apt-variants\nthis image has no /usr/share/dpkg/varianttable (Debian's dpkg ships none): apt's variants cannot see the CPU here\n=== levelgate-exit absent\n=== levelgate-detector pacman-arch\n=== levelgate-exit absent\n",
+  );
+  t.like(readings.find((r) => r.detector === 'apt-variants'), { answer: 'absent', level: null, note: "this image has no /usr/share/dpkg/varianttable (Debian's dpkg ships none): apt's variants cannot see the CPU here" });
+  t.like(readings.find((r) => r.detector === 'pacman-arch'), { answer: 'absent', level: null, note: 'pacman is not installed' });
+});
