@@ -155,7 +155,7 @@ test.serial('bad input names the file, field or flag, and exits 2', async (t) =>
     ['a --repo flag without repodata', {}, ['gate', '--repo', 'extra=./scenarios'], /--repo extra=\.\/scenarios: .*scenarios is not a repository: it has no repodata\/repomd\.xml/],
     ['a scenario id used twice', { 'scenarios/again.ts': SCENARIO }, ['gate'], /scenario 'hello-from-compose' \(scenarios\/hello\.ts\): id 'hello-from-compose' is used twice \(also scenarios\/again\.ts\)|scenario 'hello-from-compose' \(scenarios\/again\.ts\): id 'hello-from-compose' is used twice/],
     ['a scenario naming a repository it does not declare', { 'scenarios/hello.ts': SCENARIO.replace("enable('compose')", "enable('updates')") }, ['gate'], /scenario 'hello-from-compose' \(scenarios\/hello\.ts\): steps\[0\]: names repository 'updates', which the scenario does not declare; declared: compose/],
-    ['a scenario that does not type-check', { 'scenarios/hello.ts': SCENARIO.replace("drivers: ['dnf5']", "drivers: ['apt']") }, ['gate'], /scenarios\/hello\.ts:6:\d+: Type '"apt"' is not assignable/],
+    ['a scenario that does not type-check', { 'scenarios/hello.ts': SCENARIO.replace("drivers: ['dnf5']", "drivers: ['yum']") }, ['gate'], /scenarios\/hello\.ts:6:\d+: Type '"yum"' is not assignable/],
     ['an unknown configuration field', { 'levelgate.config.ts': CONFIG.replace('levels:', 'level:') }, ['gate'], /levelgate\.config\.ts: unknown field 'level'; known: scenarios, builtinCatalog, repos, knownIssues, levels, /],
   ];
   for (const [what, files, args, message] of cases) {
