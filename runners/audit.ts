@@ -52,7 +52,9 @@ place (reached only through pointers in data): see docs/audit.md.
 A package whose code that runs without a check needs more than its arch claims
 (x86_64 → v1, x86_64_v2 → v2, x86_64_v3 → v3; noarch → v1) is a finding: sure when
 an entry point reaches that code with no check on the way (or the file checks the CPU
-nowhere), suspected when only code the analysis cannot place needs more.
+nowhere), suspected when it is reached only past tests of run-time flags a CPU check
+stores in a structure (libgcrypt's use_avx2), or when only code the analysis cannot
+place needs more.
 
 PATH is any of:
   an RPM file          unpacked with bsdtar; its arch is the claim

@@ -9,7 +9,7 @@ import { goFunctions } from './go-pclntab.js';
 import { reachChain, reachWithoutCheck } from './reach.js';
 import { ElfError, ElfUnsupported, ET_EXEC, ET_REL, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
 import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
-import { CODES, examplesIn, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
+import { CODES, examplesIn, flagFieldStores, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardContext, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
 import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
 
@@ -221,33 +221,60 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   // Then, in the functions reached that read a CPU-feature word, the code behind its tests
   // (a jcc on the word) is split off; the reach is redone with what they lead to checked.
   const isCpuWord = cpuWordTest(words);
-  const splits = new Map<number, GuardSplit | null>();
-  const extraChecked = new Map<number, Set<number>>();
-  let graph: readonly Node[] = nodes;
-  let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: checkingFunctions(nodes, checks, resolvers, refs, imports), conditions, referrers: refs, extraChecked };
-  let result = reachWithoutCheck(reachFacts);
-  for (let round = 0; round < 8 && words.length; round++) {
-    let fresh = 0;
-    result.reached.forEach((r, i) => {
-      if (!r || !mayGuard[i] || splits.has(i)) return;
-      const { bytes, fn } = scanned[i]!;
-      const split = guardSplit(bytes, fn.start, elf.bits, isCpuWord) ?? null;
-      splits.set(i, split);
-      if (!split) return;
-      fresh++;
-      const floor = Math.max(0, split.open.level);
-      const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
-      const targets = new Set([...split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i), ...exits]);
-      if (targets.size) extraChecked.set(i, targets);
-    });
-    if (!fresh) break;
-    graph = nodes.map((n, i) => {
-      const split = splits.get(i);
-      return split ? { ...n, level: split.open.level } : n;
-    });
-    reachFacts = { ...reachFacts, nodes: graph };
-    result = reachWithoutCheck(reachFacts);
+  // Getters (has_avx2()): a test of what they return is a guard. Flag fields: what functions
+  // that check the CPU store a feature into (libgcrypt's use_avx2, zstd's bmi2), tested elsewhere.
+  const getters = gettersOf(nodes, checks, imports);
+  const getterAt = (target: number) => {
+    // Through its PLT stub too, when the getter is exported (a call to the file's own function).
+    const name = plt(target);
+    const local = name === undefined ? target : defined.get(name);
+    return local !== undefined && getters.has(nodeAt(local));
+  };
+  const flagFields = new Set<number>();
+  const writers = new Set<number>(checks.keys());
+  for (const g of getters) for (const r of refs[g]!) writers.add(r);
+  for (const w of writers) {
+    const { bytes, fn } = scanned[w]!;
+    for (const d of flagFieldStores(bytes, fn.start, elf.bits, isCpuWord, getterAt)) flagFields.add(d);
   }
+  const targetLevel = (a: number) => (nodeAt(a) >= 0 ? reachAll[nodeAt(a)]! : -1);
+  const dispatchingFunctions = checkingFunctions(nodes, checks, resolvers, refs, imports);
+  // The reach, redone while reached functions that test a CPU-feature value split at their guards.
+  const pass = (context: GuardContext) => {
+    const splits = new Map<number, GuardSplit | null>();
+    const extraChecked = new Map<number, Set<number>>();
+    let graph: readonly Node[] = nodes;
+    let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: dispatchingFunctions, conditions, referrers: refs, extraChecked };
+    let result = reachWithoutCheck(reachFacts);
+    for (let round = 0; round < 8 && (words.length || getters.size || context.flagFields?.size); round++) {
+      let fresh = 0;
+      result.reached.forEach((r, i) => {
+        if (!r || !mayGuard[i] || splits.has(i)) return;
+        const { bytes, fn } = scanned[i]!;
+        const split = guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
+        splits.set(i, split);
+        if (!split) return;
+        fresh++;
+        const floor = Math.max(0, split.open.level);
+        const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
+        const targets = new Set([...split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i), ...exits]);
+        if (targets.size) extraChecked.set(i, targets);
+      });
+      if (!fresh) break;
+      graph = nodes.map((n, i) => {
+        const split = splits.get(i);
+        return split ? { ...n, level: split.open.level } : n;
+      });
+      reachFacts = { ...reachFacts, nodes: graph };
+      result = reachWithoutCheck(reachFacts);
+    }
+    return { splits, graph, reachFacts, result };
+  };
+  // Without flag fields first: what that reaches and the pass with them does not is reached
+  // only past tests of flag fields, which tie a field to a CPU check by its offset alone.
+  const withoutFields = pass({ isGetter: getterAt, targetLevel });
+  const withFields = flagFields.size ? pass({ isGetter: getterAt, targetLevel, flagFields }) : withoutFields;
+  const { splits, reachFacts, result } = withFields;
   const { reached, parent, checked } = result;
   const placed = afterCheck(nodes, reached, checked, conditions, dispatchers);
   const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
@@ -294,6 +321,34 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const openCodes = (i: number) => splits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
   const guardedCodes = (i: number) => (reached[i] ? splits.get(i)?.guarded.codes : undefined) ?? scanned[i]!.scan.codes;
   const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf, via, openCodes));
+  // What the entry points reach without a check when flag fields are not taken as checks, if it needs more.
+  let pastFlagFields: FileAudit['pastFlagFields'];
+  if (withFields !== withoutFields) {
+    const { result: plain, splits: plainSplits, reachFacts: plainFacts } = withoutFields;
+    const counts = new Float64Array(CODES);
+    const members: number[] = [];
+    let instructions = 0;
+    const plainCodes = (i: number) => plainSplits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
+    scanned.forEach(({ scan }, i) => {
+      if (!plain.reached[i]) return;
+      const part = plainSplits.get(i)?.open ?? scan;
+      for (let k = 0; k < part.codes.length; k++) counts[part.codes[k]!] = counts[part.codes[k]!]! + part.counts[k]!;
+      members.push(i);
+      instructions += scan.instructions;
+    });
+    const tally = tallyOf();
+    const byCode = new Map<number, number>();
+    counts.forEach((n, code) => n && byCode.set(code, n));
+    tallyCodes(byCode, elf.bits, tally);
+    if (tally.level > uncond.tally.level) {
+      const plainVia = (address: number): string | undefined => {
+        const i = nodeAt(address);
+        return i >= 0 && plain.reached[i] ? reachChain(plainFacts, plain.parent, i) : undefined;
+      };
+      const summary = summarise(tally, instructions, examplesFor(tally, members, scanned, elf.bits, offsetOf, plainVia, plainCodes));
+      pastFlagFields = { ...summary, fields: [...flagFields].sort((a, b) => a - b).map(hex) };
+    }
+  }
   const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf, undefined, guardedCodes));
   const unresolvedSummary = summarise(unknown.tally, unknown.instructions, examplesFor(unknown.tally, unknown.members, scanned, elf.bits, offsetOf));
   const all = mergeSummaries([uncond, cond, unknown], [unconditional, conditionalSummary, unresolvedSummary]);
@@ -324,6 +379,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     cpuChecks: [...checks.entries()].slice(0, 10).map(([i, how]) => `${nodeLabel(nodes[i]!)} ${how}`),
     all,
     unconditional: { ...unconditional, functions: ranked(uncond.members.filter((i) => nodes[i]!.level > 0).map((i) => functionLevel(nodes[i]!))) },
+    ...(pastFlagFields ? { pastFlagFields } : {}),
     conditional: conditionalCode(conditionalSummary, placed, nodes),
     unresolved,
     reach: {
@@ -351,11 +407,15 @@ function checkingFunctions(
 ): Set<number> {
   const out = new Set<number>([...checks.keys(), ...resolvers.keys()]);
   nodes.forEach((n, i) => n.resolverOf.length && out.add(i));
-  const small = (i: number) => nodes[i]!.end - nodes[i]!.start <= GETTER;
-  // A getter may call a CPU query or a small init (BoringSSL's OPENSSL_get_ia32cap → CRYPTO_library_init), nothing else.
-  const getter = (k: number) => small(k) && nodes[k]!.calls.every(small) && (imports.get(k) ?? []).every((name) => CPU_QUERIES.has(name));
-  for (const k of checks.keys()) if (getter(k)) for (const r of referrers[k]!) out.add(r);
+  for (const k of gettersOf(nodes, checks, imports)) for (const r of referrers[k]!) out.add(r);
   return out;
+}
+
+/** Getters: checks of at most 256 bytes that call nothing but a CPU query or a small init (BoringSSL's OPENSSL_get_ia32cap → CRYPTO_library_init). */
+function gettersOf(nodes: readonly Node[], checks: ReadonlyMap<number, string>, imports: ReadonlyMap<number, readonly string[]>): Set<number> {
+  const small = (i: number) => nodes[i]!.end - nodes[i]!.start <= GETTER;
+  const getter = (k: number) => small(k) && nodes[k]!.calls.every(small) && (imports.get(k) ?? []).every((name) => CPU_QUERIES.has(name));
+  return new Set([...checks.keys()].filter(getter));
 }
 
 /** What is not reached: conditional when the name rules or the dispatch rule say so, or when a checked edge leads to it; undefined otherwise (unresolved, or reached). */

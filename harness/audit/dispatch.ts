@@ -23,10 +23,11 @@
 //     loads), and only dispatchers and conditional code refer to it. Never made
 //     conditional by this rule: dispatchers themselves, exported functions, the entry
 //     point, code that data points at outside such tables (it may be called from
-//     anywhere), code outside any function. Not seen: flags kept in heap structures
-//     (zstd's and libgcrypt's per-context flags), pointers chosen at run time through
-//     other routes, dispatch inside one function (a jcc around a block), code nothing
-//     refers to.
+//     anywhere), code outside any function. Not seen here: flags kept in heap structures
+//     (zstd's and libgcrypt's per-context flags: the reachability's flag fields, in
+//     audit-file.ts, make them suspect at best), pointers chosen at run time through
+//     other routes, dispatch inside one function (a jcc around a block: the
+//     reachability's guards), code nothing refers to.
 // (d) Everything else is unconditional: it runs without a CPU check.
 
 export interface DispatchNode {

@@ -2,8 +2,10 @@
 // more than its package's arch claims (or than the glibc-hwcaps directory it sits in)
 // is a finding. How sure the static audit is of it (certainty), and what that rests on
 // (basis): sure when code reached from an entry point without a check needs more, or
-// when the file checks the CPU nowhere; suspected when only code the analysis cannot
-// place (reached only through pointers in data, or by nothing it sees) needs more. What
+// when the file checks the CPU nowhere; suspected when code is reached only past tests
+// of flag fields (structure fields a CPU check fills, known by their offset alone), or
+// when only code the analysis cannot place (reached only through pointers in data, or
+// by nothing it sees) needs more. What
 // running the package says of it (confidence): static only, confirmed by a trap, or a
 // trap the static audit did not predict. Also the package's verdict and the exit code.
 import { archLevel } from '../levels/arch.js';
@@ -21,10 +23,13 @@ export type Certainty = 'sure' | 'suspect';
  * What a certainty rests on. reached: an entry point reaches the code through direct
  * calls, jumps and address loads with no CPU check on the way (the finding names the
  * chain); no-cpu-check: the file checks the CPU nowhere, so any of its code that runs,
- * runs as compiled; unresolved: only code the analysis cannot place needs more (suspect);
+ * runs as compiled; flag-field: an entry point reaches the code only past tests of
+ * structure fields a function that checks the CPU stores a feature into (a run-time
+ * dispatch flag such as libgcrypt's use_avx2, tied to its check by the field's offset
+ * alone: suspect); unresolved: only code the analysis cannot place needs more (suspect);
  * trap: a program of the package died of SIGILL in the file.
  */
-export type Basis = 'reached' | 'no-cpu-check' | 'unresolved' | 'trap';
+export type Basis = 'reached' | 'flag-field' | 'no-cpu-check' | 'unresolved' | 'trap';
 
 /**
  * static: only the static audit says so (nothing ran, or what ran did not trap in the
@@ -116,6 +121,19 @@ export function judgeFile(file: FileAudit, claim: LevelName | undefined): Findin
     const features = above(reached.features, allowed);
     const via = features.flatMap((f) => f.examples).find((e) => e.via)?.via;
     return finding(reached.level, features, '', 'sure', 'reached', `reached without a CPU check from ${via ?? 'an entry point'}`);
+  }
+  const flagged = file.pastFlagFields;
+  if (flagged && levelIndex(flagged.level) > levelIndex(allowed)) {
+    const features = above(flagged.features, allowed);
+    const via = features.flatMap((f) => f.examples).find((e) => e.via)?.via;
+    return finding(
+      flagged.level,
+      features,
+      ' (past run-time flags)',
+      'suspect',
+      'flag-field',
+      `reached without a CPU check from ${via ?? 'an entry point'} only past tests of structure fields (offset ${flagged.fields.join(', ')}) that functions checking the CPU store a feature into: run-time dispatch flags, tied to their check by the field's offset alone; what the entry points reach otherwise needs ${levelLabel(reached.level)}`,
+    );
   }
   const u = file.unresolved;
   if (!u || levelIndex(u.level) <= levelIndex(allowed)) return undefined;

@@ -342,6 +342,10 @@ export function decodeOne(bytes: Uint8Array, ip: number | bigint, bits: 32 | 64 
   }
 }
 
+const MNEMONIC_NAMES: string[] = [];
+for (const [name, value] of Object.entries(Mnemonic)) if (typeof value === 'number') MNEMONIC_NAMES[value] = name;
+/** setcc and cmovcc: their result comes from the flags. */
+const FLAG_USERS = new Set(MNEMONIC_NAMES.flatMap((name, m) => (/^(Set(a|ae|b|be|e|g|ge|l|le|ne|no|np|ns|o|p|s)|Cmov[a-z]+)$/.test(name ?? '') ? [m] : [])));
 const REGISTER_NAMES: string[] = [];
 for (const [name, value] of Object.entries(Register)) if (typeof value === 'number') REGISTER_NAMES[value] = name;
 /** The general-purpose register a name belongs to, whatever its width: EDX, DL, RDX → D; R8D → R8; SIL → SI. */
@@ -358,6 +362,117 @@ function registerFamily(register: number): string {
 function hasMemoryOperand(instr: IcedInstruction): boolean {
   for (let k = 0; k < instr.opCount; k++) if (instr.opKind(k) === OP_MEMORY) return true;
   return false;
+}
+
+/** Registers a call may clobber (System V): what they held before it is gone after it. */
+const CALL_CLOBBERED = ['A', 'C', 'D', 'SI', 'DI', 'R8', 'R9', 'R10', 'R11'];
+/** Moves and loads: they set their destination from their sources alone. */
+const MOVES = new Set<number>([Mnemonic.Mov, Mnemonic.Movzx, Mnemonic.Movsx, Mnemonic.Movsxd, LEA]);
+/** What only reads its operands and sets the flags from them. */
+const TESTS = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt]);
+
+/**
+ * Flag fields: the displacements of the structure fields (`[reg+disp]`, not the stack)
+ * a function stores a CPU-feature value into — libgcrypt's `c->use_avx2 = !!(features &
+ * HWF_INTEL_AVX2)` after `_gcry_get_hw_features()`, zstd's `dctx->bmi2 =
+ * ZSTD_cpuSupportsBmi2()` after an inlined cpuid. A value is a CPU-feature value when it
+ * comes, through moves, arithmetic, tests and setcc/cmovcc, from cpuid or xgetbv's
+ * outputs, a RIP-relative read of a CPU-feature word, or what a getter (`isGetter`:
+ * a small function returning such a word) returns. One pass in address order, as the
+ * code is laid out; a call forgets the registers it may clobber, a jmp or ret forgets all.
+ */
+export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, isGetter: (target: number) => boolean): number[] {
+  if (bits !== 64) return [];
+  const instr = (shared ??= new Instruction());
+  const tainted = new Set<string>();
+  /** Registers holding a RIP-relative address (a global's). */
+  const globals = new Set<string>();
+  let flagsTainted = false;
+  const fields = new Set<number>();
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      const code = instr.code;
+      if (code === INVALID) {
+        tainted.clear();
+        flagsTainted = false;
+        continue;
+      }
+      const mnemonic = instr.mnemonic;
+      const fc = instr.flowControl;
+      if (mnemonic === Mnemonic.Cpuid) {
+        for (const r of ['A', 'B', 'C', 'D']) tainted.add(r);
+        continue;
+      }
+      if (mnemonic === Mnemonic.Xgetbv) {
+        tainted.add('A');
+        tainted.add('D');
+        continue;
+      }
+      if (fc === FlowControl.Call) {
+        for (const r of CALL_CLOBBERED) tainted.delete(r);
+        flagsTainted = false;
+        if (isGetter(Number(instr.nearBranch64))) tainted.add('A');
+        continue;
+      }
+      if (fc === FlowControl.Return || fc === FlowControl.UnconditionalBranch || fc === FlowControl.IndirectBranch || fc === FlowControl.Exception || fc === FlowControl.Interrupt) {
+        tainted.clear();
+        flagsTainted = false;
+        continue;
+      }
+      if (fc === FlowControl.ConditionalBranch) continue;
+      // Sources: the registers of operands 1.., a CPU-feature word read, the flags of a test.
+      let source = false;
+      let cpuRead = false;
+      for (let k = 0; k < instr.opCount; k++) {
+        const kind = instr.opKind(k);
+        if (kind === OpKind.Register) {
+          if (k > 0 && tainted.has(registerFamily(instr.opRegister(k)))) source = true;
+        } else if (kind === OP_MEMORY && instr.isIpRelMemoryOperand && mnemonic !== LEA && isCpuWord(Number(instr.ipRelMemoryAddress))) cpuRead = true;
+      }
+      const usesFlags = FLAG_USERS.has(mnemonic);
+      if (usesFlags && flagsTainted) source = true;
+      const op0Register = instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
+      const op0Memory = instr.opCount > 0 && instr.op0Kind === OP_MEMORY;
+      if (TESTS.has(mnemonic)) {
+        flagsTainted = source || cpuRead || (op0Register !== '' && tainted.has(op0Register));
+        continue;
+      }
+      if (op0Memory) {
+        const base = registerFamily(instr.memoryBase);
+        // Not through a pointer to a global this function took (OpenSSL's cpuid setup storing OPENSSL_ia32cap_P[2] as [rdi+8]): that is a word, not a field.
+        if (source && !instr.isIpRelMemoryOperand && base && base !== 'SP' && !globals.has(base) && instr.memoryIndex === Register.None && instr.memoryDisplacementU64 > 0n && instr.memoryDisplacementU64 < 0x10000n) {
+          fields.add(Number(instr.memoryDisplacementU64));
+        }
+        flagsTainted = false;
+        continue;
+      }
+      if (!op0Register) continue;
+      // xor eax, eax and sub eax, eax: a zero, whatever eax held.
+      if (mnemonic === LEA && instr.isIpRelMemoryOperand) globals.add(op0Register);
+      else globals.delete(op0Register);
+      const self = instr.opCount === 2 && instr.op1Kind === OpKind.Register && registerFamily(instr.op1Register) === op0Register && (mnemonic === Mnemonic.Xor || mnemonic === Mnemonic.Sub);
+      const keeps = !MOVES.has(mnemonic) && !usesFlags && tainted.has(op0Register);
+      if (!self && (source || cpuRead || keeps)) tainted.add(op0Register);
+      else tainted.delete(op0Register);
+      flagsTainted = (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar) && tainted.has(op0Register);
+    }
+  } finally {
+    decoder.free();
+  }
+  return [...fields];
+}
+
+/** What else tells guards and their sides apart (all optional): see guardSplit. */
+export interface GuardContext {
+  /** A small function that returns a CPU-feature word (`has_avx2()`, OpenSSL's `rsaz_avx2_eligible`): a test of what it returned is a guard. */
+  readonly isGetter?: (target: number) => boolean;
+  /** Displacements of flag fields (flagFieldStores): a test of `[reg+disp]` is a guard. */
+  readonly flagFields?: ReadonlySet<number>;
+  /** The level a target outside the function leads to: a side that calls or jumps to more needs more. */
+  readonly targetLevel?: (address: number) => number;
 }
 
 /** A function split at its guards: the jcc right after a read of a CPU-feature word. */
@@ -384,7 +499,8 @@ const MAX_GUARDED_INSTRUCTIONS = 50_000;
  * that side) needing more than the other side's is the checked side; what only checked
  * sides lead to is guarded. Undefined when the function reads no CPU-feature word.
  */
-export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean): GuardSplit | undefined {
+export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, context: GuardContext = {}): GuardSplit | undefined {
+  const { isGetter, flagFields, targetLevel } = context;
   if (bits !== 64) return undefined;
   const instr = (shared ??= new Instruction());
   const end = start + bytes.length;
@@ -419,9 +535,19 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
           if (op0 && isCpuWord(address)) pointer = true;
         } else if (isCpuWord(address)) read = anyRead = true;
       } else if (code !== INVALID && pointers.size && mnemonic !== LEA && hasMemoryOperand(instr) && pointers.has(registerFamily(instr.memoryBase))) read = anyRead = true;
+      // A flag field (libgcrypt's `test byte [rbx+0xf0], 1`): a structure field a CPU check stored a feature into.
+      else if (code !== INVALID && flagFields?.size && mnemonic !== LEA && hasMemoryOperand(instr) && instr.memoryIndex === Register.None && flagFields.has(Number(instr.memoryDisplacementU64))) {
+        const base = registerFamily(instr.memoryBase);
+        if (base && base !== 'SP') read = anyRead = true;
+      }
       // A flag loaded into a register and tested later (Go hoists `movzx edx, x86HasPOPCNT` out of loops).
       if (pointer) pointers.add(op0);
       else if (op0) pointers.delete(op0);
+      // What a getter returns is a flag (OpenSSL's `call rsaz_avx2_eligible; test eax, eax`).
+      if (code !== INVALID && isGetter && instr.flowControl === FlowControl.Call && isGetter(Number(instr.nearBranch64))) {
+        flags.add('A');
+        anyRead = true;
+      }
       if (read && op0) flags.add(op0);
       else if (op0 && flags.has(op0)) {
         if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt || mnemonic === Mnemonic.And) read = true;
@@ -500,9 +626,11 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
     const [a, b] = [walk(sides[0]!, new Map(), stops), walk(sides[1]!, new Map(), stops)];
     let la = -1;
     let lb = -1;
+    // What a side calls or jumps to outside the function counts with it (libgcrypt's `jne → jmp blake2s_transform_avx`).
+    const sideLevel = (k: number) => (targetLevel && outside[k]! >= 0 ? Math.max(level(k), targetLevel(outside[k]!)) : level(k));
     for (let k = 0; k < n; k++) {
-      if (a[k] && !b[k]) la = Math.max(la, level(k));
-      if (b[k] && !a[k]) lb = Math.max(lb, level(k));
+      if (a[k] && !b[k]) la = Math.max(la, sideLevel(k));
+      if (b[k] && !a[k]) lb = Math.max(lb, sideLevel(k));
     }
     if (la > lb && la > 0) checkedSide.set(i, sides[0]!);
     else if (lb > la && lb > 0) checkedSide.set(i, sides[1]!);

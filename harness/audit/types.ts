@@ -117,6 +117,13 @@ export interface FileAudit {
   readonly all?: IsaSummary;
   /** Code reached from an entry point (ELF entry, main, init/fini arrays, exports, IFUNC resolvers) without a CPU check (beyond the loader's glibc-hwcaps one). */
   readonly unconditional?: UnconditionalCode;
+  /**
+   * Code that the entry points reach without a check only past tests of flag fields —
+   * structure fields (`[reg+disp]`) a function that checks the CPU stores a feature into
+   * (libgcrypt's use_avx2, zstd's bmi2), told apart by their offset alone — when it needs
+   * more than `unconditional`: what it needs (examples name their chain), and the offsets.
+   */
+  readonly pastFlagFields?: IsaSummary & { readonly fields: readonly string[] };
   /** Code reached only after a CPU check. */
   readonly conditional?: ConditionalCode;
   /** Code the analysis cannot place: neither reached from an entry point nor after a check. */

@@ -125,6 +125,21 @@ test('built with -march=x86-64-v3 and labelled x86_64: a sure finding at v1 and 
   t.true(checked.cpuChecks!.some((c) => /__cpu_model|__cpu_indicator_init|cpuid/.test(c)));
 });
 
+test('a run-time flag in a structure (libgcrypt\'s use_avx2): AVX2 reached only past its test is a suspect (flag-field), not sure', (t) => {
+  const r = auditFile(elves.flagField);
+  t.is(r.unconditional?.level, 'v1');
+  t.is(r.pastFlagFields?.level, 'v3');
+  const finding = judgeFile(r, 'v1');
+  t.like(finding, { certainty: 'suspect', basis: 'flag-field', needs: 'v3' });
+  t.regex(finding!.why, /from export ctx_write: ctx_write → transform_wide only past tests of structure fields \(offset 0x[0-9a-f]+\)/);
+  t.is(judgeFile(r, 'v3'), undefined);
+  // Break it on purpose: the same field filled from elsewhere is no flag: the AVX2 code is reached, sure.
+  const unfed = auditFile(elves.flagFieldUnfed);
+  t.is(unfed.unconditional?.level, 'v3');
+  t.is(unfed.pastFlagFields, undefined);
+  t.like(judgeFile(unfed, 'v1'), { certainty: 'sure', basis: 'reached' });
+});
+
 test('reachability: the entry points are named, and code nothing reaches is unresolved, with how much', (t) => {
   const r = auditFile(elves.wholesaleV3Checked);
   t.true((r.reach?.entryKinds.entry ?? 0) + (r.reach?.entryKinds.main ?? 0) >= 1);

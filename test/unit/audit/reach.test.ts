@@ -1,6 +1,6 @@
 import test from 'ava';
 import { referrersOf, type DispatchNode } from '../../../harness/audit/dispatch.js';
-import { codeName, guardSplit } from '../../../harness/audit/isa.js';
+import { codeName, flagFieldStores, guardSplit } from '../../../harness/audit/isa.js';
 import { checkedEdges, reachChain, reachWithoutCheck } from '../../../harness/audit/reach.js';
 
 // Level -1 = general-purpose only, 0 = v1, 1 = v2, 2 = v3, 3 = v4.
@@ -76,4 +76,42 @@ test('twins: a function referring to two copies of the same code, one needing mo
   // Break it on purpose: sizes far apart are no copies of each other; the v3 function is reached.
   const apart = [...nodes.slice(0, 3), node(0x2000, ['other'], 0, [], 0x100)];
   t.deepEqual([...reach(apart, []).reached], [1, 1, 1, 1]);
+});
+
+test('what a getter returns, tested, is a guard (OpenSSL: call rsaz_avx2_eligible; test eax, eax)', (t) => {
+  // call 0x3000; test eax, eax; je +5; vpaddd ymm0, ymm1, ymm1; ret; paddd xmm0, xmm1; ret
+  const bytes = Uint8Array.from([0xe8, 0xfb, 0x1f, 0x00, 0x00, 0x85, 0xc0, 0x74, 0x05, 0xc5, 0xf5, 0xfe, 0xc1, 0xc3, 0x66, 0x0f, 0xfe, 0xc1, 0xc3]);
+  const split = guardSplit(bytes, 0x1000, 64, () => false, { isGetter: (a) => a === 0x3000 });
+  t.is(split?.guards, 1);
+  t.is(split?.guarded.level, 2);
+  t.is(split?.open.level, 0);
+  // Break it on purpose: the callee is no getter; its result is no flag.
+  t.is(guardSplit(bytes, 0x1000, 64, () => false, { isGetter: () => false }), undefined);
+});
+
+test('a test of a flag field guards, and a side counts with what it jumps to outside the function', (t) => {
+  // test byte [rdi+0xf0], 1; je +5; jmp 0x4000 (the AVX2 transform); jmp 0x5000 (the generic one): libgcrypt's blake2b_transform.
+  const bytes = Uint8Array.from([0xf6, 0x87, 0xf0, 0x00, 0x00, 0x00, 0x01, 0x74, 0x05, 0xe9, 0xf2, 0x2f, 0x00, 0x00, 0xe9, 0xed, 0x3f, 0x00, 0x00]);
+  const targetLevel = (a: number) => (a === 0x4000 ? 2 : 0);
+  const split = guardSplit(bytes, 0x1000, 64, () => false, { flagFields: new Set([0xf0]), targetLevel });
+  t.is(split?.guards, 1);
+  t.deepEqual(split?.guardedTargets, [0x4000]);
+  // Break it on purpose: another offset is no flag field; without the targets' levels neither side leads to more.
+  t.is(guardSplit(bytes, 0x1000, 64, () => false, { flagFields: new Set([0xe8]), targetLevel }), undefined);
+  t.is(guardSplit(bytes, 0x1000, 64, () => false, { flagFields: new Set([0xf0]) })?.guards ?? 0, 0);
+});
+
+test('flag fields: a structure field stored with what a getter returned or cpuid found, not the stack nor a constant', (t) => {
+  // push rbx; mov rbx, rdi; call 0x3000; shr eax, 13; and eax, 1; movzx edx, byte [rbx+0xf0]; and edx, 0xfe; or edx, eax;
+  // mov [rbx+0xf0], dl; mov qword [rbx+0xe8], 0x40; mov [rsp-8], eax; pop rbx; ret — libgcrypt's blake2b_init_ctx.
+  const writer = Uint8Array.from([
+    0x53, 0x48, 0x89, 0xfb, 0xe8, 0xf7, 0x1f, 0x00, 0x00, 0xc1, 0xe8, 0x0d, 0x83, 0xe0, 0x01, 0x0f, 0xb6, 0x93, 0xf0, 0x00, 0x00, 0x00, 0x81, 0xe2, 0xfe, 0x00, 0x00, 0x00, 0x09, 0xc2, 0x88, 0x93, 0xf0,
+    0x00, 0x00, 0x00, 0x48, 0xc7, 0x83, 0xe8, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x89, 0x44, 0x24, 0xf8, 0x5b, 0xc3,
+  ]);
+  t.deepEqual(flagFieldStores(writer, 0x1000, 64, () => false, (a) => a === 0x3000), [0xf0]);
+  // Break it on purpose: the callee is no getter: nothing it returns is a feature.
+  t.deepEqual(flagFieldStores(writer, 0x1000, 64, () => false, () => false), []);
+  // push rbx; mov eax, 7; xor ecx, ecx; cpuid; shr ebx, 8; and ebx, 1; mov [r12+0x75e4], ebx; xor ebx, ebx; mov [r12+0x10], ebx; pop rbx; ret — zstd's dctx->bmi2.
+  const inline = Uint8Array.from([0x53, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xc9, 0x0f, 0xa2, 0xc1, 0xeb, 0x08, 0x83, 0xe3, 0x01, 0x41, 0x89, 0x9c, 0x24, 0xe4, 0x75, 0x00, 0x00, 0x31, 0xdb, 0x41, 0x89, 0x5c, 0x24, 0x10, 0x5b, 0xc3]);
+  t.deepEqual(flagFieldStores(inline, 0x1000, 64, () => false, () => false), [0x75e4]);
 });
