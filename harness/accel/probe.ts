@@ -2,7 +2,8 @@
 // host (each backend's own probe boots the guest kernel), and caches the definitive
 // answers per host boot, emulator versions and image; a timeout or a panic is asked
 // again next run.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
@@ -54,13 +55,22 @@ async function readProbeStore(file: string): Promise<ProbeStoreEntry[]> {
   }
 }
 
-/** Writes `entry` first, keeping the most recent other keys; atomically (a reader in another worker sees the old file or the new one). */
+/**
+ * Writes `entry` first, keeping the most recent other keys; atomically (a reader sees the
+ * old file or the new one), through a temporary file of its own (several probes of one
+ * process may write at once). The cache only saves time: a write that fails is dropped,
+ * the answers were already given.
+ */
 async function writeProbeStore(file: string, entry: ProbeStoreEntry): Promise<void> {
   const others = (await readProbeStore(file)).filter((e) => e.key !== entry.key);
-  await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify({ entries: [entry, ...others].slice(0, PROBE_STORE_KEYS) }, null, 2)}\n`);
-  await rename(temp, file);
+  const temp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(temp, `${JSON.stringify({ entries: [entry, ...others].slice(0, PROBE_STORE_KEYS) }, null, 2)}\n`);
+    await rename(temp, file);
+  } catch {
+    await rm(temp, { force: true }).catch(() => undefined);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // QEMU refuses under enforce, an accelerator that does not exist. A timeout or a panic
 // is asked again next run, and a level that falls to a slower backend because of such
 // an answer says so in the run's summary.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -66,6 +66,21 @@ test('two images on one host keep their own cached answers (two checkouts do not
     await writeFile(file, JSON.stringify(mine));
     await probeAll(['tcg'], [v3fma], image, { cacheDir, probe: booted.probe });
     t.deepEqual(booted.calls, ['tcg v3-fma', 'tcg v3-fma'], 'the one-key file still answers');
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+});
+
+test('probes of one process written at once all land, and leave no temporary file (each write has its own)', async (t) => {
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-'));
+  try {
+    const booted = fakeProbe({ works: true, reason: 'booted the guest kernel', definitive: true });
+    const images = Array.from({ length: 6 }, (_, i) => ({ ...image, digest: `${image.digest}-${i}` }));
+    await Promise.all(images.map((im) => probeAll(['tcg'], [v3fma], im, { cacheDir, probe: booted.probe })));
+    t.is(booted.calls.length, 6);
+    t.deepEqual((await readdir(cacheDir)).filter((f) => f.endsWith('.tmp')), []);
+    const { entries } = JSON.parse(await readFile(path.join(cacheDir, 'probes.json'), 'utf8')) as { entries: unknown[] };
+    t.true(entries.length >= 1);
   } finally {
     await rm(cacheDir, { recursive: true, force: true });
   }
