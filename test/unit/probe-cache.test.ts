@@ -146,12 +146,12 @@ test('auto asks KVM at a CPU where it would only mask CPUID last, and only when 
     t.is(chooseAccel('v1', 'auto', results).accel, 'tcg');
     // Without a trapping emulator for v1, KVM is asked after all (its masks-only guests are better than none).
     calls.length = 0;
-    await probeForRequest('auto', [v1], image, { cacheDir: await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-')), probe: works(false) });
+    await probeForRequest('auto', [v1], image, { cacheDir: path.join(cacheDir, 'second'), probe: works(false) });
     t.deepEqual(calls.filter((c) => c.startsWith('kvm')), ['kvm v1']);
     t.true(calls.indexOf('kvm v1') > calls.indexOf('tcg v1'));
     // An explicit request probes what it names, whatever the CPU.
     calls.length = 0;
-    await probeForRequest('kvm', [v1], image, { cacheDir: await mkdtemp(path.join(os.tmpdir(), 'levelgate-probes-')), probe: works(true) });
+    await probeForRequest('kvm', [v1], image, { cacheDir: path.join(cacheDir, 'third'), probe: works(true) });
     t.deepEqual(calls, ['kvm v1']);
   } finally {
     await rm(cacheDir, { recursive: true, force: true });

@@ -2,6 +2,9 @@
 // order of levels and guests (one per level for all, nothing run again above the level
 // it ran at, v4 only for what failed at v3), what kills a program one level below, and
 // how the dynamic answer is reconciled with the static one.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
@@ -18,6 +21,15 @@ import { levelIndex, type LevelName } from '../../../harness/levels/table.js';
 import type { CpuTarget } from '../../../harness/levels/targets.js';
 import type { CellGuests, CellSession, SessionRequest } from '../../../harness/run/session.js';
 import { UsageError } from '../../../harness/util/errors.js';
+
+/** Where runBisect keeps each attempt's evidence in these tests: one directory, removed after. */
+let scratchRoot: string;
+test.before(async () => {
+  scratchRoot = await mkdtemp(path.join(os.tmpdir(), 'levelgate-test-bisect-'));
+});
+test.after.always(async () => {
+  await rm(scratchRoot, { recursive: true, force: true });
+});
 
 const summary = (level: LevelName, feature: string, example: string) => ({
   level,
@@ -141,7 +153,7 @@ const subject = (path: string, kind: 'program' | 'library' = 'program'): BisectS
 test('runBisect: one guest per level serves every subject; a subject that ran is not run again above; v4 only for what did not run at v3', async (t) => {
   const f = fakeGuests({ '/x/bun': 'v3', '/x/baseline': 'v2', '/x/esbuild': 'v1', '/x/libwide.so': 'v4' });
   const subjects = [subject('/x/bun'), subject('/x/baseline'), subject('/x/esbuild'), subject('/x/libwide.so', 'library')];
-  const run = await runBisect(subjects, { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: false, scratch: '/tmp/levelgate-test-bisect' });
+  const run = await runBisect(subjects, { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: false, scratch: path.join(scratchRoot, 'run-1') });
   t.deepEqual(f.opened, ['v1', 'v2', 'v3', 'v4'], 'one guest per level');
   t.deepEqual(run.restores, { v1: 1, v2: 1, v3: 1, v4: 1 });
   t.deepEqual(f.ran, ['/x/bun@v1', '/x/baseline@v1', '/x/esbuild@v1', '/x/libwide.so@v1', '/x/bun@v2', '/x/baseline@v2', '/x/libwide.so@v2', '/x/bun@v3', '/x/libwide.so@v3', '/x/libwide.so@v4']);
@@ -157,11 +169,11 @@ test('runBisect: one guest per level serves every subject; a subject that ran is
 
 test('runBisect: a level the host cannot provide is not run, with why; near misses of the lowest level run on request', async (t) => {
   const f = fakeGuests({ '/x/wide': 'v4' }, ['v4']);
-  const run = await runBisect([subject('/x/wide')], { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: false, scratch: '/tmp/levelgate-test-bisect' });
+  const run = await runBisect([subject('/x/wide')], { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: false, scratch: path.join(scratchRoot, 'run-2') });
   t.like(run.attempts[0]![3], { target: 'v4', outcome: 'not-run', problem: 'not run: v4 needs a backend this host lacks', infrastructure: true });
   t.deepEqual(f.opened, ['v1', 'v2', 'v3']);
   const near = fakeGuests({ '/x/bun': 'v3' });
-  const withNear = await runBisect([subject('/x/bun')], { guests: near.guests, accel: near.accel, guestPath: (p) => p, levels: parseLevels('v2,v3'), nearMisses: true, scratch: '/tmp/levelgate-test-bisect' });
+  const withNear = await runBisect([subject('/x/bun')], { guests: near.guests, accel: near.accel, guestPath: (p) => p, levels: parseLevels('v2,v3'), nearMisses: true, scratch: path.join(scratchRoot, 'run-3') });
   t.deepEqual(near.opened.slice(0, 2), ['v2', 'v3']);
   t.true(near.opened.includes('v3-fma') && near.opened.includes('v3-noxsave'), near.opened.join(' '));
   t.false(near.opened.includes('v2-sse4_2'), 'only the near misses of its lowest level');
