@@ -13,7 +13,6 @@ import { forensicsLine, ownersLabel, type ForensicsRecord, type RefusalRecord, t
 import { isFileMapping, mappingAt, parseSigillRecord, SIGILL_RECORD_DIR, type SigillRecord } from './sigill-record.js';
 import type { GlibcRefusal, TrapLine } from './trap-line.js';
 import { installedFilesNamed, packageOwners } from './package-owner.js';
-export { nevraOf } from './package-owner.js';
 
 export type GuestExec = (argv: readonly string[]) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
 
@@ -31,12 +30,6 @@ async function readAt(exec: GuestExec, file: string, offset: number, length: num
   const bytes = hexBytes(r.stdout);
   return bytes.length ? bytes : undefined;
 }
-
-/** Every package that owns `file`, in rpm's, dpkg's or pacman's database (package-owner.ts). */
-export const ownersOf = (exec: GuestExec, file: string): Promise<string[]> => packageOwners(exec, file);
-
-/** Every installed file whose basename is `name` (the kernel prints only the basename). */
-const installedNamed = (exec: GuestExec, name: string): Promise<string[]> => installedFilesNamed(exec, name);
 
 /** The record the core handler wrote for the thread `tid`, if it wrote one. */
 async function sigillRecord(exec: GuestExec, tid: number): Promise<SigillRecord | undefined> {
@@ -79,7 +72,7 @@ async function placeByMapping(exec: GuestExec, record: SigillRecord, trap: TrapL
 
 /** Without a record (an image without the handler): the program the harness ran, or the one installed file of that name; several are "ambiguous". */
 async function placeByName(exec: GuestExec, trap: TrapLine, knownPath: string | undefined): Promise<Place> {
-  const byName = knownPath && path.posix.basename(knownPath) === trap.file ? [knownPath] : await installedNamed(exec, trap.file);
+  const byName = knownPath && path.posix.basename(knownPath) === trap.file ? [knownPath] : await installedFilesNamed(exec, trap.file);
   const why = `the process left no mapping record (${SIGILL_RECORD_DIR}/${trap.pid})`;
   if (byName.length === 0) return { file: undefined, offset: undefined, bytes: undefined, located: 'none', note: `${why} and no installed file is named ${trap.file} (rpm -qa lists none)` };
   if (byName.length > 1) return { file: undefined, offset: undefined, bytes: undefined, located: 'ambiguous', note: `ambiguous: ${why} and ${byName.length} installed files are named ${trap.file}: ${byName.join(', ')}` };
@@ -97,7 +90,7 @@ async function placeByName(exec: GuestExec, trap: TrapLine, knownPath: string | 
 export async function investigateTrap(trap: TrapLine | GlibcRefusal, options: InvestigateOptions): Promise<ForensicsRecord> {
   const { exec, guestLevel, fidelity, knownPath } = options;
   if (trap.kind === 'glibc-refusal') {
-    const owners = knownPath ? await ownersOf(exec, knownPath) : [];
+    const owners = knownPath ? await packageOwners(exec, knownPath) : [];
     const base: Omit<RefusalRecord, 'line'> = { kind: 'glibc-refusal', package: ownersLabel(owners), owners, file: knownPath, needs: trap.level, guestLevel, fidelity, trapLine: trap.line };
     return { ...base, line: forensicsLine(base) };
   }
@@ -111,7 +104,7 @@ export async function investigateTrap(trap: TrapLine | GlibcRefusal, options: In
     else if (!place.bytes) note = `could not read ${place.file} at 0x${place.offset.toString(16)}`;
     else if (!e) note = `the bytes at 0x${place.offset.toString(16)} decode to no valid instruction`;
   } else if (!note && place.bytes && !e) note = 'the bytes at the ip decode to no valid instruction';
-  const owners = place.file ? await ownersOf(exec, place.file) : [];
+  const owners = place.file ? await packageOwners(exec, place.file) : [];
   const base: Omit<TrapRecord, 'line'> = {
     kind: 'trap',
     file: place.file,

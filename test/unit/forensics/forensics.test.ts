@@ -1,6 +1,7 @@
 import test from 'ava';
 import { explainBytes, hexBytes, offsetFromLoadSegment } from '../../../harness/forensics/explain.js';
-import { investigateTrap, nevraOf, type GuestExec } from '../../../harness/forensics/investigate.js';
+import { investigateTrap, type GuestExec } from '../../../harness/forensics/investigate.js';
+import { nevraOf } from '../../../harness/forensics/package-owner.js';
 import { forensicsLine, ownedBy } from '../../../harness/forensics/record.js';
 import { mappingAt, parseSigillRecord } from '../../../harness/forensics/sigill-record.js';
 import { parseNevra } from '../../../harness/repos/available.js';
