@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LevelName } from '../harness/levels/table.js';
-import type { DriverName } from '../harness/scenario/types.js';
+import type { DriverName } from '../harness/model/package-manager.js';
 import { planCells } from '../harness/plan/plan.js';
 import type { CellResult } from '../harness/results/types.js';
 import { runCell } from '../harness/run/cell.js';

@@ -17,7 +17,7 @@ import { hostQemu, type Emulator } from '../harness/guest/emulator.js';
 import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { BochsGuest, type BochsProgram } from '../harness/guest/bochs-guest.js';
 import { debianPackageVersion } from '../harness/host/tools.js';
-import { ensureToolsTree, toolsTreeBochs, toolsTreeEmulator } from '../harness/host/tools-tree.js';
+import { ensureToolsTree, toolsTreeBochs, toolsTreeEmulator } from '../harness/guest/tools-tree.js';
 import type { LevelName } from '../harness/levels/table.js';
 import { exactTarget } from '../harness/levels/targets.js';
 import { planCells } from '../harness/plan/plan.js';

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { ensureQemuSnapshot } from '../harness/guest/qemu-snapshot.js';
 import { QemuGuest } from '../harness/guest/qemu-guest.js';
 import { ensureImage } from '../harness/image/build.js';
-import { askDetectors } from '../harness/levels/detectors.js';
+import { askDetectors } from '../harness/drivers/detectors.js';
 import { parseLevelName, type LevelName } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';
 import { median } from './median.js';

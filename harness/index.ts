@@ -2,7 +2,7 @@
 // import (`import { defineScenario, install, best } from 'levelgate'`), and run() for
 // programs that gate as `levelgate gate` does. The built-in catalog (scenarios/) is
 // written with exactly this API.
-import type { RunOptions, RunOutcome } from './run/run-project.js';
+import type { RunOptions, RunOutcome } from './config/run-project.js';
 
 export {
   aptRepo,
@@ -66,7 +66,7 @@ export type { CellResult, CheckResult, RunResult, Verdict } from './results/type
 export type { CellRef, CommandRecord, StepRecord } from './results/types.js';
 export type { Reporter, ReporterOptions, ReporterSpec, RunStart } from './report/reporter.js';
 export type { LegacyReportPaths } from './config/config.js';
-export type { RunOptions, RunOutcome } from './run/run-project.js';
+export type { RunOptions, RunOutcome } from './config/run-project.js';
 export type { Selection } from './plan/selection.js';
 
 /**
@@ -79,6 +79,6 @@ export type { Selection } from './plan/selection.js';
  */
 export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   // Loaded on call: scenario files import this module, and need none of the engine.
-  const engine = await import('./run/run-project.js');
+  const engine = await import('./config/run-project.js');
   return engine.run(options);
 }

@@ -15,7 +15,7 @@ import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
 import { ImageGuests } from '../harness/run/image-guests.js';
 import { DRIVER_TOOL, driverUnavailableIn } from '../harness/run/prepare-image.js';
-import { DRIVER_NAMES } from '../harness/scenario/types.js';
+import { DRIVER_NAMES } from '../harness/model/package-manager.js';
 import { LevelgateError, UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { createRunContext, exitCodeFor, reportError } from './run-context.js';

@@ -1,10 +1,11 @@
 // `levelgate doctor`: what is installed, which accelerators really work, which levels
 // this host can provide, and the fix for each gap.
 import { access, constants as fsConstants } from 'node:fs/promises';
-import { chooseAccel, type AccelRequest } from '../harness/accel/choose.js';
+import { chooseAccel } from '../harness/accel/choose.js';
+import { type AccelRequest } from '../harness/model/accel.js';
 import { probeForRequest } from '../harness/accel/probe.js';
 import { findImage, imagePaths } from '../harness/image/build.js';
-import { cacheRoot } from '../harness/image/cache.js';
+import { cacheRoot } from '../harness/host/cache.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { installHint, probeTools } from '../harness/host/tools.js';
 import { EXACT_TARGETS, exactTarget } from '../harness/levels/targets.js';

@@ -2,7 +2,7 @@
 // runs one command with its output streamed, and exits with the command's status.
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, seconds } from '../harness/config/defaults.js';
+import { DEFAULTS, seconds } from '../harness/model/defaults.js';
 import { openPinnedGuest } from '../harness/guest/pinned.js';
 import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { UsageError } from '../harness/util/errors.js';

@@ -2,11 +2,11 @@
 // host's budget, with a line per cell (a live status line on a terminal), JUnit, HTML
 // and JSON reports, and one exit code for the whole matrix; --list shows the plan and
 // boots nothing. The run itself is the programmatic run() of the public API.
-import { DEFAULTS, seconds } from '../harness/config/defaults.js';
+import { DEFAULTS, seconds } from '../harness/model/defaults.js';
 import { EXIT_CODES } from '../harness/results/summary.js';
-import { listLines, listPlan } from '../harness/run/list-plan.js';
-import { run, type RunOptions } from '../harness/run/run-project.js';
-import { DRIVER_NAMES } from '../harness/scenario/types.js';
+import { listLines, listPlan } from '../harness/config/list-plan.js';
+import { run, type RunOptions } from '../harness/config/run-project.js';
+import { DRIVER_NAMES } from '../harness/model/package-manager.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';

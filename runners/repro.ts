@@ -14,7 +14,7 @@ import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
 import { resolveImage, resolveProject } from '../harness/config/project.js';
-import { runNameOf } from '../harness/run/run-project.js';
+import { runNameOf } from '../harness/config/run-project.js';
 import { resolveAccel, resolveDriver, resolveTarget } from './resolve.js';
 import { stoppedExitCode } from './run-context.js';
 

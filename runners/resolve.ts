@@ -1,9 +1,9 @@
 // Turns what a user typed into checked values, naming the flag on every error.
-import { ACCEL_REQUESTS, type AccelRequest } from '../harness/accel/choose.js';
+import { ACCEL_REQUESTS, type AccelRequest } from '../harness/model/accel.js';
 import { REQUIRED_FIDELITIES, type RequiredFidelity } from '../harness/accel/fidelity.js';
 import { LEVEL_NAMES, parseLevelName, type LevelName } from '../harness/levels/table.js';
 import { ALL_NEAR_MISSES, parseTargetName, type CpuTarget } from '../harness/levels/targets.js';
-import { DRIVER_NAMES, type DriverName } from '../harness/scenario/types.js';
+import { DRIVER_NAMES, type DriverName } from '../harness/model/package-manager.js';
 import { UsageError } from '../harness/util/errors.js';
 import { parseDriverName } from '../harness/plan/normalise.js';
 import { parseNameDir } from '../harness/config/project.js';

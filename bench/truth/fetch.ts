@@ -4,7 +4,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cacheRoot, ensureCached, exists } from '../../harness/image/cache.js';
+import { cacheRoot, ensureCached, exists } from '../../harness/host/cache.js';
 import type { TruthEntry } from './audit-truth-local.js';
 
 export async function fetchTruth(entry: TruthEntry, log: (line: string) => void = () => {}): Promise<string> {

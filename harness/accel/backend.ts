@@ -2,16 +2,16 @@
 // how it boots guests, makes disk states, snapshots booted guests, probes this host,
 // and how much slower it runs than the reference (QEMU TCG). The engine asks this
 // table; nothing outside it branches on a backend's name.
-import type { GuestCommand } from '../drivers/driver.js';
+import type { GuestCommand } from '../model/guest.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
-import type { DataDisk } from '../guest/qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 import type { ImageArtifacts } from '../image/build.js';
-import type { DetectorReading } from '../levels/detectors.js';
+import type { DetectorReading } from '../drivers/detectors.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Log } from '../util/log.js';
-import type { Accel } from './choose.js';
+import type { Accel } from '../model/accel.js';
 
 export interface ProbeResult {
   readonly accel: Accel;

@@ -2,7 +2,7 @@
 // `--accel auto` prefers them.
 import type { Backend } from './backend.js';
 import { bochsBackend } from './bochs-backend.js';
-import type { Accel } from './choose.js';
+import type { Accel } from '../model/accel.js';
 import { qemuBackend } from './qemu-backend.js';
 import type { Emulator } from '../guest/emulator.js';
 

@@ -3,7 +3,7 @@
 // Bochs saved of a booted, proven guest (bochs-snapshot.ts), restored in a second and a
 // half instead of a 14-20 s boot.
 import { access } from 'node:fs/promises';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
 import { copySavedRootJournal } from '../guest/bochs-restore.js';
 import { discardBochsSnapshot, ensureBochsSnapshot } from '../guest/bochs-snapshot.js';

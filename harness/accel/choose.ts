@@ -1,14 +1,9 @@
 // Picks the accelerator for a level from what the probes found. Pure.
-import type { QemuAccel } from '../guest/qemu-args.js';
+import { ACCELS, type Accel, type AccelRequest } from '../model/accel.js';
 import { parseTargetName } from '../levels/targets.js';
 import type { ProbeResult } from './backend.js';
 import { expectedFidelity, kvmLeaks } from './fidelity.js';
 
-/** QEMU's accelerators, and Bochs: a second emulator for what QEMU cannot emulate (AVX-512). */
-export type Accel = QemuAccel | 'bochs';
-export type AccelRequest = 'auto' | Accel;
-export const ACCELS: readonly Accel[] = ['kvm', 'tcg', 'bochs'];
-export const ACCEL_REQUESTS: readonly AccelRequest[] = ['auto', ...ACCELS];
 
 const TITLES: Readonly<Record<Accel, string>> = { kvm: 'QEMU KVM', tcg: 'QEMU TCG', bochs: 'Bochs' };
 

@@ -5,7 +5,7 @@
 import type { Fidelity } from '../levels/canaries.js';
 import { targetAbsentFeatures, targetRunsFeatures, type CpuTarget } from '../levels/targets.js';
 import type { Feature } from '../levels/table.js';
-import type { Accel } from './choose.js';
+import type { Accel } from '../model/accel.js';
 
 /** What --require-fidelity (requireFidelity) accepts: every cell's guest must trap. */
 export const REQUIRED_FIDELITIES = ['traps'] as const;

@@ -3,10 +3,12 @@
 // the level); Bochs cannot run it (it boots only levelgate's own kernel, and Debian's
 // Bochs 2.7 panics in the XSAVE setup of a kernel that is not told otherwise).
 import { BACKENDS } from './backends.js';
-import type { Accel, AccelChoice } from './choose.js';
+import type { AccelChoice } from './choose.js';
+import type { Accel } from '../model/accel.js';
 import { CLOUD_BOOT_TIMEOUT_MS, CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
 import { discardCloudSnapshot, ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
-import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
+import type { QemuAccel } from '../model/accel.js';
 import { createOverlay, QEMU_BINARY, qemuVersion } from '../guest/qemu-guest.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import type { CloudSupport } from '../image/cloud/support.js';

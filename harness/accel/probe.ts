@@ -7,11 +7,12 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
-import { cacheRoot } from '../image/cache.js';
+import { cacheRoot } from '../host/cache.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ProbeResult } from './backend.js';
 import { BACKENDS } from './backends.js';
-import { accelOrder, ACCELS, type Accel, type AccelRequest } from './choose.js';
+import { accelOrder } from './choose.js';
+import { ACCELS, type Accel, type AccelRequest } from '../model/accel.js';
 import { expectedFidelity } from './fidelity.js';
 
 export type { ProbeResult } from './backend.js';

@@ -3,10 +3,11 @@
 // level on this host by booting the guest kernel with the level's CPU.
 import os from 'node:os';
 import { execa } from 'execa';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
 import { emulatorCommand, hostQemu, type Emulator } from '../guest/emulator.js';
-import { buildQemuArgs, type QemuAccel } from '../guest/qemu-args.js';
+import { buildQemuArgs } from '../guest/qemu-args.js';
+import { type QemuAccel } from '../model/accel.js';
 import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';

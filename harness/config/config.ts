@@ -10,11 +10,11 @@
 //     levels: ['v1', 'v2', 'v3'],
 //     variantAudit: { repos: ['compose'], sample: 20 },
 //   });
-import type { AccelRequest } from '../accel/choose.js';
+import type { AccelRequest } from '../model/accel.js';
 import type { RequiredFidelity } from '../accel/fidelity.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { ReporterSpec } from '../report/reporter.js';
-import type { DriverName } from '../scenario/types.js';
+import type { DriverName } from '../model/package-manager.js';
 
 export interface VariantAuditConfig {
   /** Attached repositories to audit (default: all attached; without any, the fixture repositories). */

@@ -6,7 +6,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
-import { ACCEL_REQUESTS } from '../accel/choose.js';
+import { ACCEL_REQUESTS } from '../model/accel.js';
 import { REQUIRED_FIDELITIES } from '../accel/fidelity.js';
 import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
 import type { AttachRequest } from '../repos/attach.js';

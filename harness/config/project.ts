@@ -9,7 +9,8 @@ import { knownIssueProblems, offeredBy, planProblems } from '../plan/validate-pl
 import { readAttachedRepos, type AttachRequest } from '../repos/attach.js';
 import type { AttachedRepo } from '../repos/catalog.js';
 import { attached } from '../scenario/api.js';
-import type { DriverName, RepoFormat, RepoSpec, Scenario } from '../scenario/types.js';
+import type { RepoSpec, Scenario } from '../scenario/types.js';
+import type { DriverName, RepoFormat } from '../model/package-manager.js';
 import { validateScenarios } from '../scenario/validate.js';
 import { fixtureAuditSource, variantAuditScenarios } from '../scenario/variant-audit.js';
 import type { ImageRequest } from '../run/prepare-image.js';

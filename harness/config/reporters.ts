@@ -3,7 +3,7 @@
 // configuration's `reporters` list, replaced by --reporter, and the report paths of
 // --json/--junit/--html. Every problem names the field or flag.
 import path from 'node:path';
-import { DEFAULTS } from './defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { htmlReporter } from '../report/html.js';
 import { jsonReporter } from '../report/json.js';
 import { junitReporter } from '../report/junit.js';

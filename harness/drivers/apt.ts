@@ -7,8 +7,9 @@
 // as warnings with exit 0: the harness takes both as errors, so a repository apt does
 // not read never passes as an empty one.
 import { archOfDebian, type RpmArch } from '../levels/arch.js';
-import type { Refusal } from '../scenario/types.js';
-import { judgeOperation, lastLines, mustSucceed, nevraOf, repoViewOf, setUpBy, type CommandOutput, type CommandPurpose, type GuestCommand, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import type { Refusal } from '../model/package-manager.js';
+import { judgeOperation, lastLines, mustSucceed, nevraOf, repoViewOf, setUpBy, type CommandOutput, type CommandPurpose, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { type GuestCommand } from '../model/guest.js';
 
 export const APT_SOURCES_FILE = '/etc/apt/sources.list.d/levelgate.list';
 /** Where the guest image sets APT::Architecture-Variants "auto"; an arch override rewrites it, 'default' removes it. */

@@ -7,7 +7,7 @@
 // sets skip_if_unavailable=True, so a repository that fails to load is skipped with
 // exit 0 — the harness reads the tool's view of its repositories to catch that.
 import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, setUpBy, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
-import type { PinSpec, Refusal } from '../scenario/types.js';
+import type { PinSpec, Refusal } from '../model/package-manager.js';
 import { VARIANT_ARCHES } from '../levels/arch.js';
 
 /** The only repository directory dnf5 reads in a cell (--setopt=reposdir): levelgate's, created by configureRepos. */

@@ -4,9 +4,11 @@
 // the tool's own message gives), the tool broken (a crash, an exit status outside the
 // contract: the product's failure) or an error (what the harness set up did not hold).
 // Pure: the cell runner executes them.
-import type { ArchSetting, DriverName, Operation, PinSpec, Refusal } from '../scenario/types.js';
-export { REPO_FORMATS, type RepoFormat } from '../scenario/types.js';
-import type { DetectorName } from '../levels/detectors.js';
+import type { ArchSetting, DriverName, Operation, PinSpec, Refusal } from '../model/package-manager.js';
+export { REPO_FORMATS, type RepoFormat } from '../model/package-manager.js';
+import type { DetectorName } from './detectors.js';
+import type { GuestCommand } from '../model/guest.js';
+export type { GuestCommand } from '../model/guest.js';
 
 /** What a driver needs to know of the guest it runs in, beyond the tool itself. */
 export interface DriverContext {
@@ -16,12 +18,6 @@ export interface DriverContext {
 
 /** The default guest: Debian sid has no VERSION_ID for dnf5 to take $releasever from. */
 export const DEBIAN_GUEST: DriverContext = { releasever: 'sid' };
-
-export interface GuestCommand {
-  readonly argv: readonly string[];
-  /** Written to the command's stdin (config files go through `tee`, never a shell). */
-  readonly input?: string;
-}
 
 /** A solver command that writes the solver's own test case (a libsolv testcase) where a maintainer can replay it. */
 export interface SolverCaseCommand {

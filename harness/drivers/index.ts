@@ -1,5 +1,5 @@
 // The drivers by name.
-import type { DriverName } from '../scenario/types.js';
+import type { DriverName } from '../model/package-manager.js';
 import type { DriverContext, PackageDriver } from './driver.js';
 import { apt } from './apt.js';
 import { dnf5, dnf5Driver } from './dnf5.js';

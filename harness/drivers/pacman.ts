@@ -5,7 +5,7 @@
 // uname: no level detection upstream). pacman exits 1 on any failure (pacman(8)); `-Q`
 // and `-Qu` exit 1 when there is nothing to list.
 import { archOfPacman, type RpmArch } from '../levels/arch.js';
-import type { Refusal } from '../scenario/types.js';
+import type { Refusal } from '../model/package-manager.js';
 import { judgeOperation, lastLines, mustSucceed, nevraOf, repoViewOf, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
 
 export const PACMAN_CONF = '/etc/pacman.conf';

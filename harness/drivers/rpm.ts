@@ -3,7 +3,7 @@
 // Exit status 0 or 1 (rpm(8)); the message says why it refused.
 import path from 'node:path';
 import { judgeOperation, mustSucceed, RPM_DATABASE, setUpBy, type Judgement, type PackageDriver } from './driver.js';
-import type { Refusal } from '../scenario/types.js';
+import type { Refusal } from '../model/package-manager.js';
 
 /** rpm's platform file: its first line replaces the detected platform. */
 export const RPM_PLATFORM_FILE = '/etc/rpm/platform';

@@ -8,7 +8,7 @@
 // up information; 104 "capability not found"; 4 a problem reported by libzypp (a
 // solver problem, or a repository that failed).
 import { lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
-import type { PinSpec, Refusal } from '../scenario/types.js';
+import type { PinSpec, Refusal } from '../model/package-manager.js';
 
 /** The only repository directory zypper reads in a cell: levelgate's, created by configureRepos. */
 export const ZYPPER_REPOS_DIR = '/etc/levelgate/zypp/repos.d';

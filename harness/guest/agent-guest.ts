@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { dir, setGracefulCleanup } from 'tmp-promise';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { parseCpuinfoFlags } from '../levels/detect.js';
 import { PROOF_COMMANDS, proveLevel, type LevelEvidence, type LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
@@ -15,9 +15,9 @@ import { CleanupStack } from '../util/cleanup-stack.js';
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError, LevelProofError } from '../util/errors.js';
 import type { AgentChannel } from './agent-channel.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
-import { makeDataDisk } from './data-disk.js';
+import { makeDataDisk } from '../host/data-disk.js';
 import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestBootOptions, type GuestFacts, type GuestTimings } from './guest.js';
-import type { DataDisk } from './qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 import { raceWith, settlesWithin } from './race.js';
 
 // Guest temp dirs still present when the process exits (a second Ctrl-C) are removed then.

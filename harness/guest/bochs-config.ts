@@ -1,6 +1,7 @@
 // Lowers a Bochs guest's typed description to a bochsrc and to the boot info the boot
 // sector hands the kernel (PVH hvm_start_info). Pure: golden tests pin both.
-import { BOOT_INFO_ADDRESS, CYLINDER_BYTES } from '../image/bochs-boot-disk.js';
+import { BOOT_INFO_ADDRESS } from '../image/bochs-boot-disk.js';
+import { CYLINDER_BYTES } from '../host/data-disk.js';
 import type { BochsBootLayout } from '../image/bochs-boot-disk.js';
 import { UsageError } from '../util/errors.js';
 

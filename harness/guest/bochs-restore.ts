@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { LevelProof } from '../levels/proof.js';
 import type { BochsMachineSpec } from './bochs-config.js';
 import { restoredConfig } from './bochs-saved-config.js';
-import type { DataDisk } from './qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 
 /** What a restore needs: the state Bochs saved and what the snapshot recorded of the saved guest. */
 export interface BochsSnapshotFiles {

@@ -7,21 +7,21 @@
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULTS } from '../config/defaults.js';
-import type { GuestCommand } from '../drivers/driver.js';
+import { DEFAULTS } from '../model/defaults.js';
+import type { GuestCommand } from '../model/guest.js';
 import { debianPackageVersion } from '../host/tools.js';
 import type { ImageArtifacts } from '../image/build.js';
-import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
+import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
 import { bochsCpuModel } from '../levels/bochs-cpu.js';
 import { proofCodeDigest } from '../levels/proof-code.js';
-import type { DetectorReading } from '../levels/detectors.js';
+import type { DetectorReading } from '../drivers/detectors.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import { silentLog } from '../util/log.js';
 import { buildBochsrc, ROOT_DISK_MODEL, type BochsMachineSpec } from './bochs-config.js';
 import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
 import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
-import type { DataDisk } from './qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
 
 /** What a snapshot depends on. */

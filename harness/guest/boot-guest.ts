@@ -1,5 +1,5 @@
 // One entry point for booting a guest on any accelerator: the backend table lowers it.
-import type { Accel } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
 import { BACKENDS } from '../accel/backends.js';
 import type { AgentGuest } from './agent-guest.js';
 import type { GuestBootOptions } from './guest.js';

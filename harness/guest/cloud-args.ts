@@ -4,7 +4,9 @@
 // exactly as for the default guest; no network device. Both command ports are always
 // attached (the image's qemu-guest-agent and levelgate.agent), so every snapshot's
 // device layout fits every restore.
-import { AGENT_PORT_NAME, DATA_DISK_SERIAL_PREFIX, qemuOptValue, SHELL_PORT_NAME, type DataDisk, type QemuAccel } from './qemu-args.js';
+import { AGENT_PORT_NAME, DATA_DISK_SERIAL_PREFIX, qemuOptValue, SHELL_PORT_NAME } from './qemu-args.js';
+import { type DataDisk } from '../model/guest.js';
+import { type QemuAccel } from '../model/accel.js';
 import { QGA_PORT_NAME } from './qga-client.js';
 
 export interface CloudMachineSpec {

@@ -9,7 +9,7 @@ import { copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
@@ -25,7 +25,8 @@ import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { QgaClient, QGA_PORT_NAME } from './qga-client.js';
 import { createOverlay, loadIncoming, QEMU_BINARY, qemuVersion, quoteForExec } from './qemu-guest.js';
-import { AGENT_PORT_NAME, type QemuAccel } from './qemu-args.js';
+import { AGENT_PORT_NAME } from './qemu-args.js';
+import { type QemuAccel } from '../model/accel.js';
 import { QmpClient } from './qmp-client.js';
 import { raceWith, settlesWithin } from './race.js';
 

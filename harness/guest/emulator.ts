@@ -1,5 +1,5 @@
 // Which QEMU runs guests: the host's (Debian bookworm's 7.2) or one from a tools tree
-// (harness/host/tools-tree.ts). A record, so the guest, the snapshot key and the probe
+// (harness/guest/tools-tree.ts). A record, so the guest, the snapshot key and the probe
 // start the same program the same way.
 import { execa } from 'execa';
 
@@ -48,7 +48,7 @@ export function versionOf(argv0: readonly string[], env: Readonly<Record<string,
 
 /**
  * Which QEMU runs guests, and why (doctor prints it). Sid's 11.1 from a tools tree
- * (harness/host/tools-tree.ts) was measured against bookworm's 7.2 with
+ * (harness/guest/tools-tree.ts) was measured against bookworm's 7.2 with
  * `npm run bench:emulators` and was not faster: boot, restore and package operations
  * 4-6 % slower, cells within the noise, the same proofs and canaries (BENCHMARKS.md).
  */

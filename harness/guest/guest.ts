@@ -5,7 +5,7 @@ import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
-import type { DataDisk } from './qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 
 /** How to boot a guest, whatever the backend (QemuGuestOptions adds the QEMU accelerator). */
 export interface GuestBootOptions {

@@ -1,7 +1,8 @@
 // One call from "a level" to "a booted guest that proved it": the cached image, the
 // accelerator the probes allow, the guest itself. A level no accelerator provides is
 // a LevelUnavailableError (a skip), never a guest at another level.
-import { chooseAccel, type Accel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
+import { chooseAccel, type AccelChoice } from '../accel/choose.js';
+import { type Accel, type AccelRequest } from '../model/accel.js';
 import { probeForRequest } from '../accel/probe.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import type { LevelName } from '../levels/table.js';

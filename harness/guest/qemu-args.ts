@@ -1,14 +1,9 @@
 // Lowers a QEMU guest's typed description to QEMU's argument array, in one place.
 // Pure: golden tests pin the exact array.
 
-export type QemuAccel = 'tcg' | 'kvm';
-
-export interface DataDisk {
-  /** Mounted read-only in the guest at /mnt/NAME; [a-z0-9][a-z0-9._-]{0,16}. */
-  readonly name: string;
-  /** A raw ext4 image (see data-disk.ts). */
-  readonly path: string;
-}
+import type { QemuAccel } from '../model/accel.js';
+import type { DataDisk } from '../model/guest.js';
+export type { DataDisk } from '../model/guest.js';
 
 export interface QemuMachineSpec {
   /** Unique per guest; also tags the process (`-name`) so leaks can be found. */

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { hostLoadStretch } from '../util/host-load.js';
 import { GuestError, InfrastructureError } from '../util/errors.js';
@@ -17,7 +17,8 @@ import { connectWhenListening } from './connect.js';
 import { KERNEL_ARGS } from './kernel-args.js';
 import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
-import { buildQemuArgs, type QemuAccel, type QemuMachineSpec } from './qemu-args.js';
+import { buildQemuArgs, type QemuMachineSpec } from './qemu-args.js';
+import { type QemuAccel } from '../model/accel.js';
 import type { LevelProof } from '../levels/proof.js';
 import { emulatorCommand, hostQemu, versionOf, type Emulator } from './emulator.js';
 

@@ -4,23 +4,24 @@
 // it in a fraction of a second: the RAM mapped copy-on-write, the disk an overlay of
 // its own on the snapshot's frozen disk. The snapshot lives in the cache under a key of
 // everything it depends on; one that is damaged or does not fit is rebuilt, never used.
-import type { GuestCommand } from '../drivers/driver.js';
+import type { GuestCommand } from '../model/guest.js';
 import { createHash } from 'node:crypto';
 import { chmod, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { ImageArtifacts } from '../image/build.js';
-import { cacheRoot, ensureCached, exists, writeJson } from '../image/cache.js';
+import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
 import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
-import type { DetectorReading } from '../levels/detectors.js';
+import type { DetectorReading } from '../drivers/detectors.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { proofCodeDigest } from '../levels/proof-code.js';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { silentLog } from '../util/log.js';
 import { KERNEL_ARGS } from './kernel-args.js';
-import type { DataDisk, QemuAccel } from './qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
+import type { QemuAccel } from '../model/accel.js';
 import { createOverlay, QemuGuest, type QemuSnapshotFiles } from './qemu-guest.js';
 import { emulatorIdentity, hostQemu, type Emulator } from './emulator.js';
 import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';

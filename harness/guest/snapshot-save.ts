@@ -3,10 +3,10 @@
 // cell's first step starts from it, no query needed) and every detector's answer, in
 // files of the snapshot directory. Shared by the QEMU and Bochs snapshots.
 import { readFile } from 'node:fs/promises';
-import type { GuestCommand } from '../drivers/driver.js';
+import type { GuestCommand } from '../model/guest.js';
 import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
-import { writeJson } from '../image/cache.js';
-import { askDetectors, type DetectorReading } from '../levels/detectors.js';
+import { writeJson } from '../host/cache.js';
+import { askDetectors, type DetectorReading } from '../drivers/detectors.js';
 import type { Log } from '../util/log.js';
 import type { AgentGuest } from './agent-guest.js';
 

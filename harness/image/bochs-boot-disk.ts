@@ -8,13 +8,12 @@ import { open, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfrastructureError } from '../util/errors.js';
+import { CYLINDER_BYTES } from '../host/data-disk.js';
 
 /** Where the per-guest boot info lives in guest memory (below the kernel, inside one Bochs memory block). */
 export const BOOT_INFO_ADDRESS = 0x00f0_0000;
 /** The initramfs is copied here (the kernel reserves it from the PVH module list). */
 export const INITRD_ADDRESS = 0x0800_0000;
-/** Bochs wants disk sizes of whole cylinders of 16 heads x 63 sectors. */
-export const CYLINDER_BYTES = 16 * 63 * 512;
 const SECTOR = 512;
 /** The boot sector's patch area starts after this tag (bochs-boot.S). */
 const TABLE_TAG = Buffer.from('LGBT');

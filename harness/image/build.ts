@@ -9,13 +9,13 @@ import { requireTools } from '../host/tools.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
-import { acquireLock, cacheRoot, exists, publishDirectory, writeJson } from './cache.js';
+import { acquireLock, cacheRoot, exists, publishDirectory, writeJson } from '../host/cache.js';
 import { assembleBootSector, writeBochsBootDisk, type BochsBootLayout } from './bochs-boot-disk.js';
 import { extractVmlinux } from './kernel.js';
 import { moduleClosure, moduleName, parseModulesDep, stripModuleSignature } from './modules.js';
 import { APT_VARIANTS_FILE, DPKG_IMAGE_LIST } from '../drivers/apt.js';
 import { PACMAN_CONF, PACMAN_OPTIONS_FILE, pacmanArchitecture, pacmanConf } from '../drivers/pacman.js';
-import { APT_TEST_VARIANTTABLE } from '../levels/detectors.js';
+import { APT_TEST_VARIANTTABLE } from '../drivers/detectors.js';
 import { defaultRecipe, guestSourcePath, recipeDigest, type ImageRecipe } from './recipe.js';
 
 export interface ImageManifest {

@@ -1,5 +1,5 @@
 // Computes the level a guest sees from what it reports: cpuinfo flags and glibc hwcaps.
-import { LEVELS, LEVEL_NAMES, featuresAbove, type LevelName } from './table.js';
+import { LEVELS, LEVEL_NAMES, featuresAbove, type CpuidBit, type LevelName } from './table.js';
 
 export interface CpuinfoReading {
   /** Highest level whose features are all present, null when even v1 is incomplete. */
@@ -65,4 +65,14 @@ export function levelFromGlibcHelp(output: string): GlibcReading | undefined {
     if (hwcaps && supported.includes(hwcaps)) level = name;
   }
   return { level, supported };
+}
+
+/** CPUID words as glibc prints them: features[0x0] is leaf 1, [0x1] leaf 7, [0x2] leaf 0x80000001; cpuid[0..3] are eax..edx. */
+export function parseCpuidDiagnostics(text: string): ((bit: CpuidBit) => boolean) | undefined {
+  const words = new Map<string, number>();
+  for (const m of text.matchAll(/features\[0x([0-9a-f]+)\]\.cpuid\[0x([0-3])\]=0x([0-9a-f]+)/g)) words.set(`${m[1]}/${m[2]}`, Number.parseInt(m[3]!, 16));
+  if (words.size === 0) return undefined;
+  const index = { 1: '0', 7: '1', [0x80000001]: '2' } as const;
+  const reg = { eax: '0', ebx: '1', ecx: '2', edx: '3' } as const;
+  return (b) => (((words.get(`${index[b.leaf]}/${reg[b.reg]}`) ?? 0) >>> b.bit) & 1) === 1;
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** The modules of the proof (commands and rules), the canaries, the level table and the detectors. */
-export const PROOF_MODULES = ['proof.js', 'canaries.js', 'detect.js', 'detectors.js', 'targets.js', 'table.js'] as const;
+export const PROOF_MODULES = ['proof.js', 'canaries.js', 'detect.js', '../drivers/detectors.js', 'targets.js', 'table.js'] as const;
 
 /** SHA-256 over `files` (name and content of each, in order), 16 hex digits. */
 export async function digestFiles(files: readonly string[]): Promise<string> {

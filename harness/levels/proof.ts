@@ -3,7 +3,7 @@
 // show every feature of the level it nearly is but exactly the one it lacks.
 import { CANARY_FEATURES, judgeCanaries, parseCanaryOutput, type CanaryResult, type Fidelity } from './canaries.js';
 import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuinfoFlags } from './detect.js';
-import { parseCpuidDiagnostics } from './detectors.js';
+import { parseCpuidDiagnostics } from './detect.js';
 import { describeTarget, exactTarget, targetCpuid, targetFeatures, targetRunsFeatures, type CpuTarget } from './targets.js';
 import { featuresUpTo, LEVELS, type LevelName } from './table.js';
 

@@ -9,10 +9,10 @@
 //     scenarios: ['fresh-install-mixed'], drivers: ['dnf5'], levels: atLeast('v2'),
 //     explains: [deviation.installedArch('lgmixed', 'install')],
 //   })
-import type { DetectorName } from '../levels/detectors.js';
+import type { DetectorName } from '../drivers/detectors.js';
 import type { LevelName } from '../levels/table.js';
 import type { Deviation } from '../results/types.js';
-import type { DriverName, Refusal } from '../scenario/types.js';
+import type { DriverName, Refusal } from '../model/package-manager.js';
 import type { Any, DeviationMatcher, KnownIssue } from './known-issues.js';
 
 export interface KnownIssueInput {

@@ -7,7 +7,7 @@
 import type { LevelName } from '../levels/table.js';
 import { ALL_TARGETS } from '../levels/targets.js';
 import type { CheckKind, CheckResult, Deviation, KnownIssueRef } from '../results/types.js';
-import { REFUSALS, type DriverName } from '../scenario/types.js';
+import { REFUSALS, type DriverName } from '../model/package-manager.js';
 
 /** Says explicitly that a matcher covers every subject, or every action: `deviation.installedArch(any, 'install')`. */
 export const any: Any = Object.freeze({ any: true as const });

@@ -3,7 +3,7 @@
 // functions, and anything not understood is a problem naming where it was written.
 import { LEVEL_NAMES, parseLevelName, type LevelName } from '../levels/table.js';
 import { ALL_NEAR_MISSES, parseTargetName } from '../levels/targets.js';
-import { DRIVER_NAMES, type DriverName } from '../scenario/types.js';
+import { DRIVER_NAMES, type DriverName } from '../model/package-manager.js';
 
 /** A driver as typed: its name in any case, with or without surrounding blanks. */
 export function parseDriverName(value: string): DriverName | undefined {

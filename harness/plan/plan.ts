@@ -3,7 +3,8 @@
 import type { LevelName } from '../levels/table.js';
 import { ALL_NEAR_MISSES, ALL_TARGETS, EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import type { CellRef } from '../results/types.js';
-import { DRIVER_NAMES, type DriverName, type Scenario } from '../scenario/types.js';
+import { type Scenario } from '../scenario/types.js';
+import { DRIVER_NAMES, type DriverName } from '../model/package-manager.js';
 import { UsageError } from '../util/errors.js';
 import { KNOWN_DRIVERS, KNOWN_TARGETS } from './normalise.js';
 

@@ -2,7 +2,8 @@
 // by what was asked for (levels, drivers), narrowed (scenarios, grep, tags, shard),
 // each id ending with the run's name. What gate runs, gate --list shows and check
 // counts, from one function. Pure.
-import type { DriverName, Scenario } from '../scenario/types.js';
+import type { Scenario } from '../scenario/types.js';
+import type { DriverName } from '../model/package-manager.js';
 import { throwProblems, UsageError } from '../util/errors.js';
 import { normaliseDrivers, normaliseTargets } from './normalise.js';
 import { planCells, type Cell } from './plan.js';

@@ -4,8 +4,8 @@
 // as VERSION-RELEASE.ARCH of a build the scenario's repositories offer; every known
 // issue covers a scenario that exists. Each problem names the file and field. Pure.
 import { isRpmArch, RPM_ARCHES } from '../levels/arch.js';
-import { formatEvr } from '../repos/evr.js';
-import type { AvailablePackage } from '../repos/available.js';
+import { formatEvr } from '../packages/evr.js';
+import type { AvailablePackage } from '../packages/available.js';
 import { expectContextOf, stepTitle, type Expectation, type Scenario } from '../scenario/types.js';
 import { closest } from '../util/suggest.js';
 import type { KnownIssue } from './known-issues.js';

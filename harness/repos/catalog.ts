@@ -2,10 +2,11 @@
 // it offers (read from its own metadata, once per run), and which programs its
 // packages ship: what the interpreter resolves names against.
 import path from 'node:path';
-import { nevraString, type AvailablePackage } from './available.js';
+import { nevraString, type AvailablePackage } from '../packages/available.js';
 import { readRepoMetadata, type RepoMetadata } from './repodata.js';
-import type { ProgramSpec, ResolvedRepo } from '../run/interpreter.js';
-import { fixtureRepoPath, kindOf, type PackageBuild, type RepoFormat, type Scenario } from '../scenario/types.js';
+import type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
+import { fixtureRepoPath, kindOf, releasesOf, type PackageBuild, type Scenario } from '../scenario/types.js';
+import { type RepoFormat } from '../model/package-manager.js';
 import { UsageError } from '../util/errors.js';
 
 /** A repository the user attaches by name (`--repo NAME=DIR`, `repos:` in the configuration). */
@@ -181,9 +182,3 @@ function concreteRepos(scenario: Scenario): Map<string, (readonly [string | unde
   return new Map([...names].map((name) => [name, name.includes('$releasever') ? releases.map((r) => [r, name.replaceAll('$releasever', r)] as const) : [[undefined, name] as const]]));
 }
 
-/** Every value $releasever takes in a scenario: its start, and each release upgrade's target. */
-export function releasesOf(scenario: Scenario): string[] {
-  const values = scenario.releasever !== undefined ? [scenario.releasever] : [];
-  for (const step of scenario.steps) if (step.action.kind === 'release-upgrade') values.push(step.action.releasever);
-  return [...new Set(values)];
-}

@@ -10,10 +10,10 @@ import { createGunzip } from 'node:zlib';
 import { execa } from 'execa';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { createHash } from 'node:crypto';
-import type { RepoFormat } from '../scenario/types.js';
+import type { RepoFormat } from '../model/package-manager.js';
 import { UsageError } from '../util/errors.js';
 import { findAptReleases, readAptPackages } from './apt-metadata.js';
-import type { Evr } from './evr.js';
+import type { Evr } from '../packages/evr.js';
 import { findPacmanDatabases, readPacmanRepo } from './pacman-metadata.js';
 
 export interface RepoPackage extends Evr {

@@ -4,7 +4,7 @@
 // the repository files go again. The content cannot differ from what the cells see: the
 // snapshot's key includes the disk of attached repositories.
 import { DNF5_LAYOUT, DNF5_REPO_FILE, dnf5 } from '../drivers/dnf5.js';
-import type { GuestCommand } from '../drivers/driver.js';
+import type { GuestCommand } from '../model/guest.js';
 import { ZYPPER_REPO_FILE, zypper } from '../drivers/zypper.js';
 import { guestAttachedPath, type AttachedRepo } from './catalog.js';
 

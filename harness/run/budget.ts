@@ -3,7 +3,7 @@
 // page cache; 1.5 GiB each keeps the host comfortable). Timeouts stretch when guests
 // outnumber cores, because the emulated clock stretches with load.
 import os from 'node:os';
-import { DEFAULTS } from '../config/defaults.js';
+import { DEFAULTS } from '../model/defaults.js';
 
 
 export function defaultWorkers(cores = os.availableParallelism(), freeBytes = os.freemem()): number {

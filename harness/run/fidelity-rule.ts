@@ -2,7 +2,7 @@
 // --require-levels: a masks-only guest does not provide its level), and why one cannot:
 // before booting, from the accelerator's expected fidelity; after, from the canaries'.
 import { BACKENDS } from '../accel/backends.js';
-import type { Accel } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
 import { expectedFidelity, kvmLeaks, type RequiredFidelity } from '../accel/fidelity.js';
 import type { CpuTarget } from '../levels/targets.js';
 import { levelIndex } from '../levels/table.js';

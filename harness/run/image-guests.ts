@@ -5,11 +5,12 @@
 // BackendGuests (session.ts), which does the same for the default guest.
 import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
-import type { Accel } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
 import { bootsImages, imageBackend, type ImageBackend } from '../accel/image-backend.js';
 import { cloudBootTimeoutMs } from '../guest/cloud-guest.js';
 import type { CloudSnapshot } from '../guest/cloud-snapshot.js';
-import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
+import type { QemuAccel } from '../model/accel.js';
 import type { CloudImage, ImageFacts } from '../image/cloud/inspect.js';
 import type { CloudSupport } from '../image/cloud/support.js';
 import type { LevelName } from '../levels/table.js';

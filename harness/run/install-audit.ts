@@ -10,7 +10,7 @@ import type { PackageAudit } from '../audit/types.js';
 import { levelLabel } from '../audit/features.js';
 import { ownedBy, type ForensicsRecord } from '../forensics/record.js';
 import type { LevelName } from '../levels/table.js';
-import { parseNevra } from '../repos/available.js';
+import { parseNevra } from '../packages/available.js';
 import type { CheckResult, StepRecord } from '../results/types.js';
 
 /** The NEVRAs a step added to the rpm database. */

@@ -7,53 +7,26 @@
 // step is recorded with a failing check and the cell fails, never retried. A repository
 // that did not load or a step the driver cannot do is the harness's (CellError): the
 // cell is an error. The guest is an interface, so unit tests drive this with a fake.
-import type { PackageDriver, CommandPurpose, GuestCommand, Judgement, RepoRef } from '../drivers/driver.js';
+import type { PackageDriver, CommandPurpose, Judgement, RepoRef } from '../drivers/driver.js';
+import type { GuestCommand } from '../model/guest.js';
 import { QUERY_INSTALLED } from '../drivers/driver.js';
-import type { Fidelity } from '../levels/canaries.js';
 import { levelBelow, runsAt } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
 import { rpm as rpmDriver } from '../drivers/rpm.js';
 import { explainCommand } from '../forensics/explain-command.js';
 import type { ForensicsRecord } from '../forensics/record.js';
-import { detectionCommand, parseDetection, type DetectorReading } from '../levels/detectors.js';
+import { detectionCommand, parseDetection, type DetectorReading } from '../drivers/detectors.js';
 import type { CpuTarget } from '../levels/targets.js';
-import type { AvailablePackage } from '../repos/available.js';
-import { parseNevra } from '../repos/available.js';
+import type { AvailablePackage } from '../packages/available.js';
+import { parseNevra } from '../packages/available.js';
 import type { CheckResult, CommandRecord, StepRecord } from '../results/types.js';
 import { evaluate, type Observation, type Outcome, type ProgramRun } from '../scenario/evaluate.js';
 import { expectContextOf, stepTitle, type Expectation, type ExpectContext, type Scenario, type Step, type StepAction } from '../scenario/types.js';
 import { quoteCommand } from '../util/quote.js';
-
-/** A command's ending, whatever the backend. */
-export interface ExecResult {
-  readonly command: string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly timedOut: boolean;
-  readonly spawnFailed: boolean;
-  readonly stdout: string;
-  /** The same output, undecoded (when the backend has it). */
-  readonly stdoutBytes?: Buffer;
-  readonly stderr: string;
-  readonly durationMs: number;
-  readonly consoleEvents: readonly { readonly kind: string; readonly line: string }[];
-}
-
-export interface CellExecOptions {
-  readonly input?: string;
-  /** Environment variables added for this command. */
-  readonly env?: Readonly<Record<string, string>>;
-  readonly timeoutMs: number;
-  readonly onStdout?: (chunk: Buffer) => void;
-  readonly onStderr?: (chunk: Buffer) => void;
-}
-
-/** What the interpreter needs of a guest. */
-export interface CellGuest {
-  readonly level: LevelName;
-  readonly fidelity: Fidelity;
-  exec(argv: readonly string[], options: CellExecOptions): Promise<ExecResult>;
-}
+import type { CellGuest, ExecResult } from '../model/guest.js';
+import type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
+export type { CellExecOptions, CellGuest, ExecResult } from '../model/guest.js';
+export type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
 
 /** The cell's one disk, booted at one level at a time. */
 export interface GuestSession {
@@ -106,22 +79,6 @@ function hung(where: string, what: string, subject: string, limitMs: number, res
   }, `${result.stdout}\n${result.stderr}`.trim());
 }
 
-/** How to run a program the checks name, and what it must print. */
-export interface ProgramSpec {
-  readonly path: string;
-  readonly args: readonly string[];
-  /** A fixture program prints "NAME EVR ARCH" of its package: given the installed NEVRA, what it must print. */
-  readonly identity?: (installed: AvailablePackage) => string;
-  /** The package that ships it. */
-  readonly packageName: string;
-  /**
-   * A shared library, not a program: the dynamic loader looks `soname` up (with `dir` on
-   * its search path, glibc-hwcaps subdirectories included) and loads the copy it selects
-   * into /bin/true, running its initialisers. `path` is one copy, for messages.
-   */
-  readonly library?: { readonly soname: string; readonly dir: string };
-}
-
 const LDSO = '/lib64/ld-linux-x86-64.so.2';
 /** "libfoo.so.1 => /usr/lib64/glibc-hwcaps/x86-64-v3/libfoo.so.1 (0x…)" in `ld.so --list`. */
 const selectedCopy = (stdout: string, soname: string): string | undefined =>
@@ -131,18 +88,6 @@ const copyLevelOk = (copy: string, owner: AvailablePackage | undefined, level: L
   const dir = /\/glibc-hwcaps\/x86-64-(v[234])\//.exec(copy)?.[1] as LevelName | undefined;
   return dir ? levelIndex(dir) <= levelIndex(level) : !owner || runsAt(owner.arch, level);
 };
-
-/** A repository as the steps see it: where it is in the guest and what it offers. */
-export interface ResolvedRepo {
-  /** The id the package manager uses. */
-  readonly id: string;
-  /** Path in the guest; $releasever is left for the tool to expand. */
-  readonly guestPath: string;
-  /** What it offers, from its metadata, for a value of $releasever. */
-  readonly packages: (releasever: string | undefined) => readonly AvailablePackage[];
-  /** An apt repository's suite and components. */
-  readonly apt?: { readonly suite: string; readonly components: readonly string[] };
-}
 
 export interface CellProgram {
   readonly cellId: string;

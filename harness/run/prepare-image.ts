@@ -3,7 +3,7 @@
 // snapshots at the run's levels (their boot inspects the image), and from what the
 // image is: its drivers ($releasever from its os-release), the drivers it lacks (their
 // cells are skips) and the facts every cell records.
-import type { AccelRequest } from '../accel/choose.js';
+import type { AccelRequest } from '../model/accel.js';
 import { imageAccelChoice } from '../accel/image-backend.js';
 import { driversFor } from '../drivers/index.js';
 import { ensureHostPackages, ensurePackageFile } from '../host/install.js';
@@ -12,7 +12,8 @@ import { inspectImageFile, releaseverOf, versionOf, type CloudImage, type ImageF
 import { ensureCloudSupport } from '../image/cloud/support.js';
 import type { LevelName } from '../levels/table.js';
 import { exactTarget } from '../levels/targets.js';
-import { DRIVER_NAMES, type DriverName, type Scenario } from '../scenario/types.js';
+import { type Scenario } from '../scenario/types.js';
+import { DRIVER_NAMES, type DriverName } from '../model/package-manager.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog } from '../util/log.js';
 import type { ImageInfo } from './cell.js';

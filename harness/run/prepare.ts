@@ -1,11 +1,12 @@
 // What every run needs before its first cell: the host's programs, the guest image,
 // the fixture repositories, the disk of attached repositories, the repository catalog
 // and the accelerator for each level (each built or probed once, cached).
-import { chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
+import { chooseAccel, type AccelChoice } from '../accel/choose.js';
+import { type AccelRequest } from '../model/accel.js';
 import { probeForRequest } from '../accel/probe.js';
 import { collectBuilds, ensureFixtures, type FixtureSet } from '../fixtures/build.js';
 import { ensureHostPackages } from '../host/install.js';
-import type { DataDisk } from '../guest/qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import { EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import { attachedReposDisk } from '../repos/attach.js';
@@ -13,10 +14,10 @@ import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
 import { attachedRepoWarmUp } from '../repos/warm-up.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
-import type { Accel } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
 import type { BackendTable } from '../accel/backends.js';
 import type { PackageDriver } from '../drivers/driver.js';
-import type { DriverName } from '../scenario/types.js';
+import type { DriverName } from '../model/package-manager.js';
 import type { ImageInfo } from './cell.js';
 import { BackendGuests, type CellGuests } from './session.js';
 

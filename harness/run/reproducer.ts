@@ -8,7 +8,8 @@ import path from 'node:path';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CheckKind, StepRecord } from '../results/types.js';
-import type { RepoFormat, Scenario } from '../scenario/types.js';
+import type { Scenario } from '../scenario/types.js';
+import type { RepoFormat } from '../model/package-manager.js';
 
 /** Checks that judge what the solver decided (not what a program did afterwards). */
 const SOLVER_CHECKS: readonly CheckKind[] = ['installed', 'current', 'updates', 'outcome'];

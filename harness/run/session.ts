@@ -1,23 +1,24 @@
 // A cell's guests: one disk, booted at one level at a time. The first guest starts the
 // cell; a move to another CPU or a reboot powers it off cleanly and boots the same disk
 // again. The session keeps what reports need: each boot's proof, console log and time.
-import type { GuestCommand } from '../drivers/driver.js';
+import type { GuestCommand } from '../model/guest.js';
 import path from 'node:path';
 import type { Snapshot } from '../accel/backend.js';
 import { BACKENDS, type BackendTable } from '../accel/backends.js';
-import type { Accel } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
-import type { DataDisk } from '../guest/qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelProofError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ProofRecord } from '../results/types.js';
-import { askDetectors, type DetectorReading } from '../levels/detectors.js';
-import { DEFAULTS } from '../config/defaults.js';
-import type { CellExecOptions, CellGuest, ExecResult, GuestSession } from './interpreter.js';
+import { askDetectors, type DetectorReading } from '../drivers/detectors.js';
+import { DEFAULTS } from '../model/defaults.js';
+import type { GuestSession } from './interpreter.js';
+import type { CellExecOptions, CellGuest, ExecResult } from '../model/guest.js';
 
 /** A cell's guests as the cell runner sees them: the session, plus what reports need. */
 export interface CellSession extends GuestSession {

@@ -16,21 +16,8 @@
 //   });
 import type { RpmArch } from '../levels/arch.js';
 import type { LevelName } from '../levels/table.js';
-import type {
-  AptLayout,
-  ArchSetting,
-  BestVariant,
-  DriverName,
-  ExpectationSource,
-  Operation,
-  PackageBuild,
-  PinSpec,
-  RepoSpec,
-  RpmInstallFlag,
-  Scenario,
-  Step,
-  StepAction,
-} from './types.js';
+import type { AptLayout, BestVariant, ExpectationSource, PackageBuild, RepoSpec, RpmInstallFlag, Scenario, Step, StepAction } from './types.js';
+import type { ArchSetting, DriverName, Operation, PinSpec } from '../model/package-manager.js';
 
 /** A step, and `.expect(...)` to say what must hold after it. */
 export interface StepBuilder extends Step {

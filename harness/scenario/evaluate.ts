@@ -5,12 +5,13 @@
 // guest's CPU executes some of what a real CPU of its level refuses).
 import type { Fidelity } from '../levels/canaries.js';
 import { rpmArchOf, type RpmArch } from '../levels/arch.js';
-import { DETECTORS, levelOfArch, type DetectorName, type DetectorReading } from '../levels/detectors.js';
+import { DETECTORS, levelOfArch, type DetectorName, type DetectorReading } from '../drivers/detectors.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
-import { bestVariant, evraString, newestRunnable, parseNevra, type AvailablePackage } from '../repos/available.js';
-import { compareEvr, formatEvr } from '../repos/evr.js';
+import { bestVariant, evraString, newestRunnable, parseNevra, type AvailablePackage } from '../packages/available.js';
+import { compareEvr, formatEvr } from '../packages/evr.js';
 import type { CheckResult, Deviation } from '../results/types.js';
-import type { Expectation, InstalledState, Refusal } from './types.js';
+import type { Expectation, InstalledState } from './types.js';
+import type { Refusal } from '../model/package-manager.js';
 
 /** How a program the checks ran ended. */
 export interface ProgramRun {

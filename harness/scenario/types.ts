@@ -4,19 +4,9 @@
 import type { RpmArch } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
-import type { DetectorName } from '../levels/detectors.js';
-
-export const DRIVER_NAMES = ['dnf5', 'zypper', 'rpm', 'apt', 'pacman'] as const;
-export type DriverName = (typeof DRIVER_NAMES)[number];
-
-/** The metadata a tool reads: createrepo_c's repodata, an apt archive (dists/), or a pacman database (repo-add). */
-export const REPO_FORMATS = ['rpm-md', 'apt', 'pacman'] as const;
-export type RepoFormat = (typeof REPO_FORMATS)[number];
-/** The repository format each driver's tool reads. */
-export const DRIVER_FORMAT: Readonly<Record<DriverName, RepoFormat>> = { dnf5: 'rpm-md', zypper: 'rpm-md', rpm: 'rpm-md', apt: 'apt', pacman: 'pacman' };
-
-/** The formats a scenario's fixture repositories are published in (one per kind of driver it runs with). */
-export const formatsOf = (drivers: readonly DriverName[]): RepoFormat[] => REPO_FORMATS.filter((f) => drivers.some((d) => DRIVER_FORMAT[d] === f));
+import type { DetectorName } from '../drivers/detectors.js';
+import type { ArchSetting, DriverName, Operation, PinSpec, Refusal, RepoFormat } from '../model/package-manager.js';
+export { DRIVER_FORMAT, DRIVER_NAMES, formatsOf, REFUSALS, REPO_FORMATS, type ArchSetting, type DriverName, type Operation, type PinSpec, type Refusal, type RepoFormat } from '../model/package-manager.js';
 
 /** Where a fixture repository lives under the fixture tree: SCENARIO/REPO for rpm-md (createrepo_c), SCENARIO/REPO@apt and SCENARIO/REPO@pacman beside it. */
 export const fixtureRepoPath = (scenario: string, repo: string, format: RepoFormat): string => `${scenario}/${repo}${format === 'rpm-md' ? '' : `@${format}`}`;
@@ -97,16 +87,6 @@ export type RepoSpec =
     }
   | { readonly kind: 'attached'; readonly name: string };
 
-/**
- * install-new-recommends: install what installed packages newly recommend or what
- * newly supplements them, hardware (modalias) supplements included (zypper inr).
- */
-export type Operation = 'install' | 'upgrade' | 'downgrade' | 'distro-sync' | 'remove' | 'install-new-recommends';
-
-/** Why a package manager refused: what the scenario expects, and what the tool's message says. */
-export const REFUSALS = ['incompatible-arch', 'not-found', 'conflict', 'dependency'] as const;
-export type Refusal = (typeof REFUSALS)[number];
-
 /** "The best variant of NAME that the guest's CPU runs among the enabled repositories": the newest version it runs, in the highest arch it runs. */
 export interface BestVariant {
   readonly best: true;
@@ -154,21 +134,6 @@ export type ExpectationSource = Expectation | ((context: ExpectContext) => Expec
 
 /** What a function-form expectation is called with, for a cell on `target` with `driver`: at run time and when the plan is checked. */
 export const expectContextOf = (target: CpuTarget, driver: DriverName): ExpectContext => ({ level: target.level, target, driver, atLeast: (l) => levelIndex(target.level) >= levelIndex(l) });
-/**
- * What a scenario sets the tool's idea of the machine to: an arch (zypp.conf `arch =`,
- * /etc/rpm/platform, APT::Architecture-Variants "amd64v3", pacman `Architecture =
- * x86_64 x86_64_v3`), or 'default' to remove the setting (apt: no variants at all;
- * pacman: `auto`, which is uname).
- */
-export type ArchSetting = RpmArch | 'default';
-
-/** A package pinned the way users pin: dnf5 excludes the other arch; zypper locks the name (it has no arch lock). */
-export interface PinSpec {
-  readonly name: string;
-  /** The arch the user keeps. */
-  readonly arch: RpmArch;
-}
-
 export type StepAction =
   | { readonly kind: 'repos'; readonly use: readonly string[] }
   | { readonly kind: 'operation'; readonly op: Operation; readonly packages: readonly string[] }
@@ -255,4 +220,11 @@ export function stepTitle(action: StepAction): string {
     case 'override-arch':
       return action.arch === 'default' ? "remove the override of the machine's arch" : `override the machine's arch: ${action.arch}`;
   }
+}
+
+/** Every value $releasever takes in a scenario: its start, and each release upgrade's target. */
+export function releasesOf(scenario: Scenario): string[] {
+  const values = scenario.releasever !== undefined ? [scenario.releasever] : [];
+  for (const step of scenario.steps) if (step.action.kind === 'release-upgrade') values.push(step.action.releasever);
+  return [...new Set(values)];
 }

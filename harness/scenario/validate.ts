@@ -8,8 +8,9 @@ import { DRIVERS } from '../drivers/index.js';
 import { isRpmArch } from '../levels/arch.js';
 import { isLevelName, levelIndex } from '../levels/table.js';
 import { ALL_NEAR_MISSES, ALL_TARGETS } from '../levels/targets.js';
-import { releasesOf } from '../repos/catalog.js';
-import { DRIVER_NAMES, kindOf, nevraOf, RPM_INSTALL_FLAGS, type DriverName, type Expectation, type PackageBuild, type Scenario, type StepAction } from './types.js';
+import { releasesOf } from './types.js';
+import { kindOf, nevraOf, RPM_INSTALL_FLAGS, type Expectation, type PackageBuild, type Scenario, type StepAction } from './types.js';
+import { DRIVER_NAMES, type DriverName } from '../model/package-manager.js';
 
 const HWCAPS_DIRS = ['x86-64-v2', 'x86-64-v3', 'x86-64-v4'];
 const DEPENDENCY_FIELDS = ['requires', 'provides', 'recommends', 'supplements'] as const;

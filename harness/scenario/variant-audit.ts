@@ -4,9 +4,10 @@
 // and that every program it ships runs (`--version` for programs that cannot run
 // blind; fixture programs report their own package). One scenario per package, so a
 // report has a testcase per package, level and driver.
-import { namesWithVariants, type AvailablePackage } from '../repos/available.js';
+import { namesWithVariants, type AvailablePackage } from '../packages/available.js';
 import { attached, best, defineScenario, enable, install } from './api.js';
-import { formatsOf, SHARED_FIXTURE_REPO, type DriverName, type PackageBuild, type RepoSpec, type Scenario } from './types.js';
+import { SHARED_FIXTURE_REPO, type PackageBuild, type RepoSpec, type Scenario } from './types.js';
+import { formatsOf, type DriverName } from '../model/package-manager.js';
 
 export const VARIANT_AUDIT_PREFIX = 'variant-audit.';
 

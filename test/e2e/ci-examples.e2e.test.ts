@@ -6,7 +6,7 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { cacheRoot } from '../../harness/image/cache.js';
+import { cacheRoot } from '../../harness/host/cache.js';
 import type { RunResult } from '../../harness/results/types.js';
 import { ciTools } from './ci-tools.js';
 import { CHECKOUT, npxLevelgate, projectInstalling, run, scratch } from './package.js';

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cacheRoot, ensureCached, exists } from '../../harness/image/cache.js';
+import { cacheRoot, ensureCached, exists } from '../../harness/host/cache.js';
 import { CHECKOUT, NPM_ENV } from './package.js';
 
 const TOOLS = path.join(CHECKOUT, 'test/fixtures/ci-tools');

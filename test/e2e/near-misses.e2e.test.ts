@@ -5,7 +5,7 @@
 import test from 'ava';
 import PQueue from 'p-queue';
 import { openPinnedGuest } from '../../harness/guest/pinned.js';
-import { askDetectors, DETECTORS, type DetectorReading } from '../../harness/levels/detectors.js';
+import { askDetectors, DETECTORS, type DetectorReading } from '../../harness/drivers/detectors.js';
 import { getLevel } from '../../harness/levels/table.js';
 import { ALL_NEAR_MISSES, OS_NEAR_MISS_TARGETS, parseTargetName, type CpuTarget } from '../../harness/levels/targets.js';
 import { planCells } from '../../harness/plan/plan.js';

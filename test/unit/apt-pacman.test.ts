@@ -8,12 +8,13 @@ import { debControl, debFileName, pacmanFileName, pkgInfo, releaseArchitectures 
 import { repoPublications } from '../../harness/fixtures/build.js';
 import { installedFilesNamed, packageOwners } from '../../harness/forensics/package-owner.js';
 import { archOfDebian, debianArchOf } from '../../harness/levels/arch.js';
-import { parseAptVariants, parseDetection, parsePacmanArch } from '../../harness/levels/detectors.js';
+import { parseAptVariants, parseDetection, parsePacmanArch } from '../../harness/drivers/detectors.js';
 import { featuresUpTo, LEVEL_NAMES } from '../../harness/levels/table.js';
 import { parseRelease, parseStanzas } from '../../harness/repos/apt-metadata.js';
 import { parsePacmanDescs } from '../../harness/repos/pacman-metadata.js';
 import { aptRepo, defineScenario, install, enable, variants } from '../../harness/index.js';
-import { DRIVER_FORMAT, DRIVER_NAMES, fixtureRepoPath, formatsOf } from '../../harness/scenario/types.js';
+import { fixtureRepoPath } from '../../harness/scenario/types.js';
+import { DRIVER_FORMAT, DRIVER_NAMES, formatsOf } from '../../harness/model/package-manager.js';
 
 const out = (exitCode: number | null, stderr = '', stdout = '') => ({ exitCode, signal: null, stdout, stderr });
 const REPO = { id: 's-main', path: '/mnt/fixtures/s/main@apt', apt: { suite: 'sid', components: ['main'] } };

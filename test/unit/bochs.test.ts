@@ -1,5 +1,6 @@
 import test from 'ava';
-import { BOOT_INFO_ADDRESS, CYLINDER_BYTES, INITRD_ADDRESS, bootDiskLayout, flattenKernel } from '../../harness/image/bochs-boot-disk.js';
+import { BOOT_INFO_ADDRESS, INITRD_ADDRESS, bootDiskLayout, flattenKernel } from '../../harness/image/bochs-boot-disk.js';
+import { CYLINDER_BYTES } from '../../harness/host/data-disk.js';
 import { stripModuleSignature } from '../../harness/image/modules.js';
 import { BOOT_INFO_BYTES, bootInfo, buildBochsrc, type BochsMachineSpec } from '../../harness/guest/bochs-config.js';
 import { bochsKernelArgs, unshareArgs } from '../../harness/guest/bochs-guest.js';

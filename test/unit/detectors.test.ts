@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { detectionCommand, levelOfArch, levelOfFeatures, parseCpuidDiagnostics, parseDetection, parseModalias } from '../../harness/levels/detectors.js';
+import { detectionCommand, levelOfArch, levelOfFeatures, parseDetection, parseModalias } from '../../harness/drivers/detectors.js';
+import { parseCpuidDiagnostics } from '../../harness/levels/detect.js';
 import { evaluate } from '../../harness/scenario/evaluate.js';
 
 // Outputs of detectionCommand() in real guests (QEMU TCG, Debian sid): v3, and two near misses.

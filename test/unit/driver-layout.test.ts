@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import test from 'ava';
 import { DNF5_CACHE_DIR, DNF5_REPO_FILE, DNF5_REPOS_DIR, dnf5, dnf5RepoFile } from '../../harness/drivers/dnf5.js';
-import type { GuestCommand } from '../../harness/drivers/driver.js';
+import type { GuestCommand } from '../../harness/model/guest.js';
 import { RPM_PLATFORM_FILE, rpm } from '../../harness/drivers/rpm.js';
 import { ZYPPER_CACHE_DIR, ZYPPER_REPO_FILE, ZYPPER_REPOS_DIR, zypper } from '../../harness/drivers/zypper.js';
 import { attachedRepoWarmUp } from '../../harness/repos/warm-up.js';

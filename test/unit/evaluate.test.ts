@@ -1,6 +1,6 @@
 import test from 'ava';
-import { bestVariant, newestRunnable, parseNevra } from '../../harness/repos/available.js';
-import { compareEvr, parseEvr, rpmvercmp } from '../../harness/repos/evr.js';
+import { bestVariant, newestRunnable, parseNevra } from '../../harness/packages/available.js';
+import { compareEvr, parseEvr, rpmvercmp } from '../../harness/packages/evr.js';
 import { evaluate, installedOf, type Observation } from '../../harness/scenario/evaluate.js';
 import { best } from '../../harness/scenario/api.js';
 

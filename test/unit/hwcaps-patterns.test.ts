@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
-import { parseModalias } from '../../harness/levels/detectors.js';
+import { parseModalias } from '../../harness/drivers/detectors.js';
 import { cpuModalias, levelModaliasGlob, modaliasFeatures, modaliasMatches } from '../../harness/levels/modalias.js';
 import { LEVELS, levelIndex } from '../../harness/levels/table.js';
 import { ALL_TARGETS, parseTargetName, type CpuTarget } from '../../harness/levels/targets.js';

@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDetection } from '../../harness/levels/detectors.js';
+import { parseDetection } from '../../harness/drivers/detectors.js';
 import { parseTargetName } from '../../harness/levels/targets.js';
 import { BackendGuests, type SessionRequest } from '../../harness/run/session.js';
 import { DETECTION_V3, FAKE_IMAGE, fakeBackends } from '../fixtures/fake-backends.js';

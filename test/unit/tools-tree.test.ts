@@ -1,7 +1,7 @@
 import test from 'ava';
 import { emulatorCommand, emulatorIdentity, parseQemuVersion, type Emulator } from '../../harness/guest/emulator.js';
 import { snapshotKey } from '../../harness/guest/qemu-snapshot.js';
-import { mmdebstrapOptions, toolsTreeBochs, toolsTreeKey, toolsTreeQemu, toolsTreeRecipe } from '../../harness/host/tools-tree.js';
+import { mmdebstrapOptions, toolsTreeBochs, toolsTreeKey, toolsTreeQemu, toolsTreeRecipe } from '../../harness/guest/tools-tree.js';
 import type { ImageArtifacts } from '../../harness/image/build.js';
 
 test("toolsTreeQemu runs the tree's QEMU through the tree's own loader, libraries, firmware and modules", (t) => {

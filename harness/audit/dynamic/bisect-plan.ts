@@ -4,7 +4,7 @@
 // Pure: the caller says which loose files are libraries and where the guest sees files.
 import path from 'node:path';
 import { LEVEL_NAMES, type LevelName } from '../../levels/table.js';
-import { parseNevra } from '../../repos/available.js';
+import { parseNevra } from '../../packages/available.js';
 import { UsageError } from '../../util/errors.js';
 import type { PackageAudit } from '../types.js';
 

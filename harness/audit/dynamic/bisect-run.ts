@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../../accel/backends.js';
 import type { AccelChoice } from '../../accel/choose.js';
-import { DEFAULTS } from '../../config/defaults.js';
+import { DEFAULTS } from '../../model/defaults.js';
 import type { LevelName } from '../../levels/table.js';
 import { ALL_NEAR_MISSES, exactTarget, type CpuTarget } from '../../levels/targets.js';
 import type { CellSession } from '../../run/session.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { cacheRoot, ensureCached, exists } from '../../image/cache.js';
+import { cacheRoot, ensureCached, exists } from '../../host/cache.js';
 import { silentLog, type Log } from '../../util/log.js';
 
 const SOURCE = fileURLToPath(new URL('../../../../harness/audit/dynamic/guest/lg-load.c', import.meta.url));

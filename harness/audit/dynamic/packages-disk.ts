@@ -8,9 +8,9 @@ import { createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { makeDataDisk } from '../../guest/data-disk.js';
-import type { DataDisk } from '../../guest/qemu-args.js';
-import { cacheRoot, ensureCached, exists } from '../../image/cache.js';
+import { makeDataDisk } from '../../host/data-disk.js';
+import type { DataDisk } from '../../model/guest.js';
+import { cacheRoot, ensureCached, exists } from '../../host/cache.js';
 import { silentLog, type Log } from '../../util/log.js';
 
 export const PACKAGES_DISK = 'audit';

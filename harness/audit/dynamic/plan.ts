@@ -4,7 +4,7 @@
 import { archLevel } from '../../levels/arch.js';
 import { levelIndex } from '../../levels/table.js';
 import { exactTarget, type CpuTarget } from '../../levels/targets.js';
-import { parseNevra } from '../../repos/available.js';
+import { parseNevra } from '../../packages/available.js';
 import { UsageError } from '../../util/errors.js';
 import type { PackageAudit } from '../types.js';
 

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../../accel/backends.js';
 import type { AccelChoice } from '../../accel/choose.js';
-import { DEFAULTS } from '../../config/defaults.js';
+import { DEFAULTS } from '../../model/defaults.js';
 import type { CellGuests, CellSession } from '../../run/session.js';
 import { errorMessage, InterruptedError } from '../../util/errors.js';
 import { silentLog, type Log } from '../../util/log.js';

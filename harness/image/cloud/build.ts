@@ -10,7 +10,7 @@ import { ensureHostPackages } from '../../host/install.js';
 import { CleanupStack } from '../../util/cleanup-stack.js';
 import { InfrastructureError } from '../../util/errors.js';
 import { silentLog, timedStep, type Log } from '../../util/log.js';
-import { cacheRoot, ensureCached, exists, writeJson } from '../cache.js';
+import { cacheRoot, ensureCached, exists, writeJson } from '../../host/cache.js';
 import { standInDigest, standInRecipe, type StandInRecipe, type StandInVariant } from './recipe.js';
 
 export interface StandInManifest {

@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { makeDataDisk } from '../../guest/data-disk.js';
+import { makeDataDisk } from '../../host/data-disk.js';
 import { ensureHostPackages } from '../../host/install.js';
 import { InfrastructureError } from '../../util/errors.js';
 import { silentLog, timedStep, type Log } from '../../util/log.js';
-import { cacheRoot, ensureCached, writeJson } from '../cache.js';
+import { cacheRoot, ensureCached, writeJson } from '../../host/cache.js';
 import { guestSourcePath } from '../recipe.js';
 
 /** The tools disk's name: its virtio serial is lg-levelgate, its ext4 label levelgate. */

@@ -4,7 +4,7 @@ import { investigateTrap, type GuestExec } from '../../../harness/forensics/inve
 import { nevraOf } from '../../../harness/forensics/package-owner.js';
 import { forensicsLine, ownedBy } from '../../../harness/forensics/record.js';
 import { mappingAt, parseSigillRecord } from '../../../harness/forensics/sigill-record.js';
-import { parseNevra } from '../../../harness/repos/available.js';
+import { parseNevra } from '../../../harness/packages/available.js';
 import { parseTrapLine, type TrapLine } from '../../../harness/forensics/trap-line.js';
 
 const NEW_FORMAT = 'traps: canary[146] trap invalid opcode ip:401c16 sp:7fff6915a9e0 error:0 in canary[1c16,401000+7a000]';

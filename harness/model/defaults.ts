@@ -1,7 +1,7 @@
 // Every default and time limit in one place: the runners' usage texts print from here,
 // the engine reads from here. Limits are set for QEMU TCG on an unloaded host; each
 // backend's slowdown and the run's load factor stretch them.
-import type { Accel } from '../accel/choose.js';
+import type { Accel } from './accel.js';
 
 export interface BackendLimits {
   /** Boot (or restore) to a proven level on an unloaded host. */

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { BochsProgram } from '../guest/bochs-guest.js';
-import { emulatorCommand, parseQemuVersion, type Emulator } from '../guest/emulator.js';
-import { cacheRoot, ensureCached, writeJson } from '../image/cache.js';
+import type { BochsProgram } from './bochs-guest.js';
+import { emulatorCommand, parseQemuVersion, type Emulator } from './emulator.js';
+import { cacheRoot, ensureCached, writeJson } from '../host/cache.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
 

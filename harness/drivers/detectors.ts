@@ -14,9 +14,9 @@
 // - apt-test-table: the same with apt's own test table (test/integration/varianttable),
 //   whose v2 row lacks pni (SSE3);
 // - pacman-arch: pacman's Architecture (`auto` is uname -m).
-import type { GuestCommand } from '../drivers/driver.js';
-import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuinfoFlags } from './detect.js';
-import { LEVELS, type CpuidBit, type Feature, type LevelName } from './table.js';
+import type { GuestCommand } from '../model/guest.js';
+import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuidDiagnostics, parseCpuinfoFlags } from '../levels/detect.js';
+import { LEVELS, type Feature, type LevelName } from '../levels/table.js';
 import { signalName } from '../util/signals.js';
 
 export const DETECTORS = ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch', 'apt-variants', 'apt-test-table', 'pacman-arch'] as const;
@@ -159,16 +159,6 @@ export function parsePacmanArch(text: string): DetectorReading | string {
   const arches = text.split('\n').map((l) => l.trim()).filter((l) => /^x86_64(?:_v[2-4])?$/.test(l));
   const level = highestLevel(arches);
   return level ? reading('pacman-arch', arches.join(' '), level) : 'printed no x86_64 arch';
-}
-
-/** CPUID words as glibc prints them: features[0x0] is leaf 1, [0x1] leaf 7, [0x2] leaf 0x80000001; cpuid[0..3] are eax..edx. */
-export function parseCpuidDiagnostics(text: string): ((bit: CpuidBit) => boolean) | undefined {
-  const words = new Map<string, number>();
-  for (const m of text.matchAll(/features\[0x([0-9a-f]+)\]\.cpuid\[0x([0-3])\]=0x([0-9a-f]+)/g)) words.set(`${m[1]}/${m[2]}`, Number.parseInt(m[3]!, 16));
-  if (words.size === 0) return undefined;
-  const index = { 1: '0', 7: '1', [0x80000001]: '2' } as const;
-  const reg = { eax: '0', ebx: '1', ecx: '2', edx: '3' } as const;
-  return (b) => (((words.get(`${index[b.leaf]}/${reg[b.reg]}`) ?? 0) >>> b.bit) & 1) === 1;
 }
 
 /** The features in a CPU modalias ("cpu:type:x86,ven…:feature:,0000,0002,…,0125"), as Linux feature numbers. */

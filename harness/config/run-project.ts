@@ -3,23 +3,24 @@
 // distribution image), the cells dispatched under the worker budget, every reporter
 // told, and the results returned with the exit code they earn.
 import path from 'node:path';
-import type { AccelChoice, AccelRequest } from '../accel/choose.js';
+import type { AccelChoice } from '../accel/choose.js';
+import type { AccelRequest } from '../model/accel.js';
 import { expectedFidelity, type RequiredFidelity } from '../accel/fidelity.js';
 import { PooledInstallAuditor } from '../audit/install-auditor.js';
-import type { LevelgateConfig } from '../config/config.js';
-import { DEFAULTS } from '../config/defaults.js';
-import { resolveImage, resolveProject, type ProjectFlags, type ResolvedProject } from '../config/project.js';
-import { evidenceDirOf, resolveReporters } from '../config/reporters.js';
+import type { LevelgateConfig } from './config.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { resolveImage, resolveProject, type ProjectFlags, type ResolvedProject } from './project.js';
+import { evidenceDirOf, resolveReporters } from './reporters.js';
 import { targetsOf, type Cell } from '../plan/plan.js';
 import { selectCells, type Selection } from '../plan/selection.js';
 import { ReporterSet, type ReporterSpec } from '../report/reporter.js';
 import { exitCodeOf } from '../results/summary.js';
 import type { RunResult } from '../results/types.js';
-import type { ImageRequest } from './prepare-image.js';
-import { defaultWorkers, loadFactor } from './budget.js';
-import { runGate } from './gate-run.js';
-import { prepareRun } from './prepare.js';
-import { prepareImageRun } from './prepare-image.js';
+import type { ImageRequest } from '../run/prepare-image.js';
+import { defaultWorkers, loadFactor } from '../run/budget.js';
+import { runGate } from '../run/gate-run.js';
+import { prepareRun } from '../run/prepare.js';
+import { prepareImageRun } from '../run/prepare-image.js';
 import { silentLog, type Log } from '../util/log.js';
 
 export interface RunOptions extends Omit<ProjectFlags, 'config'>, Selection {

@@ -5,8 +5,10 @@ import { readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { InfrastructureError, UsageError } from '../util/errors.js';
-import { CYLINDER_BYTES } from '../image/bochs-boot-disk.js';
-import type { DataDisk } from './qemu-args.js';
+import type { DataDisk } from '../model/guest.js';
+
+/** Bochs wants disk sizes of whole cylinders of 16 heads x 63 sectors (every data disk is made so). */
+export const CYLINDER_BYTES = 16 * 63 * 512;
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,16}$/;
 

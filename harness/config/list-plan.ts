@@ -3,7 +3,8 @@
 // probed" without them) or why it would be skipped. No package is installed, no
 // image built, nothing boots: QEMU need not be installed.
 import path from 'node:path';
-import { accelOrder, chooseAccel, type AccelChoice, type AccelRequest } from '../accel/choose.js';
+import { accelOrder, chooseAccel, type AccelChoice } from '../accel/choose.js';
+import { type AccelRequest } from '../model/accel.js';
 import { imageAccelChoice } from '../accel/image-backend.js';
 import { cachedProbes } from '../accel/probe.js';
 import { cachedImageFacts } from '../guest/cloud-snapshot.js';
@@ -11,7 +12,7 @@ import { findImage, imagePaths } from '../image/build.js';
 import { inspectImageFile } from '../image/cloud/inspect.js';
 import type { Cell } from '../plan/plan.js';
 import { errorMessage } from '../util/errors.js';
-import { driverUnavailableIn } from './prepare-image.js';
+import { driverUnavailableIn } from '../run/prepare-image.js';
 import { planRun, type RunOptions } from './run-project.js';
 
 export interface ListedCell {
