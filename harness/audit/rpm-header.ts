@@ -2,6 +2,7 @@
 // package says it is, so a file that is not an RPM, or a truncated one, is named as such
 // before bsdtar (which accepts both silently) unpacks it.
 import { open } from 'node:fs/promises';
+import { formatNevra } from '../packages/available.js';
 
 export interface RpmHeader {
   readonly name: string;
@@ -118,4 +119,4 @@ export async function readRpmHeader(file: string): Promise<RpmHeader> {
 }
 
 /** NAME-VERSION-RELEASE.ARCH, as rpm -q prints it. */
-export const nevraOf = (h: Pick<RpmHeader, 'name' | 'version' | 'release' | 'arch'>): string => `${h.name}-${h.version}-${h.release}.${h.arch}`;
+export const nevraOf = (h: Pick<RpmHeader, 'name' | 'version' | 'release' | 'arch'>): string => formatNevra(h.name, 0, `${h.version}-${h.release}`, h.arch);

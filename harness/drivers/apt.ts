@@ -8,7 +8,8 @@
 // not read never passes as an empty one.
 import { archOfDebian, type RpmArch } from '../levels/arch.js';
 import type { Refusal } from '../model/package-manager.js';
-import { judgeOperation, lastLines, mustSucceed, nevraOf, repoViewOf, setUpBy, type CommandOutput, type CommandPurpose, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { judgeOperation, lastLines, mustSucceed, repoViewOf, setUpBy, type CommandOutput, type CommandPurpose, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { formatNevra } from '../packages/available.js';
 import { type GuestCommand } from '../model/guest.js';
 
 export const APT_SOURCES_FILE = '/etc/apt/sources.list.d/levelgate.list';
@@ -74,7 +75,7 @@ export const DPKG_INSTALLED: GuestCommand = {
 /** A Debian version as levelgate's [EPOCH:]VERSION-RELEASE (the revision is the release). */
 function debianNevra(name: string, version: string, arch: string): string {
   const m = /^(?:(\d+):)?(.+)$/.exec(version)!;
-  return nevraOf(name, m[1] ?? 0, m[2]!, arch);
+  return formatNevra(name, m[1] ?? 0, m[2]!, arch);
 }
 
 export function parseDpkgInstalled(stdout: string): string[] {

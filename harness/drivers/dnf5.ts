@@ -6,7 +6,8 @@
 // updates exist). Its configuration is the distribution's own: Debian's, like Fedora's,
 // sets skip_if_unavailable=True, so a repository that fails to load is skipped with
 // exit 0 — the harness reads the tool's view of its repositories to catch that.
-import { DEBIAN_GUEST, lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, setUpBy, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { DEBIAN_GUEST, lastLines, mustSucceed, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, setUpBy, type CommandOutput, type DriverContext, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { formatNevra } from '../packages/available.js';
 import type { PinSpec, Refusal } from '../model/package-manager.js';
 import { VARIANT_ARCHES } from '../levels/arch.js';
 
@@ -59,7 +60,7 @@ export function dnf5Driver(context: DriverContext = DEBIAN_GUEST): PackageDriver
     repoViewOf(
       stdout.split('\n').flatMap((line) => {
         const m = /^(\S+) (\S+) (\d+) (\S+) (\S+)$/.exec(line.trim());
-        return m ? [[m[1]!, nevraOf(m[2]!, m[3]!, m[4]!, m[5]!)] as const] : [];
+        return m ? [[m[1]!, formatNevra(m[2]!, m[3]!, m[4]!, m[5]!)] as const] : [];
       }),
     ),
   // install-new-recommends: dnf5 has no command that installs what newly recommends or

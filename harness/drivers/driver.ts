@@ -8,6 +8,7 @@ import type { ArchSetting, DriverName, Operation, PinSpec, Refusal } from '../mo
 export { REPO_FORMATS, type RepoFormat } from '../model/package-manager.js';
 import type { DetectorName } from './detectors.js';
 import type { GuestCommand } from '../model/guest.js';
+import { formatNevra } from '../packages/available.js';
 export type { GuestCommand } from '../model/guest.js';
 
 /** What a driver needs to know of the guest it runs in, beyond the tool itself. */
@@ -103,10 +104,6 @@ export interface PackageDriver {
 /** Reads every installed package from the rpm database (a query: it must succeed). */
 export const QUERY_INSTALLED: GuestCommand = { argv: ['rpm', '-qa', '--qf', '%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}.%{ARCH}\\n'] };
 
-/** "NAME-[EPOCH:]VERSION-RELEASE.ARCH" with the epoch only when it is not 0. */
-export function nevraOf(name: string, epoch: string | number, versionRelease: string, arch: string): string {
-  return `${name}-${Number(epoch) ? `${epoch}:` : ''}${versionRelease}.${arch}`;
-}
 
 /** Parses QUERY_INSTALLED's output into sorted NEVRA strings. */
 export function parseInstalled(stdout: string): string[] {
@@ -116,7 +113,7 @@ export function parseInstalled(stdout: string): string[] {
     .filter((l) => l && !l.startsWith('gpg-pubkey '))
     .flatMap((l) => {
       const m = /^(\S+) (\d+):(\S+)\.([^.\s]+)$/.exec(l);
-      return m ? [nevraOf(m[1]!, m[2]!, m[3]!, m[4]!)] : [];
+      return m ? [formatNevra(m[1]!, m[2]!, m[3]!, m[4]!)] : [];
     })
     .sort();
 }

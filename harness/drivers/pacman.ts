@@ -6,7 +6,8 @@
 // and `-Qu` exit 1 when there is nothing to list.
 import { archOfPacman, type RpmArch } from '../levels/arch.js';
 import type { Refusal } from '../model/package-manager.js';
-import { judgeOperation, lastLines, mustSucceed, nevraOf, repoViewOf, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { judgeOperation, lastLines, mustSucceed, repoViewOf, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { formatNevra } from '../packages/available.js';
 
 export const PACMAN_CONF = '/etc/pacman.conf';
 /** `Architecture = ...`, included from pacman.conf's [options]: what an arch override rewrites. */
@@ -59,7 +60,7 @@ function infoBlocks(stdout: string): Map<string, string>[] {
 /** pacman's VERSION ([EPOCH:]PKGVER-PKGREL) as levelgate's NEVRA. */
 function pacmanNevra(block: Map<string, string>): string {
   const m = /^(?:(\d+):)?(.+)$/.exec(block.get('Version') ?? '')!;
-  return nevraOf(block.get('Name')!, m[1] ?? 0, m[2]!, archOfPacman(block.get('Architecture') ?? ''));
+  return formatNevra(block.get('Name')!, m[1] ?? 0, m[2]!, archOfPacman(block.get('Architecture') ?? ''));
 }
 
 export const parsePacmanInstalled = (stdout: string): string[] => infoBlocks(stdout).map(pacmanNevra).sort();

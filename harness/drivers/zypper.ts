@@ -7,7 +7,8 @@
 // (modalias) supplements included, with recommends on (zypp.conf's default). Exit statuses are zypper(8)'s: below 100 an error, 100 and
 // up information; 104 "capability not found"; 4 a problem reported by libzypp (a
 // solver problem, or a repository that failed).
-import { lastLines, mustSucceed, nevraOf, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { lastLines, mustSucceed, outsideContract, refusalIn, repoViewOf, RPM_DATABASE, type CommandOutput, type Judgement, type PackageDriver, type RepoRef } from './driver.js';
+import { formatNevra } from '../packages/available.js';
 import type { PinSpec, Refusal } from '../model/package-manager.js';
 
 /** The only repository directory zypper reads in a cell: levelgate's, created by configureRepos. */
@@ -68,7 +69,7 @@ export const zypper: PackageDriver = {
         const arch = attr('arch');
         if (!repo || !name || !edition || !arch || repo === '(System Packages)') return [];
         const e = /^(?:(\d+):)?(.+)$/.exec(edition)!;
-        return [[repo, nevraOf(name, e[1] ?? 0, e[2]!, arch)] as const];
+        return [[repo, formatNevra(name, e[1] ?? 0, e[2]!, arch)] as const];
       }),
     ),
   operation: (op, packages, releasever) => {

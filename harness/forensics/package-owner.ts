@@ -4,6 +4,7 @@
 // with every owner it names (a path two packages own is "ambiguous", never a choice).
 import path from 'node:path';
 import { archOfDebian, archOfPacman } from '../levels/arch.js';
+import { formatNevra } from '../packages/available.js';
 
 export type OwnerExec = (argv: readonly string[]) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>;
 
@@ -21,8 +22,9 @@ interface OwnerDatabase {
 /** "NAME EPOCH VERSION-RELEASE.ARCH" as "NAME-[EPOCH:]VERSION-RELEASE.ARCH" (the epoch only when not 0), as the installed set spells it. */
 export function nevraOf(line: string): string | undefined {
   const [name, epoch, vra] = line.trim().split(' ');
-  if (!name || !epoch || !vra) return undefined;
-  return `${name}-${epoch === '0' || epoch === '(none)' ? '' : `${epoch}:`}${vra}`;
+  const dot = vra?.lastIndexOf('.') ?? -1;
+  if (!name || !epoch || !vra || dot < 0) return undefined;
+  return formatNevra(name, epoch, vra.slice(0, dot), vra.slice(dot + 1));
 }
 
 const basenameIs = (name: string) => (stdout: string) => [...new Set(stdout.split('\n').map((l) => l.trim()).filter((f) => f && path.posix.basename(f) === name))];

@@ -10,7 +10,12 @@ export interface AvailablePackage extends Evr {
 }
 
 /** "NAME-[EPOCH:]VERSION-RELEASE.ARCH". */
-export const nevraString = (p: AvailablePackage): string => `${p.name}-${formatEvr(p)}.${p.arch}`;
+/** "NAME-[EPOCH:]VERSION-RELEASE.ARCH", the epoch only when it is a number other than 0: how the installed set, the drivers, the forensics and messages spell a package. */
+export function formatNevra(name: string, epoch: string | number | undefined, versionRelease: string, arch: string): string {
+  return `${name}-${Number(epoch) ? `${epoch}:` : ''}${versionRelease}.${arch}`;
+}
+
+export const nevraString = (p: AvailablePackage): string => formatNevra(p.name, p.epoch, `${p.version}-${p.release}`, p.arch);
 /** "[EPOCH:]VERSION-RELEASE.ARCH". */
 export const evraString = (p: Evr & { readonly arch: string }): string => `${formatEvr(p)}.${p.arch}`;
 

@@ -4,6 +4,7 @@
 import type { RpmArch } from '../levels/arch.js';
 import { levelIndex, type LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
+import { formatNevra } from '../packages/available.js';
 import type { DetectorName } from '../drivers/detectors.js';
 import type { ArchSetting, DriverName, Operation, PinSpec, Refusal, RepoFormat } from '../model/package-manager.js';
 export { DRIVER_FORMAT, DRIVER_NAMES, formatsOf, REFUSALS, REPO_FORMATS, type ArchSetting, type DriverName, type Operation, type PinSpec, type Refusal, type RepoFormat } from '../model/package-manager.js';
@@ -183,7 +184,7 @@ export interface Scenario {
 
 export const releaseOf = (b: PackageBuild): string => b.release ?? '1';
 export const evrOf = (b: PackageBuild): string => `${b.version}-${releaseOf(b)}`;
-export const nevraOf = (b: PackageBuild): string => `${b.name}-${evrOf(b)}.${b.arch}`;
+export const nevraOf = (b: PackageBuild): string => formatNevra(b.name, 0, evrOf(b), b.arch);
 export const kindOf = (b: PackageBuild): PackageKind => b.kind ?? (b.arch === 'noarch' ? 'script' : 'program');
 
 /** The builds of a scenario's fixture repositories, by repository name. */
