@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { nevraString, type AvailablePackage } from './available.js';
 import { readRepoMetadata, type RepoMetadata } from './repodata.js';
-import type { ProgramSpec, ResolvedRepo } from '../run/interpreter.js';
+import type { ProgramSpec, ResolvedRepo } from '../run/program.js';
 import { fixtureRepoPath, kindOf, type PackageBuild, type RepoFormat, type Scenario } from '../scenario/types.js';
 import { UsageError } from '../util/errors.js';
 

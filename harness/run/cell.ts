@@ -26,7 +26,8 @@ import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/type
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError } from '../util/errors.js';
 import type { InstallAuditor } from '../audit/install-auditor.js';
 import { auditInstalls } from './install-audit.js';
-import { CellError, interpret, levelsVisited, ProductFailure, type Transcript } from './interpreter.js';
+import { interpret, levelsVisited } from './interpreter.js';
+import { CellError, ProductFailure, type Transcript } from './program.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';

@@ -17,7 +17,7 @@ import type { CpuTarget } from '../levels/targets.js';
 import type { ProofRecord } from '../results/types.js';
 import { askDetectors, type DetectorReading } from '../levels/detectors.js';
 import { DEFAULTS } from '../config/defaults.js';
-import type { CellExecOptions, CellGuest, ExecResult, GuestSession } from './interpreter.js';
+import type { CellExecOptions, CellGuest, ExecResult, GuestSession } from './program.js';
 
 /** A cell's guests as the cell runner sees them: the session, plus what reports need. */
 export interface CellSession extends GuestSession {

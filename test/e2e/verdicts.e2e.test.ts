@@ -18,7 +18,7 @@ import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
 import { prepareRun, type Prepared } from '../../harness/run/prepare.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import type { LevelName } from '../../harness/levels/table.js';
-import type { CellGuest } from '../../harness/run/interpreter.js';
+import type { CellGuest } from '../../harness/run/program.js';
 import type { CellGuests, CellSession } from '../../harness/run/session.js';
 import { LevelProofError } from '../../harness/util/errors.js';
 import { CATALOG } from '../../scenarios/index.js';

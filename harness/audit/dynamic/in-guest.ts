@@ -4,7 +4,7 @@
 // with a fake.
 import { explainCommand } from '../../forensics/explain-command.js';
 import { quoteCommand } from '../../util/quote.js';
-import type { CellGuest as RunGuest, ExecResult as RunResult } from '../../run/interpreter.js';
+import type { CellGuest as RunGuest, ExecResult as RunResult } from '../../run/program.js';
 import type { ProgramRunRecord, RunTrap } from './types.js';
 
 /** How a command in the guest ended, and what running a package needs of a guest: what the cell interpreter uses. */
