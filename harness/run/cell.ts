@@ -8,6 +8,7 @@ import path from 'node:path';
 import { dir } from 'tmp-promise';
 import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
 import type { RequiredFidelity } from '../accel/fidelity.js';
 import { exactTarget } from '../levels/targets.js';
 import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
@@ -19,14 +20,15 @@ import type { ForensicsRecord } from '../forensics/record.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
 import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';
-import type { Cell } from '../plan/plan.js';
+import { cellRef, type Cell } from '../plan/plan.js';
 import { DRIVER_FORMAT, type DriverName } from '../model/package-manager.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CellFacts, CellResult, StepRecord, Verdict } from '../results/types.js';
 import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateError } from '../util/errors.js';
 import type { InstallAuditor } from '../audit/install-auditor.js';
 import { auditInstalls } from './install-audit.js';
-import { CellError, interpret, levelsVisited, ProductFailure, type Transcript } from './interpreter.js';
+import { interpret, levelsVisited } from './interpreter.js';
+import { CellError, ProductFailure, type CellProgram, type InterpreterHooks, type Transcript } from './program.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
 import { firstSolverFailure, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';
@@ -113,49 +115,81 @@ export function errorSourceOf(error: unknown): 'emulator' | 'harness' {
   return error instanceof GuestError && !(error instanceof InitKilledError) ? 'emulator' : 'harness';
 }
 
-export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
-  const started = performance.now();
-  const { live, expired } = issuesCovering({ scenario: cell.scenario.id, level: cell.level, target: cell.target.name, driver: cell.driver }, env.knownIssues, env.today);
-  const transcript: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
-  const evidence = attemptEvidenceDir(path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_')), env.attempt ?? 1);
-  const attachments: string[] = [];
-  let session: CellSession | undefined;
-  let firstAccel: string | undefined;
-  const finish = (verdict: Verdict, reason: string, extra: Partial<CellResult> = {}): CellResult => {
-    const totalMs = Math.round(performance.now() - started);
-    const bootMs = Math.round(session?.bootMs ?? 0);
-    const packageManagerMs = Math.round(transcript.packageManagerMs);
-    const programMs = Math.round(transcript.programMs);
-    return {
-      id: cell.id,
-      scenario: cell.scenario.id,
-      title: cell.scenario.title,
-      target: cell.target.name,
-      level: cell.level,
-      driver: cell.driver,
-      verdict,
-      reason,
-      knownIssues: [],
-      expiredKnownIssues: expired.map(refOf),
-      coveringKnownIssues: live.map(refOf),
-      ...(firstAccel ? { accel: firstAccel } : {}),
-      proofs: session?.proofs ?? [],
-      steps: transcript.steps,
-      consoleLogs: session?.consoleLogs ?? [],
-      attachments,
-      ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
-      timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
-      repro: reproCommand(cell, env.accelRequest, env.installAudit !== undefined),
-      attempts: 1,
-      flaky: false,
-      ...extra,
-    };
-  };
+/** One attempt of a cell as it runs: what its phases share. */
+interface Attempt {
+  readonly cell: Cell;
+  readonly env: CellEnvironment;
+  readonly started: number;
+  /** The live known issues covering the cell, and the expired ones (listed in every report). */
+  readonly live: readonly KnownIssue[];
+  readonly expired: readonly KnownIssue[];
+  readonly transcript: Transcript;
+  readonly evidence: string;
+  readonly attachments: string[];
+  session?: CellSession;
+  firstAccel?: string;
+}
 
-  // Every level the cell boots at must be available, or the cell is a skip (an error
-  // when levels are required). A disk stays with backends of its format (a Bochs
-  // redolog boots only in Bochs, which runs every level); each boot proves its level.
-  // Boots at the level the cell's CPU meets are on that CPU again (a reboot of a near miss).
+/** How an attempt ended: its verdict, the reason, and when (the timings end there, before teardown). */
+interface Ending {
+  readonly verdict: Verdict;
+  readonly reason: string;
+  readonly extra?: Partial<CellResult>;
+  readonly atMs: number;
+}
+
+const ending = (verdict: Verdict, reason: string, extra: Partial<CellResult> = {}): Ending => ({ verdict, reason, extra, atMs: performance.now() });
+
+/** Where the cell runs: the accelerator of every level it boots at, the trap requirement, or why it cannot run. */
+interface Placement {
+  readonly levels: readonly LevelName[];
+  readonly accelAt: (level: LevelName) => AccelChoice;
+  readonly first: Accel;
+  /** The flag that requires guests that trap (--require-fidelity traps, --require-levels), if any. */
+  readonly mustTrap: string | undefined;
+}
+
+export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellResult> {
+  const attempt = startAttempt(cell, env);
+  const placed = place(attempt);
+  if (!('first' in placed)) return resultOf(attempt, placed);
+  attempt.firstAccel = placed.first;
+  await mkdir(attempt.evidence, { recursive: true });
+  const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
+  let end: Ending;
+  try {
+    end = await runPlaced(attempt, placed, scratch.path);
+  } catch (error) {
+    end = await failureEnding(attempt, placed, error);
+  } finally {
+    await teardown(attempt);
+    await scratch.cleanup();
+  }
+  return resultOf(attempt, end);
+}
+
+function startAttempt(cell: Cell, env: CellEnvironment): Attempt {
+  const { live, expired } = issuesCovering({ scenario: cell.scenario.id, level: cell.level, target: cell.target.name, driver: cell.driver }, env.knownIssues, env.today);
+  return {
+    cell,
+    env,
+    started: performance.now(),
+    live,
+    expired,
+    transcript: { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 },
+    evidence: attemptEvidenceDir(path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_')), env.attempt ?? 1),
+    attachments: [],
+  };
+}
+
+/**
+ * Every level the cell boots at must be available, or the cell is a skip (an error
+ * when levels are required). A disk stays with backends of its format (a Bochs
+ * redolog boots only in Bochs, which runs every level); each boot proves its level.
+ * Boots at the level the cell's CPU meets are on that CPU again (a reboot of a near miss).
+ * A cell that must trap does not boot where the accelerator only masks CPUID (KVM at v1, v2...).
+ */
+function place({ cell, env }: Attempt): Placement | Ending {
   const startedOn = env.accel(cell.target.name);
   const accelAt = (at: LevelName): AccelChoice => {
     if (at === cell.level) return startedOn;
@@ -164,149 +198,203 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
     return { target: at, accel: startedOn.accel, why: `the disk stays with ${BACKENDS[startedOn.accel].title}, which made it` };
   };
   const noDriver = env.driverUnavailable?.(cell.driver);
-  if (noDriver) return finish('skip', noDriver);
+  if (noDriver) return ending('skip', noDriver);
   let levels: LevelName[];
   try {
     levels = levelsVisited(cell.scenario, cell.level);
   } catch (error) {
-    return finish('error', errorMessage(error));
+    return ending('error', errorMessage(error));
   }
   for (const level of levels) {
     const choice = accelAt(level);
     if (choice.accel !== null) continue;
     const why = level === cell.level ? choice.skipReason : `the scenario moves the disk to ${level}: ${choice.skipReason}`;
-    return env.requireLevels ? finish('error', `level ${level === cell.level ? cell.target.name : level} is required (--require-levels) but ${why}`) : finish('skip', why);
+    return env.requireLevels ? ending('error', `level ${level === cell.level ? cell.target.name : level} is required (--require-levels) but ${why}`) : ending('skip', why);
   }
-
-  // A cell that must trap does not boot where the accelerator only masks CPUID (KVM at v1, v2...).
   const mustTrap = trapRequirement(env);
   for (const level of mustTrap ? levels : []) {
     const why = cannotTrap(level === cell.level ? cell.target : exactTarget(level), accelAt(level).accel!, mustTrap!);
-    if (why) return finish('error', why);
+    if (why) return ending('error', why);
   }
+  return { levels, accelAt, first: startedOn.accel!, mustTrap };
+}
 
-  const driver = (env.drivers ?? DRIVERS)[cell.driver];
-  const first = startedOn.accel!;
-  firstAccel = first;
-  const slowdown = BACKENDS[first].slowdown;
-  const timeScale = env.timeScale ?? 1;
-  await mkdir(evidence, { recursive: true });
-  const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
-  try {
-    const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario, DRIVER_FORMAT[cell.driver]), env.catalog.programsOf(cell.scenario)]);
-    const sessionRequest: SessionRequest = {
-      firstAccel: first,
-      target: cell.target,
-      accelAt: (level) => accelAt(level).accel!,
-      bootTimeoutMs: (accel) => BACKENDS[accel].bootTimeoutMs * timeScale,
-      evidenceDir: evidence,
-      scratch: scratch.path,
-      ...(env.signal ? { signal: env.signal } : {}),
-      ...(env.shell ? { shell: true } : {}),
-      onGuest: (guest) => env.hooks?.onGuest?.(cell, guest),
-    };
-    session = await env.guests.open(sessionRequest);
-    await session.start(cell.level);
-    const program = {
-      cellId: cell.id,
-      scenario: cell.scenario,
-      level: cell.level,
-      target: cell.target,
-      driver,
-      repos,
-      programs: programs.programs,
-      inPlay: programs.inPlay,
-      limits: {
-        commandMs: env.limits?.commandMs ?? DEFAULTS.commandTimeoutMs * timeScale * slowdown,
-        programMs: env.limits?.programMs ?? DEFAULTS.programTimeoutMs * timeScale * slowdown,
-      },
-    };
-    await interpret(
-      program,
-      session,
-      transcript,
-      {
-        onStepStart: (index, title) => env.hooks?.onStepStart?.(cell, index, title),
-        onStepEnd: (step) => env.hooks?.onStepEnd?.(cell, step),
-        onCommand: (command) => env.hooks?.onCommand?.(cell, command),
-        onOutput: (chunk, stream) => env.hooks?.onOutput?.(cell, chunk, stream),
-        onForensics: (line) => env.hooks?.onForensics?.(cell, line),
-      },
-    );
-    if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
-    if (env.installAudit) {
-      const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario, DRIVER_FORMAT[cell.driver]), env.installAudit, transcript.forensics);
-      transcript.steps.splice(0, transcript.steps.length, ...audited);
-    }
-    const judged = judgeCell(transcript.steps, live);
-    transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
-    // The canaries measured what the accelerator was expected to give: a guest that did not trap fails the requirement.
-    const untrapped = mustTrap ? didNotTrap(session.proofs, cell.target.name, mustTrap) : undefined;
-    if (untrapped) return finish('error', untrapped);
-    if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
-    // Stopped while the guest was kept (repro --keep, Ctrl-C): the verdict stands; no replay.
-    if (env.signal?.aborted) return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
-    // A solver that got it wrong (fail, or a known shortfall): a reproducer with the solver's own test case.
-    const failing = judged.verdict === 'fail' || judged.verdict === 'xfail' ? firstSolverFailure(transcript.steps) : undefined;
-    if (failing && driver.solver) {
-      await session.dispose();
-      const replay: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
-      let replayProblem: string | undefined;
-      const replayScratch = path.join(scratch.path, 'replay');
-      await mkdir(replayScratch, { recursive: true });
-      const replaySession = await env.guests.open({ ...sessionRequest, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });
-      try {
-        await mkdir(path.join(evidence, 'replay'), { recursive: true });
-        await replaySession.start(cell.level);
-        await interpret(program, replaySession, replay, {}, { solverCaseAt: failing.index });
-      } catch (error) {
-        if (error instanceof InterruptedError || env.signal?.aborted) throw error;
-        // The reproducer goes without the solver's test case, saying why; the cell's verdict stands.
-        replayProblem = errorMessage(error);
-      } finally {
-        await replaySession.dispose();
-      }
-      const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
-      attachments.push(
-        await writeReproducer(evidence, {
-          cellId: cell.id,
-          scenario: cell.scenario,
-          level: cell.level,
-          steps: transcript.steps,
-          issues,
-          catalog: env.catalog,
-          format: DRIVER_FORMAT[cell.driver],
-          failingStep: failing.index,
-          ...(replay.solverCase ? { solverCase: replay.solverCase } : {}),
-          ...(replayProblem ? { problem: replayProblem } : {}),
-        }),
-      );
-    }
-    return finish(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
-  } catch (error) {
-    if (error instanceof InterruptedError || env.signal?.aborted) return finish('error', INTERRUPTED);
-    // The product failed: the cell fails with the step that shows it, whatever the known issues say.
-    if (error instanceof ProductFailure) {
-      if (error.details) attachments.push(await writeDetails(evidence, error));
-      transcript.steps.splice(0, transcript.steps.length, ...judgeCell(transcript.steps, live).steps);
-      return finish('fail', error.message);
-    }
-    const errorSource = errorSourceOf(error);
-    // The first guest of a near miss whose init dies: the image cannot run on that CPU (a cold boot; snapshots find it in prepare).
-    const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, first, error) : undefined;
-    if (cannot) return env.requireLevels ? finish('error', `${cell.target.name} is required (--require-levels) but ${cannot}`) : finish('skip', cannot);
-    if (error instanceof CellError) {
-      if (error.details) attachments.push(await writeDetails(evidence, error));
-      return finish('error', error.message, { errorSource });
-    }
-    const detail = error instanceof LevelgateError ? error.describe() : errorMessage(error);
-    const [headline, ...rest] = detail.split('\n');
-    if (rest.length) attachments.push(await writeDetails(evidence, { message: headline ?? '', details: rest.join('\n') }));
-    return finish('error', headline ?? detail, { errorSource });
-  } finally {
-    await session?.dispose().catch(() => {});
-    await scratch.cleanup();
+/** The placed cell, run: guests prepared (restored or booted, level proven), the steps, the verdict and its evidence. */
+async function runPlaced(attempt: Attempt, placed: Placement, scratch: string): Promise<Ending> {
+  const { cell, env, transcript, live } = attempt;
+  const { request, program } = await prepare(attempt, placed, scratch);
+  const session = await env.guests.open(request);
+  attempt.session = session;
+  await session.start(cell.level);
+  await interpret(program, session, transcript, interpreterHooks(cell, env.hooks));
+  const judged = await judge(attempt);
+  // The canaries measured what the accelerator was expected to give: a guest that did not trap fails the requirement.
+  const untrapped = placed.mustTrap ? didNotTrap(session.proofs, cell.target.name, placed.mustTrap) : undefined;
+  if (untrapped) return ending('error', untrapped);
+  if (session.guest && env.hooks?.beforeTeardown) await env.hooks.beforeTeardown(cell, session.guest);
+  // Stopped while the guest was kept (repro --keep, Ctrl-C): the verdict stands; no replay.
+  if (env.signal?.aborted) return ending(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
+  // A solver that got it wrong (fail, or a known shortfall): a reproducer with the solver's own test case.
+  const failing = judged.verdict === 'fail' || judged.verdict === 'xfail' ? firstSolverFailure(transcript.steps) : undefined;
+  if (failing && program.driver.solver) {
+    await session.dispose();
+    const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
+    attempt.attachments.push(await reproducerOf(attempt, { request, program, scratch }, failing.index, issues));
   }
+  return ending(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
+}
+
+/** The cell's repositories, programs and limits, and the request its guests are opened with. */
+async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scratch: string): Promise<{ request: SessionRequest; program: CellProgram }> {
+  const driver = (env.drivers ?? DRIVERS)[cell.driver];
+  const slowdown = BACKENDS[placed.first].slowdown;
+  const timeScale = env.timeScale ?? 1;
+  const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario, DRIVER_FORMAT[cell.driver]), env.catalog.programsOf(cell.scenario)]);
+  const request: SessionRequest = {
+    firstAccel: placed.first,
+    target: cell.target,
+    accelAt: (level) => placed.accelAt(level).accel!,
+    bootTimeoutMs: (accel) => BACKENDS[accel].bootTimeoutMs * timeScale,
+    evidenceDir: evidence,
+    scratch,
+    ...(env.signal ? { signal: env.signal } : {}),
+    ...(env.shell ? { shell: true } : {}),
+    onGuest: (guest) => env.hooks?.onGuest?.(cell, guest),
+  };
+  const program: CellProgram = {
+    cellId: cell.id,
+    scenario: cell.scenario,
+    level: cell.level,
+    target: cell.target,
+    driver,
+    repos,
+    programs: programs.programs,
+    inPlay: programs.inPlay,
+    limits: {
+      commandMs: env.limits?.commandMs ?? DEFAULTS.commandTimeoutMs * timeScale * slowdown,
+      programMs: env.limits?.programMs ?? DEFAULTS.programTimeoutMs * timeScale * slowdown,
+    },
+  };
+  return { request, program };
+}
+
+function interpreterHooks(cell: Cell, hooks: CellHooks | undefined): InterpreterHooks {
+  return {
+    onStepStart: (index, title) => hooks?.onStepStart?.(cell, index, title),
+    onStepEnd: (step) => hooks?.onStepEnd?.(cell, step),
+    onCommand: (command) => hooks?.onCommand?.(cell, command),
+    onOutput: (chunk, stream) => hooks?.onOutput?.(cell, chunk, stream),
+    onForensics: (line) => hooks?.onForensics?.(cell, line),
+  };
+}
+
+/** The steps judged: forensics kept, installs audited (gate --audit), known issues applied. */
+async function judge({ cell, env, transcript, evidence, attachments, live }: Attempt): Promise<ReturnType<typeof judgeCell>> {
+  if (transcript.forensics.length) attachments.push(await writeForensics(evidence, transcript.forensics));
+  if (env.installAudit) {
+    const audited = await auditInstalls(transcript.steps, await env.catalog.packageFiles(cell.scenario, DRIVER_FORMAT[cell.driver]), env.installAudit, transcript.forensics);
+    transcript.steps.splice(0, transcript.steps.length, ...audited);
+  }
+  const judged = judgeCell(transcript.steps, live);
+  transcript.steps.splice(0, transcript.steps.length, ...judged.steps);
+  return judged;
+}
+
+/**
+ * The reproducer of a solver's failure: the steps replayed in a fresh guest up to the
+ * failing one, whose solver writes its own test case. A replay that fails leaves the
+ * reproducer without the test case, saying why; the cell's verdict stands.
+ */
+async function reproducerOf(attempt: Attempt, run: { request: SessionRequest; program: CellProgram; scratch: string }, failingStep: number, issues: readonly KnownIssue[]): Promise<string> {
+  const { cell, env, evidence, transcript } = attempt;
+  const replay: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
+  let replayProblem: string | undefined;
+  const replayScratch = path.join(run.scratch, 'replay');
+  await mkdir(replayScratch, { recursive: true });
+  const replaySession = await env.guests.open({ ...run.request, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });
+  try {
+    await mkdir(path.join(evidence, 'replay'), { recursive: true });
+    await replaySession.start(cell.level);
+    await interpret(run.program, replaySession, replay, {}, { solverCaseAt: failingStep });
+  } catch (error) {
+    if (error instanceof InterruptedError || env.signal?.aborted) throw error;
+    replayProblem = errorMessage(error);
+  } finally {
+    await replaySession.dispose();
+  }
+  return writeReproducer(evidence, {
+    cellId: cell.id,
+    scenario: cell.scenario,
+    level: cell.level,
+    steps: transcript.steps,
+    issues,
+    catalog: env.catalog,
+    format: DRIVER_FORMAT[cell.driver],
+    failingStep,
+    ...(replay.solverCase ? { solverCase: replay.solverCase } : {}),
+    ...(replayProblem ? { problem: replayProblem } : {}),
+  });
+}
+
+/** What an error ends the cell as: interrupted, the product's failure, a CPU the image cannot run on, or an error of the emulator or the harness. */
+async function failureEnding(attempt: Attempt, placed: Placement, error: unknown): Promise<Ending> {
+  const { cell, env, transcript, evidence, attachments, live, session } = attempt;
+  if (error instanceof InterruptedError || env.signal?.aborted) return ending('error', INTERRUPTED);
+  // The product failed: the cell fails with the step that shows it, whatever the known issues say.
+  if (error instanceof ProductFailure) {
+    if (error.details) attachments.push(await writeDetails(evidence, error));
+    transcript.steps.splice(0, transcript.steps.length, ...judgeCell(transcript.steps, live).steps);
+    return ending('fail', error.message);
+  }
+  const errorSource = errorSourceOf(error);
+  // The first guest of a near miss whose init dies: the image cannot run on that CPU (a cold boot; snapshots find it in prepare).
+  const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, placed.first, error) : undefined;
+  if (cannot) return env.requireLevels ? ending('error', `${cell.target.name} is required (--require-levels) but ${cannot}`) : ending('skip', cannot);
+  if (error instanceof CellError) {
+    if (error.details) attachments.push(await writeDetails(evidence, error));
+    return ending('error', error.message, { errorSource });
+  }
+  const detail = error instanceof LevelgateError ? error.describe() : errorMessage(error);
+  const [headline, ...rest] = detail.split('\n');
+  if (rest.length) attachments.push(await writeDetails(evidence, { message: headline ?? '', details: rest.join('\n') }));
+  return ending('error', headline ?? detail, { errorSource });
+}
+
+/** Powers the cell's guests off. A teardown that fails does not change the verdict but is kept: its error goes to the evidence. */
+async function teardown(attempt: Attempt): Promise<void> {
+  try {
+    await attempt.session?.dispose();
+  } catch (error) {
+    attempt.attachments.push(await writeDetails(attempt.evidence, { message: `tearing the guest down failed: ${errorMessage(error)}`, ...(error instanceof LevelgateError ? { details: error.describe() } : {}) }, 'teardown-error.txt'));
+  }
+}
+
+/** The cell's result: its verdict and reason, evidence, proofs, facts and timings (up to the ending). */
+function resultOf(attempt: Attempt, end: Ending): CellResult {
+  const { cell, env, session, transcript } = attempt;
+  const totalMs = Math.round(end.atMs - attempt.started);
+  const bootMs = Math.round(session?.bootMs ?? 0);
+  const packageManagerMs = Math.round(transcript.packageManagerMs);
+  const programMs = Math.round(transcript.programMs);
+  return {
+    ...cellRef(cell),
+    verdict: end.verdict,
+    reason: end.reason,
+    knownIssues: [],
+    expiredKnownIssues: attempt.expired.map(refOf),
+    coveringKnownIssues: attempt.live.map(refOf),
+    ...(attempt.firstAccel ? { accel: attempt.firstAccel } : {}),
+    proofs: session?.proofs ?? [],
+    steps: transcript.steps,
+    consoleLogs: session?.consoleLogs ?? [],
+    attachments: attempt.attachments,
+    ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
+    timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
+    repro: reproCommand(cell, env.accelRequest, env.installAudit !== undefined),
+    attempts: 1,
+    flaky: false,
+    ...end.extra,
+  };
 }
 
 function factsOf(session: CellSession, image: ImageInfo, driver: string, target: string): CellFacts {
@@ -328,8 +416,8 @@ async function writeForensics(evidence: string, records: readonly ForensicsRecor
   return file;
 }
 
-async function writeDetails(evidence: string, error: { message: string; details?: string }): Promise<string> {
-  const file = path.join(evidence, 'error.txt');
+async function writeDetails(evidence: string, error: { message: string; details?: string | undefined }, name = 'error.txt'): Promise<string> {
+  const file = path.join(evidence, name);
   await writeFile(file, `${error.message}\n\n${error.details ?? ''}\n`);
   return file;
 }

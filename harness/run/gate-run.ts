@@ -31,12 +31,7 @@ export interface GateRunOptions {
 
 function notRun(cell: Cell, reason: string, accel?: string): CellResult {
   return {
-    id: cell.id,
-    scenario: cell.scenario.id,
-    title: cell.scenario.title,
-    target: cell.target.name,
-    level: cell.level,
-    driver: cell.driver,
+    ...cellRef(cell),
     verdict: 'skip',
     reason,
     knownIssues: [],

@@ -17,7 +17,7 @@ import type { CpuTarget } from '../levels/targets.js';
 import type { ProofRecord } from '../results/types.js';
 import { askDetectors, type DetectorReading } from '../drivers/detectors.js';
 import { DEFAULTS } from '../model/defaults.js';
-import type { GuestSession } from './interpreter.js';
+import type { GuestSession } from './program.js';
 import type { CellExecOptions, CellGuest, ExecResult } from '../model/guest.js';
 
 /** A cell's guests as the cell runner sees them: the session, plus what reports need. */

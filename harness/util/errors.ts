@@ -3,16 +3,46 @@
 
 export type ErrorKind = 'usage' | 'infrastructure' | 'guest' | 'command' | 'proof' | 'unavailable' | 'interrupted';
 
-export interface ErrorContext {
+/**
+ * Where and how a failure happened, as fields (execa's makeError): a report or a retry
+ * rule reads them instead of parsing the message. Each is absent when it does not apply.
+ */
+export interface ErrorFields {
+  readonly level?: string;
+  readonly scenario?: string;
+  /** "3 (install lgx)": the step's number and title. */
+  readonly step?: string;
+  /** The escaped command line. */
+  readonly command?: string;
+  readonly exitCode?: number | null;
+  readonly signal?: string | null;
+  readonly durationMs?: number;
+}
+
+export interface ErrorContext extends ErrorFields {
   readonly hint?: string;
   readonly details?: string;
   readonly cause?: unknown;
 }
 
-export class LevelgateError extends Error {
+const FIELD_NAMES = ['level', 'scenario', 'step', 'command', 'exitCode', 'signal', 'durationMs'] as const satisfies readonly (keyof ErrorFields)[];
+
+/** The fields of `context` that are set. */
+export function fieldsOf(context: ErrorFields): ErrorFields {
+  return Object.fromEntries(FIELD_NAMES.filter((name) => context[name] !== undefined).map((name) => [name, context[name]])) as ErrorFields;
+}
+
+export class LevelgateError extends Error implements ErrorFields {
   readonly kind: ErrorKind;
   readonly hint: string | undefined;
   readonly details: string | undefined;
+  declare readonly level?: string;
+  declare readonly scenario?: string;
+  declare readonly step?: string;
+  declare readonly command?: string;
+  declare readonly exitCode?: number | null;
+  declare readonly signal?: string | null;
+  declare readonly durationMs?: number;
 
   constructor(kind: ErrorKind, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
@@ -20,6 +50,12 @@ export class LevelgateError extends Error {
     this.kind = kind;
     this.hint = context.hint;
     this.details = context.details;
+    Object.assign(this, fieldsOf(context));
+  }
+
+  /** The fields that are set (level, step, command, exit code, signal, duration). */
+  get fields(): ErrorFields {
+    return fieldsOf(this);
   }
 
   /** The message, the hint and the evidence, for a terminal or a report. */
@@ -54,10 +90,9 @@ export class GuestError extends LevelgateError {
  * distribution's systemd) does not run on this CPU — SIGILL for an instruction it lacks.
  */
 export class InitKilledError extends GuestError {
-  readonly signal: string;
+  declare readonly signal: string;
   constructor(message: string, signal: string, context: ErrorContext = {}) {
-    super(message, context);
-    this.signal = signal;
+    super(message, { ...context, signal });
   }
 }
 

@@ -468,3 +468,23 @@ test('an init death on a near miss is a skip only for the known QEMU BZHI check 
     t.regex(evidence, /trap invalid opcode ip:4a2f31/);
   }
 });
+
+test('a guest whose teardown fails: the verdict stands, and the teardown error is kept in the evidence, not swallowed', async (t) => {
+  const fixtures = await mkdtemp(path.join(root, 'run-'));
+  const pm = fakePm(await repos(scenario, fixtures), installs(V3));
+  const guests = fakeGuests(pm.script);
+  const failingTeardown: CellGuests = {
+    open: async (request) => ({
+      ...(await guests.open(request)),
+      dispose: async () => {
+        throw new GuestError('guest v3: QEMU did not exit after quit', { details: 'console tail' });
+      },
+    }),
+  };
+  const cell = planCells([scenario], { targets: ['v3'], drivers: ['dnf5'] })[0]!;
+  const result = await runCell(cell, { ...fakeEnvironment(fixtures, guests), guests: failingTeardown });
+  t.is(result.verdict, 'pass', result.reason);
+  const kept = result.attachments.find((a) => a.endsWith('teardown-error.txt'));
+  t.truthy(kept);
+  t.regex(await readFile(kept!, 'utf8'), /^tearing the guest down failed: guest v3: QEMU did not exit after quit\n\n.*console tail/s);
+});
