@@ -14,6 +14,7 @@ import { exitCodeOf } from '../../harness/results/summary.js';
 import { mergeRuns } from '../../runners/merge.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { cellResult, everyVerdict, runResult } from '../fixtures/results.js';
+import { composeCells, composeRun } from '../fixtures/compose-results.js';
 import { JUNIT_SCHEMA } from '../fixtures/schemas.js';
 
 
@@ -140,4 +141,17 @@ test('the run summary names expired known issues and levels the host could not p
     'level v4 was not provided: no accelerator provides v4',
   ]);
   t.is(exitCodeOf(run), 77);
+});
+
+test('JUnit of a compose audit: one testcase per name × level × driver, unique names, the package and pattern as properties, valid against junit-10.xsd', async (t) => {
+  const run = composeRun(composeCells({ names: 1000 }));
+  const xml = buildJUnit(run);
+  const names = [...xml.matchAll(/<testcase classname="[^"]+" name="([^"]+)"/g)].map((m) => m[1]);
+  t.is(names.length, 6000);
+  t.is(new Set(names).size, 6000);
+  t.is((xml.match(/<testsuite /g) ?? []).length, 6);
+  t.regex(xml, /<testcase classname="levelgate\.v2\.dnf5" name="compose\.lgc-v00017\[v2,dnf5\]" time="0\.057">\s*<failure message="selection: chose lgc-v00017-1\.3-1\.fc45\.x86_64, expected lgc-v00017-1\.3-1\.fc45\.x86_64_v2 &lt;&amp;&quot;'> — rerun: /);
+  t.regex(xml, /\[\[PROPERTY\|package=lgc-v00017\]\]\n\[\[PROPERTY\|pattern=mislabelled-v3\]\]/);
+  const { exitCode, output } = await validate(xml);
+  t.is(exitCode, 0, output);
 });
