@@ -124,7 +124,7 @@ export async function mergeCommand(args: string[]): Promise<number> {
       htmlReporter(path.resolve(values.html ?? 'reports/merged/report.html')),
     ]);
     const written = await reporters.onEnd(merged);
-    process.stdout.write(`merged ${runs.length} results: ${closingLines(merged).join('\n')}\n`);
+    process.stdout.write(`merged ${runs.length} results: ${closingLines(merged, true).join('\n')}\n`);
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     return merged.interrupted ? EXIT.interrupted : exitCodeOf(merged);
   } catch (error) {

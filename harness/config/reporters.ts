@@ -8,7 +8,7 @@ import { htmlReporter } from '../report/html.js';
 import { jsonReporter } from '../report/json.js';
 import { junitReporter } from '../report/junit.js';
 import type { Reporter, ReporterOptions, ReporterSpec } from '../report/reporter.js';
-import { terminalReporter } from '../report/terminal.js';
+import { terminalOptions, terminalReporter } from '../report/terminal.js';
 import { UsageError } from '../util/errors.js';
 import type { LegacyReportPaths, LevelgateConfig } from './config.js';
 import { moduleLoader } from './load.js';
@@ -60,7 +60,7 @@ async function reporterOf(spec: ReporterSpec, where: string, dir: string, reques
   }
   const [name, options = {}] = (typeof spec === 'string' ? [spec] : spec) as readonly [string, ReporterOptions?];
   if (typeof name !== 'string' || !name) throw new UsageError(`${where}: is not a reporter name or module path`);
-  if (name === 'terminal') return terminalReporter();
+  if (name === 'terminal') return terminalReporter(process.stdout, terminalOptions(options, where));
   if (name in FILE_REPORTERS) {
     const key = name as FileReporter;
     const outputFile = options.outputFile;

@@ -26,6 +26,8 @@ function transcript(cell: CellResult): string {
   const lines: string[] = [];
   const prop = (name: string, value: string | undefined) => value !== undefined && lines.push(`[[PROPERTY|${name}=${value}]]`);
   prop('verdict', cell.verdict);
+  prop('package', cell.packageName);
+  prop('pattern', cell.pattern);
   prop('requested-level', cell.target);
   if (cell.target !== cell.level) prop('meets-level', cell.level);
   prop('proven-level', cell.proofs.map((p) => p.proven ?? 'none').join(' → ') || undefined);

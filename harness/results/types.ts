@@ -17,6 +17,10 @@ export interface CellRef {
   /** The level that CPU meets (a near miss meets the level below the one it nearly is). */
   readonly level: LevelName;
   readonly driver: string;
+  /** The package name the cell judges, when a cell is one name of a compose (one testcase per name × level × driver): sharding keeps a name's cells together, the HTML report lists cells by it. */
+  readonly packageName?: string;
+  /** The variant pattern that name ships in ('all-levels', 'v3-only'...): the HTML report groups names by it. */
+  readonly pattern?: string;
 }
 
 export interface CommandRecord {

@@ -88,10 +88,10 @@ test('gate.json carries its schema version; a reader refuses another major versi
     const file = path.join(dir, 'gate.json');
     await jsonReporter(file).onEnd!(runResult([cellResult('pass')]));
     const written = JSON.parse(await readFile(file, 'utf8')) as { schemaVersion: string };
-    t.is(written.schemaVersion, '1.0');
+    t.is(written.schemaVersion, '1.1');
     t.is((await readRunResult(file)).cells.length, 1);
     await writeFile(file, JSON.stringify({ ...written, schemaVersion: '2.0' }));
-    await t.throwsAsync(readRunResult(file), { message: `${file}: gate.json schema version 2.0 is not one this levelgate reads (1.x, it writes 1.0): a newer levelgate wrote it; merge with that version` });
+    await t.throwsAsync(readRunResult(file), { message: `${file}: gate.json schema version 2.0 is not one this levelgate reads (1.x, it writes 1.1): a newer levelgate wrote it; merge with that version` });
     await writeFile(file, JSON.stringify({ ...written, schemaVersion: '1.7' }));
     t.is((await readRunResult(file)).cells.length, 1);
     const { schemaVersion: _v, ...old } = written;

@@ -6,6 +6,7 @@ import test from 'ava';
 import { planCells } from '../../harness/plan/plan.js';
 import { parseShard, shardCells } from '../../harness/plan/shard.js';
 import { buildHtml } from '../../harness/report/html.js';
+import { groupOf, reportModel, urgency, type ReportModel } from '../../harness/report/html-model.js';
 import { buildJUnit } from '../../harness/report/junit.js';
 import { ReporterSet } from '../../harness/report/reporter.js';
 import { closingLines } from '../../harness/report/terminal.js';
@@ -14,6 +15,7 @@ import { exitCodeOf } from '../../harness/results/summary.js';
 import { mergeRuns } from '../../runners/merge.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { cellResult, everyVerdict, runResult } from '../fixtures/results.js';
+import { composeCells, composeRun, PATTERNS } from '../fixtures/compose-results.js';
 import { JUNIT_SCHEMA } from '../fixtures/schemas.js';
 
 
@@ -62,14 +64,53 @@ test('JUnit: a suite per level and driver, unique case names, failures carry the
   t.regex(buildJUnit(reportKinds.interrupted), /<property name="interrupted" value="true"\/>/);
 });
 
-test('HTML: one self-contained page with the grid, the verdicts and escaped evidence', async (t) => {
+/** The JSON a page embeds in <script type="application/json" id=ID>. */
+const embedded = <T>(html: string, id: string): T => JSON.parse(new RegExp(`<script type="application/json" id="${id}">(.*?)</script>`, 's').exec(html)![1]!) as T;
+
+// The grid is drawn by the page's own script (test/e2e/html-report.e2e.test.ts opens it in Chromium): this checks what it is given.
+test('HTML: one self-contained page, its grid and each cell\'s escaped evidence embedded as JSON', async (t) => {
   const html = await buildHtml(runResult(everyVerdict()));
   t.regex(html, /^<!doctype html>/);
-  t.false(/<script|<link|src=/.test(html));
-  t.regex(html, /<th>v1<\/th><th>v2<\/th><th>v3<\/th>/);
-  t.regex(html, /zypper fail<\/summary>/);
-  t.true(html.includes('got 1.0-1.x86_64 &#60;&#38;&#34;&#39;&#62;'));
-  t.false(html.includes('<&"\'>'));
+  t.false(/<link|src=|https?:\/\/(?!github\.com)/.test(html));
+  const model = embedded<ReportModel>(html, 'lg-model');
+  t.deepEqual(model.columns, ['v1', 'v2', 'v3']);
+  t.deepEqual(model.groups.map((g) => g.key), ['scenarios']);
+  t.deepEqual(model.cells[1], ['scenario-1[v2,zypper]', 'fail', 'zypper', 1, everyVerdict()[1]!.reason, 0]);
+  const details = embedded<string[]>(html, 'lg-details');
+  t.is(details.length, 6);
+  t.true(details[1]!.includes('got 1.0-1.x86_64 &#60;&#38;&#34;&#39;&#62;'));
+  t.false(details.some((d) => d.includes('<&"\'>')));
+  // Nothing in the embedded JSON closes its <script> element early.
+  const hostile = runResult([cellResult('fail', { reason: '</script><script>alert(1)</script><!--' })]);
+  const page = await buildHtml(hostile);
+  t.is(embedded<ReportModel>(page, 'lg-model').cells[0]![4], '</script><script>alert(1)</script><!--');
+  t.is((page.match(/<\/script>/g) ?? []).length, 4);
+});
+
+test('HTML model: a compose is grouped by pattern into rows by name; groups and rows that need attention come first', (t) => {
+  const cells = composeCells({ names: 600 });
+  const model = reportModel(cells);
+  t.deepEqual(model.columns, ['v1', 'v2', 'v3']);
+  t.is(model.cells.length, 3600);
+  t.is(model.rows.length, 600);
+  t.deepEqual(model.groups.map((g) => g.key).sort(), [...PATTERNS].sort());
+  t.is(model.groups.reduce((n, g) => n + g.rows.length, 0), 600);
+  // Every row: one name, its six cells by column then driver.
+  const row = model.rows.find((r) => r.key === 'lgc-v00017')!;
+  t.deepEqual(row.cells.map((c) => model.cells[c]![0]), ['v1', 'v2', 'v3'].flatMap((l) => ['dnf5', 'zypper'].map((d) => `compose.lgc-v00017[${l},${d}]`)));
+  // Failures first: groups by their count of fail + xpass + error, rows by urgency.
+  const attention = (g: ReportModel['groups'][number]) => g.counts.fail + g.counts.xpass + g.counts.error;
+  for (let i = 1; i < model.groups.length; i++) t.true(attention(model.groups[i - 1]!) >= attention(model.groups[i]!));
+  for (const group of model.groups) {
+    const urgencies = group.rows.map((r) => Math.min(...model.rows[r]!.cells.map((c) => urgency(model.cells[c]![1]))));
+    t.deepEqual(urgencies, [...urgencies].sort((a, b) => a - b));
+    if (attention(group) > 0) t.is(urgencies[0], 0);
+  }
+  // The catalog: one group of scenarios, a row each with its title; a dotted id groups by its prefix.
+  t.is(groupOf({ scenario: 'variant-audit.lgmixed' }), 'variant-audit');
+  t.is(groupOf({ scenario: 'fresh-install-mixed' }), 'scenarios');
+  t.is(groupOf({ scenario: 'compose.x', pattern: 'v3-only' }), 'v3-only');
+  t.is(reportModel([cellResult('pass')]).rows[0]!.title, 'Fresh install from a mixed repository picks the highest compatible variant');
 });
 
 test('merge refuses a cell present in two inputs', (t) => {
@@ -140,4 +181,17 @@ test('the run summary names expired known issues and levels the host could not p
     'level v4 was not provided: no accelerator provides v4',
   ]);
   t.is(exitCodeOf(run), 77);
+});
+
+test('JUnit of a compose audit: one testcase per name × level × driver, unique names, the package and pattern as properties, valid against junit-10.xsd', async (t) => {
+  const run = composeRun(composeCells({ names: 1000 }));
+  const xml = buildJUnit(run);
+  const names = [...xml.matchAll(/<testcase classname="[^"]+" name="([^"]+)"/g)].map((m) => m[1]);
+  t.is(names.length, 6000);
+  t.is(new Set(names).size, 6000);
+  t.is((xml.match(/<testsuite /g) ?? []).length, 6);
+  t.regex(xml, /<testcase classname="levelgate\.v2\.dnf5" name="compose\.lgc-v00017\[v2,dnf5\]" time="0\.057">\s*<failure message="selection: chose lgc-v00017-1\.3-1\.fc45\.x86_64, expected lgc-v00017-1\.3-1\.fc45\.x86_64_v2 &lt;&amp;&quot;'> — rerun: /);
+  t.regex(xml, /\[\[PROPERTY\|package=lgc-v00017\]\]\n\[\[PROPERTY\|pattern=mislabelled-v3\]\]/);
+  const { exitCode, output } = await validate(xml);
+  t.is(exitCode, 0, output);
 });
