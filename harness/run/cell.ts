@@ -28,7 +28,7 @@ import type { InstallAuditor } from '../audit/install-auditor.js';
 import { auditInstalls } from './install-audit.js';
 import { CellError, interpret, levelsVisited, ProductFailure, type Transcript } from './interpreter.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
-import { firstSolverFailure, writeReproducer } from './reproducer.js';
+import { firstSolverFailure, solverCaseKey, storedSolverCase, storeSolverCase, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';
 
 /** The Debian packages behind each driver, as recorded in the image manifest. */
@@ -252,10 +252,14 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       await session.dispose();
       const replay: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
       let replayProblem: string | undefined;
+      const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
+      // An expected failure reuses the test case an earlier run made for the same inputs: the replay is the cell once more.
+      const caseKey = judged.verdict === 'xfail' ? solverCaseKey({ cellId: cell.id, imageDigest: env.image.digest, repoDirs: Object.keys(cell.scenario.repos).map((name) => env.catalog.hostDir(cell.scenario, name, DRIVER_FORMAT[cell.driver])), steps: transcript.steps, failingStep: failing.index, issues }) : undefined;
+      const stored = caseKey ? await storedSolverCase(caseKey) : undefined;
+      if (stored) replay.solverCase = { ...stored, files: new Map(stored.files) };
       const replayScratch = path.join(scratch.path, 'replay');
-      await mkdir(replayScratch, { recursive: true });
-      const replaySession = await env.guests.open({ ...sessionRequest, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });
-      try {
+      const replaySession = stored ? undefined : await mkdir(replayScratch, { recursive: true }).then(() => env.guests.open({ ...sessionRequest, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} }));
+      if (replaySession) try {
         await mkdir(path.join(evidence, 'replay'), { recursive: true });
         await replaySession.start(cell.level);
         await interpret(program, replaySession, replay, {}, { solverCaseAt: failing.index });
@@ -265,8 +269,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
         replayProblem = errorMessage(error);
       } finally {
         await replaySession.dispose();
+        if (caseKey && replay.solverCase) await storeSolverCase(caseKey, replay.solverCase);
       }
-      const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
       attachments.push(
         await writeReproducer(evidence, {
           cellId: cell.id,
