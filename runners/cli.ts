@@ -1,15 +1,6 @@
 #!/usr/bin/env node
 // The levelgate command: parses the subcommand and hands over to its runner.
 import { readFileSync } from 'node:fs';
-import { auditCommand } from './audit.js';
-import { checkCommand } from './check.js';
-import { doctorCommand } from './doctor.js';
-import { EXEC_USAGE, execCommand } from './exec.js';
-import { gateCommand } from './gate.js';
-import { initCommand } from './init.js';
-import { mergeCommand } from './merge.js';
-import { reproCommand } from './repro.js';
-import { setupCommand } from './setup.js';
 
 const USAGE = `usage: levelgate COMMAND [options]
 
@@ -26,18 +17,20 @@ Commands:
   audit     which x86-64 level the code of RPMs, repositories and images needs (levelgate audit --help)
   --version levelgate's version (the one to name in a bug report)
 
-${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
+`;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  setup: setupCommand,
-  doctor: doctorCommand,
-  init: initCommand,
-  check: checkCommand,
-  gate: gateCommand,
-  repro: reproCommand,
-  merge: mergeCommand,
-  exec: execCommand,
-  audit: auditCommand,
+type Command = (args: string[]) => Promise<number>;
+/** Each command's module, loaded when it runs: `exec` does not pay for the compiler `check` loads, nor `gate` for the audit's decoder. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  setup: async () => (await import('./setup.js')).setupCommand,
+  doctor: async () => (await import('./doctor.js')).doctorCommand,
+  init: async () => (await import('./init.js')).initCommand,
+  check: async () => (await import('./check.js')).checkCommand,
+  gate: async () => (await import('./gate.js')).gateCommand,
+  repro: async () => (await import('./repro.js')).reproCommand,
+  merge: async () => (await import('./merge.js')).mergeCommand,
+  exec: async () => (await import('./exec.js')).execCommand,
+  audit: async () => (await import('./audit.js')).auditCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -49,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    const { EXEC_USAGE } = await import('./exec.js');
+    process.stdout.write(`${USAGE}${EXEC_USAGE.split('\n').slice(-3).join('\n')}\n`);
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];
@@ -57,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`levelgate: error: unknown command '${name}'; known: ${Object.keys(COMMANDS).join(', ')}\n`);
     return 2;
   }
-  return command(rest);
+  return (await command())(rest);
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,5 @@
-// `levelgate exec --level vN -- COMMAND...`: boots a pinned guest, proves its level,
-// runs one command with its output streamed, and exits with the command's status.
+// `levelgate exec --level vN -- COMMAND...`: restores (or boots) a pinned guest, proves
+// its level, runs one command with its output streamed, and exits with the command's status.
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, seconds } from '../harness/model/defaults.js';
@@ -14,14 +14,17 @@ import { explainCommand } from '../harness/forensics/explain-command.js';
 
 export const EXEC_USAGE = `usage: levelgate exec --level LEVEL [options] -- COMMAND [ARG...]
 
-Boots a guest pinned to LEVEL, proves it sees that level, runs COMMAND in it and
-exits with COMMAND's status (128+N when signal N killed it, 124 on --timeout).
+Starts a guest pinned to LEVEL, proves it sees that level, runs COMMAND in it and
+exits with COMMAND's status (128+N when signal N killed it, 124 on --timeout). The
+guest is restored from the level's snapshot of a booted guest (made on first use and
+cached; proven again live), or booted when --data is given.
 
   --level LEVEL          v1, v2, v3 or v4 (x86-64-v3 and x86_64_v3 are accepted), or a near miss (v3-fma)
   --accel ACCEL          auto (default: KVM, else QEMU TCG, else Bochs for v4), tcg, kvm or bochs
   --timeout SECONDS      kill COMMAND after this long (default ${seconds(DEFAULTS.execTimeoutMs)}; timed from the host)
   --boot-timeout SECONDS give up on a guest that is not ready by then (default ${seconds(DEFAULTS.backends.tcg.bootTimeoutMs)} under TCG, ${seconds(DEFAULTS.backends.bochs.bootTimeoutMs)} under Bochs)
-  --data NAME=DIR        attach DIR read-only at /mnt/NAME (repeatable)
+  --data NAME=DIR        attach DIR read-only at /mnt/NAME (repeatable; the guest is then booted)
+  --cold-boot            boot the guest from scratch instead of restoring the level's snapshot
   --console-log PATH     keep the guest's serial console in PATH
   --quiet                print only COMMAND's output
 
@@ -43,6 +46,7 @@ export async function execCommand(args: string[]): Promise<number> {
         'boot-timeout': { type: 'string' },
         data: { type: 'string', multiple: true },
         'console-log': { type: 'string' },
+        'cold-boot': { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -76,13 +80,15 @@ export async function execCommand(args: string[]): Promise<number> {
       log,
       signal: context.signal,
       dataFolders,
+      snapshot: !values['cold-boot'],
       ...(bootTimeoutMs ? { bootTimeoutMs } : {}),
       ...(values['console-log'] ? { consoleLog: values['console-log'] } : {}),
     });
     guest = opened.guest;
     const proof = guest.proof;
     log(
-      `levelgate: ${describeTarget(target)} guest ready in ${formatSeconds(guest.timings.bootToReadyMs)} (${opened.choice.accel}: ${opened.choice.why}); ` +
+      `levelgate: ${describeTarget(target)} guest ready in ${formatSeconds(guest.timings.bootToReadyMs)} (${opened.choice.accel}: ${opened.choice.why}), ` +
+        `${opened.start === 'snapshot' ? 'restored from its snapshot' : 'booted'}; ` +
         `proven ${proof.proven} (cpuinfo ${proof.cpuinfoLevel}, glibc ${proof.glibcLevel}, canaries: ${proof.fidelity})`,
     );
     const result = await guest.exec(command, {

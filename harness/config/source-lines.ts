@@ -3,7 +3,8 @@
 // loaded data can name its line: "scenarios/hello.ts:12".
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
+import type ts from 'typescript';
+import { typescript } from './typescript.js';
 
 export interface SourceLines {
   /** The line of step `index` of the scenario `id` in `file`, when the file writes it literally. */
@@ -18,11 +19,12 @@ interface FileLines {
 }
 
 const propertyOf = (object: ts.ObjectLiteralExpression, name: string): ts.Expression | undefined => {
-  for (const p of object.properties) if (ts.isPropertyAssignment(p) && p.name.getText() === name) return p.initializer;
+  for (const p of object.properties) if (typescript().isPropertyAssignment(p) && p.name.getText() === name) return p.initializer;
   return undefined;
 };
 
 function parse(file: string): FileLines {
+  const ts = typescript();
   const text = readFileSync(file, 'utf8');
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const lineOf = (node: ts.Node) => source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;

@@ -2,7 +2,7 @@
 // TypeScript compiler before they run, so a scenario that does not type-check is
 // reported with its file and line instead of failing in a guest.
 import path from 'node:path';
-import ts from 'typescript';
+import { typescript } from './typescript.js';
 
 export interface TypeProblem {
   readonly file: string;
@@ -13,6 +13,7 @@ export interface TypeProblem {
 
 /** `modules`: bare module names resolved to these declaration files (levelgate → this levelgate's API). */
 export function typeCheck(files: readonly string[], modules: Readonly<Record<string, string>> = {}): TypeProblem[] {
+  const ts = typescript();
   const program = ts.createProgram([...files], {
     strict: true,
     noEmit: true,

@@ -3,7 +3,7 @@
 // glibc's "CPU does not support x86-64-vN" in its stderr, each investigated in the guest.
 import type { Fidelity } from '../levels/canaries.js';
 import type { LevelName } from '../levels/table.js';
-import { investigateTrap, type GuestExec } from './investigate.js';
+import type { GuestExec } from './investigate.js';
 import type { ForensicsRecord } from './record.js';
 import { parseTrapLine, type GlibcRefusal, type TrapLine } from './trap-line.js';
 
@@ -28,8 +28,12 @@ export function trapsIn(evidence: CommandEvidence): (TrapLine | GlibcRefusal)[] 
 export async function explainCommand(evidence: CommandEvidence, guest: { exec: GuestExec; level: LevelName; fidelity: Fidelity }): Promise<ForensicsRecord[]> {
   const program = evidence.argv[0];
   const knownPath = program?.startsWith('/') ? program : undefined;
+  const traps = trapsIn(evidence);
+  if (traps.length === 0) return [];
+  // The instruction decoder (iced-x86: about half a second to load) only where there is a trap to explain.
+  const { investigateTrap } = await import('./investigate.js');
   const records: ForensicsRecord[] = [];
-  for (const trap of trapsIn(evidence)) {
+  for (const trap of traps) {
     records.push(await investigateTrap(trap, { exec: guest.exec, guestLevel: guest.level, fidelity: guest.fidelity, ...(knownPath ? { knownPath } : {}) }));
   }
   return records;

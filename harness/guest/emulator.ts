@@ -1,7 +1,10 @@
 // Which QEMU runs guests: the host's (Debian bookworm's 7.2) or one from a tools tree
 // (harness/guest/tools-tree.ts). A record, so the guest, the snapshot key and the probe
 // start the same program the same way.
+import path from 'node:path';
 import { execa } from 'execa';
+import { cacheRoot } from '../host/cache.js';
+import { memoByFile, onPath } from '../util/file-memo.js';
 
 /** An emulator levelgate can start: the command (with any loader and options it needs first) and its environment. */
 export interface Emulator {
@@ -34,13 +37,17 @@ export function emulatorCommand(emulator: Pick<Emulator, 'argv0'>, argv: readonl
 }
 
 const versions = new Map<string, Promise<string>>();
-/** `--version` of an emulator's command, asked once per process. */
+/**
+ * `--version` of an emulator's command, asked once per process; a lone program's answer
+ * is kept in the cache until its file changes (QEMU's start costs 0.05-0.2 s on every run).
+ */
 export function versionOf(argv0: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<string> {
   const id = argv0.join('\0');
   let v = versions.get(id);
   if (!v) {
     const { file, args } = emulatorCommand({ argv0 }, ['--version']);
-    v = execa(file, args, { reject: false, env }).then((r) => parseQemuVersion(r.stdout));
+    const ask = () => execa(file, args, { reject: false, env }).then((r) => parseQemuVersion(r.stdout));
+    v = argv0.length === 1 && Object.keys(env).length === 0 ? onPath(file).then((program) => memoByFile(path.join(cacheRoot(), 'file-answers.json'), `${file} --version`, program, ask)) : ask();
     versions.set(id, v);
   }
   return v;

@@ -1,13 +1,15 @@
 // One call from "a level" to "a booted guest that proved it": the cached image, the
-// accelerator the probes allow, the guest itself. A level no accelerator provides is
-// a LevelUnavailableError (a skip), never a guest at another level.
+// accelerator the probes allow, the guest itself (restored from the level's snapshot
+// where asked and possible, else booted). A level no accelerator provides is a
+// LevelUnavailableError (a skip), never a guest at another level.
+import { BACKENDS } from '../accel/backends.js';
 import { chooseAccel, type AccelChoice } from '../accel/choose.js';
 import { type Accel, type AccelRequest } from '../model/accel.js';
 import { probeForRequest } from '../accel/probe.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import type { LevelName } from '../levels/table.js';
 import { exactTarget, type CpuTarget } from '../levels/targets.js';
-import { LevelUnavailableError } from '../util/errors.js';
+import { GuestError, InterruptedError, LevelProofError, LevelUnavailableError } from '../util/errors.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { AgentGuest } from './agent-guest.js';
 import { bootGuest, type GuestOptions } from './boot-guest.js';
@@ -16,6 +18,13 @@ export interface PinnedGuestRequest extends Omit<GuestOptions, 'image' | 'accel'
   readonly accel: AccelRequest;
   readonly image?: ImageArtifacts;
   readonly log?: Log;
+  /**
+   * Restore the level's snapshot of a booted, proven guest (made once and cached; the
+   * restored guest is proven again, live) instead of booting: where the backend has
+   * snapshots and the guest needs nothing a snapshot's device layout lacks (data disks,
+   * a disk of its own, another CPU name). Default: boot.
+   */
+  readonly snapshot?: boolean;
 }
 
 export async function resolveAccelChoice(cpu: LevelName | CpuTarget, request: AccelRequest, image: ImageArtifacts): Promise<AccelChoice> {
@@ -23,12 +32,31 @@ export async function resolveAccelChoice(cpu: LevelName | CpuTarget, request: Ac
   return chooseAccel(target.name, request, await probeForRequest(request, [target], image));
 }
 
-export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ guest: AgentGuest; choice: AccelChoice & { accel: Accel } }> {
+export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ guest: AgentGuest; choice: AccelChoice & { accel: Accel }; start: 'snapshot' | 'cold' }> {
   const log = request.log ?? silentLog;
   const image = request.image ?? (await ensureImage({ log, ...(request.signal ? { signal: request.signal } : {}) }));
   const choice = await resolveAccelChoice(request.target ?? request.level, request.accel, image);
   if (choice.accel === null) throw new LevelUnavailableError(choice.skipReason);
-  const { accel: _accel, log: _log, image: _image, ...rest } = request;
-  const guest = await bootGuest({ ...rest, image, accel: choice.accel });
-  return { guest, choice };
+  const { accel: _accel, log: _log, image: _image, snapshot: wantSnapshot, ...rest } = request;
+  const snapshots = BACKENDS[choice.accel].snapshots;
+  const fits = !rest.dataDisks?.length && !rest.dataFolders?.length && !rest.disk && !rest.cpu && !rest.memoryMiB && !rest.extraKernelArgs?.length;
+  if (!wantSnapshot || !snapshots || !fits) return { guest: await bootGuest({ ...rest, image, accel: choice.accel }), choice, start: 'cold' };
+  const target = request.target ?? exactTarget(request.level);
+  const ensure = (rebuild: boolean) =>
+    snapshots.ensure({
+      image,
+      target,
+      dataDisks: [],
+      options: { log, ...(rest.signal ? { signal: rest.signal } : {}), ...(rest.bootTimeoutMs ? { bootTimeoutMs: rest.bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
+    });
+  const snapshot = await ensure(false);
+  try {
+    return { guest: await snapshot.restore({ ...rest, image }), choice, start: 'snapshot' };
+  } catch (error) {
+    if (rest.signal?.aborted || error instanceof InterruptedError || !(error instanceof GuestError || error instanceof LevelProofError)) throw error;
+    // The snapshot does not fit (a damaged file, another emulator build): never used again.
+    log(`levelgate: snapshot ${snapshot.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
+    await snapshot.discard();
+    return { guest: await (await ensure(true)).restore({ ...rest, image }), choice, start: 'snapshot' };
+  }
 }

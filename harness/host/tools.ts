@@ -1,6 +1,9 @@
 // The host programs levelgate runs, the Debian packages that provide them, and a
 // check that names what is missing and how to install it.
+import path from 'node:path';
 import { execa } from 'execa';
+import { cacheRoot } from './cache.js';
+import { memoByFile } from '../util/file-memo.js';
 import { InfrastructureError } from '../util/errors.js';
 import { levelgateCommand } from '../util/invocation.js';
 
@@ -53,7 +56,9 @@ const packageVersions = new Map<string, Promise<string | undefined>>();
 export function debianPackageVersion(name: string): Promise<string | undefined> {
   let version = packageVersions.get(name);
   if (!version) {
-    version = execa('dpkg-query', ['-W', '-f=${Version}', name], { reject: false }).then((r) => (r.exitCode === 0 && r.stdout ? r.stdout : undefined));
+    // Kept until dpkg's database changes: dpkg-query costs a process start on every run.
+    const ask = () => execa('dpkg-query', ['-W', '-f=${Version}', name], { reject: false }).then((r) => (r.exitCode === 0 && r.stdout ? r.stdout : ''));
+    version = memoByFile(path.join(cacheRoot(), 'file-answers.json'), `dpkg-query ${name}`, '/var/lib/dpkg/status', ask).then((v) => v || undefined);
     packageVersions.set(name, version);
   }
   return version;

@@ -30,7 +30,7 @@ import { auditInstalls } from './install-audit.js';
 import { interpret, levelsVisited } from './interpreter.js';
 import { CellError, ProductFailure, type CellProgram, type InterpreterHooks, type Transcript } from './program.js';
 import { imageCannotRun, type CellGuests, type CellSession, type SessionRequest } from './session.js';
-import { firstSolverFailure, writeReproducer } from './reproducer.js';
+import { firstSolverFailure, solverCaseKey, storedSolverCase, storeSolverCase, writeReproducer } from './reproducer.js';
 import { judgeCell } from './verdict.js';
 
 /** The Debian packages behind each driver, as recorded in the image manifest. */
@@ -239,7 +239,7 @@ async function runPlaced(attempt: Attempt, placed: Placement, scratch: string): 
   if (failing && program.driver.solver) {
     await session.dispose();
     const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
-    attempt.attachments.push(await reproducerOf(attempt, { request, program, scratch }, failing.index, issues));
+    attempt.attachments.push(await reproducerOf(attempt, { request, program, scratch }, failing.index, issues, judged.verdict === 'xfail'));
   }
   return ending(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
 }
@@ -305,22 +305,32 @@ async function judge({ cell, env, transcript, evidence, attachments, live }: Att
  * failing one, whose solver writes its own test case. A replay that fails leaves the
  * reproducer without the test case, saying why; the cell's verdict stands.
  */
-async function reproducerOf(attempt: Attempt, run: { request: SessionRequest; program: CellProgram; scratch: string }, failingStep: number, issues: readonly KnownIssue[]): Promise<string> {
+async function reproducerOf(attempt: Attempt, run: { request: SessionRequest; program: CellProgram; scratch: string }, failingStep: number, issues: readonly KnownIssue[], expected: boolean): Promise<string> {
   const { cell, env, evidence, transcript } = attempt;
   const replay: Transcript = { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 };
   let replayProblem: string | undefined;
-  const replayScratch = path.join(run.scratch, 'replay');
-  await mkdir(replayScratch, { recursive: true });
-  const replaySession = await env.guests.open({ ...run.request, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });
-  try {
-    await mkdir(path.join(evidence, 'replay'), { recursive: true });
-    await replaySession.start(cell.level);
-    await interpret(run.program, replaySession, replay, {}, { solverCaseAt: failingStep });
-  } catch (error) {
-    if (error instanceof InterruptedError || env.signal?.aborted) throw error;
-    replayProblem = errorMessage(error);
-  } finally {
-    await replaySession.dispose();
+  // An expected failure reuses the test case an earlier run made for the same inputs: the replay is the cell once more.
+  const format = DRIVER_FORMAT[cell.driver];
+  const caseKey = expected
+    ? solverCaseKey({ cellId: cell.id, imageDigest: env.image.digest, repoDirs: Object.keys(cell.scenario.repos).map((name) => env.catalog.hostDir(cell.scenario, name, format)), steps: transcript.steps, failingStep, issues })
+    : undefined;
+  const stored = caseKey ? await storedSolverCase(caseKey) : undefined;
+  if (stored) replay.solverCase = { ...stored, files: new Map(stored.files) };
+  else {
+    const replayScratch = path.join(run.scratch, 'replay');
+    await mkdir(replayScratch, { recursive: true });
+    const replaySession = await env.guests.open({ ...run.request, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });
+    try {
+      await mkdir(path.join(evidence, 'replay'), { recursive: true });
+      await replaySession.start(cell.level);
+      await interpret(run.program, replaySession, replay, {}, { solverCaseAt: failingStep });
+    } catch (error) {
+      if (error instanceof InterruptedError || env.signal?.aborted) throw error;
+      replayProblem = errorMessage(error);
+    } finally {
+      await replaySession.dispose();
+      if (caseKey && replay.solverCase) await storeSolverCase(caseKey, replay.solverCase);
+    }
   }
   return writeReproducer(evidence, {
     cellId: cell.id,

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { BACKENDS } from '../accel/backends.js';
+import { longestFirst } from '../plan/order.js';
 import { cellRef, targetsOf, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
 import { formatSeconds } from '../util/log.js';
@@ -85,10 +86,15 @@ export async function runWithRetries(
   }
 }
 
+/** How much slower than QEMU TCG the backend that runs `cell` is (1 where none does). */
+function slowdownOf(cell: Cell, options: GateRunOptions): number {
+  const accel = options.environment.accel(cell.target.name).accel;
+  return accel ? BACKENDS[accel].slowdown : 1;
+}
+
 function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
   // The limit is set for TCG; an emulator that interprets every instruction gets its slowdown.
-  const accel = options.environment.accel(cell.target.name).accel;
-  const cellTimeoutMs = options.cellTimeoutMs * (accel ? BACKENDS[accel].slowdown : 1);
+  const cellTimeoutMs = options.cellTimeoutMs * slowdownOf(cell, options);
   return runWithRetries(
     (signal, at, attempt) =>
       runCell(cell, {
@@ -114,7 +120,8 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
   // awaits them) and let the running cells tear their guests down.
   const stop = () => queue.clear();
   options.signal.addEventListener('abort', stop, { once: true });
-  for (const cell of options.cells) {
+  // The longest cells start first, so the run does not end with one of them alone; reports keep the plan's order.
+  for (const cell of longestFirst(options.cells, (c) => slowdownOf(c, options))) {
     void queue.add(async () => {
       if (options.signal.aborted) return;
       options.reporters.onCellBegin(cellRef(cell));

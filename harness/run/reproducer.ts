@@ -2,9 +2,13 @@
 // maintainer can replay without levelgate — the solver's own test case (libsolv's
 // testcase.t, from zypper --debug-solver or dnf5 --debugsolver, replayable with
 // `testsolv testcase.t`), the repositories the scenario used, the exact commands in
-// order, and what was expected.
-import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+// order, and what was expected. The solver's test case of an expected failure is kept
+// in the cache under everything it depends on, so the next run reuses it instead of
+// replaying the cell.
+import { createHash, randomUUID } from 'node:crypto';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { cacheRoot } from '../host/cache.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { RepoCatalog } from '../repos/catalog.js';
 import type { CheckKind, StepRecord } from '../results/types.js';
@@ -53,7 +57,7 @@ export interface ReproducerInput {
   /** The repository format of the cell's driver (fixtures are published in each). */
   readonly format?: RepoFormat;
   /** The solver's test case of the failing step, when it could be made. */
-  readonly solverCase?: { readonly step: number; readonly tool: string; readonly files: ReadonlyMap<string, Buffer> };
+  readonly solverCase?: SolverCase;
   readonly failingStep?: number;
   /** Why the solver's test case could not be made. */
   readonly problem?: string;
@@ -101,3 +105,77 @@ export async function writeReproducer(evidence: string, input: ReproducerInput):
   );
   return dir;
 }
+
+/** A solver's test case: the step it is of, the tool that wrote it, its files. */
+export interface SolverCase {
+  readonly step: number;
+  readonly tool: string;
+  readonly files: ReadonlyMap<string, Buffer>;
+}
+
+/** Bump when what the replay does changes (its commands, the files it collects): stored test cases are then made again. */
+const SOLVER_CASE_LAYOUT = 1;
+
+export interface SolverCaseInputs {
+  readonly cellId: string;
+  /** The guest image (its digest) the cell ran on: the tools and the installed set. */
+  readonly imageDigest: string;
+  /** Each repository's host directory; undefined: not content-addressed (an attached one), nothing is stored. */
+  readonly repoDirs: readonly (string | undefined)[];
+  readonly steps: readonly StepRecord[];
+  readonly failingStep: number;
+  readonly issues: readonly KnownIssue[];
+}
+
+/**
+ * The key of a cell's solver test case: the image, the fixture repositories (their
+ * directories are named by their content's digest), the known issues that explain the
+ * failure, and every command and check of the steps up to the failing one as this run
+ * saw them: a solver that decides otherwise makes another key. Undefined when a
+ * repository is not content-addressed (an attached one may change under the same path).
+ */
+export function solverCaseKey(inputs: SolverCaseInputs): string | undefined {
+  if (inputs.repoDirs.some((d) => d === undefined)) return undefined;
+  const steps = inputs.steps
+    .filter((s) => s.index <= inputs.failingStep)
+    .map((s) => ({
+      index: s.index,
+      action: s.action,
+      level: s.level,
+      commands: s.commands.map((c) => [c.role, c.command, c.exitCode, c.signal, c.timedOut]),
+      installedAfter: s.installedAfter,
+      checks: s.checks.map((c) => [c.kind, c.subject, c.expected, c.actual, c.status]),
+    }));
+  const key = { layout: SOLVER_CASE_LAYOUT, cell: inputs.cellId, image: inputs.imageDigest, repos: [...inputs.repoDirs].sort(), steps, failingStep: inputs.failingStep, issues: inputs.issues.map((i) => i.id).sort() };
+  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+}
+
+const solverCaseDir = (key: string, cacheDir: string) => path.join(cacheDir, 'reproducers', key);
+
+/** The stored test case for `key`, or undefined when there is none (or it cannot be read). */
+export async function storedSolverCase(key: string, cacheDir = cacheRoot()): Promise<SolverCase | undefined> {
+  const dir = solverCaseDir(key, cacheDir);
+  try {
+    const meta = JSON.parse(await readFile(path.join(dir, 'case.json'), 'utf8')) as { step: number; tool: string; files: string[] };
+    const files = new Map<string, Buffer>();
+    for (const name of meta.files) files.set(name, await readFile(path.join(dir, 'files', name)));
+    return { step: meta.step, tool: meta.tool, files };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps `solverCase` under `key` (written to a staging directory, then renamed into place); a failed write only costs the next run a replay. */
+export async function storeSolverCase(key: string, solverCase: SolverCase, cacheDir = cacheRoot()): Promise<void> {
+  const dir = solverCaseDir(key, cacheDir);
+  const staging = `${dir}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await mkdir(path.join(staging, 'files'), { recursive: true });
+    for (const [name, content] of solverCase.files) await writeFile(path.join(staging, 'files', name), content);
+    await writeFile(path.join(staging, 'case.json'), `${JSON.stringify({ step: solverCase.step, tool: solverCase.tool, files: [...solverCase.files.keys()] })}\n`);
+    await rename(staging, dir);
+  } catch {
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+

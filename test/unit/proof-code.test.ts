@@ -36,6 +36,15 @@ test('a change to any one module of the proof changes the digest', async (t) => 
     }
     t.is(changed.size, files.length);
     t.false(changed.has(before));
+    // The same code in another directory (another checkout of it) has the same digest.
+    const other = await mkdtemp(path.join(os.tmpdir(), 'levelgate-proof-code-'));
+    try {
+      const copies = PROOF_MODULES.map((m, i) => path.join(other, `${i}-${path.basename(m)}`));
+      for (const [i, f] of copies.entries()) await writeFile(f, `// ${path.basename(files[i]!)} fixed\n`);
+      t.is(await digestFiles(copies), await digestFiles(files));
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
