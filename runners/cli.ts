@@ -1,15 +1,8 @@
 #!/usr/bin/env node
 // The levelgate command: parses the subcommand and hands over to its runner.
 import { readFileSync } from 'node:fs';
-import { auditCommand } from './audit.js';
-import { checkCommand } from './check.js';
-import { doctorCommand } from './doctor.js';
-import { EXEC_USAGE, execCommand } from './exec.js';
-import { gateCommand } from './gate.js';
-import { initCommand } from './init.js';
-import { mergeCommand } from './merge.js';
-import { reproCommand } from './repro.js';
-import { setupCommand } from './setup.js';
+import { COMMANDS } from './commands.js';
+import { EXEC_USAGE } from './exec.js';
 
 const USAGE = `usage: levelgate COMMAND [options]
 
@@ -28,18 +21,6 @@ Commands:
 
 ${EXEC_USAGE.split('\n').slice(-3).join('\n')}`;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  setup: setupCommand,
-  doctor: doctorCommand,
-  init: initCommand,
-  check: checkCommand,
-  gate: gateCommand,
-  repro: reproCommand,
-  merge: mergeCommand,
-  exec: execCommand,
-  audit: auditCommand,
-};
-
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V') {
@@ -52,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  const command = (COMMANDS as Record<string, ((args: string[]) => Promise<number>) | undefined>)[name];
   if (!command) {
     process.stderr.write(`levelgate: error: unknown command '${name}'; known: ${Object.keys(COMMANDS).join(', ')}\n`);
     return 2;
