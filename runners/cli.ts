@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The levelgate command: parses the subcommand and hands over to its runner.
 import { readFileSync } from 'node:fs';
+import { COMMANDS, type Command } from './commands.js';
 
 const USAGE = `usage: levelgate COMMAND [options]
 
@@ -19,19 +20,6 @@ Commands:
 
 `;
 
-type Command = (args: string[]) => Promise<number>;
-/** Each command's module, loaded when it runs: `exec` does not pay for the compiler `check` loads, nor `gate` for the audit's decoder. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  setup: async () => (await import('./setup.js')).setupCommand,
-  doctor: async () => (await import('./doctor.js')).doctorCommand,
-  init: async () => (await import('./init.js')).initCommand,
-  check: async () => (await import('./check.js')).checkCommand,
-  gate: async () => (await import('./gate.js')).gateCommand,
-  repro: async () => (await import('./repro.js')).reproCommand,
-  merge: async () => (await import('./merge.js')).mergeCommand,
-  exec: async () => (await import('./exec.js')).execCommand,
-  audit: async () => (await import('./audit.js')).auditCommand,
-};
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -46,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}${EXEC_USAGE.split('\n').slice(-3).join('\n')}\n`);
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  const command = (COMMANDS as Record<string, (() => Promise<Command>) | undefined>)[name];
   if (!command) {
     process.stderr.write(`levelgate: error: unknown command '${name}'; known: ${Object.keys(COMMANDS).join(', ')}\n`);
     return 2;

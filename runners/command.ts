@@ -7,21 +7,33 @@ import { createRunContext, EXIT, exitCodeFor, reportError, type RunContext } fro
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>;
+/** The parsed flags of a command with options O. */
+export type Values<O extends Options> = Parsed<O>['values'];
 
 export interface CommandSpec<O extends Options> {
   readonly name: string;
   readonly usage: string;
   readonly options: O;
+  /** Positional arguments are taken (else one is a usage error). */
   readonly positionals?: boolean;
+  /** What follows `--` is a command line of its own (exec): it is passed as the positionals, untouched; none may come before `--`. */
+  readonly commandLine?: boolean;
   /** Runs the command; its return value is the exit code. Errors are reported and mapped by kind. */
   readonly run: (values: Parsed<O>['values'], positionals: string[], context: RunContext) => Promise<number>;
+}
+
+/** The command's own arguments, and the command line after `--` when it takes one. */
+function split(args: string[], commandLine: boolean | undefined): { own: string[]; after: string[] | undefined } {
+  const at = commandLine ? args.indexOf('--') : -1;
+  return at < 0 ? { own: args, after: commandLine ? [] : undefined } : { own: args.slice(0, at), after: args.slice(at + 1) };
 }
 
 export function defineCommand<O extends Options>(spec: CommandSpec<O>): (args: string[]) => Promise<number> {
   return async (args) => {
     let parsed: Parsed<O>;
+    const { own, after } = split(args, spec.commandLine);
     try {
-      parsed = parseArgs({ args, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }) as Parsed<O>;
+      parsed = parseArgs({ args: own, options: { ...spec.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }) as Parsed<O>;
       if (!spec.positionals && parsed.positionals.length > 0) throw new TypeError(`unexpected argument '${parsed.positionals[0]}'`);
     } catch (error) {
       reportError(new UsageError(`${spec.name}: ${(error as Error).message}`, { hint: `see levelgate ${spec.name} --help` }));
@@ -33,7 +45,7 @@ export function defineCommand<O extends Options>(spec: CommandSpec<O>): (args: s
     }
     const context = createRunContext();
     try {
-      return await spec.run(parsed.values, parsed.positionals, context);
+      return await spec.run(parsed.values, after ?? parsed.positionals, context);
     } catch (error) {
       reportError(error);
       return exitCodeFor(error, context);

@@ -16,69 +16,60 @@ import { EXACT_TARGETS } from '../harness/levels/targets.js';
 import { ImageGuests } from '../harness/run/image-guests.js';
 import { DRIVER_TOOL, driverUnavailableIn } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/model/package-manager.js';
-import { LevelgateError, UsageError } from '../harness/util/errors.js';
+import { LevelgateError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
-import { createRunContext, exitCodeFor, reportError } from './run-context.js';
+import type { RunContext } from './run-context.js';
 
-export async function doctorImage(file: string | undefined, refresh: boolean): Promise<number> {
+export async function doctorImage(file: string, refresh: boolean, context: RunContext): Promise<number> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
-  const context = createRunContext();
+  await ensureHostPackages(['guests', 'cloud'], stderrLog);
+  const image = await inspectImageFile(file);
+  out(`Image ${image.path}`);
+  out(`  ✓ ${image.format}, ${(image.virtualSize / 2 ** 30).toFixed(1)} GiB, sha256 ${image.sha256}`);
+  out(`  ✓ ${image.table.kind} partition table: ${image.table.partitions.join('; ') || 'none'}`);
+  out(`  ✓ boots through ${image.firmware === 'bios' ? 'SeaBIOS (the disk has a BIOS boot path)' : 'UEFI: OVMF (the disk has only an EFI system partition)'}`);
+  if (image.firmware === 'uefi') await ensurePackageFile(OVMF_CODE, 'ovmf', stderrLog);
+  const defaultImage = await ensureImage({ log: stderrLog, signal: context.signal });
+  const probes = await probeForRequest('auto', EXACT_TARGETS, defaultImage, { refresh });
+  const levels = LEVEL_NAMES.map((level) => ({ level, choice: imageAccelChoice(chooseAccel(level, 'auto', probes), image) }));
+  const support = await ensureCloudSupport({ log: stderrLog, signal: context.signal });
+  const guests = new ImageGuests({ image, support, dataDisks: [], snapshots: true, log: stderrLog, signal: context.signal });
+  out('');
+  const gaps: string[] = [];
+  let facts = refresh ? undefined : await cachedImageFacts(image);
+  if (facts) out('What an earlier boot of this image found (cached; --refresh boots it again):');
+  else out('Booting it once (cached: a gate reuses what this boot finds)…');
   try {
-    if (!file) throw new UsageError('doctor --image: name the image file, e.g. levelgate doctor --image Fedora-Cloud-Base-45.qcow2');
-    await ensureHostPackages(['guests', 'cloud'], stderrLog);
-    const image = await inspectImageFile(file);
-    out(`Image ${image.path}`);
-    out(`  ✓ ${image.format}, ${(image.virtualSize / 2 ** 30).toFixed(1)} GiB, sha256 ${image.sha256}`);
-    out(`  ✓ ${image.table.kind} partition table: ${image.table.partitions.join('; ') || 'none'}`);
-    out(`  ✓ boots through ${image.firmware === 'bios' ? 'SeaBIOS (the disk has a BIOS boot path)' : 'UEFI: OVMF (the disk has only an EFI system partition)'}`);
-    if (image.firmware === 'uefi') await ensurePackageFile(OVMF_CODE, 'ovmf', stderrLog);
-    const defaultImage = await ensureImage({ log: stderrLog, signal: context.signal });
-    const probes = await probeForRequest('auto', EXACT_TARGETS, defaultImage, { refresh });
-    const levels = LEVEL_NAMES.map((level) => ({ level, choice: imageAccelChoice(chooseAccel(level, 'auto', probes), image) }));
-    const support = await ensureCloudSupport({ log: stderrLog, signal: context.signal });
-    const guests = new ImageGuests({ image, support, dataDisks: [], snapshots: true, log: stderrLog, signal: context.signal });
-    out('');
-    const gaps: string[] = [];
-    let facts = refresh ? undefined : await cachedImageFacts(image);
-    if (facts) out('What an earlier boot of this image found (cached; --refresh boots it again):');
-    else out('Booting it once (cached: a gate reuses what this boot finds)…');
-    try {
-      facts ??= await guests.facts(levels.map((l) => ({ level: l.level, accel: l.choice.accel })));
-    } catch (error) {
-      out(`  ✗ it did not boot to a command channel: ${error instanceof LevelgateError ? error.describe() : String(error)}`);
-      out('');
-      out('To do');
-      out("  - the image needs qemu-guest-agent (enabled, with guest-exec), or cloud-init (levelgate's NoCloud seed then starts levelgate's own agent); its console tail above shows how far it got");
-      return 3;
-    }
-    out(`  ✓ ${facts.os} (${Object.entries(facts.osRelease).filter(([k]) => ['ID', 'VERSION_ID', 'VERSION_CODENAME'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')})`);
-    out(`  ✓ kernel ${facts.kernel}, glibc ${facts.glibc}`);
-    out(`  ✓ commands through ${facts.channel}`);
-    out(`  ${facts.tools['qemu-ga'] ? '✓' : '-'} qemu-guest-agent: ${facts.tools['qemu-ga'] ?? "missing (levelgate's agent runs instead, started by cloud-init from its NoCloud seed)"}`);
-    out(`  ${facts.tools['cloud-init'] ? '✓' : '-'} cloud-init: ${facts.tools['cloud-init'] ?? 'missing'}`);
-    const unavailable = driverUnavailableIn(image, facts);
-    out('');
-    out('Package managers (each a driver of the gate)');
-    for (const driver of DRIVER_NAMES) {
-      const why = unavailable(driver);
-      const tool = DRIVER_TOOL[driver];
-      out(`  ${why ? '✗' : '✓'} ${driver.padEnd(7)} ${why ?? `${facts.tools[tool]} (${versionOf(facts.tools[tool])})`}`);
-      if (why) gaps.push(`the ${driver} cells will be skipped: ${why}`);
-    }
-    if (facts.tools.rpm === null) gaps.push('without rpm no driver can run: this image cannot be gated');
-    out('');
-    out('Levels (each booted at its own pinned CPU; the proof runs in the image)');
-    for (const { level, choice } of levels) out(choice.accel ? `  ✓ ${level}  ${choice.accel}` : `  ✗ ${level}  skipped: ${choice.skipReason}`);
-    out('');
-    if (gaps.length) {
-      out('To do');
-      for (const gap of gaps) out(`  - ${gap}`);
-    } else out('Nothing to fix.');
-    return facts.tools.rpm === null ? 3 : 0;
+    facts ??= await guests.facts(levels.map((l) => ({ level: l.level, accel: l.choice.accel })));
   } catch (error) {
-    reportError(error);
-    return exitCodeFor(error, context);
-  } finally {
-    context.dispose();
+    out(`  ✗ it did not boot to a command channel: ${error instanceof LevelgateError ? error.describe() : String(error)}`);
+    out('');
+    out('To do');
+    out("  - the image needs qemu-guest-agent (enabled, with guest-exec), or cloud-init (levelgate's NoCloud seed then starts levelgate's own agent); its console tail above shows how far it got");
+    return 3;
   }
+  out(`  ✓ ${facts.os} (${Object.entries(facts.osRelease).filter(([k]) => ['ID', 'VERSION_ID', 'VERSION_CODENAME'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  out(`  ✓ kernel ${facts.kernel}, glibc ${facts.glibc}`);
+  out(`  ✓ commands through ${facts.channel}`);
+  out(`  ${facts.tools['qemu-ga'] ? '✓' : '-'} qemu-guest-agent: ${facts.tools['qemu-ga'] ?? "missing (levelgate's agent runs instead, started by cloud-init from its NoCloud seed)"}`);
+  out(`  ${facts.tools['cloud-init'] ? '✓' : '-'} cloud-init: ${facts.tools['cloud-init'] ?? 'missing'}`);
+  const unavailable = driverUnavailableIn(image, facts);
+  out('');
+  out('Package managers (each a driver of the gate)');
+  for (const driver of DRIVER_NAMES) {
+    const why = unavailable(driver);
+    const tool = DRIVER_TOOL[driver];
+    out(`  ${why ? '✗' : '✓'} ${driver.padEnd(7)} ${why ?? `${facts.tools[tool]} (${versionOf(facts.tools[tool])})`}`);
+    if (why) gaps.push(`the ${driver} cells will be skipped: ${why}`);
+  }
+  if (facts.tools.rpm === null) gaps.push('without rpm no driver can run: this image cannot be gated');
+  out('');
+  out('Levels (each booted at its own pinned CPU; the proof runs in the image)');
+  for (const { level, choice } of levels) out(choice.accel ? `  ✓ ${level}  ${choice.accel}` : `  ✗ ${level}  skipped: ${choice.skipReason}`);
+  out('');
+  if (gaps.length) {
+    out('To do');
+    for (const gap of gaps) out(`  - ${gap}`);
+  } else out('Nothing to fix.');
+  return facts.tools.rpm === null ? 3 : 0;
 }

@@ -13,11 +13,28 @@ import { expectedFidelity } from '../harness/accel/fidelity.js';
 import { doctorImage } from './doctor-image.js';
 import { EMULATOR_CHOICE, hostQemu, QEMU_BINARY } from '../harness/guest/emulator.js';
 import { levelgateCommand } from '../harness/util/invocation.js';
+import { defineCommand } from './command.js';
 
-export async function doctorCommand(args: string[]): Promise<number> {
-  const at = args.indexOf('--image');
-  if (at >= 0) return doctorImage(args[at + 1], args.includes('--refresh'));
-  const refresh = args.includes('--refresh');
+export const DOCTOR_USAGE = `usage: levelgate doctor [--refresh] [--image PATH]
+
+What is installed, which accelerators really run guests, which levels this host can
+provide (and with which fidelity), and the fix for each gap.
+
+  --refresh          probe the accelerators again instead of reading the cached answers
+                     (with --image: boot the image again instead of its cached facts)
+  --image PATH       what levelgate finds in a distribution image and what a gate on it
+                     lacks: format, firmware, os-release, glibc, command channel, package managers
+
+Exit: 0 nothing blocks a gate; 2 bad usage; 3 QEMU or the image tools are missing (or the image cannot be gated).`;
+
+export const doctorCommand = defineCommand({
+  name: 'doctor',
+  usage: DOCTOR_USAGE,
+  options: { refresh: { type: 'boolean', default: false }, image: { type: 'string' } },
+  run: async (values, _positionals, context) => (values.image !== undefined ? doctorImage(values.image, values.refresh ?? false, context) : doctorHost(values.refresh ?? false)),
+});
+
+async function doctorHost(refresh: boolean): Promise<number> {
   const out = (line = '') => process.stdout.write(`${line}\n`);
   const gaps: string[] = [];
 

@@ -2,7 +2,6 @@
 // each) into one JUnit, HTML and JSON report, and exits by the merged verdicts. With
 // --expect-levels / --expect-shards a job that left no result is an error, not green.
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { htmlReporter } from '../harness/report/html.js';
 import { jsonReporter, readRunResult } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
@@ -13,7 +12,8 @@ import type { CellResult, RunResult } from '../harness/results/types.js';
 import { InfrastructureError, UsageError } from '../harness/util/errors.js';
 import { parseShard } from '../harness/plan/shard.js';
 import { resolveCount, resolveTarget } from './resolve.js';
-import { EXIT, exitCodeFor, reportError } from './run-context.js';
+import { defineCommand } from './command.js';
+import { EXIT } from './run-context.js';
 
 export const MERGE_USAGE = `usage: levelgate merge [--expect-levels L1,L2,...] [--expect-shards N] [--junit PATH] [--html PATH] [--json PATH] RESULT.json...
 
@@ -87,25 +87,18 @@ export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): Ru
   };
 }
 
-export async function mergeCommand(args: string[]): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        junit: { type: 'string' },
-        html: { type: 'string' },
-        json: { type: 'string' },
-        'expect-levels': { type: 'string' },
-        'expect-shards': { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-    if (values.help) {
-      process.stdout.write(`${MERGE_USAGE}\n`);
-      return EXIT.ok;
-    }
+export const mergeCommand = defineCommand({
+  name: 'merge',
+  usage: MERGE_USAGE,
+  positionals: true,
+  options: {
+    junit: { type: 'string' },
+    html: { type: 'string' },
+    json: { type: 'string' },
+    'expect-levels': { type: 'string' },
+    'expect-shards': { type: 'string' },
+  },
+  async run(values, positionals) {
     const expect: MergeExpectations = {
       ...(values['expect-levels'] !== undefined ? { levels: values['expect-levels'].split(',').map((l) => resolveTarget(l.trim(), '--expect-levels').name) } : {}),
       ...(values['expect-shards'] !== undefined ? { shards: resolveCount(values['expect-shards'], '--expect-shards', 1)! } : {}),
@@ -127,12 +120,5 @@ export async function mergeCommand(args: string[]): Promise<number> {
     process.stdout.write(`merged ${runs.length} results: ${closingLines(merged, true).join('\n')}\n`);
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
     return merged.interrupted ? EXIT.interrupted : exitCodeOf(merged);
-  } catch (error) {
-    if (error instanceof TypeError && 'code' in error) {
-      reportError(new UsageError(`merge: ${error.message}`, { hint: 'see levelgate merge --help' }));
-      return EXIT.usage;
-    }
-    reportError(error);
-    return exitCodeFor(error);
-  }
-}
+  },
+});

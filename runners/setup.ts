@@ -4,22 +4,29 @@ import { probeForRequest } from '../harness/accel/probe.js';
 import { ensureImage } from '../harness/image/build.js';
 import { ensureHostPackages } from '../harness/host/install.js';
 import { stderrLog, timedStep } from '../harness/util/log.js';
-import { createRunContext, exitCodeFor, reportError } from './run-context.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
+import { defineCommand } from './command.js';
 
-export async function setupCommand(args: string[]): Promise<number> {
-  const context = createRunContext();
-  try {
+export const SETUP_USAGE = `usage: levelgate setup [--rebuild]
+
+Installs the host's Debian packages (QEMU, Bochs, the image and report tools; as root),
+builds the guest image (cached) and probes every accelerator at every level, so the
+first gate starts at once.
+
+  --rebuild    build the guest image again even when it is cached
+
+Exit: 0 ready; 2 bad usage; 3 a package, the image build or a probe failed.`;
+
+export const setupCommand = defineCommand({
+  name: 'setup',
+  usage: SETUP_USAGE,
+  options: { rebuild: { type: 'boolean', default: false } },
+  async run(values, _positionals, context) {
     await ensureHostPackages(['guests', 'image', 'reports', 'bochs', 'audit'], stderrLog);
-    const image = await ensureImage({ log: stderrLog, signal: context.signal, rebuild: args.includes('--rebuild') });
+    const image = await ensureImage({ log: stderrLog, signal: context.signal, rebuild: values.rebuild ?? false });
     stderrLog(`image ${image.digest}: ${image.dir}`);
     const probes = await timedStep(stderrLog, 'probe accelerators', () => probeForRequest('auto', EXACT_TARGETS, image, { refresh: true }));
     for (const p of probes) stderrLog(`  ${p.works ? '✓' : '✗'} ${p.accel} ${p.target}: ${p.reason}`);
     return 0;
-  } catch (error) {
-    reportError(error);
-    return exitCodeFor(error, context);
-  } finally {
-    context.dispose();
-  }
-}
+  },
+});
