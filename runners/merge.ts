@@ -24,16 +24,57 @@ first). Defaults: reports/merged/junit.xml, report.html, gate.json.
   --expect-levels L1,L2,...  every one of these levels (or near misses) must have cells
   --expect-shards N          the inputs must be shards 1/N to N/N, each once
 A job that left no gate.json then stops the merge with exit 3, naming what is missing
-(no report is written): without them, a missing job merges green.`;
+(no report is written). Inputs that are shards (gate --shard I/N) are checked without
+being told: every shard 1/N..N/N present (exit 3 otherwise), one N, no shard given twice
+for the same levels and drivers (exit 2).`;
 
 export interface MergeExpectations {
   readonly levels?: readonly string[];
   readonly shards?: number;
 }
 
-/** What the inputs lack against what was expected: one line per missing level or shard, or input that is not one of the shards. */
+/** The inputs that are shards, with their split parsed. */
+const shardsOf = (runs: readonly { file: string; run: RunResult }[]) =>
+  runs.flatMap(({ file, run }) => (run.shard ? [{ file, run, shard: parseShard(run.shard, `${file}: shard`) }] : []));
+
+/**
+ * Inputs that cannot be shards of one run: shards of different splits (1/2 and 1/3: a
+ * name or group would be in two of them or in none), or one shard given twice for the
+ * same CPU targets and drivers (a job's result collected twice, or a rerun beside the
+ * run). The same shard of another level's job (a matrix of levels × shards) is fine.
+ */
+export function overlappingShards(runs: readonly { file: string; run: RunResult }[]): string[] {
+  const shards = shardsOf(runs);
+  const problems: string[] = [];
+  const totals = [...new Set(shards.map((s) => s.shard.total))];
+  if (totals.length > 1) {
+    problems.push(`the inputs are shards of different splits (${shards.map((s) => `${s.file}: ${s.run.shard}`).join(', ')}): shards of one split (I/N, one N) merge into one run`);
+  }
+  const columns = (run: RunResult) => new Set(run.cells.map((c) => `${c.target},${c.driver}`));
+  for (const [i, a] of shards.entries()) {
+    for (const b of shards.slice(i + 1)) {
+      if (a.run.shard !== b.run.shard) continue;
+      const shared = [...columns(a.run)].filter((c) => columns(b.run).has(c));
+      if (shared.length > 0) problems.push(`shard ${a.run.shard} is given twice, in ${a.file} and ${b.file} (both at ${shared.join(' ')})`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * What the inputs lack against what was expected: one line per missing level or shard,
+ * or input that is not one of the shards. Inputs that are shards of N expect every
+ * shard 1/N..N/N without being told (--expect-shards also catches inputs that are not
+ * shards, and a job whose every shard is missing).
+ */
 export function expectedMissing(runs: readonly { file: string; run: RunResult }[], merged: RunResult, expect: MergeExpectations): string[] {
   const missing: string[] = [];
+  const inferred = [...new Set(shardsOf(runs).map((s) => s.shard.total))];
+  if (expect.shards === undefined && inferred.length === 1) {
+    const total = inferred[0]!;
+    const seen = new Set(shardsOf(runs).map((s) => s.shard.index));
+    for (let i = 1; i <= total; i++) if (!seen.has(i)) missing.push(`shard ${i}/${total}: no input is that shard (the inputs are shards of ${total})`);
+  }
   if (expect.shards !== undefined) {
     const total = expect.shards;
     const seen = new Set<number>();
@@ -56,6 +97,8 @@ export function expectedMissing(runs: readonly { file: string; run: RunResult }[
 
 export function mergeRuns(runs: readonly { file: string; run: RunResult }[]): RunResult {
   if (runs.length === 0) throw new UsageError('merge: name at least one result file');
+  const overlaps = overlappingShards(runs);
+  if (overlaps.length > 0) throw new UsageError(`merge: ${overlaps.join('; ')}`);
   const seen = new Map<string, string>();
   const cells: CellResult[] = [];
   for (const { file, run } of runs) {

@@ -1,6 +1,7 @@
-// Splits a plan across CI jobs: whole groups (one scenario at one level, every driver)
-// go to one shard, assigned round-robin in plan order, so every job computes the same
-// split from the same catalog. Pure.
+// Splits a plan across CI jobs, deterministically, so every job computes the same
+// split from the same input: the catalog's cells by whole groups (one scenario at one
+// level, every driver) in plan order; a compose audit's names whole (every level and
+// driver of a name in one job) in code-unit order. Keys are dealt round-robin. Pure.
 import { UsageError } from '../util/errors.js';
 import type { Cell } from './plan.js';
 
@@ -20,11 +21,23 @@ export function parseShard(value: string, flag = '--shard'): Shard {
   return { index, total };
 }
 
+/** The items whose key is the shard's: the distinct keys, in the order given, dealt round-robin; an item goes where its key goes. */
+export function inShard<T>(items: readonly T[], keyOf: (item: T) => string, shard: Shard): T[] {
+  const keys = [...new Set(items.map(keyOf))];
+  const mine = new Set(keys.filter((_, i) => i % shard.total === shard.index - 1));
+  return items.filter((item) => mine.has(keyOf(item)));
+}
+
 /** The group a cell belongs to: cells of one group always land in the same shard. */
 export const groupOf = (cell: Cell): string => `${cell.scenario.id}@${cell.level}`;
 
-export function shardCells(cells: readonly Cell[], shard: Shard): Cell[] {
-  const groups = [...new Set(cells.map(groupOf))];
-  const mine = new Set(groups.filter((_, i) => i % shard.total === shard.index - 1));
-  return cells.filter((c) => mine.has(groupOf(c)));
-}
+export const shardCells = (cells: readonly Cell[], shard: Shard): Cell[] => inShard(cells, groupOf, shard);
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * A compose audit's names for one shard (`--shard I/N`): each name whole, in code-unit
+ * order whatever order the metadata lists them in, dealt round-robin (shards differ by
+ * at most one name). The audit judges these names at every level and driver.
+ */
+export const shardNames = (names: readonly string[], shard: Shard): string[] => inShard([...new Set(names)].sort(byCodeUnit), (name) => name, shard);
