@@ -258,7 +258,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       const stored = caseKey ? await storedSolverCase(caseKey) : undefined;
       if (stored) replay.solverCase = { ...stored, files: new Map(stored.files) };
       const replayScratch = path.join(scratch.path, 'replay');
-      const replaySession = stored ? undefined : await mkdir(replayScratch, { recursive: true }).then(() => env.guests.open({ ...sessionRequest, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} }));
+      // A tool that writes no solver test case (apt, pacman) has nothing to replay for.
+      const replaySession = stored || !driver.solverCase ? undefined : await mkdir(replayScratch, { recursive: true }).then(() => env.guests.open({ ...sessionRequest, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} }));
       if (replaySession) try {
         await mkdir(path.join(evidence, 'replay'), { recursive: true });
         await replaySession.start(cell.level);

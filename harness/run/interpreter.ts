@@ -315,7 +315,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
     /** In a replay, the step whose solver test case is wanted: the tool writes it, it is collected, and the replay ends. */
     const solverCase = async (command: GuestCommand): Promise<boolean> => {
       if (options.solverCaseAt !== index) return false;
-      const variant = driver.solverCase(command, SOLVER_CASE_DIR);
+      const variant = driver.solverCase?.(command, SOLVER_CASE_DIR);
       if (!variant) return false;
       await tool(variant.command, 'operation');
       const listing = await tool({ argv: ['find', variant.testcaseDir, '-maxdepth', '1', '-type', 'f', '-printf', '%f\\n'] }, 'query');
