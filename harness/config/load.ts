@@ -12,10 +12,11 @@ import { validateKnownIssues, type KnownIssue } from '../plan/known-issues.js';
 import type { AttachRequest } from '../repos/attach.js';
 import type { Scenario } from '../scenario/types.js';
 import { throwProblems, UsageError } from '../util/errors.js';
+import { cacheRoot } from '../host/cache.js';
 import { CONFIG_FIELDS, type LevelgateConfig, type VariantAuditConfig } from './config.js';
 import { normaliseDrivers, normaliseLevels, normaliseTargets } from '../plan/normalise.js';
 import { sourceLines } from './source-lines.js';
-import { typeCheck } from './typecheck.js';
+import { typeCheckCached } from './typecheck.js';
 
 /** The public API module of this levelgate (dist/harness/index.js), what project files import as 'levelgate'. */
 export const PUBLIC_API = fileURLToPath(new URL('../index.js', import.meta.url));
@@ -226,7 +227,7 @@ async function loadNamedFiles(config: LevelgateConfig, { cwd, base, where, confi
   const files = await scenarioFiles(base, config.scenarios ?? [], where);
   const issueFiles = (config.knownIssues ?? []).filter((k): k is string => typeof k === 'string').map((f) => path.resolve(base, f));
   const typeScript = [...(configFile ? [configFile] : []), ...files, ...issueFiles].filter((f) => /\.m?ts$/.test(f));
-  const typeProblems = typeCheck(typeScript, { levelgate: PUBLIC_API.replace(/\.js$/, '.d.ts') });
+  const typeProblems = await typeCheckCached(typeScript, { levelgate: PUBLIC_API.replace(/\.js$/, '.d.ts') }, cacheRoot());
   if (typeProblems.length) {
     const lines = typeProblems.map((p) => `${path.relative(cwd, p.file) || p.file}:${p.line}:${p.column}: ${p.message}`);
     throw new UsageError(`${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more type errors)` : ''}`, { ...(lines.length > 1 ? { details: lines.join('\n') } : {}), hint: 'the scenarios and configuration must type-check against levelgate\'s API' });

@@ -183,7 +183,6 @@ export const apt: PackageDriver = {
   },
   // apt pins versions and origins, not variants: no pin a user could write.
   pin: () => undefined,
-  solverCase: () => undefined,
   judge: (purpose, output) => {
     if (purpose !== 'operation') return mustSucceedCleanly(purpose, output);
     const problem = problemIn(output);

@@ -97,8 +97,12 @@ export interface PackageDriver {
   pin(pin: PinSpec): readonly GuestCommand[] | undefined;
   /** Judges an ending by the tool's documented exit statuses and messages. */
   judge(purpose: CommandPurpose, output: CommandOutput): Judgement;
-  /** The same solver command, writing the solver's test case (into `dir` where the tool lets it choose); undefined without a solver. */
-  solverCase(command: GuestCommand, dir: string): SolverCaseCommand | undefined;
+  /**
+   * The same solver command, writing the solver's test case (into `dir` where the tool
+   * lets it choose); undefined for a command that is not the solver's. Absent: the tool
+   * writes none (rpm, apt, pacman), and a reproducer has no replay to make one.
+   */
+  solverCase?(command: GuestCommand, dir: string): SolverCaseCommand | undefined;
 }
 
 /** Reads every installed package from the rpm database (a query: it must succeed). */

@@ -115,7 +115,6 @@ export const pacman: PackageDriver = {
   },
   // IgnorePkg holds a name back, not an arch: no arch pin to write.
   pin: () => undefined,
-  solverCase: () => undefined,
   judge: (purpose, output): Judgement => {
     switch (purpose) {
       case 'query':

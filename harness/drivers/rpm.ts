@@ -43,6 +43,5 @@ export const rpm: PackageDriver = {
         ],
   // rpm has no pin: a scenario that pins cannot run with it.
   pin: () => undefined,
-  solverCase: () => undefined,
   judge: (purpose, output): Judgement => (purpose === 'operation' ? judgeOperation('rpm', output, { refusedStatuses: [1], refusals: REFUSALS, broken: BROKEN }) : mustSucceed(output, [0], setUpBy(purpose))),
 };

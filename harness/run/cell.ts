@@ -316,7 +316,8 @@ async function reproducerOf(attempt: Attempt, run: { request: SessionRequest; pr
     : undefined;
   const stored = caseKey ? await storedSolverCase(caseKey) : undefined;
   if (stored) replay.solverCase = { ...stored, files: new Map(stored.files) };
-  else {
+  // A tool that writes no solver test case (apt, pacman) has nothing to replay for.
+  else if (run.program.driver.solverCase) {
     const replayScratch = path.join(run.scratch, 'replay');
     await mkdir(replayScratch, { recursive: true });
     const replaySession = await env.guests.open({ ...run.request, evidenceDir: path.join(evidence, 'replay'), scratch: replayScratch, onGuest: () => {} });

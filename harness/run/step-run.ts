@@ -185,7 +185,7 @@ export class StepRun {
   async solverCase(command: GuestCommand): Promise<boolean> {
     const { options, program, transcript } = this.cell;
     if (options.solverCaseAt !== this.index) return false;
-    const variant = program.driver.solverCase(command, SOLVER_CASE_DIR);
+    const variant = program.driver.solverCase?.(command, SOLVER_CASE_DIR);
     if (!variant) return false;
     await this.tool(variant.command, 'operation');
     const listing = await this.tool({ argv: ['find', variant.testcaseDir, '-maxdepth', '1', '-type', 'f', '-printf', '%f\\n'] }, 'query');

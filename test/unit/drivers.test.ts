@@ -104,7 +104,7 @@ test("zypper: the exit-status contract of zypper(8): 104 and 4 are refusals with
 
 test('install-new-recommends: zypper inr (its solver case too); dnf5 and rpm have no such command', (t) => {
   t.deepEqual(zypper.operation('install-new-recommends', [])?.argv, [...Z, 'install-new-recommends']);
-  t.deepEqual(zypper.solverCase(zypper.operation('install-new-recommends', [])!, '/ignored')?.command.argv, [...Z, 'install-new-recommends', '--debug-solver']);
+  t.deepEqual(zypper.solverCase!(zypper.operation('install-new-recommends', [])!, '/ignored')?.command.argv, [...Z, 'install-new-recommends', '--debug-solver']);
   t.is(dnf5.operation('install-new-recommends', []), undefined);
   t.is(rpm.operation('install-new-recommends', []), undefined);
 });
@@ -127,10 +127,10 @@ test('the rpm database listing becomes sorted NEVRAs, with the epoch only when i
 });
 
 test("the solver's own test case: dnf5 --debugsolver into a directory; zypper --debug-solver after the command, before the packages", (t) => {
-  const dnf5Case = dnf5.solverCase({ argv: ['dnf5', '-y', 'install', 'x'] }, '/var/tmp/case');
+  const dnf5Case = dnf5.solverCase!({ argv: ['dnf5', '-y', 'install', 'x'] }, '/var/tmp/case');
   t.deepEqual(dnf5Case, { command: { argv: ['dnf5', '-y', 'install', 'x', '--debugsolver', '--setopt=debugdir=/var/tmp/case'] }, testcaseDir: '/var/tmp/case/packages' });
-  const zypperCase = zypper.solverCase(zypper.operation('install', ['x', 'y'])!, '/ignored');
+  const zypperCase = zypper.solverCase!(zypper.operation('install', ['x', 'y'])!, '/ignored');
   t.deepEqual(zypperCase?.command.argv, [...Z, 'install', '--debug-solver', 'x', 'y']);
   t.is(zypperCase?.testcaseDir, '/var/log/zypper.solverTestCase');
-  t.is(rpm.solverCase(rpm.installFile('/x.rpm'), '/d'), undefined);
+  t.is(rpm.solverCase, undefined);
 });
