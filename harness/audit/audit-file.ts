@@ -4,6 +4,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
 import { classify, dispatchCandidates, dispatchersOf, nodeLabel, reachLevels, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
+import { dropComparedLoads } from './compared.js';
 import { ehFrameRanges } from './eh-frame.js';
 import { goFunctions } from './go-pclntab.js';
 import { reachChain, reachWithoutCheck } from './reach.js';
@@ -70,7 +71,7 @@ interface Scanned {
   readonly bytes: Uint8Array;
 }
 
-type Node = DispatchNode & { readonly calls: number[]; readonly loads: number[] };
+type Node = DispatchNode & { readonly calls: number[]; loads: number[] };
 
 function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
   const notes: string[] = [];
@@ -197,7 +198,9 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   }
 
   const memory = new MemoryMemo(scanned, elf.bits);
-  const reachAll = reachLevels(nodes);
+  // An address only compared (OpenSSL's `ctx->ghash == gcm_ghash_avx`) is no call: not an edge.
+  let reachAll = reachLevels(nodes);
+  if (dropComparedLoads(nodes, scanned.map(({ fn, bytes }) => ({ start: fn.start, bytes })), nodeAt, reachAll, elf.bits)) reachAll = reachLevels(nodes);
   const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt, reachAll);
   // Functions that may hold a guard: those needing v2 or more themselves, and those leading to more than they need.
   const mayGuard = new Uint8Array(nodes.length);

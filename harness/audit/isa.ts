@@ -349,7 +349,7 @@ const FLAG_USERS = new Set(MNEMONIC_NAMES.flatMap((name, m) => (/^(Set(a|ae|b|be
 const REGISTER_NAMES: string[] = [];
 for (const [name, value] of Object.entries(Register)) if (typeof value === 'number') REGISTER_NAMES[value] = name;
 /** The general-purpose register a name belongs to, whatever its width: EDX, DL, RDX → D; R8D → R8; SIL → SI. */
-function registerFamily(register: number): string {
+export function registerFamily(register: number): string {
   const name = (REGISTER_NAMES[register] ?? '').toUpperCase();
   const numbered = /^R(\d+)[BWDL]?$/.exec(name);
   if (numbered) return `R${numbered[1]}`;
@@ -380,6 +380,8 @@ const TESTS = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt]);
  * outputs, a RIP-relative read of a CPU-feature word, or what a getter (`isGetter`:
  * a small function returning such a word) returns. One pass in address order, as the
  * code is laid out; a call forgets the registers it may clobber, a jmp or ret forgets all.
+ * What the code a short forward jcc on such a value skips writes depends on it too
+ * (libgcrypt's `test ch, 0x20; je +0x1c; … sete dl` before `or eax, edx; mov [rbx+0xf0], al`).
  */
 export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, isGetter: (target: number) => boolean): number[] {
   if (bits !== 64) return [];
@@ -388,6 +390,8 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
   /** Registers holding a RIP-relative address (a global's). */
   const globals = new Set<string>();
   let flagsTainted = false;
+  /** The end of the code a short jcc on a feature test skips: registers written before it hold a feature-dependent value. */
+  let shadowEnd = -1;
   const fields = new Set<number>();
   const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   try {
@@ -422,7 +426,13 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
         flagsTainted = false;
         continue;
       }
-      if (fc === FlowControl.ConditionalBranch) continue;
+      if (fc === FlowControl.ConditionalBranch) {
+        // A short forward jump on a feature test: what the code it skips writes depends on the feature.
+        const target = Number(instr.nearBranch64);
+        const ip = Number(instr.ip);
+        if (flagsTainted && target > ip && target - ip <= SHADOW) shadowEnd = Math.max(shadowEnd, target);
+        continue;
+      }
       // Sources: the registers of operands 1.., a CPU-feature word read, the flags of a test.
       let source = false;
       let cpuRead = false;
@@ -455,7 +465,7 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
       else globals.delete(op0Register);
       const self = instr.opCount === 2 && instr.op1Kind === OpKind.Register && registerFamily(instr.op1Register) === op0Register && (mnemonic === Mnemonic.Xor || mnemonic === Mnemonic.Sub);
       const keeps = !MOVES.has(mnemonic) && !usesFlags && tainted.has(op0Register);
-      if (!self && (source || cpuRead || keeps)) tainted.add(op0Register);
+      if ((!self && (source || cpuRead || keeps)) || Number(instr.ip) < shadowEnd) tainted.add(op0Register);
       else tainted.delete(op0Register);
       flagsTainted = (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar) && tainted.has(op0Register);
     }
@@ -464,6 +474,9 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
   }
   return [...fields];
 }
+
+/** A jcc on a feature test skipping at most this many bytes (a branch over a few instructions, not a function) makes what they write depend on the feature. */
+const SHADOW = 64;
 
 /** What else tells guards and their sides apart (all optional): see guardSplit. */
 export interface GuardContext {
