@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { auditFile } from '../../../harness/audit/audit-file.js';
 import { comparedLoads } from '../../../harness/audit/compared.js';
 import { ehFrameRanges } from '../../../harness/audit/eh-frame.js';
@@ -152,16 +152,26 @@ test('a flag field set behind a short branch on the feature (libgcrypt\'s blake2
   t.like(judgeFile(unfed, 'v1'), { certainty: 'sure', basis: 'reached' });
 });
 
-test('an address only compared (OpenSSL\'s ctx->ghash == gcm_ghash_avx) is no call: the AVX2 code stays after the check', (t) => {
-  const r = auditFile(elves.comparedAddress);
+/** A dispatch the rules must see (the AVX2 code after a check, no finding) and its broken twin (the AVX2 code reached, sure). */
+const guardedThenBroken = (t: ExecutionContext, guarded: string, broken: string, chain?: RegExp) => {
+  const r = auditFile(guarded);
   t.is(r.unconditional?.level, 'v1');
   t.is(r.conditional?.level, 'v3');
   t.is(judgeFile(r, 'v1'), undefined);
-  // Break it on purpose: an export that returns the address hands it to whoever calls it: reached, sure.
-  const leaked = auditFile(elves.leakedAddress);
-  t.is(leaked.unconditional?.level, 'v3');
-  t.like(judgeFile(leaked, 'v1'), { certainty: 'sure', basis: 'reached' });
-  t.regex(judgeFile(leaked, 'v1')!.why, /export gctx_wide/);
+  const b = auditFile(broken);
+  t.is(b.unconditional?.level, 'v3');
+  t.like(judgeFile(b, 'v1'), { certainty: 'sure', basis: 'reached' });
+  if (chain) t.regex(judgeFile(b, 'v1')!.why, chain);
+};
+
+test('a flag passed as an argument (zstd\'s bmi2, on the stack) and tested in the callee guards the AVX2 body', (t) => {
+  // Break it on purpose: baseline code passing a constant 1 forces the AVX2 body with no check: the argument is no flag for any caller.
+  guardedThenBroken(t, elves.flagArgument, elves.flagArgumentForced, /body → body_wide/);
+});
+
+test('an address only compared (OpenSSL\'s ctx->ghash == gcm_ghash_avx) is no call: the AVX2 code stays after the check', (t) => {
+  // Break it on purpose: an export that returns the address hands it to whoever calls it.
+  guardedThenBroken(t, elves.comparedAddress, elves.leakedAddress, /export gctx_wide/);
 });
 
 test('comparedLoads: a register read only by cmp/test until it dies is compared; stored, returned, passed or moved it is used', (t) => {
