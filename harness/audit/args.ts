@@ -4,7 +4,7 @@
 // zstd passes its `bmi2` flag down this way (HUF_readStats_wksp's `flags`, pushed on the stack).
 import icedX86 from 'iced-x86';
 import { ARGUMENT_REGISTERS, StackFrame } from './frame.js';
-import { FLAG_USERS, registerFamily } from './isa.js';
+import { FLAG_USERS, hasMemoryOperand, registerFamily } from './isa.js';
 
 const { Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register } = icedX86;
 type IcedInstruction = InstanceType<typeof Instruction>;
@@ -99,7 +99,7 @@ export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, s
         }
       }
       const op0 = instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
-      const memory = instr.opCount > 0 && [...Array(instr.opCount).keys()].some((k) => instr.opKind(k) === OpKind.Memory);
+      
       if (mnemonic === Mnemonic.Cpuid) for (const r of ['A', 'B', 'C', 'D']) registers.set(r, 'flag');
       else if (mnemonic === Mnemonic.Xgetbv) for (const r of ['A', 'D']) registers.set(r, 'flag');
       else if (fc === FlowControl.Call) {
@@ -157,7 +157,7 @@ export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, s
         else if (MOVES.has(mnemonic) && instr.opCount === 2) {
           if (instr.op1Kind === OpKind.Register) kind = registers.get(registerFamily(instr.op1Register));
           else if (IMMEDIATES.has(instr.op1Kind)) kind = immediateKind(instr, 1);
-          else if (memory) kind = memoryKind(instr, frame, sources);
+          else if (hasMemoryOperand(instr)) kind = memoryKind(instr, frame, sources);
         } else {
           // Arithmetic, setcc, cmovcc: a flag in, a flag out.
           let flag: boolean = registers.get(op0) === 'flag' || (flagsTainted && FLAG_USERS.has(mnemonic));

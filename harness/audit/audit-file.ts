@@ -257,7 +257,8 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     let levels: readonly number[] = reachAll;
     const splitAt = (i: number): GuardSplit | null => {
       const { bytes, fn } = scanned[i]!;
-      const flagArguments = flagArgumentsOf(i);
+      // Only a function leading to more than it needs can guard that code behind an argument.
+      const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
       if (!flagArguments.size) return guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
       const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: (a) => (nodeAt(a) >= 0 ? levels[nodeAt(a)]! : -1) }) ?? null;
       if (!found?.guards) retry.add(i);

@@ -350,7 +350,11 @@ export const FLAG_USERS = new Set(MNEMONIC_NAMES.flatMap((name, m) => (/^(Set(a|
 const REGISTER_NAMES: string[] = [];
 for (const [name, value] of Object.entries(Register)) if (typeof value === 'number') REGISTER_NAMES[value] = name;
 /** The general-purpose register a name belongs to, whatever its width: EDX, DL, RDX → D; R8D → R8; SIL → SI. */
+const familyMemo: (string | undefined)[] = [];
 export function registerFamily(register: number): string {
+  return (familyMemo[register] ??= familyOf(register));
+}
+function familyOf(register: number): string {
   const name = (REGISTER_NAMES[register] ?? '').toUpperCase();
   const numbered = /^R(\d+)[BWDL]?$/.exec(name);
   if (numbered) return `R${numbered[1]}`;
@@ -360,7 +364,7 @@ export function registerFamily(register: number): string {
   return '';
 }
 
-function hasMemoryOperand(instr: IcedInstruction): boolean {
+export function hasMemoryOperand(instr: IcedInstruction): boolean {
   for (let k = 0; k < instr.opCount; k++) if (instr.opKind(k) === OP_MEMORY) return true;
   return false;
 }
