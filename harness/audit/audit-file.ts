@@ -4,6 +4,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LEVEL_NAMES, type LevelName } from '../levels/table.js';
 import { classify, dispatchCandidates, dispatchersOf, nodeLabel, reachLevels, referrersOf, type Condition, type DispatchNode } from './dispatch.js';
+import { callArguments, type ArgumentSources, type CallArguments } from './args.js';
+import { dropComparedLoads } from './compared.js';
 import { ehFrameRanges } from './eh-frame.js';
 import { goFunctions } from './go-pclntab.js';
 import { reachChain, reachWithoutCheck } from './reach.js';
@@ -70,7 +72,7 @@ interface Scanned {
   readonly bytes: Uint8Array;
 }
 
-type Node = DispatchNode & { readonly calls: number[]; readonly loads: number[] };
+type Node = DispatchNode & { readonly calls: number[]; loads: number[] };
 
 function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
   const notes: string[] = [];
@@ -197,7 +199,9 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   }
 
   const memory = new MemoryMemo(scanned, elf.bits);
-  const reachAll = reachLevels(nodes);
+  // An address only compared (OpenSSL's `ctx->ghash == gcm_ghash_avx`) is no call: not an edge.
+  let reachAll = reachLevels(nodes);
+  if (dropComparedLoads(nodes, scanned.map(({ fn, bytes }) => ({ start: fn.start, bytes })), nodeAt, reachAll, elf.bits)) reachAll = reachLevels(nodes);
   const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt, reachAll);
   // Functions that may hold a guard: those needing v2 or more themselves, and those leading to more than they need.
   const mayGuard = new Uint8Array(nodes.length);
@@ -239,6 +243,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   }
   const targetLevel = (a: number) => (nodeAt(a) >= 0 ? reachAll[nodeAt(a)]! : -1);
   const dispatchingFunctions = checkingFunctions(nodes, checks, resolvers, refs, imports);
+  const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
   // The reach, redone while reached functions that test a CPU-feature value split at their guards.
   const pass = (context: GuardContext) => {
     const splits = new Map<number, GuardSplit | null>();
@@ -246,12 +251,33 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     let graph: readonly Node[] = nodes;
     let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: dispatchingFunctions, conditions, referrers: refs, extraChecked };
     let result = reachWithoutCheck(reachFacts);
+    const flagArgumentsOf = flagArgumentFinder({ nodes, scanned, refs, nodeAt, bits: elf.bits, closed: (i) => entryPoints.has(i) || fromData.has(i) || nodes[i]!.exported, sources: { isCpuWord, isGetter: getterAt, ...(context.flagFields ? { flagFields: context.flagFields } : {}) } });
+    // Functions with flag arguments whose guards had no side needing more: tried again once the levels behind their calls fall.
+    const retry = new Set<number>();
+    let levels: readonly number[] = reachAll;
+    const splitAt = (i: number): GuardSplit | null => {
+      const { bytes, fn } = scanned[i]!;
+      // Only a function leading to more than it needs can guard that code behind an argument.
+      const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
+      if (!flagArguments.size) return guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
+      const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: (a) => (nodeAt(a) >= 0 ? levels[nodeAt(a)]! : -1) }) ?? null;
+      if (!found?.guards) retry.add(i);
+      else retry.delete(i);
+      return found;
+    };
     for (let round = 0; round < 8 && (words.length || getters.size || context.flagFields?.size); round++) {
       let fresh = 0;
+      for (const i of [...retry]) {
+        const found = splitAt(i);
+        if (!found?.guards) continue;
+        splits.set(i, found);
+        fresh++;
+        const targets = new Set(found.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i));
+        if (targets.size) extraChecked.set(i, targets);
+      }
       result.reached.forEach((r, i) => {
         if (!r || !mayGuard[i] || splits.has(i)) return;
-        const { bytes, fn } = scanned[i]!;
-        const split = guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
+        const split = splitAt(i);
         splits.set(i, split);
         if (!split) return;
         fresh++;
@@ -267,6 +293,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
       });
       reachFacts = { ...reachFacts, nodes: graph };
       result = reachWithoutCheck(reachFacts);
+      if (retry.size) levels = reachLevels(graph.map((n, i) => (extraChecked.has(i) ? { ...n, calls: n.calls.filter((t) => !extraChecked.get(i)!.has(t)) } : n)));
     }
     return { splits, graph, reachFacts, result };
   };
@@ -277,7 +304,6 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const { splits, reachFacts, result } = withFields;
   const { reached, parent, checked } = result;
   const placed = afterCheck(nodes, reached, checked, conditions, dispatchers);
-  const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
 
   const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[], bytes: 0 });
   const uncond = side();
@@ -708,4 +734,64 @@ function conditionalCode(summary: IsaSummary, conditions: readonly (Condition | 
     listed.push({ ...functionLevel(nodes[i]!), rule: c.rule, detail: c.detail });
   });
   return { ...summary, byRule, functions: ranked(listed) };
+}
+
+/** How far up the callers a flag argument is followed. */
+const ARGUMENT_DEPTH = 6;
+const NO_SLOTS: ReadonlySet<number> = new Set();
+
+/**
+ * The flag arguments of each function: the argument slots every call to it fills with a
+ * flag (a CPU-feature value, a flag field in the pass that counts them, or a flag argument
+ * of the caller's own), zero, or — from a caller itself needing more than the baseline (zstd's
+ * `HUF_readStats_body_bmi2` passing 1) — another constant. A function entered otherwise
+ * (`closed`: an entry point, pointed at from data or exported) or whose address code takes
+ * has none. Memoised; followed up the callers ARGUMENT_DEPTH deep.
+ */
+function flagArgumentFinder(facts: {
+  readonly nodes: readonly Node[];
+  readonly scanned: readonly Scanned[];
+  readonly refs: readonly (readonly number[])[];
+  readonly nodeAt: (address: number) => number;
+  readonly bits: 32 | 64;
+  readonly closed: (i: number) => boolean;
+  readonly sources: Omit<ArgumentSources, 'incoming'>;
+}): (i: number) => ReadonlySet<number> {
+  const { nodes, scanned, refs, nodeAt, bits, closed, sources } = facts;
+  const memo = new Map<number, ReadonlySet<number>>();
+  const passed = new Map<number, CallArguments>();
+  const argumentsOf = (c: number, incoming: ReadonlySet<number>): CallArguments => {
+    let found = passed.get(c);
+    if (!found) passed.set(c, (found = callArguments(scanned[c]!.bytes, scanned[c]!.fn.start, bits, { ...sources, incoming })));
+    return found;
+  };
+  const find = (i: number, depth: number): ReadonlySet<number> => {
+    const known = memo.get(i);
+    if (known) return known;
+    memo.set(i, NO_SLOTS); // a cycle passes nothing known
+    const callers = refs[i]!;
+    if (bits !== 64 || closed(i) || !callers.length || callers.some((c) => !nodes[c]!.calls.includes(i) || nodes[c]!.loads.includes(i))) return NO_SLOTS;
+    let accepted: Set<number> | undefined;
+    for (const c of callers) {
+      const incoming = depth < ARGUMENT_DEPTH ? find(c, depth + 1) : NO_SLOTS;
+      let calls = 0;
+      const covered = new Map<number, number>();
+      for (const [target, entry] of argumentsOf(c, incoming)) {
+        if (nodeAt(target) !== i) continue;
+        calls += entry.calls;
+        for (const [slot, kinds] of entry.slots) {
+          const n = (kinds.get('flag') ?? 0) + (kinds.get('zero') ?? 0) + (nodes[c]!.level >= 1 ? (kinds.get('constant') ?? 0) : 0);
+          covered.set(slot, (covered.get(slot) ?? 0) + n);
+        }
+      }
+      // A caller that reaches it otherwise (a conditional tail jump) passes nothing known.
+      const ok = new Set(calls ? [...covered].filter(([, n]) => n === calls).map(([slot]) => slot) : []);
+      accepted = accepted ? new Set([...accepted].filter((slot) => ok.has(slot))) : ok;
+      if (!accepted.size) return NO_SLOTS;
+    }
+    const slots = accepted ?? NO_SLOTS;
+    memo.set(i, slots);
+    return slots;
+  };
+  return (i) => find(i, 0);
 }

@@ -5,6 +5,7 @@
 // Instruction, memoises everything per Code, and frees every wasm object.
 import icedX86 from 'iced-x86';
 import { DISCOUNTED_CODES, HINT_CODES, classifyFeature } from './features.js';
+import { ARGUMENT_REGISTERS, StackFrame } from './frame.js';
 
 // iced-x86 is CommonJS: its enums and classes come off the default export.
 const { Code, CpuidFeature, Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction, Mnemonic, OpKind, Register } = icedX86;
@@ -345,11 +346,15 @@ export function decodeOne(bytes: Uint8Array, ip: number | bigint, bits: 32 | 64 
 const MNEMONIC_NAMES: string[] = [];
 for (const [name, value] of Object.entries(Mnemonic)) if (typeof value === 'number') MNEMONIC_NAMES[value] = name;
 /** setcc and cmovcc: their result comes from the flags. */
-const FLAG_USERS = new Set(MNEMONIC_NAMES.flatMap((name, m) => (/^(Set(a|ae|b|be|e|g|ge|l|le|ne|no|np|ns|o|p|s)|Cmov[a-z]+)$/.test(name ?? '') ? [m] : [])));
+export const FLAG_USERS = new Set(MNEMONIC_NAMES.flatMap((name, m) => (/^(Set(a|ae|b|be|e|g|ge|l|le|ne|no|np|ns|o|p|s)|Cmov[a-z]+)$/.test(name ?? '') ? [m] : [])));
 const REGISTER_NAMES: string[] = [];
 for (const [name, value] of Object.entries(Register)) if (typeof value === 'number') REGISTER_NAMES[value] = name;
 /** The general-purpose register a name belongs to, whatever its width: EDX, DL, RDX → D; R8D → R8; SIL → SI. */
-function registerFamily(register: number): string {
+const familyMemo: (string | undefined)[] = [];
+export function registerFamily(register: number): string {
+  return (familyMemo[register] ??= familyOf(register));
+}
+function familyOf(register: number): string {
   const name = (REGISTER_NAMES[register] ?? '').toUpperCase();
   const numbered = /^R(\d+)[BWDL]?$/.exec(name);
   if (numbered) return `R${numbered[1]}`;
@@ -359,7 +364,7 @@ function registerFamily(register: number): string {
   return '';
 }
 
-function hasMemoryOperand(instr: IcedInstruction): boolean {
+export function hasMemoryOperand(instr: IcedInstruction): boolean {
   for (let k = 0; k < instr.opCount; k++) if (instr.opKind(k) === OP_MEMORY) return true;
   return false;
 }
@@ -380,6 +385,8 @@ const TESTS = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt]);
  * outputs, a RIP-relative read of a CPU-feature word, or what a getter (`isGetter`:
  * a small function returning such a word) returns. One pass in address order, as the
  * code is laid out; a call forgets the registers it may clobber, a jmp or ret forgets all.
+ * What the code a short forward jcc on such a value skips writes depends on it too
+ * (libgcrypt's `test ch, 0x20; je +0x1c; … sete dl` before `or eax, edx; mov [rbx+0xf0], al`).
  */
 export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, isGetter: (target: number) => boolean): number[] {
   if (bits !== 64) return [];
@@ -388,7 +395,17 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
   /** Registers holding a RIP-relative address (a global's). */
   const globals = new Set<string>();
   let flagsTainted = false;
+  /** The end of the code a short jcc on a feature test skips: registers written before it hold a feature-dependent value. */
+  let shadowEnd = -1;
   const fields = new Set<number>();
+  /** What is tainted where a jump lands: carried there (zstd stores `dctx->bmi2` at the join its out-of-line cpuid block jumps back to). */
+  const carried = new Map<number, Set<string>>();
+  const end = start + bytes.length;
+  // Twice: the second pass brings what backward jumps carry.
+  for (let round = 0; round < 2; round++) {
+  tainted.clear();
+  flagsTainted = false;
+  shadowEnd = -1;
   const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   try {
     decoder.ip = BigInt(start);
@@ -400,8 +417,18 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
         flagsTainted = false;
         continue;
       }
+      const here = carried.get(Number(instr.ip));
+      if (here) for (const r of here) tainted.add(r);
       const mnemonic = instr.mnemonic;
       const fc = instr.flowControl;
+      if ((fc === FlowControl.UnconditionalBranch || fc === FlowControl.ConditionalBranch) && tainted.size) {
+        const target = Number(instr.nearBranch64);
+        if (target >= start && target < end) {
+          let at = carried.get(target);
+          if (!at) carried.set(target, (at = new Set()));
+          for (const r of tainted) at.add(r);
+        }
+      }
       if (mnemonic === Mnemonic.Cpuid) {
         for (const r of ['A', 'B', 'C', 'D']) tainted.add(r);
         continue;
@@ -422,7 +449,13 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
         flagsTainted = false;
         continue;
       }
-      if (fc === FlowControl.ConditionalBranch) continue;
+      if (fc === FlowControl.ConditionalBranch) {
+        // A short forward jump on a feature test: what the code it skips writes depends on the feature.
+        const target = Number(instr.nearBranch64);
+        const ip = Number(instr.ip);
+        if (flagsTainted && target > ip && target - ip <= SHADOW) shadowEnd = Math.max(shadowEnd, target);
+        continue;
+      }
       // Sources: the registers of operands 1.., a CPU-feature word read, the flags of a test.
       let source = false;
       let cpuRead = false;
@@ -455,15 +488,20 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
       else globals.delete(op0Register);
       const self = instr.opCount === 2 && instr.op1Kind === OpKind.Register && registerFamily(instr.op1Register) === op0Register && (mnemonic === Mnemonic.Xor || mnemonic === Mnemonic.Sub);
       const keeps = !MOVES.has(mnemonic) && !usesFlags && tainted.has(op0Register);
-      if (!self && (source || cpuRead || keeps)) tainted.add(op0Register);
+      if ((!self && (source || cpuRead || keeps)) || Number(instr.ip) < shadowEnd) tainted.add(op0Register);
       else tainted.delete(op0Register);
       flagsTainted = (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar) && tainted.has(op0Register);
     }
   } finally {
     decoder.free();
   }
+  if (!carried.size) break;
+  }
   return [...fields];
 }
+
+/** A jcc on a feature test skipping at most this many bytes (a branch over a few instructions, not a function) makes what they write depend on the feature. */
+const SHADOW = 64;
 
 /** What else tells guards and their sides apart (all optional): see guardSplit. */
 export interface GuardContext {
@@ -473,6 +511,8 @@ export interface GuardContext {
   readonly flagFields?: ReadonlySet<number>;
   /** The level a target outside the function leads to: a side that calls or jumps to more needs more. */
   readonly targetLevel?: (address: number) => number;
+  /** The function's argument slots (0–5 rdi…r9, 6… the stack) every caller fills with a flag or a constant (zstd's bmi2): a test of one is a guard. */
+  readonly flagArguments?: ReadonlySet<number>;
 }
 
 /** A function split at its guards: the jcc right after a read of a CPU-feature word. */
@@ -500,7 +540,7 @@ const MAX_GUARDED_INSTRUCTIONS = 50_000;
  * sides lead to is guarded. Undefined when the function reads no CPU-feature word.
  */
 export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, context: GuardContext = {}): GuardSplit | undefined {
-  const { isGetter, flagFields, targetLevel } = context;
+  const { isGetter, flagFields, targetLevel, flagArguments } = context;
   if (bits !== 64) return undefined;
   const instr = (shared ??= new Instruction());
   const end = start + bytes.length;
@@ -514,6 +554,10 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
   const flags = new Set<string>();
   const pointers = new Set<string>();
   let anyRead = false;
+  // Flag arguments arrive in their registers (and stack slots, read through the frame).
+  for (const slot of flagArguments ?? []) if (slot < ARGUMENT_REGISTERS.length) flags.add(ARGUMENT_REGISTERS[slot]!);
+  const frame = flagArguments?.size ? new StackFrame() : undefined;
+  if (frame) anyRead = true;
   const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   try {
     decoder.ip = BigInt(start);
@@ -522,6 +566,7 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
       const code = instr.code;
       ips.push(Number(instr.ip));
       codes.push(code);
+      frame?.enter(instr);
       let read = false;
       let out = -1;
       const mnemonic = instr.mnemonic;
@@ -540,6 +585,11 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
         const base = registerFamily(instr.memoryBase);
         if (base && base !== 'SP') read = anyRead = true;
       }
+      // A flag argument on the stack (zstd's `test byte [rsp+0x20], 1`, `mov eax, [rsp+0x78]`).
+      else if (frame && code !== INVALID && mnemonic !== LEA && hasMemoryOperand(instr)) {
+        const slot = frame.argumentSlot(instr);
+        if (slot !== undefined && flagArguments!.has(slot)) read = anyRead = true;
+      }
       // A flag loaded into a register and tested later (Go hoists `movzx edx, x86HasPOPCNT` out of loops).
       if (pointer) pointers.add(op0);
       else if (op0) pointers.delete(op0);
@@ -549,6 +599,8 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
         anyRead = true;
       }
       if (read && op0) flags.add(op0);
+      // A flag argument moved to another register (kept across calls in a callee-saved one).
+      else if (op0 && frame && code !== INVALID && (mnemonic === Mnemonic.Mov || mnemonic === Mnemonic.Movzx) && instr.op1Kind === OpKind.Register && flags.has(registerFamily(instr.op1Register))) flags.add(op0);
       else if (op0 && flags.has(op0)) {
         if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt || mnemonic === Mnemonic.And) read = true;
         else flags.delete(op0);
@@ -572,6 +624,7 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
         }
       }
       outside.push(out);
+      if (code !== INVALID) frame?.leave(instr);
     }
   } finally {
     decoder.free();

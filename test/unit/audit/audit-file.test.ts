@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { auditFile } from '../../../harness/audit/audit-file.js';
+import { comparedLoads } from '../../../harness/audit/compared.js';
 import { ehFrameRanges } from '../../../harness/audit/eh-frame.js';
 import { ElfError, probeElf, readBytes, readElf } from '../../../harness/audit/elf.js';
 import { judgeFile } from '../../../harness/audit/findings.js';
@@ -138,6 +139,57 @@ test('a run-time flag in a structure (libgcrypt\'s use_avx2): AVX2 reached only 
   t.is(unfed.unconditional?.level, 'v3');
   t.is(unfed.pastFlagFields, undefined);
   t.like(judgeFile(unfed, 'v1'), { certainty: 'sure', basis: 'reached' });
+});
+
+test('a flag field set behind a short branch on the feature (libgcrypt\'s blake2 use_avx2): still a flag field, a suspect', (t) => {
+  const r = auditFile(elves.flagFieldBranch);
+  t.is(r.unconditional?.level, 'v1');
+  t.is(r.pastFlagFields?.level, 'v3');
+  t.like(judgeFile(r, 'v1'), { certainty: 'suspect', basis: 'flag-field' });
+  // Break it on purpose: the branch tests another field, not the feature: no flag, reached, sure.
+  const unfed = auditFile(elves.flagFieldBranchUnfed);
+  t.is(unfed.unconditional?.level, 'v3');
+  t.like(judgeFile(unfed, 'v1'), { certainty: 'sure', basis: 'reached' });
+});
+
+/** A dispatch the rules must see (the AVX2 code after a check, no finding) and its broken twin (the AVX2 code reached, sure). */
+const guardedThenBroken = (t: ExecutionContext, guarded: string, broken: string, chain?: RegExp) => {
+  const r = auditFile(guarded);
+  t.is(r.unconditional?.level, 'v1');
+  t.is(r.conditional?.level, 'v3');
+  t.is(judgeFile(r, 'v1'), undefined);
+  const b = auditFile(broken);
+  t.is(b.unconditional?.level, 'v3');
+  t.like(judgeFile(b, 'v1'), { certainty: 'sure', basis: 'reached' });
+  if (chain) t.regex(judgeFile(b, 'v1')!.why, chain);
+};
+
+test('a flag passed as an argument (zstd\'s bmi2, on the stack) and tested in the callee guards the AVX2 body', (t) => {
+  // Break it on purpose: baseline code passing a constant 1 forces the AVX2 body with no check: the argument is no flag for any caller.
+  guardedThenBroken(t, elves.flagArgument, elves.flagArgumentForced, /body → body_wide/);
+});
+
+test('an address only compared (OpenSSL\'s ctx->ghash == gcm_ghash_avx) is no call: the AVX2 code stays after the check', (t) => {
+  // Break it on purpose: an export that returns the address hands it to whoever calls it.
+  guardedThenBroken(t, elves.comparedAddress, elves.leakedAddress, /export gctx_wide/);
+});
+
+test('comparedLoads: a register read only by cmp/test until it dies is compared; stored, returned, passed or moved it is used', (t) => {
+  // lea rax,[rip+0x100]; cmp [rdi],rax; sete al; movzx eax,al; ret
+  const compared = Uint8Array.from([0x48, 0x8d, 0x05, 0xf9, 0x00, 0x00, 0x00, 0x48, 0x39, 0x07, 0x0f, 0x94, 0xc0, 0x0f, 0xb6, 0xc0, 0xc3]);
+  t.deepEqual([...comparedLoads(compared, 0x1000, 64, () => true)], [[0x1100, true]]);
+  // lea rax,[rip+0x100]; mov [rdi],rax; ret: stored.
+  const stored = Uint8Array.from([0x48, 0x8d, 0x05, 0xf9, 0x00, 0x00, 0x00, 0x48, 0x89, 0x07, 0xc3]);
+  t.deepEqual([...comparedLoads(stored, 0x1000, 64, () => true)], [[0x1100, false]]);
+  // lea rax,[rip+0x100]; cmp [rdi],rax; ret: the address is the return value.
+  const returned = Uint8Array.from([0x48, 0x8d, 0x05, 0xf9, 0x00, 0x00, 0x00, 0x48, 0x39, 0x07, 0xc3]);
+  t.deepEqual([...comparedLoads(returned, 0x1000, 64, () => true)], [[0x1100, false]]);
+  // lea rdi,[rip+0x100]; call +0: passed as an argument.
+  const passed = Uint8Array.from([0x48, 0x8d, 0x3d, 0xf9, 0x00, 0x00, 0x00, 0xe8, 0x00, 0x00, 0x00, 0x00, 0xc3]);
+  t.deepEqual([...comparedLoads(passed, 0x1000, 64, () => true)], [[0x1100, false]]);
+  // lea rbx,[rip+0x100]; cmp [rdi],rbx; je +3; mov rax,rbx; ret: compared, then moved on one side.
+  const moved = Uint8Array.from([0x48, 0x8d, 0x1d, 0xf9, 0x00, 0x00, 0x00, 0x48, 0x39, 0x1f, 0x74, 0x03, 0x48, 0x89, 0xd8, 0xc3]);
+  t.deepEqual([...comparedLoads(moved, 0x1000, 64, () => true)], [[0x1100, false]]);
 });
 
 test('reachability: the entry points are named, and code nothing reaches is unresolved, with how much', (t) => {
