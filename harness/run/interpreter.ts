@@ -39,6 +39,22 @@ export interface ExecResult {
   readonly consoleEvents: readonly { readonly kind: string; readonly line: string }[];
 }
 
+/** A command's run as results keep it, with each SIGILL it met explained in one line. */
+export function commandRecord(result: ExecResult, role: CommandRecord['role'], forensics: readonly string[]): CommandRecord {
+  return {
+    command: result.command,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    durationMs: result.durationMs,
+    consoleEvents: result.consoleEvents.map((e) => `${e.kind}: ${e.line}`),
+    ...(forensics.length ? { forensics } : {}),
+    role,
+  };
+}
+
 export interface CellExecOptions {
   readonly input?: string;
   /** Environment variables added for this command. */
@@ -240,18 +256,7 @@ export async function interpret(program: CellProgram, session: GuestSession, tra
       );
       transcript.forensics.push(...records);
       for (const r of records) hooks.onForensics?.(r.line);
-      commands.push({
-        command: result.command,
-        exitCode: result.exitCode,
-        signal: result.signal,
-        timedOut: result.timedOut,
-        stdout: result.stdout,
-        stderr: result.stderr,
-        durationMs: result.durationMs,
-        consoleEvents: result.consoleEvents.map((e) => `${e.kind}: ${e.line}`),
-        ...(records.length ? { forensics: records.map((r) => r.line) } : {}),
-        role,
-      });
+      commands.push(commandRecord(result, role, records.map((r) => r.line)));
       if (role === 'program') transcript.programMs += result.durationMs;
       else if (role !== 'query' || command !== driver.installedQuery) transcript.packageManagerMs += result.durationMs;
       return { ...result, forensics: records.map((r) => r.line) };
