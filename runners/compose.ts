@@ -36,6 +36,13 @@ Options:
   --batch N            names per dry run (default 200)
   --install-batch N    names per install (default 25)
   --workers N          guests at once (default 2)
+  --upgrade-from DIR   instead: the release upgrade from DIR (release N) to the compose (N+1):
+                       per level and driver one guest installs every audited name from N,
+                       upgrades (dnf5 distro-sync, zypper dist-upgrade, only N+1 enabled) and
+                       judges each name: the best variant of N+1 installed, nothing stale,
+                       its programs run (testcases compose-upgrade.NAME[level,driver])
+  --move-down          with --upgrade-from: then boot the disk one level down, distro-sync,
+                       judge again at that level
   --config PATH        the project configuration whose known issues apply
   --junit PATH         JUnit XML (default ${DEFAULTS.junit})
   --html PATH          self-contained HTML (default ${DEFAULTS.html})
@@ -62,9 +69,12 @@ export const composeCommand = defineCommand({
     html: { type: 'string' },
     json: { type: 'string' },
     evidence: { type: 'string' },
+    'upgrade-from': { type: 'string' },
+    'move-down': { type: 'boolean', default: false },
   },
   run: async (values, positionals, context) => {
     if (positionals.length !== 1) throw new UsageError(`compose: give one compose directory (got ${positionals.length})`, { hint: 'levelgate compose /srv/compose/x86_64/os' });
+    if (values['move-down'] && !values['upgrade-from']) throw new UsageError('--move-down moves an upgraded disk: it needs --upgrade-from DIR');
     const levels: LevelName[] = values.level ? values.level.map((l) => resolveLevel(l)) : LEVEL_NAMES.filter((l) => l !== 'v4');
     const drivers = (values.driver ?? [...COMPOSE_DRIVERS]).map((d): ComposeDriver => {
       if (!(COMPOSE_DRIVERS as readonly string[]).includes(d)) throw new UsageError(`--driver: '${d}' is not a compose audit driver; known: ${COMPOSE_DRIVERS.join(', ')}`);
@@ -81,6 +91,8 @@ export const composeCommand = defineCommand({
       ...(values.batch ? { selectBatch: resolveCount(values.batch, '--batch', 1)! } : {}),
       ...(values['install-batch'] ? { installBatch: resolveCount(values['install-batch'], '--install-batch', 1)! } : {}),
       ...(values.workers ? { workers: resolveCount(values.workers, '--workers', 1)! } : {}),
+      ...(values['upgrade-from'] ? { upgradeFrom: values['upgrade-from'] } : {}),
+      moveDown: values['move-down'],
       image: () => ensureImage({ log: stderrLog, signal: context.signal }),
       knownIssues: project.knownIssues,
       evidenceDir: path.resolve(values.evidence ?? DEFAULTS.evidence),

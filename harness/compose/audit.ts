@@ -7,17 +7,15 @@
 // each culprit stands alone. Each name ends as an ordinary cell result
 // (variant-audit.NAME[level,driver]) with its own evidence, judged with the known issues
 // as any cell is: batching changes the cost, never the verdict.
-import PQueue from 'p-queue';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import { DRIVERS } from '../drivers/index.js';
-import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';
+import type { KnownIssue } from '../plan/known-issues.js';
 import type { LevelName } from '../levels/table.js';
 import { guestAttachedPath, type AttachedRepo } from '../repos/catalog.js';
 import { parseNevra, type AvailablePackage } from '../repos/available.js';
 import type { CellResult, CheckResult, CommandRecord, StepRecord } from '../results/types.js';
-import { judgeCell } from '../run/verdict.js';
 import { VARIANT_AUDIT_PREFIX } from '../scenario/variant-audit.js';
 import { levelgateCommand } from '../util/invocation.js';
 import { errorMessage } from '../util/errors.js';
@@ -25,8 +23,9 @@ import { silentLog, type Log } from '../util/log.js';
 import { settleInBatches, type BatchOutcome } from './batches.js';
 import type { ComposeGuest, ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
+import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
 import { recorded, runChecks, type GuestRunner } from './run-checks.js';
-import { dnf5Aborted, dryRunInstall, linesAbout, parseDryRun, selectionCheck, type ComposeDriver } from './selection.js';
+import { aboutName, dnf5Aborted, dryRunInstall, linesAbout, parseDryRun, selectionCheck, type ComposeDriver } from './selection.js';
 
 export interface ComposeAuditOptions {
   readonly compose: ComposeMetadata;
@@ -64,30 +63,9 @@ export function archPattern(compose: ComposeMetadata): (name: string) => string 
   return (name) => (compose.hwcapsNames.has(name) ? 'glibc-hwcaps' : [...new Set(compose.packages.filter((p) => p.name === name).map((p) => p.arch))].sort().join('+'));
 }
 
-/** A command record whose output keeps only the lines about `name` (its own evidence in a batch's answer). */
-function aboutName(record: CommandRecord, name: string, batch: number): CommandRecord {
-  return {
-    ...record,
-    stdout: `[${batch} name${batch > 1 ? 's' : ''} in this command; the lines about ${name}:]\n${linesAbout(name, record.stdout)}`,
-    stderr: linesAbout(name, record.stderr) || (batch === 1 ? record.stderr : ''),
-  };
-}
-
 export async function auditCompose(options: ComposeAuditOptions): Promise<CellResult[]> {
   const log = options.log ?? silentLog;
-  const queue = new PQueue({ concurrency: options.workers ?? 2 });
-  const results: CellResult[] = [];
-  const pairs = options.levels.flatMap((level) => options.drivers.map((driver) => ({ level, driver })));
-  await Promise.all(
-    pairs.map(({ level, driver }) =>
-      queue.add(async () => {
-        options.signal?.throwIfAborted();
-        const cells = await auditOne(options, level, driver, log);
-        results.push(...cells);
-      }),
-    ),
-  );
-  return results.sort((a, b) => a.id.localeCompare(b.id));
+  return everyLevelAndDriver(options.levels, options.drivers, options.workers ?? 2, options.signal, (level, driver) => auditOne(options, level, driver, log));
 }
 
 /** One level × driver: one guest, every name. */
@@ -119,7 +97,7 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
       const judged = driver.judge('operation', result);
       const aborted = driverName === 'dnf5' && result.exitCode === 1 && dnf5Aborted(result.stdout, result.stderr);
       if (judged.kind === 'ok' || aborted) return { kind: 'ok', value: { record, chosen: parseDryRun(driverName, result.stdout) } };
-      if (judged.kind === 'refused') return { kind: 'refused', value: { record, chosen: [] } };
+      if (judged.kind === 'refused') return { kind: 'refused', value: { record, chosen: [] }, suspects: batch.filter((n) => linesAbout(n, `${result.stdout}\n${result.stderr}`)) };
       throw new Error(`${driverName} dry run: ${judged.message}`);
     });
     for (const settled of selections) {
@@ -148,7 +126,7 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
       const { result, record } = await recorded(runner, op.argv, 'action', runner.commandMs);
       const judged = driver.judge('operation', result);
       if (judged.kind === 'ok') return { kind: 'ok', value: { record, ms: performance.now() - t } };
-      if (judged.kind === 'refused') return { kind: 'refused', value: { record, ms: performance.now() - t } };
+      if (judged.kind === 'refused') return { kind: 'refused', value: { record, ms: performance.now() - t }, suspects: batch.filter((n) => linesAbout(n, `${result.stdout}\n${result.stderr}`)) };
       throw new Error(`${driverName} install: ${judged.message}`);
     });
     for (const settled of installs) {
@@ -206,43 +184,29 @@ async function installedSet(runner: GuestRunner, argv: readonly string[]): Promi
 
 /** One name × level × driver as an ordinary cell result. */
 function cellOf(options: ComposeAuditOptions, name: string, level: LevelName, driver: ComposeDriver, e: NameEvidence, guest: ComposeGuest | undefined, setupError: string | undefined, shareMs: number): CellResult {
-  const scenario = `${VARIANT_AUDIT_PREFIX}${name.toLowerCase().replace(/[^a-z0-9._-]/g, '_')}`;
-  const { live, expired } = issuesCovering({ scenario, level, target: level, driver }, options.knownIssues, options.today ?? new Date().toISOString().slice(0, 10));
   const steps: StepRecord[] = [];
   if (e.selection) steps.push({ index: 1, title: `select ${name} (dry run, ${e.selection.batch} names at once)`, action: 'install', level, commands: [e.selection.command], installedBefore: [], installedAfter: [], checks: [e.selection.check] });
   if (e.install) steps.push({ index: 2, title: `install ${name} (${e.install.batch} names at once) and run what it ships`, action: 'install', level, commands: [e.install.command, ...e.install.runs], installedBefore: [], installedAfter: [], checks: e.install.checks });
   const error = setupError ? `the ${level}/${driver} guest failed: ${setupError}` : e.error;
-  const judged = error ? undefined : judgeCell(steps, live);
-  const pattern = (options.patternOf ?? archPattern(options.compose))(name);
-  return {
-    id: `${scenario}[${level},${driver}]`,
-    scenario,
-    title: `Variant audit of ${name}: the best variant installs and every program it ships runs`,
-    target: level,
-    level,
-    driver,
-    verdict: judged?.verdict ?? 'error',
-    reason: judged?.reason ?? error ?? '',
-    knownIssues: judged?.knownIssues ?? [],
-    expiredKnownIssues: expired.map(refOf),
-    coveringKnownIssues: live.map(refOf),
-    ...(guest ? { accel: guest.accel } : {}),
-    proofs: guest?.proofs ?? [],
-    steps: judged?.steps ?? steps,
-    consoleLogs: guest?.consoleLogs ?? [],
-    attachments: [],
-    timings: {
-      totalMs: Math.round(shareMs),
-      bootMs: Math.round((guest?.bootMs ?? 0) / options.names.length),
-      packageManagerMs: Math.round((e.selection?.ms ?? 0) + (e.install?.ms ?? 0)),
-      programMs: Math.round((e.install?.runs ?? []).reduce((n, r) => n + r.durationMs, 0)),
-      harnessMs: 0,
+  return nameCell(
+    {
+      scenario: `${VARIANT_AUDIT_PREFIX}${scenarioName(name)}`,
+      title: `Variant audit of ${name}: the best variant installs and every program it ships runs`,
+      level,
+      driver,
+      steps,
+      ...(error ? { error } : {}),
+      guest,
+      timings: {
+        totalMs: Math.round(shareMs),
+        bootMs: Math.round((guest?.bootMs ?? 0) / options.names.length),
+        packageManagerMs: Math.round((e.selection?.ms ?? 0) + (e.install?.ms ?? 0)),
+        programMs: Math.round((e.install?.runs ?? []).reduce((n, r) => n + r.durationMs, 0)),
+      },
+      repro: `${levelgateCommand()} compose ${options.repo.dir} --level ${level} --driver ${driver} --packages ${name} --sample all`,
+      pattern: (options.patternOf ?? archPattern(options.compose))(name),
     },
-    ...(guest?.facts ? { facts: { cpu: guest.facts.cpu, accel: guest.facts.accel, emulator: guest.facts.emulator, fidelity: guest.facts.fidelity, imageDigest: '', kernel: '', packageManager: driver, start: guest.facts.start, target: level } } : {}),
-    repro: `${levelgateCommand()} compose ${options.repo.dir} --level ${level} --driver ${driver} --packages ${name} --sample all`,
-    attempts: 1,
-    flaky: false,
-    ...(error ? { errorSource: 'harness' as const } : {}),
-    pattern,
-  };
+    options.knownIssues,
+    options.today ?? new Date().toISOString().slice(0, 10),
+  );
 }

@@ -6,8 +6,11 @@
 /** What one attempt at a batch gave. */
 export type BatchOutcome<T> =
   | { readonly kind: 'ok'; readonly value: T }
-  /** The tool refused the batch as a whole (a solver problem): split it. */
-  | { readonly kind: 'refused'; readonly value: T };
+  /**
+   * The tool refused the batch as a whole (a solver problem): split it. `suspects`: the
+   * batch's names the tool's message names, tried alone first (the rest stays one batch).
+   */
+  | { readonly kind: 'refused'; readonly value: T; readonly suspects?: readonly string[] };
 
 export interface Settled<T> {
   readonly names: readonly string[];
@@ -24,8 +27,8 @@ export function chunk<T>(names: readonly T[], size: number): T[][] {
 
 /**
  * Every name ends in exactly one settled group: an accepted batch, a refused lone
- * name, or a group whose attempt threw. Refused batches of more than one name are
- * split in halves and tried again.
+ * name, or a group whose attempt threw. A refused batch of more than one name is split:
+ * the names the tool blamed alone and the rest together, or else in halves.
  */
 export async function settleInBatches<T>(names: readonly string[], size: number, attempt: (batch: readonly string[]) => Promise<BatchOutcome<T>>): Promise<Settled<T>[]> {
   const settled: Settled<T>[] = [];
@@ -40,6 +43,11 @@ export async function settleInBatches<T>(names: readonly string[], size: number,
       continue;
     }
     if (outcome.kind === 'refused' && batch.length > 1) {
+      const suspects = batch.filter((n) => outcome.suspects?.includes(n));
+      if (suspects.length > 0 && suspects.length < batch.length) {
+        work.unshift(...suspects.map((n) => [n]), batch.filter((n) => !suspects.includes(n)));
+        continue;
+      }
       const half = Math.ceil(batch.length / 2);
       work.unshift(batch.slice(0, half), batch.slice(half));
       continue;

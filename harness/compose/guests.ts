@@ -22,7 +22,10 @@ import { InfrastructureError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 
 export interface ComposeGuest {
+  /** The running guest (after moveTo, the guest at the new level). */
   readonly guest: CellGuest;
+  /** Powers the guest off and boots the same disk at `level` (a disk moved to another CPU). */
+  moveTo(level: LevelName): Promise<CellGuest>;
   readonly accel: Accel;
   readonly facts: GuestFactsRecord | undefined;
   readonly proofs: readonly ProofRecord[];
@@ -65,23 +68,35 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
           firstAccel: accel,
           target: exactTarget(level),
           accelAt: accelOf,
-          // A compose's metadata makes the first (snapshot) boot slow: twice the backend's limit.
-          bootTimeoutMs: (a) => DEFAULTS.backends[a].bootTimeoutMs * 2,
+          // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: four times the backend's limit.
+          bootTimeoutMs: (a) => DEFAULTS.backends[a].bootTimeoutMs * 4,
           evidenceDir,
           scratch,
           ...(signal ? { signal } : {}),
         });
-        const guest = await session.start(level);
+        let guest = await session.start(level);
         const opened = session;
         return {
-          guest,
+          get guest() {
+            return guest;
+          },
+          async moveTo(to: LevelName) {
+            guest = await opened.bootAt(to);
+            return guest;
+          },
           accel,
           get facts() {
             return opened.facts;
           },
-          proofs: opened.proofs,
-          consoleLogs: opened.consoleLogs,
-          bootMs: opened.bootMs,
+          get proofs() {
+            return opened.proofs;
+          },
+          get consoleLogs() {
+            return opened.consoleLogs;
+          },
+          get bootMs() {
+            return opened.bootMs;
+          },
           async dispose() {
             try {
               await opened.dispose();

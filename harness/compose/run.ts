@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ImageArtifacts } from '../image/build.js';
+import { levelBelow } from '../levels/arch.js';
 import type { LevelName } from '../levels/table.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import { countFlaky, countVerdicts, expiredIssuesOf, idleIssuesOf } from '../results/summary.js';
@@ -14,6 +15,7 @@ import type { Log } from '../util/log.js';
 import { archPattern, auditCompose } from './audit.js';
 import { composeGuests, type ComposeGuestSource } from './guests.js';
 import { readComposeMetadata, type ComposeMetadata } from './metadata.js';
+import { auditUpgrade } from './upgrade.js';
 import type { ComposeDriver } from './selection.js';
 
 export interface ComposeRunOptions {
@@ -39,6 +41,10 @@ export interface ComposeRunOptions {
   readonly log?: Log;
   readonly signal?: AbortSignal;
   readonly onCell?: (cell: CellResult) => void;
+  /** Instead of the selection audit: the release upgrade from this compose (release N) to DIR (N+1). */
+  readonly upgradeFrom?: string;
+  /** With upgradeFrom: also move each upgraded disk one level down and distro-sync it. */
+  readonly moveDown?: boolean;
 }
 
 /**
@@ -82,34 +88,49 @@ export async function runComposeAudit(options: ComposeRunOptions): Promise<RunRe
   const patternOf = (n: string) => options.patternOf?.(n) ?? byArch(n);
   const runNames = options.sample === 'all' ? names : stratifiedSample(names, patternOf, options.sample ?? 200);
   const repo = { name: 'compose', dir: compose.metadata.dir, metadata: compose.metadata };
+  const previous = options.upgradeFrom ? await readComposeMetadata(path.resolve(options.upgradeFrom)) : undefined;
   const image = await options.image();
+  if (previous) return runResult(started, image.digest, options, await upgradeCells(options, image, previous, compose, names, patternOf));
   const guests = options.guests ?? (await composeGuests({ image, repos: [repo], levels: options.levels, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
   options.log?.(`compose ${options.dir}: ${compose.packages.length} packages, ${names.length} names audited (${runNames.length} installed and run) at ${options.levels.join(', ')} with ${options.drivers.join(', ')}`);
-  const cells = await auditCompose({
-    compose,
-    repo,
-    names,
-    runNames,
+  const cells = await auditCompose({ ...shared(options, guests, patternOf), compose, repo, names, runNames, ...(options.selectBatch ? { selectBatch: options.selectBatch } : {}), ...(options.onCell ? { onCell: options.onCell } : {}) });
+  return runResult(started, image.digest, options, cells);
+}
+
+/** The release upgrade from `previous` (N) to `compose` (N+1), both attached to every guest. */
+async function upgradeCells(options: ComposeRunOptions, image: ImageArtifacts, previous: ComposeMetadata, compose: ComposeMetadata, names: readonly string[], patternOf: (n: string) => string): Promise<CellResult[]> {
+  const from = { name: 'release-n', dir: previous.metadata.dir, metadata: previous.metadata };
+  const to = { name: 'release-next', dir: compose.metadata.dir, metadata: compose.metadata };
+  // A disk moved down boots at the level below each one: those are probed too.
+  const levels = [...new Set([...options.levels, ...(options.moveDown ? options.levels.flatMap((l) => levelBelow(l) ?? []) : [])])];
+  const guests = options.guests ?? (await composeGuests({ image, repos: [from, to], levels, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
+  return auditUpgrade({ ...shared(options, guests, patternOf), from: { repo: from, compose: previous }, to: { repo: to, compose }, names, ...(options.moveDown ? { moveDown: true } : {}) });
+}
+
+/** What both audits take from the run's options. */
+function shared(options: ComposeRunOptions, guests: ComposeGuestSource, patternOf: (n: string) => string) {
+  return {
     levels: options.levels,
     drivers: options.drivers,
     guests,
     knownIssues: options.knownIssues ?? [],
     evidenceDir: options.evidenceDir,
     patternOf,
-    ...(options.selectBatch ? { selectBatch: options.selectBatch } : {}),
     ...(options.installBatch ? { installBatch: options.installBatch } : {}),
     ...(options.workers ? { workers: options.workers } : {}),
     ...(options.log ? { log: options.log } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onCell ? { onCell: options.onCell } : {}),
-  });
+  };
+}
+
+function runResult(started: number, image: string, options: ComposeRunOptions, cells: CellResult[]): RunResult {
   return {
     tool: 'levelgate',
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     interrupted: options.signal?.aborted ?? false,
     hostname: os.hostname(),
-    image: image.digest,
+    image,
     fixtures: '',
     workers: options.workers ?? 2,
     counts: countVerdicts(cells),

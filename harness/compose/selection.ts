@@ -5,7 +5,7 @@
 import { bestVariant, evraString, parseNevra, type AvailablePackage } from '../repos/available.js';
 import type { GuestCommand, PackageDriver } from '../drivers/driver.js';
 import type { LevelName } from '../levels/table.js';
-import type { CheckResult } from '../results/types.js';
+import type { CheckResult, CommandRecord } from '../results/types.js';
 import { installedDeviation } from '../scenario/evaluate.js';
 import type { DriverName } from '../scenario/types.js';
 
@@ -77,4 +77,13 @@ export function linesAbout(name: string, text: string): string {
     .split('\n')
     .filter((l) => word.test(l))
     .join('\n');
+}
+
+/** A command record whose output keeps only the lines about `name` (its own evidence in a batch's answer). */
+export function aboutName(record: CommandRecord, name: string, batch: number): CommandRecord {
+  return {
+    ...record,
+    stdout: `[${batch} name${batch > 1 ? 's' : ''} in this command; the lines about ${name}:]\n${linesAbout(name, record.stdout)}`,
+    stderr: linesAbout(name, record.stderr) || (batch === 1 ? record.stderr : ''),
+  };
 }

@@ -51,7 +51,8 @@ test('the compose audit finds every planted defect by name, passes every healthy
     // Every healthy name passes where the tool detects the level (zypper); dnf5 5.4 never takes a variant above x86_64.
     for (const cell of batched.cells.filter((c) => c.driver === 'zypper' && !defects.has(c.scenario.slice('variant-audit.'.length)))) t.is(cell.verdict, 'pass', `${cell.id}: ${cell.reason}`);
     for (const cell of batched.cells.filter((c) => c.driver === 'dnf5' && c.level === 'v3' && !defects.has(c.scenario.slice('variant-audit.'.length)) && !c.pattern?.startsWith('glibc'))) {
-      t.deepEqual(failing(cell), ['arch'], `${cell.id}: dnf5 installs x86_64 on v3: ${cell.reason}`);
+      // Both the dry run and the real install show it.
+      t.deepEqual([...new Set(failing(cell))], ['arch'], `${cell.id}: dnf5 installs x86_64 on v3: ${cell.reason}`);
     }
 
     // Today's path: one scenario per name, a cell (guest) per name × level × driver.

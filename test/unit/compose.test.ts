@@ -179,3 +179,13 @@ test('bad input: a directory without metadata and a name not in the compose are 
   t.deepEqual(chooseNames(compose, ['ok', 'ok'], '/srv/c'), ['ok']);
   t.deepEqual(chooseNames(compose, undefined, '/srv/c'), ['lag', 'ok']);
 });
+
+test('a refused batch tries the names the tool blamed alone first, and the rest as one batch', async (t) => {
+  const tried: string[][] = [];
+  const settled = await settleInBatches(['a', 'b', 'c', 'd', 'e'], 5, async (batch) => {
+    tried.push([...batch]);
+    return batch.includes('d') ? { kind: 'refused', value: 0, suspects: ['d', 'zz'] } : { kind: 'ok', value: 0 };
+  });
+  t.deepEqual(tried, [['a', 'b', 'c', 'd', 'e'], ['d'], ['a', 'b', 'c', 'e']]);
+  t.deepEqual(settled.map((s) => [s.names, s.outcome.kind]), [[['d'], 'refused'], [['a', 'b', 'c', 'e'], 'ok']]);
+});
