@@ -13,6 +13,8 @@ Commands:
   gate      run the scenario catalog at every level for every driver (levelgate gate --help);
             gate --list shows the planned cells and what would run each, without booting
   repro     run one cell with live output; --keep leaves the guest up with a shell
+  compose   audit a compose (a createrepo_c repository): every multi-variant name at every level,
+            batched in one guest per level and driver (levelgate compose --help)
   merge     combine the gate.json of several CI jobs into one JUnit, HTML and JSON report
   exec      run one command in a guest pinned to a level (levelgate exec --help)
   audit     which x86-64 level the code of RPMs, repositories and images needs (levelgate audit --help)

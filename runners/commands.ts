@@ -10,6 +10,7 @@ export const COMMANDS = {
   check: async () => (await import('./check.js')).checkCommand,
   gate: async () => (await import('./gate.js')).gateCommand,
   repro: async () => (await import('./repro.js')).reproCommand,
+  compose: async () => (await import('./compose.js')).composeCommand,
   merge: async () => (await import('./merge.js')).mergeCommand,
   exec: async () => (await import('./exec.js')).execCommand,
   audit: async () => (await import('./audit.js')).auditCommand,

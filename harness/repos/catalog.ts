@@ -3,7 +3,7 @@
 // packages ship: what the interpreter resolves names against.
 import path from 'node:path';
 import { nevraString, type AvailablePackage } from '../packages/available.js';
-import { readRepoMetadata, type RepoMetadata } from './repodata.js';
+import { LIBRARY_FILE, readRepoMetadata, type RepoMetadata } from './repodata.js';
 import type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
 import { fixtureRepoPath, kindOf, releasesOf, type PackageBuild, type Scenario } from '../scenario/types.js';
 import { type RepoFormat } from '../model/package-manager.js';
@@ -26,15 +26,14 @@ export const guestAttachedPath = (name: string): string => `${GUEST_ATTACHED}/${
 export const repoId = (scenario: string, repo: string): string => `${scenario}-${repo.replaceAll('$releasever', 'releasever')}`;
 
 const BIN_DIRS = /^\/(?:usr\/)?s?bin\/[^/]+$/;
-/** A shared library in a library directory (or one of its glibc-hwcaps subdirectories): the directory, and its file name the loader looks up. */
-const LIBRARY = /^(\/(?:usr\/)?lib(?:64)?)\/(?:glibc-hwcaps\/x86-64-v[234]\/)?(lib[^/]+\.so(?:\.[\d.]+)?)$/;
 
 /** One library check per file name a package ships (the loader selects among its copies). */
 function librarySpecs(packageName: string, files: readonly string[]): ProgramSpec[] {
   const bySoname = new Map<string, ProgramSpec>();
   for (const file of files) {
-    const m = LIBRARY.exec(file);
-    if (m && !bySoname.has(m[2]!)) bySoname.set(m[2]!, { path: file, args: [], packageName, library: { soname: m[2]!, dir: m[1]! } });
+    // The library directory, and the file name the loader looks up.
+    const m = LIBRARY_FILE.exec(file);
+    if (m && !bySoname.has(m[3]!)) bySoname.set(m[3]!, { path: file, args: [], packageName, library: { soname: m[3]!, dir: m[1]! } });
   }
   return [...bySoname.values()];
 }

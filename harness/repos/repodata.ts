@@ -21,7 +21,7 @@ export interface RepoPackage extends Evr {
   readonly arch: string;
   /** The package file, relative to the repository directory. */
   readonly location: string;
-  /** The files primary.xml lists (createrepo_c keeps /usr/bin, /usr/sbin, /etc and a few more). */
+  /** The files primary.xml lists (createrepo_c keeps /usr/bin, /usr/sbin, /etc and a few more), and its shared libraries from filelists.xml. */
   readonly files: readonly string[];
 }
 
@@ -136,15 +136,20 @@ export async function readPrimary(file: string): Promise<RepoPackage[]> {
       current = undefined;
     }
   });
+  await feed(parser, file, 'repository metadata');
+  return packages;
+}
+
+/** Streams a (compressed) metadata file through `parser`; a broken file is a UsageError naming it. */
+async function feed(parser: SaxesParser, file: string, what: string): Promise<void> {
   const stream = decompressed(file);
   stream.setEncoding('utf8');
   try {
     for await (const chunk of stream) parser.write(chunk as string);
     parser.close();
   } catch (error) {
-    throw new UsageError(`${file}: cannot read repository metadata (${(error as Error).message})`);
+    throw new UsageError(`${file}: cannot read ${what} (${(error as Error).message})`);
   }
-  return packages;
 }
 
 /** What the repository at `repoDir` offers, from its own metadata, whose kind decides the format: repodata/repomd.xml, dists/SUITE/Release, or NAME.db. */
@@ -171,5 +176,53 @@ async function readRpmMdMetadata(repoDir: string): Promise<RepoMetadata> {
   if (!(await stat(file).then((s) => s.isFile(), () => false))) {
     throw new UsageError(`${path.join(repoDir, 'repodata', 'repomd.xml')} names ${href}, which is missing`, { hint: `rebuild the metadata: createrepo_c ${repoDir}` });
   }
-  return { dir: repoDir, format: 'rpm-md', revision, packages: await readPrimary(file) };
+  const packages = await readPrimary(file);
+  // primary.xml lists no library directories: the libraries come from filelists.xml, when the repository has one.
+  const lists = await filelistsLocation(repoDir);
+  if (!lists) return { dir: repoDir, format: 'rpm-md', revision, packages };
+  const libraries = await readLibraryFiles(lists);
+  return { dir: repoDir, format: 'rpm-md', revision, packages: packages.map((p) => ({ ...p, files: [...new Set([...p.files, ...(libraries.get(packageKey(p)) ?? [])])] })) };
+}
+
+/** A shared library in a library directory or one of its glibc-hwcaps subdirectories. */
+export const LIBRARY_FILE = /^(\/(?:usr\/)?lib(?:64)?)\/(?:glibc-hwcaps\/(x86-64-v[234])\/)?(lib[^/]+\.so(?:\.[\d.]+)?)$/;
+const packageKey = (p: { name: string; epoch: number; version: string; release: string; arch: string }) => `${p.name} ${p.epoch}:${p.version}-${p.release}.${p.arch}`;
+
+/** filelists.xml's location, from repomd.xml (undefined when the repository has none). */
+async function filelistsLocation(repoDir: string): Promise<string | undefined> {
+  const repomd = await readFile(path.join(repoDir, 'repodata', 'repomd.xml'), 'utf8');
+  const m = /<data type="filelists">[\s\S]*?<location href="([^"]+)"/.exec(repomd);
+  const file = m ? path.join(repoDir, m[1]!) : undefined;
+  return file && (await exists(file)) ? file : undefined;
+}
+
+/** Each package's shared libraries (by NAME E:V-R.ARCH), streamed from filelists.xml. */
+async function readLibraryFiles(file: string): Promise<Map<string, string[]>> {
+  const files = new Map<string, string[]>();
+  const parser = new SaxesParser();
+  let current: { name: string; epoch: number; version: string; release: string; arch: string } | undefined;
+  let inFile = false;
+  let text = '';
+  parser.on('opentag', (tag: SaxesTagPlain) => {
+    const a = tag.attributes;
+    if (tag.name === 'package') current = { name: a.name ?? '', arch: a.arch ?? '', epoch: 0, version: '', release: '' };
+    if (tag.name === 'version' && current) Object.assign(current, { epoch: Number(a.epoch ?? 0), version: a.ver ?? '', release: a.rel ?? '' });
+    if (tag.name === 'file' && a.type !== 'dir') {
+      inFile = true;
+      text = '';
+    }
+  });
+  parser.on('text', (t) => {
+    if (inFile) text += t;
+  });
+  parser.on('closetag', (tag: SaxesTagPlain) => {
+    if (tag.name !== 'file' || !inFile || !current) return;
+    inFile = false;
+    if (!LIBRARY_FILE.test(text)) return;
+    const key = packageKey(current);
+    if (!files.has(key)) files.set(key, []);
+    files.get(key)!.push(text);
+  });
+  await feed(parser, file, 'repository file lists');
+  return files;
 }

@@ -214,6 +214,8 @@ export interface CellResult extends CellRef {
   readonly errorSource?: 'emulator' | 'harness';
   /** The attempts before the last one, each with its own evidence (the last attempt is the cell itself). */
   readonly earlierAttempts?: readonly AttemptRecord[];
+  /** A compose audit's cell: the variant pattern its name belongs to (a generated compose's, else the arches it is built in, or glibc-hwcaps), for grouping reports. */
+  readonly pattern?: string;
 }
 
 /** One attempt of a cell that was retried. */

@@ -6,6 +6,7 @@ import type { GuestCommand } from '../model/guest.js';
 import { explainCommand } from '../forensics/explain-command.js';
 import type { AvailablePackage } from '../packages/available.js';
 import type { CheckResult, CommandRecord, StepRecord } from '../results/types.js';
+import { commandRecord } from '../results/command-record.js';
 import { stepTitle, type StepAction } from '../scenario/types.js';
 import type { ErrorFields } from '../util/errors.js';
 import { quoteCommand } from '../util/quote.js';
@@ -87,18 +88,7 @@ export class StepRun {
     );
     transcript.forensics.push(...records);
     for (const r of records) hooks.onForensics?.(r.line);
-    this.commands.push({
-      command: result.command,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      timedOut: result.timedOut,
-      stdout: result.stdout,
-      stderr: result.stderr,
-      durationMs: result.durationMs,
-      consoleEvents: result.consoleEvents.map((e) => `${e.kind}: ${e.line}`),
-      ...(records.length ? { forensics: records.map((r) => r.line) } : {}),
-      role,
-    });
+    this.commands.push(commandRecord(result, role, records.map((r) => r.line)));
     if (role === 'program') transcript.programMs += result.durationMs;
     else if (role !== 'query' || command !== program.driver.installedQuery) transcript.packageManagerMs += result.durationMs;
     return { ...result, forensics: records.map((r) => r.line) };

@@ -1,0 +1,109 @@
+// npm run bench:compose -- [--packages N] [--share F] [--level L]... [--driver D]... [--sample K|all] [--runs R]
+// Generates (or finds in the cache) a compose of N packages, then audits it with the
+// compose audit: every multi-variant name's selection, K names installed and run, per
+// level × driver, 2 guests at once. Prints where the time goes (generation steps,
+// snapshot, per level × driver selection and install + run), the node process's peak
+// memory and the sum of the guests' peak memory, as JSON on stdout.
+import { readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { ensureCompose } from '../harness/compose/generate.js';
+import { DEFECT_KINDS, type ComposeParams } from '../harness/compose/model.js';
+import { runComposeAudit } from '../harness/compose/run.js';
+import type { ComposeDriver } from '../harness/compose/selection.js';
+import { ensureImage } from '../harness/image/build.js';
+import type { LevelName } from '../harness/levels/table.js';
+import { median } from './median.js';
+
+const { values } = parseArgs({
+  options: {
+    packages: { type: 'string', default: '1000' },
+    share: { type: 'string', default: '0.3' },
+    level: { type: 'string', multiple: true },
+    driver: { type: 'string', multiple: true },
+    sample: { type: 'string', default: '200' },
+    runs: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '2' },
+  },
+});
+
+const params: ComposeParams = { packages: Number(values.packages), variantShare: Number(values.share), seed: 1, defects: [...DEFECT_KINDS] };
+const levels = (values.level ?? ['v1', 'v2', 'v3']) as LevelName[];
+const drivers = (values.driver ?? ['dnf5', 'zypper']) as ComposeDriver[];
+const log = (line: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}\n`);
+const t0 = performance.now();
+
+/** Peak resident memory of every QEMU/Bochs process alive now (their VmHWM), in MiB. */
+async function guestPeaksMiB(): Promise<number> {
+  const { readdir } = await import('node:fs/promises');
+  let total = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!/qemu-system|bochs/.test(cmd) || !cmd.includes('levelgate')) continue;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    total += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  }
+  return total;
+}
+
+const image = await ensureImage({ log });
+const genStarted = performance.now();
+const compose = await ensureCompose(params, image, { log });
+const generationS = (performance.now() - genStarted) / 1000;
+const variantNames = compose.model.names.filter((n) => n.pattern !== 'plain');
+const patternOf = new Map(variantNames.map((n) => [n.name, n.defect ? `defect:${n.defect}` : n.pattern]));
+
+const durations: number[] = [];
+let guestPeak = 0;
+let last: Awaited<ReturnType<typeof runComposeAudit>> | undefined;
+for (let i = 0; i < Number(values.runs); i++) {
+  const evidenceDir = `/tmp/levelgate-bench-compose-${process.pid}`;
+  const watch = setInterval(() => void guestPeaksMiB().then((m) => (guestPeak = Math.max(guestPeak, m))), 2000);
+  const started = performance.now();
+  try {
+    last = await runComposeAudit({
+      dir: compose.releases['2'],
+      levels,
+      drivers,
+      sample: values.sample === 'all' ? 'all' : Number(values.sample),
+      workers: Number(values.workers),
+      image: () => Promise.resolve(image),
+      evidenceDir,
+      patternOf: (n) => patternOf.get(n),
+      log,
+    });
+  } finally {
+    clearInterval(watch);
+    await rm(evidenceDir, { recursive: true, force: true });
+  }
+  durations.push((performance.now() - started) / 1000);
+}
+
+const cpu = (await readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      params,
+      compose: compose.dir,
+      rpms: compose.model.releases['1'].length + compose.model.releases['2'].length,
+      variantNames: variantNames.length,
+      generationS: Math.round(generationS * 10) / 10,
+      generationSteps: compose.buildSeconds,
+      levels,
+      drivers,
+      sample: values.sample,
+      auditS: durations.map((d) => Math.round(d * 10) / 10),
+      auditMedianS: Math.round(median(durations) * 10) / 10,
+      cells: last?.cells.length,
+      counts: last?.counts,
+      nodePeakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      guestsPeakMiB: Math.round(guestPeak),
+      cpu,
+      cores: os.cpus().length,
+      loadavg: os.loadavg().map((l) => Math.round(l * 10) / 10),
+    },
+    null,
+    2,
+  )}\n`,
+);
