@@ -9,7 +9,7 @@ import { requireTools } from '../host/tools.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
-import { acquireLock, cacheRoot, exists, publishDirectory, writeJson } from '../host/cache.js';
+import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
 import { assembleBootSector, writeBochsBootDisk, type BochsBootLayout } from './bochs-boot-disk.js';
 import { extractVmlinux } from './kernel.js';
 import { moduleClosure, moduleName, parseModulesDep, stripModuleSignature } from './modules.js';
@@ -81,29 +81,16 @@ export async function findImage(options: Pick<EnsureImageOptions, 'recipe' | 'ca
 /** Returns the cached image, building it first when the cache does not have it. */
 export async function ensureImage(options: EnsureImageOptions = {}): Promise<ImageArtifacts> {
   const log = options.log ?? silentLog;
-  if (!options.rebuild) {
-    const cached = await findImage(options);
-    if (cached) return cached;
-  }
   const { digest, dir } = await imagePaths(options);
-  const release = await acquireLock(`${dir}.lock`, {
+  return ensureCached({
+    dir,
+    what: `image ${digest}`,
+    load: () => findImage(options),
+    build: (staging) => buildImage(options.recipe ?? defaultRecipe(), digest, staging, log, options.signal),
+    log,
     ...(options.signal ? { signal: options.signal } : {}),
-    onWait: (pid) => log(`waiting for process ${pid}, which is building image ${digest}`),
+    ...(options.rebuild ? { rebuild: true } : {}),
   });
-  try {
-    if (!options.rebuild) {
-      const built = await findImage(options);
-      if (built) return built;
-    } else {
-      await rm(dir, { recursive: true, force: true });
-    }
-    await buildImage(options.recipe ?? defaultRecipe(), digest, dir, log, options.signal);
-  } finally {
-    await release();
-  }
-  const image = await findImage(options);
-  if (!image) throw new InfrastructureError(`image ${digest} was built but ${dir} holds no manifest`);
-  return image;
 }
 
 async function run(command: string, args: readonly string[], options: { signal?: AbortSignal; env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<string> {
@@ -133,7 +120,30 @@ async function walk(dir: string, prefix = '.'): Promise<string[]> {
   return out;
 }
 
-async function buildImage(recipe: ImageRecipe, digest: string, target: string, log: Log, signal?: AbortSignal): Promise<void> {
+/** Where a build works: the root tree, the downloaded kernel packages and their unpacked tree (none of them published). */
+interface WorkDirs {
+  readonly root: string;
+  readonly debs: string;
+  readonly kernelTree: string;
+  readonly initramfs: string;
+  readonly scratch: string;
+}
+
+/** The kernel the image boots: its release, the packages it came from, and its modules directory. */
+interface KernelTree {
+  readonly release: string;
+  readonly packages: readonly string[];
+  readonly modulesDir: string;
+}
+
+type Run = { signal?: AbortSignal };
+
+/**
+ * The image build as mkosi's build_image: a flat list of named, timed steps filling
+ * `out` (the cache's staging directory, published by ensureCached), working in a
+ * sibling directory removed whatever happens.
+ */
+async function buildImage(recipe: ImageRecipe, digest: string, out: string, log: Log, signal?: AbortSignal): Promise<void> {
   if (process.getuid?.() !== 0) {
     throw new InfrastructureError('building the guest image needs root (mmdebstrap, chroot and device nodes in the root tree)', {
       hint: 'run as root once; later runs only read the cached image',
@@ -141,171 +151,34 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
   }
   await requireTools(['image', 'guests']);
   const started = performance.now();
-  const staging = `${target}.staging-${process.pid}`;
-  const root = path.join(staging, 'root');
-  const debs = path.join(staging, 'debs');
-  const kernelTree = path.join(staging, 'kernel');
-  const out = path.join(staging, 'out');
-  const opts = signal ? { signal } : {};
+  const opts: Run = signal ? { signal } : {};
+  const work = `${out}.work`;
+  const dirs: WorkDirs = { root: path.join(work, 'root'), debs: path.join(work, 'debs'), kernelTree: path.join(work, 'kernel'), initramfs: path.join(work, 'initramfs'), scratch: work };
   await using stack = new CleanupStack();
-  stack.defer('remove staging directory', () => rm(staging, { recursive: true, force: true }));
-  await rm(staging, { recursive: true, force: true });
-  await Promise.all([debs, kernelTree, out].map((d) => mkdir(d, { recursive: true })));
+  stack.defer('remove the work directory', () => rm(work, { recursive: true, force: true }));
+  await rm(work, { recursive: true, force: true });
+  await Promise.all([dirs.debs, dirs.kernelTree].map((d) => mkdir(d, { recursive: true })));
   log(`building guest image ${digest} (Debian ${recipe.suite}, ${recipe.packages.join(' ')})`);
 
-  await timedStep(log, `bootstrap Debian ${recipe.suite} root with mmdebstrap`, () =>
-    run(
-      'mmdebstrap',
-      [
-        '--variant=essential',
-        `--include=${recipe.packages.join(',')}`,
-        // sid's Release file on the mirror can be past its Valid-Until date.
-        '--aptopt=Acquire::Check-Valid-Until "false"',
-        `--customize-hook=${guestSourcePath('fetch-kernel.sh')}`,
-        recipe.suite,
-        root,
-        recipe.mirror,
-      ],
-      { ...opts, env: { LEVELGATE_DEBS: debs, LEVELGATE_KERNEL_PACKAGE: recipe.kernelPackage } },
-    ),
-  );
-
-  const kernelDebs = (await readdir(debs)).filter((f) => f.endsWith('.deb')).sort();
-  const release = await timedStep(log, `unpack kernel (${kernelDebs.join(', ')})`, async () => {
-    for (const deb of kernelDebs) await run('dpkg-deb', ['-x', path.join(debs, deb), kernelTree], opts);
-    for (const modulesDir of ['usr/lib/modules', 'lib/modules']) {
-      const releases = await readdir(path.join(kernelTree, modulesDir)).catch(() => [] as string[]);
-      if (releases.length === 1) return releases[0]!;
-    }
-    throw new InfrastructureError(`kernel packages ${kernelDebs.join(', ')} hold no single /usr/lib/modules/RELEASE`);
-  });
-  const kernelModules = (await exists(path.join(kernelTree, 'usr/lib/modules', release)))
-    ? path.join(kernelTree, 'usr/lib/modules', release)
-    : path.join(kernelTree, 'lib/modules', release);
-
-  await timedStep(log, `unpack the ELF kernel ${release}`, async () => {
-    const candidates = [path.join(kernelModules, 'vmlinuz'), path.join(kernelTree, 'boot', `vmlinuz-${release}`)];
-    for (const vmlinuz of candidates) {
-      if (await exists(vmlinuz)) return extractVmlinux(vmlinuz, path.join(out, FILES.kernel));
-    }
-    throw new InfrastructureError(`no vmlinuz in ${candidates.join(' or ')}`);
-  });
-
-  const modules = await timedStep(log, 'install kernel modules and compute load order', async () => {
-    const rootModules = path.join(root, 'usr/lib/modules', release);
-    await mkdir(rootModules, { recursive: true });
-    await run('cp', ['-a', path.join(kernelModules, 'kernel'), rootModules], opts);
-    await run('chroot', [root, 'depmod', release], opts);
-    const deps = parseModulesDep(await readFile(path.join(rootModules, 'modules.dep'), 'utf8'));
-    const boot = moduleClosure(deps, recipe.bootModules);
-    const ata = moduleClosure(deps, recipe.ataBootModules);
-    const extra = moduleClosure(deps, recipe.rootModules);
-    const keep = new Set([...boot.ordered, ...ata.ordered, ...extra.ordered]);
-    // Keep only what the guest needs: the whole tree is ~120 MB of compressed modules.
-    await rm(path.join(rootModules, 'kernel'), { recursive: true });
-    for (const rel of keep) {
-      await mkdir(path.dirname(path.join(rootModules, rel)), { recursive: true });
-      await copyFile(path.join(kernelModules, rel), path.join(rootModules, rel));
-    }
-    await run('chroot', [root, 'depmod', release], opts);
-    return { boot, ata, extra };
-  });
-
-  await timedStep(log, 'compile the guest agent and canaries (gcc -march=x86-64 -static)', async () => {
-    const bin = path.join(root, 'usr/lib/levelgate');
-    await mkdir(bin, { recursive: true });
-    for (const [source, output] of [['agent.c', 'agent'], ['canary.c', 'canary']] as const) {
-      await run('gcc', ['-O2', '-march=x86-64', '-static', '-Wall', '-Werror', '-o', path.join(bin, output), guestSourcePath(source)], opts);
-    }
-  });
-
-  await timedStep(log, 'configure the root (rpm database path, zypper system check, dnf5 repositories and plugins, hostname)', async () => {
-    // Debian's rpm keeps its database under ~/.rpmdb unless told otherwise.
-    await mkdir(path.join(root, 'etc/rpm'), { recursive: true });
-    await writeFile(path.join(root, 'etc/rpm/macros.levelgate'), '%_dbpath /var/lib/rpm\n');
-    await mkdir(path.join(root, 'var/lib/rpm'), { recursive: true });
-    await run('chroot', [root, 'rpmdb', '--initdb'], opts);
-    await writeFile(path.join(root, 'etc/hostname'), 'levelgate\n');
-    // dnf5 reads repositories from here; levelgate writes exactly the enabled ones into one file.
-    await mkdir(path.join(root, 'etc/yum.repos.d'), { recursive: true });
-    // Debian's libdnf5 enables its "local" plugin, which copies every installed package
-    // into a repository of its own and runs createrepo after each transaction: an extra
-    // repository the solver sees (Fedora does not install the plugin by default), and
-    // seconds per transaction under emulation.
-    await writeFile(path.join(root, 'etc/dnf/libdnf5-plugins/local.conf'), '[main]\nname = local\n# levelgate: off (not part of what is tested; Fedora does not install it by default)\nenabled = 0\n');
-    // libzypp refuses any transaction while its system check "requires:glibc" is unmet;
-    // in this Debian guest glibc belongs to dpkg, and rpm's database never holds it.
-    await writeFile(
-      path.join(root, 'etc/zypp/systemCheck'),
-      '## levelgate: glibc is installed by dpkg in this Debian guest, not by rpm,\n## so the default "requires:glibc" would block every zypper transaction.\n',
-    );
-  });
-
-  await timedStep(log, 'configure apt (varianttable, "auto" variants) and pacman (Architecture = auto, no repositories)', () => configureAptAndPacman(root));
-
-  await timedStep(log, 'build the initramfs (busybox, boot modules, init)', async () => {
-    const initramfs = path.join(staging, 'initramfs');
-    for (const d of ['bin', 'modules', 'proc', 'sys', 'dev', 'newroot']) await mkdir(path.join(initramfs, d), { recursive: true });
-    await copyFile(path.join(root, 'usr/bin/busybox'), path.join(initramfs, 'bin/busybox'));
-    await chmod(path.join(initramfs, 'bin/busybox'), 0o755);
-    await copyFile(guestSourcePath('initramfs-init.sh'), path.join(initramfs, 'init'));
-    await chmod(path.join(initramfs, 'init'), 0o755);
-    // One load order per disk kind: virtio (QEMU) in modules/order, IDE (Bochs) in modules/order.ata.
-    for (const [list, closure] of [['order', modules.boot], ['order.ata', modules.ata]] as const) {
-      const order: string[] = [];
-      for (const rel of closure.ordered) {
-        const file = `${moduleName(rel)}.ko`;
-        const source = path.join(kernelModules, rel);
-        // busybox insmod takes plain .ko files only.
-        const dest = path.join(initramfs, 'modules', file);
-        const decompressor = rel.endsWith('.xz') ? 'xz' : rel.endsWith('.zst') ? 'zstd' : undefined;
-        if (!(await exists(dest))) {
-          const unpacked = decompressor ? (await execa(decompressor, ['-dc', source], { encoding: 'buffer', ...(signal ? { cancelSignal: signal } : {}) })).stdout : await readFile(source);
-          await writeFile(dest, stripModuleSignature(Buffer.from(unpacked)));
-        }
-        order.push(file);
-      }
-      await writeFile(path.join(initramfs, 'modules', list), order.map((m) => `${m}\n`).join(''));
-    }
-    const list = (await walk(initramfs)).sort().join('\n');
-    await execa('cpio', ['--quiet', '-o', '-H', 'newc', '--reproducible'], {
-      cwd: initramfs,
-      input: `${list}\n`,
-      stdout: { file: path.join(out, FILES.initrd) },
-      ...(signal ? { cancelSignal: signal } : {}),
-    });
-  });
-
-  const bochsBoot = await timedStep(log, 'make the Bochs boot disk (boot sector, flat kernel, initramfs)', async () =>
-    writeBochsBootDisk({
-      bootSector: await assembleBootSector(guestSourcePath('bochs-boot.S'), staging),
-      kernelPath: path.join(out, FILES.kernel),
-      initrdPath: path.join(out, FILES.initrd),
-      diskPath: path.join(out, FILES.bochsBootDisk),
-    }),
-  );
-  await chmod(path.join(out, FILES.bochsBootDisk), 0o444);
-
-  const packages = await timedStep(log, 'record package versions (and the image\'s dpkg packages for the apt driver)', async () => {
-    const listing = await run('chroot', [root, 'dpkg-query', '-W', '-f=${Package}\t${Version}\n'], opts);
-    // What the apt driver's installed set leaves out: the Debian system the guest runs on.
-    const own = await run('chroot', [root, 'dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Package} ${Version} ${Architecture} ${Architecture-Variant}\n'], opts);
-    await writeFile(path.join(root, DPKG_IMAGE_LIST.slice(1)), own.split('\n').flatMap((l) => (l.startsWith('ii') ? [`${l.slice(l.indexOf('|') + 1)}\n`] : [])).join(''));
-    return Object.fromEntries(listing.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
-  });
-
-  await timedStep(log, `make the ${recipe.diskSizeMiB} MiB root disk (mkfs.ext4 -d)`, () =>
-    run('mkfs.ext4', ['-q', '-F', '-L', 'levelgate-root', '-d', root, path.join(out, FILES.rootDisk), `${recipe.diskSizeMiB}M`], opts),
-  );
-  // The base is only ever read through overlays; make an accidental write fail loudly.
-  await chmod(path.join(out, FILES.rootDisk), 0o444);
+  await timedStep(log, `bootstrap Debian ${recipe.suite} root with mmdebstrap`, () => bootstrapRoot(recipe, dirs, opts));
+  const kernelDebs = (await readdir(dirs.debs)).filter((f) => f.endsWith('.deb')).sort();
+  const kernel = await timedStep(log, `unpack kernel (${kernelDebs.join(', ')})`, () => unpackKernel(kernelDebs, dirs, opts));
+  await timedStep(log, `unpack the ELF kernel ${kernel.release}`, () => unpackElfKernel(kernel, dirs, out));
+  const modules = await timedStep(log, 'install kernel modules and compute load order', () => installModules(recipe, kernel, dirs.root, opts));
+  await timedStep(log, 'compile the guest agent and canaries (gcc -march=x86-64 -static)', () => compileGuestPrograms(dirs.root, opts));
+  await timedStep(log, 'configure the root (rpm database path, zypper system check, dnf5 repositories and plugins, hostname)', () => configureRoot(dirs.root, opts));
+  await timedStep(log, 'configure apt (varianttable, "auto" variants) and pacman (Architecture = auto, no repositories)', () => configureAptAndPacman(dirs.root));
+  await timedStep(log, 'build the initramfs (busybox, boot modules, init)', () => buildInitramfs(kernel, modules, dirs, out, opts));
+  const bochsBoot = await timedStep(log, 'make the Bochs boot disk (boot sector, flat kernel, initramfs)', () => makeBochsBootDisk(dirs, out));
+  const packages = await timedStep(log, "record package versions (and the image's dpkg packages for the apt driver)", () => recordPackages(dirs.root, opts));
+  await timedStep(log, `make the ${recipe.diskSizeMiB} MiB root disk (mkfs.ext4 -d)`, () => makeRootDisk(recipe, dirs.root, out, opts));
 
   const manifest: ImageManifest = {
     digest,
     recipe,
     builtAt: new Date().toISOString(),
     buildSeconds: Math.round((performance.now() - started) / 100) / 10,
-    kernel: { release, packages: kernelDebs },
+    kernel: { release: kernel.release, packages: kernel.packages },
     packages,
     modules: {
       initramfs: modules.boot.ordered.map(moduleName),
@@ -317,9 +190,150 @@ async function buildImage(recipe: ImageRecipe, digest: string, target: string, l
     bochsBoot,
   };
   await writeJson(path.join(out, FILES.manifest), manifest);
-  await mkdir(path.dirname(target), { recursive: true });
-  if (!(await publishDirectory(out, target))) log(`image ${digest} was published by another build meanwhile; using it`);
-  log(`image ${digest} ready in ${manifest.buildSeconds} s: ${target}`);
+  log(`image ${digest} built in ${manifest.buildSeconds} s`);
+}
+
+async function bootstrapRoot(recipe: ImageRecipe, dirs: WorkDirs, opts: Run): Promise<void> {
+  await run(
+    'mmdebstrap',
+    [
+      '--variant=essential',
+      `--include=${recipe.packages.join(',')}`,
+      // sid's Release file on the mirror can be past its Valid-Until date.
+      '--aptopt=Acquire::Check-Valid-Until "false"',
+      `--customize-hook=${guestSourcePath('fetch-kernel.sh')}`,
+      recipe.suite,
+      dirs.root,
+      recipe.mirror,
+    ],
+    { ...opts, env: { LEVELGATE_DEBS: dirs.debs, LEVELGATE_KERNEL_PACKAGE: recipe.kernelPackage } },
+  );
+}
+
+async function unpackKernel(kernelDebs: readonly string[], dirs: WorkDirs, opts: Run): Promise<KernelTree> {
+  for (const deb of kernelDebs) await run('dpkg-deb', ['-x', path.join(dirs.debs, deb), dirs.kernelTree], opts);
+  for (const modulesDir of ['usr/lib/modules', 'lib/modules']) {
+    const releases = await readdir(path.join(dirs.kernelTree, modulesDir)).catch(() => [] as string[]);
+    if (releases.length === 1) return { release: releases[0]!, packages: kernelDebs, modulesDir: path.join(dirs.kernelTree, modulesDir, releases[0]!) };
+  }
+  throw new InfrastructureError(`kernel packages ${kernelDebs.join(', ')} hold no single /usr/lib/modules/RELEASE`);
+}
+
+async function unpackElfKernel(kernel: KernelTree, dirs: WorkDirs, out: string): Promise<void> {
+  const candidates = [path.join(kernel.modulesDir, 'vmlinuz'), path.join(dirs.kernelTree, 'boot', `vmlinuz-${kernel.release}`)];
+  for (const vmlinuz of candidates) {
+    if (await exists(vmlinuz)) return extractVmlinux(vmlinuz, path.join(out, FILES.kernel));
+  }
+  throw new InfrastructureError(`no vmlinuz in ${candidates.join(' or ')}`);
+}
+
+type ModuleSets = { readonly boot: ReturnType<typeof moduleClosure>; readonly ata: ReturnType<typeof moduleClosure>; readonly extra: ReturnType<typeof moduleClosure> };
+
+/** The modules the guest needs, in the root with their dependency data: the boot sets (virtio, IDE) and the root's. */
+async function installModules(recipe: ImageRecipe, kernel: KernelTree, root: string, opts: Run): Promise<ModuleSets> {
+  const rootModules = path.join(root, 'usr/lib/modules', kernel.release);
+  await mkdir(rootModules, { recursive: true });
+  await run('cp', ['-a', path.join(kernel.modulesDir, 'kernel'), rootModules], opts);
+  await run('chroot', [root, 'depmod', kernel.release], opts);
+  const deps = parseModulesDep(await readFile(path.join(rootModules, 'modules.dep'), 'utf8'));
+  const sets = { boot: moduleClosure(deps, recipe.bootModules), ata: moduleClosure(deps, recipe.ataBootModules), extra: moduleClosure(deps, recipe.rootModules) };
+  const keep = new Set([...sets.boot.ordered, ...sets.ata.ordered, ...sets.extra.ordered]);
+  // Keep only what the guest needs: the whole tree is ~120 MB of compressed modules.
+  await rm(path.join(rootModules, 'kernel'), { recursive: true });
+  for (const rel of keep) {
+    await mkdir(path.dirname(path.join(rootModules, rel)), { recursive: true });
+    await copyFile(path.join(kernel.modulesDir, rel), path.join(rootModules, rel));
+  }
+  await run('chroot', [root, 'depmod', kernel.release], opts);
+  return sets;
+}
+
+async function compileGuestPrograms(root: string, opts: Run): Promise<void> {
+  const bin = path.join(root, 'usr/lib/levelgate');
+  await mkdir(bin, { recursive: true });
+  for (const [source, output] of [['agent.c', 'agent'], ['canary.c', 'canary']] as const) {
+    await run('gcc', ['-O2', '-march=x86-64', '-static', '-Wall', '-Werror', '-o', path.join(bin, output), guestSourcePath(source)], opts);
+  }
+}
+
+async function configureRoot(root: string, opts: Run): Promise<void> {
+  // Debian's rpm keeps its database under ~/.rpmdb unless told otherwise.
+  await mkdir(path.join(root, 'etc/rpm'), { recursive: true });
+  await writeFile(path.join(root, 'etc/rpm/macros.levelgate'), '%_dbpath /var/lib/rpm\n');
+  await mkdir(path.join(root, 'var/lib/rpm'), { recursive: true });
+  await run('chroot', [root, 'rpmdb', '--initdb'], opts);
+  await writeFile(path.join(root, 'etc/hostname'), 'levelgate\n');
+  // dnf5 reads repositories from here; levelgate writes exactly the enabled ones into one file.
+  await mkdir(path.join(root, 'etc/yum.repos.d'), { recursive: true });
+  // Debian's libdnf5 enables its "local" plugin, which copies every installed package
+  // into a repository of its own and runs createrepo after each transaction: an extra
+  // repository the solver sees (Fedora does not install the plugin by default), and
+  // seconds per transaction under emulation.
+  await writeFile(path.join(root, 'etc/dnf/libdnf5-plugins/local.conf'), '[main]\nname = local\n# levelgate: off (not part of what is tested; Fedora does not install it by default)\nenabled = 0\n');
+  // libzypp refuses any transaction while its system check "requires:glibc" is unmet;
+  // in this Debian guest glibc belongs to dpkg, and rpm's database never holds it.
+  await writeFile(
+    path.join(root, 'etc/zypp/systemCheck'),
+    '## levelgate: glibc is installed by dpkg in this Debian guest, not by rpm,\n## so the default "requires:glibc" would block every zypper transaction.\n',
+  );
+}
+
+/** busybox, init and the boot modules (one load order per disk kind: virtio for QEMU in modules/order, IDE for Bochs in modules/order.ata), as a reproducible cpio. */
+async function buildInitramfs(kernel: KernelTree, modules: ModuleSets, dirs: WorkDirs, out: string, opts: Run): Promise<void> {
+  const { initramfs, root } = dirs;
+  for (const d of ['bin', 'modules', 'proc', 'sys', 'dev', 'newroot']) await mkdir(path.join(initramfs, d), { recursive: true });
+  await copyFile(path.join(root, 'usr/bin/busybox'), path.join(initramfs, 'bin/busybox'));
+  await chmod(path.join(initramfs, 'bin/busybox'), 0o755);
+  await copyFile(guestSourcePath('initramfs-init.sh'), path.join(initramfs, 'init'));
+  await chmod(path.join(initramfs, 'init'), 0o755);
+  for (const [list, closure] of [['order', modules.boot], ['order.ata', modules.ata]] as const) {
+    const order: string[] = [];
+    for (const rel of closure.ordered) {
+      const file = `${moduleName(rel)}.ko`;
+      const source = path.join(kernel.modulesDir, rel);
+      // busybox insmod takes plain .ko files only.
+      const dest = path.join(initramfs, 'modules', file);
+      const decompressor = rel.endsWith('.xz') ? 'xz' : rel.endsWith('.zst') ? 'zstd' : undefined;
+      if (!(await exists(dest))) {
+        const unpacked = decompressor ? (await execa(decompressor, ['-dc', source], { encoding: 'buffer', ...(opts.signal ? { cancelSignal: opts.signal } : {}) })).stdout : await readFile(source);
+        await writeFile(dest, stripModuleSignature(Buffer.from(unpacked)));
+      }
+      order.push(file);
+    }
+    await writeFile(path.join(initramfs, 'modules', list), order.map((m) => `${m}\n`).join(''));
+  }
+  const list = (await walk(initramfs)).sort().join('\n');
+  await execa('cpio', ['--quiet', '-o', '-H', 'newc', '--reproducible'], {
+    cwd: initramfs,
+    input: `${list}\n`,
+    stdout: { file: path.join(out, FILES.initrd) },
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+  });
+}
+
+async function makeBochsBootDisk(dirs: WorkDirs, out: string): Promise<BochsBootLayout> {
+  const layout = await writeBochsBootDisk({
+    bootSector: await assembleBootSector(guestSourcePath('bochs-boot.S'), dirs.scratch),
+    kernelPath: path.join(out, FILES.kernel),
+    initrdPath: path.join(out, FILES.initrd),
+    diskPath: path.join(out, FILES.bochsBootDisk),
+  });
+  await chmod(path.join(out, FILES.bochsBootDisk), 0o444);
+  return layout;
+}
+
+/** Every Debian package's version, and the image's own dpkg packages (what the apt driver's installed set leaves out). */
+async function recordPackages(root: string, opts: Run): Promise<Record<string, string>> {
+  const listing = await run('chroot', [root, 'dpkg-query', '-W', '-f=${Package}\t${Version}\n'], opts);
+  const own = await run('chroot', [root, 'dpkg-query', '-W', '-f=${db:Status-Abbrev}|${Package} ${Version} ${Architecture} ${Architecture-Variant}\n'], opts);
+  await writeFile(path.join(root, DPKG_IMAGE_LIST.slice(1)), own.split('\n').flatMap((l) => (l.startsWith('ii') ? [`${l.slice(l.indexOf('|') + 1)}\n`] : [])).join(''));
+  return Object.fromEntries(listing.split('\n').filter(Boolean).map((l) => l.split('\t') as [string, string]));
+}
+
+/** The root tree as a raw ext4 disk, read-only: the base is only ever read through overlays, so an accidental write fails loudly. */
+async function makeRootDisk(recipe: ImageRecipe, root: string, out: string, opts: Run): Promise<void> {
+  await run('mkfs.ext4', ['-q', '-F', '-L', 'levelgate-root', '-d', root, path.join(out, FILES.rootDisk), `${recipe.diskSizeMiB}M`], opts);
+  await chmod(path.join(out, FILES.rootDisk), 0o444);
 }
 
 /**
