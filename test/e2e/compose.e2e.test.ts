@@ -1,7 +1,8 @@
 // The compose audit on a small generated compose, in real guests: every planted defect
 // is found by name at the level and driver where it shows, every healthy name passes,
 // and the same names audited one cell per name (gate --variant-audit, today's path)
-// get the same verdict in every cell.
+// get the same verdict in every cell (compared with zypper, the driver that detects the
+// level, at both levels: the per-name path boots a guest per cell, the slow part).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,20 +57,21 @@ test('the compose audit finds every planted defect by name, passes every healthy
     }
 
     // Today's path: one scenario per name, a cell (guest) per name × level × driver.
+    const compared = batched.cells.filter((c) => c.driver === 'zypper');
     const perName = await run({
       repo: [`compose=${compose.releases['2']}`],
       variantAudit: true,
       packages: names.map((s) => s.slice('variant-audit.'.length)),
       tags: ['variant-audit'],
       levels: [...LEVELS],
-      drivers: [...DRIVERS],
+      drivers: ['zypper'],
       workers: 2,
       reporters: [],
       evidence: path.join(scratch, 'per-name'),
       log: t.log,
     });
-    t.is(perName.result.cells.length, batched.cells.length);
-    for (const cell of batched.cells) {
+    t.is(perName.result.cells.length, compared.length);
+    for (const cell of compared) {
       const other = perName.result.cells.find((c) => c.id === cell.id);
       t.is(other?.verdict, cell.verdict, `${cell.id}: batched ${cell.verdict} (${cell.reason}); per name ${other?.verdict} (${other?.reason})`);
       // Each failing deviation of the batched audit is one the per-name cell shows too.
