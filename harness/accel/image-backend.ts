@@ -5,7 +5,8 @@
 import { BACKENDS } from './backends.js';
 import type { Accel, AccelChoice } from './choose.js';
 import { CLOUD_BOOT_TIMEOUT_MS, CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
-import { discardCloudSnapshot, ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
+import { discardSnapshot } from '../guest/snapshot-store.js';
+import { ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
 import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
 import { createOverlay, QEMU_BINARY, qemuVersion } from '../guest/qemu-guest.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
@@ -54,7 +55,7 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
         return `${base}.qcow2`;
       },
       restore: (snapshot, options) => CloudGuest.restore({ ...options, ...own }, snapshot),
-      discard: discardCloudSnapshot,
+      discard: discardSnapshot,
     },
   };
 }

@@ -7,7 +7,8 @@ import { DEFAULTS } from '../config/defaults.js';
 import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
 import { emulatorCommand, hostQemu, type Emulator } from '../guest/emulator.js';
 import { buildQemuArgs, type QemuAccel } from '../guest/qemu-args.js';
-import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
+import { ensureQemuSnapshot } from '../guest/qemu-snapshot.js';
+import { discardSnapshot } from '../guest/snapshot-store.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
@@ -134,7 +135,7 @@ export function qemuBackend(accel: QemuAccel, emulator?: Emulator): Backend {
             return `${base}.qcow2`;
           },
           restore: (options) => QemuGuest.restore({ ...options, accel, ...withEmulator, ...(request.target.nearMiss ? { target: request.target } : {}) }, snapshot),
-          discard: () => discardQemuSnapshot(snapshot),
+          discard: () => discardSnapshot(snapshot),
         };
       },
     },

@@ -5,7 +5,7 @@
 // levelgate-agent started by cloud-init from levelgate's NoCloud seed; levelgate's data
 // disks are mounted read-only, then the level is proven as in the default guest. A
 // booted, settled guest can be saved and restored like the default guest's snapshots.
-import { copyFile } from 'node:fs/promises';
+import { chmod, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -211,6 +211,8 @@ export class CloudGuest extends AgentGuest {
         await copyFile(start.kind === 'restore' && start.snapshot.vars ? start.snapshot.vars : OVMF_VARS, vars).catch((error: unknown) => {
           throw new GuestError(`${image.name} boots through UEFI only, and OVMF is not installed (${OVMF_VARS})`, { cause: error, hint: 'apt-get install ovmf' });
         });
+        // The guest's own store is written by the firmware (a snapshot's copy is published read-only).
+        await chmod(vars, 0o644);
         firmware = { kind: 'uefi', code: OVMF_CODE, vars };
       }
       const spec: CloudMachineSpec = {
