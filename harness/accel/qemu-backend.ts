@@ -61,10 +61,13 @@ export function probeArgs(accel: QemuAccel, target: CpuTarget, image: Pick<Image
     accel,
     cpu: qemuCpuArgument(target),
     memoryMiB: 256,
-    kernel: image.kernel,
-    initrd: image.initrd,
-    // no_timer_check as for guests (kernel-args.ts): a loaded host must not fail the probe in the timer check.
-    kernelArgs: ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', 'rdinit=/bin/busybox', '--', 'sh', '-c', `"echo ${MARKER}; busybox poweroff -f"`],
+    firmware: {
+      kind: 'kernel',
+      kernel: image.kernel,
+      initrd: image.initrd,
+      // no_timer_check as for guests (kernel-args.ts): a loaded host must not fail the probe in the timer check.
+      kernelArgs: ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', 'rdinit=/bin/busybox', '--', 'sh', '-c', `"echo ${MARKER}; busybox poweroff -f"`],
+    },
     dataDisks: [],
   });
 }

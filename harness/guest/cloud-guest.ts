@@ -19,13 +19,12 @@ import { GuestError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import type { AgentChannel } from './agent-channel.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext } from './agent-guest.js';
-import { buildCloudQemuArgs, MOUNT_DATA_DISKS_SCRIPT, type CloudMachineSpec } from './cloud-args.js';
 import { connectWhenListening } from './connect.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { QgaClient, QGA_PORT_NAME } from './qga-client.js';
 import { createOverlay, loadIncoming, QEMU_BINARY, qemuVersion, quoteForExec } from './qemu-guest.js';
-import { AGENT_PORT_NAME, type QemuAccel } from './qemu-args.js';
+import { AGENT_PORT_NAME, buildQemuArgs, type QemuAccel, type QemuFirmware, type QemuMachineSpec } from './qemu-args.js';
 import { QmpClient } from './qmp-client.js';
 import { raceWith, settlesWithin } from './race.js';
 
@@ -152,7 +151,7 @@ class FirstToAnswer implements AgentChannel {
 
 export class CloudGuest extends AgentGuest {
   readonly argv: readonly string[];
-  readonly spec: CloudMachineSpec;
+  readonly spec: QemuMachineSpec;
   readonly image: CloudImage;
   readonly #qmp: () => QmpClient | undefined;
   readonly #channel: () => CloudChannel | undefined;
@@ -160,7 +159,7 @@ export class CloudGuest extends AgentGuest {
   readonly #death: () => Promise<never>;
   readonly #notes: string[] = [];
 
-  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: CloudMachineSpec, image: CloudImage, qmp: () => QmpClient | undefined, channel: () => CloudChannel | undefined) {
+  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec, image: CloudImage, qmp: () => QmpClient | undefined, channel: () => CloudChannel | undefined) {
     const agent = parts.agent;
     const death = parts.death;
     super(parts);
@@ -205,7 +204,7 @@ export class CloudGuest extends AgentGuest {
         if (start.kind === 'restore') await createOverlay(start.snapshot.disk, overlay, options.signal, 'qcow2');
         else await createOverlay(image.path, overlay, options.signal, image.format);
       }
-      let firmware: CloudMachineSpec['firmware'] = { kind: 'bios' };
+      let firmware: QemuFirmware = { kind: 'bios' };
       if (image.firmware === 'uefi') {
         const vars = start.kind === 'boot-for-snapshot' && start.vars ? start.vars : path.join(tmp, 'OVMF_VARS.fd');
         await copyFile(start.kind === 'restore' && start.snapshot.vars ? start.snapshot.vars : OVMF_VARS, vars).catch((error: unknown) => {
@@ -215,7 +214,7 @@ export class CloudGuest extends AgentGuest {
         await chmod(vars, 0o644);
         firmware = { kind: 'uefi', code: OVMF_CODE, vars };
       }
-      const spec: CloudMachineSpec = {
+      const spec: QemuMachineSpec = {
         name: id,
         accel: options.accel,
         cpu: options.cpu ?? qemuCpuArgument(options.level),
@@ -225,13 +224,13 @@ export class CloudGuest extends AgentGuest {
         dataDisks: [{ name: TOOLS_DISK_NAME, path: support.toolsDisk }, ...dataDisks],
         seed: support.seed,
         qmpSocket: path.join(tmp, 'qmp.sock'),
-        agentSocket: path.join(tmp, 'agent.sock'),
-        qgaSocket: path.join(tmp, 'qga.sock'),
-        shellSocket: path.join(tmp, 'shell.sock'),
+        // Both command ports always, so every snapshot's device layout fits every restore.
+        channel: { agent: path.join(tmp, 'agent.sock'), qga: path.join(tmp, 'qga.sock'), shell: path.join(tmp, 'shell.sock') },
         ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
         ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
       };
-      const argv = buildCloudQemuArgs(spec);
+      const argv = buildQemuArgs(spec);
+      const channelSockets = spec.channel!;
       const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'), 80);
       stack.defer('close console log', () => guestConsole.close());
       const { child, exited } = spawnEmulator(QEMU_BINARY, argv, { stdin: 'ignore', signal: options.signal });
@@ -260,7 +259,7 @@ export class CloudGuest extends AgentGuest {
       });
       const bootTimeoutMs = options.bootTimeoutMs ?? cloudBootTimeoutMs();
       const deadline = started + bootTimeoutMs;
-      const qmpClient = await raceWith(connectWhenListening(spec.qmpSocket, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket))), death);
+      const qmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;
       stack.defer('close QMP', () => qmpClient.close());
       if (start.kind === 'restore') {
@@ -270,8 +269,8 @@ export class CloudGuest extends AgentGuest {
         });
       }
       const candidates: { which: CloudChannel; channel: AgentChannel }[] = [];
-      if (options.channel !== 'agent') candidates.push({ which: 'qga', channel: new QgaClient(await raceWith(connectWhenListening(spec.qgaSocket, exited, deadline, 'QEMU'), death)) });
-      if (options.channel !== 'qga') candidates.push({ which: 'agent', channel: new AgentClient(await raceWith(connectWhenListening(spec.agentSocket, exited, deadline, 'QEMU'), death)) });
+      if (options.channel !== 'agent') candidates.push({ which: 'qga', channel: new QgaClient(await raceWith(connectWhenListening(channelSockets.qga!, exited, deadline, 'QEMU'), death)) });
+      if (options.channel !== 'qga') candidates.push({ which: 'agent', channel: new AgentClient(await raceWith(connectWhenListening(channelSockets.agent, exited, deadline, 'QEMU'), death)) });
       const channel = new FirstToAnswer(candidates);
       stack.defer('close the command channels', () => channel.close());
 
@@ -298,7 +297,7 @@ export class CloudGuest extends AgentGuest {
           proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel}) on image ${image.name}`,
           // qemu-guest-agent cannot time a command: the host does, and kills over the channel.
           hostTimesCommands: true,
-          shell: { socket: spec.shellSocket, device: 'virtio' },
+          shell: { socket: channelSockets.shell!, device: 'virtio' },
           level: options.level,
           ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
@@ -383,3 +382,15 @@ export class CloudGuest extends AgentGuest {
     await this.dispose();
   }
 }
+
+/** Mounts every levelgate data disk (virtio serial lg-NAME) read-only: the tools at /usr/lib/levelgate, the others at /mnt/NAME. */
+export const MOUNT_DATA_DISKS_SCRIPT = [
+  'for s in /sys/block/vd*/serial; do',
+  '  [ -r "$s" ] || continue; read -r name < "$s" || [ -n "$name" ]',
+  '  case "$name" in lg-*) ;; *) continue ;; esac',
+  '  dev=${s#/sys/block/}; dev=/dev/${dev%/serial}; n=${name#lg-}',
+  '  if [ "$n" = levelgate ]; then dir=/usr/lib/levelgate; else dir=/mnt/$n; fi',
+  '  mountpoint -q "$dir" && continue',
+  '  mkdir -p "$dir" && mount -t ext4 -o ro,noload "$dev" "$dir" || { echo "cannot mount data disk $name at $dir" >&2; exit 1; }',
+  'done',
+].join('\n');

@@ -98,15 +98,12 @@ export class QemuGuest extends AgentGuest {
         accel: options.accel,
         cpu: options.cpu ?? qemuCpuArgument(options.target ?? options.level),
         memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
-        kernel: options.image.kernel,
-        initrd: options.image.initrd,
-        kernelArgs: [...KERNEL_ARGS, ...(options.target?.kernelArgs ?? []), ...(options.extraKernelArgs ?? [])],
+        firmware: { kind: 'kernel', kernel: options.image.kernel, initrd: options.image.initrd, kernelArgs: [...KERNEL_ARGS, ...(options.target?.kernelArgs ?? []), ...(options.extraKernelArgs ?? [])] },
         rootDisk: overlay,
         dataDisks,
-        agentSocket: path.join(tmp, 'agent.sock'),
         qmpSocket: path.join(tmp, 'qmp.sock'),
         // Every guest has the shell port, so a snapshot's device layout fits every restore (repro --keep uses it).
-        shellSocket: path.join(tmp, 'shell.sock'),
+        channel: { agent: path.join(tmp, 'agent.sock'), shell: path.join(tmp, 'shell.sock') },
         ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
         ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
       };
@@ -165,7 +162,7 @@ export class QemuGuest extends AgentGuest {
           throw new GuestError(`guest ${id}: the snapshot did not restore (${(error as Error).message})`, { details: evidence(), hint: hintForQemuFailure(stderrText, options.accel) ?? 'the snapshot is rebuilt' });
         }
       }
-      const agentSocket = await raceWith(connectWhenListening(spec.agentSocket!, exited, deadline, 'QEMU'), death);
+      const agentSocket = await raceWith(connectWhenListening(spec.channel!.agent, exited, deadline, 'QEMU'), death);
       const agent = new AgentClient(agentSocket);
       stack.defer('close agent channel', () => agent.close());
 
@@ -191,7 +188,7 @@ export class QemuGuest extends AgentGuest {
           commandLine: quoteCommand([...Object.entries(emulator.env).map(([k, v]) => `${k}=${v}`), command.file, ...command.args]),
           proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})`,
           hostTimesCommands: false,
-          shell: { socket: spec.shellSocket!, device: 'virtio' },
+          shell: { socket: spec.channel!.shell!, device: 'virtio' },
           level: options.level,
           ...(options.target ? { target: options.target } : {}),
           ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
