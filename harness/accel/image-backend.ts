@@ -4,7 +4,8 @@
 // Bochs 2.7 panics in the XSAVE setup of a kernel that is not told otherwise).
 import { BACKENDS } from './backends.js';
 import type { Accel, AccelChoice } from './choose.js';
-import { CLOUD_BOOT_TIMEOUT_MS, CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
+import { CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { discardSnapshot } from '../guest/snapshot-store.js';
 import { ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
 import type { DataDisk, QemuAccel } from '../guest/qemu-args.js';
@@ -39,7 +40,7 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
     accel,
     title: `QEMU ${accel.toUpperCase()} (image ${image.name})`,
     emulator: 'QEMU',
-    bootTimeoutMs: CLOUD_BOOT_TIMEOUT_MS,
+    bootTimeoutMs: DEFAULTS.imageBootTimeoutMs,
     slowdown: 1,
     diskFormat: 'qcow2',
     boot: (options) => CloudGuest.boot({ ...options, ...own }),

@@ -1,7 +1,6 @@
 // QEMU as a backend, under KVM or TCG: boots and restores guests, makes their disk
 // states (qcow2 overlays), snapshots booted guests, and probes whether it can provide a
 // level on this host by booting the guest kernel with the level's CPU.
-import os from 'node:os';
 import { execa } from 'execa';
 import { DEFAULTS } from '../config/defaults.js';
 import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
@@ -14,17 +13,9 @@ import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, limitsFor } from '../config/limits.js';
 
 const MARKER = 'LGPROBEOK';
-/**
- * A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s on a host whose load is
- * five times its cores (measured): the limit stretches with the load, so a busy host is
- * not cached as one that cannot run a level.
- */
-export function probeTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
-  return Math.round(DEFAULTS.probeTimeoutMs * hostLoadStretch(5, load, cores));
-}
 
 /**
  * Why a probe failed, in QEMU's words, and whether that is definitive: a CPU QEMU
@@ -82,7 +73,8 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
   const started = performance.now();
   const qemu = emulator ?? (await hostQemu());
   const once = async () => {
-    const timeout = probeTimeoutMs();
+    // A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s at a load of five per core: stretched, so a busy host is not cached as one that cannot run a level.
+    const timeout = limitsFor(DEFAULTS.backends[accel], hostStretch()).probeMs;
     const command = emulatorCommand(qemu, probeArgs(accel, target, image));
     const result = await execa(command.file, command.args, {
       env: qemu.env,

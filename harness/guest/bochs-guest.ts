@@ -19,7 +19,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
 import { exists } from '../image/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, limitsFor } from '../config/limits.js';
 import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
@@ -193,8 +193,8 @@ export class BochsGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      // Without a limit from the run (which stretches its own), the idle host's limit stretched by the load now.
-      const bootTimeoutMs = options.bootTimeoutMs ?? Math.round(DEFAULTS.backends.bochs.bootTimeoutMs * hostLoadStretch(4));
+      // Without a limit from the run, this backend's for the host's load now.
+      const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends.bochs, hostStretch()).bootMs;
       const deadline = started + bootTimeoutMs;
       const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
       consoleSocket.on('data', (chunk: Buffer) => {

@@ -7,6 +7,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULTS } from '../config/defaults.js';
+import { limitsFor } from '../config/limits.js';
 import type { GuestCommand } from '../drivers/driver.js';
 import { debianPackageVersion } from '../host/tools.js';
 import type { ImageArtifacts } from '../image/build.js';
@@ -161,7 +162,7 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
         );
         let saveMs = 0;
         try {
-          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs * DEFAULTS.backends.bochs.slowdown);
+          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, limitsFor(DEFAULTS.backends.bochs, 1).commandMs);
           await mkdir(file(FILES.state));
           saveMs = await guest.saveSnapshot(file(FILES.state));
         } finally {

@@ -6,7 +6,6 @@
 // disks are mounted read-only, then the level is proven as in the default guest. A
 // booted, settled guest can be saved and restored like the default guest's snapshots.
 import { chmod, copyFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULTS } from '../config/defaults.js';
@@ -14,7 +13,7 @@ import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, imagePace, limitsFor } from '../config/limits.js';
 import { GuestError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import type { AgentChannel } from './agent-channel.js';
@@ -35,21 +34,10 @@ export type CloudChannel = 'qga' | 'agent';
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
-/**
- * A full distribution boots through firmware, GRUB and systemd: 75 s or more to its agent
- * under TCG here (BENCHMARKS.md), more on a loaded host. LEVELGATE_IMAGE_BOOT_TIMEOUT
- * (seconds) overrides it.
- */
-export const CLOUD_BOOT_TIMEOUT_MS = Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) > 0 ? Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) * 1000 : 300_000;
-
-/**
- * The boot limit now: CLOUD_BOOT_TIMEOUT_MS, stretched by the host's load (up to 4×) unless
- * LEVELGATE_IMAGE_BOOT_TIMEOUT set it. Measured here: 75 s unloaded, 325 s at a load of
- * 10-12 on 2 cores.
- */
-export function cloudBootTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
-  if (Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) > 0) return CLOUD_BOOT_TIMEOUT_MS;
-  return Math.round(CLOUD_BOOT_TIMEOUT_MS * hostLoadStretch(4, load, cores));
+/** A distribution image's boot limit for the host's load now (LEVELGATE_IMAGE_BOOT_TIMEOUT as given). */
+export function imageBootMs(stretch = hostStretch()): number {
+  const { pace, given } = imagePace();
+  return limitsFor(pace, stretch, given).bootMs;
 }
 
 export interface CloudGuestOptions extends Omit<GuestBootOptions, 'image' | 'extraKernelArgs' | 'cpu'> {
@@ -257,7 +245,7 @@ export class CloudGuest extends AgentGuest {
         hint: () => (/TCG doesn't support requested feature/.test(stderrText) ? 'TCG cannot emulate this level (AVX-512)' : undefined),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      const bootTimeoutMs = options.bootTimeoutMs ?? cloudBootTimeoutMs();
+      const bootTimeoutMs = options.bootTimeoutMs ?? imageBootMs();
       const deadline = started + bootTimeoutMs;
       const qmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { DEFAULTS } from '../config/defaults.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, limitsFor } from '../config/limits.js';
 import { GuestError, InfrastructureError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext } from './agent-guest.js';
@@ -144,8 +144,8 @@ export class QemuGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      // Without a limit from the run (which stretches its own), the idle host's limit stretched by the load now.
-      const bootTimeoutMs = options.bootTimeoutMs ?? Math.round(DEFAULTS.backends[options.accel].bootTimeoutMs * hostLoadStretch(4));
+      // Without a limit from the run, this backend's for the host's load now.
+      const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends[options.accel], hostStretch()).bootMs;
       const deadline = started + bootTimeoutMs;
       const qmpClient: QmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;

@@ -3,6 +3,7 @@
 // the guests, the repositories and the known issues, and decides the verdict: the
 // product's failure (a crash, a broken contract, a hang) is a fail; an error says
 // whether the emulator (retried) or the harness (not retried) failed.
+import { limitsFor } from '../config/limits.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
@@ -11,7 +12,6 @@ import type { AccelChoice } from '../accel/choose.js';
 import type { RequiredFidelity } from '../accel/fidelity.js';
 import { exactTarget } from '../levels/targets.js';
 import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
-import { DEFAULTS } from '../config/defaults.js';
 import { levelgateCommand } from '../util/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
@@ -188,8 +188,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   const driver = (env.drivers ?? DRIVERS)[cell.driver];
   const first = startedOn.accel!;
   firstAccel = first;
-  const slowdown = BACKENDS[first].slowdown;
   const timeScale = env.timeScale ?? 1;
+  const limits = limitsFor(BACKENDS[first], timeScale);
   await mkdir(evidence, { recursive: true });
   const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
   try {
@@ -198,7 +198,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       firstAccel: first,
       target: cell.target,
       accelAt: (level) => accelAt(level).accel!,
-      bootTimeoutMs: (accel) => BACKENDS[accel].bootTimeoutMs * timeScale,
+      bootTimeoutMs: (accel) => limitsFor(BACKENDS[accel], timeScale).bootMs,
+      stretch: timeScale,
       evidenceDir: evidence,
       scratch: scratch.path,
       ...(env.signal ? { signal: env.signal } : {}),
@@ -217,8 +218,8 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
       programs: programs.programs,
       inPlay: programs.inPlay,
       limits: {
-        commandMs: env.limits?.commandMs ?? DEFAULTS.commandTimeoutMs * timeScale * slowdown,
-        programMs: env.limits?.programMs ?? DEFAULTS.programTimeoutMs * timeScale * slowdown,
+        commandMs: env.limits?.commandMs ?? limits.commandMs,
+        programMs: env.limits?.programMs ?? limits.programMs,
       },
     };
     await interpret(

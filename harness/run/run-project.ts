@@ -16,7 +16,8 @@ import { ReporterSet, type ReporterSpec } from '../report/reporter.js';
 import { exitCodeOf } from '../results/summary.js';
 import type { RunResult } from '../results/types.js';
 import type { ImageRequest } from './prepare-image.js';
-import { defaultWorkers, loadFactor } from './budget.js';
+import { defaultWorkers } from './budget.js';
+import { hostStretch, limitsFor } from '../config/limits.js';
 import { runGate } from './gate-run.js';
 import { prepareRun } from './prepare.js';
 import { prepareImageRun } from './prepare-image.js';
@@ -87,6 +88,8 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   const config = resolved.project.config;
   const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : cwd;
   const workers = options.workers ?? config.workers ?? defaultWorkers();
+  // Every limit of the run stretches by this, once (config/limits.ts).
+  const stretch = hostStretch({ workers });
   const accel = options.accel ?? config.accel ?? 'auto';
   const reporters = new ReporterSet(
     await resolveReporters(options.reporters ? { ...config, reporters: options.reporters } : config, {
@@ -126,7 +129,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
       evidenceDir,
       today: new Date().toISOString().slice(0, 10),
       accelRequest: accel,
-      timeScale: loadFactor(workers),
+      timeScale: stretch,
       requireLevels: options.requireLevels ?? config.requireLevels ?? false,
       ...(requireFidelity ? { requireFidelity } : {}),
       ...(installAudit ? { installAudit } : {}),
@@ -135,7 +138,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
     fixturesDigest: prepared.fixtures?.digest ?? 'none',
     reporters,
     signal,
-    cellTimeoutMs: options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : DEFAULTS.cellTimeoutMs * loadFactor(workers)),
+    cellTimeoutMs: options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : limitsFor(DEFAULTS.backends.tcg, stretch).cellMs),
     retries: options.retries ?? config.retries ?? DEFAULTS.retries,
     ...(options.shard ? { shard: options.shard } : {}),
   }).finally(() => installAudit?.close());
