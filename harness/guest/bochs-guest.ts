@@ -47,7 +47,7 @@ const SAVE_LIMIT_MS = 180_000;
 /** The longest data disk name whose IDE model string ("lg-NAME") the guest still sees whole. */
 const MAX_DATA_DISK_NAME = 13;
 
-/** `disk` is a root redolog (boot-guest.ts newDiskState); `cpu` a Bochs CPU model. */
+/** `disk` is a root redolog (a backend's newDiskState, accel/backend.ts); `cpu` a Bochs CPU model. */
 /** Which Bochs: the program (or a loader and the program), its environment and its BIOS images. */
 export interface BochsProgram {
   readonly name: string;
