@@ -7,7 +7,6 @@
 // booted, settled guest can be saved and restored like the default guest's snapshots.
 import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULTS } from '../config/defaults.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
@@ -22,7 +21,7 @@ import { connectWhenListening } from './connect.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { QgaClient, QGA_PORT_NAME } from './qga-client.js';
-import { createOverlay, loadIncoming, QEMU_BINARY, qemuVersion, quoteForExec } from './qemu-guest.js';
+import { createOverlay, loadIncoming, QEMU_BINARY, qemuVersion, saveDeviceState } from './qemu-guest.js';
 import { AGENT_PORT_NAME, buildQemuArgs, type QemuAccel, type QemuFirmware, type QemuMachineSpec } from './qemu-args.js';
 import { QmpClient } from './qmp-client.js';
 import { raceWith, settlesWithin } from './race.js';
@@ -356,17 +355,7 @@ export class CloudGuest extends AgentGuest {
 
   /** Saves this guest (booted with bootForSnapshot): QEMU writes its device state to `state` and exits. */
   async saveSnapshot(state: string): Promise<void> {
-    const qmp = this.#qmp();
-    if (!qmp) throw new GuestError(`guest ${this.facts.id} has no QMP connection`);
-    await qmp.execute('stop');
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-    await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
-    for (;;) {
-      const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
-      if (status.status === 'completed') break;
-      if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${this.facts.id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
-      await sleep(5);
-    }
+    await saveDeviceState(this.#qmp(), this.facts.id, state);
     await this.dispose();
   }
 }

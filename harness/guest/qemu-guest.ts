@@ -210,18 +210,25 @@ export class QemuGuest extends AgentGuest {
    * The guest is gone afterwards; its disk overlay holds the disk state that goes with it.
    */
   async saveSnapshot(state: string): Promise<void> {
-    const qmp = this.#qmp();
-    if (!qmp) throw new GuestError(`guest ${this.facts.id} has no QMP connection`);
-    await qmp.execute('stop');
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-    await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
-    for (;;) {
-      const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
-      if (status.status === 'completed') break;
-      if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${this.facts.id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
-      await sleep(5);
-    }
+    await saveDeviceState(this.#qmp(), this.facts.id, state);
     await this.dispose();
+  }
+}
+
+/**
+ * Saves a QEMU guest whose RAM lives in a shared file: QEMU stops and writes its device
+ * state (not the RAM, which is already in the file) to `state`. Every QEMU machine's save.
+ */
+export async function saveDeviceState(qmp: QmpClient | undefined, id: string, state: string): Promise<void> {
+  if (!qmp) throw new GuestError(`guest ${id} has no QMP connection`);
+  await qmp.execute('stop');
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+  await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
+  for (;;) {
+    const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+    if (status.status === 'completed') return;
+    if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
+    await sleep(5);
   }
 }
 
