@@ -6,7 +6,8 @@ import { access } from 'node:fs/promises';
 import { DEFAULTS } from '../model/defaults.js';
 import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
 import { copySavedRootJournal } from '../guest/bochs-restore.js';
-import { discardBochsSnapshot, ensureBochsSnapshot } from '../guest/bochs-snapshot.js';
+import { ensureBochsSnapshot } from '../guest/bochs-snapshot.js';
+import { discardSnapshot } from '../guest/snapshot-store.js';
 import { debianPackageVersion, probeTools } from '../host/tools.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ImageArtifacts } from '../image/build.js';
@@ -73,7 +74,7 @@ export const bochsBackend: Backend = {
           return `${base}.redolog`;
         },
         restore: (options) => BochsGuest.restore(options, snapshot),
-        discard: () => discardBochsSnapshot(snapshot),
+        discard: () => discardSnapshot(snapshot),
       };
     },
   },

@@ -5,8 +5,10 @@
 import { BACKENDS } from './backends.js';
 import type { AccelChoice } from './choose.js';
 import type { Accel } from '../model/accel.js';
-import { CLOUD_BOOT_TIMEOUT_MS, CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
-import { discardCloudSnapshot, ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
+import { CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
+import { DEFAULTS } from '../model/defaults.js';
+import { discardSnapshot } from '../guest/snapshot-store.js';
+import { ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
 import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';
 import { createOverlay, QEMU_BINARY, qemuVersion } from '../guest/qemu-guest.js';
@@ -40,7 +42,7 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
     accel,
     title: `QEMU ${accel.toUpperCase()} (image ${image.name})`,
     emulator: 'QEMU',
-    bootTimeoutMs: CLOUD_BOOT_TIMEOUT_MS,
+    bootTimeoutMs: DEFAULTS.imageBootTimeoutMs,
     slowdown: 1,
     diskFormat: 'qcow2',
     boot: (options) => CloudGuest.boot({ ...options, ...own }),
@@ -56,7 +58,7 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
         return `${base}.qcow2`;
       },
       restore: (snapshot, options) => CloudGuest.restore({ ...options, ...own }, snapshot),
-      discard: discardCloudSnapshot,
+      discard: discardSnapshot,
     },
   };
 }

@@ -1,30 +1,22 @@
 // QEMU as a backend, under KVM or TCG: boots and restores guests, makes their disk
 // states (qcow2 overlays), snapshots booted guests, and probes whether it can provide a
 // level on this host by booting the guest kernel with the level's CPU.
-import os from 'node:os';
 import { execa } from 'execa';
 import { DEFAULTS } from '../model/defaults.js';
 import { createOverlay, QemuGuest } from '../guest/qemu-guest.js';
 import { emulatorCommand, hostQemu, type Emulator } from '../guest/emulator.js';
 import { buildQemuArgs } from '../guest/qemu-args.js';
 import { type QemuAccel } from '../model/accel.js';
-import { ensureQemuSnapshot, discardQemuSnapshot } from '../guest/qemu-snapshot.js';
+import { ensureQemuSnapshot } from '../guest/qemu-snapshot.js';
+import { discardSnapshot } from '../guest/snapshot-store.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, limitsFor } from '../model/limits.js';
 
 const MARKER = 'LGPROBEOK';
-/**
- * A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s on a host whose load is
- * five times its cores (measured): the limit stretches with the load, so a busy host is
- * not cached as one that cannot run a level.
- */
-export function probeTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
-  return Math.round(DEFAULTS.probeTimeoutMs * hostLoadStretch(5, load, cores));
-}
 
 /**
  * Why a probe failed, in QEMU's words, and whether that is definitive: a CPU QEMU
@@ -61,10 +53,13 @@ export function probeArgs(accel: QemuAccel, target: CpuTarget, image: Pick<Image
     accel,
     cpu: qemuCpuArgument(target),
     memoryMiB: 256,
-    kernel: image.kernel,
-    initrd: image.initrd,
-    // no_timer_check as for guests (kernel-args.ts): a loaded host must not fail the probe in the timer check.
-    kernelArgs: ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', 'rdinit=/bin/busybox', '--', 'sh', '-c', `"echo ${MARKER}; busybox poweroff -f"`],
+    firmware: {
+      kind: 'kernel',
+      kernel: image.kernel,
+      initrd: image.initrd,
+      // no_timer_check as for guests (kernel-args.ts): a loaded host must not fail the probe in the timer check.
+      kernelArgs: ['console=ttyS0', 'quiet', 'panic=-1', 'no_timer_check', 'rdinit=/bin/busybox', '--', 'sh', '-c', `"echo ${MARKER}; busybox poweroff -f"`],
+    },
     dataDisks: [],
   });
 }
@@ -79,7 +74,8 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
   const started = performance.now();
   const qemu = emulator ?? (await hostQemu());
   const once = async () => {
-    const timeout = probeTimeoutMs();
+    // A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s at a load of five per core: stretched, so a busy host is not cached as one that cannot run a level.
+    const timeout = limitsFor(DEFAULTS.backends[accel], hostStretch()).probeMs;
     const command = emulatorCommand(qemu, probeArgs(accel, target, image));
     const result = await execa(command.file, command.args, {
       env: qemu.env,
@@ -135,7 +131,7 @@ export function qemuBackend(accel: QemuAccel, emulator?: Emulator): Backend {
             return `${base}.qcow2`;
           },
           restore: (options) => QemuGuest.restore({ ...options, accel, ...withEmulator, ...(request.target.nearMiss ? { target: request.target } : {}) }, snapshot),
-          discard: () => discardQemuSnapshot(snapshot),
+          discard: () => discardSnapshot(snapshot),
         };
       },
     },

@@ -21,6 +21,10 @@ import { BackendGuests, type CellSession, type GuestFactsRecord } from '../run/s
 import type { ProofRecord } from '../results/types.js';
 import { InfrastructureError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
+import { limitsFor } from '../model/limits.js';
+
+/** A compose guest's limits stretch four times: its snapshot loads the whole compose's metadata into each tool. */
+const COMPOSE_STRETCH = 4;
 
 export interface ComposeGuest {
   /** The running guest (after moveTo, the guest at the new level). */
@@ -69,8 +73,9 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
           firstAccel: accel,
           target: exactTarget(level),
           accelAt: accelOf,
-          // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: four times the backend's limit.
-          bootTimeoutMs: (a) => DEFAULTS.backends[a].bootTimeoutMs * 4,
+          // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: four times the backend's limits.
+          bootTimeoutMs: (a) => limitsFor(DEFAULTS.backends[a], COMPOSE_STRETCH).bootMs,
+          stretch: COMPOSE_STRETCH,
           evidenceDir,
           scratch,
           ...(signal ? { signal } : {}),

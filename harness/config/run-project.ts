@@ -7,17 +7,18 @@ import type { AccelChoice } from '../accel/choose.js';
 import type { AccelRequest } from '../model/accel.js';
 import { expectedFidelity, type RequiredFidelity } from '../accel/fidelity.js';
 import { PooledInstallAuditor } from '../audit/install-auditor.js';
-import type { LevelgateConfig } from './config.js';
+import type { LevelgateConfig } from '../config/config.js';
 import { DEFAULTS } from '../model/defaults.js';
-import { resolveImage, resolveProject, type ProjectFlags, type ResolvedProject } from './project.js';
-import { evidenceDirOf, resolveReporters } from './reporters.js';
+import { resolveImage, resolveProject, type ProjectFlags, type ResolvedProject } from '../config/project.js';
+import { evidenceDirOf, resolveReporters } from '../config/reporters.js';
 import { targetsOf, type Cell } from '../plan/plan.js';
 import { selectCells, type Selection } from '../plan/selection.js';
 import { ReporterSet, type ReporterSpec } from '../report/reporter.js';
 import { exitCodeOf } from '../results/summary.js';
 import type { RunResult } from '../results/types.js';
 import type { ImageRequest } from '../run/prepare-image.js';
-import { defaultWorkers, loadFactor } from '../run/budget.js';
+import { defaultWorkers } from '../run/budget.js';
+import { hostStretch, limitsFor } from '../model/limits.js';
 import { runGate } from '../run/gate-run.js';
 import { prepareRun } from '../run/prepare.js';
 import { prepareImageRun } from '../run/prepare-image.js';
@@ -88,6 +89,8 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   const config = resolved.project.config;
   const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : cwd;
   const workers = options.workers ?? config.workers ?? defaultWorkers();
+  // Every limit of the run stretches by this, once (config/limits.ts).
+  const stretch = hostStretch({ workers });
   const accel = options.accel ?? config.accel ?? 'auto';
   const reporters = new ReporterSet(
     await resolveReporters(options.reporters ? { ...config, reporters: options.reporters } : config, {
@@ -127,7 +130,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
       evidenceDir,
       today: new Date().toISOString().slice(0, 10),
       accelRequest: accel,
-      timeScale: loadFactor(workers),
+      timeScale: stretch,
       requireLevels: options.requireLevels ?? config.requireLevels ?? false,
       ...(requireFidelity ? { requireFidelity } : {}),
       ...(installAudit ? { installAudit } : {}),
@@ -136,7 +139,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
     fixturesDigest: prepared.fixtures?.digest ?? 'none',
     reporters,
     signal,
-    cellTimeoutMs: options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : DEFAULTS.cellTimeoutMs * loadFactor(workers)),
+    cellTimeoutMs: options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : limitsFor(DEFAULTS.backends.tcg, stretch).cellMs),
     retries: options.retries ?? config.retries ?? DEFAULTS.retries,
     ...(options.shard ? { shard: options.shard } : {}),
   }).finally(() => installAudit?.close());

@@ -19,7 +19,7 @@ import { DEFAULTS } from '../model/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
 import { exists } from '../host/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, limitsFor } from '../model/limits.js';
 import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
@@ -47,7 +47,7 @@ const SAVE_LIMIT_MS = 180_000;
 /** The longest data disk name whose IDE model string ("lg-NAME") the guest still sees whole. */
 const MAX_DATA_DISK_NAME = 13;
 
-/** `disk` is a root redolog (boot-guest.ts newDiskState); `cpu` a Bochs CPU model. */
+/** `disk` is a root redolog (a backend's newDiskState, accel/backend.ts); `cpu` a Bochs CPU model. */
 /** Which Bochs: the program (or a loader and the program), its environment and its BIOS images. */
 export interface BochsProgram {
   readonly name: string;
@@ -193,8 +193,8 @@ export class BochsGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      // Without a limit from the run (which stretches its own), the idle host's limit stretched by the load now.
-      const bootTimeoutMs = options.bootTimeoutMs ?? Math.round(DEFAULTS.backends.bochs.bootTimeoutMs * hostLoadStretch(4));
+      // Without a limit from the run, this backend's for the host's load now.
+      const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends.bochs, hostStretch()).bootMs;
       const deadline = started + bootTimeoutMs;
       const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
       consoleSocket.on('data', (chunk: Buffer) => {

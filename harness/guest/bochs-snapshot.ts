@@ -4,14 +4,14 @@
 // a second and a half instead of a 14-20 s boot, on a root journal of its own that
 // starts as the saved one. The snapshot lives under a key of everything it depends on;
 // one that is damaged or does not fit is rebuilt, never used.
-import { createHash } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
+import { limitsFor } from '../model/limits.js';
 import type { GuestCommand } from '../model/guest.js';
 import { debianPackageVersion } from '../host/tools.js';
 import type { ImageArtifacts } from '../image/build.js';
-import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
+import { exists } from '../host/cache.js';
 import { bochsCpuModel } from '../levels/bochs-cpu.js';
 import { proofCodeDigest } from '../levels/proof-code.js';
 import type { DetectorReading } from '../drivers/detectors.js';
@@ -23,6 +23,7 @@ import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest
 import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
 import type { DataDisk } from '../model/guest.js';
 import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
+import { ensureSnapshot, sha256, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 /** What a snapshot depends on. */
 export interface BochsSnapshotSpec {
@@ -34,31 +35,22 @@ export interface BochsSnapshotSpec {
   readonly warmUp?: readonly GuestCommand[];
 }
 
-export interface BochsSnapshot extends BochsSnapshotFiles {
-  readonly key: string;
-  readonly dir: string;
+export interface BochsSnapshot extends BochsSnapshotFiles, Stored<BochsSnapshotSaved> {
   /** The console of the boot the snapshot was made from (evidence of its proof). */
   readonly bootConsole: string;
   /** The rpm database of the saved guest, read when it was saved. */
   readonly installed: readonly string[];
   /** Every level detector's answer in the saved guest. */
   readonly detectors: readonly DetectorReading[];
-  readonly manifest: BochsSnapshotManifest;
 }
 
-export interface BochsSnapshotManifest {
-  readonly key: string;
-  readonly inputs: BochsSnapshotInputs;
-  readonly createdAt: string;
+/** What a Bochs snapshot's manifest adds to the store's: timings and the machine a restore rebuilds. */
+export interface BochsSnapshotSaved {
   readonly bootMs: number;
   readonly saveMs: number;
   readonly cpuModel: string;
   readonly memoryMiB: number;
   readonly dataDisks: readonly DataDisk[];
-  /** Every file's size, by its path in the snapshot. */
-  readonly sizes: Readonly<Record<string, number>>;
-  /** The SHA-256 of every saved file but the RAM (devices, CPU, config, redologs). */
-  readonly sha256: Readonly<Record<string, string>>;
 }
 
 /** A file's identity where Bochs checks it (a redolog remembers its base image's mtime). */
@@ -87,18 +79,11 @@ export interface BochsSnapshotInputs {
   readonly proofCode: string;
 }
 
-const FILES = { state: 'state', bootInfo: 'boot-info.bin', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', manifest: 'manifest.json', console: 'console.log' } as const;
+const FILES = { state: 'state', bootInfo: 'boot-info.bin', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', console: 'console.log' } as const;
 /** The saved RAM: too large to hash on every load; its size is checked. */
 const RAM = 'memory.ram';
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout, the save). */
 const LAYOUT = 2;
-
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
-/** The key of a snapshot: a hash of every input, so that any change makes a new snapshot. */
-export function bochsSnapshotKey(inputs: BochsSnapshotInputs): string {
-  return sha256(JSON.stringify(inputs)).slice(0, 16);
-}
 
 /** The bochsrc of a snapshot's boot with placeholder paths: what of it shapes the saved guest. */
 export function canonicalBochsrc(spec: Pick<BochsMachineSpec, 'cpuModel' | 'memoryMiB'> & { readonly bootDiskBytes: number; readonly rootDiskBytes: number; readonly dataDisks: readonly { readonly name: string; readonly size: number }[] }): string {
@@ -146,116 +131,60 @@ export async function bochsSnapshotInputs(spec: BochsSnapshotSpec): Promise<Boch
   };
 }
 
-/** Every file under `dir`, as paths relative to it. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-}
-
-/** Reads a published snapshot; undefined when it is missing, damaged or made for other inputs. */
-async function load(dir: string, key: string): Promise<BochsSnapshot | undefined> {
-  const file = (name: string) => path.join(dir, name);
-  try {
-    const manifest = JSON.parse(await readFile(file(FILES.manifest), 'utf8')) as BochsSnapshotManifest;
-    if (manifest.key !== key) return undefined;
-    const present = (await filesUnder(dir)).filter((f) => f !== FILES.manifest);
-    if (present.join('\n') !== Object.keys(manifest.sizes).sort().join('\n')) return undefined;
-    for (const [name, size] of Object.entries(manifest.sizes)) if ((await stat(file(name))).size !== size) return undefined;
-    for (const [name, hash] of Object.entries(manifest.sha256)) if (sha256(await readFile(file(name))) !== hash) return undefined;
-    const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
-    const { installed, detectors } = await readSavedGuestFacts({ installed: file(FILES.installed), detectors: file(FILES.detectors) });
-    return {
-      key,
-      dir,
-      state: file(FILES.state),
-      bootInfo: file(FILES.bootInfo),
-      bootConsole: file(FILES.console),
-      proof,
-      installed,
-      detectors,
-      cpuModel: manifest.cpuModel,
-      memoryMiB: manifest.memoryMiB,
-      dataDisks: manifest.dataDisks,
-      manifest,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 export type EnsureBochsSnapshotOptions = EnsureSnapshotOptions;
 
 /** The snapshot for `spec`, made once (boot, proof, warm-up, save) and cached. */
 export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: EnsureBochsSnapshotOptions = {}): Promise<BochsSnapshot> {
   const log = options.log ?? silentLog;
   const inputs = await bochsSnapshotInputs(spec);
-  const key = bochsSnapshotKey(inputs);
-  const dir = path.join(options.cacheDir ?? cacheRoot(), 'snapshots', key);
-  return ensureCached({
-    dir,
-    what: `the ${spec.level} Bochs snapshot ${key}`,
-    load: () => load(dir, key),
-    ...(options.signal ? { signal: options.signal } : {}),
-    log,
-    ...(options.rebuild ? { rebuild: true } : {}),
-    build: async (staging) => {
-      const file = (name: string) => path.join(staging, name);
-      const started = performance.now();
-      const guest = await BochsGuest.bootForSnapshot(
-        {
-          image: spec.image,
-          level: spec.level,
-          dataDisks: spec.dataDisks,
-          consoleLog: file(FILES.console),
-          memoryMiB: inputs.memoryMiB,
-          ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
-        file(FILES.bootInfo),
-      );
-      let saveMs = 0;
-      try {
-        // Bochs interprets every instruction: command limits are the slowdown times TCG's.
-        await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs * 25);
-        await mkdir(file(FILES.state));
-        saveMs = await guest.saveSnapshot(file(FILES.state));
-      } finally {
-        await guest.dispose();
-      }
-      // What a restore reads must be there: the config, the RAM at full size, the root redolog.
-      const state = (name: string) => path.join(file(FILES.state), name);
-      for (const name of [SAVED_CONFIG, SAVED_ROOT_JOURNAL]) {
-        if (!(await exists(state(name)))) throw new Error(`Bochs saved no ${name} into ${file(FILES.state)}: the save is incomplete`);
-      }
-      const ramBytes = (await stat(state(RAM))).size;
-      if (ramBytes !== inputs.memoryMiB * 2 ** 20) throw new Error(`Bochs saved ${ramBytes} bytes of RAM, not ${inputs.memoryMiB} MiB: the save is incomplete`);
-      const names = await filesUnder(staging);
-      const sizes: Record<string, number> = {};
-      const hashes: Record<string, string> = {};
-      for (const name of names) {
-        sizes[name] = (await stat(file(name))).size;
-        if (path.basename(name) !== RAM) hashes[name] = sha256(await readFile(file(name)));
-      }
-      const manifest: BochsSnapshotManifest = {
-        key,
-        inputs,
-        createdAt: new Date().toISOString(),
-        bootMs: Math.round(performance.now() - started - saveMs),
-        saveMs,
-        cpuModel: guest.spec.cpuModel,
-        memoryMiB: inputs.memoryMiB,
-        dataDisks: spec.dataDisks,
-        sizes,
-        sha256: hashes,
-      };
-      await writeJson(file(FILES.manifest), manifest);
-      for (const name of names) await chmod(file(name), 0o444);
-      log(`snapshot ${key}: ${spec.level} Bochs guest booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s (save ${saveMs} ms)`);
+  return ensureSnapshot<Omit<BochsSnapshot, keyof Stored<object>>, BochsSnapshotSaved>(
+    {
+      folder: 'snapshots',
+      inputs,
+      what: `the ${spec.level} Bochs snapshot`,
+      // Every file Bochs saved (devices, CPU, config, redologs); all but the RAM (too large to hash on every load) hashed.
+      recorded: 'all',
+      hashed: (file) => path.basename(file) !== RAM,
+      save: async (staging) => {
+        const file = (name: string) => path.join(staging, name);
+        const started = performance.now();
+        const guest = await BochsGuest.bootForSnapshot(
+          {
+            image: spec.image,
+            level: spec.level,
+            dataDisks: spec.dataDisks,
+            consoleLog: file(FILES.console),
+            memoryMiB: inputs.memoryMiB,
+            ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+          },
+          file(FILES.bootInfo),
+        );
+        let saveMs = 0;
+        try {
+          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, limitsFor(DEFAULTS.backends.bochs, 1).commandMs);
+          await mkdir(file(FILES.state));
+          saveMs = await guest.saveSnapshot(file(FILES.state));
+        } finally {
+          await guest.dispose();
+        }
+        // What a restore reads must be there: the config, the RAM at full size, the root redolog.
+        const state = (name: string) => path.join(file(FILES.state), name);
+        for (const name of [SAVED_CONFIG, SAVED_ROOT_JOURNAL]) {
+          if (!(await exists(state(name)))) throw new Error(`Bochs saved no ${name} into ${file(FILES.state)}: the save is incomplete`);
+        }
+        const ramBytes = (await stat(state(RAM))).size;
+        if (ramBytes !== inputs.memoryMiB * 2 ** 20) throw new Error(`Bochs saved ${ramBytes} bytes of RAM, not ${inputs.memoryMiB} MiB: the save is incomplete`);
+        log(`snapshot ${snapshotKeyOf(inputs)}: ${spec.level} Bochs guest booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s (save ${saveMs} ms)`);
+        return { bootMs: Math.round(performance.now() - started - saveMs), saveMs, cpuModel: guest.spec.cpuModel, memoryMiB: inputs.memoryMiB, dataDisks: spec.dataDisks };
+      },
+      read: async (dir, manifest) => {
+        const file = (name: string) => path.join(dir, name);
+        const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
+        const { installed, detectors } = await readSavedGuestFacts({ installed: file(FILES.installed), detectors: file(FILES.detectors) });
+        return { state: file(FILES.state), bootInfo: file(FILES.bootInfo), bootConsole: file(FILES.console), proof, installed, detectors, cpuModel: manifest.cpuModel, memoryMiB: manifest.memoryMiB, dataDisks: manifest.dataDisks };
+      },
     },
-  });
-}
-
-/** Removes a snapshot a restore showed to be unusable, so the next ensure rebuilds it. */
-export async function discardBochsSnapshot(snapshot: Pick<BochsSnapshot, 'dir'>): Promise<void> {
-  if (await exists(snapshot.dir)) await rm(snapshot.dir, { recursive: true, force: true });
+    options,
+  );
 }

@@ -5,27 +5,24 @@
 // levelgate-agent started by cloud-init from levelgate's NoCloud seed; levelgate's data
 // disks are mounted read-only, then the level is proven as in the default guest. A
 // booted, settled guest can be saved and restored like the default guest's snapshots.
-import { copyFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULTS } from '../model/defaults.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, imagePace, limitsFor } from '../model/limits.js';
 import { GuestError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import type { AgentChannel } from './agent-channel.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext } from './agent-guest.js';
-import { buildCloudQemuArgs, MOUNT_DATA_DISKS_SCRIPT, type CloudMachineSpec } from './cloud-args.js';
 import { connectWhenListening } from './connect.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { QgaClient, QGA_PORT_NAME } from './qga-client.js';
-import { createOverlay, loadIncoming, QEMU_BINARY, qemuVersion, quoteForExec } from './qemu-guest.js';
-import { AGENT_PORT_NAME } from './qemu-args.js';
+import { createOverlay, loadIncoming, QEMU_BINARY, qemuVersion, saveDeviceState } from './qemu-guest.js';
+import { AGENT_PORT_NAME, buildQemuArgs, type QemuFirmware, type QemuMachineSpec } from './qemu-args.js';
 import { type QemuAccel } from '../model/accel.js';
 import { QmpClient } from './qmp-client.js';
 import { raceWith, settlesWithin } from './race.js';
@@ -37,21 +34,10 @@ export type CloudChannel = 'qga' | 'agent';
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
-/**
- * A full distribution boots through firmware, GRUB and systemd: 75 s or more to its agent
- * under TCG here (BENCHMARKS.md), more on a loaded host. LEVELGATE_IMAGE_BOOT_TIMEOUT
- * (seconds) overrides it.
- */
-export const CLOUD_BOOT_TIMEOUT_MS = Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) > 0 ? Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) * 1000 : 300_000;
-
-/**
- * The boot limit now: CLOUD_BOOT_TIMEOUT_MS, stretched by the host's load (up to 4×) unless
- * LEVELGATE_IMAGE_BOOT_TIMEOUT set it. Measured here: 75 s unloaded, 325 s at a load of
- * 10-12 on 2 cores.
- */
-export function cloudBootTimeoutMs(load = os.loadavg()[0] ?? 0, cores = os.cpus().length || 1): number {
-  if (Number(process.env.LEVELGATE_IMAGE_BOOT_TIMEOUT) > 0) return CLOUD_BOOT_TIMEOUT_MS;
-  return Math.round(CLOUD_BOOT_TIMEOUT_MS * hostLoadStretch(4, load, cores));
+/** A distribution image's boot limit for the host's load now (LEVELGATE_IMAGE_BOOT_TIMEOUT as given). */
+export function imageBootMs(stretch = hostStretch()): number {
+  const { pace, given } = imagePace();
+  return limitsFor(pace, stretch, given).bootMs;
 }
 
 export interface CloudGuestOptions extends Omit<GuestBootOptions, 'image' | 'extraKernelArgs' | 'cpu'> {
@@ -153,7 +139,7 @@ class FirstToAnswer implements AgentChannel {
 
 export class CloudGuest extends AgentGuest {
   readonly argv: readonly string[];
-  readonly spec: CloudMachineSpec;
+  readonly spec: QemuMachineSpec;
   readonly image: CloudImage;
   readonly #qmp: () => QmpClient | undefined;
   readonly #channel: () => CloudChannel | undefined;
@@ -161,7 +147,7 @@ export class CloudGuest extends AgentGuest {
   readonly #death: () => Promise<never>;
   readonly #notes: string[] = [];
 
-  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: CloudMachineSpec, image: CloudImage, qmp: () => QmpClient | undefined, channel: () => CloudChannel | undefined) {
+  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec, image: CloudImage, qmp: () => QmpClient | undefined, channel: () => CloudChannel | undefined) {
     const agent = parts.agent;
     const death = parts.death;
     super(parts);
@@ -206,15 +192,17 @@ export class CloudGuest extends AgentGuest {
         if (start.kind === 'restore') await createOverlay(start.snapshot.disk, overlay, options.signal, 'qcow2');
         else await createOverlay(image.path, overlay, options.signal, image.format);
       }
-      let firmware: CloudMachineSpec['firmware'] = { kind: 'bios' };
+      let firmware: QemuFirmware = { kind: 'bios' };
       if (image.firmware === 'uefi') {
         const vars = start.kind === 'boot-for-snapshot' && start.vars ? start.vars : path.join(tmp, 'OVMF_VARS.fd');
         await copyFile(start.kind === 'restore' && start.snapshot.vars ? start.snapshot.vars : OVMF_VARS, vars).catch((error: unknown) => {
           throw new GuestError(`${image.name} boots through UEFI only, and OVMF is not installed (${OVMF_VARS})`, { cause: error, hint: 'apt-get install ovmf' });
         });
+        // The guest's own store is written by the firmware (a snapshot's copy is published read-only).
+        await chmod(vars, 0o644);
         firmware = { kind: 'uefi', code: OVMF_CODE, vars };
       }
-      const spec: CloudMachineSpec = {
+      const spec: QemuMachineSpec = {
         name: id,
         accel: options.accel,
         cpu: options.cpu ?? qemuCpuArgument(options.level),
@@ -224,13 +212,13 @@ export class CloudGuest extends AgentGuest {
         dataDisks: [{ name: TOOLS_DISK_NAME, path: support.toolsDisk }, ...dataDisks],
         seed: support.seed,
         qmpSocket: path.join(tmp, 'qmp.sock'),
-        agentSocket: path.join(tmp, 'agent.sock'),
-        qgaSocket: path.join(tmp, 'qga.sock'),
-        shellSocket: path.join(tmp, 'shell.sock'),
+        // Both command ports always, so every snapshot's device layout fits every restore.
+        channel: { agent: path.join(tmp, 'agent.sock'), qga: path.join(tmp, 'qga.sock'), shell: path.join(tmp, 'shell.sock') },
         ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
         ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
       };
-      const argv = buildCloudQemuArgs(spec);
+      const argv = buildQemuArgs(spec);
+      const channelSockets = spec.channel!;
       const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'), 80);
       stack.defer('close console log', () => guestConsole.close());
       const { child, exited } = spawnEmulator(QEMU_BINARY, argv, { stdin: 'ignore', signal: options.signal });
@@ -257,9 +245,9 @@ export class CloudGuest extends AgentGuest {
         hint: () => (/TCG doesn't support requested feature/.test(stderrText) ? 'TCG cannot emulate this level (AVX-512)' : undefined),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      const bootTimeoutMs = options.bootTimeoutMs ?? cloudBootTimeoutMs();
+      const bootTimeoutMs = options.bootTimeoutMs ?? imageBootMs();
       const deadline = started + bootTimeoutMs;
-      const qmpClient = await raceWith(connectWhenListening(spec.qmpSocket, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket))), death);
+      const qmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;
       stack.defer('close QMP', () => qmpClient.close());
       if (start.kind === 'restore') {
@@ -269,8 +257,8 @@ export class CloudGuest extends AgentGuest {
         });
       }
       const candidates: { which: CloudChannel; channel: AgentChannel }[] = [];
-      if (options.channel !== 'agent') candidates.push({ which: 'qga', channel: new QgaClient(await raceWith(connectWhenListening(spec.qgaSocket, exited, deadline, 'QEMU'), death)) });
-      if (options.channel !== 'qga') candidates.push({ which: 'agent', channel: new AgentClient(await raceWith(connectWhenListening(spec.agentSocket, exited, deadline, 'QEMU'), death)) });
+      if (options.channel !== 'agent') candidates.push({ which: 'qga', channel: new QgaClient(await raceWith(connectWhenListening(channelSockets.qga!, exited, deadline, 'QEMU'), death)) });
+      if (options.channel !== 'qga') candidates.push({ which: 'agent', channel: new AgentClient(await raceWith(connectWhenListening(channelSockets.agent, exited, deadline, 'QEMU'), death)) });
       const channel = new FirstToAnswer(candidates);
       stack.defer('close the command channels', () => channel.close());
 
@@ -297,7 +285,7 @@ export class CloudGuest extends AgentGuest {
           proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel}) on image ${image.name}`,
           // qemu-guest-agent cannot time a command: the host does, and kills over the channel.
           hostTimesCommands: true,
-          shell: { socket: spec.shellSocket, device: 'virtio' },
+          shell: { socket: channelSockets.shell!, device: 'virtio' },
           level: options.level,
           ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
@@ -368,17 +356,19 @@ export class CloudGuest extends AgentGuest {
 
   /** Saves this guest (booted with bootForSnapshot): QEMU writes its device state to `state` and exits. */
   async saveSnapshot(state: string): Promise<void> {
-    const qmp = this.#qmp();
-    if (!qmp) throw new GuestError(`guest ${this.facts.id} has no QMP connection`);
-    await qmp.execute('stop');
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-    await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
-    for (;;) {
-      const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
-      if (status.status === 'completed') break;
-      if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${this.facts.id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
-      await sleep(5);
-    }
+    await saveDeviceState(this.#qmp(), this.facts.id, state);
     await this.dispose();
   }
 }
+
+/** Mounts every levelgate data disk (virtio serial lg-NAME) read-only: the tools at /usr/lib/levelgate, the others at /mnt/NAME. */
+export const MOUNT_DATA_DISKS_SCRIPT = [
+  'for s in /sys/block/vd*/serial; do',
+  '  [ -r "$s" ] || continue; read -r name < "$s" || [ -n "$name" ]',
+  '  case "$name" in lg-*) ;; *) continue ;; esac',
+  '  dev=${s#/sys/block/}; dev=/dev/${dev%/serial}; n=${name#lg-}',
+  '  if [ "$n" = levelgate ]; then dir=/usr/lib/levelgate; else dir=/mnt/$n; fi',
+  '  mountpoint -q "$dir" && continue',
+  '  mkdir -p "$dir" && mount -t ext4 -o ro,noload "$dev" "$dir" || { echo "cannot mount data disk $name at $dir" >&2; exit 1; }',
+  'done',
+].join('\n');

@@ -5,13 +5,11 @@
 // boot also inspects the image (os-release, kernel, glibc, package managers), so the
 // facts of every cell come with the snapshot. Cached with ensureCached like the default
 // guest's snapshots; one that does not restore is discarded and rebuilt.
-import { createHash } from 'node:crypto';
-import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
-import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
+import { cacheRoot, exists, writeJson } from '../host/cache.js';
 import { INSPECT_SCRIPT, parseImageFacts, type CloudImage, type ImageFacts } from '../image/cloud/inspect.js';
 import type { CloudSupport } from '../image/cloud/support.js';
 import type { LevelProof } from '../levels/proof.js';
@@ -24,6 +22,7 @@ import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';
 import { createOverlay, QEMU_BINARY, qemuVersion } from './qemu-guest.js';
 import type { EnsureSnapshotOptions } from './snapshot-save.js';
+import { ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 export interface CloudSnapshotSpec {
   readonly image: CloudImage;
@@ -34,33 +33,25 @@ export interface CloudSnapshotSpec {
   readonly memoryMiB?: number;
 }
 
-export interface CloudSnapshot extends CloudSnapshotFiles {
-  readonly key: string;
-  readonly dir: string;
+export interface CloudSnapshot extends CloudSnapshotFiles, Stored<CloudSnapshotTimes> {
   readonly installed: readonly string[];
   readonly facts: ImageFacts;
   readonly bootConsole: string;
-  readonly manifest: CloudSnapshotManifest;
 }
 
-export interface CloudSnapshotManifest {
-  readonly key: string;
-  readonly inputs: Record<string, unknown>;
-  readonly createdAt: string;
+/** What an image snapshot's manifest adds to the store's. */
+export interface CloudSnapshotTimes {
   /** Spawning QEMU to the channel's first answer, data disks mounted (the level proof follows). */
   readonly bootToReadyMs: number;
   /** The rest of the boot: cloud-init and systemd finishing, before the guest is saved idle. */
   readonly settleMs: number;
   readonly saveMs: number;
-  readonly sizes: Readonly<Record<string, number>>;
-  readonly stateSha256: string;
   readonly channel: CloudChannel;
 }
 
 const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', vars: 'vars.fd', proof: 'proof.json', installed: 'installed.json', facts: 'facts.json', manifest: 'manifest.json', console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes. 2: commands through levelgate-agent, started through qemu-guest-agent. */
 const LAYOUT = 2;
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** Waits until the image's own boot is over (cloud-init done, systemd settled), so restored guests start idle. */
 export const SETTLE_SCRIPT = 'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1; fi; if command -v systemctl >/dev/null 2>&1; then systemctl is-system-running --wait >/dev/null 2>&1; fi; sync; true';
@@ -80,34 +71,7 @@ export async function cloudSnapshotKey(spec: CloudSnapshotSpec): Promise<{ key: 
     dataDisks: disks,
     proofCode: await proofCodeDigest(),
   };
-  return { key: sha256(JSON.stringify(inputs)).slice(0, 16), inputs };
-}
-
-async function load(dir: string, key: string): Promise<CloudSnapshot | undefined> {
-  const file = (name: string) => path.join(dir, name);
-  try {
-    const manifest = JSON.parse(await readFile(file(FILES.manifest), 'utf8')) as CloudSnapshotManifest;
-    if (manifest.key !== key) return undefined;
-    for (const [name, size] of Object.entries(manifest.sizes)) if ((await stat(file(name))).size !== size) return undefined;
-    if (sha256(await readFile(file(FILES.state))) !== manifest.stateSha256) return undefined;
-    const read = async <T>(name: string) => JSON.parse(await readFile(file(name), 'utf8')) as T;
-    return {
-      key,
-      dir,
-      ram: file(FILES.ram),
-      state: file(FILES.state),
-      disk: file(FILES.disk),
-      ...((await exists(file(FILES.vars))) ? { vars: file(FILES.vars) } : {}),
-      proof: await read<LevelProof>(FILES.proof),
-      installed: await read<string[]>(FILES.installed),
-      facts: await read<ImageFacts>(FILES.facts),
-      channel: manifest.channel,
-      bootConsole: file(FILES.console),
-      manifest,
-    };
-  } catch {
-    return undefined;
-  }
+  return { key: snapshotKeyOf(inputs), inputs };
 }
 
 export type EnsureCloudSnapshotOptions = EnsureSnapshotOptions;
@@ -116,85 +80,95 @@ export type EnsureCloudSnapshotOptions = EnsureSnapshotOptions;
 export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: EnsureCloudSnapshotOptions = {}): Promise<CloudSnapshot> {
   const log = options.log ?? silentLog;
   const { key, inputs } = await cloudSnapshotKey(spec);
-  // Named by content (the key holds the image's sha256), not by what a run calls the image.
-  const dir = path.join(options.cacheDir ?? cacheRoot(), 'cloud-snapshots', key);
-  return ensureCached({
-    dir,
-    what: `the ${spec.level} snapshot of image ${spec.image.name} (${key})`,
-    load: () => load(dir, key),
-    log,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.rebuild ? { rebuild: true } : {}),
-    build: async (staging) => {
-      const file = (name: string) => path.join(staging, name);
-      const started = performance.now();
-      log(`image ${spec.image.name}: booting it at ${spec.level} (${spec.accel}) to make its snapshot; a full distribution takes a minute or more under emulation`);
-      await createOverlay(spec.image.path, file(FILES.disk), options.signal, spec.image.format);
-      const guest = await CloudGuest.bootForSnapshot(
-        {
-          image: spec.image,
-          support: spec.support,
-          level: spec.level,
-          accel: spec.accel,
-          dataDisks: spec.dataDisks,
+  const uefi = spec.image.firmware === 'uefi';
+  return ensureSnapshot<Omit<CloudSnapshot, keyof Stored<object>>, CloudSnapshotTimes>(
+    {
+      // Named by content (the key holds the image's sha256), not by what a run calls the image.
+      folder: 'cloud-snapshots',
+      inputs,
+      what: `the ${spec.level} snapshot of image ${spec.image.name}`,
+      disk: FILES.disk,
+      recorded: [FILES.ram, FILES.state, FILES.disk, FILES.proof, FILES.installed, FILES.facts, ...(uefi ? [FILES.vars] : [])],
+      hashed: (file) => file === FILES.state,
+      save: (staging) => saveCloudGuest(spec, staging, key, options),
+      read: async (dir, manifest) => {
+        const file = (name: string) => path.join(dir, name);
+        const read = async <T>(name: string) => JSON.parse(await readFile(file(name), 'utf8')) as T;
+        return {
+          ram: file(FILES.ram),
+          state: file(FILES.state),
           disk: file(FILES.disk),
-          consoleLog: file(FILES.console),
-          ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
-          ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
-        file(FILES.ram),
-        spec.image.firmware === 'uefi' ? file(FILES.vars) : undefined,
-      );
-      let saveMs = 0;
-      let settleMs = 0;
-      const bootToReadyMs = guest.timings.bootToReadyMs;
-      const channel = guest.channel!;
-      try {
-        const settling = performance.now();
-        await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: 600_000 });
-        settleMs = Math.round(performance.now() - settling);
-        const inspected = await guest.exec(['sh', '-c', INSPECT_SCRIPT], { timeoutMs: DEFAULTS.commandTimeoutMs });
-        const through = guest.channelNotes.find((n) => n.startsWith('started through '));
-        const facts = parseImageFacts(
-          inspected.stdout,
-          channel === 'qga'
-            ? `the image's ${guest.agentBanner} (${guest.channelNotes.join('; ') || 'commands through it'})`
-            : through
-              ? `${guest.agentBanner}, ${through.replace('started through ', "started through the image's ")}`
-              : `${guest.agentBanner}, started by cloud-init from the NoCloud seed`,
-        );
-        await writeJson(file(FILES.facts), facts);
-        await writeJson(file(FILES.proof), guest.proof);
-        let installed: string[] = [];
-        if (facts.tools.rpm) {
-          const query = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
-          if (query.exitCode !== 0) throw new Error(`snapshot: \`${query.command}\` failed: ${query.stderr.trim()}`);
-          installed = parseInstalled(query.stdout);
-        }
-        await writeJson(file(FILES.installed), installed);
-        await guest.exec(['sync'], { timeoutMs: 60_000 });
-        const saving = performance.now();
-        await guest.saveSnapshot(file(FILES.state));
-        saveMs = Math.round(performance.now() - saving);
-      } finally {
-        await guest.dispose();
-      }
-      const check = await execa('qemu-img', ['check', '-q', file(FILES.disk)], { reject: false, all: true });
-      if (check.failed) throw new Error(`the snapshot's disk does not check out: ${check.all ?? check.shortMessage}`);
-      const names: string[] = [FILES.ram, FILES.state, FILES.disk, FILES.proof, FILES.installed, FILES.facts, ...(spec.image.firmware === 'uefi' ? [FILES.vars] : [])];
-      const sizes: Record<string, number> = {};
-      for (const name of names) sizes[name] = (await stat(file(name))).size;
-      const manifest: CloudSnapshotManifest = { key, inputs, createdAt: new Date().toISOString(), bootToReadyMs, settleMs, saveMs, sizes, stateSha256: sha256(await readFile(file(FILES.state))), channel };
-      await writeJson(file(FILES.manifest), manifest);
-      for (const name of [FILES.ram, FILES.state, FILES.disk]) await chmod(file(name), 0o444);
-      log(`image ${spec.image.name}: ${spec.level} snapshot ${key} made in ${((performance.now() - started) / 1000).toFixed(1)} s (ready after ${(bootToReadyMs / 1000).toFixed(1)} s, settled ${(settleMs / 1000).toFixed(1)} s later; channel ${channel})`);
+          ...((await exists(file(FILES.vars))) ? { vars: file(FILES.vars) } : {}),
+          proof: await read<LevelProof>(FILES.proof),
+          installed: await read<string[]>(FILES.installed),
+          facts: await read<ImageFacts>(FILES.facts),
+          channel: manifest.channel,
+          bootConsole: file(FILES.console),
+        };
+      },
     },
-  });
-}
+    options,
+  );
 
-export async function discardCloudSnapshot(snapshot: CloudSnapshot): Promise<void> {
-  if (await exists(snapshot.dir)) await rm(snapshot.dir, { recursive: true, force: true });
+  /** Boots the image, lets it settle, inspects it, proves the level and saves it into `staging`. */
+  async function saveCloudGuest(spec: CloudSnapshotSpec, staging: string, key: string, options: EnsureCloudSnapshotOptions): Promise<CloudSnapshotTimes> {
+    const file = (name: string) => path.join(staging, name);
+    const started = performance.now();
+    log(`image ${spec.image.name}: booting it at ${spec.level} (${spec.accel}) to make its snapshot; a full distribution takes a minute or more under emulation`);
+    await createOverlay(spec.image.path, file(FILES.disk), options.signal, spec.image.format);
+    const guest = await CloudGuest.bootForSnapshot(
+      {
+        image: spec.image,
+        support: spec.support,
+        level: spec.level,
+        accel: spec.accel,
+        dataDisks: spec.dataDisks,
+        disk: file(FILES.disk),
+        consoleLog: file(FILES.console),
+        ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
+        ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      file(FILES.ram),
+      uefi ? file(FILES.vars) : undefined,
+    );
+    let saveMs = 0;
+    let settleMs = 0;
+    const bootToReadyMs = guest.timings.bootToReadyMs;
+    const channel = guest.channel!;
+    try {
+      const settling = performance.now();
+      await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: 600_000 });
+      settleMs = Math.round(performance.now() - settling);
+      const inspected = await guest.exec(['sh', '-c', INSPECT_SCRIPT], { timeoutMs: DEFAULTS.commandTimeoutMs });
+      const through = guest.channelNotes.find((n) => n.startsWith('started through '));
+      const facts = parseImageFacts(
+        inspected.stdout,
+        channel === 'qga'
+          ? `the image's ${guest.agentBanner} (${guest.channelNotes.join('; ') || 'commands through it'})`
+          : through
+            ? `${guest.agentBanner}, ${through.replace('started through ', "started through the image's ")}`
+            : `${guest.agentBanner}, started by cloud-init from the NoCloud seed`,
+      );
+      await writeJson(file(FILES.facts), facts);
+      await writeJson(file(FILES.proof), guest.proof);
+      let installed: string[] = [];
+      if (facts.tools.rpm) {
+        const query = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
+        if (query.exitCode !== 0) throw new Error(`snapshot: \`${query.command}\` failed: ${query.stderr.trim()}`);
+        installed = parseInstalled(query.stdout);
+      }
+      await writeJson(file(FILES.installed), installed);
+      await guest.exec(['sync'], { timeoutMs: 60_000 });
+      const saving = performance.now();
+      await guest.saveSnapshot(file(FILES.state));
+      saveMs = Math.round(performance.now() - saving);
+    } finally {
+      await guest.dispose();
+    }
+    log(`image ${spec.image.name}: ${spec.level} snapshot ${key} made in ${((performance.now() - started) / 1000).toFixed(1)} s (ready after ${(bootToReadyMs / 1000).toFixed(1)} s, settled ${(settleMs / 1000).toFixed(1)} s later; channel ${channel})`);
+    return { bootToReadyMs, settleMs, saveMs, channel };
+  }
 }
 
 /** What an earlier snapshot boot of this image found (any level, any data disks), without booting it again. */
@@ -202,7 +176,7 @@ export async function cachedImageFacts(image: CloudImage, cacheDir = cacheRoot()
   const root = path.join(cacheDir, 'cloud-snapshots');
   for (const entry of await readdir(root).catch(() => [] as string[])) {
     try {
-      const manifest = JSON.parse(await readFile(path.join(root, entry, FILES.manifest), 'utf8')) as CloudSnapshotManifest;
+      const manifest = JSON.parse(await readFile(path.join(root, entry, FILES.manifest), 'utf8')) as { readonly inputs: { readonly image?: string; readonly layout?: number } };
       if (manifest.inputs.image === image.sha256 && manifest.inputs.layout === LAYOUT) return JSON.parse(await readFile(path.join(root, entry, FILES.facts), 'utf8')) as ImageFacts;
     } catch {
       // not a published snapshot

@@ -23,7 +23,7 @@ export interface GuestBootOptions {
   readonly bootTimeoutMs?: number;
   /** Where the serial console is written; by default inside the guest's temp dir (removed). */
   readonly consoleLog?: string;
-  /** The root disk state of an earlier boot (boot-guest.ts newDiskState) to boot again; it is kept. */
+  /** The root disk state of an earlier boot (a backend's newDiskState, accel/backend.ts) to boot again; it is kept. */
   readonly disk?: string;
   /** Where the guest's temp dir goes (disk state, sockets); default the OS temp dir. */
   readonly tmpDir?: string;

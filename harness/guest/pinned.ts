@@ -1,7 +1,8 @@
-// One call from "a level" to "a booted guest that proved it": the cached image, the
-// accelerator the probes allow, the guest itself (restored from the level's snapshot
-// where asked and possible, else booted). A level no accelerator provides is a
-// LevelUnavailableError (a skip), never a guest at another level.
+// The one entry point that boots a guest outside a run: from "a level" to "a booted
+// guest that proved it" (the cached image, the accelerator the probes allow, the guest
+// itself, restored from the level's snapshot where asked and possible, else booted), or
+// on a given accelerator, which the backend table lowers. A level no accelerator provides
+// is a LevelUnavailableError (a skip), never a guest at another level.
 import { BACKENDS } from '../accel/backends.js';
 import { chooseAccel, type AccelChoice } from '../accel/choose.js';
 import { type Accel, type AccelRequest } from '../model/accel.js';
@@ -12,7 +13,17 @@ import { exactTarget, type CpuTarget } from '../levels/targets.js';
 import { GuestError, InterruptedError, LevelProofError, LevelUnavailableError } from '../util/errors.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { AgentGuest } from './agent-guest.js';
-import { bootGuest, type GuestOptions } from './boot-guest.js';
+import type { GuestBootOptions } from './guest.js';
+
+export interface GuestOptions extends GuestBootOptions {
+  readonly accel: Accel;
+}
+
+/** Boots a guest on `accel`: the backend table lowers it. */
+export function bootGuest(options: GuestOptions): Promise<AgentGuest> {
+  const { accel, ...rest } = options;
+  return BACKENDS[accel].boot(rest);
+}
 
 export interface PinnedGuestRequest extends Omit<GuestOptions, 'image' | 'accel'> {
   readonly accel: AccelRequest;

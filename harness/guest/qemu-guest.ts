@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { DEFAULTS } from '../model/defaults.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import { hostLoadStretch } from '../util/host-load.js';
+import { hostStretch, limitsFor } from '../model/limits.js';
 import { GuestError, InfrastructureError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext } from './agent-guest.js';
@@ -99,15 +99,12 @@ export class QemuGuest extends AgentGuest {
         accel: options.accel,
         cpu: options.cpu ?? qemuCpuArgument(options.target ?? options.level),
         memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
-        kernel: options.image.kernel,
-        initrd: options.image.initrd,
-        kernelArgs: [...KERNEL_ARGS, ...(options.target?.kernelArgs ?? []), ...(options.extraKernelArgs ?? [])],
+        firmware: { kind: 'kernel', kernel: options.image.kernel, initrd: options.image.initrd, kernelArgs: [...KERNEL_ARGS, ...(options.target?.kernelArgs ?? []), ...(options.extraKernelArgs ?? [])] },
         rootDisk: overlay,
         dataDisks,
-        agentSocket: path.join(tmp, 'agent.sock'),
         qmpSocket: path.join(tmp, 'qmp.sock'),
         // Every guest has the shell port, so a snapshot's device layout fits every restore (repro --keep uses it).
-        shellSocket: path.join(tmp, 'shell.sock'),
+        channel: { agent: path.join(tmp, 'agent.sock'), shell: path.join(tmp, 'shell.sock') },
         ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
         ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
       };
@@ -148,8 +145,8 @@ export class QemuGuest extends AgentGuest {
         ...(options.signal ? { signal: options.signal } : {}),
       });
 
-      // Without a limit from the run (which stretches its own), the idle host's limit stretched by the load now.
-      const bootTimeoutMs = options.bootTimeoutMs ?? Math.round(DEFAULTS.backends[options.accel].bootTimeoutMs * hostLoadStretch(4));
+      // Without a limit from the run, this backend's for the host's load now.
+      const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends[options.accel], hostStretch()).bootMs;
       const deadline = started + bootTimeoutMs;
       const qmpClient: QmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
       qmp = qmpClient;
@@ -166,7 +163,7 @@ export class QemuGuest extends AgentGuest {
           throw new GuestError(`guest ${id}: the snapshot did not restore (${(error as Error).message})`, { details: evidence(), hint: hintForQemuFailure(stderrText, options.accel) ?? 'the snapshot is rebuilt' });
         }
       }
-      const agentSocket = await raceWith(connectWhenListening(spec.agentSocket!, exited, deadline, 'QEMU'), death);
+      const agentSocket = await raceWith(connectWhenListening(spec.channel!.agent, exited, deadline, 'QEMU'), death);
       const agent = new AgentClient(agentSocket);
       stack.defer('close agent channel', () => agent.close());
 
@@ -192,7 +189,7 @@ export class QemuGuest extends AgentGuest {
           commandLine: quoteCommand([...Object.entries(emulator.env).map(([k, v]) => `${k}=${v}`), command.file, ...command.args]),
           proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})`,
           hostTimesCommands: false,
-          shell: { socket: spec.shellSocket!, device: 'virtio' },
+          shell: { socket: spec.channel!.shell!, device: 'virtio' },
           level: options.level,
           ...(options.target ? { target: options.target } : {}),
           ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
@@ -214,18 +211,25 @@ export class QemuGuest extends AgentGuest {
    * The guest is gone afterwards; its disk overlay holds the disk state that goes with it.
    */
   async saveSnapshot(state: string): Promise<void> {
-    const qmp = this.#qmp();
-    if (!qmp) throw new GuestError(`guest ${this.facts.id} has no QMP connection`);
-    await qmp.execute('stop');
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-    await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
-    for (;;) {
-      const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
-      if (status.status === 'completed') break;
-      if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${this.facts.id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
-      await sleep(5);
-    }
+    await saveDeviceState(this.#qmp(), this.facts.id, state);
     await this.dispose();
+  }
+}
+
+/**
+ * Saves a QEMU guest whose RAM lives in a shared file: QEMU stops and writes its device
+ * state (not the RAM, which is already in the file) to `state`. Every QEMU machine's save.
+ */
+export async function saveDeviceState(qmp: QmpClient | undefined, id: string, state: string): Promise<void> {
+  if (!qmp) throw new GuestError(`guest ${id} has no QMP connection`);
+  await qmp.execute('stop');
+  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+  await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
+  for (;;) {
+    const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+    if (status.status === 'completed') return;
+    if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
+    await sleep(5);
   }
 }
 

@@ -1,6 +1,6 @@
 // Every default and time limit in one place: the runners' usage texts print from here,
-// the engine reads from here. Limits are set for QEMU TCG on an unloaded host; each
-// backend's slowdown and the run's load factor stretch them.
+// the engine reads from here. Limits are set for QEMU TCG on an unloaded host;
+// config/limits.ts stretches them (each backend's slowdown, the host's load), once.
 import type { Accel } from './accel.js';
 
 export interface BackendLimits {
@@ -25,6 +25,14 @@ export const DEFAULTS = {
     tcg: { bootTimeoutMs: 60_000, slowdown: 1 },
     bochs: { bootTimeoutMs: 120_000, slowdown: 25 },
   } satisfies Record<Accel, BackendLimits>,
+  /**
+   * A distribution image's boot through firmware, GRUB and systemd: 75 s or more to its
+   * agent under TCG here (BENCHMARKS.md), 325 s at a load of 10-12 on 2 cores (stretched
+   * like every limit). LEVELGATE_IMAGE_BOOT_TIMEOUT (seconds) gives it instead.
+   */
+  imageBootTimeoutMs: 300_000,
+  /** The most a loaded host stretches the limits (the load per core is counted up to this). */
+  maxLoadStretch: 4,
   /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1; 8-11 s under a load of 8). */
   probeTimeoutMs: 20_000,
   /** One package-manager command or query. */

@@ -3,6 +3,7 @@
 // the guests, the repositories and the known issues, and decides the verdict: the
 // product's failure (a crash, a broken contract, a hang) is a fail; an error says
 // whether the emulator (retried) or the harness (not retried) failed.
+import { limitsFor } from '../model/limits.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
@@ -12,7 +13,6 @@ import type { Accel } from '../model/accel.js';
 import type { RequiredFidelity } from '../accel/fidelity.js';
 import { exactTarget } from '../levels/targets.js';
 import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
-import { DEFAULTS } from '../model/defaults.js';
 import { levelgateCommand } from '../util/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
@@ -247,14 +247,15 @@ async function runPlaced(attempt: Attempt, placed: Placement, scratch: string): 
 /** The cell's repositories, programs and limits, and the request its guests are opened with. */
 async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scratch: string): Promise<{ request: SessionRequest; program: CellProgram }> {
   const driver = (env.drivers ?? DRIVERS)[cell.driver];
-  const slowdown = BACKENDS[placed.first].slowdown;
   const timeScale = env.timeScale ?? 1;
+  const limits = limitsFor(BACKENDS[placed.first], timeScale);
   const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario, DRIVER_FORMAT[cell.driver]), env.catalog.programsOf(cell.scenario)]);
   const request: SessionRequest = {
     firstAccel: placed.first,
     target: cell.target,
     accelAt: (level) => placed.accelAt(level).accel!,
-    bootTimeoutMs: (accel) => BACKENDS[accel].bootTimeoutMs * timeScale,
+    bootTimeoutMs: (accel) => limitsFor(BACKENDS[accel], timeScale).bootMs,
+    stretch: timeScale,
     evidenceDir: evidence,
     scratch,
     ...(env.signal ? { signal: env.signal } : {}),
@@ -271,8 +272,8 @@ async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scra
     programs: programs.programs,
     inPlay: programs.inPlay,
     limits: {
-      commandMs: env.limits?.commandMs ?? DEFAULTS.commandTimeoutMs * timeScale * slowdown,
-      programMs: env.limits?.programMs ?? DEFAULTS.programTimeoutMs * timeScale * slowdown,
+      commandMs: env.limits?.commandMs ?? limits.commandMs,
+      programMs: env.limits?.programMs ?? limits.programMs,
     },
   };
   return { request, program };

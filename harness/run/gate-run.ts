@@ -3,6 +3,7 @@
 // marked flaky when a retry settles it, every attempt's evidence kept; nothing else is
 // retried. Ctrl-C stops dispatching, stops the running guests and still produces a
 // result in which the cells that did not run are listed as such.
+import { limitsFor } from '../model/limits.js';
 import os from 'node:os';
 import PQueue from 'p-queue';
 import { BACKENDS } from '../accel/backends.js';
@@ -94,7 +95,8 @@ function slowdownOf(cell: Cell, options: GateRunOptions): number {
 
 function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
   // The limit is set for TCG; an emulator that interprets every instruction gets its slowdown.
-  const cellTimeoutMs = options.cellTimeoutMs * slowdownOf(cell, options);
+  const accel = options.environment.accel(cell.target.name).accel;
+  const cellTimeoutMs = accel ? limitsFor(BACKENDS[accel], 1, { cellMs: options.cellTimeoutMs }).cellMs : options.cellTimeoutMs;
   return runWithRetries(
     (signal, at, attempt) =>
       runCell(cell, {

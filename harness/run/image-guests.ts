@@ -7,7 +7,7 @@ import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
 import type { Accel } from '../model/accel.js';
 import { bootsImages, imageBackend, type ImageBackend } from '../accel/image-backend.js';
-import { cloudBootTimeoutMs } from '../guest/cloud-guest.js';
+import { imageBootMs } from '../guest/cloud-guest.js';
 import type { CloudSnapshot } from '../guest/cloud-snapshot.js';
 import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';
@@ -93,8 +93,8 @@ export class ImageGuests implements CellGuests {
   async open(request: SessionRequest): Promise<CellSession> {
     const { dataDisks, log } = this.#options;
     const first = this.backend(request.firstAccel);
-    // The run's limits are scaled for load; a distribution's boot takes its own, scaled alike.
-    const bootTimeoutMs = (accel: Accel) => cloudBootTimeoutMs() * (request.bootTimeoutMs(accel) / BACKENDS[accel].bootTimeoutMs);
+    // A distribution's boot takes its own limit, stretched as the run's are.
+    const bootTimeoutMs = (_accel: Accel) => imageBootMs(request.stretch);
     const base = path.join(request.scratch, 'disk');
     const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string) => ({
       level,

@@ -1,6 +1,7 @@
 // A cell's guests: one disk, booted at one level at a time. The first guest starts the
 // cell; a move to another CPU or a reboot powers it off cleanly and boots the same disk
 // again. The session keeps what reports need: each boot's proof, console log and time.
+import { hostStretch, limitsFor } from '../model/limits.js';
 import type { GuestCommand } from '../model/guest.js';
 import path from 'node:path';
 import type { Snapshot } from '../accel/backend.js';
@@ -186,8 +187,10 @@ export interface SessionRequest {
   readonly target: CpuTarget;
   /** The accelerator for each level the cell boots at. */
   readonly accelAt: (level: LevelName) => Accel;
-  /** Boot limit per accelerator (already scaled by load). */
+  /** Boot limit per accelerator (config/limits.ts, for the run's stretch). */
   readonly bootTimeoutMs: (accel: Accel) => number;
+  /** How much slower than idle the host is (config/limits.ts hostStretch), for limits of a guest source's own (a distribution image's boot). */
+  readonly stretch: number;
   readonly evidenceDir: string;
   /** The cell's scratch directory (its disk state goes here; removed after the cell). */
   readonly scratch: string;
@@ -264,7 +267,8 @@ export class BackendGuests implements CellGuests {
       await Promise.all(
         wanted.slice(i, i + 2).map(async ({ target, accel }) => {
           try {
-            await this.snapshot(target, accel, this.#backends[accel].bootTimeoutMs * 2);
+            // Two boots at a time: at least twice the idle host's limit.
+            await this.snapshot(target, accel, limitsFor(this.#backends[accel], Math.max(2, hostStretch())).bootMs);
           } catch (error) {
             const why = imageCannotRun(target, accel, error);
             // Another init death is left to the target's cells: each is an error with the console evidence.

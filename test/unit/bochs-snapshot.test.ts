@@ -3,7 +3,8 @@
 import test from 'ava';
 import { encodeRelayReply, encodeRelayRequest, LineSplitter, parseRelayReply, pointerEvent, RfbClick, saveAnswers, saveButton, type RfbStep } from '../../harness/guest/bochs-save.js';
 import { restoredConfig, type RestorePaths } from '../../harness/guest/bochs-saved-config.js';
-import { bochsSnapshotKey, canonicalBochsrc, type BochsSnapshotInputs } from '../../harness/guest/bochs-snapshot.js';
+import { canonicalBochsrc, type BochsSnapshotInputs } from '../../harness/guest/bochs-snapshot.js';
+import { snapshotKeyOf as bochsSnapshotKey } from '../../harness/guest/snapshot-store.js';
 import { GuestError } from '../../harness/util/errors.js';
 
 /** The lines of a config Bochs 2.7 saved (trimmed), as the snapshot's staging guest left it. */

@@ -2,7 +2,6 @@
 // for, the QEMU command line, what the guest's inspection prints, which drivers an image
 // lacks, $releasever from os-release, the NoCloud seed, and how --image and images: resolve.
 import test from 'ava';
-import { buildCloudQemuArgs } from '../../harness/guest/cloud-args.js';
 import { firmwareFor, parseImageFacts, parsePartitionTable, releaseverOf, type CloudImage } from '../../harness/image/cloud/inspect.js';
 import { seedUserData } from '../../harness/image/cloud/support.js';
 import { imageAccelChoice } from '../../harness/accel/image-backend.js';
@@ -51,37 +50,6 @@ test('partition tables: a dos disk with boot code boots through SeaBIOS; a GPT w
   t.is(firmwareFor(uefiOnly, 'x'), 'uefi');
   const error = t.throws(() => firmwareFor(parsePartitionTable(Buffer.alloc(1 << 20)), '--image'), { instanceOf: UsageError });
   t.regex(error!.message, /^--image: no way to boot it: no partition table/);
-});
-
-test('the QEMU command line: firmware boot from the overlay, the pinned CPU, both command ports, the tools disk and seed read-only, no NIC, vmgenid', (t) => {
-  const args = buildCloudQemuArgs({
-    name: 'g',
-    accel: 'tcg',
-    cpu: 'qemu64,+sse2,enforce',
-    memoryMiB: 1024,
-    firmware: { kind: 'uefi', code: '/c.fd', vars: '/t/v.fd' },
-    rootDisk: '/t/root.qcow2',
-    dataDisks: [{ name: 'levelgate', path: '/s/tools.img' }],
-    seed: '/s/seed.iso',
-    qmpSocket: '/t/q',
-    agentSocket: '/t/a',
-    qgaSocket: '/t/g',
-    shellSocket: '/t/s',
-    memoryFile: { path: '/snap/ram', share: false },
-    incoming: true,
-  });
-  const line = args.join(' ');
-  t.true(line.includes('-cpu qemu64,+sse2,enforce'));
-  t.true(line.includes('-nic none'));
-  t.false(line.includes('-kernel'));
-  t.true(line.includes('-drive if=pflash,format=raw,unit=0,readonly=on,file=/c.fd -drive if=pflash,format=raw,unit=1,file=/t/v.fd'));
-  t.true(line.includes('name=levelgate.agent') && line.includes('name=org.qemu.guest_agent.0'));
-  t.true(line.includes('file=/t/root.qcow2,format=qcow2,cache=unsafe'));
-  t.true(line.includes('-drive if=none,id=data0,file=/s/tools.img,format=raw,readonly=on -device virtio-blk-pci,drive=data0,serial=lg-levelgate'));
-  t.true(line.includes('file=/s/seed.iso,format=raw,readonly=on'));
-  t.true(line.includes('-device vmgenid,guid=auto'));
-  t.true(line.endsWith('-incoming defer'));
-  t.true(line.includes('mem-path=/snap/ram,share=off'));
 });
 
 const INSPECTED = `@os-release

@@ -3,11 +3,11 @@
 // second RPM of the same name, or after a guest failure); a subject that ran cleanly is
 // not run again above. v4 (Bochs on most hosts) is reached only by what did not run at
 // v3. With near misses, each near miss of a subject's lowest level is one more guest.
+import { limitsFor } from '../../model/limits.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../../accel/backends.js';
 import type { AccelChoice } from '../../accel/choose.js';
-import { DEFAULTS } from '../../model/defaults.js';
 import type { LevelName } from '../../levels/table.js';
 import { ALL_NEAR_MISSES, exactTarget, type CpuTarget } from '../../levels/targets.js';
 import type { CellSession } from '../../run/session.js';
@@ -84,8 +84,9 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
     return out;
   }
   const accel = choice.accel;
-  const scale = (options.timeScale ?? 1) * BACKENDS[accel].slowdown;
-  const limits = { installMs: DEFAULTS.commandTimeoutMs * scale, commandMs: DEFAULTS.programTimeoutMs * scale };
+  const stretch = options.timeScale ?? 1;
+  const resolved = limitsFor(BACKENDS[accel], stretch);
+  const limits = { installMs: resolved.commandMs, commandMs: resolved.programMs };
   for (const batch of batches(subjects)) {
     let todo = [...batch];
     // A guest that fails is restored again for the rest, at most twice per batch.
@@ -100,7 +101,8 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
           firstAccel: accel,
           target,
           accelAt: () => accel,
-          bootTimeoutMs: (a) => BACKENDS[a].bootTimeoutMs * (options.timeScale ?? 1),
+          bootTimeoutMs: (a) => limitsFor(BACKENDS[a], stretch).bootMs,
+          stretch,
           evidenceDir: scratch,
           scratch,
           ...(options.signal ? { signal: options.signal } : {}),

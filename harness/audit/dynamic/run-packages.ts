@@ -3,11 +3,11 @@
 // onto a disk state of its own, so no package sees another; installed, its commands
 // run, every SIGILL explained; one package after another. Guests come from the engine
 // the gate's cells use (CellGuests), so tests can give the fixtures' guests.
+import { limitsFor } from '../../model/limits.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../../accel/backends.js';
 import type { AccelChoice } from '../../accel/choose.js';
-import { DEFAULTS } from '../../model/defaults.js';
 import type { CellGuests, CellSession } from '../../run/session.js';
 import { errorMessage, InterruptedError } from '../../util/errors.js';
 import { silentLog, type Log } from '../../util/log.js';
@@ -55,8 +55,8 @@ export async function runPackages(plan: RunPlan, options: RunPackagesOptions): P
 }
 
 async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel']>, scratch: string, options: RunPackagesOptions): Promise<Omit<PackageRun, 'durationMs'>> {
-  const scale = options.timeScale ?? 1;
-  const slowdown = BACKENDS[accel].slowdown;
+  const stretch = options.timeScale ?? 1;
+  const limits = limitsFor(BACKENDS[accel], stretch);
   const base = { target: pkg.target.name, level: pkg.target.level, accel };
   await mkdir(scratch, { recursive: true });
   let session: CellSession | undefined;
@@ -65,7 +65,8 @@ async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel
       firstAccel: accel,
       target: pkg.target,
       accelAt: () => accel,
-      bootTimeoutMs: (a) => BACKENDS[a].bootTimeoutMs * scale,
+      bootTimeoutMs: (a) => limitsFor(BACKENDS[a], stretch).bootMs,
+      stretch,
       evidenceDir: scratch,
       scratch,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -74,8 +75,8 @@ async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel
     const result = await runInGuest(guest, {
       guestFile: options.guestPath(pkg.file),
       commands: pkg.commands,
-      installMs: DEFAULTS.commandTimeoutMs * scale * slowdown,
-      commandMs: DEFAULTS.programTimeoutMs * scale * slowdown,
+      installMs: limits.commandMs,
+      commandMs: limits.programMs,
     });
     return {
       ...base,
