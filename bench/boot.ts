@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { dir } from 'tmp-promise';
 import { BACKENDS } from '../harness/accel/backends.js';
-import { resolveAccelChoice } from '../harness/guest/pinned.js';
+import { resolveAccelChoice } from '../harness/accel/pinned.js';
 import { ensureImage } from '../harness/image/build.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';

@@ -29,7 +29,7 @@ async function phases(level: string): Promise<void> {
   };
   const [{ ensureImage }, { resolveAccelChoice }, { BACKENDS }, { exactTarget }] = await Promise.all([
     import('../harness/image/build.js'),
-    import('../harness/guest/pinned.js'),
+    import('../harness/accel/pinned.js'),
     import('../harness/accel/backends.js'),
     import('../harness/levels/targets.js'),
     import('../runners/exec.js'),

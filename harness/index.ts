@@ -50,18 +50,8 @@ export {
   type HwcapsLevel,
   type HwcapsPattern,
 } from './repos/hwcaps-patterns.js';
-export type {
-  AptLayout,
-  ArchSetting,
-  DriverName,
-  Expectation,
-  ExpectContext,
-  HwcapsDir,
-  PackageBuild,
-  Refusal,
-  Scenario,
-  Step,
-} from './scenario/types.js';
+export type { AptLayout, Expectation, ExpectContext, HwcapsDir, PackageBuild, Scenario, Step } from './scenario/types.js';
+export type { ArchSetting, DriverName, Refusal } from './model/package-manager.js';
 export type { CellResult, CheckResult, RunResult, Verdict } from './results/types.js';
 export type { CellRef, CommandRecord, StepRecord } from './results/types.js';
 export type { Reporter, ReporterOptions, ReporterSpec, RunStart } from './report/reporter.js';

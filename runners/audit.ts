@@ -15,13 +15,13 @@ import { commandsByPackage, planRuns, type RunPlan } from '../harness/audit/dyna
 import { withRun } from '../harness/audit/dynamic/reconcile.js';
 import { parseLevels, planBisect, type BisectRequest } from '../harness/audit/dynamic/bisect-plan.js';
 import { bisectResult, withBisect } from '../harness/audit/dynamic/bisect-reconcile.js';
-import { runBisect } from '../harness/audit/dynamic/bisect-run.js';
+import { runBisect } from '../harness/audit-run/bisect-run.js';
 import { bisectLine } from '../harness/audit/dynamic/bisect-text.js';
 import { readRoles } from '../harness/audit/dynamic/elf-roles.js';
 import { ensureLoader } from '../harness/audit/dynamic/loader.js';
 import type { PackagesDisk } from '../harness/audit/dynamic/packages-disk.js';
 import type { AccelChoice } from '../harness/accel/choose.js';
-import { runPackages } from '../harness/audit/dynamic/run-packages.js';
+import { runPackages } from '../harness/audit-run/run-packages.js';
 import { AUDIT_EXIT, auditExitCode } from '../harness/audit/findings.js';
 import type { AuditRun } from '../harness/audit/types.js';
 import { ensureImage, type ImageArtifacts } from '../harness/image/build.js';

@@ -2,7 +2,7 @@
 // its level, runs one command with its output streamed, and exits with the command's status.
 import { constants } from 'node:os';
 import { DEFAULTS, seconds } from '../harness/model/defaults.js';
-import { openPinnedGuest } from '../harness/guest/pinned.js';
+import { openPinnedGuest } from '../harness/accel/pinned.js';
 import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { UsageError } from '../harness/util/errors.js';
 import { formatSeconds, stderrLog } from '../harness/util/log.js';

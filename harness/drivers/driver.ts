@@ -5,11 +5,9 @@
 // contract: the product's failure) or an error (what the harness set up did not hold).
 // Pure: the cell runner executes them.
 import type { ArchSetting, DriverName, Operation, PinSpec, Refusal } from '../model/package-manager.js';
-export { REPO_FORMATS, type RepoFormat } from '../model/package-manager.js';
 import type { DetectorName } from './detectors.js';
 import type { GuestCommand } from '../model/guest.js';
 import { formatNevra } from '../packages/available.js';
-export type { GuestCommand } from '../model/guest.js';
 
 /** What a driver needs to know of the guest it runs in, beyond the tool itself. */
 export interface DriverContext {

@@ -4,7 +4,7 @@
 import type { Fidelity } from '../levels/canaries.js';
 import type { LevelName } from '../levels/table.js';
 import type { GuestExec } from './investigate.js';
-import type { ForensicsRecord } from './record.js';
+import type { ForensicsRecord } from '../model/forensics-record.js';
 import { parseTrapLine, type GlibcRefusal, type TrapLine } from './trap-line.js';
 
 export interface CommandEvidence {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Fidelity } from '../levels/canaries.js';
 import type { LevelName } from '../levels/table.js';
 import { explainBytes, hexBytes, offsetFromLoadSegment, type Explanation } from './explain.js';
-import { forensicsLine, ownersLabel, type ForensicsRecord, type RefusalRecord, type TrapRecord } from './record.js';
+import { forensicsLine, ownersLabel, type ForensicsRecord, type RefusalRecord, type TrapRecord } from '../model/forensics-record.js';
 import { isFileMapping, mappingAt, parseSigillRecord, SIGILL_RECORD_DIR, type SigillRecord } from './sigill-record.js';
 import type { GlibcRefusal, TrapLine } from './trap-line.js';
 import { installedFilesNamed, packageOwners } from './package-owner.js';

@@ -7,7 +7,6 @@ import { QGA_PORT_NAME } from './qga-client.js';
 
 import type { QemuAccel } from '../model/accel.js';
 import type { DataDisk } from '../model/guest.js';
-export type { DataDisk } from '../model/guest.js';
 
 /**
  * How the machine starts: levelgate's kernel entered at its PVH entry point (no

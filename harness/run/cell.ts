@@ -16,7 +16,7 @@ import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
 import { levelgateCommand } from '../util/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
-import type { ForensicsRecord } from '../forensics/record.js';
+import type { ForensicsRecord } from '../model/forensics-record.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
 import { issuesCovering, refOf, type KnownIssue } from '../plan/known-issues.js';

@@ -8,7 +8,7 @@ import { judgeFile, type Finding } from '../audit/findings.js';
 import type { InstallAuditor } from '../audit/install-auditor.js';
 import type { PackageAudit } from '../audit/types.js';
 import { levelLabel } from '../audit/features.js';
-import { ownedBy, type ForensicsRecord } from '../forensics/record.js';
+import { ownedBy, type ForensicsRecord } from '../model/forensics-record.js';
 import type { LevelName } from '../levels/table.js';
 import { parseNevra } from '../packages/available.js';
 import type { CheckResult, StepRecord } from '../results/types.js';

@@ -4,14 +4,12 @@
 import type { Judgement, PackageDriver } from '../drivers/driver.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { LevelName } from '../levels/table.js';
-import type { ForensicsRecord } from '../forensics/record.js';
+import type { ForensicsRecord } from '../model/forensics-record.js';
 import type { CheckResult, StepRecord } from '../results/types.js';
 import type { Scenario } from '../scenario/types.js';
 import { LevelgateError, type ErrorContext, type ErrorFields } from '../util/errors.js';
 import type { CellGuest, ExecResult } from '../model/guest.js';
 import type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
-export type { CellExecOptions, CellGuest, ExecResult } from '../model/guest.js';
-export type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
 
 /** The cell's one disk, booted at one level at a time. */
 export interface GuestSession {

@@ -7,7 +7,6 @@ import type { CpuTarget } from '../levels/targets.js';
 import { formatNevra } from '../packages/available.js';
 import type { DetectorName } from '../drivers/detectors.js';
 import type { ArchSetting, DriverName, Operation, PinSpec, Refusal, RepoFormat } from '../model/package-manager.js';
-export { DRIVER_FORMAT, DRIVER_NAMES, formatsOf, REFUSALS, REPO_FORMATS, type ArchSetting, type DriverName, type Operation, type PinSpec, type Refusal, type RepoFormat } from '../model/package-manager.js';
 
 /** Where a fixture repository lives under the fixture tree: SCENARIO/REPO for rpm-md (createrepo_c), SCENARIO/REPO@apt and SCENARIO/REPO@pacman beside it. */
 export const fixtureRepoPath = (scenario: string, repo: string, format: RepoFormat): string => `${scenario}/${repo}${format === 'rpm-md' ? '' : `@${format}`}`;

@@ -8,7 +8,7 @@ import test from 'ava';
 import { runAudit } from '../../harness/audit/audit.js';
 import { planRuns } from '../../harness/audit/dynamic/plan.js';
 import { withRun } from '../../harness/audit/dynamic/reconcile.js';
-import { runPackages } from '../../harness/audit/dynamic/run-packages.js';
+import { runPackages } from '../../harness/audit-run/run-packages.js';
 import { PooledInstallAuditor } from '../../harness/audit/install-auditor.js';
 import { findingText } from '../../harness/audit/report-text.js';
 import type { PackageAudit } from '../../harness/audit/types.js';

@@ -1,6 +1,6 @@
 // Boots a real guest at each level under TCG and checks what it proves.
 import test from 'ava';
-import { bootGuest, resolveAccelChoice } from '../../harness/guest/pinned.js';
+import { bootGuest, resolveAccelChoice } from '../../harness/accel/pinned.js';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
 import { getLevel, type LevelName } from '../../harness/levels/table.js';
 import { removeScratch, scratchDir, testImage } from './helpers.js';

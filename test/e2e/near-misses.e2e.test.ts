@@ -4,7 +4,7 @@
 // and lose its state; a near miss the image cannot boot on is reported with the reason.
 import test from 'ava';
 import PQueue from 'p-queue';
-import { openPinnedGuest } from '../../harness/guest/pinned.js';
+import { openPinnedGuest } from '../../harness/accel/pinned.js';
 import { askDetectors, DETECTORS, type DetectorReading } from '../../harness/drivers/detectors.js';
 import { getLevel } from '../../harness/levels/table.js';
 import { ALL_NEAR_MISSES, OS_NEAR_MISS_TARGETS, parseTargetName, type CpuTarget } from '../../harness/levels/targets.js';

@@ -6,9 +6,11 @@ import { levelLabel } from '../features.js';
 import { levelIndex, type LevelName } from '../../levels/table.js';
 import type { FileAudit, PackageAudit } from '../types.js';
 import type { BisectSubject } from './bisect-plan.js';
-import { lowestRun } from './bisect-run.js';
 import { withRun } from './reconcile.js';
 import type { BisectResult, Killer, LevelAttempt, PackageRun, Reconciliation, RunTrap } from './types.js';
+
+/** The lowest level a subject ran at, among its attempts (lowest first). */
+export const lowestRun = (attempts: readonly LevelAttempt[]): LevelAttempt | undefined => attempts.find((a) => a.outcome === 'ran');
 
 /** How an attempt that did not run ended, in a few words. */
 function endedText(a: LevelAttempt): string {

@@ -1,6 +1,6 @@
 // What running a package in a pinned guest showed (audit --run): how it installed, each
 // program it ran and how that ended, and every SIGILL, explained.
-import type { ForensicsRecord } from '../../forensics/record.js';
+import type { ForensicsRecord } from '../../model/forensics-record.js';
 import type { LevelName } from '../../levels/table.js';
 
 export interface ProgramRunRecord {

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import type { AccelChoice } from '../../../harness/accel/choose.js';
 import { batches, parseLevels, planBisect, type BisectSubject } from '../../../harness/audit/dynamic/bisect-plan.js';
 import { bisectResult, reconcile, withBisect } from '../../../harness/audit/dynamic/bisect-reconcile.js';
-import { runBisect } from '../../../harness/audit/dynamic/bisect-run.js';
+import { runBisect } from '../../../harness/audit-run/bisect-run.js';
 import { bisectLine } from '../../../harness/audit/dynamic/bisect-text.js';
 import { elfRole } from '../../../harness/audit/dynamic/elf-roles.js';
 import type { LevelAttempt } from '../../../harness/audit/dynamic/types.js';

@@ -2,7 +2,7 @@
 // (the plan), what a run adds to the static findings (reconciliation), how a finding
 // reads, one package in a fake guest, and the check gate --audit adds to a step.
 import test from 'ava';
-import { runInGuest, type RunGuest, type RunResult } from '../../../harness/audit/dynamic/in-guest.js';
+import { runInGuest, type RunGuest, type RunResult } from '../../../harness/audit-run/in-guest.js';
 import { commandsByPackage, parseCommandFlag, planRuns } from '../../../harness/audit/dynamic/plan.js';
 import { withRun } from '../../../harness/audit/dynamic/reconcile.js';
 import type { PackageRun, RunTrap } from '../../../harness/audit/dynamic/types.js';

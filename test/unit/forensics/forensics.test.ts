@@ -2,7 +2,7 @@ import test from 'ava';
 import { explainBytes, hexBytes, offsetFromLoadSegment } from '../../../harness/forensics/explain.js';
 import { investigateTrap, type GuestExec } from '../../../harness/forensics/investigate.js';
 import { nevraOf } from '../../../harness/forensics/package-owner.js';
-import { forensicsLine, ownedBy } from '../../../harness/forensics/record.js';
+import { forensicsLine, ownedBy } from '../../../harness/model/forensics-record.js';
 import { mappingAt, parseSigillRecord } from '../../../harness/forensics/sigill-record.js';
 import { parseNevra } from '../../../harness/packages/available.js';
 import { parseTrapLine, type TrapLine } from '../../../harness/forensics/trap-line.js';

@@ -3,17 +3,17 @@
 // onto a disk state of its own, so no package sees another; installed, its commands
 // run, every SIGILL explained; one package after another. Guests come from the engine
 // the gate's cells use (CellGuests), so tests can give the fixtures' guests.
-import { limitsFor } from '../../model/limits.js';
+import { limitsFor } from '../model/limits.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BACKENDS } from '../../accel/backends.js';
-import type { AccelChoice } from '../../accel/choose.js';
-import type { CellGuests, CellSession } from '../../run/session.js';
-import { errorMessage, InterruptedError } from '../../util/errors.js';
-import { silentLog, type Log } from '../../util/log.js';
+import { BACKENDS } from '../accel/backends.js';
+import type { AccelChoice } from '../accel/choose.js';
+import type { CellGuests, CellSession } from '../run/session.js';
+import { errorMessage, InterruptedError } from '../util/errors.js';
+import { silentLog, type Log } from '../util/log.js';
 import { runInGuest } from './in-guest.js';
-import type { PackageRunPlan, RunPlan } from './plan.js';
-import type { PackageRun } from './types.js';
+import type { PackageRunPlan, RunPlan } from '../audit/dynamic/plan.js';
+import type { PackageRun } from '../audit/dynamic/types.js';
 
 export interface RunPackagesOptions {
   readonly guests: CellGuests;

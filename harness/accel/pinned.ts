@@ -3,17 +3,17 @@
 // itself, restored from the level's snapshot where asked and possible, else booted), or
 // on a given accelerator, which the backend table lowers. A level no accelerator provides
 // is a LevelUnavailableError (a skip), never a guest at another level.
-import { BACKENDS } from '../accel/backends.js';
-import { chooseAccel, type AccelChoice } from '../accel/choose.js';
+import { BACKENDS } from './backends.js';
+import { chooseAccel, type AccelChoice } from './choose.js';
 import { type Accel, type AccelRequest } from '../model/accel.js';
-import { probeForRequest } from '../accel/probe.js';
+import { probeForRequest } from './probe.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import type { LevelName } from '../levels/table.js';
 import { exactTarget, type CpuTarget } from '../levels/targets.js';
 import { GuestError, InterruptedError, LevelProofError, LevelUnavailableError } from '../util/errors.js';
 import { silentLog, type Log } from '../util/log.js';
-import type { AgentGuest } from './agent-guest.js';
-import type { GuestBootOptions } from './guest.js';
+import type { AgentGuest } from '../guest/agent-guest.js';
+import type { GuestBootOptions } from '../guest/guest.js';
 
 export interface GuestOptions extends GuestBootOptions {
   readonly accel: Accel;

@@ -3,20 +3,21 @@
 // second RPM of the same name, or after a guest failure); a subject that ran cleanly is
 // not run again above. v4 (Bochs on most hosts) is reached only by what did not run at
 // v3. With near misses, each near miss of a subject's lowest level is one more guest.
-import { limitsFor } from '../../model/limits.js';
+import { limitsFor } from '../model/limits.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { BACKENDS } from '../../accel/backends.js';
-import type { AccelChoice } from '../../accel/choose.js';
-import type { LevelName } from '../../levels/table.js';
-import { ALL_NEAR_MISSES, exactTarget, type CpuTarget } from '../../levels/targets.js';
-import type { CellSession } from '../../run/session.js';
-import { errorMessage, InterruptedError } from '../../util/errors.js';
-import { silentLog } from '../../util/log.js';
-import { batches, type BisectSubject } from './bisect-plan.js';
+import { BACKENDS } from '../accel/backends.js';
+import type { AccelChoice } from '../accel/choose.js';
+import type { LevelName } from '../levels/table.js';
+import { ALL_NEAR_MISSES, exactTarget, type CpuTarget } from '../levels/targets.js';
+import type { CellSession } from '../run/session.js';
+import { errorMessage, InterruptedError } from '../util/errors.js';
+import { silentLog } from '../util/log.js';
+import { batches, type BisectSubject } from '../audit/dynamic/bisect-plan.js';
+import { lowestRun } from '../audit/dynamic/bisect-reconcile.js';
 import { installPackage, runProgram, type RunGuest } from './in-guest.js';
 import type { RunPackagesOptions } from './run-packages.js';
-import type { LevelAttempt, ProgramRunRecord, RunTrap } from './types.js';
+import type { LevelAttempt, ProgramRunRecord, RunTrap } from '../audit/dynamic/types.js';
 
 /** What audit --run gives its packages' runs (guests, accelerators, the disk, limits), and the levels to try. */
 export interface BisectRunOptions extends Omit<RunPackagesOptions, 'onRun' | 'accel'> {
@@ -46,7 +47,6 @@ export function outcomeOf(programs: readonly ProgramRunRecord[], traps: readonly
 }
 
 /** The lowest attempt that ran; undefined when none did. */
-export const lowestRun = (attempts: readonly LevelAttempt[]): LevelAttempt | undefined => attempts.find((a) => a.outcome === 'ran');
 
 export async function runBisect(subjects: readonly BisectSubject[], options: BisectRunOptions): Promise<BisectRun> {
   const attempts: LevelAttempt[][] = subjects.map(() => []);

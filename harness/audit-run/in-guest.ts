@@ -2,10 +2,10 @@
 // its commands run (its programs with --version, or what --command gave), every SIGILL
 // explained with its forensics; the install and the command runner serve the bisection too. The guest is an interface, so unit tests drive this
 // with a fake.
-import { explainCommand } from '../../forensics/explain-command.js';
-import { quoteCommand } from '../../util/quote.js';
-import type { CellGuest as RunGuest, ExecResult as RunResult } from '../../model/guest.js';
-import type { ProgramRunRecord, RunTrap } from './types.js';
+import { explainCommand } from '../forensics/explain-command.js';
+import { quoteCommand } from '../util/quote.js';
+import type { CellGuest as RunGuest, ExecResult as RunResult } from '../model/guest.js';
+import type { ProgramRunRecord, RunTrap } from '../audit/dynamic/types.js';
 
 /** How a command in the guest ended, and what running a package needs of a guest: what the cell interpreter uses. */
 export type { RunGuest, RunResult };
