@@ -11,6 +11,7 @@ import { htmlReporter } from '../harness/report/html.js';
 import { jsonReporter } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
 import { exitCodeOf, summaryLine } from '../harness/results/summary.js';
+import { parseShard } from '../harness/plan/shard.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
@@ -36,6 +37,9 @@ Options:
   --batch N            names per dry run (default 200)
   --install-batch N    names per install (default 25)
   --workers N          guests at once (default 2)
+  --shard I/N          audit the I-th of N slices of the names, whole names dealt in code-unit
+                       order (the sample is drawn from all names first); levelgate merge joins
+                       the shards' gate.json into the verdicts of one run
   --upgrade-from DIR   instead: the release upgrade from DIR (release N) to the compose (N+1):
                        per level and driver one guest installs every audited name from N,
                        upgrades (dnf5 distro-sync, zypper dist-upgrade, only N+1 enabled) and
@@ -64,6 +68,7 @@ export const composeCommand = defineCommand({
     batch: { type: 'string' },
     'install-batch': { type: 'string' },
     workers: { type: 'string' },
+    shard: { type: 'string' },
     config: { type: 'string' },
     junit: { type: 'string' },
     html: { type: 'string' },
@@ -92,6 +97,7 @@ export const composeCommand = defineCommand({
       ...(values['install-batch'] ? { installBatch: resolveCount(values['install-batch'], '--install-batch', 1)! } : {}),
       ...(values.workers ? { workers: resolveCount(values.workers, '--workers', 1)! } : {}),
       ...(values['upgrade-from'] ? { upgradeFrom: values['upgrade-from'] } : {}),
+      ...(values.shard ? { shard: parseShard(values.shard) } : {}),
       moveDown: values['move-down'],
       image: () => ensureImage({ log: stderrLog, signal: context.signal }),
       knownIssues: project.knownIssues,

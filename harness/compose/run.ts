@@ -17,6 +17,7 @@ import { composeGuests, type ComposeGuestSource } from './guests.js';
 import { readComposeMetadata, type ComposeMetadata } from './metadata.js';
 import { auditUpgrade } from './upgrade.js';
 import type { ComposeDriver } from './selection.js';
+import { shardNames, type Shard } from '../plan/shard.js';
 
 export interface ComposeRunOptions {
   /** The compose: a createrepo_c repository. */
@@ -45,6 +46,8 @@ export interface ComposeRunOptions {
   readonly upgradeFrom?: string;
   /** With upgradeFrom: also move each upgraded disk one level down and distro-sync it. */
   readonly moveDown?: boolean;
+  /** One shard of a CI matrix: whole names (shardNames); the sample is drawn from every name first, so the shards together run what one run would. */
+  readonly shard?: Shard;
 }
 
 /**
@@ -80,13 +83,25 @@ export function chooseNames(compose: ComposeMetadata, packages: readonly string[
   return [...new Set(packages)].sort();
 }
 
+/**
+ * The names a run judges (its shard's, whole) and those it installs and runs: the sample
+ * is drawn from every name first, then cut to the shard, so N shards together judge and
+ * run exactly what one unsharded run would.
+ */
+export function namesOfShard(allNames: readonly string[], patternOf: (name: string) => string, sample: number | 'all', shard: Shard | undefined): { names: string[]; runNames: string[] } {
+  const names = shard ? shardNames(allNames, shard) : [...allNames];
+  const mine = new Set(names);
+  const sampled = sample === 'all' ? allNames : stratifiedSample(allNames, patternOf, sample);
+  return { names, runNames: sampled.filter((n) => mine.has(n)) };
+}
+
 export async function runComposeAudit(options: ComposeRunOptions): Promise<RunResult> {
   const started = Date.now();
   const compose = await readComposeMetadata(path.resolve(options.dir));
-  const names = chooseNames(compose, options.packages, options.dir);
+  const allNames = chooseNames(compose, options.packages, options.dir);
   const byArch = archPattern(compose);
   const patternOf = (n: string) => options.patternOf?.(n) ?? byArch(n);
-  const runNames = options.sample === 'all' ? names : stratifiedSample(names, patternOf, options.sample ?? 200);
+  const { names, runNames } = namesOfShard(allNames, patternOf, options.sample ?? 200, options.shard);
   const repo = { name: 'compose', dir: compose.metadata.dir, metadata: compose.metadata };
   const previous = options.upgradeFrom ? await readComposeMetadata(path.resolve(options.upgradeFrom)) : undefined;
   const image = await options.image();
@@ -138,6 +153,7 @@ function runResult(started: number, image: string, options: ComposeRunOptions, c
     expiredKnownIssues: expiredIssuesOf(cells),
     idleKnownIssues: idleIssuesOf(cells),
     unavailableLevels: [],
+    ...(options.shard ? { shard: `${options.shard.index}/${options.shard.total}` } : {}),
     cells,
   };
 }

@@ -6,7 +6,7 @@ import { chunk, settleInBatches } from '../../harness/compose/batches.js';
 import { buildFiles, composeSpec } from '../../harness/compose/generate.js';
 import { composeModel, DEFECT_KINDS, plantedDefects, variantNames, type ComposeModel } from '../../harness/compose/model.js';
 import { readComposeMetadata } from '../../harness/compose/metadata.js';
-import { chooseNames, stratifiedSample } from '../../harness/compose/run.js';
+import { chooseNames, namesOfShard, stratifiedSample } from '../../harness/compose/run.js';
 import { dryRunInstall, linesAbout, parseDryRun, selectionCheck } from '../../harness/compose/selection.js';
 import { dnf5 } from '../../harness/drivers/dnf5.js';
 import { zypper } from '../../harness/drivers/zypper.js';
@@ -188,4 +188,22 @@ test('a refused batch tries the names the tool blamed alone first, and the rest 
   });
   t.deepEqual(tried, [['a', 'b', 'c', 'd', 'e'], ['d'], ['a', 'b', 'c', 'e']]);
   t.deepEqual(settled.map((s) => [s.names, s.outcome.kind]), [[['d'], 'refused'], [['a', 'b', 'c', 'e'], 'ok']]);
+});
+
+test('the shards of a compose audit judge every name once and install and run exactly what one unsharded run would', (t) => {
+  const names = Array.from({ length: 57 }, (_, i) => `pkg${String(i).padStart(3, '0')}`).reverse();
+  const patternOf = (n: string) => ['all-levels', 'v3-only', 'glibc-hwcaps'][Number(n.slice(3)) % 3]!;
+  const whole = namesOfShard(names, patternOf, 12, undefined);
+  t.is(whole.runNames.length, 12);
+  for (const total of [1, 2, 5]) {
+    const shards = Array.from({ length: total }, (_, i) => namesOfShard(names, patternOf, 12, { index: i + 1, total }));
+    const judged = shards.flatMap((s) => s.names);
+    t.deepEqual([...judged].sort(), [...names].sort(), `${total} shards judge every name`);
+    t.is(new Set(judged).size, judged.length, `${total} shards judge no name twice`);
+    t.deepEqual(shards.flatMap((s) => s.runNames).sort(), [...whole.runNames].sort(), `${total} shards run the unsharded sample`);
+    for (const s of shards) t.true(s.runNames.every((n) => s.names.includes(n)), 'a shard runs only its own names');
+  }
+  // Broken on purpose: sampling within each shard would not give the unsharded sample.
+  const perShard = [1, 2].flatMap((index) => stratifiedSample(namesOfShard(names, patternOf, 'all', { index, total: 2 }).names, patternOf, 12).slice(0, 6));
+  t.notDeepEqual(perShard.sort(), [...whole.runNames].sort());
 });
