@@ -191,6 +191,7 @@ function cellOf(options: ComposeAuditOptions, name: string, level: LevelName, dr
   return nameCell(
     {
       scenario: `${VARIANT_AUDIT_PREFIX}${scenarioName(name)}`,
+      packageName: name,
       title: `Variant audit of ${name}: the best variant installs and every program it ships runs`,
       level,
       driver,

@@ -22,6 +22,8 @@ export interface NameCell {
   /** The name's share of the guest's time, its package-manager and program time. */
   readonly timings: { readonly totalMs: number; readonly bootMs: number; readonly packageManagerMs: number; readonly programMs: number };
   readonly repro: string;
+  /** The package name judged (the scenario id spells it for ids). */
+  readonly packageName: string;
   readonly pattern: string;
 }
 
@@ -55,6 +57,7 @@ export function nameCell(cell: NameCell, knownIssues: readonly KnownIssue[], tod
     attempts: 1,
     flaky: false,
     ...(error ? { errorSource: 'harness' as const } : {}),
+    packageName: cell.packageName,
     pattern: cell.pattern,
   };
 }

@@ -153,6 +153,7 @@ async function upgradeOne(options: UpgradeAuditOptions, level: LevelName, driver
     nameCell(
       {
         scenario: `${UPGRADE_PREFIX}${scenarioName(name)}`,
+        packageName: name,
         title: `Release upgrade of ${name}: after N → N+1, the best variant of N+1 is installed and runs`,
         level,
         driver: driverName,

@@ -207,3 +207,16 @@ test('the shards of a compose audit judge every name once and install and run ex
   const perShard = [1, 2].flatMap((index) => stratifiedSample(namesOfShard(names, patternOf, 'all', { index, total: 2 }).names, patternOf, 12).slice(0, 6));
   t.notDeepEqual(perShard.sort(), [...whole.runNames].sort());
 });
+
+test('a compose name is an ordinary cell carrying its package name and pattern; a name its batch could not judge is an error for it alone', async (t) => {
+  const { nameCell } = await import('../../harness/compose/name-cell.js');
+  const base = { title: 'libfoo', level: 'v3' as const, driver: 'zypper', steps: [], guest: undefined, timings: { totalMs: 1, bootMs: 0, packageManagerMs: 0, programMs: 0 }, repro: 'levelgate compose DIR --packages libfoo', pattern: 'glibc-hwcaps' };
+  const judged = nameCell({ ...base, scenario: 'variant-audit.libfoo', packageName: 'libfoo' }, [], '2026-12-07');
+  t.is(judged.id, 'variant-audit.libfoo[v3,zypper]');
+  t.is(judged.packageName, 'libfoo');
+  t.is(judged.pattern, 'glibc-hwcaps');
+  const failed = nameCell({ ...base, scenario: 'variant-audit.libfoo', packageName: 'libfoo', error: 'the dry run of its batch timed out' }, [], '2026-12-07');
+  t.is(failed.verdict, 'error');
+  t.is(failed.reason, 'the dry run of its batch timed out');
+  t.is(failed.errorSource, 'harness');
+});
