@@ -42,7 +42,7 @@ test.serial('init scaffolds a project that checks clean, lists its plan and runs
   const gate = await levelgate(['gate', '--level', 'v1', '--driver', 'dnf5']);
   t.is(gate.exitCode, 0, gate.all);
   const report = JSON.parse(await readFile(path.join(project, 'reports/gate.json'), 'utf8')) as RunResult & { schemaVersion: string };
-  t.is(report.schemaVersion, '1.0');
+  t.is(report.schemaVersion, '1.1');
   // The run dispatched exactly what the list showed, in its order.
   t.deepEqual(report.cells.map((c) => c.id), plan.cells.map((c) => c.id));
   t.is(report.cells[0]!.verdict, 'pass', report.cells[0]!.reason);
