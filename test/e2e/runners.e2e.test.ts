@@ -29,7 +29,8 @@ const reports = (dir: string) => ['--json', path.join(dir, 'r/gate.json'), '--ju
 test.serial('Ctrl-C during a gate stops every guest and writes partial reports marked interrupted', async (t) => {
   await withScratch('gate-int', async (dir) => {
     const { child, output } = cli(['gate', '--scenario', 'glibc-hwcaps', '--level', 'v1', '--level', 'v2', '--workers', '1', ...reports(dir)], dir);
-    await waitFor(output, /^PASS  glibc-hwcaps\[v1,rpm\]/m);
+    // The longest cells go first (plan/order.ts): wait for whichever cell passes first.
+    await waitFor(output, /^PASS  glibc-hwcaps\[v[12],\w+\]/m);
     await sleep(1500);
     child.kill('SIGINT');
     const result = await child;
@@ -37,7 +38,7 @@ test.serial('Ctrl-C during a gate stops every guest and writes partial reports m
     const run = JSON.parse(await readFile(path.join(dir, 'r/gate.json'), 'utf8')) as RunResult;
     t.true(run.interrupted);
     t.is(run.cells.length, 6);
-    t.is(run.cells[0]!.verdict, 'pass');
+    t.true(run.cells.some((c) => c.verdict === 'pass'));
     t.true(run.cells.some((c) => c.reason === 'not run: the run was interrupted'));
     t.true(run.cells.every((c) => c.verdict === 'pass' || c.verdict === 'skip'));
     t.regex(output(), /\(interrupted: partial results\)/);
