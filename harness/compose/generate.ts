@@ -7,11 +7,10 @@ import { createHash } from 'node:crypto';
 import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
-import { gcc, sourcePath, unpackGuestRoot } from '../fixtures/build.js';
+import { chrootIn, gcc, sourcePath, unpackGuestRoot } from '../fixtures/build.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { InfrastructureError } from '../util/errors.js';
@@ -126,11 +125,7 @@ async function buildCompose(model: ComposeModel, image: ImageArtifacts, digest: 
   const buildroot = path.join(out, 'buildroot');
   await using stack = new CleanupStack();
   stack.defer('remove the unpacked guest root', () => rm(buildroot, { recursive: true, force: true }));
-  const cancel = signal ? { cancelSignal: signal } : {};
-  const chroot = async (args: readonly string[]) => {
-    const result = await execa('chroot', [buildroot, ...args], { reject: false, all: true, ...cancel });
-    if (result.failed) throw new InfrastructureError(`compose build step failed: ${result.escapedCommand}`, { details: (result.all ?? '').split('\n').slice(-20).join('\n') });
-  };
+  const chroot = chrootIn(buildroot, 'compose', signal);
   const total = RELEASES.reduce((n, r) => n + model.releases[r].length, 0);
   log(`building compose ${digest}: ${model.params.packages} packages a release, ${model.names.filter((n) => n.pattern !== 'plain').length} variant names, ${total} RPMs`);
   await step('unpack the guest root for rpmbuild (debugfs rdump, read-only)', 'unpack', () => unpackGuestRoot(image, buildroot, signal));
