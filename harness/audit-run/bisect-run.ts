@@ -101,7 +101,6 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
           firstAccel: accel,
           target,
           accelAt: () => accel,
-          bootTimeoutMs: (a) => limitsFor(BACKENDS[a], stretch).bootMs,
           stretch,
           evidenceDir: scratch,
           scratch,

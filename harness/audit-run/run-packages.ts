@@ -65,7 +65,6 @@ async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel
       firstAccel: accel,
       target: pkg.target,
       accelAt: () => accel,
-      bootTimeoutMs: (a) => limitsFor(BACKENDS[a], stretch).bootMs,
       stretch,
       evidenceDir: scratch,
       scratch,

@@ -9,7 +9,6 @@ import path from 'node:path';
 import { chooseAccel } from '../accel/choose.js';
 import { type Accel } from '../model/accel.js';
 import { probeForRequest } from '../accel/probe.js';
-import { DEFAULTS } from '../model/defaults.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { exactTarget } from '../levels/targets.js';
 import type { LevelName } from '../levels/table.js';
@@ -21,7 +20,6 @@ import { BackendGuests, type CellSession, type GuestFactsRecord } from '../run/s
 import type { ProofRecord } from '../results/types.js';
 import { InfrastructureError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
-import { limitsFor } from '../model/limits.js';
 
 /** A compose guest's limits stretch four times: its snapshot loads the whole compose's metadata into each tool. */
 const COMPOSE_STRETCH = 4;
@@ -74,7 +72,6 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
           target: exactTarget(level),
           accelAt: accelOf,
           // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: four times the backend's limits.
-          bootTimeoutMs: (a) => limitsFor(DEFAULTS.backends[a], COMPOSE_STRETCH).bootMs,
           stretch: COMPOSE_STRETCH,
           evidenceDir,
           scratch,

@@ -254,7 +254,6 @@ async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scra
     firstAccel: placed.first,
     target: cell.target,
     accelAt: (level) => placed.accelAt(level).accel!,
-    bootTimeoutMs: (accel) => limitsFor(BACKENDS[accel], timeScale).bootMs,
     stretch: timeScale,
     evidenceDir: evidence,
     scratch,

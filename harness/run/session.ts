@@ -187,9 +187,7 @@ export interface SessionRequest {
   readonly target: CpuTarget;
   /** The accelerator for each level the cell boots at. */
   readonly accelAt: (level: LevelName) => Accel;
-  /** Boot limit per accelerator (config/limits.ts, for the run's stretch). */
-  readonly bootTimeoutMs: (accel: Accel) => number;
-  /** How much slower than idle the host is (config/limits.ts hostStretch), for limits of a guest source's own (a distribution image's boot). */
+  /** How much slower than idle the host is (model/limits.ts hostStretch): each guest source derives its boot limits from it (limitsFor with its backend's pace). */
   readonly stretch: number;
   readonly evidenceDir: string;
   /** The cell's scratch directory (its disk state goes here; removed after the cell). */
@@ -232,6 +230,11 @@ export class BackendGuests implements CellGuests {
   constructor(options: GuestSourceOptions) {
     this.#options = options;
     this.#backends = options.backends ?? BACKENDS;
+  }
+
+  /** The boot (or restore) limit of a guest on `accel`: the backend's pace at the request's stretch. */
+  #bootMs(accel: Accel, request: SessionRequest): number {
+    return limitsFor(this.#backends[accel], request.stretch).bootMs;
   }
 
   /** The snapshot for `target` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
@@ -294,12 +297,12 @@ export class BackendGuests implements CellGuests {
       disk,
       dataDisks,
       consoleLog,
-      bootTimeoutMs: request.bootTimeoutMs(accel),
+      bootTimeoutMs: this.#bootMs(accel, request),
       ...(request.shell ? { shell: true } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const { target } = request;
-    let snapshot = await this.snapshot(target, request.firstAccel, request.bootTimeoutMs(request.firstAccel));
+    let snapshot = await this.snapshot(target, request.firstAccel, this.#bootMs(request.firstAccel, request));
     let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
@@ -326,7 +329,7 @@ export class BackendGuests implements CellGuests {
           // The snapshot does not fit (a damaged file, another emulator build): never use it again.
           this.#options.log?.(`snapshot ${snapshot!.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
           await snapshot!.discard();
-          snapshot = await this.snapshot(target, request.firstAccel, request.bootTimeoutMs(request.firstAccel), true)!;
+          snapshot = await this.snapshot(target, request.firstAccel, this.#bootMs(request.firstAccel, request), true)!;
           disk = await snapshot.newDiskState(`${base}-2`, request.signal);
           return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
         }
