@@ -6,7 +6,7 @@ import { chooseAccel } from '../harness/accel/choose.js';
 import { imageAccelChoice } from '../harness/accel/image-backend.js';
 import { probeForRequest } from '../harness/accel/probe.js';
 import { ensureHostPackages, ensurePackageFile } from '../harness/host/install.js';
-import { OVMF_CODE } from '../harness/guest/cloud-guest.js';
+import { OVMF_CODE } from '../harness/guest/distribution-machine.js';
 import { cachedImageFacts } from '../harness/guest/cloud-snapshot.js';
 import { ensureImage } from '../harness/image/build.js';
 import { inspectImageFile, versionOf } from '../harness/image/cloud/inspect.js';

@@ -5,16 +5,19 @@
 import { BACKENDS } from './backends.js';
 import type { AccelChoice } from './choose.js';
 import type { Accel } from '../model/accel.js';
-import { CloudGuest, type CloudGuestOptions } from '../guest/cloud-guest.js';
+import { distributionMachine } from '../guest/distribution-machine.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { discardSnapshot } from '../guest/snapshot-store.js';
 import { ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
 import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';
-import { createOverlay, QEMU_BINARY, qemuVersion } from '../guest/qemu-guest.js';
+import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion, type QemuGuestOptions } from '../guest/qemu-guest.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import type { CloudSupport } from '../image/cloud/support.js';
 import type { LevelName } from '../levels/table.js';
+
+/** How to boot one of the image's guests: its machine and accelerator are the backend's. */
+export type ImageBootOptions = Omit<QemuGuestOptions, 'accel' | 'image' | 'machine' | 'extraKernelArgs' | 'cpu' | 'target'>;
 
 export interface ImageBackend {
   readonly accel: QemuAccel;
@@ -24,20 +27,20 @@ export interface ImageBackend {
   readonly bootTimeoutMs: number;
   readonly slowdown: number;
   readonly diskFormat: 'qcow2';
-  boot(options: Omit<CloudGuestOptions, 'image' | 'support' | 'accel'>): Promise<CloudGuest>;
+  boot(options: ImageBootOptions): Promise<QemuGuest>;
   /** The root disk state for one cell, at `base` (without extension): an overlay over the image. */
   newDiskState(base: string, signal?: AbortSignal): Promise<string>;
   version(): Promise<string>;
   readonly snapshots: {
     ensure(level: LevelName, dataDisks: readonly DataDisk[], options: EnsureCloudSnapshotOptions): Promise<CloudSnapshot>;
     newDiskState(snapshot: CloudSnapshot, base: string, signal?: AbortSignal): Promise<string>;
-    restore(snapshot: CloudSnapshot, options: Omit<CloudGuestOptions, 'image' | 'support' | 'accel'>): Promise<CloudGuest>;
+    restore(snapshot: CloudSnapshot, options: ImageBootOptions): Promise<QemuGuest>;
     discard(snapshot: CloudSnapshot): Promise<void>;
   };
 }
 
 export function imageBackend(image: CloudImage, support: CloudSupport, accel: QemuAccel): ImageBackend {
-  const own = { image, support, accel };
+  const own = { machine: distributionMachine(image, support), accel };
   return {
     accel,
     title: `QEMU ${accel.toUpperCase()} (image ${image.name})`,
@@ -45,7 +48,7 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
     bootTimeoutMs: DEFAULTS.imageBootTimeoutMs,
     slowdown: 1,
     diskFormat: 'qcow2',
-    boot: (options) => CloudGuest.boot({ ...options, ...own }),
+    boot: (options) => QemuGuest.boot({ ...options, ...own }),
     async newDiskState(base, signal) {
       await createOverlay(image.path, `${base}.qcow2`, signal, image.format);
       return `${base}.qcow2`;
@@ -57,7 +60,7 @@ export function imageBackend(image: CloudImage, support: CloudSupport, accel: Qe
         await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
         return `${base}.qcow2`;
       },
-      restore: (snapshot, options) => CloudGuest.restore({ ...options, ...own }, snapshot),
+      restore: (snapshot, options) => QemuGuest.restore({ ...options, ...own }, snapshot),
       discard: discardSnapshot,
     },
   };

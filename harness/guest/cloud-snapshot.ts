@@ -17,10 +17,12 @@ import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import { proofCodeDigest } from '../levels/proof-code.js';
 import type { LevelName } from '../levels/table.js';
 import { silentLog } from '../util/log.js';
-import { CloudGuest, type CloudChannel, type CloudSnapshotFiles } from './cloud-guest.js';
+import { distributionMachine } from './distribution-machine.js';
+import type { ChannelKind, QemuSnapshotFiles } from './qemu-machine.js';
 import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';
-import { createOverlay, QEMU_BINARY, qemuVersion } from './qemu-guest.js';
+import { QEMU_BINARY, qemuVersion, type QemuGuest } from './qemu-guest.js';
+import { QEMU_SNAPSHOT_FILES, saveQemuGuest } from './qemu-snapshot.js';
 import type { EnsureSnapshotOptions } from './snapshot-save.js';
 import { ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
@@ -33,7 +35,8 @@ export interface CloudSnapshotSpec {
   readonly memoryMiB?: number;
 }
 
-export interface CloudSnapshot extends CloudSnapshotFiles, Stored<CloudSnapshotTimes> {
+export interface CloudSnapshot extends QemuSnapshotFiles, Stored<CloudSnapshotTimes> {
+  readonly channel: ChannelKind;
   readonly installed: readonly string[];
   readonly facts: ImageFacts;
   readonly bootConsole: string;
@@ -46,10 +49,10 @@ export interface CloudSnapshotTimes {
   /** The rest of the boot: cloud-init and systemd finishing, before the guest is saved idle. */
   readonly settleMs: number;
   readonly saveMs: number;
-  readonly channel: CloudChannel;
+  readonly channel: ChannelKind;
 }
 
-const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', vars: 'vars.fd', proof: 'proof.json', installed: 'installed.json', facts: 'facts.json', manifest: 'manifest.json', console: 'console.log' } as const;
+const FILES = { ...QEMU_SNAPSHOT_FILES, proof: 'proof.json', installed: 'installed.json', facts: 'facts.json', manifest: 'manifest.json', console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes. 2: commands through levelgate-agent, started through qemu-guest-agent. */
 const LAYOUT = 2;
 
@@ -78,7 +81,6 @@ export type EnsureCloudSnapshotOptions = EnsureSnapshotOptions;
 
 /** The snapshot for `spec`: booted, settled, inspected, proven and saved once, then cached. */
 export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: EnsureCloudSnapshotOptions = {}): Promise<CloudSnapshot> {
-  const log = options.log ?? silentLog;
   const { key, inputs } = await cloudSnapshotKey(spec);
   const uefi = spec.image.firmware === 'uefi';
   return ensureSnapshot<Omit<CloudSnapshot, keyof Stored<object>>, CloudSnapshotTimes>(
@@ -109,66 +111,54 @@ export async function ensureCloudSnapshot(spec: CloudSnapshotSpec, options: Ensu
     },
     options,
   );
+}
 
-  /** Boots the image, lets it settle, inspects it, proves the level and saves it into `staging`. */
-  async function saveCloudGuest(spec: CloudSnapshotSpec, staging: string, key: string, options: EnsureCloudSnapshotOptions): Promise<CloudSnapshotTimes> {
-    const file = (name: string) => path.join(staging, name);
-    const started = performance.now();
-    log(`image ${spec.image.name}: booting it at ${spec.level} (${spec.accel}) to make its snapshot; a full distribution takes a minute or more under emulation`);
-    await createOverlay(spec.image.path, file(FILES.disk), options.signal, spec.image.format);
-    const guest = await CloudGuest.bootForSnapshot(
-      {
-        image: spec.image,
-        support: spec.support,
-        level: spec.level,
-        accel: spec.accel,
-        dataDisks: spec.dataDisks,
-        disk: file(FILES.disk),
-        consoleLog: file(FILES.console),
-        ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
-        ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-      file(FILES.ram),
-      uefi ? file(FILES.vars) : undefined,
-    );
-    let saveMs = 0;
-    let settleMs = 0;
-    const bootToReadyMs = guest.timings.bootToReadyMs;
-    const channel = guest.channel!;
-    try {
-      const settling = performance.now();
-      await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: 600_000 });
-      settleMs = Math.round(performance.now() - settling);
-      const inspected = await guest.exec(['sh', '-c', INSPECT_SCRIPT], { timeoutMs: DEFAULTS.commandTimeoutMs });
-      const through = guest.channelNotes.find((n) => n.startsWith('started through '));
-      const facts = parseImageFacts(
-        inspected.stdout,
-        channel === 'qga'
-          ? `the image's ${guest.agentBanner} (${guest.channelNotes.join('; ') || 'commands through it'})`
-          : through
-            ? `${guest.agentBanner}, ${through.replace('started through ', "started through the image's ")}`
-            : `${guest.agentBanner}, started by cloud-init from the NoCloud seed`,
-      );
-      await writeJson(file(FILES.facts), facts);
-      await writeJson(file(FILES.proof), guest.proof);
-      let installed: string[] = [];
-      if (facts.tools.rpm) {
-        const query = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
-        if (query.exitCode !== 0) throw new Error(`snapshot: \`${query.command}\` failed: ${query.stderr.trim()}`);
-        installed = parseInstalled(query.stdout);
-      }
-      await writeJson(file(FILES.installed), installed);
-      await guest.exec(['sync'], { timeoutMs: 60_000 });
-      const saving = performance.now();
-      await guest.saveSnapshot(file(FILES.state));
-      saveMs = Math.round(performance.now() - saving);
-    } finally {
-      await guest.dispose();
-    }
-    log(`image ${spec.image.name}: ${spec.level} snapshot ${key} made in ${((performance.now() - started) / 1000).toFixed(1)} s (ready after ${(bootToReadyMs / 1000).toFixed(1)} s, settled ${(settleMs / 1000).toFixed(1)} s later; channel ${channel})`);
-    return { bootToReadyMs, settleMs, saveMs, channel };
+/** Boots the image, lets it settle, inspects it, proves the level and saves it into `staging`. */
+async function saveCloudGuest(spec: CloudSnapshotSpec, staging: string, key: string, options: EnsureCloudSnapshotOptions): Promise<CloudSnapshotTimes> {
+  const log = options.log ?? silentLog;
+  const started = performance.now();
+  log(`image ${spec.image.name}: booting it at ${spec.level} (${spec.accel}) to make its snapshot; a full distribution takes a minute or more under emulation`);
+  let recorded: Pick<CloudSnapshotTimes, 'bootToReadyMs' | 'settleMs' | 'channel'> | undefined;
+  const saveMs = await saveQemuGuest(
+    { staging, console: FILES.console, uefi: spec.image.firmware === 'uefi' },
+    { machine: distributionMachine(spec.image, spec.support), level: spec.level, accel: spec.accel, dataDisks: spec.dataDisks, ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}) },
+    options,
+    async (guest) => {
+      recorded = await recordImage(guest, (name) => path.join(staging, name));
+    },
+  );
+  const { bootToReadyMs, settleMs, channel } = recorded!;
+  log(`image ${spec.image.name}: ${spec.level} snapshot ${key} made in ${((performance.now() - started) / 1000).toFixed(1)} s (ready after ${(bootToReadyMs / 1000).toFixed(1)} s, settled ${(settleMs / 1000).toFixed(1)} s later; channel ${channel})`);
+  return { bootToReadyMs, settleMs, saveMs, channel };
+}
+
+/** Lets the booted image settle, then records what its snapshot keeps: the image's facts, the proof, the rpm database. */
+async function recordImage(guest: QemuGuest, file: (name: string) => string): Promise<Pick<CloudSnapshotTimes, 'bootToReadyMs' | 'settleMs' | 'channel'>> {
+  const { which: channel, banner, notes } = guest.channelFacts;
+  const settling = performance.now();
+  await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: 600_000 });
+  const settleMs = Math.round(performance.now() - settling);
+  const inspected = await guest.exec(['sh', '-c', INSPECT_SCRIPT], { timeoutMs: DEFAULTS.commandTimeoutMs });
+  const through = notes.find((n) => n.startsWith('started through '));
+  const facts = parseImageFacts(
+    inspected.stdout,
+    channel === 'qga'
+      ? `the image's ${banner} (${notes.join('; ') || 'commands through it'})`
+      : through
+        ? `${banner}, ${through.replace('started through ', "started through the image's ")}`
+        : `${banner}, started by cloud-init from the NoCloud seed`,
+  );
+  await writeJson(file(FILES.facts), facts);
+  await writeJson(file(FILES.proof), guest.proof);
+  let installed: string[] = [];
+  if (facts.tools.rpm) {
+    const query = await guest.exec(QUERY_INSTALLED.argv, { timeoutMs: DEFAULTS.commandTimeoutMs });
+    if (query.exitCode !== 0) throw new Error(`snapshot: \`${query.command}\` failed: ${query.stderr.trim()}`);
+    installed = parseInstalled(query.stdout);
   }
+  await writeJson(file(FILES.installed), installed);
+  await guest.exec(['sync'], { timeoutMs: 60_000 });
+  return { bootToReadyMs: guest.timings.bootToReadyMs, settleMs, channel };
 }
 
 /** What an earlier snapshot boot of this image found (any level, any data disks), without booting it again. */

@@ -1,45 +1,36 @@
-// A QEMU guest pinned to one level: boots from its own overlay over the base image (or
+// A guest of the QEMU platform pinned to one level: one class for every machine of it
+// (levelgate's own image, its kernel entered directly; a distribution image, booted
+// through its own firmware; see qemu-machine.ts). It boots from its own overlay (or
 // restores a booted, proven guest from a snapshot), proves its level before anything
-// else, runs commands through the agent, and releases every process, socket and file
+// else, runs commands through its channel, and releases every process, socket and file
 // it made, however the run ends.
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { DEFAULTS } from '../model/defaults.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
-import { hostStretch, limitsFor } from '../model/limits.js';
 import { GuestError, InfrastructureError } from '../util/errors.js';
-import { AgentClient } from './agent-client.js';
-import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext } from './agent-guest.js';
+import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext, type EmulatorExit } from './agent-guest.js';
 import { GuestConsole } from './console.js';
 import { quoteCommand, type GuestBootOptions, type GuestFacts } from './guest.js';
 import { connectWhenListening } from './connect.js';
-import { KERNEL_ARGS } from './kernel-args.js';
 import { raceWith, settlesWithin } from './race.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuArgs, type QemuMachineSpec } from './qemu-args.js';
 import { type QemuAccel } from '../model/accel.js';
-import type { LevelProof } from '../levels/proof.js';
+import type { ImageArtifacts } from '../image/build.js';
+import { levelgateMachine, type ChannelFacts, type QemuMachine, type QemuSnapshotFiles, type QemuStart } from './qemu-machine.js';
 import { emulatorCommand, hostQemu, versionOf, type Emulator } from './emulator.js';
 
 export { QEMU_BINARY } from './emulator.js';
+export type { QemuSnapshotFiles } from './qemu-machine.js';
 
-export interface QemuGuestOptions extends GuestBootOptions {
+/** How to boot a guest of the QEMU platform: levelgate's image (`image`) or another machine (`machine`). */
+export type QemuGuestOptions = Omit<GuestBootOptions, 'image'> & {
   readonly accel: QemuAccel;
   /** Which QEMU (default: the host's). */
   readonly emulator?: Emulator;
-}
-
-/** What a restore needs: the files a snapshot keeps and the proof made when it was taken. */
-export interface QemuSnapshotFiles {
-  /** Guest RAM (mapped privately: never written). */
-  readonly ram: string;
-  /** Device state (a migration stream without RAM). */
-  readonly state: string;
-  /** The root disk as it was when saved (qcow2 over the base image); cells write overlays on it. */
-  readonly disk: string;
-  readonly proof: LevelProof;
-}
+} & ({ readonly image: ImageArtifacts } | { readonly machine: QemuMachine });
 
 export async function createOverlay(backing: string, overlay: string, signal?: AbortSignal, backingFormat: 'raw' | 'qcow2' = 'raw'): Promise<void> {
   const result = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', backing, '-F', backingFormat, overlay], {
@@ -50,29 +41,40 @@ export async function createOverlay(backing: string, overlay: string, signal?: A
   if (result.failed) throw new InfrastructureError(`cannot create overlay over ${backing}: ${result.shortMessage}`, { details: result.all ?? '' });
 }
 
-/** How a QEMU guest starts: a cold boot, a boot whose RAM lives in a file (to be saved), or a restore. */
-type Start = { readonly kind: 'boot' } | { readonly kind: 'boot-for-snapshot'; readonly ram: string } | { readonly kind: 'restore'; readonly snapshot: QemuSnapshotFiles };
+/** A QEMU process started for a guest: its output read as it comes, its death watched, its stop on the stack. */
+interface QemuProcess {
+  readonly exited: Promise<EmulatorExit>;
+  readonly death: Promise<never>;
+  readonly evidence: () => string;
+  readonly stderr: () => string;
+  readonly console: GuestConsole;
+  readonly commandLine: string;
+  /** Set once QMP is connected: the stop goes through it (`quit`) before SIGKILL. */
+  qmp: QmpClient | undefined;
+}
 
 export class QemuGuest extends AgentGuest {
   readonly argv: readonly string[];
   readonly spec: QemuMachineSpec;
-  readonly #qmp: () => QmpClient | undefined;
+  readonly machine: QemuMachine;
+  readonly #qmp: QmpClient;
 
-  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec, qmp: () => QmpClient | undefined) {
+  private constructor(parts: AgentGuestParts, argv: readonly string[], spec: QemuMachineSpec, machine: QemuMachine, qmp: QmpClient) {
     super(parts);
     this.argv = argv;
     this.spec = spec;
+    this.machine = machine;
     this.#qmp = qmp;
   }
 
-  /** Boots the guest, waits for its agent and proves its level; throws with evidence otherwise. */
+  /** Boots the guest, waits for its channel and proves its level; throws with evidence otherwise. */
   static boot(options: QemuGuestOptions): Promise<QemuGuest> {
     return QemuGuest.#start(options, { kind: 'boot' });
   }
 
-  /** Boots with the guest's RAM in `ram` (shared mapping), for saveSnapshot(). */
-  static bootForSnapshot(options: QemuGuestOptions, ram: string): Promise<QemuGuest> {
-    return QemuGuest.#start(options, { kind: 'boot-for-snapshot', ram });
+  /** Boots with the guest's RAM in `ram` (shared mapping) and, for UEFI, its variable store in `vars`, for saveSnapshot(). */
+  static bootForSnapshot(options: QemuGuestOptions, ram: string, vars?: string): Promise<QemuGuest> {
+    return QemuGuest.#start(options, { kind: 'boot-for-snapshot', ram, ...(vars ? { vars } : {}) });
   }
 
   /**
@@ -85,122 +87,59 @@ export class QemuGuest extends AgentGuest {
     return QemuGuest.#start(options, { kind: 'restore', snapshot });
   }
 
-  static #start(options: QemuGuestOptions, start: Start): Promise<QemuGuest> {
+  /** How the command channel came to be (which agent answers, its banner, how it started). */
+  get channelFacts(): ChannelFacts {
+    return this.machine.channelFacts();
+  }
+
+  static #start(options: QemuGuestOptions, start: QemuStart): Promise<QemuGuest> {
     return bootWith(options, async (context: BootContext) => {
-      const { id, stack, started, tmp, dataDisks } = context;
+      const machine = 'machine' in options ? options.machine : levelgateMachine(options.image, options);
       const emulator = options.emulator ?? (await hostQemu());
-      const overlay = options.disk ?? path.join(tmp, 'root.qcow2');
-      if (!options.disk) {
-        if (start.kind === 'restore') await createOverlay(start.snapshot.disk, overlay, options.signal, 'qcow2');
-        else await createOverlay(options.image.rootDisk, overlay, options.signal);
-      }
-      const spec: QemuMachineSpec = {
-        name: id,
-        accel: options.accel,
-        cpu: options.cpu ?? qemuCpuArgument(options.target ?? options.level),
-        memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
-        firmware: { kind: 'kernel', kernel: options.image.kernel, initrd: options.image.initrd, kernelArgs: [...KERNEL_ARGS, ...(options.target?.kernelArgs ?? []), ...(options.extraKernelArgs ?? [])] },
-        rootDisk: overlay,
-        dataDisks,
-        qmpSocket: path.join(tmp, 'qmp.sock'),
-        // Every guest has the shell port, so a snapshot's device layout fits every restore (repro --keep uses it).
-        channel: { agent: path.join(tmp, 'agent.sock'), shell: path.join(tmp, 'shell.sock') },
-        ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
-        ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
-      };
+      const spec = await machineSpec(options, machine, start, context);
       const argv = buildQemuArgs(spec);
-      const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'));
-      stack.defer('close console log', () => guestConsole.close());
-
-      const command = emulatorCommand(emulator, argv);
-      const { child, exited } = spawnEmulator(command.file, command.args, { stdin: 'ignore', signal: options.signal, env: emulator.env });
-      let stderrText = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        guestConsole.push(chunk);
-        options.onConsoleData?.(chunk);
-      });
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderrText = (stderrText + chunk.toString('utf8')).slice(-16_384);
-      });
-      let tearingDown = false;
-      let qmp: QmpClient | undefined;
-      // QMP is closed here, after `quit` went through it: closed first, QEMU would only stop to SIGKILL.
-      stack.defer('stop QEMU', async () => {
-        tearingDown = true;
-        await stopEmulator(child, exited, () => (qmp ? settlesWithin(qmp.execute('quit'), 1000) : undefined), 2000);
-        qmp?.close();
-      });
-      const evidence = () => describeEvidence('QEMU', stderrText, guestConsole);
-
-      // The guest is dead when QEMU exits (unless we stopped it) or the console shows a
-      // panic or a failed boot: every wait races this.
-      const death = guestDeath({
-        id,
-        exited,
-        console: guestConsole,
-        evidence,
-        isTearingDown: () => tearingDown,
-        describeExit: (how) => `QEMU ${how} (guest ${id}, level ${options.level}, ${options.accel})`,
-        hint: () => hintForQemuFailure(stderrText, options.accel),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-
-      // Without a limit from the run, this backend's for the host's load now.
-      const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends[options.accel], hostStretch()).bootMs;
-      const deadline = started + bootTimeoutMs;
-      const qmpClient: QmpClient = await raceWith(connectWhenListening(spec.qmpSocket!, exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(spec.qmpSocket!))), death);
-      qmp = qmpClient;
-      if (start.kind === 'restore') {
-        try {
-          await raceWith(loadIncoming(qmpClient, start.snapshot.state, deadline), death, {
-            timeoutMs: Math.max(0, deadline - performance.now()),
-            onTimeout: () => new GuestError(`guest ${id}: the snapshot's state did not load within ${Math.round(bootTimeoutMs / 1000)} s`, { details: evidence() }),
-          });
-        } catch (error) {
-          // A lost QMP connection usually means QEMU refused the state and exited: say what QEMU said.
-          if (error instanceof GuestError) throw error;
-          await settlesWithin(exited, 2000);
-          throw new GuestError(`guest ${id}: the snapshot did not restore (${(error as Error).message})`, { details: evidence(), hint: hintForQemuFailure(stderrText, options.accel) ?? 'the snapshot is rebuilt' });
-        }
-      }
-      const agentSocket = await raceWith(connectWhenListening(spec.channel!.agent, exited, deadline, 'QEMU'), death);
-      const agent = new AgentClient(agentSocket);
-      stack.defer('close agent channel', () => agent.close());
-
+      const qemu = spawnQemu(options, machine, emulator, argv, context);
+      const bootTimeoutMs = options.bootTimeoutMs ?? machine.defaultBootMs(options.accel);
+      const deadline = context.started + bootTimeoutMs;
+      const qmp = await connectQmp(spec, qemu, deadline);
+      if (start.kind === 'restore') await loadSnapshotState(qmp, start.snapshot.state, qemu, { id: context.id, accel: options.accel, deadline, bootTimeoutMs });
+      const open = (socket: string) => raceWith(connectWhenListening(socket, qemu.exited, deadline, 'QEMU'), qemu.death);
+      const channel = await machine.connect(spec.channel!, open, start);
+      context.stack.defer('close the command channel', () => channel.close());
       const facts: GuestFacts = {
-        id,
+        id: context.id,
         emulator: 'QEMU',
         emulatorVersion: emulator.version,
         accel: options.accel,
         cpu: spec.cpu,
         requestedLevel: options.level,
-        imageDigest: options.image.digest,
-        kernelRelease: options.image.manifest.kernel.release,
+        imageDigest: machine.imageDigest,
+        kernelRelease: machine.kernelRelease,
       };
-      const guest = new QemuGuest(
-        {
-          facts,
-          console: guestConsole,
-          agent,
-          stack,
-          exited,
-          death,
-          evidence,
-          commandLine: quoteCommand([...Object.entries(emulator.env).map(([k, v]) => `${k}=${v}`), command.file, ...command.args]),
-          proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})`,
-          hostTimesCommands: false,
-          shell: { socket: spec.channel!.shell!, device: 'virtio' },
-          level: options.level,
-          ...(options.target ? { target: options.target } : {}),
-          ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
-          ...(options.signal ? { signal: options.signal } : {}),
-        },
-        argv,
-        spec,
-        () => qmp,
-      );
-      if (start.kind === 'restore') await guest.becomeRestored(started, deadline, bootTimeoutMs, start.snapshot.proof);
-      else await guest.becomeReady(started, deadline, bootTimeoutMs);
+      const parts: AgentGuestParts = {
+        facts,
+        console: qemu.console,
+        agent: channel,
+        stack: context.stack,
+        exited: qemu.exited,
+        death: qemu.death,
+        evidence: qemu.evidence,
+        commandLine: qemu.commandLine,
+        proofHint: `QEMU was started with -cpu ${spec.cpu} (${options.accel})${machine.label ? ` on ${machine.label}` : ''}`,
+        hostTimesCommands: machine.hostTimesCommands,
+        shell: { socket: spec.channel!.shell!, device: 'virtio' },
+        level: options.level,
+        ...(options.target ? { target: options.target } : {}),
+        ...(options.commandTimeoutMs !== undefined ? { commandTimeoutMs: options.commandTimeoutMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      };
+      const guest = new QemuGuest(parts, argv, spec, machine, qmp);
+      const limits = { deadline, bootTimeoutMs, death: qemu.death, evidence: qemu.evidence, level: options.level, ...(options.signal ? { signal: options.signal } : {}) };
+      if (start.kind === 'restore') await guest.becomeRestored(context.started, deadline, bootTimeoutMs, start.snapshot.proof);
+      else {
+        await machine.settle(guest, limits);
+        await guest.becomeReady(context.started, deadline, bootTimeoutMs);
+      }
       return guest;
     });
   }
@@ -211,8 +150,101 @@ export class QemuGuest extends AgentGuest {
    * The guest is gone afterwards; its disk overlay holds the disk state that goes with it.
    */
   async saveSnapshot(state: string): Promise<void> {
-    await saveDeviceState(this.#qmp(), this.facts.id, state);
+    await saveDeviceState(this.#qmp, this.facts.id, state);
     await this.dispose();
+  }
+}
+
+/** The machine spec of one guest: its overlay made, its firmware ready, its sockets in its temp dir. */
+async function machineSpec(options: QemuGuestOptions, machine: QemuMachine, start: QemuStart, { id, tmp, dataDisks }: BootContext): Promise<QemuMachineSpec> {
+  const overlay = options.disk ?? path.join(tmp, 'root.qcow2');
+  if (!options.disk) {
+    if (start.kind === 'restore') await createOverlay(start.snapshot.disk, overlay, options.signal, 'qcow2');
+    else await createOverlay(machine.backing.path, overlay, options.signal, machine.backing.format);
+  }
+  return {
+    name: id,
+    accel: options.accel,
+    cpu: options.cpu ?? qemuCpuArgument(options.target ?? options.level),
+    memoryMiB: options.memoryMiB ?? DEFAULTS.memoryMiB,
+    firmware: await machine.firmware(tmp, start),
+    rootDisk: overlay,
+    dataDisks: [...machine.ownDisks, ...dataDisks],
+    ...(machine.seed ? { seed: machine.seed } : {}),
+    qmpSocket: path.join(tmp, 'qmp.sock'),
+    // Every command port always (and the shell's), so a snapshot's device layout fits every restore (repro --keep uses the shell).
+    channel: { agent: path.join(tmp, 'agent.sock'), ...(machine.qga ? { qga: path.join(tmp, 'qga.sock') } : {}), shell: path.join(tmp, 'shell.sock') },
+    ...(start.kind === 'boot-for-snapshot' ? { memoryFile: { path: start.ram, share: true } } : {}),
+    ...(start.kind === 'restore' ? { memoryFile: { path: start.snapshot.ram, share: false }, incoming: true } : {}),
+  };
+}
+
+/** Starts QEMU: its console logged and watched, its stderr kept for evidence, its stop (QMP `quit`, then SIGKILL) on the stack. */
+function spawnQemu(options: QemuGuestOptions, machine: QemuMachine, emulator: Emulator, argv: readonly string[], { id, stack, tmp }: BootContext): QemuProcess {
+  const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'), ...(machine.consoleTailLines ? [machine.consoleTailLines] : []));
+  stack.defer('close console log', () => guestConsole.close());
+  const command = emulatorCommand(emulator, argv);
+  const { child, exited } = spawnEmulator(command.file, command.args, { stdin: 'ignore', signal: options.signal, env: emulator.env });
+  let stderrText = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    guestConsole.push(chunk);
+    options.onConsoleData?.(chunk);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderrText = (stderrText + chunk.toString('utf8')).slice(-16_384);
+  });
+  let tearingDown = false;
+  const evidence = () => describeEvidence('QEMU', stderrText, guestConsole);
+  // The guest is dead when QEMU exits (unless we stopped it) or the console shows a
+  // panic or a failed boot: every wait races this.
+  const death = guestDeath({
+    id,
+    exited,
+    console: guestConsole,
+    evidence,
+    isTearingDown: () => tearingDown,
+    describeExit: (how) => `QEMU ${how} (guest ${id}${machine.label ? `: ${machine.label}` : ''}, level ${options.level}, ${options.accel})`,
+    hint: () => hintForQemuFailure(stderrText, options.accel),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const qemu: QemuProcess = {
+    exited,
+    death,
+    evidence,
+    stderr: () => stderrText,
+    console: guestConsole,
+    commandLine: quoteCommand([...Object.entries(emulator.env).map(([k, v]) => `${k}=${v}`), command.file, ...command.args]),
+    qmp: undefined,
+  };
+  // QMP is closed here, after `quit` went through it: closed first, QEMU would only stop to SIGKILL.
+  stack.defer('stop QEMU', async () => {
+    tearingDown = true;
+    await stopEmulator(child, exited, () => (qemu.qmp ? settlesWithin(qemu.qmp.execute('quit'), 1000) : undefined), 2000);
+    qemu.qmp?.close();
+  });
+  return qemu;
+}
+
+/** Connects QMP once QEMU listens (by `deadline`), racing the guest's death. */
+async function connectQmp(spec: QemuMachineSpec, qemu: QemuProcess, deadline: number): Promise<QmpClient> {
+  const socket = spec.qmpSocket!;
+  const qmp = await raceWith(connectWhenListening(socket, qemu.exited, deadline, 'QEMU').then((s) => (s.destroy(), QmpClient.connect(socket))), qemu.death);
+  qemu.qmp = qmp;
+  return qmp;
+}
+
+/** Loads a snapshot's device state into QEMU (started with -incoming defer); a refusal says what QEMU said. */
+async function loadSnapshotState(qmp: QmpClient, state: string, qemu: QemuProcess, at: { id: string; accel: QemuAccel; deadline: number; bootTimeoutMs: number }): Promise<void> {
+  try {
+    await raceWith(loadIncoming(qmp, state, at.deadline), qemu.death, {
+      timeoutMs: Math.max(0, at.deadline - performance.now()),
+      onTimeout: () => new GuestError(`guest ${at.id}: the snapshot's state did not load within ${Math.round(at.bootTimeoutMs / 1000)} s`, { details: qemu.evidence() }),
+    });
+  } catch (error) {
+    // A lost QMP connection usually means QEMU refused the state and exited: say what QEMU said.
+    if (error instanceof GuestError) throw error;
+    await settlesWithin(qemu.exited, 2000);
+    throw new GuestError(`guest ${at.id}: the snapshot did not restore (${(error as Error).message})`, { details: qemu.evidence(), hint: hintForQemuFailure(qemu.stderr(), at.accel) ?? 'the snapshot is rebuilt' });
   }
 }
 
@@ -220,8 +252,7 @@ export class QemuGuest extends AgentGuest {
  * Saves a QEMU guest whose RAM lives in a shared file: QEMU stops and writes its device
  * state (not the RAM, which is already in the file) to `state`. Every QEMU machine's save.
  */
-export async function saveDeviceState(qmp: QmpClient | undefined, id: string, state: string): Promise<void> {
-  if (!qmp) throw new GuestError(`guest ${id} has no QMP connection`);
+export async function saveDeviceState(qmp: QmpClient, id: string, state: string): Promise<void> {
   await qmp.execute('stop');
   await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
   await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });

@@ -19,7 +19,8 @@ import { silentLog } from '../util/log.js';
 import { KERNEL_ARGS } from './kernel-args.js';
 import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';
-import { createOverlay, QemuGuest, type QemuSnapshotFiles } from './qemu-guest.js';
+import { createOverlay, QemuGuest, type QemuGuestOptions, type QemuSnapshotFiles } from './qemu-guest.js';
+import { levelgateMachine, type QemuMachine } from './qemu-machine.js';
 import { emulatorIdentity, hostQemu, type Emulator } from './emulator.js';
 import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
 import { ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
@@ -54,7 +55,9 @@ interface QemuSnapshotTimes {
   readonly saveMs: number;
 }
 
-const FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', console: 'console.log' } as const;
+/** The files of every QEMU machine's snapshot: RAM, device state, disk, and a UEFI machine's variable store. */
+export const QEMU_SNAPSHOT_FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', vars: 'vars.fd' } as const;
+const FILES = { ...QEMU_SNAPSHOT_FILES, proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout). */
 const LAYOUT = 4;
 
@@ -103,32 +106,20 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       save: async (staging) => {
         const file = (f: string) => path.join(staging, f);
         const started = performance.now();
-        await createOverlay(spec.image.rootDisk, file(FILES.disk), options.signal);
-        const guest = await QemuGuest.bootForSnapshot(
+        const saveMs = await saveQemuGuest(
+          { staging, console: FILES.console },
           {
-            image: spec.image,
+            machine: levelgateMachine(spec.image, spec),
             level: spec.level,
             ...(spec.target ? { target: spec.target } : {}),
             accel: spec.accel,
             dataDisks: spec.dataDisks,
-            disk: file(FILES.disk),
-            consoleLog: file(FILES.console),
             ...(spec.memoryMiB ? { memoryMiB: spec.memoryMiB } : {}),
             ...(spec.emulator ? { emulator: spec.emulator } : {}),
-            ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
-            ...(options.signal ? { signal: options.signal } : {}),
           },
-          file(FILES.ram),
+          options,
+          (guest) => recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs),
         );
-        let saveMs = 0;
-        try {
-          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs);
-          const saving = performance.now();
-          await guest.saveSnapshot(file(FILES.state));
-          saveMs = Math.round(performance.now() - saving);
-        } finally {
-          await guest.dispose();
-        }
         log(`snapshot ${snapshotKeyOf(inputs)}: ${name} guest (${spec.accel}) booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         return { bootMs: Math.round(performance.now() - started - saveMs), saveMs };
       },
@@ -141,4 +132,47 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
     },
     options,
   );
+}
+
+/** Where a snapshot being made lives: its staging folder and the console log's name there (RAM, state, disk and UEFI store have fixed names). */
+export interface SnapshotStaging {
+  readonly staging: string;
+  readonly console: string;
+  /** The machine boots through UEFI: its variable store is saved too. */
+  readonly uefi?: boolean;
+}
+
+/**
+ * Every QEMU machine's snapshot save: boots the guest into `staging` (its disk an overlay
+ * over the machine's, its RAM and UEFI store in files there), lets `record` write what
+ * the snapshot keeps, then saves the device state. The guest is gone afterwards; returns
+ * the save's duration.
+ */
+export async function saveQemuGuest(
+  where: SnapshotStaging,
+  boot: Omit<QemuGuestOptions, 'image' | 'machine' | 'disk' | 'consoleLog' | 'bootTimeoutMs' | 'signal'> & { readonly machine: QemuMachine },
+  options: Pick<EnsureSnapshotOptions, 'bootTimeoutMs' | 'signal'>,
+  record: (guest: QemuGuest) => Promise<void>,
+): Promise<number> {
+  const file = (name: string) => path.join(where.staging, name);
+  await createOverlay(boot.machine.backing.path, file(FILES.disk), options.signal, boot.machine.backing.format);
+  const guest = await QemuGuest.bootForSnapshot(
+    {
+      ...boot,
+      disk: file(FILES.disk),
+      consoleLog: file(where.console),
+      ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+    file(FILES.ram),
+    where.uefi ? file(QEMU_SNAPSHOT_FILES.vars) : undefined,
+  );
+  try {
+    await record(guest);
+    const saving = performance.now();
+    await guest.saveSnapshot(file(FILES.state));
+    return Math.round(performance.now() - saving);
+  } finally {
+    await guest.dispose();
+  }
 }

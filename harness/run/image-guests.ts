@@ -7,7 +7,7 @@ import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
 import type { Accel } from '../model/accel.js';
 import { bootsImages, imageBackend, type ImageBackend } from '../accel/image-backend.js';
-import { imageBootMs } from '../guest/cloud-guest.js';
+import { imageBootMs } from '../guest/distribution-machine.js';
 import type { CloudSnapshot } from '../guest/cloud-snapshot.js';
 import type { DataDisk } from '../model/guest.js';
 import type { QemuAccel } from '../model/accel.js';

@@ -7,7 +7,7 @@ import type { AccelRequest } from '../model/accel.js';
 import { imageAccelChoice } from '../accel/image-backend.js';
 import { driversFor } from '../drivers/index.js';
 import { ensureHostPackages, ensurePackageFile } from '../host/install.js';
-import { OVMF_CODE } from '../guest/cloud-guest.js';
+import { OVMF_CODE } from '../guest/distribution-machine.js';
 import { inspectImageFile, releaseverOf, versionOf, type CloudImage, type ImageFacts } from '../image/cloud/inspect.js';
 import { ensureCloudSupport } from '../image/cloud/support.js';
 import type { LevelName } from '../levels/table.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
 import { GuestError } from '../../harness/util/errors.js';
-import { CloudGuest } from '../../harness/guest/cloud-guest.js';
+import { distributionMachine } from '../../harness/guest/distribution-machine.js';
 import { ensureStandInImage } from '../../harness/image/cloud/build.js';
 import { inspectImageFile } from '../../harness/image/cloud/inspect.js';
 import { ensureCloudSupport } from '../../harness/image/cloud/support.js';
@@ -126,7 +126,7 @@ test.serial('an image that never answers ends with an error naming what was wait
     const image = await inspectImageFile(await hangingImage(dir));
     const support = await ensureCloudSupport();
     await withScratch('image-hang-guest', async (guestDir) => {
-      const error = await t.throwsAsync(CloudGuest.boot({ image, support, level: 'v2', accel: 'tcg', tmpDir: guestDir, bootTimeoutMs: 8000 }), { instanceOf: GuestError });
+      const error = await t.throwsAsync(QemuGuest.boot({ machine: distributionMachine(image, support), level: 'v2', accel: 'tcg', tmpDir: guestDir, bootTimeoutMs: 8000 }), { instanceOf: GuestError });
       t.is(error!.message, "image hang did not answer at v2: waited 8 s for the image's qemu-guest-agent (port org.qemu.guest_agent.0) or, without one, levelgate-agent (port levelgate.agent, started by cloud-init from levelgate's NoCloud seed)");
       t.regex(error!.details ?? '', /console tail/);
       t.regex(error!.hint ?? '', /levelgate doctor --image/);
