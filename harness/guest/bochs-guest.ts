@@ -22,7 +22,8 @@ import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
 import { hostStretch, limitsFor } from '../model/limits.js';
 import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
-import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts } from './agent-guest.js';
+import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext, type EmulatorExit } from './agent-guest.js';
+import type { CleanupStack } from '../util/cleanup-stack.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
 import type { RelayConfig } from './bochs-relay.js';
 import { encodeRelayRequest, LineSplitter, parseRelayReply, type RelayReply } from './bochs-save.js';
@@ -122,113 +123,18 @@ export class BochsGuest extends AgentGuest {
   }
 
   static #start(options: BochsGuestOptions, start: Start): Promise<BochsGuest> {
-    return bootWith(options, async ({ id, stack, started, tmp, dataDisks }) => {
+    return bootWith(options, async (context) => {
+      const { id, stack, started, tmp, dataDisks } = context;
       if (options.target?.nearMiss) throw new LevelUnavailableError(`Bochs has no CPU model one feature short of a level: ${options.target.name} cannot be pinned`);
       const inTmp = (name: string) => path.join(tmp, name);
       const spec = start.kind === 'restore' ? await restoreSpec(options, start.snapshot, dataDisks, inTmp) : await bootSpec(options, start, dataDisks, inTmp);
-      const debuggerRc = inTmp('debugger.rc');
-      // Bochs's debugger is compiled in and would stop at a prompt: its first command is "continue".
-      await writeFile(debuggerRc, 'c\n');
-      let bochsArgs: string[];
-      let described: string;
-      if (start.kind === 'restore') {
-        const state = await restoreState(start.snapshot, spec, inTmp('state'));
-        bochsArgs = ['-q', '-r', state, '-rc', debuggerRc];
-        described = `(restored from ${start.snapshot.state})`;
-      } else {
-        await writeFile(spec.bootInfo, bootInfo(options.image.manifest.bochsBoot, bochsKernelArgs(options.extraKernelArgs)));
-        const rc = inTmp('bochsrc');
-        await writeFile(rc, buildBochsrc(spec));
-        bochsArgs = ['-q', '-f', rc, '-rc', debuggerRc];
-        described = `(bochsrc: ${rc})`;
-      }
-
       const sockets = { console: inTmp('console.sock'), agent: inTmp('agent.sock'), shell: inTmp('shell.sock') };
-      const [program, ...prefix] = options.bochs?.argv0 ?? [BOCHS_BINARY];
-      const relay: RelayConfig = {
-        bochs: program!,
-        args: [...prefix, ...bochsArgs],
-        cwd: tmp,
-        ports: [
-          { tcp: BOCHS_PORTS.console, socket: sockets.console },
-          { tcp: BOCHS_PORTS.agent, socket: sockets.agent },
-          ...(spec.shell ? [{ tcp: BOCHS_PORTS.shell, socket: sockets.shell }] : []),
-        ],
-        ...(start.kind === 'boot-for-snapshot' ? { saveable: true } : {}),
-      };
-      const argv = unshareArgs(relay);
-      const guestConsole = new GuestConsole(options.consoleLog ?? inTmp('console.log'));
-      stack.defer('close console log', () => guestConsole.close());
-
-      // stdin carries save requests (bochs-save.ts) and nothing else: its end closing
-      // tells the relay the harness is gone (bochs-relay.ts). Killing unshare kills the
-      // namespace's first process (--kill-child), and with it Bochs.
-      const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal, ...(options.bochs ? { env: options.bochs.env } : {}) });
-      let outputText = '';
-      const lines = new LineSplitter();
-      let onReply: ((reply: RelayReply) => void) | undefined;
-      child.stdout!.on('data', (chunk: Buffer) => {
-        const text = chunk.toString('utf8');
-        outputText = (outputText + text).slice(-16_384);
-        for (const line of lines.push(text)) {
-          const reply = parseRelayReply(line);
-          if (reply) onReply?.(reply);
-        }
-      });
-      child.stderr!.on('data', (chunk: Buffer) => (outputText = (outputText + chunk.toString('utf8')).slice(-16_384)));
-      let tearingDown = false;
-      stack.defer('stop Bochs', async () => {
-        tearingDown = true;
-        await stopEmulator(child, exited, () => void child.kill('SIGTERM'), 3000);
-      });
-      const evidence = () => describeEvidence('Bochs', [bochsOutput(outputText), logTail(spec.logFile)].filter(Boolean).join('\n'), guestConsole);
-      const death = guestDeath({
-        id,
-        exited,
-        console: guestConsole,
-        evidence,
-        isTearingDown: () => tearingDown,
-        describeExit: (how) => `Bochs ${how} (guest ${id}, level ${options.level}, ${spec.cpuModel})`,
-        hint: () => hintForBochsFailure(outputText),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-
+      const relay = await relayConfig(options, start, spec, sockets, tmp);
+      const bochs = spawnBochs(options, relay, spec, context);
       // Without a limit from the run, this backend's for the host's load now.
       const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends.bochs, hostStretch()).bootMs;
       const deadline = started + bootTimeoutMs;
-      const consoleSocket = await raceWith(connectWhenListening(sockets.console, exited, deadline, 'Bochs'), death);
-      consoleSocket.on('data', (chunk: Buffer) => {
-        guestConsole.push(chunk);
-        options.onConsoleData?.(chunk);
-      });
-      consoleSocket.on('error', () => consoleSocket.destroy());
-      stack.defer('close console channel', () => void consoleSocket.destroy());
-      const agent = new AgentClient(await raceWith(connectWhenListening(sockets.agent, exited, deadline, 'Bochs'), death));
-      stack.defer('close agent channel', () => agent.close());
-
-      const save: SaveControl | undefined =
-        start.kind === 'boot-for-snapshot'
-          ? async (dir) => {
-              // A command in flight would be cut in two: one half saved, one lost.
-              if (agent.busy) throw new GuestError(`guest ${id} is running a command: save it once the command has ended`);
-              // Bochs powers off once it has saved: that exit is no death.
-              tearingDown = true;
-              const reply = new Promise<RelayReply>((resolve) => (onReply = resolve));
-              child.stdin!.write(encodeRelayRequest({ save: dir }));
-              const gone = exited.then(async () => {
-                await sleep(1000);
-                throw new GuestError(`guest ${id}: Bochs exited before it said the state was saved`, { details: evidence() });
-              });
-              const result = await raceWith(reply, gone, {
-                timeoutMs: SAVE_LIMIT_MS,
-                onTimeout: () => new GuestError(`guest ${id}: the relay did not answer the save request within ${SAVE_LIMIT_MS / 1000} s`, { details: evidence() }),
-              });
-              if (!result.saved) throw new GuestError(`guest ${id}: saving the Bochs guest failed: ${result.error}`, { details: evidence() });
-              if (!(await settlesWithin(exited, 30_000))) throw new GuestError(`guest ${id}: Bochs saved its state but did not power off within 30 s`, { details: evidence() });
-              return result.ms;
-            }
-          : undefined;
-
+      const agent = await connectChannels(options, bochs, sockets, deadline, stack);
       const facts: GuestFacts = {
         id,
         emulator: 'Bochs',
@@ -242,13 +148,13 @@ export class BochsGuest extends AgentGuest {
       const guest = new BochsGuest(
         {
           facts,
-          console: guestConsole,
+          console: bochs.console,
           agent,
           stack,
-          exited,
-          death,
-          evidence,
-          commandLine: `${quoteCommand(['unshare', ...argv.slice(0, argv.indexOf('--'))])} -- levelgate-bochs-relay -- ${quoteCommand([relay.bochs, ...relay.args])}   ${described}`,
+          exited: bochs.exited,
+          death: bochs.death,
+          evidence: bochs.evidence,
+          commandLine: `${quoteCommand(['unshare', ...bochs.argv.slice(0, bochs.argv.indexOf('--'))])} -- levelgate-bochs-relay -- ${quoteCommand([relay.config.bochs, ...relay.config.args])}   ${relay.described}`,
           proofHint: `Bochs was started with cpu model=${spec.cpuModel}`,
           hostTimesCommands: true,
           ...(spec.shell ? { shell: { socket: sockets.shell, device: BOCHS_SHELL_DEVICE } } : {}),
@@ -257,7 +163,7 @@ export class BochsGuest extends AgentGuest {
           ...(options.signal ? { signal: options.signal } : {}),
         },
         spec,
-        save,
+        start.kind === 'boot-for-snapshot' ? saveControl(id, bochs, agent) : undefined,
       );
       if (start.kind === 'restore') await guest.becomeRestored(started, deadline, bootTimeoutMs, start.snapshot.proof);
       else await guest.becomeReady(started, deadline, bootTimeoutMs);
@@ -278,6 +184,140 @@ export class BochsGuest extends AgentGuest {
       await this.dispose();
     }
   }
+}
+
+/** The host sockets the relay serves Bochs's serial ports on. */
+interface BochsSockets {
+  readonly console: string;
+  readonly agent: string;
+  readonly shell: string;
+}
+
+/** A Bochs process (under its relay) started for a guest: its output read, its death watched, its stop on the stack. */
+interface BochsProcess {
+  readonly argv: readonly string[];
+  readonly child: ReturnType<typeof spawnEmulator>['child'];
+  readonly exited: Promise<EmulatorExit>;
+  readonly death: Promise<never>;
+  readonly evidence: () => string;
+  readonly console: GuestConsole;
+  /** Called with each reply of the relay (a save's). */
+  onReply: ((reply: RelayReply) => void) | undefined;
+  /** Marks the coming exit as expected (a teardown, a save's power-off). */
+  tearDown(): void;
+}
+
+/** What the relay starts: Bochs on a fresh bochsrc (a boot) or on a copy of a saved state (a restore), and its ports. */
+async function relayConfig(options: BochsGuestOptions, start: Start, spec: BochsMachineSpec, sockets: BochsSockets, tmp: string): Promise<{ config: RelayConfig; described: string }> {
+  const inTmp = (name: string) => path.join(tmp, name);
+  const debuggerRc = inTmp('debugger.rc');
+  // Bochs's debugger is compiled in and would stop at a prompt: its first command is "continue".
+  await writeFile(debuggerRc, 'c\n');
+  let bochsArgs: string[];
+  let described: string;
+  if (start.kind === 'restore') {
+    const state = await restoreState(start.snapshot, spec, inTmp('state'));
+    bochsArgs = ['-q', '-r', state, '-rc', debuggerRc];
+    described = `(restored from ${start.snapshot.state})`;
+  } else {
+    await writeFile(spec.bootInfo, bootInfo(options.image.manifest.bochsBoot, bochsKernelArgs(options.extraKernelArgs)));
+    const rc = inTmp('bochsrc');
+    await writeFile(rc, buildBochsrc(spec));
+    bochsArgs = ['-q', '-f', rc, '-rc', debuggerRc];
+    described = `(bochsrc: ${rc})`;
+  }
+  const [program, ...prefix] = options.bochs?.argv0 ?? [BOCHS_BINARY];
+  const config: RelayConfig = {
+    bochs: program!,
+    args: [...prefix, ...bochsArgs],
+    cwd: tmp,
+    ports: [
+      { tcp: BOCHS_PORTS.console, socket: sockets.console },
+      { tcp: BOCHS_PORTS.agent, socket: sockets.agent },
+      ...(spec.shell ? [{ tcp: BOCHS_PORTS.shell, socket: sockets.shell }] : []),
+    ],
+    ...(start.kind === 'boot-for-snapshot' ? { saveable: true } : {}),
+  };
+  return { config, described };
+}
+
+/**
+ * Starts the relay (and Bochs under it) in an empty network namespace. stdin carries
+ * save requests (bochs-save.ts) and nothing else: its end closing tells the relay the
+ * harness is gone (bochs-relay.ts). Killing unshare kills the namespace's first process
+ * (--kill-child), and with it Bochs.
+ */
+function spawnBochs(options: BochsGuestOptions, relay: { config: RelayConfig }, spec: BochsMachineSpec, { id, stack, tmp }: BootContext): BochsProcess {
+  const argv = unshareArgs(relay.config);
+  const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'));
+  stack.defer('close console log', () => guestConsole.close());
+  const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal, ...(options.bochs ? { env: options.bochs.env } : {}) });
+  let outputText = '';
+  const lines = new LineSplitter();
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    outputText = (outputText + text).slice(-16_384);
+    for (const line of lines.push(text)) {
+      const reply = parseRelayReply(line);
+      if (reply) bochs.onReply?.(reply);
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (outputText = (outputText + chunk.toString('utf8')).slice(-16_384)));
+  let tearingDown = false;
+  stack.defer('stop Bochs', async () => {
+    tearingDown = true;
+    await stopEmulator(child, exited, () => void child.kill('SIGTERM'), 3000);
+  });
+  const evidence = () => describeEvidence('Bochs', [bochsOutput(outputText), logTail(spec.logFile)].filter(Boolean).join('\n'), guestConsole);
+  const death = guestDeath({
+    id,
+    exited,
+    console: guestConsole,
+    evidence,
+    isTearingDown: () => tearingDown,
+    describeExit: (how) => `Bochs ${how} (guest ${id}, level ${options.level}, ${spec.cpuModel})`,
+    hint: () => hintForBochsFailure(outputText),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const bochs: BochsProcess = { argv, child, exited, death, evidence, console: guestConsole, onReply: undefined, tearDown: () => (tearingDown = true) };
+  return bochs;
+}
+
+/** Connects the console (logged and watched) and the agent through the relay's sockets, by `deadline`. */
+async function connectChannels(options: BochsGuestOptions, bochs: BochsProcess, sockets: BochsSockets, deadline: number, stack: CleanupStack): Promise<AgentClient> {
+  const consoleSocket = await raceWith(connectWhenListening(sockets.console, bochs.exited, deadline, 'Bochs'), bochs.death);
+  consoleSocket.on('data', (chunk: Buffer) => {
+    bochs.console.push(chunk);
+    options.onConsoleData?.(chunk);
+  });
+  consoleSocket.on('error', () => consoleSocket.destroy());
+  stack.defer('close console channel', () => void consoleSocket.destroy());
+  const agent = new AgentClient(await raceWith(connectWhenListening(sockets.agent, bochs.exited, deadline, 'Bochs'), bochs.death));
+  stack.defer('close agent channel', () => agent.close());
+  return agent;
+}
+
+/** How a guest booted for a snapshot is saved: the relay asked to click Save, Bochs's answer and power-off awaited. */
+function saveControl(id: string, bochs: BochsProcess, agent: AgentClient): SaveControl {
+  return async (dir) => {
+    // A command in flight would be cut in two: one half saved, one lost.
+    if (agent.busy) throw new GuestError(`guest ${id} is running a command: save it once the command has ended`);
+    // Bochs powers off once it has saved: that exit is no death.
+    bochs.tearDown();
+    const reply = new Promise<RelayReply>((resolve) => (bochs.onReply = resolve));
+    bochs.child.stdin!.write(encodeRelayRequest({ save: dir }));
+    const gone = bochs.exited.then(async () => {
+      await sleep(1000);
+      throw new GuestError(`guest ${id}: Bochs exited before it said the state was saved`, { details: bochs.evidence() });
+    });
+    const result = await raceWith(reply, gone, {
+      timeoutMs: SAVE_LIMIT_MS,
+      onTimeout: () => new GuestError(`guest ${id}: the relay did not answer the save request within ${SAVE_LIMIT_MS / 1000} s`, { details: bochs.evidence() }),
+    });
+    if (!result.saved) throw new GuestError(`guest ${id}: saving the Bochs guest failed: ${result.error}`, { details: bochs.evidence() });
+    if (!(await settlesWithin(bochs.exited, 30_000))) throw new GuestError(`guest ${id}: Bochs saved its state but did not power off within 30 s`, { details: bochs.evidence() });
+    return result.ms;
+  };
 }
 
 /** The machine of a cold boot: the image's boot disk, the root journal (`options.disk`) and data disks. */
