@@ -23,7 +23,7 @@ import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest
 import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
 import type { DataDisk } from '../model/guest.js';
 import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
-import { ensureSnapshot, sha256, snapshotKeyOf, type Stored } from './snapshot-store.js';
+import { dataDiskInputs, ensureSnapshot, sha256, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 /** What a snapshot depends on. */
 export interface BochsSnapshotSpec {
@@ -113,7 +113,7 @@ export async function bochsSnapshotInputs(spec: BochsSnapshotSpec): Promise<Boch
   const versions = await Promise.all(['bochs', 'bochsbios', 'vgabios'].map(async (p) => `${p} ${(await debianPackageVersion(p)) ?? 'not installed'}`));
   const bootDisk = await fileFacts(spec.image.bochsBootDisk);
   const rootDisk = await fileFacts(spec.image.rootDisk);
-  const dataDisks = await Promise.all(spec.dataDisks.map(async (d) => ({ name: d.name, ...(await fileFacts(d.path)) })));
+  const dataDisks = await dataDiskInputs(spec.dataDisks);
   return {
     layout: LAYOUT,
     image: spec.image.digest,

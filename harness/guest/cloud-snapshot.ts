@@ -5,7 +5,7 @@
 // boot also inspects the image (os-release, kernel, glibc, package managers), so the
 // facts of every cell come with the snapshot. Cached with ensureCached like the default
 // guest's snapshots; one that does not restore is discarded and rebuilt.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
 import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
@@ -24,7 +24,7 @@ import type { QemuAccel } from '../model/accel.js';
 import { QEMU_BINARY, qemuVersion, type QemuGuest } from './qemu-guest.js';
 import { QEMU_SNAPSHOT_FILES, saveQemuGuest } from './qemu-snapshot.js';
 import type { EnsureSnapshotOptions } from './snapshot-save.js';
-import { ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
+import { dataDiskInputs, ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 export interface CloudSnapshotSpec {
   readonly image: CloudImage;
@@ -60,7 +60,7 @@ const LAYOUT = 2;
 export const SETTLE_SCRIPT = 'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1; fi; if command -v systemctl >/dev/null 2>&1; then systemctl is-system-running --wait >/dev/null 2>&1; fi; sync; true';
 
 export async function cloudSnapshotKey(spec: CloudSnapshotSpec): Promise<{ key: string; inputs: Record<string, unknown> }> {
-  const disks = await Promise.all(spec.dataDisks.map(async (d) => ({ name: d.name, path: d.path, size: (await stat(d.path)).size, mtimeMs: Math.round((await stat(d.path)).mtimeMs) })));
+  const disks = await dataDiskInputs(spec.dataDisks);
   const inputs = {
     layout: LAYOUT,
     image: spec.image.sha256,

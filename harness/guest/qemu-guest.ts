@@ -150,7 +150,16 @@ export class QemuGuest extends AgentGuest {
    * The guest is gone afterwards; its disk overlay holds the disk state that goes with it.
    */
   async saveSnapshot(state: string): Promise<void> {
-    await saveDeviceState(this.#qmp, this.facts.id, state);
+    const qmp = this.#qmp;
+    await qmp.execute('stop');
+    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+    await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
+    for (;;) {
+      const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
+      if (status.status === 'completed') break;
+      if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${this.facts.id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
+      await sleep(5);
+    }
     await this.dispose();
   }
 }
@@ -245,22 +254,6 @@ async function loadSnapshotState(qmp: QmpClient, state: string, qemu: QemuProces
     if (error instanceof GuestError) throw error;
     await settlesWithin(qemu.exited, 2000);
     throw new GuestError(`guest ${at.id}: the snapshot did not restore (${(error as Error).message})`, { details: qemu.evidence(), hint: hintForQemuFailure(qemu.stderr(), at.accel) ?? 'the snapshot is rebuilt' });
-  }
-}
-
-/**
- * Saves a QEMU guest whose RAM lives in a shared file: QEMU stops and writes its device
- * state (not the RAM, which is already in the file) to `state`. Every QEMU machine's save.
- */
-export async function saveDeviceState(qmp: QmpClient, id: string, state: string): Promise<void> {
-  await qmp.execute('stop');
-  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-  await qmp.execute('migrate', { uri: `exec:cat > ${quoteForExec(state)}` });
-  for (;;) {
-    const status = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string };
-    if (status.status === 'completed') return;
-    if (status.status === 'failed' || status.status === 'cancelled') throw new GuestError(`guest ${id}: saving the snapshot failed: ${status['error-desc'] ?? status.status}`);
-    await sleep(5);
   }
 }
 

@@ -5,7 +5,7 @@
 // its own on the snapshot's frozen disk. The snapshot lives in the cache under a key of
 // everything it depends on; one that is damaged or does not fit is rebuilt, never used.
 import type { GuestCommand } from '../model/guest.js';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageArtifacts } from '../image/build.js';
 import type { LevelProof } from '../levels/proof.js';
@@ -23,7 +23,7 @@ import { createOverlay, QemuGuest, type QemuGuestOptions, type QemuSnapshotFiles
 import { levelgateMachine, type QemuMachine } from './qemu-machine.js';
 import { emulatorIdentity, hostQemu, type Emulator } from './emulator.js';
 import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
-import { ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
+import { dataDiskInputs, ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 /** What a snapshot depends on. */
 export interface QemuSnapshotSpec {
@@ -64,12 +64,7 @@ const LAYOUT = 4;
 /** The key: every input that shapes the saved guest, so that any change makes a new snapshot. */
 export async function snapshotKey(spec: QemuSnapshotSpec): Promise<{ key: string; inputs: Record<string, unknown> }> {
   const emulator = spec.emulator ?? (await hostQemu());
-  const disks = await Promise.all(
-    spec.dataDisks.map(async (d) => {
-      const s = await stat(d.path);
-      return { name: d.name, path: d.path, size: s.size, mtimeMs: Math.round(s.mtimeMs) };
-    }),
-  );
+  const disks = await dataDiskInputs(spec.dataDisks);
   const inputs = {
     layout: LAYOUT,
     image: spec.image.digest,
@@ -134,14 +129,6 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
   );
 }
 
-/** Where a snapshot being made lives: its staging folder and the console log's name there (RAM, state, disk and UEFI store have fixed names). */
-export interface SnapshotStaging {
-  readonly staging: string;
-  readonly console: string;
-  /** The machine boots through UEFI: its variable store is saved too. */
-  readonly uefi?: boolean;
-}
-
 /**
  * Every QEMU machine's snapshot save: boots the guest into `staging` (its disk an overlay
  * over the machine's, its RAM and UEFI store in files there), lets `record` write what
@@ -149,7 +136,8 @@ export interface SnapshotStaging {
  * the save's duration.
  */
 export async function saveQemuGuest(
-  where: SnapshotStaging,
+  /** The staging folder, the console log's name there, and whether the UEFI store is saved too. */
+  where: { readonly staging: string; readonly console: string; readonly uefi?: boolean },
   boot: Omit<QemuGuestOptions, 'image' | 'machine' | 'disk' | 'consoleLog' | 'bootTimeoutMs' | 'signal'> & { readonly machine: QemuMachine },
   options: Pick<EnsureSnapshotOptions, 'bootTimeoutMs' | 'signal'>,
   record: (guest: QemuGuest) => Promise<void>,

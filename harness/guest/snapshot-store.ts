@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
 import { silentLog } from '../util/log.js';
 import type { EnsureSnapshotOptions } from './snapshot-save.js';
+import type { DataDisk } from '../model/guest.js';
 
 /** What every manifest holds, besides what a kind adds (timings, the channel, the CPU model). */
 export interface StoredManifest {
@@ -122,6 +123,16 @@ export async function ensureSnapshot<S, M extends object>(kind: SnapshotKind<S, 
 }
 
 /** Removes a snapshot a restore showed to be unusable, so the next ensure rebuilds it. */
+/** The data disks as a snapshot key sees them: a disk rebuilt (size, mtime) makes a new snapshot. */
+export function dataDiskInputs(disks: readonly DataDisk[]): Promise<{ name: string; path: string; size: number; mtimeMs: number }[]> {
+  return Promise.all(
+    disks.map(async (d) => {
+      const s = await stat(d.path);
+      return { name: d.name, path: d.path, size: s.size, mtimeMs: Math.round(s.mtimeMs) };
+    }),
+  );
+}
+
 export async function discardSnapshot(snapshot: { readonly dir: string }): Promise<void> {
   if (await exists(snapshot.dir)) await rm(snapshot.dir, { recursive: true, force: true });
 }
