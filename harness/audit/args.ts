@@ -29,11 +29,13 @@ const TESTS = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt]);
 const IMMEDIATES = new Set<number>([OpKind.Immediate8, OpKind.Immediate16, OpKind.Immediate32, OpKind.Immediate64, OpKind.Immediate8to16, OpKind.Immediate8to32, OpKind.Immediate8to64, OpKind.Immediate32to64]);
 const MAX_INSTRUCTIONS = 50_000;
 
-/** The kind of what a memory operand holds: a flag when it is a CPU-feature word, a flag field, or a flag stack argument. */
-function memoryKind(instr: IcedInstruction, frame: StackFrame, sources: ArgumentSources): ArgumentKind | undefined {
+/** The kind of what a memory operand holds: a flag when it is a CPU-feature word, a flag field, a flag stack argument, or a local slot only flags are stored in. */
+function memoryKind(instr: IcedInstruction, frame: StackFrame, sources: ArgumentSources, spilled: ReadonlySet<number>): ArgumentKind | undefined {
   if (instr.isIpRelMemoryOperand) return sources.isCpuWord(Number(instr.ipRelMemoryAddress)) ? 'flag' : undefined;
   const slot = frame.argumentSlot(instr);
   if (slot !== undefined) return sources.incoming?.has(slot) ? 'flag' : undefined;
+  const local = frame.offsetOf(instr);
+  if (local !== undefined && local < 0) return spilled.has(local) ? 'flag' : undefined;
   const base = registerFamily(instr.memoryBase);
   if (sources.flagFields?.size && base && base !== 'SP' && instr.memoryIndex === Register.None && sources.flagFields.has(Number(instr.memoryDisplacementU64))) return 'flag';
   return undefined;
@@ -43,10 +45,23 @@ function immediateKind(instr: IcedInstruction, operand: number): ArgumentKind {
   return instr.immediate(operand) === 0n ? 'zero' : 'constant';
 }
 
-/** The callees' argument kinds at every direct call and tail jump of the function at `start`. */
+/**
+ * The callees' argument kinds at every direct call and tail jump of the function at `start`.
+ * A flag spilled to the function's own frame and reloaded before a call (zstd keeps `bmi2` in
+ * a local slot of its super-block compressor) is a flag where every store to that slot is one:
+ * a second look with those slots, when the first saw any.
+ */
 export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, sources: ArgumentSources): CallArguments {
+  if (bits !== 64) return new Map();
+  const first = scanCalls(bytes, start, bits, sources, new Set());
+  const spilled = new Set([...first.localStores].filter(([, onlyFlags]) => onlyFlags).map(([at]) => at));
+  return spilled.size ? scanCalls(bytes, start, bits, sources, spilled).out : first.out;
+}
+
+function scanCalls(bytes: Uint8Array, start: number, bits: 64, sources: ArgumentSources, spilled: ReadonlySet<number>): { out: CallArguments; localStores: Map<number, boolean> } {
   const out: CallArguments = new Map();
-  if (bits !== 64) return out;
+  /** Per local slot (below the return address): whether every store to it stored a flag. */
+  const localStores = new Map<number, boolean>();
   const instr = new Instruction();
   const registers = new Map<string, ArgumentKind>();
   ARGUMENT_REGISTERS.forEach((r, slot) => sources.incoming?.has(slot) && registers.set(r, 'flag'));
@@ -123,7 +138,7 @@ export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, s
         stack.clear();
         flagsTainted = false;
       } else if (mnemonic === Mnemonic.Push) {
-        const kind = instr.op0Kind === OpKind.Register ? registers.get(op0) : IMMEDIATES.has(instr.op0Kind) ? immediateKind(instr, 0) : memoryKind(instr, frame, sources);
+        const kind = instr.op0Kind === OpKind.Register ? registers.get(op0) : IMMEDIATES.has(instr.op0Kind) ? immediateKind(instr, 0) : memoryKind(instr, frame, sources, spilled);
         shift(8);
         if (kind) stack.set(0, kind);
       } else if (mnemonic === Mnemonic.Pop) {
@@ -139,16 +154,18 @@ export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, s
         for (let k = 0; k < instr.opCount; k++) {
           const kind = instr.opKind(k);
           if (kind === OpKind.Register && registers.get(registerFamily(instr.opRegister(k))) === 'flag') flagsTainted = true;
-          else if (kind === OpKind.Memory && memoryKind(instr, frame, sources) === 'flag') flagsTainted = true;
+          else if (kind === OpKind.Memory && memoryKind(instr, frame, sources, spilled) === 'flag') flagsTainted = true;
         }
       } else if (instr.opCount > 0 && instr.op0Kind === OpKind.Memory) {
         // A store: to a stack slot below the arguments being laid out (mov [rsp+8], reg before a call).
+        const kind = instr.opCount === 2 ? (instr.op1Kind === OpKind.Register ? registers.get(registerFamily(instr.op1Register)) : IMMEDIATES.has(instr.op1Kind) ? immediateKind(instr, 1) : undefined) : undefined;
         if (instr.memoryBase === Register.RSP && instr.memoryIndex === Register.None && instr.opCount === 2) {
           const at = Number(BigInt.asIntN(64, instr.memoryDisplacementU64));
-          const kind = instr.op1Kind === OpKind.Register ? registers.get(registerFamily(instr.op1Register)) : IMMEDIATES.has(instr.op1Kind) ? immediateKind(instr, 1) : undefined;
           if (kind) stack.set(at, kind);
           else stack.delete(at);
         }
+        const local = frame.offsetOf(instr);
+        if (local !== undefined && local < 0) localStores.set(local, (localStores.get(local) ?? true) && kind === 'flag');
         flagsTainted = false;
       } else if (op0) {
         let kind: ArgumentKind | undefined;
@@ -157,14 +174,14 @@ export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, s
         else if (MOVES.has(mnemonic) && instr.opCount === 2) {
           if (instr.op1Kind === OpKind.Register) kind = registers.get(registerFamily(instr.op1Register));
           else if (IMMEDIATES.has(instr.op1Kind)) kind = immediateKind(instr, 1);
-          else if (hasMemoryOperand(instr)) kind = memoryKind(instr, frame, sources);
+          else if (hasMemoryOperand(instr)) kind = memoryKind(instr, frame, sources, spilled);
         } else {
           // Arithmetic, setcc, cmovcc: a flag in, a flag out.
           let flag: boolean = registers.get(op0) === 'flag' || (flagsTainted && FLAG_USERS.has(mnemonic));
           for (let k = 1; k < instr.opCount; k++) {
             const kk = instr.opKind(k);
             if (kk === OpKind.Register && registers.get(registerFamily(instr.opRegister(k))) === 'flag') flag = true;
-            else if (kk === OpKind.Memory && memoryKind(instr, frame, sources) === 'flag') flag = true;
+            else if (kk === OpKind.Memory && memoryKind(instr, frame, sources, spilled) === 'flag') flag = true;
           }
           kind = flag ? 'flag' : undefined;
           flagsTainted = flag && (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar);
@@ -178,5 +195,5 @@ export function callArguments(bytes: Uint8Array, start: number, bits: 32 | 64, s
     decoder.free();
     instr.free();
   }
-  return out;
+  return { out, localStores };
 }

@@ -400,12 +400,22 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
   const fields = new Set<number>();
   /** What is tainted where a jump lands: carried there (zstd stores `dctx->bmi2` at the join its out-of-line cpuid block jumps back to). */
   const carried = new Map<number, Set<string>>();
+  /**
+   * Out-of-line blocks a longer jcc on a feature test leads to (libgcrypt's BLAKE2s init: `test ah, 0x10;
+   * jne …` to a block that sets `dl` and jumps back to `or eax, edx; mov [rbx+0x80], al`): entered only by
+   * jumps, everything they write until their jump back depends on the feature.
+   */
+  const outOfLine = new Set<number>();
+  let inOutOfLine = false;
+  let flowEnded = false;
   const end = start + bytes.length;
   // Twice: the second pass brings what backward jumps carry.
   for (let round = 0; round < 2; round++) {
   tainted.clear();
   flagsTainted = false;
   shadowEnd = -1;
+  inOutOfLine = false;
+  flowEnded = false;
   const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   try {
     decoder.ip = BigInt(start);
@@ -421,6 +431,10 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
       if (here) for (const r of here) tainted.add(r);
       const mnemonic = instr.mnemonic;
       const fc = instr.flowControl;
+      if (flowEnded && mnemonic !== Mnemonic.Nop && mnemonic !== Mnemonic.Int3) {
+        inOutOfLine = outOfLine.has(Number(instr.ip));
+        flowEnded = false;
+      }
       if ((fc === FlowControl.UnconditionalBranch || fc === FlowControl.ConditionalBranch) && tainted.size) {
         const target = Number(instr.nearBranch64);
         if (target >= start && target < end) {
@@ -447,6 +461,8 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
       if (fc === FlowControl.Return || fc === FlowControl.UnconditionalBranch || fc === FlowControl.IndirectBranch || fc === FlowControl.Exception || fc === FlowControl.Interrupt) {
         tainted.clear();
         flagsTainted = false;
+        inOutOfLine = false;
+        flowEnded = true;
         continue;
       }
       if (fc === FlowControl.ConditionalBranch) {
@@ -454,6 +470,7 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
         const target = Number(instr.nearBranch64);
         const ip = Number(instr.ip);
         if (flagsTainted && target > ip && target - ip <= SHADOW) shadowEnd = Math.max(shadowEnd, target);
+        else if (flagsTainted && target > ip && target < end) outOfLine.add(target);
         continue;
       }
       // Sources: the registers of operands 1.., a CPU-feature word read, the flags of a test.
@@ -488,7 +505,7 @@ export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64,
       else globals.delete(op0Register);
       const self = instr.opCount === 2 && instr.op1Kind === OpKind.Register && registerFamily(instr.op1Register) === op0Register && (mnemonic === Mnemonic.Xor || mnemonic === Mnemonic.Sub);
       const keeps = !MOVES.has(mnemonic) && !usesFlags && tainted.has(op0Register);
-      if ((!self && (source || cpuRead || keeps)) || Number(instr.ip) < shadowEnd) tainted.add(op0Register);
+      if ((!self && (source || cpuRead || keeps)) || Number(instr.ip) < shadowEnd || inOutOfLine) tainted.add(op0Register);
       else tainted.delete(op0Register);
       flagsTainted = (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar) && tainted.has(op0Register);
     }
@@ -599,8 +616,9 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
         anyRead = true;
       }
       if (read && op0) flags.add(op0);
-      // A flag argument moved to another register (kept across calls in a callee-saved one).
-      else if (op0 && frame && code !== INVALID && (mnemonic === Mnemonic.Mov || mnemonic === Mnemonic.Movzx) && instr.op1Kind === OpKind.Register && flags.has(registerFamily(instr.op1Register))) flags.add(op0);
+      // A flag moved to another register (a flag argument kept across calls in a callee-saved one; libgcrypt's
+      // `call _gcry_get_hw_features; mov ecx, eax; …; test ecx, HWF_INTEL_BMI2`).
+      else if (op0 && code !== INVALID && (mnemonic === Mnemonic.Mov || mnemonic === Mnemonic.Movzx) && instr.op1Kind === OpKind.Register && flags.has(registerFamily(instr.op1Register))) flags.add(op0);
       else if (op0 && flags.has(op0)) {
         if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt || mnemonic === Mnemonic.And) read = true;
         else flags.delete(op0);
