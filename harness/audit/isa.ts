@@ -146,10 +146,7 @@ export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trust
   // Addresses below 2^31 fit nearBranch32, a number; above, the bigint getter is needed.
   const narrow = end < 0x7fffffff;
   const touched: number[] = [];
-  // Allocated on first use: most pieces have few or none, and garbage is the scan's main cost after decoding.
-  let branchTargets: number[] | undefined;
-  let addressLoads: number[] | undefined;
-  let innerEntries: number[] | undefined;
+  const refs: PieceRefs = { start, end, narrow, codeSpan };
   let instructions = 0;
   let invalid = 0;
   let invalidBytes = 0;
@@ -183,25 +180,7 @@ export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trust
         tally[code] = seen + 1;
         if (seen === 0) touched.push(code);
       }
-      if (kind & K_IMMEDIATE) {
-        if (codeSpan) {
-          const value = instr.immediate32;
-          if (value >= codeSpan.low && value < codeSpan.high) {
-            if (value < start || value >= end) (addressLoads ??= []).push(value);
-            else if (value > start) (innerEntries ??= []).push(value);
-          }
-        }
-      } else if (kind & K_BRANCH) {
-        const target = narrow ? instr.nearBranch32 : Number(instr.nearBranch64);
-        if (target < start || target >= end) (branchTargets ??= []).push(target);
-        else if (kind & K_CALL && target > start) (innerEntries ??= []).push(target);
-      } else if (kind & K_LEA) {
-        if (instr.isIpRelMemoryOperand) {
-          const target = Number(instr.ipRelMemoryAddress);
-          if (target < start || target >= end) (addressLoads ??= []).push(target);
-          else if (target > start) (innerEntries ??= []).push(target);
-        }
-      }
+      if (kind & (K_IMMEDIATE | K_BRANCH | K_LEA)) noteReference(refs, instr, kind);
       if (kind & K_CHECK) {
         if (code === CPUID) cpuid = true;
         else xgetbv = true;
@@ -214,19 +193,57 @@ export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trust
   } finally {
     decoder.free();
   }
+  const { codes, counts: tallies, level } = takeTally(tally, touched, bits, rejected);
+  if (rejected) return { codes: EMPTY, counts: EMPTY, instructions: 0, invalid: 0, invalidBytes: 0, level: -1, cpuid: false, xgetbv: false, branchTargets: EMPTY, addressLoads: EMPTY, innerEntries: EMPTY, rejected };
+  return { codes, counts: tallies, instructions, invalid, invalidBytes, level, cpuid, xgetbv, branchTargets: refs.branchTargets ?? EMPTY, addressLoads: refs.addressLoads ?? EMPTY, innerEntries: refs.innerEntries ?? EMPTY, rejected };
+}
+
+/** What a piece refers to. The lists are allocated on first use: most pieces have few or none, and garbage is the scan's main cost after decoding. */
+interface PieceRefs {
+  readonly start: number;
+  readonly end: number;
+  /** Addresses below 2^31 fit nearBranch32, a number; above, the bigint getter is needed. */
+  readonly narrow: boolean;
+  readonly codeSpan: { readonly low: number; readonly high: number } | undefined;
+  branchTargets?: number[];
+  addressLoads?: number[];
+  innerEntries?: number[];
+}
+
+/** A branch, a RIP-relative LEA or (non-PIE) an immediate inside the code: outside the piece a target or an address load, inside it an entry. */
+function noteReference(refs: PieceRefs, instr: IcedInstruction, kind: number): void {
+  const { start, end, codeSpan } = refs;
+  if (kind & K_IMMEDIATE) {
+    if (!codeSpan) return;
+    const value = instr.immediate32;
+    if (value < codeSpan.low || value >= codeSpan.high) return;
+    if (value < start || value >= end) (refs.addressLoads ??= []).push(value);
+    else if (value > start) (refs.innerEntries ??= []).push(value);
+  } else if (kind & K_BRANCH) {
+    const target = refs.narrow ? instr.nearBranch32 : Number(instr.nearBranch64);
+    if (target < start || target >= end) (refs.branchTargets ??= []).push(target);
+    else if (kind & K_CALL && target > start) (refs.innerEntries ??= []).push(target);
+  } else if (instr.isIpRelMemoryOperand) {
+    const target = Number(instr.ipRelMemoryAddress);
+    if (target < start || target >= end) (refs.addressLoads ??= []).push(target);
+    else if (target > start) (refs.innerEntries ??= []).push(target);
+  }
+}
+
+/** The codes a piece touched with their counts and the level they need; the shared tally is cleared for the next piece. */
+function takeTally(tally: Uint32Array, touched: readonly number[], bits: 32 | 64, rejected: boolean): { codes: number[]; counts: number[]; level: number } {
   const codes: number[] = [];
-  const tallies: number[] = [];
+  const counts: number[] = [];
   let level = -1;
   for (const code of touched) {
     if (!rejected) {
       codes.push(code);
-      tallies.push(tally[code]!);
+      counts.push(tally[code]!);
       level = Math.max(level, codeInfo(code, bits).level);
     }
     tally[code] = 0;
   }
-  if (rejected) return { codes: EMPTY, counts: EMPTY, instructions: 0, invalid: 0, invalidBytes: 0, level: -1, cpuid: false, xgetbv: false, branchTargets: EMPTY, addressLoads: EMPTY, innerEntries: EMPTY, rejected };
-  return { codes, counts: tallies, instructions, invalid, invalidBytes, level, cpuid, xgetbv, branchTargets: branchTargets ?? EMPTY, addressLoads: addressLoads ?? EMPTY, innerEntries: innerEntries ?? EMPTY, rejected };
+  return { codes, counts, level };
 }
 
 export interface MemoryAccesses {
