@@ -211,10 +211,18 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const dispatchers = dispatchersOf(nodes, checks, resolvers, setups, referrers);
   // Pointer tables a dispatcher reads (xxhash's XXH_kDispatch[]): their entries are
   // that dispatcher's picks, not entry points for anyone.
-  const owned = adoptDispatchTables(elf, nodes, dispatchers, memory, nodeAt);
+  const { owned, tables } = adoptDispatchTables(elf, nodes, dispatchers, memory, nodeAt, scanned);
+  // The functions an address leads to: the one it starts, or the entries of a pointer table a dispatcher picks
+  // (libgcrypt's keccak_init: `lea rax, keccak_bmi2_64_ops` behind `test ecx, HWF_INTEL_BMI2`).
+  const targetsOf = (a: number): readonly number[] => (nodeAt(a) >= 0 ? [nodeAt(a)] : tables.get(a) ?? []);
+  const levelAt = (levels: readonly number[]) => (a: number) => targetsOf(a).reduce((top, t) => Math.max(top, levels[t]!), -1);
   const roots = new Set<number>([nodeAt(elf.entry), ...elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target))].filter((i) => i >= 0));
-  // Dispatch tables added loads: the referrers change with them.
+  // Dispatch tables added loads: the referrers change with them, and what their dispatchers lead to.
   const refs = owned.size ? referrersOf(nodes) : referrers;
+  if (owned.size) {
+    reachAll = reachLevels(nodes);
+    for (const i of dispatchCandidates(nodes, reachAll)) mayGuard[i] = 1;
+  }
   const conditions = classify({ nodes, resolvers, roots, dispatchers, referrers: refs });
 
   // (a) glibc-hwcaps: the whole file is conditional at vN; its code must stay within vN.
@@ -241,7 +249,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     const { bytes, fn } = scanned[w]!;
     for (const d of flagFieldStores(bytes, fn.start, elf.bits, isCpuWord, getterAt)) flagFields.add(d);
   }
-  const targetLevel = (a: number) => (nodeAt(a) >= 0 ? reachAll[nodeAt(a)]! : -1);
+  const targetLevel = levelAt(reachAll);
   const dispatchingFunctions = checkingFunctions(nodes, checks, resolvers, refs, imports);
   const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
   // The reach, redone while reached functions that test a CPU-feature value split at their guards.
@@ -260,7 +268,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
       // Only a function leading to more than it needs can guard that code behind an argument.
       const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
       if (!flagArguments.size) return guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
-      const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: (a) => (nodeAt(a) >= 0 ? levels[nodeAt(a)]! : -1) }) ?? null;
+      const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: levelAt(levels) }) ?? null;
       if (!found?.guards) retry.add(i);
       else retry.delete(i);
       return found;
@@ -272,7 +280,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
         if (!found?.guards) continue;
         splits.set(i, found);
         fresh++;
-        const targets = new Set(found.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i));
+        const targets = new Set(found.guardedTargets.flatMap(targetsOf).filter((t) => t !== i));
         if (targets.size) extraChecked.set(i, targets);
       }
       result.reached.forEach((r, i) => {
@@ -283,7 +291,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
         fresh++;
         const floor = Math.max(0, split.open.level);
         const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
-        const targets = new Set([...split.guardedTargets.map(nodeAt).filter((t) => t >= 0 && t !== i), ...exits]);
+        const targets = new Set([...split.guardedTargets.flatMap(targetsOf).filter((t) => t !== i), ...exits]);
         if (targets.size) extraChecked.set(i, targets);
       });
       if (!fresh) break;
@@ -610,10 +618,28 @@ function cpuWordTest(words: readonly CpuWord[]): (address: number) => boolean {
   };
 }
 
-/** Makes each pointer table a dispatcher reads part of that dispatcher's loads; returns the table slots so taken. */
-function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyMap<number, string>, memory: MemoryMemo, nodeAt: (a: number) => number): Set<number> {
+/**
+ * Makes each pointer table a dispatcher reads part of that dispatcher's loads; returns the table slots so taken.
+ * A table runs from the address loaded for at most 64 words, and ends where the next address
+ * any code loads begins: that is another table or structure (libgcrypt's SHA-3 digest specs lie
+ * just before the Keccak ops tables keccak_init picks from by its CPU check).
+ */
+function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyMap<number, string>, memory: MemoryMemo, nodeAt: (a: number) => number, scanned: readonly Scanned[]): { owned: Set<number>; tables: Map<number, number[]> } {
   const owned = new Set<number>();
-  if (!elf.dataRefs.length || !dispatchers.size) return owned;
+  /** Per table address: the functions its slots point at. */
+  const tables = new Map<number, number[]>();
+  if (!elf.dataRefs.length || !dispatchers.size) return { owned, tables };
+  const taken = [...new Set(scanned.flatMap(({ scan }) => scan.addressLoads.filter((a) => nodeAt(a) < 0)))].sort((a, b) => a - b);
+  const nextTaken = (a: number): number => {
+    let lo = 0;
+    let hi = taken.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (taken[mid]! <= a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < taken.length ? taken[lo]! : Infinity;
+  };
   const word = elf.bits === 64 ? 8 : 4;
   const refs = [...elf.dataRefs].sort((a, b) => a.at - b.at);
   const firstAtOrAfter = (a: number): number => {
@@ -633,15 +659,18 @@ function adoptDispatchTables(elf: ElfFile, nodes: Node[], dispatchers: ReadonlyM
       if (nodeAt(a) >= 0 || got.some((s) => a >= s.addr && a < s.addr + s.size)) continue;
       // The table: the pointer slots in the 64 words from the address loaded (its first
       // entries may be null, and so carry no relocation).
-      for (let i = firstAtOrAfter(a); i < refs.length && refs[i]!.at < a + 64 * word; i++) {
+      const end = Math.min(a + 64 * word, nextTaken(a));
+      for (let i = firstAtOrAfter(a); i < refs.length && refs[i]!.at < end; i++) {
         const target = nodeAt(refs[i]!.target);
         if (target < 0) continue;
         owned.add(refs[i]!.at);
+        const entries = tables.get(a) ?? [];
+        if (!entries.includes(target)) tables.set(a, [...entries, target]);
         if (target !== d && !nodes[d]!.loads.includes(target)) nodes[d]!.loads.push(target);
       }
     }
   }
-  return owned;
+  return { owned, tables };
 }
 
 /** Up to three example instructions per feature, from the first functions (by address) that have it. */

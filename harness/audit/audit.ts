@@ -49,96 +49,38 @@ export async function classifyInput(input: string): Promise<InputKind> {
   return 'file';
 }
 
+/** What the auditing of each input shares: the decoding pool, the unpack queue, and where packages go. */
+interface AuditContext {
+  readonly options: AuditOptions;
+  readonly pool: AuditPool;
+  readonly unpacks: PQueue;
+  readonly log: (line: string) => void;
+  readonly notes: string[];
+  readonly done: (pkg: PackageAudit) => void;
+}
+
 export async function runAudit(inputs: readonly string[], options: AuditOptions): Promise<AuditRun> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
-  const log = options.log ?? silentLog;
   const signal = options.signal;
   const pool = new AuditPool(options.jobs);
-  const unpacks = new PQueue({ concurrency: options.jobs });
   const packages: PackageAudit[] = [];
-  const notes: string[] = [];
-  const done = (pkg: PackageAudit) => {
-    packages.push(pkg);
-    options.onPackage?.(pkg);
+  const ctx: AuditContext = {
+    options,
+    pool,
+    unpacks: new PQueue({ concurrency: options.jobs }),
+    log: options.log ?? silentLog,
+    notes: [],
+    done: (pkg) => {
+      packages.push(pkg);
+      options.onPackage?.(pkg);
+    },
   };
-
-  const record = judgePackage;
-  const auditFiles = (files: readonly TreeFile[]) => pool.auditAll(files);
-  const auditOneRpm = async (file: string, input: string, inputKind: InputKind): Promise<void> => {
-    done(await auditRpm(file, { pool, input, inputKind, ...(signal ? { signal } : {}) }));
-  };
-
-  const auditTree = async (root: string, input: string, inputKind: InputKind): Promise<void> => {
-    const owners = await treeOwners(root);
-    notes.push(...owners.notes.map((n) => `${input}: ${n}`));
-    const listing = await listElfFiles(root, NOT_INSTALLED);
-    log(`audit: ${input}: ${listing.elf.length} ELF files, owners from ${owners.byPath.size ? 'the package databases' : 'nowhere (no package database)'}`);
-    const results = new Map((await auditFiles(listing.elf)).map((r) => [r.path, r]));
-    const groups = new Map<string, { owner: { id: string; arch: string | undefined; manager: PackageAudit['manager'] }; files: FileAudit[] }>();
-    for (const f of listing.elf) {
-      const owner = owners.byPath.get(f.path);
-      const key = owner?.id ?? '(no package)';
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { owner: owner ?? { id: key, arch: undefined, manager: 'none' }, files: [] }));
-      group.files.push(results.get(f.path)!);
-    }
-    for (const { owner, files } of [...groups.values()].sort((a, b) => a.owner.id.localeCompare(b.owner.id))) {
-      done(record({ id: owner.id, manager: owner.manager, input, inputKind, arch: owner.arch, files, otherFiles: 0 }));
-    }
-  };
-
-  const auditLoose = async (files: readonly TreeFile[], input: string, inputKind: InputKind): Promise<void> => {
-    for (const result of await auditFiles(files)) {
-      done(record({ id: result.path, manager: 'none', input, inputKind, arch: options.looseArch, files: [result], otherFiles: 0 }));
-    }
-  };
-
   const work: Promise<void>[] = [];
   try {
     for (const input of inputs) {
       signal?.throwIfAborted();
-      const kind = await classifyInput(input);
-      switch (kind) {
-        case 'rpm':
-          work.push(unpacks.add(() => auditOneRpm(input, input, kind)));
-          break;
-        case 'repository': {
-          const repo = await readRepoMetadata(input);
-          log(`audit: ${input}: repository with ${repo.packages.length} packages`);
-          for (const p of repo.packages) work.push(unpacks.add(() => auditOneRpm(path.join(input, p.location), input, kind)));
-          break;
-        }
-        case 'image': {
-          const scratch = await dir({ unsafeCleanup: true, prefix: 'levelgate-audit-image-' });
-          log(`audit: ${input}: unpacking the image read-only (debugfs rdump)`);
-          work.push(
-            (async () => {
-              try {
-                await unpackImage(input, scratch.path, signal);
-                await auditTree(scratch.path, input, kind);
-              } catch (error) {
-                if (!(error instanceof UnpackError)) throw error;
-                done(record({ id: input, manager: 'none', input, inputKind: kind, arch: undefined, problem: `${input}: ${error.message}`, files: [], otherFiles: 0 }));
-              } finally {
-                await scratch.cleanup();
-              }
-            })(),
-          );
-          break;
-        }
-        case 'tree':
-          work.push(auditTree(path.resolve(input), input, kind));
-          break;
-        case 'directory': {
-          const listing = await listElfFiles(path.resolve(input));
-          work.push(auditLoose(listing.elf.map((f) => ({ ...f, path: path.join(input, f.path) })), input, kind));
-          break;
-        }
-        case 'file':
-          work.push(auditLoose([{ file: input, path: input, size: (await stat(input)).size }], input, kind));
-          break;
-      }
+      work.push(...(await startInput(ctx, input)));
     }
     await Promise.all(work);
   } finally {
@@ -153,10 +95,81 @@ export async function runAudit(inputs: readonly string[], options: AuditOptions)
     inputs,
     jobs: options.jobs,
     packages: packages.sort((a, b) => a.input.localeCompare(b.input) || a.id.localeCompare(b.id)),
-    notes,
+    notes: ctx.notes,
     totals: auditTotals(packages, durationMs),
     interrupted: signal?.aborted ?? false,
   };
+}
+
+/** Starts the auditing of one input, by its kind; the work it started. */
+async function startInput(ctx: AuditContext, input: string): Promise<Promise<void>[]> {
+  const kind = await classifyInput(input);
+  switch (kind) {
+    case 'rpm':
+      return [ctx.unpacks.add(() => auditOneRpm(ctx, input, input, kind))];
+    case 'repository': {
+      const repo = await readRepoMetadata(input);
+      ctx.log(`audit: ${input}: repository with ${repo.packages.length} packages`);
+      return repo.packages.map((p) => ctx.unpacks.add(() => auditOneRpm(ctx, path.join(input, p.location), input, kind)));
+    }
+    case 'image':
+      return [auditImage(ctx, input)];
+    case 'tree':
+      return [auditTree(ctx, path.resolve(input), input, kind)];
+    case 'directory': {
+      const listing = await listElfFiles(path.resolve(input));
+      return [auditLoose(ctx, listing.elf.map((f) => ({ ...f, path: path.join(input, f.path) })), input, kind)];
+    }
+    case 'file':
+      return [auditLoose(ctx, [{ file: input, path: input, size: (await stat(input)).size }], input, kind)];
+  }
+}
+
+async function auditOneRpm(ctx: AuditContext, file: string, input: string, inputKind: InputKind): Promise<void> {
+  const signal = ctx.options.signal;
+  ctx.done(await auditRpm(file, { pool: ctx.pool, input, inputKind, ...(signal ? { signal } : {}) }));
+}
+
+/** A guest image: copied read-only into a scratch directory (removed after), then audited as an installed tree. */
+async function auditImage(ctx: AuditContext, input: string): Promise<void> {
+  const scratch = await dir({ unsafeCleanup: true, prefix: 'levelgate-audit-image-' });
+  ctx.log(`audit: ${input}: unpacking the image read-only (debugfs rdump)`);
+  try {
+    await unpackImage(input, scratch.path, ctx.options.signal);
+    await auditTree(ctx, scratch.path, input, 'image');
+  } catch (error) {
+    if (!(error instanceof UnpackError)) throw error;
+    ctx.done(judgePackage({ id: input, manager: 'none', input, inputKind: 'image', arch: undefined, problem: `${input}: ${error.message}`, files: [], otherFiles: 0 }));
+  } finally {
+    await scratch.cleanup();
+  }
+}
+
+/** An installed tree: every ELF file, grouped by the package its databases say owns it. */
+async function auditTree(ctx: AuditContext, root: string, input: string, inputKind: InputKind): Promise<void> {
+  const owners = await treeOwners(root);
+  ctx.notes.push(...owners.notes.map((n) => `${input}: ${n}`));
+  const listing = await listElfFiles(root, NOT_INSTALLED);
+  ctx.log(`audit: ${input}: ${listing.elf.length} ELF files, owners from ${owners.byPath.size ? 'the package databases' : 'nowhere (no package database)'}`);
+  const results = new Map((await ctx.pool.auditAll(listing.elf)).map((r) => [r.path, r]));
+  const groups = new Map<string, { owner: { id: string; arch: string | undefined; manager: PackageAudit['manager'] }; files: FileAudit[] }>();
+  for (const f of listing.elf) {
+    const owner = owners.byPath.get(f.path);
+    const key = owner?.id ?? '(no package)';
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { owner: owner ?? { id: key, arch: undefined, manager: 'none' }, files: [] }));
+    group.files.push(results.get(f.path)!);
+  }
+  for (const { owner, files } of [...groups.values()].sort((a, b) => a.owner.id.localeCompare(b.owner.id))) {
+    ctx.done(judgePackage({ id: owner.id, manager: owner.manager, input, inputKind, arch: owner.arch, files, otherFiles: 0 }));
+  }
+}
+
+/** Files in no package: each judged alone, at the claimed arch. */
+async function auditLoose(ctx: AuditContext, files: readonly TreeFile[], input: string, inputKind: InputKind): Promise<void> {
+  for (const result of await ctx.pool.auditAll(files)) {
+    ctx.done(judgePackage({ id: result.path, manager: 'none', input, inputKind, arch: ctx.options.looseArch, files: [result], otherFiles: 0 }));
+  }
 }
 
 /** The counts of a run's packages by verdict, and the code decoded per second of `durationMs` (the static audit's time). */

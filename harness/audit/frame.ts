@@ -7,6 +7,8 @@ import icedX86 from 'iced-x86';
 const { FlowControl, Mnemonic, OpKind, Register } = icedX86;
 type IcedInstruction = InstanceType<typeof icedX86.Instruction>;
 
+const PADDING = new Set<number>([Mnemonic.Nop, Mnemonic.Int3, Mnemonic.Ud2]);
+
 /** System V: the first six integer arguments in registers (slots 0–5), then on the stack (slot 6 at [rsp+8] on entry). */
 export const ARGUMENT_REGISTERS = ['DI', 'SI', 'D', 'C', 'R8', 'R9'] as const;
 
@@ -23,19 +25,26 @@ export class StackFrame {
     if (!this.#ended) return;
     const known = this.#at.get(Number(instr.ip));
     if (known !== undefined) this.#depth = known;
+    // Alignment padding after a return or jump (nop, int3) is never run: the code after it
+    // starts at the depth of the jump that leads there (zstd's body past `ret; cs nop`).
+    else if (PADDING.has(instr.mnemonic)) return;
     this.#ended = false;
+  }
+
+  /** Where a memory operand of `instr` through rsp (or rbp past `mov rbp, rsp`) points, from rsp's value on entry: negative in the function's own frame. */
+  offsetOf(instr: IcedInstruction): number | undefined {
+    const base = instr.memoryBase;
+    if (instr.memoryIndex !== Register.None) return undefined;
+    const displacement = Number(BigInt.asIntN(64, instr.memoryDisplacementU64));
+    if (base === Register.RSP) return displacement - this.#depth;
+    if (base === Register.RBP && this.#base !== undefined) return displacement - this.#base;
+    return undefined;
   }
 
   /** The argument slot (6, 7, …) a memory operand of `instr` names, if it reads one of the function's stack arguments. */
   argumentSlot(instr: IcedInstruction): number | undefined {
-    const base = instr.memoryBase;
-    if (instr.memoryIndex !== Register.None) return undefined;
-    const displacement = Number(BigInt.asIntN(64, instr.memoryDisplacementU64));
-    let fromEntry: number;
-    if (base === Register.RSP) fromEntry = displacement - this.#depth;
-    else if (base === Register.RBP && this.#base !== undefined) fromEntry = displacement - this.#base;
-    else return undefined;
-    if (fromEntry < 8 || fromEntry % 8) return undefined;
+    const fromEntry = this.offsetOf(instr);
+    if (fromEntry === undefined || fromEntry < 8 || fromEntry % 8) return undefined;
     return 6 + (fromEntry - 8) / 8;
   }
 

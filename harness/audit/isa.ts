@@ -146,10 +146,7 @@ export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trust
   // Addresses below 2^31 fit nearBranch32, a number; above, the bigint getter is needed.
   const narrow = end < 0x7fffffff;
   const touched: number[] = [];
-  // Allocated on first use: most pieces have few or none, and garbage is the scan's main cost after decoding.
-  let branchTargets: number[] | undefined;
-  let addressLoads: number[] | undefined;
-  let innerEntries: number[] | undefined;
+  const refs: PieceRefs = { start, end, narrow, codeSpan };
   let instructions = 0;
   let invalid = 0;
   let invalidBytes = 0;
@@ -183,25 +180,7 @@ export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trust
         tally[code] = seen + 1;
         if (seen === 0) touched.push(code);
       }
-      if (kind & K_IMMEDIATE) {
-        if (codeSpan) {
-          const value = instr.immediate32;
-          if (value >= codeSpan.low && value < codeSpan.high) {
-            if (value < start || value >= end) (addressLoads ??= []).push(value);
-            else if (value > start) (innerEntries ??= []).push(value);
-          }
-        }
-      } else if (kind & K_BRANCH) {
-        const target = narrow ? instr.nearBranch32 : Number(instr.nearBranch64);
-        if (target < start || target >= end) (branchTargets ??= []).push(target);
-        else if (kind & K_CALL && target > start) (innerEntries ??= []).push(target);
-      } else if (kind & K_LEA) {
-        if (instr.isIpRelMemoryOperand) {
-          const target = Number(instr.ipRelMemoryAddress);
-          if (target < start || target >= end) (addressLoads ??= []).push(target);
-          else if (target > start) (innerEntries ??= []).push(target);
-        }
-      }
+      if (kind & (K_IMMEDIATE | K_BRANCH | K_LEA)) noteReference(refs, instr, kind);
       if (kind & K_CHECK) {
         if (code === CPUID) cpuid = true;
         else xgetbv = true;
@@ -214,19 +193,57 @@ export function scanPiece(bytes: Uint8Array, start: number, bits: 32 | 64, trust
   } finally {
     decoder.free();
   }
+  const { codes, counts: tallies, level } = takeTally(tally, touched, bits, rejected);
+  if (rejected) return { codes: EMPTY, counts: EMPTY, instructions: 0, invalid: 0, invalidBytes: 0, level: -1, cpuid: false, xgetbv: false, branchTargets: EMPTY, addressLoads: EMPTY, innerEntries: EMPTY, rejected };
+  return { codes, counts: tallies, instructions, invalid, invalidBytes, level, cpuid, xgetbv, branchTargets: refs.branchTargets ?? EMPTY, addressLoads: refs.addressLoads ?? EMPTY, innerEntries: refs.innerEntries ?? EMPTY, rejected };
+}
+
+/** What a piece refers to. The lists are allocated on first use: most pieces have few or none, and garbage is the scan's main cost after decoding. */
+interface PieceRefs {
+  readonly start: number;
+  readonly end: number;
+  /** Addresses below 2^31 fit nearBranch32, a number; above, the bigint getter is needed. */
+  readonly narrow: boolean;
+  readonly codeSpan: { readonly low: number; readonly high: number } | undefined;
+  branchTargets?: number[];
+  addressLoads?: number[];
+  innerEntries?: number[];
+}
+
+/** A branch, a RIP-relative LEA or (non-PIE) an immediate inside the code: outside the piece a target or an address load, inside it an entry. */
+function noteReference(refs: PieceRefs, instr: IcedInstruction, kind: number): void {
+  const { start, end, codeSpan } = refs;
+  if (kind & K_IMMEDIATE) {
+    if (!codeSpan) return;
+    const value = instr.immediate32;
+    if (value < codeSpan.low || value >= codeSpan.high) return;
+    if (value < start || value >= end) (refs.addressLoads ??= []).push(value);
+    else if (value > start) (refs.innerEntries ??= []).push(value);
+  } else if (kind & K_BRANCH) {
+    const target = refs.narrow ? instr.nearBranch32 : Number(instr.nearBranch64);
+    if (target < start || target >= end) (refs.branchTargets ??= []).push(target);
+    else if (kind & K_CALL && target > start) (refs.innerEntries ??= []).push(target);
+  } else if (instr.isIpRelMemoryOperand) {
+    const target = Number(instr.ipRelMemoryAddress);
+    if (target < start || target >= end) (refs.addressLoads ??= []).push(target);
+    else if (target > start) (refs.innerEntries ??= []).push(target);
+  }
+}
+
+/** The codes a piece touched with their counts and the level they need; the shared tally is cleared for the next piece. */
+function takeTally(tally: Uint32Array, touched: readonly number[], bits: 32 | 64, rejected: boolean): { codes: number[]; counts: number[]; level: number } {
   const codes: number[] = [];
-  const tallies: number[] = [];
+  const counts: number[] = [];
   let level = -1;
   for (const code of touched) {
     if (!rejected) {
       codes.push(code);
-      tallies.push(tally[code]!);
+      counts.push(tally[code]!);
       level = Math.max(level, codeInfo(code, bits).level);
     }
     tally[code] = 0;
   }
-  if (rejected) return { codes: EMPTY, counts: EMPTY, instructions: 0, invalid: 0, invalidBytes: 0, level: -1, cpuid: false, xgetbv: false, branchTargets: EMPTY, addressLoads: EMPTY, innerEntries: EMPTY, rejected };
-  return { codes, counts: tallies, instructions, invalid, invalidBytes, level, cpuid, xgetbv, branchTargets: branchTargets ?? EMPTY, addressLoads: addressLoads ?? EMPTY, innerEntries: innerEntries ?? EMPTY, rejected };
+  return { codes, counts, level };
 }
 
 export interface MemoryAccesses {
@@ -391,113 +408,150 @@ const TESTS = new Set<number>([Mnemonic.Cmp, Mnemonic.Test, Mnemonic.Bt]);
 export function flagFieldStores(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, isGetter: (target: number) => boolean): number[] {
   if (bits !== 64) return [];
   const instr = (shared ??= new Instruction());
-  const tainted = new Set<string>();
-  /** Registers holding a RIP-relative address (a global's). */
-  const globals = new Set<string>();
-  let flagsTainted = false;
-  /** The end of the code a short jcc on a feature test skips: registers written before it hold a feature-dependent value. */
-  let shadowEnd = -1;
-  const fields = new Set<number>();
-  /** What is tainted where a jump lands: carried there (zstd stores `dctx->bmi2` at the join its out-of-line cpuid block jumps back to). */
-  const carried = new Map<number, Set<string>>();
-  const end = start + bytes.length;
+  const scan = new FieldScan(start, start + bytes.length, isCpuWord, isGetter);
   // Twice: the second pass brings what backward jumps carry.
   for (let round = 0; round < 2; round++) {
-  tainted.clear();
-  flagsTainted = false;
-  shadowEnd = -1;
-  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
-  try {
-    decoder.ip = BigInt(start);
-    while (decoder.canDecode) {
-      decoder.decodeOut(instr);
-      const code = instr.code;
-      if (code === INVALID) {
-        tainted.clear();
-        flagsTainted = false;
-        continue;
+    scan.restart();
+    const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+    try {
+      decoder.ip = BigInt(start);
+      while (decoder.canDecode) {
+        decoder.decodeOut(instr);
+        scan.step(instr);
       }
-      const here = carried.get(Number(instr.ip));
-      if (here) for (const r of here) tainted.add(r);
-      const mnemonic = instr.mnemonic;
-      const fc = instr.flowControl;
-      if ((fc === FlowControl.UnconditionalBranch || fc === FlowControl.ConditionalBranch) && tainted.size) {
-        const target = Number(instr.nearBranch64);
-        if (target >= start && target < end) {
-          let at = carried.get(target);
-          if (!at) carried.set(target, (at = new Set()));
-          for (const r of tainted) at.add(r);
-        }
-      }
-      if (mnemonic === Mnemonic.Cpuid) {
-        for (const r of ['A', 'B', 'C', 'D']) tainted.add(r);
-        continue;
-      }
-      if (mnemonic === Mnemonic.Xgetbv) {
-        tainted.add('A');
-        tainted.add('D');
-        continue;
-      }
-      if (fc === FlowControl.Call) {
-        for (const r of CALL_CLOBBERED) tainted.delete(r);
-        flagsTainted = false;
-        if (isGetter(Number(instr.nearBranch64))) tainted.add('A');
-        continue;
-      }
-      if (fc === FlowControl.Return || fc === FlowControl.UnconditionalBranch || fc === FlowControl.IndirectBranch || fc === FlowControl.Exception || fc === FlowControl.Interrupt) {
-        tainted.clear();
-        flagsTainted = false;
-        continue;
-      }
-      if (fc === FlowControl.ConditionalBranch) {
-        // A short forward jump on a feature test: what the code it skips writes depends on the feature.
-        const target = Number(instr.nearBranch64);
-        const ip = Number(instr.ip);
-        if (flagsTainted && target > ip && target - ip <= SHADOW) shadowEnd = Math.max(shadowEnd, target);
-        continue;
-      }
-      // Sources: the registers of operands 1.., a CPU-feature word read, the flags of a test.
-      let source = false;
-      let cpuRead = false;
-      for (let k = 0; k < instr.opCount; k++) {
-        const kind = instr.opKind(k);
-        if (kind === OpKind.Register) {
-          if (k > 0 && tainted.has(registerFamily(instr.opRegister(k)))) source = true;
-        } else if (kind === OP_MEMORY && instr.isIpRelMemoryOperand && mnemonic !== LEA && isCpuWord(Number(instr.ipRelMemoryAddress))) cpuRead = true;
-      }
-      const usesFlags = FLAG_USERS.has(mnemonic);
-      if (usesFlags && flagsTainted) source = true;
-      const op0Register = instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
-      const op0Memory = instr.opCount > 0 && instr.op0Kind === OP_MEMORY;
-      if (TESTS.has(mnemonic)) {
-        flagsTainted = source || cpuRead || (op0Register !== '' && tainted.has(op0Register));
-        continue;
-      }
-      if (op0Memory) {
-        const base = registerFamily(instr.memoryBase);
-        // Not through a pointer to a global this function took (OpenSSL's cpuid setup storing OPENSSL_ia32cap_P[2] as [rdi+8]): that is a word, not a field.
-        if (source && !instr.isIpRelMemoryOperand && base && base !== 'SP' && !globals.has(base) && instr.memoryIndex === Register.None && instr.memoryDisplacementU64 > 0n && instr.memoryDisplacementU64 < 0x10000n) {
-          fields.add(Number(instr.memoryDisplacementU64));
-        }
-        flagsTainted = false;
-        continue;
-      }
-      if (!op0Register) continue;
-      // xor eax, eax and sub eax, eax: a zero, whatever eax held.
-      if (mnemonic === LEA && instr.isIpRelMemoryOperand) globals.add(op0Register);
-      else globals.delete(op0Register);
-      const self = instr.opCount === 2 && instr.op1Kind === OpKind.Register && registerFamily(instr.op1Register) === op0Register && (mnemonic === Mnemonic.Xor || mnemonic === Mnemonic.Sub);
-      const keeps = !MOVES.has(mnemonic) && !usesFlags && tainted.has(op0Register);
-      if ((!self && (source || cpuRead || keeps)) || Number(instr.ip) < shadowEnd) tainted.add(op0Register);
-      else tainted.delete(op0Register);
-      flagsTainted = (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar) && tainted.has(op0Register);
+    } finally {
+      decoder.free();
     }
-  } finally {
-    decoder.free();
+    if (!scan.carriesAny) break;
   }
-  if (!carried.size) break;
+  return [...scan.fields];
+}
+
+/** One walk of flagFieldStores in address order: which registers hold a CPU-feature value, and the fields they are stored into. */
+class FieldScan {
+  readonly fields = new Set<number>();
+  readonly #tainted = new Set<string>();
+  /** Registers holding a RIP-relative address (a global's). */
+  readonly #globals = new Set<string>();
+  #flagsTainted = false;
+  /** The end of the code a short jcc on a feature test skips: registers written before it hold a feature-dependent value. */
+  #shadowEnd = -1;
+  /** What is tainted where a jump lands: carried there (zstd stores `dctx->bmi2` at the join its out-of-line cpuid block jumps back to). */
+  readonly #carried = new Map<number, Set<string>>();
+  /**
+   * Out-of-line blocks a longer jcc on a feature test leads to (libgcrypt's BLAKE2s init: `test ah, 0x10;
+   * jne …` to a block that sets `dl` and jumps back to `or eax, edx; mov [rbx+0x80], al`): entered only by
+   * jumps, everything they write until their jump back depends on the feature.
+   */
+  readonly #outOfLine = new Set<number>();
+  #inOutOfLine = false;
+  #flowEnded = false;
+
+  constructor(
+    private readonly start: number,
+    private readonly end: number,
+    private readonly isCpuWord: (address: number) => boolean,
+    private readonly isGetter: (target: number) => boolean,
+  ) {}
+
+  get carriesAny(): boolean {
+    return this.#carried.size > 0;
   }
-  return [...fields];
+
+  restart(): void {
+    this.#tainted.clear();
+    this.#flagsTainted = false;
+    this.#shadowEnd = -1;
+    this.#inOutOfLine = false;
+    this.#flowEnded = false;
+  }
+
+  step(instr: IcedInstruction): void {
+    if (instr.code === INVALID) {
+      this.#tainted.clear();
+      this.#flagsTainted = false;
+      return;
+    }
+    const here = this.#carried.get(Number(instr.ip));
+    if (here) for (const r of here) this.#tainted.add(r);
+    const mnemonic = instr.mnemonic;
+    const fc = instr.flowControl;
+    if (this.#flowEnded && mnemonic !== Mnemonic.Nop && mnemonic !== Mnemonic.Int3) {
+      this.#inOutOfLine = this.#outOfLine.has(Number(instr.ip));
+      this.#flowEnded = false;
+    }
+    if ((fc === FlowControl.UnconditionalBranch || fc === FlowControl.ConditionalBranch) && this.#tainted.size) this.#carry(Number(instr.nearBranch64));
+    if (mnemonic === Mnemonic.Cpuid) for (const r of ['A', 'B', 'C', 'D']) this.#tainted.add(r);
+    else if (mnemonic === Mnemonic.Xgetbv) for (const r of ['A', 'D']) this.#tainted.add(r);
+    else if (fc === FlowControl.Call) {
+      for (const r of CALL_CLOBBERED) this.#tainted.delete(r);
+      this.#flagsTainted = false;
+      if (this.isGetter(Number(instr.nearBranch64))) this.#tainted.add('A');
+    } else if (fc === FlowControl.Return || fc === FlowControl.UnconditionalBranch || fc === FlowControl.IndirectBranch || fc === FlowControl.Exception || fc === FlowControl.Interrupt) {
+      this.#tainted.clear();
+      this.#flagsTainted = false;
+      this.#inOutOfLine = false;
+      this.#flowEnded = true;
+    } else if (fc === FlowControl.ConditionalBranch) this.#branch(instr);
+    else this.#data(instr);
+  }
+
+  #carry(target: number): void {
+    if (target < this.start || target >= this.end) return;
+    let at = this.#carried.get(target);
+    if (!at) this.#carried.set(target, (at = new Set()));
+    for (const r of this.#tainted) at.add(r);
+  }
+
+  /** A short forward jump on a feature test: what the code it skips writes depends on the feature; a longer one leads to an out-of-line block. */
+  #branch(instr: IcedInstruction): void {
+    const target = Number(instr.nearBranch64);
+    const ip = Number(instr.ip);
+    if (this.#flagsTainted && target > ip && target - ip <= SHADOW) this.#shadowEnd = Math.max(this.#shadowEnd, target);
+    else if (this.#flagsTainted && target > ip && target < this.end) this.#outOfLine.add(target);
+  }
+
+  /** Any other instruction: its sources (the registers of operands 1.., a CPU-feature word read, the flags of a test) taint what it writes. */
+  #data(instr: IcedInstruction): void {
+    const mnemonic = instr.mnemonic;
+    let source = false;
+    let cpuRead = false;
+    for (let k = 0; k < instr.opCount; k++) {
+      const kind = instr.opKind(k);
+      if (kind === OpKind.Register) {
+        if (k > 0 && this.#tainted.has(registerFamily(instr.opRegister(k)))) source = true;
+      } else if (kind === OP_MEMORY && instr.isIpRelMemoryOperand && mnemonic !== LEA && this.isCpuWord(Number(instr.ipRelMemoryAddress))) cpuRead = true;
+    }
+    const usesFlags = FLAG_USERS.has(mnemonic);
+    if (usesFlags && this.#flagsTainted) source = true;
+    const op0Register = instr.opCount > 0 && instr.op0Kind === OpKind.Register ? registerFamily(instr.op0Register) : '';
+    if (TESTS.has(mnemonic)) {
+      this.#flagsTainted = source || cpuRead || (op0Register !== '' && this.#tainted.has(op0Register));
+      return;
+    }
+    if (instr.opCount > 0 && instr.op0Kind === OP_MEMORY) {
+      if (source) this.#store(instr);
+      this.#flagsTainted = false;
+      return;
+    }
+    if (!op0Register) return;
+    if (mnemonic === LEA && instr.isIpRelMemoryOperand) this.#globals.add(op0Register);
+    else this.#globals.delete(op0Register);
+    // xor eax, eax and sub eax, eax: a zero, whatever eax held.
+    const self = instr.opCount === 2 && instr.op1Kind === OpKind.Register && registerFamily(instr.op1Register) === op0Register && (mnemonic === Mnemonic.Xor || mnemonic === Mnemonic.Sub);
+    const keeps = !MOVES.has(mnemonic) && !usesFlags && this.#tainted.has(op0Register);
+    if ((!self && (source || cpuRead || keeps)) || Number(instr.ip) < this.#shadowEnd || this.#inOutOfLine) this.#tainted.add(op0Register);
+    else this.#tainted.delete(op0Register);
+    this.#flagsTainted = (mnemonic === Mnemonic.And || mnemonic === Mnemonic.Or || mnemonic === Mnemonic.Shr || mnemonic === Mnemonic.Sar) && this.#tainted.has(op0Register);
+  }
+
+  /** A feature value stored into a structure field. Not through a pointer to a global this function took (OpenSSL's cpuid setup storing OPENSSL_ia32cap_P[2] as [rdi+8]): that is a word, not a field. */
+  #store(instr: IcedInstruction): void {
+    const base = registerFamily(instr.memoryBase);
+    if (!instr.isIpRelMemoryOperand && base && base !== 'SP' && !this.#globals.has(base) && instr.memoryIndex === Register.None && instr.memoryDisplacementU64 > 0n && instr.memoryDisplacementU64 < 0x10000n) {
+      this.fields.add(Number(instr.memoryDisplacementU64));
+    }
+  }
 }
 
 /** A jcc on a feature test skipping at most this many bytes (a branch over a few instructions, not a function) makes what they write depend on the feature. */
@@ -599,8 +653,9 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
         anyRead = true;
       }
       if (read && op0) flags.add(op0);
-      // A flag argument moved to another register (kept across calls in a callee-saved one).
-      else if (op0 && frame && code !== INVALID && (mnemonic === Mnemonic.Mov || mnemonic === Mnemonic.Movzx) && instr.op1Kind === OpKind.Register && flags.has(registerFamily(instr.op1Register))) flags.add(op0);
+      // A flag moved to another register (a flag argument kept across calls in a callee-saved one; libgcrypt's
+      // `call _gcry_get_hw_features; mov ecx, eax; …; test ecx, HWF_INTEL_BMI2`).
+      else if (op0 && code !== INVALID && (mnemonic === Mnemonic.Mov || mnemonic === Mnemonic.Movzx) && instr.op1Kind === OpKind.Register && flags.has(registerFamily(instr.op1Register))) flags.add(op0);
       else if (op0 && flags.has(op0)) {
         if (mnemonic === Mnemonic.Test || mnemonic === Mnemonic.Cmp || mnemonic === Mnemonic.Bt || mnemonic === Mnemonic.And) read = true;
         else flags.delete(op0);

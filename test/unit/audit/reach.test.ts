@@ -125,3 +125,34 @@ test('flagFieldStores: what a jump carries back to a join counts there (zstd\'s 
   elsewhere[20] = 0xf4;
   t.deepEqual(flagFieldStores(elsewhere, 0x1000, 64, () => false, () => false), []);
 });
+
+test('flagFieldStores: an out-of-line block a far jcc on a feature leads to writes feature values (libgcrypt\'s BLAKE2s init setting dl, then or eax, edx; mov [rbx+0x80], al)', (t) => {
+  // push rbx; mov rbx, rdi; call 0x3000; mov ecx, eax; test ch, 0x10; jne ool; xor edx, edx;
+  // join: movzx eax, byte [rbx+0x80]; or eax, edx; mov [rbx+0x80], al; pop rbx; ret; 80 × nop; ool: mov edx, 1; jmp join
+  const head = [0x53, 0x48, 0x89, 0xfb, 0xe8, 0xf7, 0x1f, 0x00, 0x00, 0x89, 0xc1, 0xf6, 0xc5, 0x10, 0x75, 0x63, 0x31, 0xd2, 0x0f, 0xb6, 0x83, 0x80, 0x00, 0x00, 0x00, 0x09, 0xd0, 0x88, 0x83, 0x80, 0x00, 0x00, 0x00, 0x5b, 0xc3];
+  const writer = Uint8Array.from([...head, ...new Array<number>(80).fill(0x90), 0xba, 0x01, 0x00, 0x00, 0x00, 0xeb, 0x98]);
+  t.deepEqual(flagFieldStores(writer, 0x1000, 64, () => false, (a) => a === 0x3000), [0x80]);
+  // Break it on purpose: the jcc tests dh, which holds no feature: the block's constant is just a constant.
+  const unfed = Uint8Array.from(writer);
+  unfed[12] = 0xc6;
+  t.deepEqual(flagFieldStores(unfed, 0x1000, 64, () => false, (a) => a === 0x3000), []);
+});
+
+test('a getter\'s value moved to another register and tested picks a pointer table behind the guard (libgcrypt\'s keccak_init)', (t) => {
+  // push rbx; mov rbx, rdi; call 0x3000; mov ecx, eax; lea rax, [0x6000]; test ecx, 0x20000; jne store;
+  // lea rax, [0x6020]; test cl, 0x40; jne store; lea rax, [0x6040]; store: mov [rbx+0xd8], rax; pop rbx; ret
+  const init = Uint8Array.from([
+    0x53, 0x48, 0x89, 0xfb, 0xe8, 0xf7, 0x1f, 0x00, 0x00, 0x89, 0xc1, 0x48, 0x8d, 0x05, 0xee, 0x4f, 0x00, 0x00, 0xf7, 0xc1, 0x00, 0x00, 0x02, 0x00, 0x75, 0x13, 0x48, 0x8d, 0x05, 0xff, 0x4f,
+    0x00, 0x00, 0xf6, 0xc1, 0x40, 0x75, 0x07, 0x48, 0x8d, 0x05, 0x13, 0x50, 0x00, 0x00, 0x48, 0x89, 0x83, 0xd8, 0x00, 0x00, 0x00, 0x5b, 0xc3,
+  ]);
+  // The tables' levels: what their entries need (v4, v3, v1).
+  const tables: Record<number, number> = { 0x6000: 3, 0x6020: 2, 0x6040: 0 };
+  const context = { isGetter: (a: number) => a === 0x3000, targetLevel: (a: number) => tables[a] ?? -1 };
+  const split = guardSplit(init, 0x1000, 64, () => false, context);
+  t.true((split?.guards ?? 0) >= 1);
+  t.true(split!.guardedTargets.includes(0x6020), 'the v3 table is picked only behind the test');
+  // Break it on purpose: ecx comes from esi, not from the getter: no guard, nothing guarded.
+  const unfed = Uint8Array.from(init);
+  unfed[10] = 0xf1;
+  t.is(guardSplit(unfed, 0x1000, 64, () => false, context)?.guards ?? 0, 0);
+});
