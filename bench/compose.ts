@@ -3,7 +3,8 @@
 // compose audit: every multi-variant name's selection, K names installed and run, per
 // level × driver, 2 guests at once. Prints where the time goes (generation steps,
 // snapshot, per level × driver selection and install + run), the node process's peak
-// memory and the sum of the guests' peak memory, as JSON on stdout.
+// memory and the largest sum of this run's guests' peak memory (its own QEMU/Bochs
+// processes only, sampled every 2 s), as JSON on stdout.
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -33,14 +34,29 @@ const drivers = (values.driver ?? ['dnf5', 'zypper']) as ComposeDriver[];
 const log = (line: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}\n`);
 const t0 = performance.now();
 
-/** Peak resident memory of every QEMU/Bochs process alive now (their VmHWM), in MiB. */
+/** The parent of a process, from /proc/PID/stat (0 when it is gone). */
+async function parentOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return Number(/\) \S+ (\d+)/.exec(stat)?.[1] ?? 0);
+}
+
+/** Whether `pid` descends from this process (other sessions' guests on the host are not ours). */
+async function ours(pid: number): Promise<boolean> {
+  for (let p = pid, hops = 0; p > 1 && hops < 6; hops++) {
+    p = await parentOf(p);
+    if (p === process.pid) return true;
+  }
+  return false;
+}
+
+/** Peak resident memory of this run's QEMU/Bochs processes alive now (their VmHWM), in MiB. */
 async function guestPeaksMiB(): Promise<number> {
   const { readdir } = await import('node:fs/promises');
   let total = 0;
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!/qemu-system|bochs/.test(cmd) || !cmd.includes('levelgate')) continue;
+    if (!/qemu-system|bochs/.test(cmd) || !(await ours(Number(pid)))) continue;
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
     total += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   }
@@ -99,6 +115,7 @@ process.stdout.write(
       counts: last?.counts,
       nodePeakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       guestsPeakMiB: Math.round(guestPeak),
+      hostPeakMiB: Math.round(guestPeak + process.resourceUsage().maxRSS / 1024),
       cpu,
       cores: os.cpus().length,
       loadavg: os.loadavg().map((l) => Math.round(l * 10) / 10),

@@ -53,8 +53,13 @@ Options:
   --json PATH          one record per name × level × driver (default ${DEFAULTS.json})
   --evidence DIR       console logs per guest (default ${DEFAULTS.evidence})
 
+Each guest's memory is sized from DIR's metadata (768 MiB + 3 × primary and filelists
+uncompressed, at least 1024 MiB), stated first; fewer guests run at once if the host's
+free memory holds fewer.
+
 Exit: 0 every name passed or is a live known issue; 1 a name failed; 2 bad usage (DIR
-without repository metadata, a name not in it); 3 a name could not be judged.`;
+without repository metadata, a name not in it, a compose whose guest does not fit this
+host's memory); 3 a name could not be judged.`;
 
 export const composeCommand = defineCommand({
   name: 'compose',

@@ -56,6 +56,8 @@ export interface SnapshotRequest {
   readonly dataDisks: readonly DataDisk[];
   /** Commands run in the guest before it is saved (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
+  /** The saved guest's memory (default DEFAULTS.memoryMiB; Bochs's own default under Bochs). */
+  readonly memoryMiB?: number;
   readonly options: { readonly log?: Log; readonly signal?: AbortSignal; readonly bootTimeoutMs?: number; readonly rebuild?: boolean };
 }
 

@@ -60,7 +60,7 @@ export const bochsBackend: Backend = {
   snapshots: {
     ensure: async (request) => {
       if (request.target.nearMiss) throw new LevelUnavailableError(`Bochs has no CPU model one feature short of a level: ${request.target.name} cannot be pinned`);
-      const snapshot = await ensureBochsSnapshot({ image: request.image, level: request.target.level, dataDisks: request.dataDisks, ...(request.warmUp ? { warmUp: request.warmUp } : {}) }, request.options);
+      const snapshot = await ensureBochsSnapshot({ image: request.image, level: request.target.level, dataDisks: request.dataDisks, ...(request.warmUp ? { warmUp: request.warmUp } : {}), ...(request.memoryMiB ? { memoryMiB: request.memoryMiB } : {}) }, request.options);
       return {
         id: snapshot.key,
         target: request.target,

@@ -116,7 +116,7 @@ export function qemuBackend(accel: QemuAccel, emulator?: Emulator): Backend {
     snapshots: {
       ensure: async (request) => {
         const snapshot = await ensureQemuSnapshot(
-          { image: request.image, level: request.target.level, ...(request.target.nearMiss ? { target: request.target } : {}), accel, dataDisks: request.dataDisks, ...withEmulator, ...(request.warmUp ? { warmUp: request.warmUp } : {}) },
+          { image: request.image, level: request.target.level, ...(request.target.nearMiss ? { target: request.target } : {}), accel, dataDisks: request.dataDisks, ...withEmulator, ...(request.warmUp ? { warmUp: request.warmUp } : {}), ...(request.memoryMiB ? { memoryMiB: request.memoryMiB } : {}) },
           request.options,
         );
         return {

@@ -13,14 +13,16 @@ import { DEFAULTS } from '../model/defaults.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { LevelName } from '../levels/table.js';
-import { guestAttachedPath, type AttachedRepo } from '../repos/catalog.js';
-import { parseNevra, type AvailablePackage } from '../packages/available.js';
+import type { AttachedRepo } from '../repos/catalog.js';
+import type { AvailablePackage } from '../packages/available.js';
+import type { PackageDriver } from '../drivers/driver.js';
 import type { CellResult, CheckResult, CommandRecord, StepRecord } from '../results/types.js';
 import { VARIANT_AUDIT_PREFIX } from '../scenario/variant-audit.js';
 import { levelgateCommand } from '../util/invocation.js';
 import { errorMessage } from '../util/errors.js';
 import { silentLog, type Log } from '../util/log.js';
 import { settleInBatches, type BatchOutcome } from './batches.js';
+import { enableRepo, installBatch, installedPackages } from './guest-steps.js';
 import type { ComposeGuest, ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
@@ -68,6 +70,17 @@ export async function auditCompose(options: ComposeAuditOptions): Promise<CellRe
   return everyLevelAndDriver(options.levels, options.drivers, options.workers ?? 2, options.signal, (level, driver) => auditOne(options, level, driver, log));
 }
 
+/** What one level × driver's phases share: its guest's runner and the evidence of every name. */
+interface LevelRun {
+  readonly options: ComposeAuditOptions;
+  readonly level: LevelName;
+  readonly driverName: ComposeDriver;
+  readonly driver: PackageDriver;
+  readonly runner: GuestRunner;
+  readonly evidence: Map<string, NameEvidence>;
+  readonly log: Log;
+}
+
 /** One level × driver: one guest, every name. */
 async function auditOne(options: ComposeAuditOptions, level: LevelName, driverName: ComposeDriver, log: Log): Promise<CellResult[]> {
   const started = performance.now();
@@ -79,84 +92,12 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
   let setupError: string | undefined;
   try {
     guest = await options.guests.open(level, evidenceDir);
-    const runner: GuestRunner = { guest: guest.guest, commandMs: DEFAULTS.commandTimeoutMs, programMs: DEFAULTS.programTimeoutMs };
-    const must = async (argv: readonly string[], input?: string) => {
-      const result = await guest!.guest.exec(argv, { timeoutMs: DEFAULTS.commandTimeoutMs, ...(input !== undefined ? { input } : {}) });
-      if (result.exitCode !== 0) throw new Error(`${result.command}: exit ${result.exitCode}: ${(result.stderr || result.stdout).trim().split('\n').slice(-3).join(' | ')}`);
-    };
+    const run: LevelRun = { options, level, driverName, driver, runner: { guest: guest.guest, commandMs: DEFAULTS.commandTimeoutMs, programMs: DEFAULTS.programTimeoutMs }, evidence, log };
     // The compose under the id the snapshot's warm-up loaded it with, so the caches are warm.
-    const setup = driver.configureRepos([{ id: options.repo.name, path: guestAttachedPath(options.repo.name) }]);
-    for (const c of setup.commands) await must(c.argv, c.input);
-    if (setup.refresh) await must(setup.refresh.argv);
+    await enableRepo(run.runner, driver, options.repo);
     log(`compose ${level}/${driverName}: guest ready in ${Math.round(guest.bootMs / 100) / 10} s; selecting ${options.names.length} names`);
-
-    // Selection, every name, in dry runs.
-    const selectStarted = performance.now();
-    const selections = await settleInBatches(options.names, options.selectBatch ?? 200, async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
-      const { result, record } = await recorded(runner, dryRunInstall(driver, batch).argv, 'action', runner.commandMs);
-      const judged = driver.judge('operation', result);
-      const aborted = driverName === 'dnf5' && result.exitCode === 1 && dnf5Aborted(result.stdout, result.stderr);
-      if (judged.kind === 'ok' || aborted) return { kind: 'ok', value: { record, chosen: parseDryRun(driverName, result.stdout) } };
-      if (judged.kind === 'refused') return { kind: 'refused', value: { record, chosen: [] }, suspects: batch.filter((n) => linesAbout(n, `${result.stdout}\n${result.stderr}`)) };
-      throw new Error(`${driverName} dry run: ${judged.message}`);
-    });
-    for (const settled of selections) {
-      const share = (performance.now() - selectStarted) / options.names.length;
-      for (const name of settled.names) {
-        const e = evidence.get(name)!;
-        if (settled.outcome.kind === 'error') {
-          e.error = `the dry run of a batch of ${settled.names.length} could not judge ${name}: ${errorMessage(settled.outcome.error)}`;
-          continue;
-        }
-        const { record, chosen } = settled.outcome.value;
-        const check: CheckResult =
-          settled.outcome.kind === 'refused'
-            ? { kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${refusalLine(driver.judge('operation', record))}`, status: 'fail', deviation: 'refused' }
-            : selectionCheck(name, level, options.compose.packages, chosen);
-        e.selection = { command: aboutName(record, name, settled.names.length), check, batch: settled.names.length, ms: share };
-      }
-    }
-
-    // Installation and execution: the names to run whose selection settled.
-    const toRun = options.runNames.filter((n) => evidence.get(n)?.selection && evidence.get(n)!.selection!.check.deviation !== 'refused');
-    log(`compose ${level}/${driverName}: selection judged in ${Math.round((performance.now() - selectStarted) / 100) / 10} s; installing and running ${toRun.length} names`);
-    const installs = await settleInBatches(toRun, options.installBatch ?? 25, async (batch): Promise<BatchOutcome<{ record: CommandRecord; ms: number }>> => {
-      const op = driver.operation('install', batch)!;
-      const t = performance.now();
-      const { result, record } = await recorded(runner, op.argv, 'action', runner.commandMs);
-      const judged = driver.judge('operation', result);
-      if (judged.kind === 'ok') return { kind: 'ok', value: { record, ms: performance.now() - t } };
-      if (judged.kind === 'refused') return { kind: 'refused', value: { record, ms: performance.now() - t }, suspects: batch.filter((n) => linesAbout(n, `${result.stdout}\n${result.stderr}`)) };
-      throw new Error(`${driverName} install: ${judged.message}`);
-    });
-    for (const settled of installs) {
-      if (settled.outcome.kind === 'error') {
-        for (const name of settled.names) evidence.get(name)!.error = `the install of a batch of ${settled.names.length} could not judge ${name}: ${errorMessage(settled.outcome.error)}`;
-        continue;
-      }
-      const { record, ms } = settled.outcome.value;
-      const installedNow = settled.outcome.kind === 'ok' ? await installedSet(runner, driver.installedQuery.argv) : [];
-      for (const name of settled.names) {
-        const e = evidence.get(name)!;
-        const t = performance.now();
-        if (settled.outcome.kind === 'refused') {
-          e.install = { command: aboutName(record, name, 1), checks: [{ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${refusalLine(driver.judge('operation', record))}`, status: 'fail', deviation: 'refused' }], runs: [], batch: 1, ms };
-          continue;
-        }
-        const have = installedNow.filter((p) => p.name === name);
-        const checks: CheckResult[] = [];
-        let runs: CommandRecord[] = [];
-        if (have.length !== 1) {
-          checks.push({ kind: 'installed', subject: name, check: `installed ${name}`, expected: 'one build installed', actual: have.length ? have.map((p) => `${p.version}-${p.release}.${p.arch}`).join(', ') : 'nothing', status: 'fail', deviation: have.length ? 'wrong-set' : 'missing' });
-        } else {
-          // What the real install took is judged as the dry run's choice was.
-          const ran = await runChecks(runner, name, have[0]!, options.compose.checksOf(name));
-          checks.push(selectionCheck(name, level, options.compose.packages, have), ...ran.checks);
-          runs = ran.commands;
-        }
-        e.install = { command: aboutName(record, name, settled.names.length), checks, runs, batch: settled.names.length, ms: ms / settled.names.length + (performance.now() - t) };
-      }
-    }
+    await judgeSelection(run);
+    await installAndRun(run);
   } catch (error) {
     setupError = errorMessage(error);
     log(`compose ${level}/${driverName}: ${setupError}`);
@@ -170,17 +111,71 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
   return cells;
 }
 
-const refusalLine = (judged: ReturnType<(typeof DRIVERS)['dnf5']['judge']>): string => (judged.kind === 'refused' ? `${judged.reason ?? 'unrecognised'}: ${judged.message}` : judged.kind);
-
-async function installedSet(runner: GuestRunner, argv: readonly string[]): Promise<AvailablePackage[]> {
-  const result = await runner.guest.exec(argv, { timeoutMs: runner.commandMs });
-  if (result.exitCode !== 0) throw new Error(`${result.command}: exit ${result.exitCode}`);
-  return result.stdout.split('\n').flatMap((l) => {
-    const m = /^(\S+) (\d+):(\S+)\.([^.\s]+)$/.exec(l.trim());
-    const p = m ? parseNevra(`${m[1]}-${m[2] === '0' ? '' : `${m[2]}:`}${m[3]}.${m[4]}`) : undefined;
-    return p ? [p] : [];
+/** Selection, every name, in dry runs: each name's chosen build from the tool's own answer against the metadata's best. */
+async function judgeSelection({ options, level, driverName, driver, runner, evidence, log }: LevelRun): Promise<void> {
+  const selectStarted = performance.now();
+  const selections = await settleInBatches(options.names, options.selectBatch ?? 200, async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
+    const { result, record } = await recorded(runner, dryRunInstall(driver, batch).argv, 'action', runner.commandMs);
+    const judged = driver.judge('operation', result);
+    const aborted = driverName === 'dnf5' && result.exitCode === 1 && dnf5Aborted(result.stdout, result.stderr);
+    if (judged.kind === 'ok' || aborted) return { kind: 'ok', value: { record, chosen: parseDryRun(driverName, result.stdout) } };
+    if (judged.kind === 'refused') return { kind: 'refused', value: { record, chosen: [] }, suspects: batch.filter((n) => linesAbout(n, `${result.stdout}\n${result.stderr}`)) };
+    throw new Error(`${driverName} dry run: ${judged.message}`);
   });
+  for (const settled of selections) {
+    const share = (performance.now() - selectStarted) / options.names.length;
+    for (const name of settled.names) {
+      const e = evidence.get(name)!;
+      if (settled.outcome.kind === 'error') {
+        e.error = `the dry run of a batch of ${settled.names.length} could not judge ${name}: ${errorMessage(settled.outcome.error)}`;
+        continue;
+      }
+      const { record, chosen } = settled.outcome.value;
+      const check: CheckResult = settled.outcome.kind === 'refused' ? refusedCheck(driver, record) : selectionCheck(name, level, options.compose.packages, chosen);
+      e.selection = { command: aboutName(record, name, settled.names.length), check, batch: settled.names.length, ms: share };
+    }
+  }
+  log(`compose ${level}/${driverName}: selection judged in ${Math.round((performance.now() - selectStarted) / 100) / 10} s`);
 }
+
+/** Installation and execution: the names to run whose selection settled, installed in batches, each one's programs run. */
+async function installAndRun(run: LevelRun): Promise<void> {
+  const { options, level, driverName, driver, runner, evidence, log } = run;
+  const toRun = options.runNames.filter((n) => evidence.get(n)?.selection && evidence.get(n)!.selection!.check.deviation !== 'refused');
+  log(`compose ${level}/${driverName}: installing and running ${toRun.length} names`);
+  const installs = await settleInBatches(toRun, options.installBatch ?? 25, (batch) => installBatch(runner, driver, batch));
+  for (const settled of installs) {
+    if (settled.outcome.kind === 'error') {
+      for (const name of settled.names) evidence.get(name)!.error = `the install of a batch of ${settled.names.length} could not judge ${name}: ${errorMessage(settled.outcome.error)}`;
+      continue;
+    }
+    const { record, ms } = settled.outcome.value;
+    if (settled.outcome.kind === 'refused') {
+      for (const name of settled.names) evidence.get(name)!.install = { command: aboutName(record, name, 1), checks: [refusedCheck(driver, record)], runs: [], batch: 1, ms };
+      continue;
+    }
+    const installedNow = await installedPackages(runner, driver);
+    for (const name of settled.names) {
+      const t = performance.now();
+      const { checks, runs } = await judgeInstalled(run, name, installedNow.filter((p) => p.name === name));
+      evidence.get(name)!.install = { command: aboutName(record, name, settled.names.length), checks, runs, batch: settled.names.length, ms: ms / settled.names.length + (performance.now() - t) };
+    }
+  }
+}
+
+/** One installed name: exactly one build, the one its selection should be, and what it ships runs. */
+async function judgeInstalled({ options, level, runner }: LevelRun, name: string, have: readonly AvailablePackage[]): Promise<{ checks: CheckResult[]; runs: CommandRecord[] }> {
+  if (have.length !== 1) {
+    return { checks: [{ kind: 'installed', subject: name, check: `installed ${name}`, expected: 'one build installed', actual: have.length ? have.map((p) => `${p.version}-${p.release}.${p.arch}`).join(', ') : 'nothing', status: 'fail', deviation: have.length ? 'wrong-set' : 'missing' }], runs: [] };
+  }
+  // What the real install took is judged as the dry run's choice was.
+  const ran = await runChecks(runner, name, have[0]!, options.compose.checksOf(name));
+  return { checks: [selectionCheck(name, level, options.compose.packages, have), ...ran.checks], runs: ran.commands };
+}
+
+const refusedCheck = (driver: PackageDriver, record: CommandRecord): CheckResult => ({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${refusalLine(driver.judge('operation', record))}`, status: 'fail', deviation: 'refused' });
+
+const refusalLine = (judged: ReturnType<(typeof DRIVERS)['dnf5']['judge']>): string => (judged.kind === 'refused' ? `${judged.reason ?? 'unrecognised'}: ${judged.message}` : judged.kind);
 
 /** One name × level × driver as an ordinary cell result. */
 function cellOf(options: ComposeAuditOptions, name: string, level: LevelName, driver: ComposeDriver, e: NameEvidence, guest: ComposeGuest | undefined, setupError: string | undefined, shareMs: number): CellResult {

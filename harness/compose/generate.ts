@@ -1,21 +1,23 @@
 // Builds a generated compose (harness/compose/model.ts) as real RPMs in two createrepo_c
 // repositories, releases/1 (N) and releases/2 (N+1), cached by its parameters. Fast at
 // scale: each payload (a program or library copy per level) is compiled once and hard
-// linked into every package that ships it; one rpmbuild per release and arch builds
-// every package of it as a subpackage (rpm 6.1 takes Version/Release per subpackage).
+// linked into every package that ships it; each rpmbuild run packages a chunk of one
+// release and arch as subpackages (rpm 6.1 takes Version/Release per subpackage), the
+// chunks spread over the host's cores, with nothing run that a generated package does not need.
 import { createHash } from 'node:crypto';
 import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
-import { chrootIn, gcc, sourcePath, unpackGuestRoot } from '../fixtures/build.js';
+import { chrootIn, gcc, sourcePath, unpackGuestRoot, type Chroot } from '../fixtures/build.js';
 import type { LevelName } from '../levels/table.js';
 import { CleanupStack } from '../util/cleanup-stack.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
-import { composeModel, RELEASES, type ComposeBuild, type ComposeModel, type ComposeName, type ComposeParams, type ReleaseName } from './model.js';
+import { composeModel, RELEASES, variantNames, type ComposeBuild, type ComposeModel, type ComposeParams, type ReleaseName } from './model.js';
 
 export interface GeneratedCompose {
   readonly digest: string;
@@ -61,10 +63,39 @@ export function buildFiles(build: ComposeBuild): { path: string; payload?: strin
 
 const libraryPayload = (level: LevelName, hwcaps: string): string => `library-${level}-${hwcaps || 'baseline'}.so`;
 
-/** The spec of every build of one release and arch, each a subpackage with its own version (pure). */
-export function composeSpec(release: ReleaseName, arch: string, builds: readonly ComposeBuild[]): string {
+/**
+ * A chunk of one release and arch: the builds one rpmbuild run packages. rpmbuild's cost is
+ * per subpackage (file classification, header, payload), so chunks let the runs spread
+ * over the host's cores.
+ */
+export interface ComposeChunk {
+  /** "RELEASE-ARCH-INDEX": the spec's, the source tree's and the top directory's name. */
+  readonly key: string;
+  readonly release: ReleaseName;
+  readonly arch: string;
+  readonly builds: readonly ComposeBuild[];
+}
+
+/** Builds per rpmbuild run: enough that the run's fixed cost (start-up, spec parse) is small, few enough to spread. */
+export const CHUNK_BUILDS = 400;
+
+/** Every build of the model in chunks of one release and arch, at most `size` builds each (pure). */
+export function composeChunks(model: ComposeModel, size = CHUNK_BUILDS): ComposeChunk[] {
+  const chunks: ComposeChunk[] = [];
+  for (const release of RELEASES) {
+    const byArch = new Map<string, ComposeBuild[]>();
+    for (const b of model.releases[release]) byArch.set(b.arch, [...(byArch.get(b.arch) ?? []), b]);
+    for (const [arch, builds] of byArch) {
+      for (let i = 0; i < builds.length; i += size) chunks.push({ key: `${release}-${arch}-${i / size}`, release, arch, builds: builds.slice(i, i + size) });
+    }
+  }
+  return chunks;
+}
+
+/** The spec of one chunk, each build a subpackage with its own version (pure). */
+export function composeSpec({ key, release, arch, builds }: ComposeChunk): string {
   const lines = [
-    `Name: lgc-compose-${release}-${arch}`,
+    `Name: lgc-compose-${key}`,
     'Version: 0',
     `Release: ${release}`,
     'Summary: levelgate generated compose',
@@ -82,9 +113,30 @@ export function composeSpec(release: ReleaseName, arch: string, builds: readonly
     for (const p of b.provides) lines.push(`Provides: ${p}`);
     lines.push(`%description -n ${b.name}`, `levelgate compose package ${buildNevra(b)}.`);
   }
-  lines.push('%install', `cp -a /build/src/${release}-${arch}/. %{buildroot}/`);
+  // Hard links into the build root: the staged tree is already the payload, nothing is copied.
+  lines.push('%install', `cp -al /build/src/${key}/. %{buildroot}/`);
   for (const b of builds) lines.push(`%files -n ${b.name}`, ...buildFiles(b).map((f) => f.path));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * rpmbuild's arguments for one chunk. Nothing a generated package does not need runs:
+ * no debuginfo, strip, build-id links or brp scripts (__os_install_post), and OpenMP
+ * (rpm 6 packages subpackages in parallel threads) waits passively on one thread, since
+ * libgomp's spinning threads took most of the CPU on a busy host; chunks run in parallel instead.
+ */
+export function rpmbuildArgs({ key, arch }: Pick<ComposeChunk, 'key' | 'arch'>): string[] {
+  return [
+    'env', 'OMP_WAIT_POLICY=passive', 'OMP_NUM_THREADS=1',
+    'rpmbuild', '--quiet', '-bb',
+    ...(arch === 'noarch' ? [] : ['--target', arch]),
+    '--define', `_topdir /build/top/${key}`,
+    '--define', 'debug_package %{nil}',
+    '--define', '__strip /bin/true',
+    '--define', '_build_id_links none',
+    '--define', '__os_install_post %{nil}',
+    `/build/specs/${key}.spec`,
+  ];
 }
 
 export interface EnsureComposeOptions {
@@ -113,113 +165,96 @@ export async function ensureCompose(params: ComposeParams, image: ImageArtifacts
   });
 }
 
-async function buildCompose(model: ComposeModel, image: ImageArtifacts, digest: string, out: string, log: Log, signal?: AbortSignal): Promise<void> {
-  if (process.getuid?.() !== 0) throw new InfrastructureError('building a compose needs root (chroot into the guest root for rpmbuild)');
-  const seconds: Record<string, number> = {};
-  const step = async <T>(name: string, key: string, fn: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    const result = await timedStep(log, name, fn);
-    seconds[key] = Math.round((performance.now() - started) / 100) / 10;
-    return result;
-  };
-  const buildroot = path.join(out, 'buildroot');
-  await using stack = new CleanupStack();
-  stack.defer('remove the unpacked guest root', () => rm(buildroot, { recursive: true, force: true }));
-  const chroot = chrootIn(buildroot, 'compose', signal);
-  const total = RELEASES.reduce((n, r) => n + model.releases[r].length, 0);
-  log(`building compose ${digest}: ${model.params.packages} packages a release, ${model.names.filter((n) => n.pattern !== 'plain').length} variant names, ${total} RPMs`);
-  await step('unpack the guest root for rpmbuild (debugfs rdump, read-only)', 'unpack', () => unpackGuestRoot(image, buildroot, signal));
+/** One compose build's shared state: the unpacked guest root, its chroot, the chunks, the output directory. */
+interface ComposeBuildContext {
+  readonly model: ComposeModel;
+  readonly buildroot: string;
+  readonly payloadDir: string;
+  readonly chunks: readonly ComposeChunk[];
+  readonly chroot: Chroot;
+  readonly out: string;
+}
 
-  const payloadDir = path.join(buildroot, 'build/payload');
-  await step('compile the shared payloads (one per level and library directory)', 'compile', async () => {
-    await mkdir(payloadDir, { recursive: true });
-    const wanted = new Map<string, string[]>();
-    const march = (level: LevelName) => (level === 'v1' ? 'x86-64' : `x86-64-${level}`);
-    for (const b of RELEASES.flatMap((r) => model.releases[r])) {
-      if (b.payload.kind === 'program') wanted.set(`program-${b.payload.level}`, [`-march=${march(b.payload.level)}`, `-DLG_LEVEL=${b.payload.level.slice(1)}`, sourcePath('compose-program.c')]);
-      if (b.payload.kind === 'library') {
-        for (const c of b.payload.copies) {
-          wanted.set(libraryPayload(c.level, c.hwcaps), ['-shared', '-fPIC', `-march=${march(c.level)}`, `-DLG_LEVEL=${c.level.slice(1)}`, `-DLG_VARIANT="${c.hwcaps || 'baseline'}"`, sourcePath('compose-lib.c')]);
-        }
-      }
-    }
-    await Promise.all([...wanted].map(([file, args]) => gcc([...args, '-o', path.join(payloadDir, file)])));
-  });
+const march = (level: LevelName): string => (level === 'v1' ? 'x86-64' : `x86-64-${level}`);
 
-  const groups = new Map<string, { release: ReleaseName; arch: string; builds: ComposeBuild[] }>();
-  for (const release of RELEASES) {
-    for (const b of model.releases[release]) {
-      const key = `${release}-${b.arch}`;
-      if (!groups.has(key)) groups.set(key, { release, arch: b.arch, builds: [] });
-      groups.get(key)!.builds.push(b);
+/** gcc's arguments for every shared payload the model's builds ship, by payload file name (pure). */
+export function payloadSources(model: ComposeModel): Map<string, string[]> {
+  const wanted = new Map<string, string[]>();
+  for (const b of RELEASES.flatMap((r) => model.releases[r])) {
+    if (b.payload.kind === 'program') wanted.set(`program-${b.payload.level}`, [`-march=${march(b.payload.level)}`, `-DLG_LEVEL=${b.payload.level.slice(1)}`, sourcePath('compose-program.c')]);
+    if (b.payload.kind !== 'library') continue;
+    for (const c of b.payload.copies) {
+      wanted.set(libraryPayload(c.level, c.hwcaps), ['-shared', '-fPIC', `-march=${march(c.level)}`, `-DLG_LEVEL=${c.level.slice(1)}`, `-DLG_VARIANT="${c.hwcaps || 'baseline'}"`, sourcePath('compose-lib.c')]);
     }
   }
-  await step(`stage ${total} packages' files (hard links to the payloads)`, 'stage', async () => {
-    await mkdir(path.join(buildroot, 'build/specs'), { recursive: true });
-    for (const [key, group] of groups) {
-      const tree = path.join(buildroot, 'build/src', key);
-      const dirs = new Set<string>();
-      for (const b of group.builds) {
-        for (const f of buildFiles(b)) {
-          const target = path.join(tree, f.path);
-          const parent = path.dirname(target);
-          if (!dirs.has(parent)) {
-            await mkdir(parent, { recursive: true });
-            dirs.add(parent);
-          }
-          if (f.payload) await link(path.join(payloadDir, f.payload), target);
-          else await writeFile(target, f.text ?? '');
-        }
-      }
-      await writeFile(path.join(buildroot, 'build/specs', `${key}.spec`), composeSpec(group.release, group.arch, group.builds));
-    }
-  });
+  return wanted;
+}
 
-  await step(`package ${total} RPMs (${groups.size} rpmbuild runs, two at a time)`, 'rpmbuild', async () => {
-    const queue = new PQueue({ concurrency: 2 });
-    await Promise.all(
-      [...groups].map(([key, group]) =>
-        queue.add(() =>
-          chroot([
-            'rpmbuild', '--quiet', '-bb',
-            ...(group.arch === 'noarch' ? [] : ['--target', group.arch]),
-            '--define', `_topdir /build/top/${key}`,
-            '--define', 'debug_package %{nil}',
-            '--define', '__strip /bin/true',
-            '--define', '_build_id_links none',
-            `/build/specs/${key}.spec`,
-          ]),
-        ),
-      ),
-    );
-  });
+async function compilePayloads({ model, payloadDir }: ComposeBuildContext): Promise<void> {
+  await mkdir(payloadDir, { recursive: true });
+  await Promise.all([...payloadSources(model)].map(([file, args]) => gcc([...args, '-o', path.join(payloadDir, file)])));
+}
 
-  await step('publish both releases (createrepo_c)', 'createrepo', async () => {
-    for (const release of RELEASES) {
+/** Each chunk's files as hard links to the payloads (or small texts), and its spec; many file operations at once. */
+async function stageChunks({ buildroot, payloadDir, chunks }: ComposeBuildContext): Promise<void> {
+  await mkdir(path.join(buildroot, 'build/specs'), { recursive: true });
+  const queue = new PQueue({ concurrency: 64 });
+  for (const chunk of chunks) {
+    const tree = path.join(buildroot, 'build/src', chunk.key);
+    const files = chunk.builds.flatMap(buildFiles);
+    await Promise.all([...new Set(files.map((f) => path.dirname(path.join(tree, f.path))))].map((dir) => mkdir(dir, { recursive: true })));
+    await Promise.all(files.map((f) => queue.add(() => (f.payload ? link(path.join(payloadDir, f.payload), path.join(tree, f.path)) : writeFile(path.join(tree, f.path), f.text ?? '')))));
+    await writeFile(path.join(buildroot, 'build/specs', `${chunk.key}.spec`), composeSpec(chunk));
+  }
+}
+
+async function packageChunks({ chunks, chroot }: ComposeBuildContext): Promise<void> {
+  const queue = new PQueue({ concurrency: os.availableParallelism() });
+  await Promise.all(chunks.map((chunk) => queue.add(() => chroot(rpmbuildArgs(chunk)))));
+}
+
+/** Every chunk's RPMs moved into its release's repository, each checked by name; createrepo_c per release. */
+async function publishReleases({ buildroot, chunks, chroot, out }: ComposeBuildContext): Promise<void> {
+  await Promise.all(
+    RELEASES.map(async (release) => {
       const repo = path.join(buildroot, 'build/repos', release);
       await mkdir(path.join(repo, 'Packages'), { recursive: true });
-      for (const [key, group] of groups) {
-        if (group.release !== release) continue;
-        const rpms = path.join(buildroot, 'build/top', key, 'RPMS', group.arch);
+      for (const chunk of chunks.filter((c) => c.release === release)) {
+        const rpms = path.join(buildroot, 'build/top', chunk.key, 'RPMS', chunk.arch);
         const made = new Set(await readdir(rpms).catch(() => []));
-        for (const b of group.builds) {
+        for (const b of chunk.builds) {
           const file = `${buildNevra(b)}.rpm`;
           if (!made.has(file)) throw new InfrastructureError(`rpmbuild made no ${file} (in ${rpms})`);
           await rename(path.join(rpms, file), path.join(repo, 'Packages', file));
         }
       }
-      await chroot(['createrepo_c', '--quiet', '--general-compress-type=gz', '--no-database', `/build/repos/${release}`]);
-    }
-    await rename(path.join(buildroot, 'build/repos'), path.join(out, 'releases'));
-  });
+      await chroot(['createrepo_c', '--quiet', `--workers=${os.availableParallelism()}`, '--general-compress-type=gz', '--no-database', `/build/repos/${release}`]);
+    }),
+  );
+  await rename(path.join(buildroot, 'build/repos'), path.join(out, 'releases'));
+}
 
-  await writeJson(path.join(out, 'manifest.json'), {
-    digest,
-    image: image.digest,
-    params: model.params,
-    builtAt: new Date().toISOString(),
-    buildSeconds: seconds,
-    rpms: total,
-    names: model.names.filter((n): n is ComposeName => n.pattern !== 'plain'),
-  });
+async function buildCompose(model: ComposeModel, image: ImageArtifacts, digest: string, out: string, log: Log, signal?: AbortSignal): Promise<void> {
+  if (process.getuid?.() !== 0) throw new InfrastructureError('building a compose needs root (chroot into the guest root for rpmbuild)');
+  const buildroot = path.join(out, 'buildroot');
+  await using stack = new CleanupStack();
+  stack.defer('remove the unpacked guest root', () => rm(buildroot, { recursive: true, force: true }));
+  const chunks = composeChunks(model);
+  const context: ComposeBuildContext = { model, buildroot, payloadDir: path.join(buildroot, 'build/payload'), chunks, chroot: chrootIn(buildroot, 'compose', signal), out };
+  const total = chunks.reduce((n, c) => n + c.builds.length, 0);
+  log(`building compose ${digest}: ${model.params.packages} packages a release, ${variantNames(model).length} variant names, ${total} RPMs`);
+  const steps: [key: string, name: string, run: () => Promise<void>][] = [
+    ['unpack', 'unpack the guest root for rpmbuild (debugfs rdump, read-only)', () => unpackGuestRoot(image, buildroot, signal)],
+    ['compile', 'compile the shared payloads (one per level and library directory)', () => compilePayloads(context)],
+    ['stage', `stage ${total} packages' files (hard links to the payloads)`, () => stageChunks(context)],
+    ['rpmbuild', `package ${total} RPMs (${chunks.length} rpmbuild runs, ${os.availableParallelism()} at a time)`, () => packageChunks(context)],
+    ['createrepo', 'publish both releases (createrepo_c)', () => publishReleases(context)],
+  ];
+  const seconds: Record<string, number> = {};
+  for (const [key, name, run] of steps) {
+    const started = performance.now();
+    await timedStep(log, name, run);
+    seconds[key] = Math.round((performance.now() - started) / 100) / 10;
+  }
+  await writeJson(path.join(out, 'manifest.json'), { digest, image: image.digest, params: model.params, builtAt: new Date().toISOString(), buildSeconds: seconds, rpms: total, names: variantNames(model) });
 }

@@ -46,6 +46,8 @@ export interface ComposeGuestOptions {
   readonly image: ImageArtifacts;
   readonly repos: readonly AttachedRepo[];
   readonly levels: readonly LevelName[];
+  /** Each guest's memory (compose/memory.ts sizes it from the metadata). */
+  readonly memoryMiB?: number;
   readonly log?: Log;
   readonly signal?: AbortSignal;
 }
@@ -60,7 +62,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
     if (choice.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${choice.skipReason}`);
     return choice.accel;
   };
-  const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: attachedRepoWarmUp(repos), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
+  const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: attachedRepoWarmUp(repos), ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   return {
     async open(level, evidenceDir) {
       const accel = accelOf(level);

@@ -105,116 +105,139 @@ function hwcapsCopies(rand: () => number, defect: boolean): LibraryCopy[] {
   return copies;
 }
 
+/** One name being generated: its shape, versions in N and N+1, and dependencies on other names. */
+interface Entry {
+  readonly name: ComposeName;
+  readonly shape: Shape;
+  readonly version: readonly [string, string];
+  readonly requires: string[];
+  readonly provides: string[];
+}
+
+/** The seeded generator's state while names are drawn: the random stream and the names so far. */
+interface Draw {
+  readonly rand: () => number;
+  readonly pick: <T>(list: readonly T[]) => T;
+  /** The next name index (names are numbered in draw order). */
+  index: number;
+  readonly libraries: string[];
+  readonly plainNames: string[];
+}
+
+const numbered = (draw: Draw, prefix: string): string => `${prefix}${String(draw.index++).padStart(5, '0')}`;
+
+/** A base version, and N+1's: bumped for about a third of the names. */
+function drawVersions({ rand }: Draw): [string, string] {
+  const base = `${1 + Math.floor(rand() * 4)}.${Math.floor(rand() * 20)}`;
+  return [base, rand() < 0.3 ? `${base}.1` : base];
+}
+
+/** A name's builds in one of the catalog's variant patterns; a defect decides its pattern and bends its builds. */
+function variantEntry(draw: Draw, defect: DefectKind | undefined): Entry {
+  const pattern: VariantPattern = defect === 'wrong-hwcaps-dir' ? 'hwcaps-library' : defect === 'broken-dependency' ? 'all-levels' : defect ? 'v3-only' : draw.pick(VARIANT_PATTERNS);
+  const name = pattern === 'hwcaps-library' ? numbered(draw, 'liblgc') : numbered(draw, 'lgc-v');
+  let shape: Shape;
+  switch (pattern) {
+    case 'all-levels':
+      shape = { size: 4, builds: (v) => variantBuilds(name, v, ALL) };
+      break;
+    case 'v3-only':
+      // The mislabelled defect: its x86_64 build holds v3 code (RHEL 10's way, without the label).
+      shape = { size: 2, builds: (v) => variantBuilds(name, v, V3).map((b) => (defect === 'mislabelled' && b.arch === 'x86_64' ? { ...b, payload: program('v3') } : b)) };
+      break;
+    case 'v3-baseline-subpackage':
+      // NAME in x86_64 and v3; NAME-common only in x86_64, which NAME requires at its own version.
+      shape = { size: 3, builds: (v) => [...variantBuilds(name, v, V3), { name: `${name}-common`, version: v, arch: 'x86_64', payload: program('v1') }] };
+      break;
+    case 'hwcaps-library': {
+      const copies = hwcapsCopies(draw.rand, defect === 'wrong-hwcaps-dir');
+      shape = { size: 1, builds: (v) => [{ name, version: v, arch: 'x86_64', payload: { kind: 'library', soname: libSoname(name), copies } }] };
+      draw.libraries.push(name);
+      break;
+    }
+  }
+  const version = drawVersions(draw);
+  return { name: { name, pattern, ...(defect ? { defect } : {}) }, shape, version: defect === 'lagging' ? [version[0], `${version[0]}.1`] : version, requires: [], provides: [] };
+}
+
+/** A plain name: a program (some with a noarch -data subpackage), a library or noarch data. */
+function plainEntry(draw: Draw): Entry {
+  const roll = draw.rand();
+  const kind = roll < 0.5 ? 'program' : roll < 0.7 ? 'library' : 'data';
+  const name = kind === 'library' ? numbered(draw, 'liblgc') : numbered(draw, kind === 'program' ? 'lgc-p' : 'lgc-d');
+  const withData = kind === 'program' && draw.rand() < 0.3;
+  const shape: Shape =
+    kind === 'library'
+      ? { size: 1, builds: (v) => [{ name, version: v, arch: 'x86_64', payload: { kind: 'library', soname: libSoname(name), copies: [{ hwcaps: '', level: 'v1' }] } }] }
+      : kind === 'data'
+        ? { size: 1, builds: (v) => [{ name, version: v, arch: 'noarch', payload: { kind: 'data' } }] }
+        : { size: withData ? 2 : 1, builds: (v) => [{ name, version: v, arch: 'x86_64', payload: program('v1') }, ...(withData ? [{ name: `${name}-data`, version: v, arch: 'noarch', payload: { kind: 'data' } as const }] : [])] };
+  if (kind === 'library') draw.libraries.push(name);
+  else draw.plainNames.push(name);
+  return { name: { name, pattern: 'plain' }, shape, version: drawVersions(draw), requires: [], provides: [`lgc-cap(${name})`] };
+}
+
+/** Names until the packages budget is spent; every defect lands at a seeded place before it runs out. */
+function drawEntries(params: ComposeParams, draw: Draw): Entry[] {
+  const entries: Entry[] = [];
+  const defects = [...params.defects];
+  let budget = params.packages;
+  while (budget > 0) {
+    const defect = defects.length > 0 && draw.rand() < Math.min(1, (defects.length * 4) / budget) ? defects.shift() : undefined;
+    const entry = defect !== undefined || draw.rand() < params.variantShare ? variantEntry(draw, defect) : plainEntry(draw);
+    entries.push(entry);
+    budget -= entry.shape.size;
+  }
+  return entries;
+}
+
+/** Dependencies: programs need earlier plain packages (chains) and libraries. */
+function linkDependencies(entries: readonly Entry[], draw: Draw): void {
+  for (const entry of entries) {
+    const isProgram = entry.name.pattern !== 'hwcaps-library' && !entry.name.name.startsWith('liblgc') && !entry.name.name.startsWith('lgc-d');
+    if (!isProgram) continue;
+    const earlier = draw.plainNames.filter((n) => n < entry.name.name);
+    if (earlier.length && draw.rand() < 0.6) entry.requires.push(`lgc-cap(${draw.pick(earlier)})`);
+    if (draw.libraries.length && draw.rand() < 0.4) {
+      const lib = draw.pick(draw.libraries);
+      if (lib !== entry.name.name) entry.requires.push(sonameCap(libSoname(lib)));
+    }
+  }
+}
+
+/** Every build of one release (index r of RELEASES), with its dependencies and the defects' bends. */
+function releaseBuilds(entries: readonly Entry[], release: ReleaseName, r: number): ComposeBuild[] {
+  const builds: ComposeBuild[] = [];
+  for (const entry of entries) {
+    const { defect, pattern } = entry.name;
+    for (const build of entry.shape.builds(entry.version[r]!)) {
+      // The lagging defect: in N+1 the baseline moves on and the v3 build stays at N's version.
+      const version = defect === 'lagging' && build.arch === 'x86_64_v3' ? entry.version[0] : build.version;
+      const main = build.name === entry.name.name;
+      // Subpackages (-data, -common) carry no dependencies of their own.
+      const requires = main ? [...entry.requires] : [];
+      const provides = main ? [...entry.provides] : [];
+      if (build.payload.kind === 'library') provides.push(sonameCap(build.payload.soname));
+      if (main && pattern === 'v3-baseline-subpackage') requires.push(`${build.name}-common = ${version}-${release}`);
+      if (main && pattern === 'plain' && entry.shape.size === 2) requires.push(`${build.name}-data = ${version}-${release}`);
+      if (defect === 'broken-dependency') requires.push(`lgc-missing-capability(${entry.name.name})`);
+      if (defect === 'unreachable-v3' && build.arch === 'x86_64_v3') requires.push('lgc-missing-v3-runtime');
+      builds.push({ ...build, version, release, requires, provides });
+    }
+  }
+  return builds;
+}
+
 /** Every name and its builds in both releases. */
 export function composeModel(params: ComposeParams): ComposeModel {
   if (!Number.isInteger(params.packages) || params.packages < 20) throw new RangeError(`packages: ${params.packages} is too few for a compose (at least 20)`);
   if (!(params.variantShare >= 0 && params.variantShare <= 1)) throw new RangeError(`variantShare: ${params.variantShare} is not between 0 and 1`);
   const rand = random(params.seed);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
-  const names: ComposeName[] = [];
-  // name → shape, its base version, whether N+1 bumps it, its extra dependencies.
-  const entries: { name: ComposeName; shape: Shape; version: [string, string]; requires: string[]; provides: string[] }[] = [];
-  let budget = params.packages;
-  let index = 0;
-  const defects = [...params.defects];
-  const libraries: string[] = [];
-  const plainNames: string[] = [];
-
-  const nextName = (prefix: string) => `lgc-${prefix}${String(index++).padStart(5, '0')}`;
-  const versions = (): [string, string] => {
-    const base = `${1 + Math.floor(rand() * 4)}.${Math.floor(rand() * 20)}`;
-    return [base, rand() < 0.3 ? `${base}.1` : base];
-  };
-
-  while (budget > 0) {
-    // Defects land at seeded places among the names, every one of them before the budget runs out.
-    const defect = defects.length > 0 && rand() < Math.min(1, (defects.length * 4) / budget) ? defects.shift() : undefined;
-    const variant = defect !== undefined || rand() < params.variantShare;
-    if (variant) {
-      const pattern: VariantPattern = defect === 'wrong-hwcaps-dir' ? 'hwcaps-library' : defect === 'broken-dependency' ? 'all-levels' : defect ? 'v3-only' : pick(VARIANT_PATTERNS);
-      const name = pattern === 'hwcaps-library' ? `liblgc${String(index++).padStart(5, '0')}` : nextName('v');
-      const entry: ComposeName = { name, pattern, ...(defect ? { defect } : {}) };
-      names.push(entry);
-      let shape: Shape;
-      switch (pattern) {
-        case 'all-levels':
-          shape = { size: 4, builds: (v) => variantBuilds(name, v, ALL) };
-          break;
-        case 'v3-only':
-          // The mislabelled defect: its x86_64 build holds v3 code (RHEL 10's way, without the label).
-          shape = { size: 2, builds: (v) => variantBuilds(name, v, V3).map((b) => (defect === 'mislabelled' && b.arch === 'x86_64' ? { ...b, payload: program('v3') } : b)) };
-          break;
-        case 'v3-baseline-subpackage':
-          // NAME in x86_64 and v3; NAME-common only in x86_64, which NAME requires at its own version.
-          shape = { size: 3, builds: (v) => [...variantBuilds(name, v, V3), { name: `${name}-common`, version: v, arch: 'x86_64', payload: program('v1') }] };
-          break;
-        case 'hwcaps-library': {
-          const copies = hwcapsCopies(rand, defect === 'wrong-hwcaps-dir');
-          shape = { size: 1, builds: (v) => [{ name, version: v, arch: 'x86_64', payload: { kind: 'library', soname: libSoname(name), copies } }] };
-          libraries.push(name);
-          break;
-        }
-      }
-      const version = versions();
-      entries.push({ name: entry, shape, version: defect === 'lagging' ? [version[0], `${version[0]}.1`] : version, requires: [], provides: [] });
-      budget -= shape.size;
-      continue;
-    }
-    // Plain packages: programs (some with a noarch -data subpackage), libraries, noarch data.
-    const roll = rand();
-    const kind = roll < 0.5 ? 'program' : roll < 0.7 ? 'library' : 'data';
-    const name = kind === 'library' ? `liblgc${String(index++).padStart(5, '0')}` : nextName(kind === 'program' ? 'p' : 'd');
-    const entry: ComposeName = { name, pattern: 'plain' };
-    names.push(entry);
-    const withData = kind === 'program' && rand() < 0.3;
-    const shape: Shape =
-      kind === 'library'
-        ? { size: 1, builds: (v) => [{ name, version: v, arch: 'x86_64', payload: { kind: 'library', soname: libSoname(name), copies: [{ hwcaps: '', level: 'v1' }] } }] }
-        : kind === 'data'
-          ? { size: 1, builds: (v) => [{ name, version: v, arch: 'noarch', payload: { kind: 'data' } }] }
-          : { size: withData ? 2 : 1, builds: (v) => [{ name, version: v, arch: 'x86_64', payload: program('v1') }, ...(withData ? [{ name: `${name}-data`, version: v, arch: 'noarch', payload: { kind: 'data' } as const }] : [])] };
-    if (kind === 'library') libraries.push(name);
-    else plainNames.push(name);
-    entries.push({ name: entry, shape, version: versions(), requires: [], provides: [`lgc-cap(${name})`] });
-    budget -= shape.size;
-  }
-
-  // Dependencies: programs need earlier plain packages (chains) and libraries; every variant name needs one plain package.
-  for (const entry of entries) {
-    const isProgram = entry.name.pattern !== 'hwcaps-library' && !entry.name.name.startsWith('liblgc') && !entry.name.name.startsWith('lgc-d');
-    if (!isProgram) continue;
-    const earlier = plainNames.filter((n) => n < entry.name.name);
-    if (earlier.length && rand() < 0.6) entry.requires.push(`lgc-cap(${pick(earlier)})`);
-    if (libraries.length && rand() < 0.4) {
-      const lib = pick(libraries);
-      if (lib !== entry.name.name) entry.requires.push(sonameCap(libSoname(lib)));
-    }
-  }
-
-  const releases = Object.fromEntries(
-    RELEASES.map((release, r) => {
-      const builds: ComposeBuild[] = [];
-      for (const entry of entries) {
-        const { defect, pattern } = entry.name;
-        for (const build of entry.shape.builds(entry.version[r]!)) {
-          // The lagging defect: in N+1 the baseline moves on and the v3 build stays at N's version.
-          const version = defect === 'lagging' && build.arch === 'x86_64_v3' ? entry.version[0] : build.version;
-          const main = build.name === entry.name.name;
-          // Subpackages (-data, -common) carry no dependencies of their own.
-          const requires = main ? [...entry.requires] : [];
-          const provides = main ? [...entry.provides] : [];
-          if (build.payload.kind === 'library') provides.push(sonameCap(build.payload.soname));
-          if (main && pattern === 'v3-baseline-subpackage') requires.push(`${build.name}-common = ${version}-${release}`);
-          if (main && pattern === 'plain' && entry.shape.size === 2) requires.push(`${build.name}-data = ${version}-${release}`);
-          if (defect === 'broken-dependency') requires.push(`lgc-missing-capability(${entry.name.name})`);
-          if (defect === 'unreachable-v3' && build.arch === 'x86_64_v3') requires.push('lgc-missing-v3-runtime');
-          builds.push({ ...build, version, release, requires, provides });
-        }
-      }
-      return [release, builds];
-    }),
-  ) as Record<ReleaseName, ComposeBuild[]>;
-  return { params, names, releases };
+  const draw: Draw = { rand, pick: (list) => list[Math.floor(rand() * list.length)]!, index: 0, libraries: [], plainNames: [] };
+  const entries = drawEntries(params, draw);
+  linkDependencies(entries, draw);
+  const releases = Object.fromEntries(RELEASES.map((release, r) => [release, releaseBuilds(entries, release, r)])) as Record<ReleaseName, ComposeBuild[]>;
+  return { params, names: entries.map((e) => e.name), releases };
 }
 
 /** The names that ship level variants (what the audit judges), and the defects, by name. */

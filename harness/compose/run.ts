@@ -14,6 +14,7 @@ import { UsageError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 import { archPattern, auditCompose } from './audit.js';
 import { composeGuests, type ComposeGuestSource } from './guests.js';
+import { planGuestMemory, solverMetadataBytes, type GuestMemoryPlan } from './memory.js';
 import { readComposeMetadata, type ComposeMetadata } from './metadata.js';
 import { auditUpgrade } from './upgrade.js';
 import type { ComposeDriver } from './selection.js';
@@ -46,6 +47,8 @@ export interface ComposeRunOptions {
   readonly upgradeFrom?: string;
   /** With upgradeFrom: also move each upgraded disk one level down and distro-sync it. */
   readonly moveDown?: boolean;
+  /** The host memory available for guests, MiB (default: os.freemem()); a compose whose guests do not fit is refused. */
+  readonly hostAvailableMiB?: number;
   /** One shard of a CI matrix: whole names (shardNames); the sample is drawn from every name first, so the shards together run what one run would. */
   readonly shard?: Shard;
 }
@@ -104,26 +107,29 @@ export async function runComposeAudit(options: ComposeRunOptions): Promise<RunRe
   const { names, runNames } = namesOfShard(allNames, patternOf, options.sample ?? 200, options.shard);
   const repo = { name: 'compose', dir: compose.metadata.dir, metadata: compose.metadata };
   const previous = options.upgradeFrom ? await readComposeMetadata(path.resolve(options.upgradeFrom)) : undefined;
+  // Every guest loads every repository it is given: sized from all of them, refused before any guest boots.
+  const memory = planGuestMemory(await Promise.all([compose, ...(previous ? [previous] : [])].map((c) => solverMetadataBytes(c.metadata.dir))), options.workers ?? 2, options.hostAvailableMiB);
+  options.log?.(`compose ${options.dir}: ${memory.statement}`);
   const image = await options.image();
-  if (previous) return runResult(started, image.digest, options, await upgradeCells(options, image, previous, compose, names, patternOf));
-  const guests = options.guests ?? (await composeGuests({ image, repos: [repo], levels: options.levels, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
+  if (previous) return runResult(started, image.digest, options, await upgradeCells(options, memory, image, previous, compose, names, patternOf), memory);
+  const guests = options.guests ?? (await composeGuests({ image, repos: [repo], levels: options.levels, memoryMiB: memory.guestMiB, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
   options.log?.(`compose ${options.dir}: ${compose.packages.length} packages, ${names.length} names audited (${runNames.length} installed and run) at ${options.levels.join(', ')} with ${options.drivers.join(', ')}`);
-  const cells = await auditCompose({ ...shared(options, guests, patternOf), compose, repo, names, runNames, ...(options.selectBatch ? { selectBatch: options.selectBatch } : {}), ...(options.onCell ? { onCell: options.onCell } : {}) });
-  return runResult(started, image.digest, options, cells);
+  const cells = await auditCompose({ ...shared(options, memory, guests, patternOf), compose, repo, names, runNames, ...(options.selectBatch ? { selectBatch: options.selectBatch } : {}), ...(options.onCell ? { onCell: options.onCell } : {}) });
+  return runResult(started, image.digest, options, cells, memory);
 }
 
 /** The release upgrade from `previous` (N) to `compose` (N+1), both attached to every guest. */
-async function upgradeCells(options: ComposeRunOptions, image: ImageArtifacts, previous: ComposeMetadata, compose: ComposeMetadata, names: readonly string[], patternOf: (n: string) => string): Promise<CellResult[]> {
+async function upgradeCells(options: ComposeRunOptions, memory: GuestMemoryPlan, image: ImageArtifacts, previous: ComposeMetadata, compose: ComposeMetadata, names: readonly string[], patternOf: (n: string) => string): Promise<CellResult[]> {
   const from = { name: 'release-n', dir: previous.metadata.dir, metadata: previous.metadata };
   const to = { name: 'release-next', dir: compose.metadata.dir, metadata: compose.metadata };
   // A disk moved down boots at the level below each one: those are probed too.
   const levels = [...new Set([...options.levels, ...(options.moveDown ? options.levels.flatMap((l) => levelBelow(l) ?? []) : [])])];
-  const guests = options.guests ?? (await composeGuests({ image, repos: [from, to], levels, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
-  return auditUpgrade({ ...shared(options, guests, patternOf), from: { repo: from, compose: previous }, to: { repo: to, compose }, names, ...(options.moveDown ? { moveDown: true } : {}) });
+  const guests = options.guests ?? (await composeGuests({ image, repos: [from, to], levels, memoryMiB: memory.guestMiB, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
+  return auditUpgrade({ ...shared(options, memory, guests, patternOf), from: { repo: from, compose: previous }, to: { repo: to, compose }, names, ...(options.moveDown ? { moveDown: true } : {}) });
 }
 
 /** What both audits take from the run's options. */
-function shared(options: ComposeRunOptions, guests: ComposeGuestSource, patternOf: (n: string) => string) {
+function shared(options: ComposeRunOptions, memory: GuestMemoryPlan, guests: ComposeGuestSource, patternOf: (n: string) => string) {
   return {
     levels: options.levels,
     drivers: options.drivers,
@@ -132,13 +138,13 @@ function shared(options: ComposeRunOptions, guests: ComposeGuestSource, patternO
     evidenceDir: options.evidenceDir,
     patternOf,
     ...(options.installBatch ? { installBatch: options.installBatch } : {}),
-    ...(options.workers ? { workers: options.workers } : {}),
+    workers: memory.workers,
     ...(options.log ? { log: options.log } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
 }
 
-function runResult(started: number, image: string, options: ComposeRunOptions, cells: CellResult[]): RunResult {
+function runResult(started: number, image: string, options: ComposeRunOptions, cells: CellResult[], memory: GuestMemoryPlan): RunResult {
   return {
     tool: 'levelgate',
     startedAt: new Date(started).toISOString(),
@@ -147,7 +153,7 @@ function runResult(started: number, image: string, options: ComposeRunOptions, c
     hostname: os.hostname(),
     image,
     fixtures: '',
-    workers: options.workers ?? 2,
+    workers: memory.workers,
     counts: countVerdicts(cells),
     flaky: countFlaky(cells),
     expiredKnownIssues: expiredIssuesOf(cells),

@@ -210,6 +210,8 @@ export interface GuestSourceOptions {
   readonly snapshots: boolean;
   /** Run in a guest before it is saved (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
+  /** Every guest's memory, snapshots' included (default: each backend's). */
+  readonly memoryMiB?: number;
   /** The backend table (default BACKENDS: the host's emulators). */
   readonly backends?: BackendTable;
   readonly log?: Log;
@@ -244,12 +246,13 @@ export class BackendGuests implements CellGuests {
     const key = `${accel}/${target.name}`;
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
     if (!snapshot) {
-      const { image, dataDisks, warmUp, log, signal } = this.#options;
+      const { image, dataDisks, warmUp, memoryMiB, log, signal } = this.#options;
       snapshot = support.ensure({
         image,
         target,
         dataDisks,
         ...(warmUp ? { warmUp } : {}),
+        ...(memoryMiB ? { memoryMiB } : {}),
         options: { ...(log ? { log } : {}), ...(signal ? { signal } : {}), ...(bootTimeoutMs ? { bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
       });
       this.#snapshots.set(key, snapshot);
@@ -298,6 +301,7 @@ export class BackendGuests implements CellGuests {
       dataDisks,
       consoleLog,
       bootTimeoutMs: this.#bootMs(accel, request),
+      ...(this.#options.memoryMiB ? { memoryMiB: this.#options.memoryMiB } : {}),
       ...(request.shell ? { shell: true } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { chunk, settleInBatches } from '../../harness/compose/batches.js';
-import { buildFiles, composeSpec } from '../../harness/compose/generate.js';
+import { buildFiles, buildNevra, composeChunks, composeSpec, rpmbuildArgs } from '../../harness/compose/generate.js';
 import { composeModel, DEFECT_KINDS, plantedDefects, variantNames, type ComposeModel } from '../../harness/compose/model.js';
 import { readComposeMetadata } from '../../harness/compose/metadata.js';
 import { chooseNames, namesOfShard, stratifiedSample } from '../../harness/compose/run.js';
@@ -54,15 +54,37 @@ test('a v3 name with a baseline-only subpackage requires it at its own version; 
   for (const b of all) t.true(b.requires.includes(`${name}-common = ${b.version}-1`));
 });
 
-test('one spec builds a release and arch: a subpackage per build, each with its version, no automatic dependencies, its files', (t) => {
+test('one spec builds a chunk of a release and arch: a subpackage per build, each with its version, no automatic dependencies, its files', (t) => {
   const few = model.releases['1'].filter((b) => b.arch === 'x86_64').slice(0, 2);
-  const spec = composeSpec('1', 'x86_64', few);
-  t.true(spec.startsWith('Name: lgc-compose-1-x86_64\nVersion: 0\nRelease: 1\n'));
+  const spec = composeSpec({ key: '1-x86_64-0', release: '1', arch: 'x86_64', builds: few });
+  t.true(spec.startsWith('Name: lgc-compose-1-x86_64-0\nVersion: 0\nRelease: 1\n'));
   for (const b of few) {
     t.true(spec.includes(`%package -n ${b.name}\nVersion: ${b.version}\nRelease: 1\nSummary: levelgate compose package ${b.name}\nAutoReqProv: no\n`));
     t.true(spec.includes(`%files -n ${b.name}\n${buildFiles(b).map((f) => f.path).join('\n')}\n`));
   }
-  t.true(spec.includes('%install\ncp -a /build/src/1-x86_64/. %{buildroot}/\n'));
+  t.true(spec.includes('%install\ncp -al /build/src/1-x86_64-0/. %{buildroot}/\n'));
+});
+
+test('chunks: every build of both releases exactly once, each chunk one release and arch and at most the size', (t) => {
+  const chunks = composeChunks(model, 50);
+  const all = [...model.releases['1'], ...model.releases['2']];
+  t.is(chunks.reduce((n, c) => n + c.builds.length, 0), all.length);
+  t.deepEqual(new Set(chunks.flatMap((c) => c.builds.map((b) => `${buildNevra(b)}`))).size, all.length);
+  for (const c of chunks) {
+    t.true(c.builds.length > 0 && c.builds.length <= 50, c.key);
+    t.true(c.builds.every((b) => b.arch === c.arch && b.release === c.release), c.key);
+  }
+  t.is(new Set(chunks.map((c) => c.key)).size, chunks.length);
+  t.true(chunks.some((c) => c.key === '2-x86_64-1'));
+});
+
+test('rpmbuild runs a chunk with nothing a generated package does not need, OpenMP passive on one thread', (t) => {
+  t.deepEqual(rpmbuildArgs({ key: '1-noarch-0', arch: 'noarch' }), [
+    'env', 'OMP_WAIT_POLICY=passive', 'OMP_NUM_THREADS=1', 'rpmbuild', '--quiet', '-bb',
+    '--define', '_topdir /build/top/1-noarch-0', '--define', 'debug_package %{nil}', '--define', '__strip /bin/true',
+    '--define', '_build_id_links none', '--define', '__os_install_post %{nil}', '/build/specs/1-noarch-0.spec',
+  ]);
+  t.deepEqual(rpmbuildArgs({ key: '2-x86_64_v3-0', arch: 'x86_64_v3' }).slice(6, 8), ['--target', 'x86_64_v3']);
 });
 
 test('a program ships its identity beside the shared level payload; a library its copies, one per glibc-hwcaps directory', (t) => {

@@ -53,3 +53,23 @@ test("a restored cell's detectors are asked live in the guest, never copied from
     await r.cleanup();
   }
 });
+
+test("a guest source's memory reaches its snapshots and every boot of a cell; without it the backends' own", async (t) => {
+  const sized = fakeBackends({ snapshotDetectors: parseDetection(DETECTION_V3) });
+  const r = await request('v3');
+  try {
+    const session = await new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: true, backends: sized.table, memoryMiB: 2048 }).open(r);
+    await session.start('v3');
+    await session.bootAt('v2');
+    await session.dispose();
+    t.deepEqual(sized.snapshotRequests.map((s) => s.memoryMiB), [2048]);
+    t.deepEqual(sized.boots.map((b) => [b.how, b.options.memoryMiB]), [['restore', 2048], ['boot', 2048]]);
+    const plain = fakeBackends({ snapshotDetectors: parseDetection(DETECTION_V3) });
+    const other = await new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: true, backends: plain.table }).open(r);
+    await other.start('v3');
+    await other.dispose();
+    t.deepEqual([plain.snapshotRequests[0]?.memoryMiB, plain.boots[0]?.options.memoryMiB], [undefined, undefined]);
+  } finally {
+    await r.cleanup();
+  }
+});
