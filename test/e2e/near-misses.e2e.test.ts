@@ -91,7 +91,7 @@ test("a near miss this image cannot run on is unavailable with the reason: its i
   }
 });
 
-test('every cell records every detector in its facts: the detection scenario on v3-noavxstate is an expected failure explained by libzypp only', async (t) => {
+test('a cell whose scenario detects records every detector in its facts: the detection scenario on v3-noavxstate is an expected failure explained by libzypp only', async (t) => {
   const scratch = await scratchDir('near-misses');
   try {
     const target = parseTargetName('v3-noavxstate')!;
