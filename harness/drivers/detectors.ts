@@ -15,6 +15,7 @@
 //   whose v2 row lacks pni (SSE3);
 // - pacman-arch: pacman's Architecture (`auto` is uname -m).
 import type { GuestCommand } from '../model/guest.js';
+import type { DriverName } from '../model/package-manager.js';
 import { levelFromCpuFlags, levelFromGlibcHelp, parseCpuidDiagnostics, parseCpuinfoFlags } from '../levels/detect.js';
 import { LEVELS, type Feature, type LevelName } from '../levels/table.js';
 import { signalName } from '../util/signals.js';
@@ -27,6 +28,32 @@ export const APT_TEST_VARIANTTABLE = '/usr/share/levelgate/apt-test-varianttable
 /** Where dpkg and apt read the variant table (the guest image installs the psABI one there). */
 export const APT_VARIANTTABLE = '/usr/share/dpkg/varianttable';
 export type DetectorName = (typeof DETECTORS)[number];
+
+/** The detectors that read the CPU or the kernel's view of it: program starts of a few milliseconds each. */
+const CPU_DETECTORS: readonly DetectorName[] = ['cpuid', 'cpuinfo', 'modalias', 'glibc'];
+/**
+ * The tools whose idea of the arch a driver's transactions follow: rpm's install arch
+ * under every rpm-based driver (librpm installs the packages), plus the driver's own.
+ */
+const DRIVER_TOOL_DETECTORS: Readonly<Record<DriverName, readonly DetectorName[]>> = {
+  dnf5: ['rpm', 'dnf5-arch', 'dnf5-basearch'],
+  zypper: ['rpm', 'libzypp'],
+  rpm: ['rpm'],
+  apt: ['apt-variants'],
+  pacman: ['pacman-arch'],
+};
+
+/**
+ * The detectors a cell's facts record, asked live in its first guest: every one when the
+ * scenario asks the detectors itself (detect()), else the CPU's and the cell's tools'
+ * (the other tools' starts are most of the detection's time, and nothing of the cell
+ * depends on them). In DETECTORS order.
+ */
+export function factDetectors(driver: DriverName, detects: boolean): readonly DetectorName[] {
+  if (detects) return DETECTORS;
+  const wanted = new Set([...CPU_DETECTORS, ...DRIVER_TOOL_DETECTORS[driver]]);
+  return DETECTORS.filter((d) => wanted.has(d));
+}
 
 export interface DetectorReading {
   readonly detector: DetectorName;
@@ -54,7 +81,9 @@ const EXIT = '=== levelgate-exit ';
  * output the parser reads, or its last lines when none match (an error message).
  * `releasever`: dnf5 needs one to print its variables.
  */
-export function detectionCommand(releasever = 'sid'): GuestCommand {
+export function detectionCommand(releasever = 'sid', only: readonly DetectorName[] = DETECTORS): GuestCommand {
+  // The sections asked: a section answers one detector, but dnf5's answers two.
+  const asks = (section: string) => only.some((d) => sectionOf(d) === section);
   const script = [
     `s() { echo "${SECTION}$1"; }`,
     `x() { echo "${EXIT}$1"; }`,
@@ -63,24 +92,29 @@ export function detectionCommand(releasever = 'sid'): GuestCommand {
     // f FILE FILTER: the same for a file the kernel provides.
     'f() { if [ ! -e "$1" ]; then x absent; return; fi; t cat "$2" cat "$1"; }',
     'LDSO=/lib64/ld-linux-x86-64.so.2',
-    's cpuid; t "$LDSO" "^x86\\.cpu_features\\.features\\[0x[012]\\]\\.cpuid\\[0x[0-3]\\]=" "$LDSO" --list-diagnostics',
-    's cpuinfo; f /proc/cpuinfo "^flags"',
-    's modalias; f /sys/devices/system/cpu/modalias ""',
-    's glibc; t "$LDSO" "" "$LDSO" --help',
-    's rpm; t rpm "^install arch" rpm --showrc',
-    's libzypp; t zypper "" zypper --non-interactive --no-refresh system-architecture',
-    `s dnf5; t dnf5 "^(arch|basearch) =" dnf5 --releasever=${releasever} --dump-variables`,
+    asks('cpuid') && 's cpuid; t "$LDSO" "^x86\\.cpu_features\\.features\\[0x[012]\\]\\.cpuid\\[0x[0-3]\\]=" "$LDSO" --list-diagnostics',
+    asks('cpuinfo') && 's cpuinfo; f /proc/cpuinfo "^flags"',
+    asks('modalias') && 's modalias; f /sys/devices/system/cpu/modalias ""',
+    asks('glibc') && 's glibc; t "$LDSO" "" "$LDSO" --help',
+    asks('rpm') && 's rpm; t rpm "^install arch" rpm --showrc',
+    asks('libzypp') && 's libzypp; t zypper "" zypper --non-interactive --no-refresh system-architecture',
+    asks('dnf5') && `s dnf5; t dnf5 "^(arch|basearch) =" dnf5 --releasever=${releasever} --dump-variables`,
     // apt-get check builds no cache it does not need; Debug::Acquire::Variants prints what "auto" decided and why.
     // n FILE REASON: when FILE is not there the detector cannot answer here: says why and exits 0; else exits 1.
     'n() { if [ -e "$1" ]; then return 1; fi; echo "$2"; x absent; }',
     // apt's "auto" reads the varianttable against the CPU; an image without one (Debian's dpkg ships none) has no level detection to ask.
-    `s apt-variants; command -v apt-get >/dev/null 2>&1 && n ${APT_VARIANTTABLE} "this image has no ${APT_VARIANTTABLE} (Debian's dpkg ships none): apt's variants cannot see the CPU here" || t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1`,
-    `s apt-test-table; command -v apt-get >/dev/null 2>&1 && n ${APT_TEST_VARIANTTABLE} "this image has no copy of apt's test varianttable (levelgate's guest image has)" || t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1 -o APT::Architecture-Variants=auto -o Dir::dpkg::varianttable=${APT_TEST_VARIANTTABLE}`,
-    's pacman-arch; t pacman-conf "" pacman-conf Architecture',
+    asks('apt-variants') && `s apt-variants; command -v apt-get >/dev/null 2>&1 && n ${APT_VARIANTTABLE} "this image has no ${APT_VARIANTTABLE} (Debian's dpkg ships none): apt's variants cannot see the CPU here" || t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1`,
+    asks('apt-test-table') && `s apt-test-table; command -v apt-get >/dev/null 2>&1 && n ${APT_TEST_VARIANTTABLE} "this image has no copy of apt's test varianttable (levelgate's guest image has)" || t apt-get "^(variant auto:|Variants enabled:|W: Invalid value)" apt-get check -o Debug::Acquire::Variants=1 -o APT::Architecture-Variants=auto -o Dir::dpkg::varianttable=${APT_TEST_VARIANTTABLE}`,
+    asks('pacman-arch') && 's pacman-arch; t pacman-conf "" pacman-conf Architecture',
     'true',
-  ].join('\n');
+  ]
+    .filter((line): line is string => line !== false)
+    .join('\n');
   return { argv: ['sh', '-c', script] };
 }
+
+/** The script section that answers a detector (dnf5's one answers both of its variables). */
+const sectionOf = (detector: DetectorName): string => (detector === 'dnf5-arch' || detector === 'dnf5-basearch' ? 'dnf5' : detector);
 
 /** One detector's section: its output lines and its exit status (a number, 'absent', or undefined when the section is cut short). */
 interface Section {
@@ -216,8 +250,12 @@ function archReading(detector: DetectorName, arch: string): DetectorReading {
   return level ? reading(detector, arch, level) : failed(detector, arch, `answered ${arch}, an arch the level table does not know (known: ${LEVELS.map((l) => l.rpmArch).join(', ')}, amd64)`);
 }
 
-/** Every detector's answer, from the output of `detectionCommand`. */
-export function parseDetection(stdout: string): DetectorReading[] {
+/** The answer of every detector asked (`only`, as given to `detectionCommand`), from its output. */
+export function parseDetection(stdout: string, only: readonly DetectorName[] = DETECTORS): DetectorReading[] {
+  return parseEvery(stdout).filter((r) => only.includes(r.detector));
+}
+
+function parseEvery(stdout: string): DetectorReading[] {
   const parts = sections(stdout);
   const readings: DetectorReading[] = [];
   const lacks = (missing: readonly string[]) => (missing.length ? `lacks ${missing.join(' ')}` : undefined);
@@ -295,10 +333,10 @@ export function describeReadings(readings: readonly DetectorReading[]): string {
   return readings.map((r) => `${r.detector} ${r.failure ? `failed (${r.failure})` : r.level === null ? r.answer : TOOL_DETECTORS.includes(r.detector) ? r.answer : r.level}`).join(', ');
 }
 
-/** Asks every detector in a running guest (`exec` runs one command there). */
-export async function askDetectors(exec: (argv: readonly string[], timeoutMs: number) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>, timeoutMs: number): Promise<DetectorReading[]> {
-  const { argv } = detectionCommand();
+/** Asks the detectors `only` (default every one) in a running guest, in one command (`exec` runs it there). */
+export async function askDetectors(exec: (argv: readonly string[], timeoutMs: number) => Promise<{ exitCode: number | null; stdout: string; stderr: string }>, timeoutMs: number, only: readonly DetectorName[] = DETECTORS): Promise<DetectorReading[]> {
+  const { argv } = detectionCommand('sid', only);
   const result = await exec(argv, timeoutMs);
   if (result.exitCode !== 0) throw new Error(`the detectors could not be asked (exit ${result.exitCode}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
-  return parseDetection(result.stdout);
+  return parseDetection(result.stdout, only);
 }

@@ -16,6 +16,7 @@ import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
 import { levelgateCommand } from '../util/invocation.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import { DRIVERS } from '../drivers/index.js';
+import { factDetectors } from '../drivers/detectors.js';
 import type { ForensicsRecord } from '../model/forensics-record.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { LevelName } from '../levels/table.js';
@@ -256,6 +257,8 @@ async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scra
     accelAt: (level) => placed.accelAt(level).accel!,
     stretch: timeScale,
     evidenceDir: evidence,
+    // The facts ask live what the cell's tools and the CPU answer; a scenario that detects, every detector.
+    detectors: factDetectors(cell.driver, cell.scenario.steps.some((s) => s.action.kind === 'detect')),
     scratch,
     ...(env.signal ? { signal: env.signal } : {}),
     ...(env.shell ? { shell: true } : {}),

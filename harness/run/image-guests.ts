@@ -109,6 +109,7 @@ export class ImageGuests implements CellGuests {
     let disk = snapshot ? await first.snapshots.newDiskState(snapshot, base, request.signal) : await first.newDiskState(base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
+      ...(request.detectors ? { detectors: request.detectors } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onGuest ? { onGuest: request.onGuest } : {}),
       boot: (level: LevelName, consoleLog: string) => {

@@ -16,7 +16,7 @@ import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ProofRecord } from '../results/types.js';
-import { askDetectors, type DetectorReading } from '../drivers/detectors.js';
+import { askDetectors, type DetectorName, type DetectorReading } from '../drivers/detectors.js';
 import { DEFAULTS } from '../model/defaults.js';
 import type { GuestSession } from './program.js';
 import type { CellExecOptions, CellGuest, ExecResult } from '../model/guest.js';
@@ -44,7 +44,7 @@ export interface GuestFactsRecord {
   readonly emulator: string;
   readonly fidelity: string;
   readonly start: 'snapshot' | 'cold';
-  /** Every level detector's answer on the first guest's CPU. */
+  /** The answers of the level detectors the cell asked (SessionRequest.detectors) on the first guest's CPU. */
   readonly detectors: readonly DetectorReading[];
 }
 
@@ -61,6 +61,8 @@ export interface SessionOptions {
   readonly initialInstalled?: readonly string[];
   /** Where console logs go. */
   readonly evidenceDir: string;
+  /** The detectors asked live in the first guest for the facts (default every one). */
+  readonly detectors?: readonly DetectorName[];
   readonly signal?: AbortSignal;
   readonly onGuest?: (guest: AgentGuest) => void;
 }
@@ -130,7 +132,7 @@ export class AgentSession implements CellSession {
       fidelity: guest.proof.fidelity,
       start: this.#options.start,
       // Asked live in every cell, restored or not: a snapshot's answers are the saved guest's, not this CPU's.
-      detectors: (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs)),
+      detectors: (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs, this.#options.detectors)),
     };
     this.#options.onGuest?.(guest);
     return adapt(guest, this.#options.signal);
@@ -190,6 +192,8 @@ export interface SessionRequest {
   /** How much slower than idle the host is (model/limits.ts hostStretch): each guest source derives its boot limits from it (limitsFor with its backend's pace). */
   readonly stretch: number;
   readonly evidenceDir: string;
+  /** The detectors the facts record, asked live in the first guest (default every one; drivers/detectors.ts factDetectors). */
+  readonly detectors?: readonly DetectorName[];
   /** The cell's scratch directory (its disk state goes here; removed after the cell). */
   readonly scratch: string;
   readonly signal?: AbortSignal;
@@ -310,6 +314,7 @@ export class BackendGuests implements CellGuests {
     let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
+      ...(request.detectors ? { detectors: request.detectors } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
       ...(request.onGuest ? { onGuest: request.onGuest } : {}),
       // A boot at the level the cell's CPU meets is on that CPU again: a near miss reboots as the near miss.

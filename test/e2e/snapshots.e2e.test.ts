@@ -6,6 +6,7 @@ import { cp, readdir, readFile, stat, truncate, chmod, writeFile } from 'node:fs
 import path from 'node:path';
 import test from 'ava';
 import { BACKENDS } from '../../harness/accel/backends.js';
+import { factDetectors } from '../../harness/drivers/detectors.js';
 import { ensureQemuSnapshot } from '../../harness/guest/qemu-snapshot.js';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
 import { planCells } from '../../harness/plan/plan.js';
@@ -45,6 +46,8 @@ test.serial('a cell restored from a snapshot and the same cell booted cold give 
   const cold = await runCell(cell, env(false));
   t.is(restored.facts?.start, 'snapshot');
   t.is(cold.facts?.start, 'cold');
+  // Both asked live, in their own guest, the CPU's detectors and the zypper cell's tools' (rpm, libzypp): each answered v3.
+  for (const r of [restored, cold]) t.deepEqual(r.facts?.detectors?.map((d) => [d.detector, d.level, d.failure]), [...factDetectors('zypper', false)].map((d) => [d, 'v3', undefined]), r.facts?.start);
   t.is(restored.verdict, cold.verdict, `${restored.reason}\n--- cold: ${cold.reason}`);
   t.deepEqual(
     restored.steps.map((s) => [s.title, s.level, s.installedAfter, s.checks.map((c) => `${c.check}: ${c.status} ${c.actual}`)]),

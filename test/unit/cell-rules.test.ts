@@ -17,6 +17,7 @@ import { readRepoMetadata } from '../../harness/repos/repodata.js';
 import { countVerdicts, exitCodeOf } from '../../harness/results/summary.js';
 import type { CellResult } from '../../harness/results/types.js';
 import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
+import { DETECTORS, factDetectors } from '../../harness/drivers/detectors.js';
 import type { Scenario } from '../../harness/scenario/types.js';
 import { fakeGuests } from '../fixtures/fake-guests.js';
 import type { CellGuests } from '../../harness/run/session.js';
@@ -316,6 +317,18 @@ test('detection[v3,rpm] with rpm dying of SIGSEGV and zypper printing "Segmentat
   t.deepEqual(checks.filter((c) => c.status === 'fail' && !c.explainedBy).map((c) => [c.subject, c.deviation]), [['rpm', 'failed'], ['libzypp', 'failed']]);
   // The same cell with the detectors intact: dnf5's wrong arch alone, explained.
   t.is((await run(detection, answer(v3), { driver: 'rpm', knownIssues: KNOWN_ISSUES })).verdict, 'xfail');
+});
+
+test("a cell's facts ask live the CPU's detectors and its own tools' only; a cell whose scenario detects asks every one", async (t) => {
+  const fixtures = await mkdtemp(path.join(root, 'run-'));
+  const plain = fakeGuests(fakePm(await repos(scenario, fixtures), installs(V3)).script);
+  t.is((await runCell(planCells([scenario], { targets: ['v3'], drivers: ['dnf5'] })[0]!, fakeEnvironment(fixtures, plain))).verdict, 'pass');
+  t.deepEqual(plain.requests.map((r) => r.detectors), [factDetectors('dnf5', false)]);
+  const detection = CATALOG.find((s) => s.id === 'detection')!;
+  const v3 = await readFile(path.join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'detection', 'v3.txt'), 'utf8');
+  const detecting = fakeGuests(fakePm(await repos(detection, fixtures), (command) => (command.startsWith('sh -c') ? { stdout: v3 } : undefined)).script);
+  await runCell(planCells([detection], { targets: ['v3'], drivers: ['rpm'] })[0]!, fakeEnvironment(fixtures, detecting));
+  t.deepEqual(detecting.requests.map((r) => r.detectors), [DETECTORS]);
 });
 
 test('load-time: an expectation naming no package of the scenario (a typo), and a step the driver cannot do, are problems naming the file, scenario and subject', (t) => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { execa } from 'execa';
-import { detectionCommand, levelOfArch, levelOfFeatures, parseDetection, parseModalias } from '../../harness/drivers/detectors.js';
+import { DETECTORS, detectionCommand, factDetectors, levelOfArch, levelOfFeatures, parseDetection, parseModalias } from '../../harness/drivers/detectors.js';
 import { parseCpuidDiagnostics } from '../../harness/levels/detect.js';
 import { evaluate } from '../../harness/scenario/evaluate.js';
 
@@ -16,6 +16,28 @@ test('every detector is asked in one fixed command; nothing in it comes from inp
   const { argv } = detectionCommand();
   t.deepEqual(argv.slice(0, 2), ['sh', '-c']);
   for (const tool of ['--list-diagnostics', '/proc/cpuinfo', '/sys/devices/system/cpu/modalias', '--help', 'rpm --showrc', 'system-architecture', '--dump-variables']) t.true(argv[2]!.includes(tool), tool);
+});
+
+test("a cell's facts ask the CPU's detectors and its own tools' (rpm's under every rpm-based driver); a scenario that detects asks every one", (t) => {
+  t.deepEqual(factDetectors('dnf5', false), ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'dnf5-arch', 'dnf5-basearch']);
+  t.deepEqual(factDetectors('zypper', false), ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzypp']);
+  t.deepEqual(factDetectors('rpm', false), ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm']);
+  t.deepEqual(factDetectors('apt', false), ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'apt-variants']);
+  t.deepEqual(factDetectors('pacman', false), ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'pacman-arch']);
+  for (const driver of ['dnf5', 'zypper', 'rpm', 'apt', 'pacman'] as const) t.deepEqual(factDetectors(driver, true), DETECTORS, driver);
+});
+
+test('a subset of the detectors: the command starts only their tools, and every one asked has its answer (none "not asked")', async (t) => {
+  const only = factDetectors('zypper', false);
+  const script = detectionCommand('sid', only).argv[2]!;
+  for (const tool of ['--list-diagnostics', '/proc/cpuinfo', 'modalias', '--help', 'rpm --showrc', 'system-architecture']) t.true(script.includes(tool), tool);
+  for (const tool of ['--dump-variables', 'apt-get', 'pacman-conf']) t.false(script.includes(tool), tool);
+  // The answers of a v3 guest to the whole command, read for the subset: exactly the subset, each with its level.
+  const readings = parseDetection(await sample('v3'), only);
+  t.deepEqual(levels(readings), { cpuid: 'v3', cpuinfo: 'v3', modalias: 'v3', glibc: 'v3', rpm: 'v3', libzypp: 'v3' });
+  // A section missing from the output is still a failure for a detector that was asked.
+  const cut = parseDetection((await sample('v3')).split('=== levelgate-detector libzypp')[0]!, only);
+  t.regex(cut.find((r) => r.detector === 'libzypp')?.failure ?? '', /was not asked: the detection script printed no libzypp section/);
 });
 
 test('a v3 guest: the CPU, the kernel, glibc, rpm, libzypp and apt say v3; dnf5 and pacman say x86_64', async (t) => {

@@ -4,7 +4,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDetection } from '../../harness/drivers/detectors.js';
+import { factDetectors, parseDetection } from '../../harness/drivers/detectors.js';
 import { parseTargetName } from '../../harness/levels/targets.js';
 import { BackendGuests, type SessionRequest } from '../../harness/run/session.js';
 import { DETECTION_V3, FAKE_IMAGE, fakeBackends } from '../fixtures/fake-backends.js';
@@ -69,6 +69,25 @@ test("a guest source's memory reaches its snapshots and every boot of a cell; wi
     await other.start('v3');
     await other.dispose();
     t.deepEqual([plain.snapshotRequests[0]?.memoryMiB, plain.boots[0]?.options.memoryMiB], [undefined, undefined]);
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test("a cell's facts ask live only the detectors its request names, in one command that starts no other tool", async (t) => {
+  const { table, commands } = fakeBackends({ snapshotDetectors: [] });
+  const guests = new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: true, backends: table });
+  const r = await request('v3');
+  try {
+    const detectors = factDetectors('dnf5', false);
+    const session = await guests.open({ ...r, detectors });
+    await session.start('v3');
+    t.deepEqual(session.facts?.detectors.map((d) => d.detector), [...detectors]);
+    t.deepEqual(session.facts?.detectors, parseDetection(DETECTION_V3, detectors));
+    t.is(commands.length, 1);
+    t.true(commands[0]!.join(' ').includes('dnf5 --releasever=sid --dump-variables'));
+    t.false(commands[0]!.join(' ').includes('system-architecture'));
+    await session.dispose();
   } finally {
     await r.cleanup();
   }
