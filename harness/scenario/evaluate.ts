@@ -114,10 +114,6 @@ class Judge {
   readonly checks: CheckResult[] = [];
   constructor(private readonly seen: Observation) {}
 
-  push(check: CheckResult): void {
-    this.checks.push(check);
-  }
-
   judge(c: Omit<CheckResult, 'status' | 'deviation'>, ok: boolean, deviation: Deviation): void {
     this.checks.push(ok ? { ...c, status: 'pass' } : { ...c, status: 'fail', deviation });
   }
@@ -149,7 +145,7 @@ function checkOutcome(expectation: Expectation, seen: Observation, out: Judge): 
 }
 
 function checkInstalled(expectation: Expectation, seen: Observation, out: Judge): void {
-  for (const [name, want] of Object.entries(expectation.installed ?? {})) out.push(installedCheck(name, want, seen));
+  for (const [name, want] of Object.entries(expectation.installed ?? {})) out.checks.push(installedCheck(name, want, seen));
 }
 
 function checkRuns(expectation: Expectation, seen: Observation, out: Judge): void {
@@ -161,8 +157,8 @@ function checkRunsPackage(expectation: Expectation, seen: Observation, out: Judg
     const programs = seen.packagePrograms?.[name] ?? [];
     const base = { kind: 'runs' as const, subject: name, check: `programs of ${name}`, expected: 'installed, and every program and library runs' };
     // Nothing to run is never a pass: a package that is not installed fails, one that ships nothing runnable is not judged.
-    if (installedOf(seen.installed, name).length === 0) out.push({ ...base, actual: 'not installed', status: 'fail', deviation: 'missing' });
-    else if (programs.length === 0) out.push({ ...base, actual: 'ships no program or library', status: 'skip', skipReason: `${name} ships no program or library: nothing of it can run` });
+    if (installedOf(seen.installed, name).length === 0) out.checks.push({ ...base, actual: 'not installed', status: 'fail', deviation: 'missing' });
+    else if (programs.length === 0) out.checks.push({ ...base, actual: 'ships no program or library', status: 'skip', skipReason: `${name} ships no program or library: nothing of it can run` });
     for (const program of programs) out.run({ kind: 'runs', subject: program, check: `runs ${program} (${name})` }, seen.programs[program]);
   }
 }
@@ -172,7 +168,7 @@ function checkDies(expectation: Expectation, seen: Observation, out: Judge): voi
     const run = seen.programs[program];
     const base = { kind: 'dies' as const, subject: program, check: `dies ${program}`, expected: 'sigill', actual: programActual(run) };
     if (seen.fidelity !== 'traps') {
-      out.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}`, needs: 'traps' });
+      out.checks.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}`, needs: 'traps' });
       continue;
     }
     const dev: Deviation = !run || run.missing ? 'not-run' : run.signal && run.signal !== 'SIGILL' ? 'signal' : run.exitCode === 0 ? 'ran' : 'exit';
@@ -226,7 +222,7 @@ function checkDetectors(expectation: Expectation, seen: Observation, out: Judge)
     const actual = !r ? 'not asked' : r.failure ? `failed: ${r.failure}` : r.level === null ? r.answer : `${r.level} (${r.answer}${r.note ? `; ${r.note}` : ''})`;
     const base = { kind: 'detected-arch' as const, subject: detector, check: `detector ${detector}`, expected, actual };
     // Only a tool that is not there is no answer; one that ran and failed is a failing check.
-    if (r && r.level === null && !r.failure) out.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} is not installed` });
+    if (r && r.level === null && !r.failure) out.checks.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} is not installed` });
     else out.judge(base, r?.level === level, !r || r.failure ? 'failed' : 'other');
   }
 }
@@ -234,7 +230,7 @@ function checkDetectors(expectation: Expectation, seen: Observation, out: Judge)
 function checkRunnable(expectation: Expectation, seen: Observation, out: Judge): void {
   if (!expectation.runnable) return;
   const programs = seen.runnablePrograms ?? [];
-  if (programs.length === 0) out.push({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: "no program of the scenario's packages is installed", status: 'fail', deviation: 'missing' });
+  if (programs.length === 0) out.checks.push({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: "no program of the scenario's packages is installed", status: 'fail', deviation: 'missing' });
   for (const program of programs) out.run({ kind: 'runnable', subject: program, check: `runnable: ${program}` }, seen.programs[program]);
 }
 
