@@ -6,7 +6,7 @@ import path from 'node:path';
 import { selectCells } from '../harness/plan/selection.js';
 import { defineCommand } from './command.js';
 import { resolveProject } from '../harness/config/project.js';
-import { EXIT } from './run-context.js';
+import { EXIT_CODES } from '../harness/results/summary.js';
 
 export const CHECK_USAGE = `usage: levelgate check [--config PATH] [--repo NAME=DIR]... [--variant-audit]
 
@@ -43,6 +43,6 @@ export const checkCommand = defineCommand({
       `  planned cells ${cells.length} (levels ${[...new Set(cells.map((c) => c.target.name))].join(', ')}; drivers ${[...new Set(cells.map((c) => c.driver))].join(', ')}); levelgate gate --list shows them`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    return EXIT.ok;
+    return EXIT_CODES.ok;
   },
 });

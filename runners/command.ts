@@ -3,7 +3,8 @@
 // and the tail that reports an error and maps it to an exit code.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../harness/util/errors.js';
-import { createRunContext, EXIT, exitCodeFor, reportError, type RunContext } from './run-context.js';
+import { EXIT_CODES } from '../harness/results/summary.js';
+import { createRunContext, exitCodeFor, reportError, type RunContext } from './run-context.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>;
@@ -37,11 +38,11 @@ export function defineCommand<O extends Options>(spec: CommandSpec<O>): (args: s
       if (!spec.positionals && parsed.positionals.length > 0) throw new TypeError(`unexpected argument '${parsed.positionals[0]}'`);
     } catch (error) {
       reportError(new UsageError(`${spec.name}: ${(error as Error).message}`, { hint: `see levelgate ${spec.name} --help` }));
-      return EXIT.usage;
+      return EXIT_CODES.usage;
     }
     if ((parsed.values as { help?: boolean }).help) {
       process.stdout.write(`${spec.usage}\n`);
-      return EXIT.ok;
+      return EXIT_CODES.ok;
     }
     const context = createRunContext();
     try {

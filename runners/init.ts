@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../harness/util/errors.js';
 import { defineCommand } from './command.js';
-import { EXIT } from './run-context.js';
+import { EXIT_CODES } from '../harness/results/summary.js';
 
 /** This installation's root (dist/runners/init.js → the package). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -122,6 +122,6 @@ export const initCommand = defineCommand({
       process.stdout.write(`created ${shown(file)}\n`);
     }
     process.stdout.write(`\nNext${dir === process.cwd() ? '' : ` (cd ${shown(dir)})`}:\n  levelgate check\n  levelgate gate --list\n  levelgate gate --level v1\n`);
-    return EXIT.ok;
+    return EXIT_CODES.ok;
   },
 });

@@ -7,13 +7,12 @@ import { jsonReporter, readRunResult } from '../harness/report/json.js';
 import { junitReporter } from '../harness/report/junit.js';
 import { ReporterSet } from '../harness/report/reporter.js';
 import { closingLines } from '../harness/report/terminal.js';
-import { countFlaky, countVerdicts, exitCodeOf, expiredIssuesOf, idleIssuesOf } from '../harness/results/summary.js';
+import { countFlaky, countVerdicts, EXIT_CODES, exitCodeOf, expiredIssuesOf, idleIssuesOf } from '../harness/results/summary.js';
 import type { CellResult, RunResult } from '../harness/results/types.js';
 import { InfrastructureError, UsageError } from '../harness/util/errors.js';
 import { parseShard } from '../harness/plan/shard.js';
 import { resolveCount, resolveTarget } from './resolve.js';
 import { defineCommand } from './command.js';
-import { EXIT } from './run-context.js';
 
 export const MERGE_USAGE = `usage: levelgate merge [--expect-levels L1,L2,...] [--expect-shards N] [--junit PATH] [--html PATH] [--json PATH] RESULT.json...
 
@@ -162,6 +161,6 @@ export const mergeCommand = defineCommand({
     const written = await reporters.onEnd(merged);
     process.stdout.write(`merged ${runs.length} results: ${closingLines(merged, true).join('\n')}\n`);
     for (const { reporter, path: file } of written) process.stdout.write(`${reporter.padEnd(6)} ${file}\n`);
-    return merged.interrupted ? EXIT.interrupted : exitCodeOf(merged);
+    return merged.interrupted ? EXIT_CODES.interrupted : exitCodeOf(merged);
   },
 });

@@ -2,17 +2,8 @@
 // SIGTERM (the first stops the run and lets teardown finish; a second exits at once),
 // and the mapping from error kinds to exit codes.
 import { setMaxListeners } from 'node:events';
+import { EXIT_CODES } from '../harness/results/summary.js';
 import { LevelgateError, errorMessage } from '../harness/util/errors.js';
-
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 2,
-  infrastructure: 3,
-  /** The level cannot be provided on this host: skipped, not passed (automake's SKIP). */
-  skipped: 77,
-  interrupted: 130,
-} as const;
 
 export interface RunContext {
   readonly signal: AbortSignal;
@@ -29,7 +20,7 @@ export function createRunContext(): RunContext {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stoppedBy) {
       process.stderr.write(`levelgate: second ${signal}: exiting now\n`);
-      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+      process.exit(stoppedExitCode(signal));
     }
     stoppedBy = signal;
     process.stderr.write(`levelgate: ${signal}: stopping guests and cleaning up (again to exit at once)\n`);
@@ -53,16 +44,17 @@ export const stoppedExitCode = (signal: NodeJS.Signals): number => 128 + (signal
 export function exitCodeFor(error: unknown, context?: RunContext): number {
   const by = context?.stoppedBy();
   if (by) return stoppedExitCode(by);
-  if (!(error instanceof LevelgateError)) return EXIT.infrastructure;
+  if (!(error instanceof LevelgateError)) return EXIT_CODES.infrastructure;
   switch (error.kind) {
     case 'usage':
-      return EXIT.usage;
+      return EXIT_CODES.usage;
     case 'unavailable':
-      return EXIT.skipped;
+      // The level cannot be provided on this host: skipped, not passed.
+      return EXIT_CODES.nothingRan;
     case 'interrupted':
-      return EXIT.interrupted;
+      return EXIT_CODES.interrupted;
     default:
-      return EXIT.infrastructure;
+      return EXIT_CODES.infrastructure;
   }
 }
 

@@ -15,11 +15,6 @@ export interface TypeProblem {
   readonly message: string;
 }
 
-/** `modules`: bare module names resolved to these declaration files (levelgate → this levelgate's API). */
-export function typeCheck(files: readonly string[], modules: Readonly<Record<string, string>> = {}): TypeProblem[] {
-  return check(files, modules).problems;
-}
-
 function check(files: readonly string[], modules: Readonly<Record<string, string>>): { problems: TypeProblem[]; read: string[] } {
   const ts = typescript();
   const program = ts.createProgram([...files], {
@@ -60,8 +55,9 @@ interface KeptCheck {
 }
 
 /**
- * typeCheck, with its answer kept in `cacheDir` (1.2 s of compiler CPU per run of a
- * project's gate, check or repro): under a key of the compiler's version, the root files
+ * The type problems of `files` (`modules`: bare module names resolved to these
+ * declaration files, levelgate → this levelgate's API), with the answer kept in
+ * `cacheDir` (1.2 s of compiler CPU per run of a project's gate, check or repro): under a key of the compiler's version, the root files
  * and `modules`, with the identity of every file the compiler read (the project's
  * modules, levelgate's declarations, TypeScript's libraries). Reused only while every
  * one of them is unchanged; else checked again and kept.

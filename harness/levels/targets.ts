@@ -113,6 +113,3 @@ export function describeTarget(target: CpuTarget): string {
     ? `${target.name} (a ${of} CPU whose kernel leaves ${missing.psabi} off (${target.kernelArgs?.join(' ') ?? ''}): meets ${target.level})`
     : `${target.name} (a ${of} CPU without ${missing.psabi}: meets ${target.level})`;
 }
-
-/** The RPM arch name of the level the target meets. */
-export const targetArch = (target: CpuTarget): string => getLevel(target.level).rpmArch;

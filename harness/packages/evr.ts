@@ -73,9 +73,3 @@ export function compareEvr(a: Evr, b: Evr): -1 | 0 | 1 {
 export function formatEvr(evr: Evr): string {
   return `${evr.epoch ? `${evr.epoch}:` : ''}${evr.version}-${evr.release}`;
 }
-
-/** Parses "[EPOCH:]VERSION-RELEASE". */
-export function parseEvr(text: string): Evr | undefined {
-  const m = /^(?:(\d+):)?([^-:]+)-([^-:]+)$/.exec(text.trim());
-  return m ? { epoch: Number(m[1] ?? 0), version: m[2]!, release: m[3]! } : undefined;
-}

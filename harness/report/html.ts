@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CellResult, CheckResult, RunResult } from '../results/types.js';
-import { reportClient } from './html-client.js';
+import { clientScript } from './html-client.js';
 import { reportModel } from './html-model.js';
 import type { Reporter } from './reporter.js';
 import { slowerBackendLine } from '../results/summary.js';
@@ -118,7 +118,7 @@ ${(run.slowerBackends ?? []).map((s) => `<p class="expired">${escape(slowerBacke
 <noscript><p class="expired">This report draws its grid with its own script: enable JavaScript, or read gate.json and junit.xml.</p></noscript>
 <div id="lg-groups"></div>
 <script type="application/json" id="lg-model">${scriptJson(model)}</script>
-<script>(${reportClient.toString()})(window, ${JSON.stringify(COLOURS)}, ${run.cells.length <= OPEN_GROUPS_UP_TO});</script>
+<script>${clientScript(COLOURS, run.cells.length <= OPEN_GROUPS_UP_TO)}</script>
 <script type="application/json" id="lg-details">${scriptJson(details)}</script>
 <script type="application/json" id="lg-logs">${scriptJson(tails)}</script>
 </body></html>

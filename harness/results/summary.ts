@@ -38,7 +38,7 @@ export const EXIT_CODES = {
   usage: 2,
   /** A cell errored (infrastructure: a guest, a query, a repository that did not load; a required level missing). */
   infrastructure: 3,
-  /** Nothing was verified: every cell was skipped (automake's SKIP). */
+  /** Nothing was verified: every cell was skipped, or the level cannot be provided on this host (automake's SKIP). */
   nothingRan: 77,
   interrupted: 130,
 } as const;

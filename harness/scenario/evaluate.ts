@@ -109,107 +109,138 @@ function programRuns(run: ProgramRun | undefined): boolean {
   return run.identity === undefined || run.firstLine === run.identity;
 }
 
-export function evaluate(expectation: Expectation, seen: Observation): CheckResult[] {
-  const checks: CheckResult[] = [];
-  const judge = (c: Omit<CheckResult, 'status' | 'deviation'>, ok: boolean, deviation: Deviation) =>
-    checks.push(ok ? { ...c, status: 'pass' } : { ...c, status: 'fail', deviation });
+/** Where the checks put their results: a check judged pass or fail (with how it failed), or a program run judged by how it ended. */
+class Judge {
+  readonly checks: CheckResult[] = [];
+  constructor(private readonly seen: Observation) {}
 
-  if (seen.outcome) {
-    const o = seen.outcome;
-    // A refusal carries its reason, so a known issue explains refusals for that reason only.
-    const refusal = o.kind === 'refused' ? { refusal: o.reason ?? 'unrecognised' } : {};
-    if (expectation.refused) {
-      const expected = `refused (${expectation.refused})`;
-      const actual = o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message);
-      judge({ kind: 'outcome', subject: '', check: 'outcome', expected, actual, ...refusal }, o.kind === 'refused' && o.reason === expectation.refused, o.kind === 'ok' ? 'succeeded' : 'wrong-refusal');
-    } else {
-      judge({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message), ...refusal }, o.kind === 'ok', 'refused');
-    }
+  judge(c: Omit<CheckResult, 'status' | 'deviation'>, ok: boolean, deviation: Deviation): void {
+    this.checks.push(ok ? { ...c, status: 'pass' } : { ...c, status: 'fail', deviation });
   }
 
-  for (const [name, want] of Object.entries(expectation.installed ?? {})) checks.push(installedCheck(name, want, seen));
-
   /** A program that ran is a pass only where its CPU would have refused what it must not run. */
-  const judgeRun = (c: Omit<CheckResult, 'status' | 'deviation' | 'expected' | 'actual'>, run: ProgramRun | undefined) => {
+  run(c: Omit<CheckResult, 'status' | 'deviation' | 'expected' | 'actual'>, run: ProgramRun | undefined): void {
     const check = { ...c, expected: run?.identity ? `runs and reports ${run.identity}` : 'runs (exit 0)', actual: programActual(run) };
     const ok = programRuns(run);
-    const untrusted = ok ? cannotTrust(run!, seen) : undefined;
-    if (untrusted) checks.push({ ...check, status: 'skip', skipReason: untrusted, needs: 'traps' });
-    else judge(check, ok, programDeviation(run));
-  };
+    const untrusted = ok ? cannotTrust(run!, this.seen) : undefined;
+    if (untrusted) this.checks.push({ ...check, status: 'skip', skipReason: untrusted, needs: 'traps' });
+    else this.judge(check, ok, programDeviation(run));
+  }
+}
 
-  for (const program of expectation.runs ?? []) judgeRun({ kind: 'runs', subject: program, check: `runs ${program}` }, seen.programs[program]);
+/** One kind of expectation: the checks it makes of what was seen (none when the expectation does not ask). */
+type Check = (expectation: Expectation, seen: Observation, out: Judge) => void;
 
+function checkOutcome(expectation: Expectation, seen: Observation, out: Judge): void {
+  const o = seen.outcome;
+  if (!o) return;
+  // A refusal carries its reason, so a known issue explains refusals for that reason only.
+  const refusal = o.kind === 'refused' ? { refusal: o.reason ?? 'unrecognised' } : {};
+  const actual = o.kind === 'ok' ? 'succeeded' : describeRefusal(o.reason, o.message);
+  if (expectation.refused) {
+    out.judge({ kind: 'outcome', subject: '', check: 'outcome', expected: `refused (${expectation.refused})`, actual, ...refusal }, o.kind === 'refused' && o.reason === expectation.refused, o.kind === 'ok' ? 'succeeded' : 'wrong-refusal');
+  } else {
+    out.judge({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual, ...refusal }, o.kind === 'ok', 'refused');
+  }
+}
+
+function checkInstalled(expectation: Expectation, seen: Observation, out: Judge): void {
+  for (const [name, want] of Object.entries(expectation.installed ?? {})) out.checks.push(installedCheck(name, want, seen));
+}
+
+function checkRuns(expectation: Expectation, seen: Observation, out: Judge): void {
+  for (const program of expectation.runs ?? []) out.run({ kind: 'runs', subject: program, check: `runs ${program}` }, seen.programs[program]);
+}
+
+function checkRunsPackage(expectation: Expectation, seen: Observation, out: Judge): void {
   for (const name of expectation.runsPackage ?? []) {
     const programs = seen.packagePrograms?.[name] ?? [];
     const base = { kind: 'runs' as const, subject: name, check: `programs of ${name}`, expected: 'installed, and every program and library runs' };
     // Nothing to run is never a pass: a package that is not installed fails, one that ships nothing runnable is not judged.
-    if (installedOf(seen.installed, name).length === 0) checks.push({ ...base, actual: 'not installed', status: 'fail', deviation: 'missing' });
-    else if (programs.length === 0) checks.push({ ...base, actual: 'ships no program or library', status: 'skip', skipReason: `${name} ships no program or library: nothing of it can run` });
-    for (const program of programs) judgeRun({ kind: 'runs', subject: program, check: `runs ${program} (${name})` }, seen.programs[program]);
+    if (installedOf(seen.installed, name).length === 0) out.checks.push({ ...base, actual: 'not installed', status: 'fail', deviation: 'missing' });
+    else if (programs.length === 0) out.checks.push({ ...base, actual: 'ships no program or library', status: 'skip', skipReason: `${name} ships no program or library: nothing of it can run` });
+    for (const program of programs) out.run({ kind: 'runs', subject: program, check: `runs ${program} (${name})` }, seen.programs[program]);
   }
+}
 
+function checkDies(expectation: Expectation, seen: Observation, out: Judge): void {
   for (const program of expectation.dies ?? []) {
     const run = seen.programs[program];
     const base = { kind: 'dies' as const, subject: program, check: `dies ${program}`, expected: 'sigill', actual: programActual(run) };
     if (seen.fidelity !== 'traps') {
-      checks.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}`, needs: 'traps' });
+      out.checks.push({ ...base, status: 'skip', skipReason: `relies on the CPU trapping instructions above ${seen.level}; this guest's fidelity is ${seen.fidelity}`, needs: 'traps' });
       continue;
     }
     const dev: Deviation = !run || run.missing ? 'not-run' : run.signal && run.signal !== 'SIGILL' ? 'signal' : run.exitCode === 0 ? 'ran' : 'exit';
-    judge(base, run?.signal === 'SIGILL', dev);
+    out.judge(base, run?.signal === 'SIGILL', dev);
   }
+}
 
+function checkLoads(expectation: Expectation, seen: Observation, out: Judge): void {
   for (const [program, want] of Object.entries(expectation.loads ?? {})) {
     const run = seen.programs[program];
     // The hwcaps fixture prints "NAME COPY PATH": the copy is its second word.
     const actual = run && programRuns({ ...run, identity: undefined }) ? (run.firstLine.split(' ')[1] ?? run.firstLine) : programActual(run);
-    judge({ kind: 'loads', subject: program, check: `loader picks for ${program}`, expected: want, actual }, actual === want, 'other');
+    out.judge({ kind: 'loads', subject: program, check: `loader picks for ${program}`, expected: want, actual }, actual === want, 'other');
   }
+}
 
+function checkCurrent(expectation: Expectation, seen: Observation, out: Judge): void {
   for (const name of expectation.current ?? []) {
     const newest = newestRunnable(name, seen.level, seen.available);
     const have = installedOf(seen.installed, name);
     const expected = newest ? formatEvr(newest) : 'nothing available';
     const actual = have.length ? have.map((p) => formatEvr(p)).join(' + ') : 'not installed';
     const ok = newest !== undefined && have.length > 0 && have.every((p) => compareEvr(p, newest) === 0);
-    judge({ kind: 'current', subject: name, check: `current ${name}`, expected, actual }, ok, have.length === 0 ? 'missing' : have.some((p) => newest && compareEvr(p, newest) < 0) ? 'stale' : 'newer');
+    out.judge({ kind: 'current', subject: name, check: `current ${name}`, expected, actual }, ok, have.length === 0 ? 'missing' : have.some((p) => newest && compareEvr(p, newest) < 0) ? 'stale' : 'newer');
   }
+}
 
-  if (expectation.updatesListed) {
-    const want = [...expectation.updatesListed].sort();
-    const got = [...(seen.updates ?? [])].sort();
-    const missing = want.filter((n) => !got.includes(n));
-    judge({ kind: 'updates', subject: '', check: 'updates listed', expected: want.join(' ') || 'none', actual: got.join(' ') || 'none' }, missing.length === 0 && got.length === want.length, missing.length ? 'not-listed' : 'extra-listed');
-  }
+function checkUpdatesListed(expectation: Expectation, seen: Observation, out: Judge): void {
+  if (!expectation.updatesListed) return;
+  const want = [...expectation.updatesListed].sort();
+  const got = [...(seen.updates ?? [])].sort();
+  const missing = want.filter((n) => !got.includes(n));
+  out.judge({ kind: 'updates', subject: '', check: 'updates listed', expected: want.join(' ') || 'none', actual: got.join(' ') || 'none' }, missing.length === 0 && got.length === want.length, missing.length ? 'not-listed' : 'extra-listed');
+}
 
-  if (expectation.detectedArch) {
-    const want = expectation.detectedArch === 'level' ? rpmArchOf(seen.level) : expectation.detectedArch;
-    const failure = seen.detectors?.find((r) => r.detector === seen.detectedBy)?.failure;
-    const actual = failure ? `failed: ${failure}` : (seen.detectedArch ?? 'not detected');
-    judge({ kind: 'detected-arch', subject: seen.detectedBy ?? '', check: 'detected arch', expected: want, actual }, actual === want, failure || !seen.detectedArch ? 'failed' : 'other');
-  }
+function checkDetectedArch(expectation: Expectation, seen: Observation, out: Judge): void {
+  if (!expectation.detectedArch) return;
+  const want = expectation.detectedArch === 'level' ? rpmArchOf(seen.level) : expectation.detectedArch;
+  const failure = seen.detectors?.find((r) => r.detector === seen.detectedBy)?.failure;
+  const actual = failure ? `failed: ${failure}` : (seen.detectedArch ?? 'not detected');
+  out.judge({ kind: 'detected-arch', subject: seen.detectedBy ?? '', check: 'detected arch', expected: want, actual }, actual === want, failure || !seen.detectedArch ? 'failed' : 'other');
+}
 
-  if (expectation.detectors) {
-    const wanted = expectation.detectors === 'level' ? Object.fromEntries(DETECTORS.map((d) => [d, 'level' as const])) : expectation.detectors;
-    for (const [detector, want] of Object.entries(wanted) as [DetectorName, RpmArch | 'level'][]) {
-      const r = seen.detectors?.find((x) => x.detector === detector);
-      const level = want === 'level' ? seen.level : levelOfArch(want);
-      const expected = want === 'level' ? `${seen.level} (${rpmArchOf(seen.level)})` : want;
-      const actual = !r ? 'not asked' : r.failure ? `failed: ${r.failure}` : r.level === null ? r.answer : `${r.level} (${r.answer}${r.note ? `; ${r.note}` : ''})`;
-      const base = { kind: 'detected-arch' as const, subject: detector, check: `detector ${detector}`, expected, actual };
-      // Only a tool that is not there is no answer; one that ran and failed is a failing check.
-      if (r && r.level === null && !r.failure) checks.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} is not installed` });
-      else judge(base, r?.level === level, !r || r.failure ? 'failed' : 'other');
-    }
+function checkDetectors(expectation: Expectation, seen: Observation, out: Judge): void {
+  if (!expectation.detectors) return;
+  const wanted = expectation.detectors === 'level' ? Object.fromEntries(DETECTORS.map((d) => [d, 'level' as const])) : expectation.detectors;
+  for (const [detector, want] of Object.entries(wanted) as [DetectorName, RpmArch | 'level'][]) {
+    const r = seen.detectors?.find((x) => x.detector === detector);
+    const level = want === 'level' ? seen.level : levelOfArch(want);
+    const expected = want === 'level' ? `${seen.level} (${rpmArchOf(seen.level)})` : want;
+    const actual = !r ? 'not asked' : r.failure ? `failed: ${r.failure}` : r.level === null ? r.answer : `${r.level} (${r.answer}${r.note ? `; ${r.note}` : ''})`;
+    const base = { kind: 'detected-arch' as const, subject: detector, check: `detector ${detector}`, expected, actual };
+    // Only a tool that is not there is no answer; one that ran and failed is a failing check.
+    if (r && r.level === null && !r.failure) out.checks.push({ ...base, status: 'skip', skipReason: r.note ?? `${detector} is not installed` });
+    else out.judge(base, r?.level === level, !r || r.failure ? 'failed' : 'other');
   }
+}
 
-  if (expectation.runnable) {
-    const programs = seen.runnablePrograms ?? [];
-    if (programs.length === 0) checks.push({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: "no program of the scenario's packages is installed", status: 'fail', deviation: 'missing' });
-    for (const program of programs) judgeRun({ kind: 'runnable', subject: program, check: `runnable: ${program}` }, seen.programs[program]);
-  }
-  return checks;
+function checkRunnable(expectation: Expectation, seen: Observation, out: Judge): void {
+  if (!expectation.runnable) return;
+  const programs = seen.runnablePrograms ?? [];
+  if (programs.length === 0) out.checks.push({ kind: 'runnable', subject: '', check: 'runnable system', expected: 'every installed program runs', actual: "no program of the scenario's packages is installed", status: 'fail', deviation: 'missing' });
+  for (const program of programs) out.run({ kind: 'runnable', subject: program, check: `runnable: ${program}` }, seen.programs[program]);
+}
+
+/** Every kind of check, in the order their results are reported. */
+const CHECKS: readonly Check[] = [checkOutcome, checkInstalled, checkRuns, checkRunsPackage, checkDies, checkLoads, checkCurrent, checkUpdatesListed, checkDetectedArch, checkDetectors, checkRunnable];
+
+export function evaluate(expectation: Expectation, seen: Observation): CheckResult[] {
+  const out = new Judge(seen);
+  for (const check of CHECKS) check(expectation, seen, out);
+  return out.checks;
 }
 
 function installedCheck(name: string, want: InstalledState, seen: Observation): CheckResult {

@@ -10,7 +10,6 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 export type StandInVariant = 'qga' | 'noqga';
-export const STAND_IN_VARIANTS: readonly StandInVariant[] = ['qga', 'noqga'];
 
 export interface StandInRecipe {
   readonly name: string;
