@@ -1,9 +1,10 @@
 // The on-disk cache: where images live, and how a build claims and publishes one so
 // that runs building at once neither corrupt nor duplicate it.
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { removeTree } from './remove-tree.js';
 
 /** $LEVELGATE_CACHE, else $XDG_CACHE_HOME/levelgate, else ~/.cache/levelgate. */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -73,7 +74,7 @@ export async function publishDirectory(staging: string, target: string): Promise
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
       return false;
     }
     throw error;
@@ -82,6 +83,19 @@ export async function publishDirectory(staging: string, target: string): Promise
 
 export async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Removes `DIR.staging-PID` of every process that is gone (a build killed before its own clean-up ran); the caller holds DIR's lock. */
+export async function removeStaleStaging(dir: string): Promise<string[]> {
+  const prefix = `${path.basename(dir)}.staging-`;
+  const names = await readdir(path.dirname(dir)).catch(() => [] as string[]);
+  const stale = names.filter((name) => {
+    if (!name.startsWith(prefix)) return false;
+    const pid = Number(name.slice(prefix.length));
+    return Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
+  });
+  for (const name of stale) await removeTree(path.join(path.dirname(dir), name));
+  return stale;
 }
 
 export interface EnsureCachedOptions<T> {
@@ -121,14 +135,14 @@ export async function ensureCached<T>(options: EnsureCachedOptions<T>): Promise<
       const built = await options.load();
       if (built !== undefined) return built;
     }
-    await rm(options.dir, { recursive: true, force: true });
-    await rm(staging, { recursive: true, force: true });
+    await removeTree(options.dir);
+    await removeStaleStaging(options.dir);
     await mkdir(staging, { recursive: true });
     try {
       await options.build(staging);
       await publishDirectory(staging, options.dir);
     } finally {
-      await rm(staging, { recursive: true, force: true });
+      await removeTree(staging);
     }
   } finally {
     await release();
