@@ -97,11 +97,13 @@ test.serial('the same cell passes when nothing misbehaves (the two above fail fo
 test.serial('QEMU killed mid-cell: retried, flaky, both attempts\' evidence kept; --fail-on-flaky exits 1', async (t) => {
   await withScratch('flaky', async (dir) => {
     const out = (f: string) => path.join(dir, 'r', f);
-    const child = execa('node', [CLI, 'gate', '--scenario', 'glibc-hwcaps', '--level', 'v2', '--driver', 'rpm', '--workers', '1', '--retries', '1', '--fail-on-flaky',
+    const child = execa('node', [CLI, 'gate', '--scenario', 'glibc-hwcaps', '--level', 'v2', '--driver', 'zypper', '--workers', '1', '--retries', '1', '--fail-on-flaky',
       '--json', out('gate.json'), '--junit', out('junit.xml'), '--html', out('report.html'), '--evidence', out('ev')], { env: { TMPDIR: dir }, reject: false, all: true, cwd: dir });
     let output = '';
     child.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    // Past preparation (probes, snapshots): the cell's first guest QEMU (its temp dir is under ours), killed once it has run a moment.
+    // Past preparation (probes, snapshots): the cell's first guest QEMU (its temp dir is under ours), killed once it has run a moment
+    // (1.5 s: past the restore, which a kill would turn into a snapshot rebuild, and inside zypper's cell, about 4 s idle; rpm's
+    // cell, 1.5 s idle since cells ask only their own tools' detectors, could pass before the kill).
     for (let i = 0; i < 6000 && !/^levelgate: 1 cells/m.test(output); i++) await sleep(100);
     let killed: string | undefined;
     for (let i = 0; i < 1200 && !killed; i++) {
