@@ -11,7 +11,7 @@ import { goFunctions } from './go-pclntab.js';
 import { reachChain, reachWithoutCheck } from './reach.js';
 import { ElfError, ElfUnsupported, ET_EXEC, ET_REL, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
 import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
-import { CODES, examplesIn, flagFieldStores, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardContext, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
+import { CODES, couldGuard, examplesIn, flagFieldStores, guardSources, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardContext, type GuardSources, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
 import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
 
@@ -150,6 +150,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   for (const s of elf.symbols) if (s.shndx !== 0 && s.type === STT_FUNC && s.name) defined.set(s.name, s.value);
   const imports = new Map<number, string[]>();
   const seen = new Int32Array(functions.length).fill(-1);
+  const seenLoad = new Int32Array(functions.length).fill(-1);
   const nodes: Node[] = scanned.map(({ fn, scan }, i) => {
     const calls: number[] = [];
     const loads: number[] = [];
@@ -172,7 +173,10 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     }
     for (const t of scan.addressLoads) {
       const j = nodeAt(t);
-      if (j >= 0 && j !== i && !loads.includes(j)) loads.push(j);
+      if (j >= 0 && j !== i && seenLoad[j] !== i) {
+        seenLoad[j] = i;
+        loads.push(j);
+      }
     }
     return {
       start: fn.start,
@@ -252,6 +256,9 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const targetLevel = levelAt(reachAll);
   const dispatchingFunctions = checkingFunctions(nodes, checks, resolvers, refs, imports);
   const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
+  // What each function could test (read once, shared by both passes): most test nothing and need no guard walk.
+  const sources: (GuardSources | undefined)[] = new Array(nodes.length);
+  const sourcesOf = (i: number): GuardSources => (sources[i] ??= guardSources(scanned[i]!.bytes, scanned[i]!.fn.start, elf.bits));
   // The reach, redone while reached functions that test a CPU-feature value split at their guards.
   const pass = (context: GuardContext) => {
     const splits = new Map<number, GuardSplit | null>();
@@ -267,7 +274,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
       const { bytes, fn } = scanned[i]!;
       // Only a function leading to more than it needs can guard that code behind an argument.
       const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
-      if (!flagArguments.size) return guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
+      if (!flagArguments.size) return couldGuard(sourcesOf(i), isCpuWord, context) ? (guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null) : null;
       const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: levelAt(levels) }) ?? null;
       if (!found?.guards) retry.add(i);
       else retry.delete(i);

@@ -582,6 +582,57 @@ export interface GuardSplit {
   readonly guards: number;
 }
 
+/**
+ * What could make guardSplit find a guard in a function, gathered by one light decode:
+ * the RIP-relative addresses its operands name, its direct call targets, and the
+ * displacements of its `[reg+disp]` operands (no index, a base other than the stack).
+ * guardSplit reads no flag unless one of these is a CPU-feature word, a getter or a flag
+ * field (or the function has flag arguments), so a function whose sources name none is
+ * no guard, without the full walk; most functions are such.
+ */
+export interface GuardSources {
+  readonly addresses: readonly number[];
+  readonly calls: readonly number[];
+  readonly fields: readonly number[];
+}
+
+export function guardSources(bytes: Uint8Array, start: number, bits: 32 | 64): GuardSources {
+  const addresses: number[] = [];
+  const calls: number[] = [];
+  const fields: number[] = [];
+  if (bits !== 64) return { addresses, calls, fields };
+  const instr = (shared ??= new Instruction());
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      if (instr.code === INVALID) continue;
+      if (instr.isIpRelMemoryOperand) addresses.push(Number(instr.ipRelMemoryAddress));
+      else if (instr.flowControl === FlowControl.Call) calls.push(Number(instr.nearBranch64));
+      else {
+        const base = instr.memoryBase;
+        if (base !== Register.None && instr.memoryIndex === Register.None) {
+          const family = registerFamily(base);
+          if (family && family !== 'SP') fields.push(Number(instr.memoryDisplacementU64));
+        }
+      }
+    }
+  } finally {
+    decoder.free();
+  }
+  return { addresses, calls, fields };
+}
+
+/** Whether guardSplit, given these sources and context, could find any read of a flag: false means it returns undefined. */
+export function couldGuard(sources: GuardSources, isCpuWord: (address: number) => boolean, context: GuardContext = {}): boolean {
+  if (context.flagArguments?.size) return true;
+  if (sources.addresses.some(isCpuWord)) return true;
+  const { isGetter, flagFields } = context;
+  if (isGetter && sources.calls.some(isGetter)) return true;
+  return !!flagFields?.size && sources.fields.some((d) => flagFields.has(d));
+}
+
 /** At most this many instructions after a CPU-feature read, with no branch between, the jcc that tests it is a guard. */
 const GUARD_WINDOW = 8;
 const MAX_GUARDED_INSTRUCTIONS = 50_000;
