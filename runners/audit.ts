@@ -13,7 +13,7 @@ import { auditTotals, runAudit } from '../harness/audit/audit.js';
 import { ensurePackagesDisk } from '../harness/audit/dynamic/packages-disk.js';
 import { commandsByPackage, planRuns, type RunPlan } from '../harness/audit/dynamic/plan.js';
 import { withRun } from '../harness/audit/dynamic/reconcile.js';
-import { parseLevels, planBisect, type BisectRequest } from '../harness/audit/dynamic/bisect-plan.js';
+import { parseLevels, parseNearMisses, planBisect, type BisectRequest } from '../harness/audit/dynamic/bisect-plan.js';
 import { bisectResult, withBisect } from '../harness/audit/dynamic/bisect-reconcile.js';
 import { runBisect } from '../harness/audit-run/bisect-run.js';
 import { bisectLine } from '../harness/audit/dynamic/bisect-text.js';
@@ -41,7 +41,7 @@ import { ensureHostPackages } from '../harness/host/install.js';
 
 export const AUDIT_USAGE = `usage: levelgate audit PATH... [--json PATH] [--junit PATH] [--html PATH] [--jobs N] [--arch ARCH] [--strict]
                       [--run LEVEL|auto|bisect [--command NAME=ARGV]... [--commands FILE] [--accel ACCEL]]
-                      [--levels LIST] [--near-misses]
+                      [--levels LIST] [--near-misses | --near-miss NAME,...]
 
 Decodes the x86 code of every ELF file in PATH (iced-x86) and reports, per file, the
 ISA extensions it uses with counts and example instructions, the lowest x86-64 level
@@ -96,6 +96,9 @@ Finding the level a program really needs (RPMs, ELF files, directories, reposito
                   the static audit's level agrees, and if not which one is off and why
   --levels LIST   the levels to try (default v1,v2,v3,v4)
   --near-misses   also run each at the near misses of its lowest level (v3-fma, …)
+  --near-miss NAME[,NAME…]
+                  only these near misses (a guest each; repeatable), for the
+                  programs whose lowest level they are one feature short of
 
 Exit: 0 no finding; 1 a finding (sure, or confirmed or revealed by a trap; with --strict
 also a suspected one), or a package
@@ -121,6 +124,7 @@ export const auditCommand = defineCommand({
     strict: { type: 'boolean' },
     levels: { type: 'string' },
     'near-misses': { type: 'boolean' },
+    'near-miss': { type: 'string', multiple: true },
   },
   run: async (values, positionals, context) => {
     if (positionals.length === 0) throw new UsageError('audit: name at least one RPM, repository, image, directory or ELF file', { hint: 'levelgate audit --help' });
@@ -138,8 +142,9 @@ export const auditCommand = defineCommand({
     if (archLevel(looseArch) === undefined) throw new UsageError(`--arch: '${looseArch}' is not an x86-64 RPM arch; known: noarch, x86_64, x86_64_v2, x86_64_v3, x86_64_v4`);
     if ((values.command || values.commands || values.accel) && values.run === undefined) throw new UsageError('--command, --commands and --accel go with --run', { hint: 'e.g. levelgate audit --run v2 --command "lgbad=lgbad --help" PKG.rpm' });
     const bisect = values.run === 'bisect';
-    if ((values.levels !== undefined || values['near-misses']) && !bisect) throw new UsageError('--levels and --near-misses go with --run bisect', { hint: 'e.g. levelgate audit --run bisect --levels v1,v2,v3 PROGRAM' });
+    if ((values.levels !== undefined || values['near-misses'] || values['near-miss']) && !bisect) throw new UsageError('--levels, --near-misses and --near-miss go with --run bisect', { hint: 'e.g. levelgate audit --run bisect --levels v1,v2,v3 PROGRAM' });
     const levels = parseLevels(values.levels);
+    const nearMisses = parseNearMisses(values['near-misses'] === true, values['near-miss']);
     const target: CpuTarget | 'auto' | 'bisect' | undefined = values.run === undefined ? undefined : values.run === 'auto' || values.run === 'bisect' ? values.run : runTarget(values.run);
     const accel = resolveAccel(values.accel);
     const commands = commandsByPackage([...(values.commands ? await commandLines(values.commands) : []), ...(values.command ?? [])]);
@@ -156,7 +161,7 @@ export const auditCommand = defineCommand({
       !target || statically.interrupted
         ? statically
         : target === 'bisect'
-          ? await bisectThem(statically, { levels, nearMisses: values['near-misses'] ?? false, commands }, accel, stderrLog, context.signal)
+          ? await bisectThem(statically, { levels, nearMisses, commands }, accel, stderrLog, context.signal)
           : await runThem(statically, planRuns(statically.packages, { target, commands }), accel, stderrLog, context.signal);
     if (target) for (const p of run.packages) process.stdout.write(`${packageLine(p)}${p.run ? `\n        ${runLine(p.run)}` : ''}${(p.bisect ?? []).map((b) => `\n        ${bisectLine(b)}`).join('')}\n`);
     const t = run.totals;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
 import type { LevelName } from '../levels/table.js';
-import { ALL_NEAR_MISSES, exactTarget, type CpuTarget } from '../levels/targets.js';
+import { exactTarget, type CpuTarget } from '../levels/targets.js';
 import type { CellSession } from '../run/session.js';
 import { errorMessage, InterruptedError } from '../util/errors.js';
 import { silentLog } from '../util/log.js';
@@ -24,7 +24,8 @@ export interface BisectRunOptions extends Omit<RunPackagesOptions, 'onRun' | 'ac
   /** The accelerator for a CPU, asked when a subject first needs that CPU (a probe may boot a guest). */
   readonly accel: (target: CpuTarget) => Promise<AccelChoice>;
   readonly levels: readonly LevelName[];
-  readonly nearMisses: boolean;
+  /** The near misses to try, in order; each runs the subjects whose lowest level it is a near miss of. */
+  readonly nearMisses: readonly CpuTarget[];
 }
 
 /** Every subject's attempts, and what the run cost. */
@@ -60,13 +61,11 @@ export async function runBisect(subjects: readonly BisectSubject[], options: Bis
     const results = await runAt(exactTarget(level), pending, options, restores, targetMs);
     for (const [s, a] of results) attempts[index.get(s)!]!.push(a);
   }
-  if (options.nearMisses) {
-    for (const target of ALL_NEAR_MISSES) {
-      const at = subjects.filter((s) => lowestRun(attempts[index.get(s)!]!)?.level === target.nearMiss?.of);
-      if (at.length === 0) continue;
-      const results = await runAt(target, at, options, restores, targetMs);
-      for (const [s, a] of results) nearMisses[index.get(s)!]!.push(a);
-    }
+  for (const target of options.nearMisses) {
+    const at = subjects.filter((s) => lowestRun(attempts[index.get(s)!]!)?.level === target.nearMiss?.of);
+    if (at.length === 0) continue;
+    const results = await runAt(target, at, options, restores, targetMs);
+    for (const [s, a] of results) nearMisses[index.get(s)!]!.push(a);
   }
   return { attempts, nearMisses, restores, targetMs };
 }

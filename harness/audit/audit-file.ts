@@ -8,10 +8,10 @@ import { callArguments, type ArgumentSources, type CallArguments } from './args.
 import { dropComparedLoads } from './compared.js';
 import { ehFrameRanges } from './eh-frame.js';
 import { goFunctions } from './go-pclntab.js';
-import { reachChain, reachWithoutCheck } from './reach.js';
+import { reachChain, reachWithoutCheck, type Reached, type ReachFacts } from './reach.js';
 import { ElfError, ElfUnsupported, ET_EXEC, ET_REL, probeElf, readBytes, readElf, STT_FUNC, STT_GNU_IFUNC, type ElfFile } from './elf.js';
 import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } from './functions.js';
-import { CODES, examplesIn, flagFieldStores, guardSplit, memoryAccesses, pltJumps, scanPiece, type Example, type GuardContext, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
+import { CODES, examplesIn, flagFieldStores, guardSources, guardSplit, couldGuard, memoryAccesses, pltJumps, scanPiece, type Example, type GuardContext, type GuardSources, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
 import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
 
@@ -74,8 +74,36 @@ interface Scanned {
 
 type Node = DispatchNode & { readonly calls: number[]; loads: number[] };
 
+/**
+ * One ELF file, phase by phase: read its code, find and scan its functions, build the
+ * call graph, find the CPU checks and dispatch, reach from the entry points (split at
+ * guards), tally what each side needs, and summarise.
+ */
 function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'milliseconds' | 'path'> {
   const notes: string[] = [];
+  const code = readCode(input, notes);
+  const { functions, scanned } = scanFunctions(code);
+  const graph = buildGraph(code.elf, functions, scanned);
+  const dispatch = findDispatch(code.elf, graph, scanned);
+  const guards = guardFacts(code.elf, graph, scanned, dispatch);
+  const reach = reachFromEntries(code.elf, graph, scanned, dispatch, guards);
+  const sides = tallySides(scanned, reach, code.elf.bits);
+  if (sides.rejectedBytes) notes.push(`${sides.rejectedBytes} bytes between functions decode to invalid or privileged instructions: data, left out`);
+  return summariseFile({ code, notes, functions, scanned, graph, dispatch, guards, reach, sides, loaderLevel: HWCAPS_DIR.exec(shownAs)?.[1] as LevelName | undefined });
+}
+
+/** The file's code: the ELF (with a stripped Go program's functions from .gopclntab), its bytes per code range, its FDEs. */
+interface FileCode {
+  readonly elf: ElfFile;
+  readonly go: boolean;
+  readonly codeBytes: number;
+  readonly fdes: readonly { start: number; end: number }[];
+  readonly ranges: readonly { range: ElfFile['code'][number]; bytes: Uint8Array }[];
+  /** A non-PIE executable takes function addresses as immediates (mov $fn, …): the span of its code, to watch those too. */
+  readonly immediates: { low: number; high: number } | undefined;
+}
+
+function readCode(input: ElfFile, notes: string[]): FileCode {
   // A stripped Go program keeps its function table in .gopclntab: names and boundaries.
   const go = input.symbols.some((s) => !s.dynamic && s.shndx !== 0 && s.type === STT_FUNC) ? [] : goFunctions(input);
   const elf: ElfFile = go.length ? { ...input, symbols: [...input.symbols, ...go] } : input;
@@ -87,8 +115,16 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     if (eh.problem) notes.push(`.eh_frame is damaged (${eh.problem}); ${fdes.length} FDEs before the damage are used`);
   }
   const ranges = elf.code.map((c) => ({ range: c, bytes: readBytes(elf.path, c.offset, c.size) }));
-  // A non-PIE executable takes function addresses as immediates (mov $fn, …): watch those too.
   const immediates = elf.type === ET_EXEC && ranges.length ? { low: Math.min(...elf.code.map((c) => c.addr)), high: Math.max(...elf.code.map((c) => c.addr + c.size)) } : undefined;
+  return { elf, go: go.length > 0, codeBytes, fdes, ranges, immediates };
+}
+
+/**
+ * Pass 1: every function and gap; then gaps are split where other code enters them
+ * (hand-written assembly without symbols or CFI) and those pieces scanned again.
+ */
+function scanFunctions(code: FileCode): { functions: FunctionRange[]; scanned: Scanned[] } {
+  const { elf, ranges, immediates } = code;
   const scanAll = (functions: readonly FunctionRange[], trustedGaps: ReadonlySet<number> = new Set()): Scanned[] => {
     let r = 0;
     return functions.map((fn) => {
@@ -99,57 +135,62 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
       return { fn, bytes, scan: scanPiece(bytes, fn.start, elf.bits, trusted, immediates) };
     });
   };
-
-  // Pass 1: every function and gap; then gaps are split where other code enters them
-  // (hand-written assembly without symbols or CFI) and those pieces scanned again.
-  let functions = functionRanges(elf, fdes);
-  let scanned = scanAll(functions);
-  {
-    const spans = functions.map((f) => ({ start: f.start, end: f.end }));
-    const entries = new Map<number, number[]>();
-    const enter = (addr: number) => {
-      const i = functionIndexAt(spans, addr);
-      const f = functions[i];
-      if (!f || (f.source !== 'gap' && f.source !== 'code') || addr <= f.start) return;
-      const list = entries.get(i);
-      if (list) list.push(addr);
-      else entries.set(i, [addr]);
-    };
-    scanned.forEach(({ scan, fn }) => {
-      for (const t of scan.branchTargets) enter(t);
-      for (const t of scan.addressLoads) enter(t);
-      if (fn.source === 'gap' || fn.source === 'code') for (const t of scan.innerEntries) enter(t);
-    });
-    if (entries.size) {
-      const fresh = new Set<FunctionRange>();
-      const trustedGaps = new Set<number>();
-      const split = functions.flatMap((f, i) => {
-        const at = entries.get(i);
-        if (!at) return [f];
-        const pieces = splitAtEntries(f, at);
-        for (const p of pieces) {
-          fresh.add(p);
-          if (f.source === 'code') trustedGaps.add(p.start);
-        }
-        return pieces;
-      });
-      const rescanned = new Map(scanAll(split.filter((f) => fresh.has(f)), trustedGaps).map((s) => [s.fn, s]));
-      const before = new Map(scanned.map((s) => [s.fn, s]));
-      functions = split;
-      scanned = split.map((f) => rescanned.get(f) ?? before.get(f)!);
+  const functions = functionRanges(elf, code.fdes);
+  const scanned = scanAll(functions);
+  const spans = functions.map((f) => ({ start: f.start, end: f.end }));
+  const entries = new Map<number, number[]>();
+  const enter = (addr: number) => {
+    const i = functionIndexAt(spans, addr);
+    const f = functions[i];
+    if (!f || (f.source !== 'gap' && f.source !== 'code') || addr <= f.start) return;
+    const list = entries.get(i);
+    if (list) list.push(addr);
+    else entries.set(i, [addr]);
+  };
+  scanned.forEach(({ scan, fn }) => {
+    for (const t of scan.branchTargets) enter(t);
+    for (const t of scan.addressLoads) enter(t);
+    if (fn.source === 'gap' || fn.source === 'code') for (const t of scan.innerEntries) enter(t);
+  });
+  if (!entries.size) return { functions, scanned };
+  const fresh = new Set<FunctionRange>();
+  const trustedGaps = new Set<number>();
+  const split = functions.flatMap((f, i) => {
+    const at = entries.get(i);
+    if (!at) return [f];
+    const pieces = splitAtEntries(f, at);
+    for (const p of pieces) {
+      fresh.add(p);
+      if (f.source === 'code') trustedGaps.add(p.start);
     }
-  }
-  const hasSymbols = functions.some((f) => f.source === 'symbol');
-  const boundaries = go.length ? 'gopclntab' : hasSymbols ? (fdes.length ? 'symbols+eh_frame' : 'symbols') : fdes.length ? 'eh_frame' : 'none';
+    return pieces;
+  });
+  const rescanned = new Map(scanAll(split.filter((f) => fresh.has(f)), trustedGaps).map((s) => [s.fn, s]));
+  const before = new Map(scanned.map((s) => [s.fn, s]));
+  return { functions: split, scanned: split.map((f) => rescanned.get(f) ?? before.get(f)!) };
+}
+
+/** The call graph: a node per function, its calls (through PLT stubs to this file's own exports too) and address loads; the imports each calls. */
+interface Graph {
+  readonly nodes: Node[];
+  readonly nodeAt: (address: number) => number;
+  /** A PLT stub's import name. */
+  readonly plt: (address: number) => string | undefined;
+  /** This file's functions by name. */
+  readonly defined: ReadonlyMap<string, number>;
+  readonly imports: ReadonlyMap<number, string[]>;
+}
+
+function buildGraph(elf: ElfFile, functions: readonly FunctionRange[], scanned: readonly Scanned[]): Graph {
   const spans = functions.map((f) => ({ start: f.start, end: f.end }));
   const nodeAt = (addr: number): number => functionIndexAt(spans, addr);
-
   // Calls through PLT stubs: to an import (named), or to this file's own exported function.
   const plt = pltResolver(elf);
   const defined = new Map<string, number>();
   for (const s of elf.symbols) if (s.shndx !== 0 && s.type === STT_FUNC && s.name) defined.set(s.name, s.value);
   const imports = new Map<number, string[]>();
   const seen = new Int32Array(functions.length).fill(-1);
+  const seenLoad = new Int32Array(functions.length).fill(-1);
   const nodes: Node[] = scanned.map(({ fn, scan }, i) => {
     const calls: number[] = [];
     const loads: number[] = [];
@@ -172,21 +213,37 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     }
     for (const t of scan.addressLoads) {
       const j = nodeAt(t);
-      if (j >= 0 && j !== i && !loads.includes(j)) loads.push(j);
+      if (j >= 0 && j !== i && seenLoad[j] !== i) {
+        seenLoad[j] = i;
+        loads.push(j);
+      }
     }
-    return {
-      start: fn.start,
-      end: fn.end,
-      names: fn.names,
-      gap: fn.source === 'gap' || fn.source === 'code',
-      exported: fn.exported,
-      resolverOf: fn.resolverOf,
-      level: scan.level,
-      calls,
-      loads,
-    };
+    return { start: fn.start, end: fn.end, names: fn.names, gap: fn.source === 'gap' || fn.source === 'code', exported: fn.exported, resolverOf: fn.resolverOf, level: scan.level, calls, loads };
   });
+  return { nodes, nodeAt, plt, defined, imports };
+}
 
+/** Who checks the CPU and who dispatches: resolvers, checks, the words they read, pointer tables adopted, the name and dispatch rules' conditions. */
+interface DispatchFacts {
+  readonly resolvers: Map<number, string>;
+  readonly checks: Map<number, string>;
+  readonly words: CpuWord[];
+  /** The highest level reachable from each node through direct calls (with the adopted tables' loads). */
+  readonly reachAll: readonly number[];
+  /** Functions that may hold a guard: those needing v2 or more themselves, and those leading to more than they need. */
+  readonly mayGuard: Uint8Array;
+  readonly dispatchers: Map<number, string>;
+  /** Data slots adopted as a dispatcher's pointer table. */
+  readonly owned: ReadonlySet<number>;
+  /** The functions an address leads to: the one it starts, or the entries of a pointer table a dispatcher picks. */
+  readonly targetsOf: (address: number) => readonly number[];
+  /** Who refers to each node (with the adopted tables' loads). */
+  readonly refs: readonly (readonly number[])[];
+  readonly conditions: (Condition | undefined)[];
+}
+
+function findDispatch(elf: ElfFile, graph: Graph, scanned: readonly Scanned[]): DispatchFacts {
+  const { nodes, nodeAt, imports } = graph;
   const resolvers = new Map<number, string>();
   for (const a of elf.irelative) {
     const i = nodeAt(a);
@@ -197,13 +254,11 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     const i = nodeAt(s.value);
     if (i >= 0 && !nodes[i]!.resolverOf.length) resolvers.set(i, s.name);
   }
-
   const memory = new MemoryMemo(scanned, elf.bits);
   // An address only compared (OpenSSL's `ctx->ghash == gcm_ghash_avx`) is no call: not an edge.
   let reachAll = reachLevels(nodes);
   if (dropComparedLoads(nodes, scanned.map(({ fn, bytes }) => ({ start: fn.start, bytes })), nodeAt, reachAll, elf.bits)) reachAll = reachLevels(nodes);
   const { checks, setups, words } = findCpuChecks(elf, nodes, scanned, imports, memory, nodeAt, reachAll);
-  // Functions that may hold a guard: those needing v2 or more themselves, and those leading to more than they need.
   const mayGuard = new Uint8Array(nodes.length);
   for (const i of dispatchCandidates(nodes, reachAll)) mayGuard[i] = 1;
   nodes.forEach((n, i) => n.level >= 1 && (mayGuard[i] = 1));
@@ -212,10 +267,8 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   // Pointer tables a dispatcher reads (xxhash's XXH_kDispatch[]): their entries are
   // that dispatcher's picks, not entry points for anyone.
   const { owned, tables } = adoptDispatchTables(elf, nodes, dispatchers, memory, nodeAt, scanned);
-  // The functions an address leads to: the one it starts, or the entries of a pointer table a dispatcher picks
   // (libgcrypt's keccak_init: `lea rax, keccak_bmi2_64_ops` behind `test ecx, HWF_INTEL_BMI2`).
   const targetsOf = (a: number): readonly number[] => (nodeAt(a) >= 0 ? [nodeAt(a)] : tables.get(a) ?? []);
-  const levelAt = (levels: readonly number[]) => (a: number) => targetsOf(a).reduce((top, t) => Math.max(top, levels[t]!), -1);
   const roots = new Set<number>([nodeAt(elf.entry), ...elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target))].filter((i) => i >= 0));
   // Dispatch tables added loads: the referrers change with them, and what their dispatchers lead to.
   const refs = owned.size ? referrersOf(nodes) : referrers;
@@ -224,20 +277,32 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     for (const i of dispatchCandidates(nodes, reachAll)) mayGuard[i] = 1;
   }
   const conditions = classify({ nodes, resolvers, roots, dispatchers, referrers: refs });
+  return { resolvers, checks, words, reachAll, mayGuard, dispatchers, owned, targetsOf, refs, conditions };
+}
 
-  // (a) glibc-hwcaps: the whole file is conditional at vN; its code must stay within vN.
-  const loaderLevel = HWCAPS_DIR.exec(shownAs)?.[1] as LevelName | undefined;
+/** What tells a guard: the CPU-feature words, getters (has_avx2()), flag fields (libgcrypt's use_avx2, zstd's bmi2); and the entry points. */
+interface GuardFacts {
+  /** The entry points: the ELF entry, main, the init and fini arrays, exports, IFUNC resolvers. */
+  readonly entryPoints: Map<number, string>;
+  readonly isCpuWord: (address: number) => boolean;
+  /** A call target that is a getter, through its PLT stub too when the getter is exported. */
+  readonly getterAt: (target: number) => boolean;
+  readonly hasGetters: boolean;
+  /** Displacements of the structure fields that functions checking the CPU store a feature into. */
+  readonly flagFields: Set<number>;
+  /** The functions whose references the reachability may treat as checked. */
+  readonly dispatchingFunctions: Set<number>;
+  /** Functions pointed at from data (not from an adopted table). */
+  readonly fromData: Set<number>;
+}
 
-  // What runs without a check: what the entry points reach, never crossing a checked edge.
+function guardFacts(elf: ElfFile, graph: Graph, scanned: readonly Scanned[], dispatch: DispatchFacts): GuardFacts {
+  const { nodes, nodeAt, plt, defined, imports } = graph;
+  const { checks, resolvers, refs, owned } = dispatch;
   const entryPoints = entryPointsOf(elf, nodes, resolvers, nodeAt);
-  // Then, in the functions reached that read a CPU-feature word, the code behind its tests
-  // (a jcc on the word) is split off; the reach is redone with what they lead to checked.
-  const isCpuWord = cpuWordTest(words);
-  // Getters (has_avx2()): a test of what they return is a guard. Flag fields: what functions
-  // that check the CPU store a feature into (libgcrypt's use_avx2, zstd's bmi2), tested elsewhere.
+  const isCpuWord = cpuWordTest(dispatch.words);
   const getters = gettersOf(nodes, checks, imports);
   const getterAt = (target: number) => {
-    // Through its PLT stub too, when the getter is exported (a call to the file's own function).
     const name = plt(target);
     const local = name === undefined ? target : defined.get(name);
     return local !== undefined && getters.has(nodeAt(local));
@@ -249,71 +314,130 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
     const { bytes, fn } = scanned[w]!;
     for (const d of flagFieldStores(bytes, fn.start, elf.bits, isCpuWord, getterAt)) flagFields.add(d);
   }
-  const targetLevel = levelAt(reachAll);
   const dispatchingFunctions = checkingFunctions(nodes, checks, resolvers, refs, imports);
   const fromData = new Set(elf.dataRefs.filter((d) => !owned.has(d.at)).map((d) => nodeAt(d.target)));
-  // The reach, redone while reached functions that test a CPU-feature value split at their guards.
-  const pass = (context: GuardContext) => {
-    const splits = new Map<number, GuardSplit | null>();
-    const extraChecked = new Map<number, Set<number>>();
-    let graph: readonly Node[] = nodes;
-    let reachFacts = { nodes: graph, roots: entryPoints, dispatchers: dispatchingFunctions, conditions, referrers: refs, extraChecked };
-    let result = reachWithoutCheck(reachFacts);
-    const flagArgumentsOf = flagArgumentFinder({ nodes, scanned, refs, nodeAt, bits: elf.bits, closed: (i) => entryPoints.has(i) || fromData.has(i) || nodes[i]!.exported, sources: { isCpuWord, isGetter: getterAt, ...(context.flagFields ? { flagFields: context.flagFields } : {}) } });
-    // Functions with flag arguments whose guards had no side needing more: tried again once the levels behind their calls fall.
-    const retry = new Set<number>();
-    let levels: readonly number[] = reachAll;
-    const splitAt = (i: number): GuardSplit | null => {
-      const { bytes, fn } = scanned[i]!;
-      // Only a function leading to more than it needs can guard that code behind an argument.
-      const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
-      if (!flagArguments.size) return guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null;
-      const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: levelAt(levels) }) ?? null;
-      if (!found?.guards) retry.add(i);
-      else retry.delete(i);
-      return found;
-    };
-    for (let round = 0; round < 8 && (words.length || getters.size || context.flagFields?.size); round++) {
-      let fresh = 0;
-      for (const i of [...retry]) {
-        const found = splitAt(i);
-        if (!found?.guards) continue;
-        splits.set(i, found);
-        fresh++;
-        const targets = new Set(found.guardedTargets.flatMap(targetsOf).filter((t) => t !== i));
-        if (targets.size) extraChecked.set(i, targets);
-      }
-      result.reached.forEach((r, i) => {
-        if (!r || !mayGuard[i] || splits.has(i)) return;
-        const split = splitAt(i);
-        splits.set(i, split);
-        if (!split) return;
-        fresh++;
-        const floor = Math.max(0, split.open.level);
-        const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
-        const targets = new Set([...split.guardedTargets.flatMap(targetsOf).filter((t) => t !== i), ...exits]);
-        if (targets.size) extraChecked.set(i, targets);
-      });
-      if (!fresh) break;
-      graph = nodes.map((n, i) => {
-        const split = splits.get(i);
-        return split ? { ...n, level: split.open.level } : n;
-      });
-      reachFacts = { ...reachFacts, nodes: graph };
-      result = reachWithoutCheck(reachFacts);
-      if (retry.size) levels = reachLevels(graph.map((n, i) => (extraChecked.has(i) ? { ...n, calls: n.calls.filter((t) => !extraChecked.get(i)!.has(t)) } : n)));
-    }
-    return { splits, graph, reachFacts, result };
-  };
+  return { entryPoints, isCpuWord, getterAt, hasGetters: getters.size > 0, flagFields, dispatchingFunctions, fromData };
+}
+
+/** One reach from the entry points: the functions split at their guards, the graph with their open levels, and what was reached. */
+interface ReachPass {
+  readonly splits: Map<number, GuardSplit | null>;
+  readonly reachFacts: ReachFacts;
+  readonly result: Reached;
+}
+
+/** What runs without a check: reached first without flag fields, then (if any) with them; what only the first reaches is reached only past tests of flag fields. */
+interface FileReach {
+  readonly withFields: ReachPass;
+  readonly withoutFields: ReachPass;
+  /** Per node not reached: why it is conditional, if it is. */
+  readonly placed: (Condition | undefined)[];
+}
+
+function reachFromEntries(elf: ElfFile, graph: Graph, scanned: readonly Scanned[], dispatch: DispatchFacts, guards: GuardFacts): FileReach {
+  const { nodes } = graph;
+  const targetLevel = levelAt(dispatch.targetsOf, dispatch.reachAll);
+  // What each function could test (read once, shared by both passes): most test nothing and need no guard walk.
+  const sources: (GuardSources | undefined)[] = new Array(nodes.length);
+  const sourcesOf = (i: number): GuardSources => (sources[i] ??= guardSources(scanned[i]!.bytes, scanned[i]!.fn.start, elf.bits));
+  const run = (context: GuardContext) => reachPass({ elf, graph, scanned, dispatch, guards, sourcesOf }, context);
   // Without flag fields first: what that reaches and the pass with them does not is reached
   // only past tests of flag fields, which tie a field to a CPU check by its offset alone.
-  const withoutFields = pass({ isGetter: getterAt, targetLevel });
-  const withFields = flagFields.size ? pass({ isGetter: getterAt, targetLevel, flagFields }) : withoutFields;
-  const { splits, reachFacts, result } = withFields;
-  const { reached, parent, checked } = result;
-  const placed = afterCheck(nodes, reached, checked, conditions, dispatchers);
+  const withoutFields = run({ isGetter: guards.getterAt, targetLevel });
+  const withFields = guards.flagFields.size ? run({ isGetter: guards.getterAt, targetLevel, flagFields: guards.flagFields }) : withoutFields;
+  const { reached, checked } = withFields.result;
+  return { withFields, withoutFields, placed: afterCheck(nodes, reached, checked, dispatch.conditions, dispatch.dispatchers) };
+}
 
-  const side = () => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [] as number[], bytes: 0 });
+/** The level an address leads to, by `levels`: its function's, or the highest of a pointer table's entries. */
+const levelAt =
+  (targetsOf: (address: number) => readonly number[], levels: readonly number[]) =>
+  (a: number): number =>
+    targetsOf(a).reduce((top, t) => Math.max(top, levels[t]!), -1);
+
+/** The reach, redone while reached functions that test a CPU-feature value split at their guards. */
+function reachPass(
+  facts: { elf: ElfFile; graph: Graph; scanned: readonly Scanned[]; dispatch: DispatchFacts; guards: GuardFacts; sourcesOf: (i: number) => GuardSources },
+  context: GuardContext,
+): ReachPass {
+  const { elf, graph: fileGraph, scanned, dispatch, guards, sourcesOf } = facts;
+  const { nodes, nodeAt } = fileGraph;
+  const { reachAll, mayGuard, targetsOf, refs, conditions } = dispatch;
+  const { entryPoints, isCpuWord, getterAt, fromData } = guards;
+  const splits = new Map<number, GuardSplit | null>();
+  const extraChecked = new Map<number, Set<number>>();
+  let graph: readonly Node[] = nodes;
+  let reachFacts: ReachFacts = { nodes: graph, roots: entryPoints, dispatchers: guards.dispatchingFunctions, conditions, referrers: refs, extraChecked };
+  let result = reachWithoutCheck(reachFacts);
+  const flagArgumentsOf = flagArgumentFinder({ nodes, scanned, refs, nodeAt, bits: elf.bits, closed: (i) => entryPoints.has(i) || fromData.has(i) || nodes[i]!.exported, sources: { isCpuWord, isGetter: getterAt, ...(context.flagFields ? { flagFields: context.flagFields } : {}) } });
+  // Functions with flag arguments whose guards had no side needing more: tried again once the levels behind their calls fall.
+  const retry = new Set<number>();
+  let levels: readonly number[] = reachAll;
+  const splitAt = (i: number): GuardSplit | null => {
+    const { bytes, fn } = scanned[i]!;
+    // Only a function leading to more than it needs can guard that code behind an argument.
+    const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
+    if (!flagArguments.size) return couldGuard(sourcesOf(i), isCpuWord, context) ? (guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null) : null;
+    const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: levelAt(targetsOf, levels) }) ?? null;
+    if (!found?.guards) retry.add(i);
+    else retry.delete(i);
+    return found;
+  };
+  for (let round = 0; round < 8 && (dispatch.words.length || guards.hasGetters || context.flagFields?.size); round++) {
+    let fresh = 0;
+    for (const i of [...retry]) {
+      const found = splitAt(i);
+      if (!found?.guards) continue;
+      splits.set(i, found);
+      fresh++;
+      const targets = new Set(found.guardedTargets.flatMap(targetsOf).filter((t) => t !== i));
+      if (targets.size) extraChecked.set(i, targets);
+    }
+    result.reached.forEach((r, i) => {
+      if (!r || !mayGuard[i] || splits.has(i)) return;
+      const split = splitAt(i);
+      splits.set(i, split);
+      if (!split) return;
+      fresh++;
+      const floor = Math.max(0, split.open.level);
+      const exits = split.guardExits.map(nodeAt).filter((t) => t >= 0 && t !== i && reachAll[t]! > floor);
+      const targets = new Set([...split.guardedTargets.flatMap(targetsOf).filter((t) => t !== i), ...exits]);
+      if (targets.size) extraChecked.set(i, targets);
+    });
+    if (!fresh) break;
+    graph = nodes.map((n, i) => {
+      const split = splits.get(i);
+      return split ? { ...n, level: split.open.level } : n;
+    });
+    reachFacts = { ...reachFacts, nodes: graph };
+    result = reachWithoutCheck(reachFacts);
+    if (retry.size) levels = reachLevels(graph.map((n, i) => (extraChecked.has(i) ? { ...n, calls: n.calls.filter((t) => !extraChecked.get(i)!.has(t)) } : n)));
+  }
+  return { splits, reachFacts, result };
+}
+
+/** One side of the file's code (reached without a check, after one, unresolved): its Codes' counts, tally, instructions, functions, bytes. */
+interface Side {
+  readonly counts: Float64Array;
+  readonly tally: Tally;
+  instructions: number;
+  readonly members: number[];
+  bytes: number;
+}
+
+interface Sides {
+  readonly uncond: Side;
+  readonly cond: Side;
+  readonly unknown: Side;
+  readonly rejectedBytes: number;
+  readonly invalidBytes: number;
+}
+
+/** Every function's Codes onto its side; a split function's open part without a check, its guarded part after one. */
+function tallySides(scanned: readonly Scanned[], reach: FileReach, bits: 32 | 64): Sides {
+  const { splits, result } = reach.withFields;
+  const { reached } = result;
+  const side = (): Side => ({ counts: new Float64Array(CODES), tally: tallyOf(), instructions: 0, members: [], bytes: 0 });
   const uncond = side();
   const cond = side();
   const unknown = side();
@@ -322,7 +446,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   scanned.forEach(({ scan, fn }, i) => {
     if (scan.rejected) rejectedBytes += fn.end - fn.start;
     invalidBytes += scan.invalidBytes;
-    const into = reached[i] ? uncond : placed[i] ? cond : unknown;
+    const into = reached[i] ? uncond : reach.placed[i] ? cond : unknown;
     if (!scan.rejected) into.bytes += fn.end - fn.start;
     const split = reached[i] ? splits.get(i) : undefined;
     const parts: [{ counts: Float64Array }, { codes: readonly number[]; counts: readonly number[] }][] = split ? [[uncond, split.open], [cond, split.guarded]] : [[into, scan]];
@@ -339,9 +463,32 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   for (const s of [uncond, cond, unknown]) {
     const counts = new Map<number, number>();
     s.counts.forEach((n, code) => n && counts.set(code, n));
-    tallyCodes(counts, elf.bits, s.tally);
+    tallyCodes(counts, bits, s.tally);
   }
-  if (rejectedBytes) notes.push(`${rejectedBytes} bytes between functions decode to invalid or privileged instructions: data, left out`);
+  return { uncond, cond, unknown, rejectedBytes, invalidBytes };
+}
+
+/** Summaries with examples (and the chain that reaches each) of every side, what flag fields alone hide, the unresolved code; the record. */
+function summariseFile(facts: {
+  code: FileCode;
+  notes: readonly string[];
+  functions: readonly FunctionRange[];
+  scanned: readonly Scanned[];
+  graph: Graph;
+  dispatch: DispatchFacts;
+  guards: GuardFacts;
+  reach: FileReach;
+  sides: Sides;
+  loaderLevel: LevelName | undefined;
+}): Omit<FileAudit, 'milliseconds' | 'path'> {
+  const { code, notes, functions, scanned, graph, dispatch, guards, reach, sides, loaderLevel } = facts;
+  const { elf } = code;
+  const { nodes, nodeAt } = graph;
+  const { splits, reachFacts, result } = reach.withFields;
+  const { reached, parent } = result;
+  const { uncond, cond, unknown } = sides;
+  const hasSymbols = functions.some((f) => f.source === 'symbol');
+  const boundaries = code.go ? 'gopclntab' : hasSymbols ? (code.fdes.length ? 'symbols+eh_frame' : 'symbols') : code.fdes.length ? 'eh_frame' : 'none';
   // Examples carry their file offset too: what a SIGILL's trap line and forensics print.
   const offsetOf = (address: number): number | undefined => {
     const range = elf.code.find((c) => address >= c.addr && address < c.addr + c.size);
@@ -355,66 +502,39 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const openCodes = (i: number) => splits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
   const guardedCodes = (i: number) => (reached[i] ? splits.get(i)?.guarded.codes : undefined) ?? scanned[i]!.scan.codes;
   const unconditional = summarise(uncond.tally, uncond.instructions, examplesFor(uncond.tally, uncond.members, scanned, elf.bits, offsetOf, via, openCodes));
-  // What the entry points reach without a check when flag fields are not taken as checks, if it needs more.
-  let pastFlagFields: FileAudit['pastFlagFields'];
-  if (withFields !== withoutFields) {
-    const { result: plain, splits: plainSplits, reachFacts: plainFacts } = withoutFields;
-    const counts = new Float64Array(CODES);
-    const members: number[] = [];
-    let instructions = 0;
-    const plainCodes = (i: number) => plainSplits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
-    scanned.forEach(({ scan }, i) => {
-      if (!plain.reached[i]) return;
-      const part = plainSplits.get(i)?.open ?? scan;
-      for (let k = 0; k < part.codes.length; k++) counts[part.codes[k]!] = counts[part.codes[k]!]! + part.counts[k]!;
-      members.push(i);
-      instructions += scan.instructions;
-    });
-    const tally = tallyOf();
-    const byCode = new Map<number, number>();
-    counts.forEach((n, code) => n && byCode.set(code, n));
-    tallyCodes(byCode, elf.bits, tally);
-    if (tally.level > uncond.tally.level) {
-      const plainVia = (address: number): string | undefined => {
-        const i = nodeAt(address);
-        return i >= 0 && plain.reached[i] ? reachChain(plainFacts, plain.parent, i) : undefined;
-      };
-      const summary = summarise(tally, instructions, examplesFor(tally, members, scanned, elf.bits, offsetOf, plainVia, plainCodes));
-      pastFlagFields = { ...summary, fields: [...flagFields].sort((a, b) => a - b).map(hex) };
-    }
-  }
+  const pastFlagFields = reach.withFields !== reach.withoutFields ? pastFlagFieldsOf(reach.withoutFields, uncond.tally.level, { scanned, nodeAt, bits: elf.bits, offsetOf, flagFields: guards.flagFields }) : undefined;
   const conditionalSummary = summarise(cond.tally, cond.instructions, examplesFor(cond.tally, cond.members, scanned, elf.bits, offsetOf, undefined, guardedCodes));
   const unresolvedSummary = summarise(unknown.tally, unknown.instructions, examplesFor(unknown.tally, unknown.members, scanned, elf.bits, offsetOf));
   const all = mergeSummaries([uncond, cond, unknown], [unconditional, conditionalSummary, unresolvedSummary]);
   const named = (i: number) => functionLevel(nodes[i]!);
+  const { fromData, entryPoints } = guards;
   const unresolved: UnresolvedCode = {
     ...unresolvedSummary,
     bytes: unknown.bytes,
     functions: unknown.members.filter((i) => !nodes[i]!.gap).length,
     fromData: unknown.members.filter((i) => fromData.has(i)).length,
-    listed: ranked(unknown.members.filter((i) => nodes[i]!.level > 0).map((i) => ({ ...named(i), referredBy: fromData.has(i) ? ('data' as const) : refs[i]!.length ? ('code' as const) : ('nothing' as const) }))),
+    listed: ranked(unknown.members.filter((i) => nodes[i]!.level > 0).map((i) => ({ ...named(i), referredBy: fromData.has(i) ? ('data' as const) : dispatch.refs[i]!.length ? ('code' as const) : ('nothing' as const) }))),
   };
   const entryKinds = new Map<string, number>();
   for (const what of entryPoints.values()) {
     const kind = what.replace(/ .*$/, '');
     entryKinds.set(kind, (entryKinds.get(kind) ?? 0) + 1);
   }
-
   return {
     status: 'audited',
     bits: elf.bits,
-    codeBytes,
-    rejectedBytes,
-    invalidBytes,
+    codeBytes: code.codeBytes,
+    rejectedBytes: sides.rejectedBytes,
+    invalidBytes: sides.invalidBytes,
     boundaries,
     functions: functions.filter((f) => f.source !== 'gap' && f.source !== 'code').length,
-    ...(notes.length ? { notes } : {}),
+    ...(notes.length ? { notes: [...notes] } : {}),
     ...(loaderLevel ? { loaderLevel } : {}),
-    cpuChecks: [...checks.entries()].slice(0, 10).map(([i, how]) => `${nodeLabel(nodes[i]!)} ${how}`),
+    cpuChecks: [...dispatch.checks.entries()].slice(0, 10).map(([i, how]) => `${nodeLabel(nodes[i]!)} ${how}`),
     all,
     unconditional: { ...unconditional, functions: ranked(uncond.members.filter((i) => nodes[i]!.level > 0).map((i) => functionLevel(nodes[i]!))) },
     ...(pastFlagFields ? { pastFlagFields } : {}),
-    conditional: conditionalCode(conditionalSummary, placed, nodes),
+    conditional: conditionalCode(conditionalSummary, reach.placed, nodes),
     unresolved,
     reach: {
       entryPoints: entryPoints.size,
@@ -424,6 +544,38 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
       unresolvedBytes: unknown.bytes,
     },
   };
+}
+
+/** What the entry points reach without a check when flag fields are not taken as checks, if it needs more than `level`. */
+function pastFlagFieldsOf(
+  plainPass: ReachPass,
+  level: number,
+  facts: { scanned: readonly Scanned[]; nodeAt: (address: number) => number; bits: 32 | 64; offsetOf: (address: number) => number | undefined; flagFields: ReadonlySet<number> },
+): FileAudit['pastFlagFields'] {
+  const { scanned, nodeAt, bits, offsetOf } = facts;
+  const { result: plain, splits: plainSplits, reachFacts: plainFacts } = plainPass;
+  const counts = new Float64Array(CODES);
+  const members: number[] = [];
+  let instructions = 0;
+  const plainCodes = (i: number) => plainSplits.get(i)?.open.codes ?? scanned[i]!.scan.codes;
+  scanned.forEach(({ scan }, i) => {
+    if (!plain.reached[i]) return;
+    const part = plainSplits.get(i)?.open ?? scan;
+    for (let k = 0; k < part.codes.length; k++) counts[part.codes[k]!] = counts[part.codes[k]!]! + part.counts[k]!;
+    members.push(i);
+    instructions += scan.instructions;
+  });
+  const tally = tallyOf();
+  const byCode = new Map<number, number>();
+  counts.forEach((n, code) => n && byCode.set(code, n));
+  tallyCodes(byCode, bits, tally);
+  if (tally.level <= level) return undefined;
+  const plainVia = (address: number): string | undefined => {
+    const i = nodeAt(address);
+    return i >= 0 && plain.reached[i] ? reachChain(plainFacts, plain.parent, i) : undefined;
+  };
+  const summary = summarise(tally, instructions, examplesFor(tally, members, scanned, bits, offsetOf, plainVia, plainCodes));
+  return { ...summary, fields: [...facts.flagFields].sort((a, b) => a - b).map(hex) };
 }
 
 /**

@@ -147,11 +147,15 @@ async function auditImage(ctx: AuditContext, input: string): Promise<void> {
 
 /** An installed tree: every ELF file, grouped by the package its databases say owns it. */
 async function auditTree(ctx: AuditContext, root: string, input: string, inputKind: InputKind): Promise<void> {
-  const owners = await treeOwners(root);
-  ctx.notes.push(...owners.notes.map((n) => `${input}: ${n}`));
+  // The package databases are read while the workers decode: owners are needed only to group the results.
+  const reading = treeOwners(root);
+  reading.catch(() => {}); // awaited below; not an unhandled rejection while the listing runs
   const listing = await listElfFiles(root, NOT_INSTALLED);
+  const auditing = ctx.pool.auditAll(listing.elf);
+  const owners = await reading;
+  ctx.notes.push(...owners.notes.map((n) => `${input}: ${n}`));
   ctx.log(`audit: ${input}: ${listing.elf.length} ELF files, owners from ${owners.byPath.size ? 'the package databases' : 'nowhere (no package database)'}`);
-  const results = new Map((await ctx.pool.auditAll(listing.elf)).map((r) => [r.path, r]));
+  const results = new Map((await auditing).map((r) => [r.path, r]));
   const groups = new Map<string, { owner: { id: string; arch: string | undefined; manager: PackageAudit['manager'] }; files: FileAudit[] }>();
   for (const f of listing.elf) {
     const owner = owners.byPath.get(f.path);

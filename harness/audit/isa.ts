@@ -582,6 +582,57 @@ export interface GuardSplit {
   readonly guards: number;
 }
 
+/**
+ * What could make guardSplit find a guard in a function, gathered by one light decode:
+ * the RIP-relative addresses its operands name, its direct call targets, and the
+ * displacements of its `[reg+disp]` operands (no index, a base other than the stack).
+ * guardSplit reads no flag unless one of these is a CPU-feature word, a getter or a flag
+ * field (or the function has flag arguments), so a function whose sources name none is
+ * no guard, without the full walk; most functions are such.
+ */
+export interface GuardSources {
+  readonly addresses: readonly number[];
+  readonly calls: readonly number[];
+  readonly fields: readonly number[];
+}
+
+export function guardSources(bytes: Uint8Array, start: number, bits: 32 | 64): GuardSources {
+  const addresses: number[] = [];
+  const calls: number[] = [];
+  const fields: number[] = [];
+  if (bits !== 64) return { addresses, calls, fields };
+  const instr = (shared ??= new Instruction());
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  try {
+    decoder.ip = BigInt(start);
+    while (decoder.canDecode) {
+      decoder.decodeOut(instr);
+      if (instr.code === INVALID) continue;
+      if (instr.isIpRelMemoryOperand) addresses.push(Number(instr.ipRelMemoryAddress));
+      else if (instr.flowControl === FlowControl.Call) calls.push(Number(instr.nearBranch64));
+      else {
+        const base = instr.memoryBase;
+        if (base !== Register.None && instr.memoryIndex === Register.None) {
+          const family = registerFamily(base);
+          if (family && family !== 'SP') fields.push(Number(instr.memoryDisplacementU64));
+        }
+      }
+    }
+  } finally {
+    decoder.free();
+  }
+  return { addresses, calls, fields };
+}
+
+/** Whether guardSplit, given these sources and context, could find any read of a flag: false means it returns undefined. */
+export function couldGuard(sources: GuardSources, isCpuWord: (address: number) => boolean, context: GuardContext = {}): boolean {
+  if (context.flagArguments?.size) return true;
+  if (sources.addresses.some(isCpuWord)) return true;
+  const { isGetter, flagFields } = context;
+  if (isGetter && sources.calls.some(isGetter)) return true;
+  return !!flagFields?.size && sources.fields.some((d) => flagFields.has(d));
+}
+
 /** At most this many instructions after a CPU-feature read, with no branch between, the jcc that tests it is a guard. */
 const GUARD_WINDOW = 8;
 const MAX_GUARDED_INSTRUCTIONS = 50_000;
@@ -594,13 +645,43 @@ const MAX_GUARDED_INSTRUCTIONS = 50_000;
  * sides lead to is guarded. Undefined when the function reads no CPU-feature word.
  */
 export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCpuWord: (address: number) => boolean, context: GuardContext = {}): GuardSplit | undefined {
-  const { isGetter, flagFields, targetLevel, flagArguments } = context;
   if (bits !== 64) return undefined;
+  const code = decodeForGuards(bytes, start, isCpuWord, context);
+  if (!code) return undefined;
+  const guards = findGuards(code);
+  const checkedSide = checkedSides(code, guards, context.targetLevel);
+  const end = start + bytes.length;
+  const exits = guards.filter((i) => code.targets[i]! < start || code.targets[i]! >= end).map((i) => code.targets[i]!);
+  if (!checkedSide.size && !exits.length) return undefined;
+  const open = walkFlow(code, 0, checkedSide);
+  const openTargets = new Set<number>();
+  for (let k = 0; k < code.n; k++) if (open[k] && code.outside[k]! >= 0) openTargets.add(code.outside[k]!);
+  const guardedTargets = new Set<number>();
+  for (let k = 0; k < code.n; k++) if (!open[k] && code.outside[k]! >= 0 && !openTargets.has(code.outside[k]!)) guardedTargets.add(code.outside[k]!);
+  return { open: tallyPart(code, open, 1), guarded: tallyPart(code, open, 0), guardedTargets: [...guardedTargets], guardExits: exits, guards: checkedSide.size };
+}
+
+/** A function decoded for guardSplit: per instruction its Code, its flow, where it leads outside, and whether it reads a flag. */
+interface GuardCode {
+  readonly n: number;
+  readonly bits: 64;
+  readonly codes: readonly number[];
+  /** Per instruction: -1 falls through only; -2 ends the flow; 1 an unconditional jmp, 2 a jcc (to targets[i]). */
+  readonly flow: readonly number[];
+  readonly targets: readonly number[];
+  /** The address outside the function it calls, jumps to or loads; -1 for none. */
+  readonly outside: readonly number[];
+  readonly reads: readonly boolean[];
+  readonly indexOf: ReadonlyMap<number, number>;
+}
+
+/** Decodes the function, following which registers hold a flag (a CPU-feature word read, a getter's result, a flag field or argument); undefined when nothing reads one. */
+function decodeForGuards(bytes: Uint8Array, start: number, isCpuWord: (address: number) => boolean, context: GuardContext): GuardCode | undefined {
+  const { isGetter, flagFields, flagArguments } = context;
   const instr = (shared ??= new Instruction());
   const end = start + bytes.length;
   const ips: number[] = [];
   const codes: number[] = [];
-  /** Per instruction: -1 falls through only; -2 ends the flow; otherwise a jcc/jmp target index is resolved later. */
   const flow: number[] = [];
   const targets: number[] = [];
   const outside: number[] = [];
@@ -612,7 +693,7 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
   for (const slot of flagArguments ?? []) if (slot < ARGUMENT_REGISTERS.length) flags.add(ARGUMENT_REGISTERS[slot]!);
   const frame = flagArguments?.size ? new StackFrame() : undefined;
   if (frame) anyRead = true;
-  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
   try {
     decoder.ip = BigInt(start);
     while (decoder.canDecode && ips.length < MAX_GUARDED_INSTRUCTIONS) {
@@ -685,79 +766,86 @@ export function guardSplit(bytes: Uint8Array, start: number, bits: 32 | 64, isCp
     decoder.free();
   }
   if (!anyRead) return undefined;
-  const n = ips.length;
   const indexOf = new Map<number, number>();
   ips.forEach((ip, i) => indexOf.set(ip, i));
-  const successors = (i: number): number[] => {
-    const f = flow[i]!;
-    if (f === -2) return [];
-    const s: number[] = [];
-    if (f !== 1 && i + 1 < n) s.push(i + 1);
-    if (f >= 1) {
-      const t = indexOf.get(targets[i]!);
-      if (t !== undefined) s.push(t);
+  return { n: ips.length, bits: 64, codes, flow, targets, outside, reads, indexOf };
+}
+
+/** The instructions flow can go to next from instruction `i`. */
+function successors(code: GuardCode, i: number): number[] {
+  const f = code.flow[i]!;
+  if (f === -2) return [];
+  const s: number[] = [];
+  if (f !== 1 && i + 1 < code.n) s.push(i + 1);
+  if (f >= 1) {
+    const t = code.indexOf.get(code.targets[i]!);
+    if (t !== undefined) s.push(t);
+  }
+  return s;
+}
+
+/** What flow reaches from `from`, never taking a blocked successor, never past a guard in `stops` (a guard's sides are told apart without looping back through a test). */
+function walkFlow(code: GuardCode, from: number, blocked: ReadonlyMap<number, number>, stops?: ReadonlySet<number>): Uint8Array {
+  const seen = new Uint8Array(code.n);
+  const stack = [from];
+  seen[from] = 1;
+  while (stack.length) {
+    const i = stack.pop()!;
+    if (stops?.has(i)) continue;
+    const skip = blocked.get(i);
+    for (const s of successors(code, i)) {
+      if (seen[s] || s === skip) continue;
+      seen[s] = 1;
+      stack.push(s);
     }
-    return s;
-  };
-  const level = (i: number) => codeInfo(codes[i]!, bits).level;
-  // From `from`, never past a guard in `stops` (a guard's sides are told apart without looping back through a test).
-  const walk = (from: number, blocked: ReadonlyMap<number, number>, stops?: ReadonlySet<number>): Uint8Array => {
-    const seen = new Uint8Array(n);
-    const stack = [from];
-    seen[from] = 1;
-    while (stack.length) {
-      const i = stack.pop()!;
-      if (stops?.has(i)) continue;
-      const skip = blocked.get(i);
-      for (const s of successors(i)) {
-        if (seen[s] || s === skip) continue;
-        seen[s] = 1;
-        stack.push(s);
-      }
-    }
-    return seen;
-  };
-  // The guards, and each one's checked side.
+  }
+  return seen;
+}
+
+/** The guards: a jcc within GUARD_WINDOW instructions of a flag read, with no branch between (at most 64). */
+function findGuards(code: GuardCode): number[] {
   const guards: number[] = [];
   let lastRead = -GUARD_WINDOW - 1;
-  for (let i = 0; i < n && guards.length < 64; i++) {
-    if (reads[i]) lastRead = i;
-    if (flow[i] === 2 && i - lastRead <= GUARD_WINDOW) guards.push(i);
-    else if (flow[i] !== -1) lastRead = -GUARD_WINDOW - 1;
+  for (let i = 0; i < code.n && guards.length < 64; i++) {
+    if (code.reads[i]) lastRead = i;
+    if (code.flow[i] === 2 && i - lastRead <= GUARD_WINDOW) guards.push(i);
+    else if (code.flow[i] !== -1) lastRead = -GUARD_WINDOW - 1;
   }
+  return guards;
+}
+
+/** Each guard's checked side: of its two successors, the one leading (only from that side) to code needing more than the other's. */
+function checkedSides(code: GuardCode, guards: readonly number[], targetLevel: ((address: number) => number) | undefined): Map<number, number> {
+  const level = (i: number) => codeInfo(code.codes[i]!, code.bits).level;
   const stops = new Set(guards);
   const checkedSide = new Map<number, number>();
-  const exits = guards.filter((i) => targets[i]! < start || targets[i]! >= end).map((i) => targets[i]!);
   for (const i of guards) {
-    const sides = successors(i);
+    const sides = successors(code, i);
     if (sides.length !== 2 || sides[0] === sides[1]) continue;
-    const [a, b] = [walk(sides[0]!, new Map(), stops), walk(sides[1]!, new Map(), stops)];
+    const [a, b] = [walkFlow(code, sides[0]!, new Map(), stops), walkFlow(code, sides[1]!, new Map(), stops)];
     let la = -1;
     let lb = -1;
     // What a side calls or jumps to outside the function counts with it (libgcrypt's `jne → jmp blake2s_transform_avx`).
-    const sideLevel = (k: number) => (targetLevel && outside[k]! >= 0 ? Math.max(level(k), targetLevel(outside[k]!)) : level(k));
-    for (let k = 0; k < n; k++) {
+    const sideLevel = (k: number) => (targetLevel && code.outside[k]! >= 0 ? Math.max(level(k), targetLevel(code.outside[k]!)) : level(k));
+    for (let k = 0; k < code.n; k++) {
       if (a[k] && !b[k]) la = Math.max(la, sideLevel(k));
       if (b[k] && !a[k]) lb = Math.max(lb, sideLevel(k));
     }
     if (la > lb && la > 0) checkedSide.set(i, sides[0]!);
     else if (lb > la && lb > 0) checkedSide.set(i, sides[1]!);
   }
-  if (!checkedSide.size && !exits.length) return undefined;
-  const open = walk(0, checkedSide);
-  const tally = (want: number) => {
-    const count = new Map<number, number>();
-    let top = -1;
-    for (let k = 0; k < n; k++) {
-      if (open[k] !== want || codes[k] === INVALID || !codeInfo(codes[k]!, bits).interesting) continue;
-      count.set(codes[k]!, (count.get(codes[k]!) ?? 0) + 1);
-      top = Math.max(top, level(k));
-    }
-    return { codes: [...count.keys()], counts: [...count.values()], level: top };
-  };
-  const openTargets = new Set<number>();
-  for (let k = 0; k < n; k++) if (open[k] && outside[k]! >= 0) openTargets.add(outside[k]!);
-  const guardedTargets = new Set<number>();
-  for (let k = 0; k < n; k++) if (!open[k] && outside[k]! >= 0 && !openTargets.has(outside[k]!)) guardedTargets.add(outside[k]!);
-  return { open: tally(1), guarded: tally(0), guardedTargets: [...guardedTargets], guardExits: exits, guards: checkedSide.size };
+  return checkedSide;
+}
+
+/** The Codes (with counts and top level) of the instructions whose `open` mark is `want`. */
+function tallyPart(code: GuardCode, open: Uint8Array, want: number): GuardSplit['open'] {
+  const count = new Map<number, number>();
+  let top = -1;
+  for (let k = 0; k < code.n; k++) {
+    const c = code.codes[k]!;
+    if (open[k] !== want || c === INVALID || !codeInfo(c, code.bits).interesting) continue;
+    count.set(c, (count.get(c) ?? 0) + 1);
+    top = Math.max(top, codeInfo(c, code.bits).level);
+  }
+  return { codes: [...count.keys()], counts: [...count.values()], level: top };
 }

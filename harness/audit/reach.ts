@@ -40,9 +40,10 @@ function reachLevels(nodes: readonly DispatchNode[], checked: ReadonlyMap<number
     for (const list of [n.calls, n.loads]) for (const t of list) if (!skip?.has(t)) back[t]!.push(i);
   });
   const reach = Int8Array.from(nodes, (n) => n.level);
-  const top = Math.max(-1, ...nodes.map((n) => n.level));
-  for (let level = top; level >= 0; level--) {
-    const queue = nodes.flatMap((n, i) => (n.level === level ? [i] : []));
+  const at: number[][] = [];
+  nodes.forEach((n, i) => n.level >= 0 && (at[n.level] ??= []).push(i));
+  for (let level = at.length - 1; level >= 0; level--) {
+    const queue = at[level] ?? [];
     for (let q = 0; q < queue.length; q++) {
       for (const r of back[queue[q]!]!) {
         if (reach[r]! >= level) continue;
@@ -70,6 +71,9 @@ export function twins(nodes: readonly DispatchNode[]): [number, number][] {
   const size = (i: number) => nodes[i]!.end - nodes[i]!.start;
   nodes.forEach((n, d) => {
     const floor = Math.max(0, n.level);
+    // Most functions refer to nothing needing more than themselves: no copies to compare.
+    const above = (t: number) => nodes[t]!.level > floor && size(t) >= TWIN_MIN;
+    if (!n.calls.some(above) && !n.loads.some(above)) return;
     const targets = [...new Set([...n.calls, ...n.loads])];
     const high = targets.filter((t) => nodes[t]!.level > floor && size(t) >= TWIN_MIN);
     if (!high.length) return;

@@ -81,6 +81,28 @@ test.serial('audit --run bisect: a -march=x86-64-v3 program and library claimed 
   t.like(run.packages.find((p) => p.id.endsWith('/lgv3'))!.findings[0], { needs: 'v3', confidence: 'confirmed' });
 });
 
+test.serial('audit --run bisect --near-miss v3-avx: three guests (v2, v3, the near miss named); the program runs at v3, at v2 an AVX instruction kills it, at v3 without AVX it dies of SIGILL', async (t) => {
+  const json = path.join(scratch, 'near.json');
+  const started = performance.now();
+  const r = await cli(['audit', '--run', 'bisect', '--levels', 'v2,v3', '--near-miss', 'v3-avx', '--json', json, path.join(built, 'lgv3')]);
+  t.log(`${((performance.now() - started) / 1000).toFixed(1)} s`, r.stdout);
+  t.is(r.exitCode, 1, `a finding (an x86_64 file that needs v3): ${r.stderr.slice(-2000)}`);
+  const run = JSON.parse(await readFile(json, 'utf8')) as AuditRun;
+  t.deepEqual(run.bisectCost?.restores, { v2: 1, v3: 1, 'v3-avx': 1 }, 'one guest per level and one for the near miss: no other near miss is run');
+  const [b] = run.packages.find((p) => p.id.endsWith('/lgv3'))!.bisect!;
+  t.like(b, { kind: 'program', runsAt: 'v3', killedBelowBy: { level: 'v2', how: 'sigill' } });
+  t.regex(b!.killedBelowBy!.mnemonic ?? '', /^v\w+$/, 'a VEX instruction');
+  t.regex(b!.killedBelowBy!.extension ?? '', /AVX/);
+  t.is(b!.nearMisses?.length, 1);
+  const near = b!.nearMisses![0]!;
+  t.like(near, { target: 'v3-avx', outcome: 'sigill' });
+  // The near miss lacks only AVX: the instruction that traps there needs AVX, and the guest is the near miss.
+  const trap = near.traps[0];
+  if (trap?.kind !== 'trap') return t.fail(`no trap recorded at v3-avx: ${JSON.stringify(near.traps)}`);
+  t.regex(trap.features.join(','), /AVX/);
+  t.regex(trap.instruction ?? '', /^v\w+/);
+});
+
 test.serial('exec: a program a shell starts from /tmp that dies of SIGILL is named by its mapping, not looked up by name', async (t) => {
   const r = await cli(['exec', '--level', 'v2', '--data', `d=${built}`, '--', 'sh', '-c', 'cp /mnt/d/lgv3 /tmp/c && /tmp/c; echo shell-went-on']);
   t.log(r.stderr.split('\n').filter((l) => l.includes('SIGILL')).join('\n'));

@@ -4,6 +4,7 @@
 // Pure: the caller says which loose files are libraries and where the guest sees files.
 import path from 'node:path';
 import { LEVEL_NAMES, type LevelName } from '../../levels/table.js';
+import { ALL_NEAR_MISSES, type CpuTarget } from '../../levels/targets.js';
 import { parseNevra } from '../../packages/available.js';
 import { UsageError } from '../../util/errors.js';
 import type { PackageAudit } from '../types.js';
@@ -30,8 +31,8 @@ export interface BisectSubject {
 export interface BisectRequest {
   /** The exact levels to try, lowest first (default v1..v4; v4 only for what did not run at v3). */
   readonly levels: readonly LevelName[];
-  /** Also run each subject at the near misses of its lowest level. */
-  readonly nearMisses: boolean;
+  /** The near misses to try (in this order), each only for the subjects whose lowest level it is one feature short of: none, all of them (--near-misses), or those named (--near-miss). */
+  readonly nearMisses: readonly CpuTarget[];
   /** Program basename or package name → commands instead of the default. */
   readonly commands: ReadonlyMap<string, readonly (readonly string[])[]>;
 }
@@ -118,6 +119,18 @@ export function parseLevels(value: string | undefined): LevelName[] {
   const bad = levels.filter((l) => !(LEVEL_NAMES as readonly string[]).includes(l));
   if (bad.length || levels.length === 0) throw new UsageError(`--levels: '${bad.join(', ') || value}' is not a level; known: ${LEVEL_NAMES.join(', ')}`);
   return LEVEL_NAMES.filter((l) => levels.includes(l));
+}
+
+/**
+ * --near-misses and --near-miss NAME[,NAME…]: none, every near miss, or those named (in
+ * the order of the near-miss table). Naming some costs a guest each instead of all 23.
+ */
+export function parseNearMisses(all: boolean, named: readonly string[] | undefined): CpuTarget[] {
+  const names = (named ?? []).flatMap((v) => v.split(',')).map((v) => v.trim().toLowerCase()).filter(Boolean);
+  if (!names.length) return all ? [...ALL_NEAR_MISSES] : [];
+  const bad = names.filter((n) => !ALL_NEAR_MISSES.some((t) => t.name === n));
+  if (bad.length) throw new UsageError(`--near-miss: '${bad.join(', ')}' is not a near miss; known: ${ALL_NEAR_MISSES.map((t) => t.name).join(', ')}`);
+  return ALL_NEAR_MISSES.filter((t) => names.includes(t.name));
 }
 
 /**

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { execa } from 'execa';
 import type { AccelChoice } from '../../../harness/accel/choose.js';
-import { batches, parseLevels, planBisect, type BisectSubject } from '../../../harness/audit/dynamic/bisect-plan.js';
+import { batches, parseLevels, parseNearMisses, planBisect, type BisectSubject } from '../../../harness/audit/dynamic/bisect-plan.js';
 import { bisectResult, reconcile, withBisect } from '../../../harness/audit/dynamic/bisect-reconcile.js';
 import { runBisect } from '../../../harness/audit-run/bisect-run.js';
 import { bisectLine } from '../../../harness/audit/dynamic/bisect-text.js';
@@ -56,7 +56,7 @@ function elf(path: string, level: LevelName, conditional?: LevelName): FileAudit
 const loose = (file: FileAudit): PackageAudit => judgePackage({ id: file.path, manager: 'none', input: file.path, inputKind: 'file', arch: 'x86_64', files: [file], otherFiles: 0 });
 const rpm = (id: string, files: FileAudit[], programs: string[]): PackageAudit => judgePackage({ id, manager: 'rpm', input: `/r/${id}.rpm`, file: `/r/${id}.rpm`, inputKind: 'rpm', arch: 'x86_64', files, otherFiles: 0, programs });
 const places = { guestPath: (f: string) => `/mnt/audit/0123/${f.split('/').at(-1)}`, loader: '/mnt/audit/9999/lg-load' };
-const request = { levels: parseLevels(undefined), nearMisses: false, commands: new Map<string, string[][]>() };
+const request = { levels: parseLevels(undefined), nearMisses: [], commands: new Map<string, string[][]>() };
 
 test('plan: a loose program runs from the disk with --version, a loose library and an RPM\'s library through the loader, an RPM\'s program where it installs', (t) => {
   const roles = new Map([
@@ -153,7 +153,7 @@ const subject = (path: string, kind: 'program' | 'library' = 'program'): BisectS
 test('runBisect: one guest per level serves every subject; a subject that ran is not run again above; v4 only for what did not run at v3', async (t) => {
   const f = fakeGuests({ '/x/bun': 'v3', '/x/baseline': 'v2', '/x/esbuild': 'v1', '/x/libwide.so': 'v4' });
   const subjects = [subject('/x/bun'), subject('/x/baseline'), subject('/x/esbuild'), subject('/x/libwide.so', 'library')];
-  const run = await runBisect(subjects, { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: false, scratch: path.join(scratchRoot, 'run-1') });
+  const run = await runBisect(subjects, { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: [], scratch: path.join(scratchRoot, 'run-1') });
   t.deepEqual(f.opened, ['v1', 'v2', 'v3', 'v4'], 'one guest per level');
   t.deepEqual(run.restores, { v1: 1, v2: 1, v3: 1, v4: 1 });
   t.deepEqual(f.ran, ['/x/bun@v1', '/x/baseline@v1', '/x/esbuild@v1', '/x/libwide.so@v1', '/x/bun@v2', '/x/baseline@v2', '/x/libwide.so@v2', '/x/bun@v3', '/x/libwide.so@v3', '/x/libwide.so@v4']);
@@ -169,15 +169,27 @@ test('runBisect: one guest per level serves every subject; a subject that ran is
 
 test('runBisect: a level the host cannot provide is not run, with why; near misses of the lowest level run on request', async (t) => {
   const f = fakeGuests({ '/x/wide': 'v4' }, ['v4']);
-  const run = await runBisect([subject('/x/wide')], { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: false, scratch: path.join(scratchRoot, 'run-2') });
+  const run = await runBisect([subject('/x/wide')], { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels(undefined), nearMisses: [], scratch: path.join(scratchRoot, 'run-2') });
   t.like(run.attempts[0]![3], { target: 'v4', outcome: 'not-run', problem: 'not run: v4 needs a backend this host lacks', infrastructure: true });
   t.deepEqual(f.opened, ['v1', 'v2', 'v3']);
   const near = fakeGuests({ '/x/bun': 'v3' });
-  const withNear = await runBisect([subject('/x/bun')], { guests: near.guests, accel: near.accel, guestPath: (p) => p, levels: parseLevels('v2,v3'), nearMisses: true, scratch: path.join(scratchRoot, 'run-3') });
+  const withNear = await runBisect([subject('/x/bun')], { guests: near.guests, accel: near.accel, guestPath: (p) => p, levels: parseLevels('v2,v3'), nearMisses: parseNearMisses(true, undefined), scratch: path.join(scratchRoot, 'run-3') });
   t.deepEqual(near.opened.slice(0, 2), ['v2', 'v3']);
   t.true(near.opened.includes('v3-fma') && near.opened.includes('v3-noxsave'), near.opened.join(' '));
   t.false(near.opened.includes('v2-sse4_2'), 'only the near misses of its lowest level');
   t.true(withNear.nearMisses[0]!.every((a) => a.outcome === 'sigill'), 'a near miss of v3 is a v2 CPU here');
+});
+
+test('runBisect: only the near misses named run, each one guest, and only for subjects whose lowest level they belong to', async (t) => {
+  t.deepEqual(parseNearMisses(false, undefined), []);
+  t.is(parseNearMisses(true, undefined).length, 23);
+  t.deepEqual(parseNearMisses(false, ['v3-fma,v2-popcnt', 'V3-AVX']).map((n) => n.name), ['v2-popcnt', 'v3-avx', 'v3-fma']);
+  const f = fakeGuests({ '/x/bun': 'v3', '/x/old': 'v2' });
+  const run = await runBisect([subject('/x/bun'), subject('/x/old')], { guests: f.guests, accel: f.accel, guestPath: (p) => p, levels: parseLevels('v2,v3'), nearMisses: parseNearMisses(false, ['v3-avx']), scratch: path.join(scratchRoot, 'run-4') });
+  t.deepEqual(f.opened, ['v2', 'v3', 'v3-avx'], 'one guest per level, one for the near miss named');
+  t.deepEqual(run.restores, { v2: 1, v3: 1, 'v3-avx': 1 });
+  t.deepEqual(run.nearMisses[0]!.map((a) => [a.target, a.outcome]), [['v3-avx', 'sigill']]);
+  t.deepEqual(run.nearMisses[1], [], 'a program running at v2 is not run at a near miss of v3');
 });
 
 const attempt = (level: LevelName, outcome: LevelAttempt['outcome'], trap?: Partial<LevelAttempt['traps'][number]>): LevelAttempt => ({
@@ -229,7 +241,10 @@ test('levelgate audit: --levels and --near-misses without --run bisect, a bad le
   const self = process.execPath;
   const levels = await execa('node', [CLI, 'audit', '--levels', 'v1', self], { reject: false });
   t.is(levels.exitCode, 2);
-  t.regex(levels.stderr, /--levels and --near-misses go with --run bisect/);
+  t.regex(levels.stderr, /--levels, --near-misses and --near-miss go with --run bisect/);
+  const near = await execa('node', [CLI, 'audit', '--run', 'bisect', '--near-miss', 'v3-avx,v3-sse9', self], { reject: false });
+  t.is(near.exitCode, 2);
+  t.regex(near.stderr, /--near-miss: 'v3-sse9' is not a near miss; known: v2-cmpxchg16b, .*v3-avx, /);
   const bad = await execa('node', [CLI, 'audit', '--run', 'bisect', '--levels', 'v9', self], { reject: false });
   t.is(bad.exitCode, 2);
   t.regex(bad.stderr, /--levels: 'v9' is not a level; known: v1, v2, v3, v4/);

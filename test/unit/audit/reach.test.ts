@@ -1,6 +1,6 @@
 import test from 'ava';
 import { referrersOf, type DispatchNode } from '../../../harness/audit/dispatch.js';
-import { codeName, flagFieldStores, guardSplit } from '../../../harness/audit/isa.js';
+import { codeName, couldGuard, flagFieldStores, guardSources, guardSplit } from '../../../harness/audit/isa.js';
 import { checkedEdges, reachChain, reachWithoutCheck } from '../../../harness/audit/reach.js';
 
 // Level -1 = general-purpose only, 0 = v1, 1 = v2, 2 = v3, 3 = v4.
@@ -155,4 +155,40 @@ test('a getter\'s value moved to another register and tested picks a pointer tab
   const unfed = Uint8Array.from(init);
   unfed[10] = 0xf1;
   t.is(guardSplit(unfed, 0x1000, 64, () => false, context)?.guards ?? 0, 0);
+});
+
+test('guardSources: the light decode says "no guard" only where guardSplit finds none (a word read, a getter called, a flag field tested)', (t) => {
+  const word = (a: number) => a === 0x2000;
+  // GUARDED reads the word at 0x2000 through rip: a possible guard; with no word known, none.
+  const guarded = guardSources(GUARDED, 0x1000, 64);
+  t.deepEqual(guarded.addresses, [0x2000]);
+  t.true(couldGuard(guarded, word));
+  t.false(couldGuard(guarded, () => false));
+  t.is(guardSplit(GUARDED, 0x1000, 64, () => false), undefined);
+  // call 0x3000; test eax, eax; je +5; vpaddd; ret; paddd; ret: a guard only if 0x3000 is a getter.
+  const getterCall = Uint8Array.from([0xe8, 0xfb, 0x1f, 0x00, 0x00, 0x85, 0xc0, 0x74, 0x05, 0xc5, 0xf5, 0xfe, 0xc1, 0xc3, 0x66, 0x0f, 0xfe, 0xc1, 0xc3]);
+  const calls = guardSources(getterCall, 0x1000, 64);
+  t.deepEqual(calls.calls, [0x3000]);
+  t.true(couldGuard(calls, () => false, { isGetter: (a) => a === 0x3000 }));
+  t.false(couldGuard(calls, () => false, { isGetter: (a) => a === 0x4000 }));
+  // test byte [rdi+0xf0], 1; …: a flag field at 0xf0, not at 0xe8; a stack slot is no field.
+  const field = Uint8Array.from([0xf6, 0x87, 0xf0, 0x00, 0x00, 0x00, 0x01, 0x74, 0x05, 0xe9, 0xf2, 0x2f, 0x00, 0x00, 0xe9, 0xed, 0x3f, 0x00, 0x00]);
+  const fields = guardSources(field, 0x1000, 64);
+  t.deepEqual(fields.fields, [0xf0]);
+  t.true(couldGuard(fields, () => false, { flagFields: new Set([0xf0]) }));
+  t.false(couldGuard(fields, () => false, { flagFields: new Set([0xe8]) }));
+  t.false(couldGuard(fields, () => false));
+  // test byte [rsp+0xf0], 1: the stack, never a field (guardSplit skips it too) — but a flag argument always may guard.
+  const stack = Uint8Array.from([0xf6, 0x84, 0x24, 0xf0, 0x00, 0x00, 0x00, 0x01, 0xc3]);
+  t.deepEqual(guardSources(stack, 0x1000, 64).fields, []);
+  t.true(couldGuard(guardSources(stack, 0x1000, 64), () => false, { flagArguments: new Set([6]) }));
+  // Wherever couldGuard says no, guardSplit finds nothing: the skip changes no answer.
+  const contexts = [{}, { isGetter: (a: number) => a === 0x3000 }, { flagFields: new Set([0xf0]), targetLevel: (a: number) => (a === 0x4000 ? 2 : 0) }];
+  for (const bytes of [GUARDED, getterCall, field, stack]) {
+    for (const context of contexts) {
+      for (const isWord of [word, () => false]) {
+        if (!couldGuard(guardSources(bytes, 0x1000, 64), isWord, context)) t.is(guardSplit(bytes, 0x1000, 64, isWord, context), undefined);
+      }
+    }
+  }
 });
