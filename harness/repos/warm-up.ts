@@ -13,10 +13,15 @@ import { ZYPPER_REPO_FILE, zypper } from '../drivers/zypper.js';
 import type { Scenario } from '../scenario/types.js';
 import { guestAttachedPath, guestRepoPath, repoId, type AttachedRepo, type RepoCatalog } from './catalog.js';
 
-/** zypper's caches of `refs` built (refresh), its repository file removed again. */
+/**
+ * zypper's caches of `refs` built, one refresh per repository (so the snapshot's limit per
+ * command bounds one repository's cache, not all of them on a loaded host), and its
+ * repository file removed again.
+ */
 function zypperCaches(refs: readonly RepoRef[]): GuestCommand[] {
   const setup = zypper.configureRepos(refs);
-  return [...setup.commands, ...(setup.refresh ? [setup.refresh] : []), { argv: ['rm', '-f', ZYPPER_REPO_FILE] }];
+  const refresh = setup.refresh;
+  return [...setup.commands, ...(refresh ? refs.map((r) => ({ argv: [...refresh.argv, r.id] })) : []), { argv: ['rm', '-f', ZYPPER_REPO_FILE] }];
 }
 
 export function attachedRepoWarmUp(repos: readonly AttachedRepo[]): GuestCommand[] {

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { ZYPPER_REPO_FILE, zypperRepoFile } from '../../harness/drivers/zypper.js';
+import { ZYPPER_CACHE_DIR, ZYPPER_REPO_FILE, ZYPPER_REPOS_DIR, zypperRepoFile } from '../../harness/drivers/zypper.js';
 import { parseTargetName } from '../../harness/levels/targets.js';
 import { RepoCatalog, guestRepoPath, repoId } from '../../harness/repos/catalog.js';
 import { fixtureRepoWarmUp, zypperFixtureRepos } from '../../harness/repos/warm-up.js';
@@ -43,10 +43,11 @@ test("zypper's caches are built for the fixture repositories of the scenarios wi
     // Scenarios without zypper cells (apt, pacman) and $releasever names are not warmed.
     t.false(refs.some((r) => r.id.startsWith('pacman-') || r.id.startsWith('apt-')));
     t.false(refs.some((r) => r.id.includes('releasever')));
+    // One refresh per repository, each named by its id, then the repository file goes.
     const commands = (await fixtureRepoWarmUp(CATALOG, catalog)).map((c) => c.argv.join(' '));
-    t.is(commands.length, 4);
-    t.regex(commands[2]!, /^zypper --non-interactive --no-gpg-checks --reposd-dir \S+ --cache-dir \S+ refresh$/);
-    t.is(commands[3], `rm -f ${ZYPPER_REPO_FILE}`);
+    t.is(commands.length, refs.length + 3);
+    t.deepEqual(commands.slice(2, -1), refs.map((r) => `zypper --non-interactive --no-gpg-checks --reposd-dir ${ZYPPER_REPOS_DIR} --cache-dir ${ZYPPER_CACHE_DIR} refresh ${r.id}`));
+    t.is(commands.at(-1), `rm -f ${ZYPPER_REPO_FILE}`);
     t.is((await fixtureRepoWarmUp(CATALOG, catalog))[1]!.input, zypperRepoFile(refs));
   } finally {
     await rm(root, { recursive: true, force: true });
