@@ -5,7 +5,7 @@ import path from 'node:path';
 import { nevraString, type AvailablePackage } from '../packages/available.js';
 import { LIBRARY_FILE, readRepoMetadata, type RepoMetadata } from './repodata.js';
 import type { ProgramSpec, ResolvedRepo } from '../model/programs.js';
-import { fixtureRepoPath, kindOf, releasesOf, type PackageBuild, type Scenario } from '../scenario/types.js';
+import { fixtureRepoPath, kindOf, releasesOf, type PackageBuild, type RepoSpec, type Scenario } from '../scenario/types.js';
 import { type RepoFormat } from '../model/package-manager.js';
 import { UsageError } from '../util/errors.js';
 
@@ -22,6 +22,9 @@ export const GUEST_FIXTURES = '/mnt/fixtures';
 export const GUEST_ATTACHED = '/mnt/repos';
 export const guestFixturePath = (scenario: string, repo: string, format: RepoFormat = 'rpm-md'): string => `${GUEST_FIXTURES}/${fixtureRepoPath(scenario, repo, format)}`;
 export const guestAttachedPath = (name: string): string => `${GUEST_ATTACHED}/${name}`;
+/** Where a scenario's repository NAME (its spec `spec`) appears in the guest, in `format`. */
+export const guestRepoPath = (scenario: Scenario, name: string, spec: RepoSpec | undefined, format: RepoFormat = 'rpm-md'): string =>
+  spec?.kind === 'attached' ? guestAttachedPath(spec.name) : spec?.path ? `${GUEST_FIXTURES}/${spec.path}` : guestFixturePath(scenario.id, name, format);
 /** The repository id a package manager sees: a bare "main" would be dnf's [main] section. */
 export const repoId = (scenario: string, repo: string): string => `${scenario}-${repo.replaceAll('$releasever', 'releasever')}`;
 
@@ -92,7 +95,7 @@ export class RepoCatalog {
         byRelease.set(release, metadata.packages);
       }
       const spec = scenario.repos[name] ?? scenario.repos[concrete[0]![1]];
-      const guestPath = spec?.kind === 'attached' ? guestAttachedPath(spec.name) : spec?.path ? `${GUEST_FIXTURES}/${spec.path}` : guestFixturePath(scenario.id, name, format);
+      const guestPath = guestRepoPath(scenario, name, spec, format);
       resolved.set(name, {
         // An attached repository has one id in every scenario, so its package-manager caches carry over;
         // a pacman repository is named by its database (pacman.conf's section must match it).

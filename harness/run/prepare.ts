@@ -11,7 +11,7 @@ import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import { EXACT_TARGETS, type CpuTarget } from '../levels/targets.js';
 import { attachedReposDisk } from '../repos/attach.js';
 import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
-import { attachedRepoWarmUp } from '../repos/warm-up.js';
+import { attachedRepoWarmUp, fixtureRepoWarmUp } from '../repos/warm-up.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { Accel } from '../model/accel.js';
@@ -69,13 +69,15 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
   const probes = await probeForRequest(request, targets, image);
   const choices = new Map(targets.map((t) => [t.name, chooseAccel(t.name, request, probes)]));
   const dataDisks: DataDisk[] = [...(fixtures ? [{ name: 'fixtures', path: fixtures.disk }] : []), ...(reposDisk ? [reposDisk] : [])];
+  const catalog = new RepoCatalog(fixtures?.reposDir, attached);
+  const cacheWarmUp = options.snapshots === false ? [] : await fixtureRepoWarmUp(scenarios, catalog);
   return {
     artifacts: image,
     image: { digest: image.digest, kernel: image.manifest.kernel.release, packages: image.manifest.packages },
     ...(fixtures ? { fixtures } : {}),
-    catalog: new RepoCatalog(fixtures?.reposDir, attached),
+    catalog,
     dataDisks,
-    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), ...(options.backends ? { backends: options.backends } : {}), log, ...signal }),
+    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), cacheWarmUp, ...(options.backends ? { backends: options.backends } : {}), log, ...signal }),
     accel: (name) => choices.get(name) ?? { target: name, accel: null, skipReason: `${name} was not probed: the run did not plan it` },
   };
 }

@@ -214,6 +214,12 @@ export interface GuestSourceOptions {
   readonly snapshots: boolean;
   /** Run in a guest before it is saved (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
+  /**
+   * Run after `warmUp`, in guests of backends that emulate with QEMU only: the fixture
+   * repositories' solver caches. Under Bochs, building every fixture repository's cache
+   * at snapshot time was not measured, so its snapshots do without.
+   */
+  readonly cacheWarmUp?: readonly GuestCommand[];
   /** Every guest's memory, snapshots' included (default: each backend's). */
   readonly memoryMiB?: number;
   /** The backend table (default BACKENDS: the host's emulators). */
@@ -250,12 +256,13 @@ export class BackendGuests implements CellGuests {
     const key = `${accel}/${target.name}`;
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
     if (!snapshot) {
-      const { image, dataDisks, warmUp, memoryMiB, log, signal } = this.#options;
+      const { image, dataDisks, memoryMiB, log, signal } = this.#options;
+      const warmUp = [...(this.#options.warmUp ?? []), ...(this.#backends[accel].emulator === 'QEMU' ? (this.#options.cacheWarmUp ?? []) : [])];
       snapshot = support.ensure({
         image,
         target,
         dataDisks,
-        ...(warmUp ? { warmUp } : {}),
+        ...(warmUp.length > 0 ? { warmUp } : {}),
         ...(memoryMiB ? { memoryMiB } : {}),
         options: { ...(log ? { log } : {}), ...(signal ? { signal } : {}), ...(bootTimeoutMs ? { bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
       });
