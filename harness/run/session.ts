@@ -4,7 +4,9 @@
 import { hostStretch, limitsFor } from '../model/limits.js';
 import type { GuestCommand } from '../model/guest.js';
 import path from 'node:path';
-import type { Snapshot } from '../accel/backend.js';
+import type { Backend, Snapshot } from '../accel/backend.js';
+import type { ImageFacts } from '../image/cloud/inspect.js';
+import { exactTarget } from '../levels/targets.js';
 import { BACKENDS, type BackendTable } from '../accel/backends.js';
 import type { Accel } from '../model/accel.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
@@ -223,7 +225,8 @@ export interface GuestSourceOptions {
 }
 
 /**
- * Real guests from the backend table. With snapshots, the first guest of every cell is
+ * Real guests from a backend table: the host's (levelgate's own guest), or a distribution
+ * image's (accel/image-backend.ts: the same records, another machine). With snapshots, the first guest of every cell is
  * restored from its level's snapshot (made once per run, or found in the cache) on a
  * disk state of its own; later boots (a move to another CPU, a reboot) boot that disk
  * cold. A snapshot that fails to restore is discarded, rebuilt and tried once more.
@@ -238,15 +241,25 @@ export class BackendGuests implements CellGuests {
     this.#backends = options.backends ?? BACKENDS;
   }
 
+  /** The backend of `accel` in this source's table. */
+  backend(accel: Accel): Backend {
+    return this.#backends[accel];
+  }
+
   /** The boot (or restore) limit of a guest on `accel`: the backend's pace at the request's stretch. */
   #bootMs(accel: Accel, request: SessionRequest): number {
-    return limitsFor(this.#backends[accel], request.stretch).bootMs;
+    const backend = this.#backends[accel];
+    return limitsFor(backend, request.stretch, backend.given).bootMs;
   }
 
   /** The snapshot for `target` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
   snapshot(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
+    return this.#options.snapshots ? this.#ensure(target, accel, bootTimeoutMs, rebuild) : undefined;
+  }
+
+  #ensure(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
     const support = this.#backends[accel].snapshots;
-    if (!this.#options.snapshots || !support) return undefined;
+    if (!support) return undefined;
     const key = `${accel}/${target.name}`;
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
     if (!snapshot) {
@@ -266,19 +279,34 @@ export class BackendGuests implements CellGuests {
   }
 
   /**
+   * What the machine is, as the snapshot of the first level it can run at recorded it (a
+   * distribution image's os-release, kernel, glibc, package managers): made even when
+   * cells boot cold. Undefined where no level can run it or the snapshot records none.
+   */
+  async facts(levels: readonly { level: LevelName; accel: Accel | null }[]): Promise<ImageFacts | undefined> {
+    const first = levels.find((l) => l.accel !== null && !this.#backends[l.accel].unusable?.(exactTarget(l.level)));
+    return first ? (await this.#ensure(exactTarget(first.level), first.accel!))?.facts : undefined;
+  }
+
+  /**
    * Makes (or finds) the snapshots of these CPUs before the first cell needs them, two
-   * at a time. Returns the near misses this image cannot run on (its init dies of
-   * SIGILL there), with why: those CPUs are unavailable, not broken.
+   * at a time. Returns the CPUs the machine cannot run on, with why: those its backend
+   * refuses (a distribution image at a near miss), and the near misses this image cannot
+   * run on (its init dies of SIGILL there): those CPUs are unavailable, not broken.
    */
   async prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<Map<string, string>> {
     const unusable = new Map<string, string>();
-    const wanted = targets.filter((t): t is { target: CpuTarget; accel: Accel } => t.accel !== null);
+    for (const { target, accel } of targets) {
+      const why = accel === null ? undefined : this.#backends[accel].unusable?.(target);
+      if (why) unusable.set(target.name, why);
+    }
+    const wanted = targets.filter((t): t is { target: CpuTarget; accel: Accel } => t.accel !== null && !unusable.has(t.target.name));
     for (let i = 0; i < wanted.length; i += 2) {
       await Promise.all(
         wanted.slice(i, i + 2).map(async ({ target, accel }) => {
           try {
             // Two boots at a time: at least twice the idle host's limit.
-            await this.snapshot(target, accel, limitsFor(this.#backends[accel], Math.max(2, hostStretch())).bootMs);
+            await this.snapshot(target, accel, limitsFor(this.#backends[accel], Math.max(2, hostStretch()), this.#backends[accel].given).bootMs);
           } catch (error) {
             const why = imageCannotRun(target, accel, error);
             // Another init death is left to the target's cells: each is an error with the console evidence.
@@ -296,6 +324,8 @@ export class BackendGuests implements CellGuests {
   async open(request: SessionRequest): Promise<CellSession> {
     const { image, dataDisks } = this.#options;
     const first = this.#backends[request.firstAccel];
+    const refused = first.unusable?.(request.target);
+    if (refused) throw new GuestError(refused);
     const base = path.join(request.scratch, 'disk');
     const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string, target?: CpuTarget): GuestBootOptions => ({
       image,
