@@ -16,7 +16,7 @@ import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult, Snapshot, SnapshotRequest } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
-import { hostStretch, limitsFor, type BackendPace, type GivenLimits } from '../model/limits.js';
+import { limitsNow, type BackendPace, type GivenLimits } from '../model/limits.js';
 
 const MARKER = 'LGPROBEOK';
 
@@ -77,7 +77,7 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
   const qemu = emulator ?? (await hostQemu());
   const once = async () => {
     // A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s at a load of five per core: stretched, so a busy host is not cached as one that cannot run a level.
-    const timeout = limitsFor(DEFAULTS.backends[accel], hostStretch()).probeMs;
+    const timeout = limitsNow(DEFAULTS.backends[accel]).probeMs;
     const command = emulatorCommand(qemu, probeArgs(accel, target, image));
     const result = await execa(command.file, command.args, {
       env: qemu.env,

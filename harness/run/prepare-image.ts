@@ -5,6 +5,7 @@
 // cells are skips) and the facts every cell records.
 import type { AccelRequest } from '../model/accel.js';
 import { imageAccelChoice, imageBackends } from '../accel/image-backend.js';
+import { Placer } from '../accel/placement.js';
 import type { Accel } from '../model/accel.js';
 import { driversFor } from '../drivers/index.js';
 import { ensureHostPackages, ensurePackageFile } from '../host/install.js';
@@ -19,6 +20,7 @@ import { GuestError, InfrastructureError } from '../util/errors.js';
 import { silentLog } from '../util/log.js';
 import type { ImageInfo } from './cell.js';
 import { BackendGuests } from './session.js';
+import { preparedTarget } from './prepare.js';
 import { prepareRun, type PrepareOptions, type Prepared } from './prepare.js';
 
 export interface ImageRequest {
@@ -78,11 +80,13 @@ export async function prepareImageRun(scenarios: readonly Scenario[], request: A
   if (cloudImage.firmware === 'uefi') await ensurePackageFile(OVMF_CODE, 'ovmf', log);
   const base = await prepareRun(scenarios, request, options);
   const support = await ensureCloudSupport({ log, ...signal });
-  const guests = new BackendGuests({ image: base.artifacts, dataDisks: base.dataDisks, snapshots: options.snapshots ?? true, backends: imageBackends(cloudImage, support), log, ...signal });
+  const backends = imageBackends(cloudImage, support);
+  const guests = new BackendGuests({ image: base.artifacts, dataDisks: base.dataDisks, snapshots: options.snapshots ?? true, backends, log, ...signal });
   const accel = (target: string) => imageAccelChoice(base.accel(target), cloudImage);
+  const placement = new Placer({ choose: accel, backends, stretch: options.stretch ?? 1, ...(options.given ? { given: options.given } : {}) });
   const runLevels = levels.map((level) => ({ level, accel: accel(level).accel }));
   // The snapshots first (two boots at a time); the first one's boot also read what the image is.
-  await guests.prepare(levels.map((level) => ({ target: exactTarget(level), accel: accel(level).accel })));
+  await guests.prepare(levels.map((level) => preparedTarget(exactTarget(level), placement)));
   const facts = await imageFactsOf(guests, runLevels, cloudImage);
   const unavailable = driverUnavailableIn(cloudImage, facts);
   if (DRIVER_NAMES.every((d) => unavailable(d))) {
@@ -96,6 +100,7 @@ export async function prepareImageRun(scenarios: readonly Scenario[], request: A
     image: imageInfoOf(cloudImage, facts),
     guests,
     accel,
+    placement,
     drivers: driversFor({ releasever: releaseverOf(facts) }),
     driverUnavailable: unavailable,
     cloudImage,

@@ -1,7 +1,6 @@
 // A cell's guests: one disk, booted at one level at a time. The first guest starts the
 // cell; a move to another CPU or a reboot powers it off cleanly and boots the same disk
 // again. The session keeps what reports need: each boot's proof, console log and time.
-import { hostStretch, limitsFor } from '../model/limits.js';
 import type { GuestCommand } from '../model/guest.js';
 import path from 'node:path';
 import type { Backend, Snapshot } from '../accel/backend.js';
@@ -191,8 +190,8 @@ export interface SessionRequest {
   readonly target: CpuTarget;
   /** The accelerator for each level the cell boots at. */
   readonly accelAt: (level: LevelName) => Accel;
-  /** How much slower than idle the host is (model/limits.ts hostStretch): each guest source derives its boot limits from it (limitsFor with its backend's pace). */
-  readonly stretch: number;
+  /** The boot (or restore) limit of a guest on each accelerator, resolved with the cell's placement (accel/placement.ts). */
+  readonly bootMs: Readonly<Partial<Record<Accel, number>>>;
   readonly evidenceDir: string;
   /** The detectors the facts record, asked live in the first guest (default every one; drivers/detectors.ts factDetectors). */
   readonly detectors?: readonly DetectorName[];
@@ -201,6 +200,13 @@ export interface SessionRequest {
   readonly signal?: AbortSignal;
   readonly shell?: boolean;
   readonly onGuest?: (guest: AgentGuest) => void;
+}
+
+/** A CPU target whose snapshot a guest source makes before the first cell, and that boot's limit (accel/placement.ts snapshotBootMs). */
+export interface PreparedTarget {
+  readonly target: CpuTarget;
+  readonly accel: Accel | null;
+  readonly bootMs?: number;
 }
 
 /** Where cells get their guests: real ones here; unit tests give fakes. */
@@ -246,12 +252,6 @@ export class BackendGuests implements CellGuests {
     return this.#backends[accel];
   }
 
-  /** The boot (or restore) limit of a guest on `accel`: the backend's pace at the request's stretch. */
-  #bootMs(accel: Accel, request: SessionRequest): number {
-    const backend = this.#backends[accel];
-    return limitsFor(backend, request.stretch, backend.given).bootMs;
-  }
-
   /** The snapshot for `target` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
   snapshot(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
     return this.#options.snapshots ? this.#ensure(target, accel, bootTimeoutMs, rebuild) : undefined;
@@ -294,19 +294,18 @@ export class BackendGuests implements CellGuests {
    * refuses (a distribution image at a near miss), and the near misses this image cannot
    * run on (its init dies of SIGILL there): those CPUs are unavailable, not broken.
    */
-  async prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<Map<string, string>> {
+  async prepare(targets: readonly PreparedTarget[]): Promise<Map<string, string>> {
     const unusable = new Map<string, string>();
     for (const { target, accel } of targets) {
       const why = accel === null ? undefined : this.#backends[accel].unusable?.(target);
       if (why) unusable.set(target.name, why);
     }
-    const wanted = targets.filter((t): t is { target: CpuTarget; accel: Accel } => t.accel !== null && !unusable.has(t.target.name));
+    const wanted = targets.filter((t): t is PreparedTarget & { accel: Accel } => t.accel !== null && !unusable.has(t.target.name));
     for (let i = 0; i < wanted.length; i += 2) {
       await Promise.all(
-        wanted.slice(i, i + 2).map(async ({ target, accel }) => {
+        wanted.slice(i, i + 2).map(async ({ target, accel, bootMs }) => {
           try {
-            // Two boots at a time: at least twice the idle host's limit.
-            await this.snapshot(target, accel, limitsFor(this.#backends[accel], Math.max(2, hostStretch()), this.#backends[accel].given).bootMs);
+            await this.snapshot(target, accel, bootMs);
           } catch (error) {
             const why = imageCannotRun(target, accel, error);
             // Another init death is left to the target's cells: each is an error with the console evidence.
@@ -334,13 +333,13 @@ export class BackendGuests implements CellGuests {
       disk,
       dataDisks,
       consoleLog,
-      bootTimeoutMs: this.#bootMs(accel, request),
+      bootTimeoutMs: request.bootMs[accel],
       ...(this.#options.memoryMiB ? { memoryMiB: this.#options.memoryMiB } : {}),
       ...(request.shell ? { shell: true } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const { target } = request;
-    let snapshot = await this.snapshot(target, request.firstAccel, this.#bootMs(request.firstAccel, request));
+    let snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel]);
     let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
@@ -368,7 +367,7 @@ export class BackendGuests implements CellGuests {
           // The snapshot does not fit (a damaged file, another emulator build): never use it again.
           this.#options.log?.(`snapshot ${snapshot!.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
           await snapshot!.discard();
-          snapshot = await this.snapshot(target, request.firstAccel, this.#bootMs(request.firstAccel, request), true)!;
+          snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel], true)!;
           disk = await snapshot.newDiskState(`${base}-2`, request.signal);
           return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
         }

@@ -11,7 +11,7 @@ import { DETECTION_V3, FAKE_IMAGE, fakeBackends } from '../fixtures/fake-backend
 
 async function request(name: string): Promise<SessionRequest & { cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-session-'));
-  return { firstAccel: 'tcg', target: parseTargetName(name)!, accelAt: () => 'tcg', stretch: 1, evidenceDir: dir, scratch: dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { firstAccel: 'tcg', target: parseTargetName(name)!, accelAt: () => 'tcg', bootMs: {}, evidenceDir: dir, scratch: dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 test('a near-miss cell that reboots comes back on the near miss, and a move to another level is on that exact level', async (t) => {
