@@ -3,7 +3,7 @@
 // from one boot at the first level this host provides (the snapshot a gate would make
 // anyway, cached), its os-release, kernel, glibc, command channel and package managers.
 import { chooseAccel } from '../harness/accel/choose.js';
-import { imageAccelChoice } from '../harness/accel/image-backend.js';
+import { imageAccelChoice, imageBackends } from '../harness/accel/image-backend.js';
 import { probeForRequest } from '../harness/accel/probe.js';
 import { ensureHostPackages, ensurePackageFile } from '../harness/host/install.js';
 import { OVMF_CODE } from '../harness/guest/distribution-machine.js';
@@ -13,8 +13,8 @@ import { inspectImageFile, versionOf } from '../harness/image/cloud/inspect.js';
 import { ensureCloudSupport } from '../harness/image/cloud/support.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
-import { ImageGuests } from '../harness/run/image-guests.js';
-import { DRIVER_TOOL, driverUnavailableIn } from '../harness/run/prepare-image.js';
+import { BackendGuests } from '../harness/run/session.js';
+import { DRIVER_TOOL, driverUnavailableIn, imageFactsOf } from '../harness/run/prepare-image.js';
 import { DRIVER_NAMES } from '../harness/model/package-manager.js';
 import { LevelgateError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
@@ -33,14 +33,14 @@ export async function doctorImage(file: string, refresh: boolean, context: RunCo
   const probes = await probeForRequest('auto', EXACT_TARGETS, defaultImage, { refresh });
   const levels = LEVEL_NAMES.map((level) => ({ level, choice: imageAccelChoice(chooseAccel(level, 'auto', probes), image) }));
   const support = await ensureCloudSupport({ log: stderrLog, signal: context.signal });
-  const guests = new ImageGuests({ image, support, dataDisks: [], snapshots: true, log: stderrLog, signal: context.signal });
+  const guests = new BackendGuests({ image: defaultImage, dataDisks: [], snapshots: true, backends: imageBackends(image, support), log: stderrLog, signal: context.signal });
   out('');
   const gaps: string[] = [];
   let facts = refresh ? undefined : await cachedImageFacts(image);
   if (facts) out('What an earlier boot of this image found (cached; --refresh boots it again):');
   else out('Booting it once (cached: a gate reuses what this boot finds)…');
   try {
-    facts ??= await guests.facts(levels.map((l) => ({ level: l.level, accel: l.choice.accel })));
+    facts ??= await imageFactsOf(guests, levels.map((l) => ({ level: l.level, accel: l.choice.accel })), image);
   } catch (error) {
     out(`  ✗ it did not boot to a command channel: ${error instanceof LevelgateError ? error.describe() : String(error)}`);
     out('');

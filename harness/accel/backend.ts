@@ -12,6 +12,8 @@ import type { LevelProof } from '../levels/proof.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { Log } from '../util/log.js';
 import type { Accel } from '../model/accel.js';
+import type { GivenLimits } from '../model/limits.js';
+import type { ImageFacts } from '../image/cloud/inspect.js';
 
 export interface ProbeResult {
   readonly accel: Accel;
@@ -42,6 +44,8 @@ export interface Snapshot {
   readonly installed: readonly string[];
   /** Every level detector's answer in the saved guest: evidence of the save only; each cell asks its own guest. */
   readonly detectors: readonly DetectorReading[];
+  /** A distribution image's: what it is (os-release, kernel, glibc, package managers), read in the boot that saved it. */
+  readonly facts?: ImageFacts;
   /** A disk state for one cell, on top of the snapshot's frozen disk. */
   newDiskState(base: string, signal?: AbortSignal): Promise<string>;
   /** Restores the saved guest onto `options.disk`; throws when the snapshot does not fit. */
@@ -75,6 +79,10 @@ export interface Backend {
   readonly slowdown: number;
   /** Boot (or restore) to a proven level, on an unloaded host. */
   readonly bootTimeoutMs: number;
+  /** A limit the user gave for this backend's guests (LEVELGATE_IMAGE_BOOT_TIMEOUT), used as given. */
+  readonly given?: GivenLimits;
+  /** Why its machine cannot run at `target` (a distribution image at a near miss, or under Bochs); absent or undefined: it can. */
+  unusable?(target: CpuTarget): string | undefined;
   /** Backends that share a disk format can boot each other's disk states. */
   readonly diskFormat: 'qcow2' | 'bochs-redolog';
   boot(options: GuestBootOptions): Promise<AgentGuest>;

@@ -19,4 +19,3 @@ export function backendsWith(emulator: Emulator): BackendTable {
   return { kvm: qemuBackend('kvm', emulator), tcg: qemuBackend('tcg', emulator), bochs: bochsBackend };
 }
 
-export const backendOf = (accel: Accel): Backend => BACKENDS[accel];

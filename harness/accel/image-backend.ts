@@ -1,74 +1,59 @@
-// A full-distribution image as a backend: the same record as the table's (backend.ts),
-// for one image. It runs under QEMU (KVM or TCG: the accelerator the probes chose for
-// the level); Bochs cannot run it (it boots only levelgate's own kernel, and Debian's
-// Bochs 2.7 panics in the XSAVE setup of a kernel that is not told otherwise).
-import { BACKENDS } from './backends.js';
+// A full-distribution image as a machine of the QEMU backend (kola: an ISO install is
+// another machine of the QEMU platform): the same `Backend` records as the table's
+// (backends.ts), with the image's machine, pace and snapshots. It runs under QEMU (KVM
+// or TCG: the accelerator the probes chose for the level); Bochs cannot run it (it boots
+// only levelgate's own kernel, and Debian's Bochs 2.7 panics in the XSAVE setup of a
+// kernel that is not told otherwise), and it is pinned at exact levels only.
 import type { AccelChoice } from './choose.js';
 import type { Accel } from '../model/accel.js';
+import type { BackendTable } from './backends.js';
+import { bochsBackend } from './bochs-backend.js';
+import { qemuBackend, type QemuMachineKind } from './qemu-backend.js';
 import { distributionMachine } from '../guest/distribution-machine.js';
-import { DEFAULTS } from '../model/defaults.js';
-import { discardSnapshot } from '../guest/snapshot-store.js';
-import { ensureCloudSnapshot, type CloudSnapshot, type EnsureCloudSnapshotOptions } from '../guest/cloud-snapshot.js';
-import type { DataDisk } from '../model/guest.js';
-import type { QemuAccel } from '../model/accel.js';
-import { createOverlay, QEMU_BINARY, QemuGuest, qemuVersion, type QemuGuestOptions } from '../guest/qemu-guest.js';
+import { ensureCloudSnapshot } from '../guest/cloud-snapshot.js';
+import { imagePace } from '../model/limits.js';
+import { QEMU_ACCELS, type QemuAccel } from '../model/accel.js';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import type { CloudSupport } from '../image/cloud/support.js';
-import type { LevelName } from '../levels/table.js';
+import { GuestError } from '../util/errors.js';
 
-/** How to boot one of the image's guests: its machine and accelerator are the backend's. */
-export type ImageBootOptions = Omit<QemuGuestOptions, 'accel' | 'image' | 'machine' | 'extraKernelArgs' | 'cpu' | 'target'>;
-
-export interface ImageBackend {
-  readonly accel: QemuAccel;
-  readonly title: string;
-  readonly emulator: 'QEMU';
-  /** Firmware, bootloader and a whole systemd boot: minutes, not seconds, under TCG. */
-  readonly bootTimeoutMs: number;
-  readonly slowdown: number;
-  readonly diskFormat: 'qcow2';
-  boot(options: ImageBootOptions): Promise<QemuGuest>;
-  /** The root disk state for one cell, at `base` (without extension): an overlay over the image. */
-  newDiskState(base: string, signal?: AbortSignal): Promise<string>;
-  version(): Promise<string>;
-  readonly snapshots: {
-    ensure(level: LevelName, dataDisks: readonly DataDisk[], options: EnsureCloudSnapshotOptions): Promise<CloudSnapshot>;
-    newDiskState(snapshot: CloudSnapshot, base: string, signal?: AbortSignal): Promise<string>;
-    restore(snapshot: CloudSnapshot, options: ImageBootOptions): Promise<QemuGuest>;
-    discard(snapshot: CloudSnapshot): Promise<void>;
-  };
-}
-
-export function imageBackend(image: CloudImage, support: CloudSupport, accel: QemuAccel): ImageBackend {
-  const own = { machine: distributionMachine(image, support), accel };
+/** The machine kind of `image`: its firmware boot, its pace (LEVELGATE_IMAGE_BOOT_TIMEOUT as given), its snapshots. */
+export function distributionKind(image: CloudImage, support: CloudSupport): QemuMachineKind {
+  const { pace, given } = imagePace();
   return {
-    accel,
-    title: `QEMU ${accel.toUpperCase()} (image ${image.name})`,
-    emulator: 'QEMU',
-    bootTimeoutMs: DEFAULTS.imageBootTimeoutMs,
-    slowdown: 1,
-    diskFormat: 'qcow2',
-    boot: (options) => QemuGuest.boot({ ...options, ...own }),
-    async newDiskState(base, signal) {
-      await createOverlay(image.path, `${base}.qcow2`, signal, image.format);
-      return `${base}.qcow2`;
-    },
-    version: async () => `qemu ${await qemuVersion(QEMU_BINARY)}`,
-    snapshots: {
-      ensure: (level, dataDisks, options) => ensureCloudSnapshot({ image, support, level, accel, dataDisks }, options),
-      async newDiskState(snapshot, base, signal) {
-        await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
-        return `${base}.qcow2`;
-      },
-      restore: (snapshot, options) => QemuGuest.restore({ ...options, ...own }, snapshot),
-      discard: discardSnapshot,
+    label: `image ${image.name}`,
+    pace: { ...pace, given },
+    machine: () => distributionMachine(image, support),
+    backing: () => ({ path: image.path, format: image.format }),
+    unusable: (target) => (target.nearMiss ? `near-miss CPUs run the default guest only: image ${image.name} is pinned at exact levels` : undefined),
+    async ensureSnapshot(request, accel) {
+      const { log, signal } = request.options;
+      const ensure = () => ensureCloudSnapshot({ image, support, level: request.target.level, accel, dataDisks: request.dataDisks, ...(request.memoryMiB ? { memoryMiB: request.memoryMiB } : {}) }, request.options);
+      // A loaded host can make a kernel's boot-time timer check fail ("IO-APIC + timer
+      // doesn't work!", a panic): the image's command line is its own, so that boot is tried once more.
+      const snapshot = await ensure().catch((error: unknown) => {
+        if (signal?.aborted || !(error instanceof GuestError) || !/panicked/.test(error.message)) throw error;
+        log?.(`image ${image.name}: the ${request.target.level} boot ${error.message.split('\n')[0]}; booting it once more`);
+        return ensure();
+      });
+      return { ...snapshot, detectors: [] };
     },
   };
 }
 
-/** Whether a backend of the table boots distribution images: QEMU's do (firmware, -drive); Bochs's does not. */
+/** The backend table of a run on `image`: QEMU's accelerators run its machine; Bochs's entry refuses it. */
+export function imageBackends(image: CloudImage, support: CloudSupport): BackendTable {
+  const kind = distributionKind(image, support);
+  return {
+    kvm: qemuBackend('kvm', undefined, kind),
+    tcg: qemuBackend('tcg', undefined, kind),
+    bochs: { ...bochsBackend, unusable: () => `image ${image.name} cannot run under Bochs: levels that only Bochs provides on this host are skipped for distribution images` },
+  };
+}
+
+/** Whether an accelerator boots distribution images: QEMU's do (firmware, -drive); Bochs does not. */
 export function bootsImages(accel: Accel): accel is QemuAccel {
-  return BACKENDS[accel].emulator === 'QEMU';
+  return (QEMU_ACCELS as readonly Accel[]).includes(accel);
 }
 
 /** The accelerator for a level of an image run: the probes' choice where it is QEMU; Bochs's levels are skips, with why. */

@@ -8,13 +8,15 @@ import { emulatorCommand, hostQemu, type Emulator } from '../guest/emulator.js';
 import { buildQemuArgs } from '../guest/qemu-args.js';
 import { type QemuAccel } from '../model/accel.js';
 import { ensureQemuSnapshot } from '../guest/qemu-snapshot.js';
+import { levelgateMachine, type QemuMachine, type QemuSnapshotFiles } from '../guest/qemu-machine.js';
+import type { GuestBootOptions } from '../guest/guest.js';
 import { discardSnapshot } from '../guest/snapshot-store.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { qemuCpuArgument } from '../levels/qemu-cpu.js';
 import type { CpuTarget } from '../levels/targets.js';
-import type { Backend, ProbeResult } from './backend.js';
+import type { Backend, ProbeResult, Snapshot, SnapshotRequest } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
-import { hostStretch, limitsFor } from '../model/limits.js';
+import { limitsNow, type BackendPace, type GivenLimits } from '../model/limits.js';
 
 const MARKER = 'LGPROBEOK';
 
@@ -75,7 +77,7 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
   const qemu = emulator ?? (await hostQemu());
   const once = async () => {
     // A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s at a load of five per core: stretched, so a busy host is not cached as one that cannot run a level.
-    const timeout = limitsFor(DEFAULTS.backends[accel], hostStretch()).probeMs;
+    const timeout = limitsNow(DEFAULTS.backends[accel]).probeMs;
     const command = emulatorCommand(qemu, probeArgs(accel, target, image));
     const result = await execa(command.file, command.args, {
       env: qemu.env,
@@ -97,28 +99,75 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
   return { accel, target: target.name, works: attempt.works, reason: attempt.reason, durationMs: Math.round(performance.now() - started), definitive: attempt.definitive };
 }
 
-/** QEMU under `accel`; `emulator` another QEMU than the host's (a tools tree's), which is then in the title. */
-export function qemuBackend(accel: QemuAccel, emulator?: Emulator): Backend {
+/** What one snapshot of a QEMU machine kind gives the backend: the files a restore needs and what the saved guest recorded. */
+export type KindSnapshot = QemuSnapshotFiles & Pick<Snapshot, 'bootConsole' | 'installed' | 'detectors' | 'facts'> & { readonly key: string; readonly dir: string };
+
+/**
+ * A kind of machine the QEMU backend runs (kola: an ISO install is another machine of
+ * the QEMU platform): levelgate's own guest, or a distribution image. A new image kind is
+ * one of these: its machine (guest/qemu-machine.ts), its snapshot's save and read-back
+ * through the one store, and, where it differs, its pace and the CPUs it cannot run on.
+ */
+export interface QemuMachineKind {
+  /** In the backend's title ("image debian-12"); absent for levelgate's own guest. */
+  readonly label?: string;
+  /** Its pace (default: the accelerator's, model/defaults.ts) and a limit the user gave. */
+  readonly pace?: BackendPace & { readonly given?: GivenLimits };
+  /** The machine of one guest: a fresh one per boot (a machine holds its command channel). */
+  machine(options: GuestBootOptions): QemuMachine;
+  /** The disk a cell's first overlay goes over. */
+  backing(image: ImageArtifacts): { readonly path: string; readonly format: 'raw' | 'qcow2' };
+  /** Its saved, proven guest at `request.target`, made once and cached. */
+  ensureSnapshot(request: SnapshotRequest, accel: QemuAccel, emulator?: Emulator): Promise<KindSnapshot>;
+  /** Why it cannot run at `target` (undefined: it can). */
+  unusable?(target: CpuTarget): string | undefined;
+}
+
+/** levelgate's own guest: its kernel entered directly, its snapshots keyed by the default image. */
+export const LEVELGATE_KIND: QemuMachineKind = {
+  machine: (options) => levelgateMachine(options.image, options),
+  backing: (image) => ({ path: image.rootDisk, format: 'raw' }),
+  ensureSnapshot: (request, accel, emulator) =>
+    ensureQemuSnapshot(
+      {
+        image: request.image,
+        level: request.target.level,
+        ...(request.target.nearMiss ? { target: request.target } : {}),
+        accel,
+        dataDisks: request.dataDisks,
+        ...(emulator ? { emulator } : {}),
+        ...(request.warmUp ? { warmUp: request.warmUp } : {}),
+        ...(request.memoryMiB ? { memoryMiB: request.memoryMiB } : {}),
+      },
+      request.options,
+    ),
+};
+
+/** QEMU under `accel`, running machines of `kind` (default levelgate's own); `emulator` another QEMU than the host's (a tools tree's), which is then in the title. */
+export function qemuBackend(accel: QemuAccel, emulator?: Emulator, kind: QemuMachineKind = LEVELGATE_KIND): Backend {
   const withEmulator = emulator ? { emulator } : {};
+  const guest = (options: GuestBootOptions) => ({ ...options, accel, ...withEmulator, machine: kind.machine(options) });
+  const overlay = async (backing: { path: string; format: 'raw' | 'qcow2' }, base: string, signal?: AbortSignal) => {
+    await createOverlay(backing.path, `${base}.qcow2`, signal, backing.format);
+    return `${base}.qcow2`;
+  };
+  const { given, ...pace }: BackendPace & { readonly given?: GivenLimits } = kind.pace ?? DEFAULTS.backends[accel];
   return {
     accel,
-    title: `QEMU ${accel.toUpperCase()}${emulator ? ` (${emulator.name}, ${emulator.version})` : ''}`,
+    title: `QEMU ${accel.toUpperCase()}${emulator ? ` (${emulator.name}, ${emulator.version})` : ''}${kind.label ? ` (${kind.label})` : ''}`,
     emulator: 'QEMU',
-    ...DEFAULTS.backends[accel],
+    ...pace,
+    ...(given ? { given } : {}),
     diskFormat: 'qcow2',
-    boot: (options) => QemuGuest.boot({ ...options, accel, ...withEmulator }),
-    async newDiskState(image, base, signal) {
-      await createOverlay(image.rootDisk, `${base}.qcow2`, signal);
-      return `${base}.qcow2`;
-    },
+    boot: (options) => QemuGuest.boot(guest(options)),
+    newDiskState: (image, base, signal) => overlay(kind.backing(image), base, signal),
     probe: (target, image) => probeQemu(accel, target, image, emulator),
     version: async () => `qemu ${(emulator ?? (await hostQemu())).version}`,
+    ...(kind.unusable ? { unusable: kind.unusable } : {}),
     snapshots: {
       ensure: async (request) => {
-        const snapshot = await ensureQemuSnapshot(
-          { image: request.image, level: request.target.level, ...(request.target.nearMiss ? { target: request.target } : {}), accel, dataDisks: request.dataDisks, ...withEmulator, ...(request.warmUp ? { warmUp: request.warmUp } : {}), ...(request.memoryMiB ? { memoryMiB: request.memoryMiB } : {}) },
-          request.options,
-        );
+        const snapshot = await kind.ensureSnapshot(request, accel, emulator);
+        const near = request.target.nearMiss ? { target: request.target } : {};
         return {
           id: snapshot.key,
           target: request.target,
@@ -126,11 +175,9 @@ export function qemuBackend(accel: QemuAccel, emulator?: Emulator): Backend {
           bootConsole: snapshot.bootConsole,
           installed: snapshot.installed,
           detectors: snapshot.detectors,
-          async newDiskState(base, signal) {
-            await createOverlay(snapshot.disk, `${base}.qcow2`, signal, 'qcow2');
-            return `${base}.qcow2`;
-          },
-          restore: (options) => QemuGuest.restore({ ...options, accel, ...withEmulator, ...(request.target.nearMiss ? { target: request.target } : {}) }, snapshot),
+          ...(snapshot.facts ? { facts: snapshot.facts } : {}),
+          newDiskState: (base, signal) => overlay({ path: snapshot.disk, format: 'qcow2' }, base, signal),
+          restore: (options) => QemuGuest.restore(guest({ ...options, ...near }), snapshot),
           discard: () => discardSnapshot(snapshot),
         };
       },

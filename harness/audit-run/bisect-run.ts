@@ -3,7 +3,7 @@
 // second RPM of the same name, or after a guest failure); a subject that ran cleanly is
 // not run again above. v4 (Bochs on most hosts) is reached only by what did not run at
 // v3. With near misses, each near miss of a subject's lowest level is one more guest.
-import { limitsFor } from '../model/limits.js';
+import { Placer } from '../accel/placement.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
@@ -83,8 +83,8 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
     return out;
   }
   const accel = choice.accel;
-  const stretch = options.timeScale ?? 1;
-  const resolved = limitsFor(BACKENDS[accel], stretch);
+  const placer = new Placer({ choose: () => choice, backends: BACKENDS, stretch: options.timeScale ?? 1 });
+  const resolved = placer.limits(accel);
   const limits = { installMs: resolved.commandMs, commandMs: resolved.programMs };
   for (const batch of batches(subjects)) {
     let todo = [...batch];
@@ -100,7 +100,7 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
           firstAccel: accel,
           target,
           accelAt: () => accel,
-          stretch,
+          bootMs: placer.bootMs(),
           evidenceDir: scratch,
           scratch,
           ...(options.signal ? { signal: options.signal } : {}),

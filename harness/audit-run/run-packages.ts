@@ -3,7 +3,7 @@
 // onto a disk state of its own, so no package sees another; installed, its commands
 // run, every SIGILL explained; one package after another. Guests come from the engine
 // the gate's cells use (CellGuests), so tests can give the fixtures' guests.
-import { limitsFor } from '../model/limits.js';
+import { Placer } from '../accel/placement.js';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
@@ -55,8 +55,8 @@ export async function runPackages(plan: RunPlan, options: RunPackagesOptions): P
 }
 
 async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel']>, scratch: string, options: RunPackagesOptions): Promise<Omit<PackageRun, 'durationMs'>> {
-  const stretch = options.timeScale ?? 1;
-  const limits = limitsFor(BACKENDS[accel], stretch);
+  const placer = new Placer({ choose: options.accel, backends: BACKENDS, stretch: options.timeScale ?? 1 });
+  const limits = placer.limits(accel);
   const base = { target: pkg.target.name, level: pkg.target.level, accel };
   await mkdir(scratch, { recursive: true });
   let session: CellSession | undefined;
@@ -65,7 +65,7 @@ async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel
       firstAccel: accel,
       target: pkg.target,
       accelAt: () => accel,
-      stretch,
+      bootMs: placer.bootMs(),
       evidenceDir: scratch,
       scratch,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -17,6 +17,8 @@ import { attachedReposDisk } from '../repos/attach.js';
 import { attachedRepoWarmUp } from '../repos/warm-up.js';
 import type { CellGuest } from '../model/guest.js';
 import { BackendGuests, type CellSession, type GuestFactsRecord } from '../run/session.js';
+import { BACKENDS } from '../accel/backends.js';
+import { Placer } from '../accel/placement.js';
 import type { ProofRecord } from '../results/types.js';
 import { InfrastructureError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
@@ -62,6 +64,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
     if (choice.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${choice.skipReason}`);
     return choice.accel;
   };
+  const placer = new Placer({ choose: (level) => chooseAccel(level, 'auto', probes), backends: BACKENDS, stretch: COMPOSE_STRETCH });
   const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: attachedRepoWarmUp(repos), ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   return {
     async open(level, evidenceDir) {
@@ -74,7 +77,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
           target: exactTarget(level),
           accelAt: accelOf,
           // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: four times the backend's limits.
-          stretch: COMPOSE_STRETCH,
+          bootMs: placer.bootMs(),
           evidenceDir,
           scratch,
           ...(signal ? { signal } : {}),

@@ -2,10 +2,8 @@
 // managers load (repomd.xml's open-size of primary.xml and filelists.xml), and whether
 // that many guests fit the host: a compose too big for it is refused, naming the
 // repository and the figures, before any guest boots.
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { SaxesParser } from 'saxes';
+import { readRepomd } from '../repos/repomd.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { UsageError } from '../util/errors.js';
 
@@ -36,28 +34,12 @@ export interface RepoMetadataSize {
   readonly bytes: number;
 }
 
-/** Reads repomd.xml's sizes of primary and filelists; the caller has already checked the repository has metadata. */
+/** repomd.xml's sizes of primary and filelists; the caller has already checked the repository has metadata. */
 export async function solverMetadataBytes(dir: string): Promise<RepoMetadataSize> {
-  const xml = await readFile(path.join(dir, 'repodata', 'repomd.xml'), 'utf8');
-  const sizes = new Map<string, { size?: number; open?: number }>();
-  let type: string | undefined;
-  let field: 'size' | 'open' | undefined;
-  const parser = new SaxesParser();
-  parser.on('opentag', (tag) => {
-    if (tag.name === 'data') type = (tag.attributes as Record<string, string>).type;
-    field = tag.name === 'size' ? 'size' : tag.name === 'open-size' ? 'open' : undefined;
-  });
-  parser.on('text', (text) => {
-    if (type && field && text.trim()) sizes.set(type, { ...sizes.get(type), [field]: Number(text.trim()) });
-  });
-  parser.on('closetag', (tag) => {
-    field = undefined;
-    if (tag.name === 'data') type = undefined;
-  });
-  parser.write(xml).close();
+  const { data } = await readRepomd(dir);
   const bytes = SOLVER_METADATA.reduce((sum, t) => {
-    const s = sizes.get(t);
-    return sum + (s?.open ?? (s?.size ?? 0) * 8);
+    const s = data.get(t);
+    return sum + (s?.openSize ?? (s?.size ?? 0) * 8);
   }, 0);
   return { dir, bytes };
 }

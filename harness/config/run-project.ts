@@ -18,9 +18,9 @@ import { exitCodeOf } from '../results/summary.js';
 import type { RunResult } from '../results/types.js';
 import type { ImageRequest } from '../run/prepare-image.js';
 import { defaultWorkers } from '../run/budget.js';
-import { hostStretch, limitsFor } from '../model/limits.js';
+import { hostStretch } from '../model/limits.js';
 import { runGate } from '../run/gate-run.js';
-import { prepareRun } from '../run/prepare.js';
+import { preparedTarget, prepareRun } from '../run/prepare.js';
 import { prepareImageRun } from '../run/prepare-image.js';
 import { silentLog, type Log } from '../util/log.js';
 
@@ -89,7 +89,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   const config = resolved.project.config;
   const configDir = resolved.project.configFile ? path.dirname(resolved.project.configFile) : cwd;
   const workers = options.workers ?? config.workers ?? defaultWorkers();
-  // Every limit of the run stretches by this, once (config/limits.ts).
+  // Every limit of the run stretches by this, once (accel/placement.ts, model/limits.ts).
   const stretch = hostStretch({ workers });
   const accel = options.accel ?? config.accel ?? 'auto';
   const reporters = new ReporterSet(
@@ -102,11 +102,13 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   const evidenceDir = evidenceDirOf(config, configDir, options.evidence, cwd);
 
   const planned = targetsOf(cells);
-  const prepareOptions = { log, signal, snapshots: !options.coldBoot, attached: resolved.attached, targets: planned };
+  // The user's cell limit (a flag, the config) is for QEMU TCG; placement gives each backend its slowdown.
+  const cellMs = options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : undefined);
+  const prepareOptions = { log, signal, snapshots: !options.coldBoot, attached: resolved.attached, targets: planned, stretch, ...(cellMs ? { given: { cellMs } } : {}) };
   const exactLevels = [...new Set(planned.filter((t) => !t.nearMiss).map((t) => t.level))];
   const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, exactLevels, prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
   // A near miss this image cannot run on (its init dies there) is unavailable, like one no emulator provides.
-  const unusable = await prepared.guests.prepare(planned.map((target) => ({ target, accel: prepared.accel(target.name).accel })));
+  const unusable = await prepared.guests.prepare(planned.map((target) => preparedTarget(target, prepared.placement)));
   const accelFor = (name: string): AccelChoice => {
     const why = unusable.get(name);
     return why ? { target: name, accel: null, skipReason: why } : prepared.accel(name);
@@ -125,12 +127,11 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
     workers,
     environment: {
       ...prepared,
-      accel: accelFor,
+      placement: prepared.placement.choosing(accelFor),
       knownIssues: resolved.knownIssues,
       evidenceDir,
       today: new Date().toISOString().slice(0, 10),
       accelRequest: accel,
-      timeScale: stretch,
       requireLevels: options.requireLevels ?? config.requireLevels ?? false,
       ...(requireFidelity ? { requireFidelity } : {}),
       ...(installAudit ? { installAudit } : {}),
@@ -139,7 +140,6 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
     fixturesDigest: prepared.fixtures?.digest ?? 'none',
     reporters,
     signal,
-    cellTimeoutMs: options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : limitsFor(DEFAULTS.backends.tcg, stretch).cellMs),
     retries: options.retries ?? config.retries ?? DEFAULTS.retries,
     ...(options.shard ? { shard: options.shard } : {}),
   }).finally(() => installAudit?.close());

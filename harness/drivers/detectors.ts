@@ -21,8 +21,6 @@ import { LEVELS, type Feature, type LevelName } from '../levels/table.js';
 import { signalName } from '../util/signals.js';
 
 export const DETECTORS = ['cpuid', 'cpuinfo', 'modalias', 'glibc', 'rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch', 'apt-variants', 'apt-test-table', 'pacman-arch'] as const;
-/** The detectors that are a package manager's own idea of the arch: facts show their answer in the tool's words. */
-const TOOL_DETECTORS: readonly DetectorName[] = ['rpm', 'libzypp', 'dnf5-arch', 'dnf5-basearch', 'apt-variants', 'apt-test-table', 'pacman-arch'];
 /** apt's own test table in the guest image (harness/image/guest/apt-test-varianttable). */
 export const APT_TEST_VARIANTTABLE = '/usr/share/levelgate/apt-test-varianttable';
 /** Where dpkg and apt read the variant table (the guest image installs the psABI one there). */
@@ -326,11 +324,6 @@ function parseEvery(stdout: string): DetectorReading[] {
     readSection('pacman-arch', 'pacman-arch', parts, parsePacmanArch),
   );
   return readings;
-}
-
-/** One line for facts and messages: "cpuid v2, cpuinfo v2, glibc v2, rpm x86_64_v2, libzypp x86_64_v3 (…)". */
-export function describeReadings(readings: readonly DetectorReading[]): string {
-  return readings.map((r) => `${r.detector} ${r.failure ? `failed (${r.failure})` : r.level === null ? r.answer : TOOL_DETECTORS.includes(r.detector) ? r.answer : r.level}`).join(', ');
 }
 
 /** Asks the detectors `only` (default every one) in a running guest, in one command (`exec` runs it there). */

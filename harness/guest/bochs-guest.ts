@@ -19,7 +19,7 @@ import { DEFAULTS } from '../model/defaults.js';
 import { debianPackageVersion } from '../host/tools.js';
 import { exists } from '../host/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
-import { hostStretch, limitsFor } from '../model/limits.js';
+import { limitsNow } from '../model/limits.js';
 import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext, type EmulatorExit } from './agent-guest.js';
@@ -132,7 +132,7 @@ export class BochsGuest extends AgentGuest {
       const relay = await relayConfig(options, start, spec, sockets, tmp);
       const bochs = spawnBochs(options, relay, spec, context);
       // Without a limit from the run, this backend's for the host's load now.
-      const bootTimeoutMs = options.bootTimeoutMs ?? limitsFor(DEFAULTS.backends.bochs, hostStretch()).bootMs;
+      const bootTimeoutMs = options.bootTimeoutMs ?? limitsNow(DEFAULTS.backends.bochs).bootMs;
       const deadline = started + bootTimeoutMs;
       const agent = await connectChannels(options, bochs, sockets, deadline, stack);
       const facts: GuestFacts = {

@@ -7,7 +7,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
-import { limitsFor } from '../model/limits.js';
+import { limitsNow } from '../model/limits.js';
 import type { GuestCommand } from '../model/guest.js';
 import { debianPackageVersion } from '../host/tools.js';
 import type { ImageArtifacts } from '../image/build.js';
@@ -162,7 +162,7 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
         );
         let saveMs = 0;
         try {
-          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, limitsFor(DEFAULTS.backends.bochs, 1).commandMs);
+          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, limitsNow(DEFAULTS.backends.bochs).commandMs);
           await mkdir(file(FILES.state));
           saveMs = await guest.saveSnapshot(file(FILES.state));
         } finally {

@@ -9,7 +9,7 @@ import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
-import { hostStretch, imagePace, limitsFor } from '../model/limits.js';
+import { imagePace, limitsNow } from '../model/limits.js';
 import { GuestError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
 import type { AgentChannel } from './agent-channel.js';
@@ -21,12 +21,6 @@ import { raceWith } from './race.js';
 /** OVMF from Debian's ovmf package: code (read-only) and the template of a guest's variable store. */
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-
-/** A distribution image's boot limit for the host's load now (LEVELGATE_IMAGE_BOOT_TIMEOUT as given). */
-export function imageBootMs(stretch = hostStretch()): number {
-  const { pace, given } = imagePace();
-  return limitsFor(pace, stretch, given).bootMs;
-}
 
 /**
  * The machine of `image`: `channel` when it is known (a restore takes the snapshot's
@@ -48,7 +42,10 @@ export function distributionMachine(image: CloudImage, support: CloudSupport, ch
     kernelRelease: 'unknown',
     // qemu-guest-agent cannot time a command: the host does, and kills over the channel.
     hostTimesCommands: true,
-    defaultBootMs: () => imageBootMs(),
+    defaultBootMs: () => {
+      const { pace, given } = imagePace();
+      return limitsNow(pace, given).bootMs;
+    },
     async connect(sockets, open, start) {
       const wanted = start.kind === 'restore' ? start.snapshot.channel : channel;
       const candidates: { which: ChannelKind; channel: AgentChannel }[] = [];

@@ -11,7 +11,7 @@ import type { CpuTarget } from '../levels/targets.js';
 import type { QemuAccel } from '../model/accel.js';
 import { DEFAULTS } from '../model/defaults.js';
 import type { DataDisk } from '../model/guest.js';
-import { hostStretch, limitsFor } from '../model/limits.js';
+import { limitsNow } from '../model/limits.js';
 import { AgentClient } from './agent-client.js';
 import type { AgentChannel } from './agent-channel.js';
 import type { CommandResult, ExecOptions } from './guest.js';
@@ -100,7 +100,7 @@ export function levelgateMachine(image: ImageArtifacts, options: { readonly targ
     kernelRelease: image.manifest.kernel.release,
     hostTimesCommands: false,
     // Without a limit from the run, this backend's for the host's load now.
-    defaultBootMs: (accel) => limitsFor(DEFAULTS.backends[accel], hostStretch()).bootMs,
+    defaultBootMs: (accel) => limitsNow(DEFAULTS.backends[accel]).bootMs,
     connect: async (sockets, open) => (agent = new AgentClient(await open(sockets.agent))),
     settle: async () => {},
     channelFacts: () => ({ which: 'agent', banner: agent?.banner ?? 'unknown', notes: [] }),

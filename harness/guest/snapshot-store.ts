@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { cacheRoot, ensureCached, exists, writeJson } from '../host/cache.js';
+import { cacheRoot, ensureCached, exists, removeStaleStaging, writeJson } from '../host/cache.js';
 import { silentLog } from '../util/log.js';
 import type { EnsureSnapshotOptions } from './snapshot-save.js';
 import type { DataDisk } from '../model/guest.js';
@@ -90,6 +90,8 @@ async function verified<M extends object>(dir: string, key: string, recorded: Sn
 export async function ensureSnapshot<S, M extends object>(kind: SnapshotKind<S, M>, options: EnsureSnapshotOptions = {}): Promise<S & Stored<M>> {
   const key = snapshotKeyOf(kind.inputs);
   const dir = path.join(options.cacheDir ?? cacheRoot(), kind.folder, key);
+  // Another key's save killed before its clean-up ran (a key that may never be made again) leaves its staging here.
+  await removeStaleStaging(path.dirname(dir));
   const load = async () => {
     const manifest = await verified<M>(dir, key, kind.recorded);
     return manifest ? { ...(await kind.read(dir, manifest)), key, dir, manifest } : undefined;

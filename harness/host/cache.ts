@@ -85,16 +85,21 @@ export async function writeJson(file: string, value: unknown): Promise<void> {
   await writeFile(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Removes `DIR.staging-PID` of every process that is gone (a build killed before its own clean-up ran); the caller holds DIR's lock. */
-export async function removeStaleStaging(dir: string): Promise<string[]> {
-  const prefix = `${path.basename(dir)}.staging-`;
-  const names = await readdir(path.dirname(dir)).catch(() => [] as string[]);
+/**
+ * Removes `ENTRY.staging-PID` in `folder` of every process that is gone (a build killed
+ * before its own clean-up ran): `entry`'s (the caller holds its lock), or, without one,
+ * every entry's (a folder of keyed entries, such as the snapshot store's, where a key may
+ * never be built again).
+ */
+export async function removeStaleStaging(folder: string, entry?: string): Promise<string[]> {
+  const names = await readdir(folder).catch(() => [] as string[]);
   const stale = names.filter((name) => {
-    if (!name.startsWith(prefix)) return false;
-    const pid = Number(name.slice(prefix.length));
-    return Number.isInteger(pid) && pid > 0 && !pidAlive(pid);
+    const m = /^(.+)\.staging-(\d+)$/.exec(name);
+    if (!m || (entry !== undefined && m[1] !== entry)) return false;
+    const pid = Number(m[2]);
+    return pid > 0 && !pidAlive(pid);
   });
-  for (const name of stale) await removeTree(path.join(path.dirname(dir), name));
+  for (const name of stale) await removeTree(path.join(folder, name));
   return stale;
 }
 
@@ -136,7 +141,7 @@ export async function ensureCached<T>(options: EnsureCachedOptions<T>): Promise<
       if (built !== undefined) return built;
     }
     await removeTree(options.dir);
-    await removeStaleStaging(options.dir);
+    await removeStaleStaging(path.dirname(options.dir), path.basename(options.dir));
     await mkdir(staging, { recursive: true });
     try {
       await options.build(staging);

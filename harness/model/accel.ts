@@ -5,5 +5,6 @@ export type QemuAccel = 'tcg' | 'kvm';
 /** QEMU's accelerators, and Bochs: a second emulator for what QEMU cannot emulate (AVX-512). */
 export type Accel = QemuAccel | 'bochs';
 export type AccelRequest = 'auto' | Accel;
-export const ACCELS: readonly Accel[] = ['kvm', 'tcg', 'bochs'];
+export const QEMU_ACCELS: readonly QemuAccel[] = ['kvm', 'tcg'];
+export const ACCELS: readonly Accel[] = [...QEMU_ACCELS, 'bochs'];
 export const ACCEL_REQUESTS: readonly AccelRequest[] = ['auto', ...ACCELS];

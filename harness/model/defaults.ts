@@ -1,6 +1,6 @@
 // Every default and time limit in one place: the runners' usage texts print from here,
 // the engine reads from here. Limits are set for QEMU TCG on an unloaded host;
-// config/limits.ts stretches them (each backend's slowdown, the host's load), once.
+// accel/placement.ts resolves them per backend (model/limits.ts: its slowdown, the host's load), once.
 import type { Accel } from './accel.js';
 
 export interface BackendLimits {

@@ -5,7 +5,8 @@
 // now (capped), whichever is larger. An emulated guest's clock and boot stretch with the
 // load (a TCG boot of 2 s took 8-11 s at a load of 8 on 2 cores; Bochs's 14 s boot took
 // over 120 s at a load of 12). A limit the user gave (a flag, the config, the
-// environment) is used as given. Nothing else scales a limit.
+// environment) is used as given. accel/placement.ts resolves a run's limits once per backend;
+// limitsNow, those of a guest outside a run. Nothing else scales a limit.
 import os from 'node:os';
 import { DEFAULTS } from './defaults.js';
 
@@ -33,6 +34,8 @@ export interface BackendPace {
 export interface GivenLimits {
   readonly bootMs?: number;
   readonly cellMs?: number;
+  readonly commandMs?: number;
+  readonly programMs?: number;
 }
 
 /** Every limit of one guest, in milliseconds. */
@@ -54,11 +57,16 @@ export function limitsFor(pace: BackendPace, stretch: number, given: GivenLimits
   const work = (ms: number) => Math.round(ms * stretch * pace.slowdown);
   return {
     bootMs: Math.round(given.bootMs ?? pace.bootTimeoutMs * stretch),
-    commandMs: work(DEFAULTS.commandTimeoutMs),
-    programMs: work(DEFAULTS.programTimeoutMs),
+    commandMs: given.commandMs ?? work(DEFAULTS.commandTimeoutMs),
+    programMs: given.programMs ?? work(DEFAULTS.programTimeoutMs),
     cellMs: Math.round((given.cellMs ?? DEFAULTS.cellTimeoutMs * stretch) * pace.slowdown),
     probeMs: work(DEFAULTS.probeTimeoutMs),
   };
+}
+
+/** The limits of a guest outside a run's placement (a probe, a pinned guest, a snapshot's boot given no limit): its backend's at the host's load now. */
+export function limitsNow(pace: BackendPace, given: GivenLimits = {}): GuestLimits {
+  return limitsFor(pace, hostStretch(), given);
 }
 
 /** A distribution image's pace: firmware, bootloader and a whole systemd boot; LEVELGATE_IMAGE_BOOT_TIMEOUT (seconds) gives its boot limit. */

@@ -28,10 +28,10 @@ export function inShard<T>(items: readonly T[], keyOf: (item: T) => string, shar
   return items.filter((item) => mine.has(keyOf(item)));
 }
 
-/** The group a cell belongs to: cells of one group always land in the same shard. */
-export const groupOf = (cell: Cell): string => `${cell.scenario.id}@${cell.level}`;
+/** The shard group of a cell (scenario at level): cells of one group always land in the same shard. */
+export const shardGroupOf = (cell: Cell): string => `${cell.scenario.id}@${cell.level}`;
 
-export const shardCells = (cells: readonly Cell[], shard: Shard): Cell[] => inShard(cells, groupOf, shard);
+export const shardCells = (cells: readonly Cell[], shard: Shard): Cell[] => inShard(cells, shardGroupOf, shard);
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -3,7 +3,7 @@
 // package's name, epoch-version-release, arch and its primary file list (bin and etc
 // paths). Streamed through saxes, so a compose's 100 MB primary.xml is never held whole.
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -15,6 +15,7 @@ import { UsageError } from '../util/errors.js';
 import { findAptReleases, readAptPackages } from './apt-metadata.js';
 import type { Evr } from '../packages/evr.js';
 import { findPacmanDatabases, readPacmanRepo } from './pacman-metadata.js';
+import { readRepomd, repomdPath } from './repomd.js';
 
 export interface RepoPackage extends Evr {
   readonly name: string;
@@ -36,46 +37,6 @@ export interface RepoMetadata {
   readonly apt?: { readonly suite: string; readonly components: readonly string[] };
   /** A pacman repository's database name: the section name pacman.conf must give it. */
   readonly pacman?: { readonly db: string };
-}
-
-/** The primary file's path from repomd.xml; throws a UsageError naming the file when there is none. */
-export async function primaryLocation(repoDir: string): Promise<{ href: string; revision: string }> {
-  const repomd = path.join(repoDir, 'repodata', 'repomd.xml');
-  let xml: string;
-  try {
-    xml = await readFile(repomd, 'utf8');
-  } catch {
-    const isDir = await stat(repoDir).then((s) => s.isDirectory(), () => false);
-    throw new UsageError(
-      isDir ? `${repoDir} is not a repository: it has no repodata/repomd.xml (rpm-md), dists/SUITE/Release (apt) or NAME.db (pacman)` : `${repoDir} does not exist or is not a directory`,
-      { hint: isDir ? `make its metadata with: createrepo_c ${repoDir} (or apt-ftparchive, or repo-add)` : 'give the path of a directory with repodata/ (createrepo_c), dists/ (apt) or a NAME.db (pacman)' },
-    );
-  }
-  let href: string | undefined;
-  let revision = '';
-  let inPrimary = false;
-  let inRevision = false;
-  const parser = new SaxesParser();
-  parser.on('opentag', (tag) => {
-    const attrs = tag.attributes as Record<string, string>;
-    if (tag.name === 'data') inPrimary = attrs.type === 'primary';
-    if (tag.name === 'location' && inPrimary) href = attrs.href;
-    if (tag.name === 'revision') inRevision = true;
-  });
-  parser.on('text', (text) => {
-    if (inRevision) revision += text;
-  });
-  parser.on('closetag', (tag) => {
-    if (tag.name === 'revision') inRevision = false;
-    if (tag.name === 'data') inPrimary = false;
-  });
-  try {
-    parser.write(xml).close();
-  } catch (error) {
-    throw new UsageError(`${repomd}: not valid repository metadata (${(error as Error).message})`);
-  }
-  if (!href) throw new UsageError(`${repomd} names no primary metadata (<data type="primary">)`);
-  return { href, revision: revision.trim() };
 }
 
 /** The decompressed bytes of a metadata file, by its extension. */
@@ -155,11 +116,11 @@ async function feed(parser: SaxesParser, file: string, what: string): Promise<vo
 /** What the repository at `repoDir` offers, from its own metadata, whose kind decides the format: repodata/repomd.xml, dists/SUITE/Release, or NAME.db. */
 export async function readRepoMetadata(repoDir: string): Promise<RepoMetadata> {
   const releases = await findAptReleases(repoDir);
-  if (releases.length > 0 && !(await exists(path.join(repoDir, 'repodata', 'repomd.xml')))) {
+  if (releases.length > 0 && !(await exists(repomdPath(repoDir)))) {
     const { dir, release, text } = releases[0]!;
     return { dir: repoDir, format: 'apt', revision: digestOf(text), packages: await readAptPackages(dir, release), apt: { suite: release.suite, components: release.components } };
   }
-  if ((await findPacmanDatabases(repoDir)).size > 0 && !(await exists(path.join(repoDir, 'repodata', 'repomd.xml')))) {
+  if ((await findPacmanDatabases(repoDir)).size > 0 && !(await exists(repomdPath(repoDir)))) {
     const { db, packages } = await readPacmanRepo(repoDir);
     return { dir: repoDir, format: 'pacman', revision: digestOf(packages.map((p) => `${p.name} ${p.version}-${p.release} ${p.arch}`).join('\n')), packages, pacman: { db } };
   }
@@ -171,14 +132,18 @@ const digestOf = (text: string) => createHash('sha256').update(text).digest('hex
 
 /** What a createrepo_c repository offers (repodata/repomd.xml names the primary file). */
 async function readRpmMdMetadata(repoDir: string): Promise<RepoMetadata> {
-  const { href, revision } = await primaryLocation(repoDir);
+  const repomd = await readRepomd(repoDir);
+  const { revision } = repomd;
+  const href = repomd.data.get('primary')?.href;
+  if (!href) throw new UsageError(`${repomd.file} names no primary metadata (<data type="primary">)`);
   const file = path.join(repoDir, href);
   if (!(await stat(file).then((s) => s.isFile(), () => false))) {
-    throw new UsageError(`${path.join(repoDir, 'repodata', 'repomd.xml')} names ${href}, which is missing`, { hint: `rebuild the metadata: createrepo_c ${repoDir}` });
+    throw new UsageError(`${repomd.file} names ${href}, which is missing`, { hint: `rebuild the metadata: createrepo_c ${repoDir}` });
   }
   const packages = await readPrimary(file);
   // primary.xml lists no library directories: the libraries come from filelists.xml, when the repository has one.
-  const lists = await filelistsLocation(repoDir);
+  const listed = repomd.data.get('filelists')?.href;
+  const lists = listed && (await exists(path.join(repoDir, listed))) ? path.join(repoDir, listed) : undefined;
   if (!lists) return { dir: repoDir, format: 'rpm-md', revision, packages };
   const libraries = await readLibraryFiles(lists);
   return { dir: repoDir, format: 'rpm-md', revision, packages: packages.map((p) => ({ ...p, files: [...new Set([...p.files, ...(libraries.get(packageKey(p)) ?? [])])] })) };
@@ -187,14 +152,6 @@ async function readRpmMdMetadata(repoDir: string): Promise<RepoMetadata> {
 /** A shared library in a library directory or one of its glibc-hwcaps subdirectories. */
 export const LIBRARY_FILE = /^(\/(?:usr\/)?lib(?:64)?)\/(?:glibc-hwcaps\/(x86-64-v[234])\/)?(lib[^/]+\.so(?:\.[\d.]+)?)$/;
 const packageKey = (p: { name: string; epoch: number; version: string; release: string; arch: string }) => `${p.name} ${p.epoch}:${p.version}-${p.release}.${p.arch}`;
-
-/** filelists.xml's location, from repomd.xml (undefined when the repository has none). */
-async function filelistsLocation(repoDir: string): Promise<string | undefined> {
-  const repomd = await readFile(path.join(repoDir, 'repodata', 'repomd.xml'), 'utf8');
-  const m = /<data type="filelists">[\s\S]*?<location href="([^"]+)"/.exec(repomd);
-  const file = m ? path.join(repoDir, m[1]!) : undefined;
-  return file && (await exists(file)) ? file : undefined;
-}
 
 /** Each package's shared libraries (by NAME E:V-R.ARCH), streamed from filelists.xml. */
 async function readLibraryFiles(file: string): Promise<Map<string, string[]>> {

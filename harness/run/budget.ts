@@ -1,7 +1,7 @@
 // How many guests may run at once on this host: one per core (a TCG guest keeps a core
 // busy), and only as many as memory holds (a guest peaks near 300 MiB of QEMU plus its
 // page cache; 1.5 GiB each keeps the host comfortable). When guests outnumber cores,
-// limits stretch (config/limits.ts).
+// limits stretch (model/limits.ts).
 import os from 'node:os';
 import { DEFAULTS } from '../model/defaults.js';
 

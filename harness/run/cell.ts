@@ -3,13 +3,10 @@
 // the guests, the repositories and the known issues, and decides the verdict: the
 // product's failure (a crash, a broken contract, a hang) is a fail; an error says
 // whether the emulator (retried) or the harness (not retried) failed.
-import { limitsFor } from '../model/limits.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { dir } from 'tmp-promise';
-import { BACKENDS } from '../accel/backends.js';
-import type { AccelChoice } from '../accel/choose.js';
-import type { Accel } from '../model/accel.js';
+import type { Placed, Placement, Placer } from '../accel/placement.js';
 import type { RequiredFidelity } from '../accel/fidelity.js';
 import { exactTarget } from '../levels/targets.js';
 import { cannotTrap, didNotTrap, trapRequirement } from './fidelity-rule.js';
@@ -68,8 +65,8 @@ export interface CellEnvironment {
   /** Where the cell's guests come from. */
   readonly guests: CellGuests;
   readonly catalog: RepoCatalog;
-  /** The accelerator for each CPU target (by name: "v3", "v3-fma") the cell may boot at. */
-  readonly accel: (target: string) => AccelChoice;
+  /** Where each CPU target (by name: "v3", "v3-fma") the cell may boot at runs: its backend and limits, resolved once for the run. */
+  readonly placement: Placer;
   readonly knownIssues: readonly KnownIssue[];
   /** Per-cell evidence (console logs, reproducers) goes below this directory. */
   readonly evidenceDir: string;
@@ -81,8 +78,6 @@ export interface CellEnvironment {
   readonly hooks?: CellHooks;
   /** Attach a shell port to the guest (repro --keep). */
   readonly shell?: boolean;
-  /** Stretches boot and command time limits when guests outnumber cores (default 1). */
-  readonly timeScale?: number;
   /** A level this host cannot provide, or provides only on a guest that cannot trap, is an error, not a skip (--require-levels). */
   readonly requireLevels?: boolean;
   /** 'traps': a cell whose guest cannot trap the instructions above its CPU is an error (--require-fidelity traps). */
@@ -93,8 +88,6 @@ export interface CellEnvironment {
   readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
   /** Why a driver cannot run in this run's guests (the image lacks its tool), or undefined: such cells are skips. */
   readonly driverUnavailable?: (driver: DriverName) => string | undefined;
-  /** Absolute limits (ms) for package-manager commands and programs, instead of the defaults scaled by load and backend. */
-  readonly limits?: { readonly commandMs?: number; readonly programMs?: number };
   /** Which attempt of the cell this is (1 unless an emulator error is being retried): each keeps its own evidence. */
   readonly attempt?: number;
 }
@@ -142,10 +135,10 @@ interface Ending {
 const ending = (verdict: Verdict, reason: string, extra: Partial<CellResult> = {}): Ending => ({ verdict, reason, extra, atMs: performance.now() });
 
 /** Where the cell runs: the accelerator of every level it boots at, the trap requirement, or why it cannot run. */
-interface Placement {
+interface CellPlacement {
   readonly levels: readonly LevelName[];
-  readonly accelAt: (level: LevelName) => AccelChoice;
-  readonly first: Accel;
+  readonly accelAt: (level: LevelName) => Placement;
+  readonly first: Placed;
   /** The flag that requires guests that trap (--require-fidelity traps, --require-levels), if any. */
   readonly mustTrap: string | undefined;
 }
@@ -154,7 +147,7 @@ export async function runCell(cell: Cell, env: CellEnvironment): Promise<CellRes
   const attempt = startAttempt(cell, env);
   const placed = place(attempt);
   if (!('first' in placed)) return resultOf(attempt, placed);
-  attempt.firstAccel = placed.first;
+  attempt.firstAccel = placed.first.accel;
   await mkdir(attempt.evidence, { recursive: true });
   const scratch = await dir({ prefix: 'levelgate-cell-', unsafeCleanup: true });
   let end: Ending;
@@ -190,13 +183,13 @@ function startAttempt(cell: Cell, env: CellEnvironment): Attempt {
  * Boots at the level the cell's CPU meets are on that CPU again (a reboot of a near miss).
  * A cell that must trap does not boot where the accelerator only masks CPUID (KVM at v1, v2...).
  */
-function place({ cell, env }: Attempt): Placement | Ending {
-  const startedOn = env.accel(cell.target.name);
-  const accelAt = (at: LevelName): AccelChoice => {
+function place({ cell, env }: Attempt): CellPlacement | Ending {
+  const startedOn = env.placement.at(cell.target.name);
+  const accelAt = (at: LevelName): Placement => {
     if (at === cell.level) return startedOn;
-    const choice = env.accel(at);
-    if (!startedOn.accel || (choice.accel && BACKENDS[choice.accel].diskFormat === BACKENDS[startedOn.accel].diskFormat)) return choice;
-    return { target: at, accel: startedOn.accel, why: `the disk stays with ${BACKENDS[startedOn.accel].title}, which made it` };
+    const choice = env.placement.at(at);
+    if (!startedOn.accel || (choice.accel && choice.backend.diskFormat === startedOn.backend.diskFormat)) return choice;
+    return { ...startedOn, target: at, why: `the disk stays with ${startedOn.backend.title}, which made it` };
   };
   const noDriver = env.driverUnavailable?.(cell.driver);
   if (noDriver) return ending('skip', noDriver);
@@ -214,14 +207,14 @@ function place({ cell, env }: Attempt): Placement | Ending {
   }
   const mustTrap = trapRequirement(env);
   for (const level of mustTrap ? levels : []) {
-    const why = cannotTrap(level === cell.level ? cell.target : exactTarget(level), accelAt(level).accel!, mustTrap!);
+    const why = cannotTrap(level === cell.level ? cell.target : exactTarget(level), accelAt(level) as Placed, mustTrap!);
     if (why) return ending('error', why);
   }
-  return { levels, accelAt, first: startedOn.accel!, mustTrap };
+  return { levels, accelAt, first: startedOn as Placed, mustTrap };
 }
 
 /** The placed cell, run: guests prepared (restored or booted, level proven), the steps, the verdict and its evidence. */
-async function runPlaced(attempt: Attempt, placed: Placement, scratch: string): Promise<Ending> {
+async function runPlaced(attempt: Attempt, placed: CellPlacement, scratch: string): Promise<Ending> {
   const { cell, env, transcript, live } = attempt;
   const { request, program } = await prepare(attempt, placed, scratch);
   const session = await env.guests.open(request);
@@ -246,16 +239,15 @@ async function runPlaced(attempt: Attempt, placed: Placement, scratch: string): 
 }
 
 /** The cell's repositories, programs and limits, and the request its guests are opened with. */
-async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scratch: string): Promise<{ request: SessionRequest; program: CellProgram }> {
+async function prepare({ cell, env, evidence }: Attempt, placed: CellPlacement, scratch: string): Promise<{ request: SessionRequest; program: CellProgram }> {
   const driver = (env.drivers ?? DRIVERS)[cell.driver];
-  const timeScale = env.timeScale ?? 1;
-  const limits = limitsFor(BACKENDS[placed.first], timeScale);
+  const { limits } = placed.first;
   const [repos, programs] = await Promise.all([env.catalog.resolve(cell.scenario, DRIVER_FORMAT[cell.driver]), env.catalog.programsOf(cell.scenario)]);
   const request: SessionRequest = {
-    firstAccel: placed.first,
+    firstAccel: placed.first.accel,
     target: cell.target,
     accelAt: (level) => placed.accelAt(level).accel!,
-    stretch: timeScale,
+    bootMs: env.placement.bootMs(),
     evidenceDir: evidence,
     // The facts ask live what the cell's tools and the CPU answer; a scenario that detects, every detector.
     detectors: factDetectors(cell.driver, cell.scenario.steps.some((s) => s.action.kind === 'detect')),
@@ -273,10 +265,7 @@ async function prepare({ cell, env, evidence }: Attempt, placed: Placement, scra
     repos,
     programs: programs.programs,
     inPlay: programs.inPlay,
-    limits: {
-      commandMs: env.limits?.commandMs ?? limits.commandMs,
-      programMs: env.limits?.programMs ?? limits.programMs,
-    },
+    limits: { commandMs: limits.commandMs, programMs: limits.programMs },
   };
   return { request, program };
 }
@@ -351,7 +340,7 @@ async function reproducerOf(attempt: Attempt, run: { request: SessionRequest; pr
 }
 
 /** What an error ends the cell as: interrupted, the product's failure, a CPU the image cannot run on, or an error of the emulator or the harness. */
-async function failureEnding(attempt: Attempt, placed: Placement, error: unknown): Promise<Ending> {
+async function failureEnding(attempt: Attempt, placed: CellPlacement, error: unknown): Promise<Ending> {
   const { cell, env, transcript, evidence, attachments, live, session } = attempt;
   if (error instanceof InterruptedError || env.signal?.aborted) return ending('error', INTERRUPTED);
   // The product failed: the cell fails with the step that shows it, whatever the known issues say.
@@ -362,7 +351,7 @@ async function failureEnding(attempt: Attempt, placed: Placement, error: unknown
   }
   const errorSource = errorSourceOf(error);
   // The first guest of a near miss whose init dies: the image cannot run on that CPU (a cold boot; snapshots find it in prepare).
-  const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, placed.first, error) : undefined;
+  const cannot = (session?.proofs.length ?? 0) === 0 ? imageCannotRun(cell.target, placed.first.accel, error) : undefined;
   if (cannot) return env.requireLevels ? ending('error', `${cell.target.name} is required (--require-levels) but ${cannot}`) : ending('skip', cannot);
   if (error instanceof CellError) {
     if (error.details) attachments.push(await writeDetails(evidence, error));

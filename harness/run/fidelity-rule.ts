@@ -1,8 +1,7 @@
 // When a cell must run on a guest that traps (--require-fidelity traps, or
 // --require-levels: a masks-only guest does not provide its level), and why one cannot:
 // before booting, from the accelerator's expected fidelity; after, from the canaries'.
-import { BACKENDS } from '../accel/backends.js';
-import type { Accel } from '../model/accel.js';
+import type { Placed } from '../accel/placement.js';
 import { expectedFidelity, kvmLeaks, type RequiredFidelity } from '../accel/fidelity.js';
 import type { CpuTarget } from '../levels/targets.js';
 import { levelIndex } from '../levels/table.js';
@@ -14,11 +13,11 @@ export function trapRequirement(env: { readonly requireFidelity?: RequiredFideli
   return env.requireLevels ? '--require-levels' : undefined;
 }
 
-/** Why `accel` cannot give `target` a guest that traps (it only masks CPUID), or undefined. */
-export function cannotTrap(target: CpuTarget, accel: Accel, required: string): string | undefined {
+/** Why the backend `placed` on cannot give `target` a guest that traps (it only masks CPUID), or undefined. */
+export function cannotTrap(target: CpuTarget, { accel, backend }: Pick<Placed, 'accel' | 'backend'>, required: string): string | undefined {
   if (expectedFidelity(accel, target) !== 'masks-only') return undefined;
   const leaks = kvmLeaks(target).map((f) => f.psabi);
-  return `${target.name} must run on a guest that traps (${required}) but ${BACKENDS[accel].title} only masks CPUID there: ${leaks.join(' ')} would run on the host CPU; use --accel auto or tcg`;
+  return `${target.name} must run on a guest that traps (${required}) but ${backend.title} only masks CPUID there: ${leaks.join(' ')} would run on the host CPU; use --accel auto or tcg`;
 }
 
 /** Why a cell's guests did not trap, measured by their canaries, or undefined. */

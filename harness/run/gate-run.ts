@@ -3,10 +3,8 @@
 // marked flaky when a retry settles it, every attempt's evidence kept; nothing else is
 // retried. Ctrl-C stops dispatching, stops the running guests and still produces a
 // result in which the cells that did not run are listed as such.
-import { limitsFor } from '../model/limits.js';
 import os from 'node:os';
 import PQueue from 'p-queue';
-import { BACKENDS } from '../accel/backends.js';
 import { longestFirst } from '../plan/order.js';
 import { cellRef, targetsOf, type Cell } from '../plan/plan.js';
 import type { ReporterSet } from '../report/reporter.js';
@@ -22,7 +20,6 @@ export interface GateRunOptions {
   readonly reporters: ReporterSet;
   /** Run-wide: Ctrl-C. */
   readonly signal: AbortSignal;
-  readonly cellTimeoutMs: number;
   /** Extra attempts after an emulator error. */
   readonly retries: number;
   readonly shard?: string;
@@ -89,14 +86,13 @@ export async function runWithRetries(
 
 /** How much slower than QEMU TCG the backend that runs `cell` is (1 where none does). */
 function slowdownOf(cell: Cell, options: GateRunOptions): number {
-  const accel = options.environment.accel(cell.target.name).accel;
-  return accel ? BACKENDS[accel].slowdown : 1;
+  const placed = options.environment.placement.at(cell.target.name);
+  return placed.accel ? placed.backend.slowdown : 1;
 }
 
 function runWithLimits(cell: Cell, options: GateRunOptions): Promise<CellResult> {
-  // The limit is set for TCG; an emulator that interprets every instruction gets its slowdown.
-  const accel = options.environment.accel(cell.target.name).accel;
-  const cellTimeoutMs = accel ? limitsFor(BACKENDS[accel], 1, { cellMs: options.cellTimeoutMs }).cellMs : options.cellTimeoutMs;
+  const placed = options.environment.placement.at(cell.target.name);
+  const cellTimeoutMs = placed.accel ? placed.limits.cellMs : options.environment.placement.unplacedCellMs();
   return runWithRetries(
     (signal, at, attempt) =>
       runCell(cell, {
@@ -160,15 +156,15 @@ export async function runGate(options: GateRunOptions): Promise<RunResult> {
 /** The CPU targets that run under a slower backend because a faster one's probe did not answer definitively. */
 function slowerBackends(options: GateRunOptions): { level: string; backend: string; reason: string }[] {
   return targetsOf(options.cells).flatMap(({ name }) => {
-    const choice = options.environment.accel(name);
-    return choice.accel !== null && choice.fallback ? [{ level: name, backend: BACKENDS[choice.accel].title, reason: choice.fallback }] : [];
+    const choice = options.environment.placement.at(name);
+    return choice.accel !== null && choice.fallback ? [{ level: name, backend: choice.backend.title, reason: choice.fallback }] : [];
   });
 }
 
 /** The CPU targets (levels, near misses) the plan asks for that this host cannot provide, with why. */
 function unavailableLevels(options: GateRunOptions): { level: string; reason: string }[] {
   return targetsOf(options.cells).flatMap(({ name }) => {
-    const choice = options.environment.accel(name);
+    const choice = options.environment.placement.at(name);
     return choice.accel === null ? [{ level: name, reason: choice.skipReason }] : [];
   });
 }

@@ -4,7 +4,9 @@
 // image is: its drivers ($releasever from its os-release), the drivers it lacks (their
 // cells are skips) and the facts every cell records.
 import type { AccelRequest } from '../model/accel.js';
-import { imageAccelChoice } from '../accel/image-backend.js';
+import { imageAccelChoice, imageBackends } from '../accel/image-backend.js';
+import { Placer } from '../accel/placement.js';
+import type { Accel } from '../model/accel.js';
 import { driversFor } from '../drivers/index.js';
 import { ensureHostPackages, ensurePackageFile } from '../host/install.js';
 import { OVMF_CODE } from '../guest/distribution-machine.js';
@@ -14,10 +16,11 @@ import type { LevelName } from '../levels/table.js';
 import { exactTarget } from '../levels/targets.js';
 import { type Scenario } from '../scenario/types.js';
 import { DRIVER_NAMES, type DriverName } from '../model/package-manager.js';
-import { InfrastructureError } from '../util/errors.js';
+import { GuestError, InfrastructureError } from '../util/errors.js';
 import { silentLog } from '../util/log.js';
 import type { ImageInfo } from './cell.js';
-import { ImageGuests } from './image-guests.js';
+import { BackendGuests } from './session.js';
+import { preparedTarget } from './prepare.js';
 import { prepareRun, type PrepareOptions, type Prepared } from './prepare.js';
 
 export interface ImageRequest {
@@ -60,6 +63,13 @@ export function imageInfoOf(image: CloudImage, facts: ImageFacts): ImageInfo {
   };
 }
 
+/** What the image is: read in the boot that made the snapshot of the first level that can run it. */
+export async function imageFactsOf(guests: BackendGuests, levels: readonly { level: LevelName; accel: Accel | null }[], image: CloudImage): Promise<ImageFacts> {
+  const facts = await guests.facts(levels);
+  if (!facts) throw new GuestError(`no level of this run can boot image ${image.name} (it runs under QEMU only)`);
+  return facts;
+}
+
 /** `levels`: the run's levels (their snapshots are made first; the first one's boot inspects the image). */
 export async function prepareImageRun(scenarios: readonly Scenario[], request: AccelRequest, image: ImageRequest, levels: readonly LevelName[], options: PrepareOptions = {}): Promise<PreparedImage> {
   const log = options.log ?? silentLog;
@@ -70,12 +80,14 @@ export async function prepareImageRun(scenarios: readonly Scenario[], request: A
   if (cloudImage.firmware === 'uefi') await ensurePackageFile(OVMF_CODE, 'ovmf', log);
   const base = await prepareRun(scenarios, request, options);
   const support = await ensureCloudSupport({ log, ...signal });
-  const guests = new ImageGuests({ image: cloudImage, support, dataDisks: base.dataDisks, snapshots: options.snapshots ?? true, log, ...signal });
+  const backends = imageBackends(cloudImage, support);
+  const guests = new BackendGuests({ image: base.artifacts, dataDisks: base.dataDisks, snapshots: options.snapshots ?? true, backends, log, ...signal });
   const accel = (target: string) => imageAccelChoice(base.accel(target), cloudImage);
+  const placement = new Placer({ choose: accel, backends, stretch: options.stretch ?? 1, ...(options.given ? { given: options.given } : {}) });
   const runLevels = levels.map((level) => ({ level, accel: accel(level).accel }));
   // The snapshots first (two boots at a time); the first one's boot also read what the image is.
-  await guests.prepare(levels.map((level) => ({ target: exactTarget(level), accel: accel(level).accel })));
-  const facts = await guests.facts(runLevels);
+  await guests.prepare(levels.map((level) => preparedTarget(exactTarget(level), placement)));
+  const facts = await imageFactsOf(guests, runLevels, cloudImage);
   const unavailable = driverUnavailableIn(cloudImage, facts);
   if (DRIVER_NAMES.every((d) => unavailable(d))) {
     throw new InfrastructureError(`image ${cloudImage.name} (${facts.os}) has no package manager levelgate can drive: looked for rpm, dnf5 and zypper and found none`, {
@@ -88,6 +100,7 @@ export async function prepareImageRun(scenarios: readonly Scenario[], request: A
     image: imageInfoOf(cloudImage, facts),
     guests,
     accel,
+    placement,
     drivers: driversFor({ releasever: releaseverOf(facts) }),
     driverUnavailable: unavailable,
     cloudImage,

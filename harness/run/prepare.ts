@@ -14,17 +14,18 @@ import { RepoCatalog, type AttachedRepo } from '../repos/catalog.js';
 import { attachedRepoWarmUp, fixtureRepoWarmUp } from '../repos/warm-up.js';
 import type { Scenario } from '../scenario/types.js';
 import { silentLog, type Log } from '../util/log.js';
-import type { Accel } from '../model/accel.js';
-import type { BackendTable } from '../accel/backends.js';
+import { BACKENDS, type BackendTable } from '../accel/backends.js';
+import { Placer } from '../accel/placement.js';
+import type { GivenLimits } from '../model/limits.js';
 import type { PackageDriver } from '../drivers/driver.js';
 import type { DriverName } from '../model/package-manager.js';
 import type { ImageInfo } from './cell.js';
-import { BackendGuests, type CellGuests } from './session.js';
+import { BackendGuests, type CellGuests, type PreparedTarget } from './session.js';
 
 /** Where a run's cells get their guests, made ready (snapshots) before the first cell. */
 export interface PreparedGuests extends CellGuests {
   /** Makes the snapshots of these CPU targets; returns the targets the guest cannot run on, with the reason. */
-  prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<Map<string, string>>;
+  prepare(targets: readonly PreparedTarget[]): Promise<Map<string, string>>;
 }
 
 export interface Prepared {
@@ -37,6 +38,8 @@ export interface Prepared {
   readonly guests: PreparedGuests;
   /** The accelerator for a CPU target by name ("v3", "v3-fma"); every exact level and the near misses asked for. */
   readonly accel: (target: string) => AccelChoice;
+  /** Those choices placed: each target's backend (of the run's table) and its limits as numbers. */
+  readonly placement: Placer;
   /** A distribution image's drivers (its own $releasever); absent: the default guest's. */
   readonly drivers?: Readonly<Record<DriverName, PackageDriver>>;
   /** Why a driver cannot run in the run's guests (a distribution image without its tool). */
@@ -54,6 +57,16 @@ export interface PrepareOptions {
   readonly targets?: readonly CpuTarget[];
   /** The backend table guests come from (default: the host's emulators). Probes stay the host's. */
   readonly backends?: BackendTable;
+  /** How much slower than idle the host is, for every limit of the run (model/limits.ts hostStretch; default 1). */
+  readonly stretch?: number;
+  /** Limits the user gave (flags, config), used as given. */
+  readonly given?: GivenLimits;
+}
+
+/** A CPU target to make the snapshot of before the first cell, with its placement's accelerator and boot limit. */
+export function preparedTarget(target: CpuTarget, placement: Placer): PreparedTarget {
+  const placed = placement.at(target.name);
+  return placed.accel === null ? { target, accel: null } : { target, accel: placed.accel, bootMs: placement.snapshotBootMs(placed.accel) };
 }
 
 /** `scenarios`: those whose fixture repositories the run needs built. */
@@ -68,6 +81,8 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
   const targets = [...new Map([...EXACT_TARGETS, ...(options.targets ?? [])].map((t) => [t.name, t])).values()];
   const probes = await probeForRequest(request, targets, image);
   const choices = new Map(targets.map((t) => [t.name, chooseAccel(t.name, request, probes)]));
+  const accel = (name: string): AccelChoice => choices.get(name) ?? { target: name, accel: null, skipReason: `${name} was not probed: the run did not plan it` };
+  const backends = options.backends ?? BACKENDS;
   const dataDisks: DataDisk[] = [...(fixtures ? [{ name: 'fixtures', path: fixtures.disk }] : []), ...(reposDisk ? [reposDisk] : [])];
   const catalog = new RepoCatalog(fixtures?.reposDir, attached);
   const cacheWarmUp = options.snapshots === false ? [] : await fixtureRepoWarmUp(scenarios, catalog);
@@ -77,7 +92,8 @@ export async function prepareRun(scenarios: readonly Scenario[], request: AccelR
     ...(fixtures ? { fixtures } : {}),
     catalog,
     dataDisks,
-    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), cacheWarmUp, ...(options.backends ? { backends: options.backends } : {}), log, ...signal }),
-    accel: (name) => choices.get(name) ?? { target: name, accel: null, skipReason: `${name} was not probed: the run did not plan it` },
+    guests: new BackendGuests({ image, dataDisks, snapshots: options.snapshots ?? true, warmUp: attachedRepoWarmUp(attached), cacheWarmUp, backends, log, ...signal }),
+    accel,
+    placement: new Placer({ choose: accel, backends, stretch: options.stretch ?? 1, ...(options.given ? { given: options.given } : {}) }),
   };
 }

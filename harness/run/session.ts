@@ -1,10 +1,11 @@
 // A cell's guests: one disk, booted at one level at a time. The first guest starts the
 // cell; a move to another CPU or a reboot powers it off cleanly and boots the same disk
 // again. The session keeps what reports need: each boot's proof, console log and time.
-import { hostStretch, limitsFor } from '../model/limits.js';
 import type { GuestCommand } from '../model/guest.js';
 import path from 'node:path';
-import type { Snapshot } from '../accel/backend.js';
+import type { Backend, Snapshot } from '../accel/backend.js';
+import type { ImageFacts } from '../image/cloud/inspect.js';
+import { exactTarget } from '../levels/targets.js';
 import { BACKENDS, type BackendTable } from '../accel/backends.js';
 import type { Accel } from '../model/accel.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
@@ -189,8 +190,8 @@ export interface SessionRequest {
   readonly target: CpuTarget;
   /** The accelerator for each level the cell boots at. */
   readonly accelAt: (level: LevelName) => Accel;
-  /** How much slower than idle the host is (model/limits.ts hostStretch): each guest source derives its boot limits from it (limitsFor with its backend's pace). */
-  readonly stretch: number;
+  /** The boot (or restore) limit of a guest on each accelerator, resolved with the cell's placement (accel/placement.ts). */
+  readonly bootMs: Readonly<Partial<Record<Accel, number>>>;
   readonly evidenceDir: string;
   /** The detectors the facts record, asked live in the first guest (default every one; drivers/detectors.ts factDetectors). */
   readonly detectors?: readonly DetectorName[];
@@ -199,6 +200,13 @@ export interface SessionRequest {
   readonly signal?: AbortSignal;
   readonly shell?: boolean;
   readonly onGuest?: (guest: AgentGuest) => void;
+}
+
+/** A CPU target whose snapshot a guest source makes before the first cell, and that boot's limit (accel/placement.ts snapshotBootMs). */
+export interface PreparedTarget {
+  readonly target: CpuTarget;
+  readonly accel: Accel | null;
+  readonly bootMs?: number;
 }
 
 /** Where cells get their guests: real ones here; unit tests give fakes. */
@@ -229,7 +237,8 @@ export interface GuestSourceOptions {
 }
 
 /**
- * Real guests from the backend table. With snapshots, the first guest of every cell is
+ * Real guests from a backend table: the host's (levelgate's own guest), or a distribution
+ * image's (accel/image-backend.ts: the same records, another machine). With snapshots, the first guest of every cell is
  * restored from its level's snapshot (made once per run, or found in the cache) on a
  * disk state of its own; later boots (a move to another CPU, a reboot) boot that disk
  * cold. A snapshot that fails to restore is discarded, rebuilt and tried once more.
@@ -244,15 +253,19 @@ export class BackendGuests implements CellGuests {
     this.#backends = options.backends ?? BACKENDS;
   }
 
-  /** The boot (or restore) limit of a guest on `accel`: the backend's pace at the request's stretch. */
-  #bootMs(accel: Accel, request: SessionRequest): number {
-    return limitsFor(this.#backends[accel], request.stretch).bootMs;
+  /** The backend of `accel` in this source's table. */
+  backend(accel: Accel): Backend {
+    return this.#backends[accel];
   }
 
   /** The snapshot for `target` under `accel` (made or loaded once per run); undefined where the backend has none or snapshots are off. */
   snapshot(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
+    return this.#options.snapshots ? this.#ensure(target, accel, bootTimeoutMs, rebuild) : undefined;
+  }
+
+  #ensure(target: CpuTarget, accel: Accel, bootTimeoutMs?: number, rebuild = false): Promise<Snapshot> | undefined {
     const support = this.#backends[accel].snapshots;
-    if (!this.#options.snapshots || !support) return undefined;
+    if (!support) return undefined;
     const key = `${accel}/${target.name}`;
     let snapshot = rebuild ? undefined : this.#snapshots.get(key);
     if (!snapshot) {
@@ -273,19 +286,33 @@ export class BackendGuests implements CellGuests {
   }
 
   /**
-   * Makes (or finds) the snapshots of these CPUs before the first cell needs them, two
-   * at a time. Returns the near misses this image cannot run on (its init dies of
-   * SIGILL there), with why: those CPUs are unavailable, not broken.
+   * What the machine is, as the snapshot of the first level it can run at recorded it (a
+   * distribution image's os-release, kernel, glibc, package managers): made even when
+   * cells boot cold. Undefined where no level can run it or the snapshot records none.
    */
-  async prepare(targets: readonly { target: CpuTarget; accel: Accel | null }[]): Promise<Map<string, string>> {
+  async facts(levels: readonly { level: LevelName; accel: Accel | null }[]): Promise<ImageFacts | undefined> {
+    const first = levels.find((l) => l.accel !== null && !this.#backends[l.accel].unusable?.(exactTarget(l.level)));
+    return first ? (await this.#ensure(exactTarget(first.level), first.accel!))?.facts : undefined;
+  }
+
+  /**
+   * Makes (or finds) the snapshots of these CPUs before the first cell needs them, two
+   * at a time. Returns the CPUs the machine cannot run on, with why: those its backend
+   * refuses (a distribution image at a near miss), and the near misses this image cannot
+   * run on (its init dies of SIGILL there): those CPUs are unavailable, not broken.
+   */
+  async prepare(targets: readonly PreparedTarget[]): Promise<Map<string, string>> {
     const unusable = new Map<string, string>();
-    const wanted = targets.filter((t): t is { target: CpuTarget; accel: Accel } => t.accel !== null);
+    for (const { target, accel } of targets) {
+      const why = accel === null ? undefined : this.#backends[accel].unusable?.(target);
+      if (why) unusable.set(target.name, why);
+    }
+    const wanted = targets.filter((t): t is PreparedTarget & { accel: Accel } => t.accel !== null && !unusable.has(t.target.name));
     for (let i = 0; i < wanted.length; i += 2) {
       await Promise.all(
-        wanted.slice(i, i + 2).map(async ({ target, accel }) => {
+        wanted.slice(i, i + 2).map(async ({ target, accel, bootMs }) => {
           try {
-            // Two boots at a time: at least twice the idle host's limit.
-            await this.snapshot(target, accel, limitsFor(this.#backends[accel], Math.max(2, hostStretch())).bootMs);
+            await this.snapshot(target, accel, bootMs);
           } catch (error) {
             const why = imageCannotRun(target, accel, error);
             // Another init death is left to the target's cells: each is an error with the console evidence.
@@ -303,6 +330,8 @@ export class BackendGuests implements CellGuests {
   async open(request: SessionRequest): Promise<CellSession> {
     const { image, dataDisks } = this.#options;
     const first = this.#backends[request.firstAccel];
+    const refused = first.unusable?.(request.target);
+    if (refused) throw new GuestError(refused);
     const base = path.join(request.scratch, 'disk');
     const bootOptions = (level: LevelName, accel: Accel, consoleLog: string, disk: string, target?: CpuTarget): GuestBootOptions => ({
       image,
@@ -311,13 +340,13 @@ export class BackendGuests implements CellGuests {
       disk,
       dataDisks,
       consoleLog,
-      bootTimeoutMs: this.#bootMs(accel, request),
+      bootTimeoutMs: request.bootMs[accel],
       ...(this.#options.memoryMiB ? { memoryMiB: this.#options.memoryMiB } : {}),
       ...(request.shell ? { shell: true } : {}),
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const { target } = request;
-    let snapshot = await this.snapshot(target, request.firstAccel, this.#bootMs(request.firstAccel, request));
+    let snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel]);
     let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
@@ -345,7 +374,7 @@ export class BackendGuests implements CellGuests {
           // The snapshot does not fit (a damaged file, another emulator build): never use it again.
           this.#options.log?.(`snapshot ${snapshot!.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
           await snapshot!.discard();
-          snapshot = await this.snapshot(target, request.firstAccel, this.#bootMs(request.firstAccel, request), true)!;
+          snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel], true)!;
           disk = await snapshot.newDiskState(`${base}-2`, request.signal);
           return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
         }

@@ -14,7 +14,8 @@ import { distributionMachine } from '../../harness/guest/distribution-machine.js
 import { ensureStandInImage } from '../../harness/image/cloud/build.js';
 import { inspectImageFile } from '../../harness/image/cloud/inspect.js';
 import { ensureCloudSupport } from '../../harness/image/cloud/support.js';
-import { ImageGuests } from '../../harness/run/image-guests.js';
+import type { BackendGuests } from '../../harness/run/session.js';
+import { exactTarget } from '../../harness/levels/targets.js';
 import { prepareImageRun } from '../../harness/run/prepare-image.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { leftovers, testImage, withScratch } from './helpers.js';
@@ -99,10 +100,10 @@ test.serial('an image guest: normal end, a command timeout, and QEMU killed mid-
   t.timeout(20 * 60_000);
   const standIn = await ensureStandInImage('qga');
   const prepared = await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in' }, ['v2']);
-  const guests = prepared.guests as ImageGuests;
-  const snapshot = await guests.snapshot('v2', 'tcg');
+  const guests = prepared.guests as BackendGuests;
+  const snapshot = (await guests.snapshot(exactTarget('v2'), 'tcg'))!;
   await withScratch('image-end', async (dir) => {
-    const restore = async () => guests.backend('tcg').snapshots.restore(snapshot, { level: 'v2', dataDisks: prepared.dataDisks, tmpDir: dir });
+    const restore = async () => snapshot.restore({ image: prepared.artifacts, level: 'v2', dataDisks: prepared.dataDisks, tmpDir: dir });
     {
       await using guest = await restore();
       t.is((await leftovers(dir)).processes.length, 1, 'QEMU runs while the guest lives');

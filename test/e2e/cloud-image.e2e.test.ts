@@ -16,7 +16,8 @@ import type { CellResult } from '../../harness/results/types.js';
 import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
 import { prepareImageRun, type PreparedImage } from '../../harness/run/prepare-image.js';
 import { prepareRun, type Prepared } from '../../harness/run/prepare.js';
-import { ImageGuests } from '../../harness/run/image-guests.js';
+import type { BackendGuests } from '../../harness/run/session.js';
+import { exactTarget } from '../../harness/levels/targets.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 import { leftovers, removeScratch, scratchDir } from './helpers.js';
@@ -62,15 +63,14 @@ test.serial('the image boots at v1, v2 and v3 through its own bootloader, proves
   t.regex(onImage.imageFacts.tools.dnf5 ?? '', /^dnf5 version 5\./);
   t.regex(onImage.imageFacts.tools.zypper ?? '', /^zypper 1\./);
   t.is(onImage.cloudImage.firmware, 'bios');
-  const guests = onImage.guests as ImageGuests;
+  const guests = onImage.guests as BackendGuests;
   for (const level of ['v1', 'v2', 'v3'] as const) {
-    const snapshot = await guests.snapshot(level, 'tcg');
+    const snapshot = (await guests.snapshot(exactTarget(level), 'tcg'))!;
     t.true(snapshot.proof.ok, snapshot.proof.problems.join('; '));
     t.is(snapshot.proof.proven, level);
     t.is(snapshot.proof.fidelity, 'traps');
-    const backend = guests.backend('tcg');
-    const disk = await backend.snapshots.newDiskState(snapshot, path.join(scratch, `disk-${level}`));
-    const guest = await backend.snapshots.restore(snapshot, { level, disk, dataDisks: onImage.dataDisks, tmpDir: scratch });
+    const disk = await snapshot.newDiskState(path.join(scratch, `disk-${level}`));
+    const guest = await snapshot.restore({ image: onImage.artifacts, level, disk, dataDisks: onImage.dataDisks, tmpDir: scratch });
     try {
       t.is(guest.proof.proven, level);
       t.true(guest.timings.bootToReadyMs < 30_000, `restored in ${guest.timings.bootToReadyMs} ms`);
@@ -88,11 +88,10 @@ const SCENARIOS = ['detection', 'glibc-hwcaps', 'local-file-v3'];
 
 /** Whether each path exists in the image, asked in a guest restored from its v2 snapshot. */
 async function layoutOf(prepared: PreparedImage, paths: readonly string[]): Promise<string[]> {
-  const guests = prepared.guests as ImageGuests;
-  const snapshot = await guests.snapshot('v2', 'tcg');
-  const backend = guests.backend('tcg');
-  const disk = await backend.snapshots.newDiskState(snapshot, path.join(scratch, 'disk-layout'));
-  const guest = await backend.snapshots.restore(snapshot, { level: 'v2', disk, dataDisks: prepared.dataDisks, tmpDir: scratch });
+  const guests = prepared.guests as BackendGuests;
+  const snapshot = (await guests.snapshot(exactTarget('v2'), 'tcg'))!;
+  const disk = await snapshot.newDiskState(path.join(scratch, 'disk-layout'));
+  const guest = await snapshot.restore({ image: prepared.artifacts, level: 'v2', disk, dataDisks: prepared.dataDisks, tmpDir: scratch });
   try {
     const answers: string[] = [];
     for (const p of paths) answers.push(`${p}: ${(await guest.exec(['test', '-e', p])).exitCode === 0 ? 'present' : 'absent'}`);

@@ -80,13 +80,14 @@ test.serial('on a simulated KVM host a v2 cell that needs a trap runs under TCG 
     const kvmHost: ProbeResult[] = [...tcg, ...['v2', 'v3'].map((target) => ({ accel: 'kvm' as const, target, works: true, reason: 'booted the guest kernel (simulated)', durationMs: 1 }))];
     const [cell] = planCells(CATALOG, { scenarios: ['arch-override'], targets: ['v2'], drivers: ['rpm'] });
     // Time limits stretched as the gate stretches them on a loaded host (the suite shares two cores).
-    const env = { ...prepared, knownIssues: KNOWN_ISSUES, evidenceDir: scratch, today: '2026-12-01', timeScale: 4 };
-    const auto = await runCell(cell!, { ...env, accel: (name) => chooseAccel(name, 'auto', kvmHost), requireFidelity: 'traps' });
+    const env = { ...prepared, knownIssues: KNOWN_ISSUES, evidenceDir: scratch, today: '2026-12-01' };
+    const stretched = prepared.placement.with({ stretch: 4 });
+    const auto = await runCell(cell!, { ...env, placement: stretched.choosing((name) => chooseAccel(name, 'auto', kvmHost)), requireFidelity: 'traps' });
     t.is(auto.facts?.accel, 'tcg', auto.reason);
     t.is(auto.facts?.fidelity, 'traps');
     t.is(auto.verdict, 'pass', auto.reason);
     t.true(auto.steps.some((s) => s.checks.some((c) => c.kind === 'dies' && c.status === 'pass')), 'the dies check was judged');
-    const kvm = await runCell(cell!, { ...env, accel: (name) => chooseAccel(name, 'kvm', kvmHost), requireFidelity: 'traps' });
+    const kvm = await runCell(cell!, { ...env, placement: stretched.choosing((name) => chooseAccel(name, 'kvm', kvmHost)), requireFidelity: 'traps' });
     t.is(kvm.verdict, 'error');
     t.is(kvm.reason, 'v2 must run on a guest that traps (--require-fidelity traps) but QEMU KVM only masks CPUID there: BMI1 BMI2 LZCNT MOVBE would run on the host CPU; use --accel auto or tcg');
     t.deepEqual(kvm.proofs, []);

@@ -60,7 +60,7 @@ async function runOnce(driver: PackageDriver, label: string) {
         today: '2026-12-01',
         signal,
         attempt,
-        limits: { commandMs: 20_000 },
+        placement: prepared.placement.with({ given: { commandMs: 20_000 } }),
       }),
     { cellTimeoutMs: 300_000, retries: 1, signal: new AbortController().signal },
   );

@@ -1,6 +1,8 @@
 // The verdict rules, proven on the real cell runner with fake guests (no QEMU): each
 // test breaks one thing and checks the verdict the rule demands. Remove a rule and its
 // test fails.
+import { BACKENDS } from '../../harness/accel/backends.js';
+import { Placer } from '../../harness/accel/placement.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,13 +96,16 @@ interface RunOptions {
   readonly today?: string;
 }
 
+/** The host's backend records (nothing boots: the guests are fakes) placed by `choose`, at an idle host's limits. */
+const placer = (choose: (target: string) => AccelChoice) => new Placer({ choose, backends: BACKENDS, stretch: 1 });
+
 /** A cell environment of fake guests over the fixture repositories under `fixtures`. */
 function fakeEnvironment(fixtures: string, guests: ReturnType<typeof fakeGuests>): CellEnvironment {
   return {
     image: { digest: 'fake', kernel: 'fake', packages: {} },
     guests,
     catalog: new RepoCatalog(fixtures),
-    accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
+    placement: placer((l) => ({ target: l, accel: 'tcg', why: 'fake' })),
     knownIssues: [],
     evidenceDir: path.join(fixtures, 'evidence'),
     today: TODAY,
@@ -115,7 +120,7 @@ async function run(s: Scenario, on: (command: string, pm: FakePm) => FakeReply |
   const cell = planCells([s], { targets: [level], drivers: [options.driver ?? 'dnf5'] })[0]!;
   return runCell(cell, {
     ...fakeEnvironment(fixtures, fakeGuests(pm.script, options.fidelity ? { fidelity: options.fidelity } : {})),
-    ...(options.accel ? { accel: options.accel } : {}),
+    ...(options.accel ? { placement: placer(options.accel) } : {}),
     knownIssues: options.knownIssues ?? [],
     today: options.today ?? TODAY,
     ...(options.requireLevels ? { requireLevels: true } : {}),
@@ -368,7 +373,7 @@ test('a library-only package of an attached repository is judged by the loader: 
       image: { digest: 'fake', kernel: 'fake', packages: {} },
       guests: fakeGuests(pm.script),
       catalog: new RepoCatalog(undefined, [{ name: 'compose', dir, metadata: await readRepoMetadata(dir) }]),
-      accel: (l) => ({ target: l, accel: 'tcg', why: 'fake' }),
+      placement: placer((l) => ({ target: l, accel: 'tcg', why: 'fake' })),
       knownIssues: [],
       evidenceDir,
       today: TODAY,
@@ -465,7 +470,7 @@ test('an init death on a near miss is a skip only for the known QEMU BZHI check 
     image: { digest: 'fake', kernel: 'fake', packages: {} },
     guests: dyingGuests(signal),
     catalog: new RepoCatalog(await mkdtemp(path.join(root, 'init-'))),
-    accel: (l: string): AccelChoice => ({ target: l, accel, why: 'fake' }),
+    placement: placer((l: string): AccelChoice => ({ target: l, accel, why: 'fake' })),
     knownIssues: [],
     evidenceDir: await mkdtemp(path.join(root, 'init-evidence-')),
     today: TODAY,

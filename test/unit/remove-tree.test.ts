@@ -53,16 +53,18 @@ const isRoot = process.getuid?.() === 0;
   }
 });
 
-test('removeStaleStaging deletes the staging directories of processes that are gone and keeps a live one', async (t) => {
+test("removeStaleStaging deletes the staging directories of processes that are gone (an entry's, or every entry's) and keeps a live one", async (t) => {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'levelgate-test-stale-staging-'));
   try {
     const child = execa('true');
     const gone = child.pid!;
     await child;
-    const dir = path.join(scratch, 'abc123');
-    for (const name of [`abc123.staging-${gone}`, `abc123.staging-${process.pid}`, `other.staging-${gone}`]) await mkdir(path.join(scratch, name));
-    t.deepEqual(await removeStaleStaging(dir), [`abc123.staging-${gone}`]);
-    t.deepEqual((await readdir(scratch)).sort(), [`abc123.staging-${process.pid}`, `other.staging-${gone}`].sort());
+    for (const name of [`abc123.staging-${gone}`, `abc123.staging-${process.pid}`, `other.staging-${gone}`, 'other', `x.staging-y`]) await mkdir(path.join(scratch, name));
+    t.deepEqual(await removeStaleStaging(scratch, 'abc123'), [`abc123.staging-${gone}`]);
+    t.deepEqual((await readdir(scratch)).sort(), [`abc123.staging-${process.pid}`, `other.staging-${gone}`, 'other', 'x.staging-y'].sort());
+    // Without an entry: every entry's staging of a process that is gone (the snapshot store's folders).
+    t.deepEqual(await removeStaleStaging(scratch), [`other.staging-${gone}`]);
+    t.deepEqual((await readdir(scratch)).sort(), [`abc123.staging-${process.pid}`, 'other', 'x.staging-y'].sort());
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -11,7 +11,7 @@ import { DETECTION_V3, FAKE_IMAGE, fakeBackends } from '../fixtures/fake-backend
 
 async function request(name: string): Promise<SessionRequest & { cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'levelgate-session-'));
-  return { firstAccel: 'tcg', target: parseTargetName(name)!, accelAt: () => 'tcg', stretch: 1, evidenceDir: dir, scratch: dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { firstAccel: 'tcg', target: parseTargetName(name)!, accelAt: () => 'tcg', bootMs: {}, evidenceDir: dir, scratch: dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 test('a near-miss cell that reboots comes back on the near miss, and a move to another level is on that exact level', async (t) => {
@@ -91,4 +91,31 @@ test("a cell's facts ask live only the detectors its request names, in one comma
   } finally {
     await r.cleanup();
   }
+});
+
+test("a machine a backend refuses at a CPU (a distribution image at a near miss) is unusable there, with the backend's reason, and a cell there does not open", async (t) => {
+  const { table, snapshotRequests } = fakeBackends({ snapshotDetectors: [] });
+  const why = 'near-miss CPUs run the default guest only: image x is pinned at exact levels';
+  const refusing = { ...table, tcg: { ...table.tcg, unusable: (target: { nearMiss?: unknown }) => (target.nearMiss ? why : undefined) } };
+  const guests = new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: true, backends: refusing });
+  const unusable = await guests.prepare([{ target: parseTargetName('v3-fma')!, accel: 'tcg' }, { target: parseTargetName('v3')!, accel: 'tcg' }]);
+  t.deepEqual([...unusable], [['v3-fma', why]]);
+  t.deepEqual(snapshotRequests.map((s) => s.target.name), ['v3'], 'only the usable CPU gets a snapshot');
+  const r = await request('v3-fma');
+  try {
+    await t.throwsAsync(guests.open(r), { message: why });
+  } finally {
+    await r.cleanup();
+  }
+});
+
+test("a machine's facts come from the snapshot of the first level it can run at, made even when cells boot cold; none without a usable level", async (t) => {
+  const { table, snapshotRequests } = fakeBackends({ snapshotDetectors: [] });
+  const facts = { os: 'Debian' } as unknown as NonNullable<Awaited<ReturnType<BackendGuests['facts']>>>;
+  const withFacts = { ...table, tcg: { ...table.tcg, snapshots: { ensure: async (request: Parameters<NonNullable<typeof table.tcg.snapshots>['ensure']>[0]) => ({ ...(await table.tcg.snapshots!.ensure(request)), facts }) } } };
+  const refusing = { ...withFacts, bochs: { ...withFacts.bochs, unusable: () => 'no' } };
+  const guests = new BackendGuests({ image: FAKE_IMAGE, dataDisks: [], snapshots: false, backends: refusing });
+  t.is(await guests.facts([{ level: 'v4', accel: 'bochs' }, { level: 'v1', accel: null }, { level: 'v2', accel: 'tcg' }]), facts);
+  t.deepEqual(snapshotRequests.map((s) => s.target.name), ['v2']);
+  t.is(await guests.facts([{ level: 'v4', accel: 'bochs' }]), undefined);
 });

@@ -1,6 +1,6 @@
 // The snapshot store with a fake save (no guest): published once, read-only, verified on
 // every load; a damaged, incomplete or unchecked snapshot is rebuilt or never published.
-import { appendFile, chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -135,5 +135,18 @@ test("a saved disk that does not pass qemu-img check is never published; a faile
     await t.throwsAsync(ensureSnapshot(failing.kind, { cacheDir }), { message: 'the guest died' });
     const left = (await readdir(path.join(cacheDir, 'snapshots'))).filter((f) => !f.endsWith('.lock'));
     t.deepEqual(left, [snapshotKeyOf({ disk: 'sound' })]);
+  });
+});
+
+test("the store sweeps its folder of staging directories a dead process left, for any key, and keeps a live process's", async (t) => {
+  await withCache(async (cacheDir) => {
+    const child = execa('true');
+    const gone = child.pid!;
+    await child;
+    const folder = path.join(cacheDir, 'snapshots');
+    for (const name of [`otherkey.staging-${gone}`, `livekey.staging-${process.pid}`]) await mkdir(path.join(folder, name), { recursive: true });
+    const { kind } = fakeKind();
+    const snapshot = await ensureSnapshot(kind, { cacheDir });
+    t.deepEqual((await readdir(folder)).filter((n) => !n.endsWith('.lock')).sort(), [snapshot.key, `livekey.staging-${process.pid}`].sort());
   });
 });
