@@ -1,4 +1,4 @@
-// npm run bench:compose -- [--packages N] [--share F] [--level L]... [--driver D]... [--sample K|all] [--runs R]
+// npm run bench:compose -- [--packages N] [--share F (default BENCH_VARIANT_SHARE: 3,000 names at N=10,000)] [--level L]... [--driver D]... [--sample K|all] [--runs R]
 // Generates (or finds in the cache) a compose of N packages, then audits it with the
 // compose audit: every multi-variant name's selection, K names installed and run, per
 // level × driver, 2 guests at once. Prints where the time goes (generation steps,
@@ -9,7 +9,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureCompose } from '../harness/compose/generate.js';
-import { DEFECT_KINDS, type ComposeParams } from '../harness/compose/model.js';
+import { BENCH_VARIANT_SHARE, DEFECT_KINDS, type ComposeParams } from '../harness/compose/model.js';
 import { runComposeAudit } from '../harness/compose/run.js';
 import type { ComposeDriver } from '../harness/compose/selection.js';
 import { ensureImage } from '../harness/image/build.js';
@@ -19,7 +19,7 @@ import { median } from './median.js';
 const { values } = parseArgs({
   options: {
     packages: { type: 'string', default: '1000' },
-    share: { type: 'string', default: '0.3' },
+    share: { type: 'string', default: String(BENCH_VARIANT_SHARE) },
     level: { type: 'string', multiple: true },
     driver: { type: 'string', multiple: true },
     sample: { type: 'string', default: '200' },
