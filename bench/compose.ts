@@ -1,10 +1,12 @@
-// npm run bench:compose -- [--packages N] [--share F (default BENCH_VARIANT_SHARE: 3,000 names at N=10,000)] [--level L]... [--driver D]... [--sample K|all] [--runs R]
+// npm run bench:compose -- [--packages N] [--share F (default BENCH_VARIANT_SHARE: 3,000 names at N=10,000)] [--level L]... [--driver D]... [--sample K|all] [--runs R] [--upgrade [--move-down]]
 // Generates (or finds in the cache) a compose of N packages, then audits it with the
 // compose audit: every multi-variant name's selection, K names installed and run, per
 // level × driver, 2 guests at once. Prints where the time goes (generation steps,
 // snapshot, per level × driver selection and install + run), the node process's peak
 // memory and the largest sum of this run's guests' peak memory (its own QEMU/Bochs
-// processes only, sampled every 2 s), as JSON on stdout.
+// processes only, sampled every 2 s), as JSON on stdout. --upgrade: the release upgrade
+// N → N+1 of the compose instead (each level × driver's guest restored from its release-N
+// snapshot, made on first use), --move-down then the disk one level down, distro-synced.
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -25,6 +27,8 @@ const { values } = parseArgs({
     sample: { type: 'string', default: '200' },
     runs: { type: 'string', default: '1' },
     workers: { type: 'string', default: '2' },
+    upgrade: { type: 'boolean', default: false },
+    'move-down': { type: 'boolean', default: false },
   },
 });
 
@@ -80,6 +84,7 @@ for (let i = 0; i < Number(values.runs); i++) {
   try {
     last = await runComposeAudit({
       dir: compose.releases['2'],
+      ...(values.upgrade ? { upgradeFrom: compose.releases['1'], moveDown: values['move-down'] } : {}),
       levels,
       drivers,
       sample: values.sample === 'all' ? 'all' : Number(values.sample),
@@ -109,6 +114,7 @@ process.stdout.write(
       levels,
       drivers,
       sample: values.sample,
+      upgrade: values.upgrade ? (values['move-down'] ? 'N → N+1, then one level down' : 'N → N+1') : false,
       auditS: durations.map((d) => Math.round(d * 10) / 10),
       auditMedianS: Math.round(median(durations) * 10) / 10,
       cells: last?.cells.length,
