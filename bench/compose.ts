@@ -11,7 +11,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureCompose } from '../harness/compose/generate.js';
-import { BENCH_VARIANT_SHARE, DEFECT_KINDS, type ComposeParams } from '../harness/compose/model.js';
+import { BENCH_VARIANT_SHARE, DEFECT_KINDS, plantedDefects, type ComposeParams } from '../harness/compose/model.js';
 import { runComposeAudit } from '../harness/compose/run.js';
 import type { ComposeDriver } from '../harness/compose/selection.js';
 import { ensureImage } from '../harness/image/build.js';
@@ -119,6 +119,13 @@ process.stdout.write(
       auditMedianS: Math.round(median(durations) * 10) / 10,
       cells: last?.cells.length,
       counts: last?.counts,
+      // Each planted defect found by name: its cells' verdicts (a defect every cell passes was missed).
+      defects: Object.fromEntries(
+        [...plantedDefects(compose.model)].map(([name, kind]) => {
+          const verdicts = (last?.cells ?? []).filter((c) => c.packageName === name).map((c) => `${c.level}/${c.driver}:${c.verdict}`);
+          return [kind, { name, found: verdicts.some((v) => !v.endsWith(':pass')), verdicts }];
+        }),
+      ),
       nodePeakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       guestsPeakMiB: Math.round(guestPeak),
       hostPeakMiB: Math.round(guestPeak + process.resourceUsage().maxRSS / 1024),
