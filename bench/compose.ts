@@ -1,15 +1,17 @@
-// npm run bench:compose -- [--packages N] [--share F] [--level L]... [--driver D]... [--sample K|all] [--runs R]
+// npm run bench:compose -- [--packages N] [--share F (default BENCH_VARIANT_SHARE: 3,000 names at N=10,000)] [--level L]... [--driver D]... [--sample K|all] [--runs R] [--upgrade [--move-down]]
 // Generates (or finds in the cache) a compose of N packages, then audits it with the
 // compose audit: every multi-variant name's selection, K names installed and run, per
 // level × driver, 2 guests at once. Prints where the time goes (generation steps,
 // snapshot, per level × driver selection and install + run), the node process's peak
 // memory and the largest sum of this run's guests' peak memory (its own QEMU/Bochs
-// processes only, sampled every 2 s), as JSON on stdout.
+// processes only, sampled every 2 s), as JSON on stdout. --upgrade: the release upgrade
+// N → N+1 of the compose instead (each level × driver's guest restored from its release-N
+// snapshot, made on first use), --move-down then the disk one level down, distro-synced.
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ensureCompose } from '../harness/compose/generate.js';
-import { DEFECT_KINDS, type ComposeParams } from '../harness/compose/model.js';
+import { BENCH_VARIANT_SHARE, DEFECT_KINDS, plantedDefects, type ComposeParams } from '../harness/compose/model.js';
 import { runComposeAudit } from '../harness/compose/run.js';
 import type { ComposeDriver } from '../harness/compose/selection.js';
 import { ensureImage } from '../harness/image/build.js';
@@ -19,12 +21,14 @@ import { median } from './median.js';
 const { values } = parseArgs({
   options: {
     packages: { type: 'string', default: '1000' },
-    share: { type: 'string', default: '0.3' },
+    share: { type: 'string', default: String(BENCH_VARIANT_SHARE) },
     level: { type: 'string', multiple: true },
     driver: { type: 'string', multiple: true },
     sample: { type: 'string', default: '200' },
     runs: { type: 'string', default: '1' },
     workers: { type: 'string', default: '2' },
+    upgrade: { type: 'boolean', default: false },
+    'move-down': { type: 'boolean', default: false },
   },
 });
 
@@ -80,6 +84,7 @@ for (let i = 0; i < Number(values.runs); i++) {
   try {
     last = await runComposeAudit({
       dir: compose.releases['2'],
+      ...(values.upgrade ? { upgradeFrom: compose.releases['1'], moveDown: values['move-down'] } : {}),
       levels,
       drivers,
       sample: values.sample === 'all' ? 'all' : Number(values.sample),
@@ -109,10 +114,18 @@ process.stdout.write(
       levels,
       drivers,
       sample: values.sample,
+      upgrade: values.upgrade ? (values['move-down'] ? 'N → N+1, then one level down' : 'N → N+1') : false,
       auditS: durations.map((d) => Math.round(d * 10) / 10),
       auditMedianS: Math.round(median(durations) * 10) / 10,
       cells: last?.cells.length,
       counts: last?.counts,
+      // Each planted defect found by name: its cells' verdicts (a defect every cell passes was missed).
+      defects: Object.fromEntries(
+        [...plantedDefects(compose.model)].map(([name, kind]) => {
+          const verdicts = (last?.cells ?? []).filter((c) => c.packageName === name).map((c) => `${c.level}/${c.driver}:${c.verdict}`);
+          return [kind, { name, found: verdicts.some((v) => !v.endsWith(':pass')), verdicts }];
+        }),
+      ),
       nodePeakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       guestsPeakMiB: Math.round(guestPeak),
       hostPeakMiB: Math.round(guestPeak + process.resourceUsage().maxRSS / 1024),

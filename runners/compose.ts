@@ -41,10 +41,13 @@ Options:
                        order (the sample is drawn from all names first); levelgate merge joins
                        the shards' gate.json into the verdicts of one run
   --upgrade-from DIR   instead: the release upgrade from DIR (release N) to the compose (N+1):
-                       per level and driver one guest installs every audited name from N,
-                       upgrades (dnf5 distro-sync, zypper dist-upgrade, only N+1 enabled) and
-                       judges each name: the best variant of N+1 installed, nothing stale,
-                       its programs run (testcases compose-upgrade.NAME[level,driver])
+                       per level and driver a release-N system (every audited name installed
+                       from N with that driver, 20 a batch, a refused batch a name at a time)
+                       is made once and kept as a snapshot keyed by both repositories' contents;
+                       each run restores it, upgrades (dnf5 distro-sync, zypper dist-upgrade,
+                       only N+1 enabled) and judges every package installed from N: the best
+                       variant of N+1, nothing stale, the audited names' programs run
+                       (testcases compose-upgrade.NAME[level,driver])
   --move-down          with --upgrade-from: then boot the disk one level down, distro-sync,
                        judge again at that level
   --config PATH        the project configuration whose known issues apply

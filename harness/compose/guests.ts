@@ -15,7 +15,7 @@ import type { LevelName } from '../levels/table.js';
 import type { AttachedRepo } from '../repos/catalog.js';
 import { attachedReposDisk } from '../repos/attach.js';
 import { attachedRepoWarmUp } from '../repos/warm-up.js';
-import type { CellGuest } from '../model/guest.js';
+import type { CellGuest, GuestCommand } from '../model/guest.js';
 import { BackendGuests, type CellSession, type GuestFactsRecord } from '../run/session.js';
 import { BACKENDS } from '../accel/backends.js';
 import { Placer } from '../accel/placement.js';
@@ -50,6 +50,8 @@ export interface ComposeGuestOptions {
   readonly levels: readonly LevelName[];
   /** Each guest's memory (compose/memory.ts sizes it from the metadata). */
   readonly memoryMiB?: number;
+  /** Run after the repositories are loaded, before the snapshot is saved (a release-N system: compose/populate.ts); part of the snapshot's key. */
+  readonly populate?: readonly GuestCommand[];
   readonly log?: Log;
   readonly signal?: AbortSignal;
 }
@@ -65,7 +67,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
     return choice.accel;
   };
   const placer = new Placer({ choose: (level) => chooseAccel(level, 'auto', probes), backends: BACKENDS, stretch: COMPOSE_STRETCH });
-  const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: attachedRepoWarmUp(repos), ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
+  const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: [...attachedRepoWarmUp(repos), ...(options.populate ?? [])], ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   return {
     async open(level, evidenceDir) {
       const accel = accelOf(level);

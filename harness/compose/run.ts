@@ -16,7 +16,9 @@ import { archPattern, auditCompose } from './audit.js';
 import { composeGuests, type ComposeGuestSource } from './guests.js';
 import { planGuestMemory, solverMetadataBytes, type GuestMemoryPlan } from './memory.js';
 import { readComposeMetadata, type ComposeMetadata } from './metadata.js';
-import { auditUpgrade } from './upgrade.js';
+import { auditUpgrade, POPULATE_BATCH } from './upgrade.js';
+import { populateWarmUp } from './populate.js';
+import { DRIVERS } from '../drivers/index.js';
 import type { ComposeDriver } from './selection.js';
 import { shardNames, type Shard } from '../plan/shard.js';
 
@@ -114,30 +116,40 @@ export async function runComposeAudit(options: ComposeRunOptions): Promise<RunRe
   if (previous) return runResult(started, image.digest, options, await upgradeCells(options, memory, image, previous, compose, names, patternOf), memory);
   const guests = options.guests ?? (await composeGuests({ image, repos: [repo], levels: options.levels, memoryMiB: memory.guestMiB, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
   options.log?.(`compose ${options.dir}: ${compose.packages.length} packages, ${names.length} names audited (${runNames.length} installed and run) at ${options.levels.join(', ')} with ${options.drivers.join(', ')}`);
-  const cells = await auditCompose({ ...shared(options, memory, guests, patternOf), compose, repo, names, runNames, ...(options.selectBatch ? { selectBatch: options.selectBatch } : {}), ...(options.onCell ? { onCell: options.onCell } : {}) });
+  const cells = await auditCompose({ ...shared(options, memory, patternOf), guests, compose, ...(options.installBatch ? { installBatch: options.installBatch } : {}), repo, names, runNames, ...(options.selectBatch ? { selectBatch: options.selectBatch } : {}), ...(options.onCell ? { onCell: options.onCell } : {}) });
   return runResult(started, image.digest, options, cells, memory);
 }
 
-/** The release upgrade from `previous` (N) to `compose` (N+1), both attached to every guest. */
+/**
+ * The release upgrade from `previous` (N) to `compose` (N+1), both attached to every
+ * guest; each driver's guests restore its release-N snapshot (the names installed from N
+ * with that driver at that level: compose/populate.ts), made once per level and cached.
+ */
 async function upgradeCells(options: ComposeRunOptions, memory: GuestMemoryPlan, image: ImageArtifacts, previous: ComposeMetadata, compose: ComposeMetadata, names: readonly string[], patternOf: (n: string) => string): Promise<CellResult[]> {
   const from = { name: 'release-n', dir: previous.metadata.dir, metadata: previous.metadata };
   const to = { name: 'release-next', dir: compose.metadata.dir, metadata: compose.metadata };
   // A disk moved down boots at the level below each one: those are probed too.
   const levels = [...new Set([...options.levels, ...(options.moveDown ? options.levels.flatMap((l) => levelBelow(l) ?? []) : [])])];
-  const guests = options.guests ?? (await composeGuests({ image, repos: [from, to], levels, memoryMiB: memory.guestMiB, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
-  return auditUpgrade({ ...shared(options, memory, guests, patternOf), from: { repo: from, compose: previous }, to: { repo: to, compose }, names, ...(options.moveDown ? { moveDown: true } : {}) });
+  const sources = new Map<ComposeDriver, Promise<ComposeGuestSource>>();
+  const guestsOf = (driver: ComposeDriver): Promise<ComposeGuestSource> => {
+    if (options.guests) return Promise.resolve(options.guests);
+    if (!sources.has(driver)) {
+      const populate = populateWarmUp(DRIVERS[driver], from, names, POPULATE_BATCH);
+      sources.set(driver, composeGuests({ image, repos: [from, to], levels, populate, memoryMiB: memory.guestMiB, ...(options.log ? { log: options.log } : {}), ...(options.signal ? { signal: options.signal } : {}) }));
+    }
+    return sources.get(driver)!;
+  };
+  return auditUpgrade({ ...shared(options, memory, patternOf), guests: guestsOf, from: { repo: from, compose: previous }, to: { repo: to, compose }, names, ...(options.moveDown ? { moveDown: true } : {}) });
 }
 
 /** What both audits take from the run's options. */
-function shared(options: ComposeRunOptions, memory: GuestMemoryPlan, guests: ComposeGuestSource, patternOf: (n: string) => string) {
+function shared(options: ComposeRunOptions, memory: GuestMemoryPlan, patternOf: (n: string) => string) {
   return {
     levels: options.levels,
     drivers: options.drivers,
-    guests,
     knownIssues: options.knownIssues ?? [],
     evidenceDir: options.evidenceDir,
     patternOf,
-    ...(options.installBatch ? { installBatch: options.installBatch } : {}),
     workers: memory.workers,
     ...(options.log ? { log: options.log } : {}),
     ...(options.signal ? { signal: options.signal } : {}),

@@ -1,11 +1,11 @@
-// The release upgrade at compose scale: per level × driver, one guest populated from
-// release N (every audited name, and as many other names as asked, installed in
-// batches), upgraded to N+1 by the driver's release upgrade (dnf5 distro-sync, zypper
-// dist-upgrade with only N+1 enabled), then every populated name judged: the best
-// variant of N+1 installed (an older build left is stale), its programs run and its
-// libraries loaded. Optionally the same disk is moved one level down and
-// distro-synced, and judged again at that level. Each name is one cell,
-// compose-upgrade.NAME[level,driver].
+// The release upgrade at compose scale: per level × driver, one guest restored from a
+// release-N snapshot (compose/populate.ts: every audited name installed from N with that
+// driver at that level, in batches, made once and cached under the compose's contents),
+// upgraded to N+1 by the driver's release upgrade (dnf5 distro-sync, zypper dist-upgrade
+// with only N+1 enabled), then every package installed from N judged: the best variant of
+// N+1 installed (an older build left is stale); the audited names' programs run and
+// libraries loaded. Optionally the same disk is moved one level down and distro-synced,
+// and judged again at that level. Each name is one cell, compose-upgrade.NAME[level,driver].
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { DEFAULTS } from '../model/defaults.js';
@@ -19,8 +19,9 @@ import type { CellResult, CheckResult, CommandRecord, StepRecord } from '../resu
 import { errorMessage } from '../util/errors.js';
 import { levelgateCommand } from '../util/invocation.js';
 import { silentLog, type Log } from '../util/log.js';
-import { settleInBatches } from './batches.js';
-import { enableRepo, installBatch, installedPackages } from './guest-steps.js';
+import { enableRepo, installedPackages } from './guest-steps.js';
+import { parseNevra } from '../packages/available.js';
+import { parseFailed, POPULATE_DIR } from './populate.js';
 import type { ComposeGuest, ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
@@ -28,20 +29,22 @@ import { recorded, runChecks, type GuestRunner } from './run-checks.js';
 import { aboutName, linesAbout, selectionCheck, type ComposeDriver } from './selection.js';
 
 export const UPGRADE_PREFIX = 'compose-upgrade.';
+/** Names a batch when the release-N snapshot is populated. */
+export const POPULATE_BATCH = 20;
 
 export interface UpgradeAuditOptions {
   readonly from: { readonly repo: AttachedRepo; readonly compose: ComposeMetadata };
   readonly to: { readonly repo: AttachedRepo; readonly compose: ComposeMetadata };
-  /** The names installed from N, then judged after the upgrade. */
+  /** The names installed from N (the populated snapshot's), then judged after the upgrade with every package they pulled in. */
   readonly names: readonly string[];
   readonly levels: readonly LevelName[];
   readonly drivers: readonly ComposeDriver[];
-  readonly guests: ComposeGuestSource;
+  /** Each driver's guests: restored from its release-N snapshot. */
+  readonly guests: (driver: ComposeDriver) => Promise<ComposeGuestSource>;
   readonly knownIssues: readonly KnownIssue[];
   readonly evidenceDir: string;
   /** Also move the upgraded disk one level down and distro-sync it. */
   readonly moveDown?: boolean;
-  readonly installBatch?: number;
   readonly workers?: number;
   readonly patternOf: (name: string) => string;
   readonly log?: Log;
@@ -74,19 +77,20 @@ async function upgradeOne(options: UpgradeAuditOptions, level: LevelName, driver
   const errors = new Map<string, string>();
   let guest: ComposeGuest | undefined;
   try {
-    guest = await options.guests.open(level, evidenceDir);
+    guest = await (await options.guests(driverName)).open(level, evidenceDir);
     const run: UpgradeRun = { options, level, driverName, driver: DRIVERS[driverName], guest, steps, errors, log };
-    const upgraded = await populate(run);
+    const upgraded = await populated(run);
     await upgradeAndJudge(run, upgraded);
   } catch (error) {
     const message = `the ${level}/${driverName} upgrade guest failed: ${errorMessage(error)}`;
     log(`upgrade ${level}/${driverName}: ${message}`);
-    for (const name of options.names) if (!errors.has(name)) errors.set(name, message);
+    for (const name of steps.keys()) if (!errors.has(name)) errors.set(name, message);
   } finally {
     await guest?.dispose().catch((error: unknown) => log(`upgrade ${level}/${driverName}: teardown: ${errorMessage(error)}`));
   }
-  const share = (performance.now() - started) / Math.max(1, options.names.length);
-  return options.names.map((name) =>
+  const names = [...steps.keys()].sort();
+  const share = (performance.now() - started) / Math.max(1, names.length);
+  return names.map((name) =>
     nameCell(
       {
         scenario: `${UPGRADE_PREFIX}${scenarioName(name)}`,
@@ -97,7 +101,7 @@ async function upgradeOne(options: UpgradeAuditOptions, level: LevelName, driver
         steps: steps.get(name)!,
         ...(errors.has(name) ? { error: errors.get(name)! } : {}),
         guest,
-        timings: { totalMs: Math.round(share), bootMs: Math.round((guest?.bootMs ?? 0) / options.names.length), packageManagerMs: 0, programMs: 0 },
+        timings: { totalMs: Math.round(share), bootMs: Math.round((guest?.bootMs ?? 0) / names.length), packageManagerMs: 0, programMs: 0 },
         repro: `${levelgateCommand()} compose ${options.to.repo.dir} --upgrade-from ${options.from.repo.dir} --level ${level} --driver ${driverName} --packages ${name}`,
         pattern: options.patternOf(name),
       },
@@ -107,32 +111,43 @@ async function upgradeOne(options: UpgradeAuditOptions, level: LevelName, driver
   );
 }
 
-/** Release N: the names installed in batches (a name N cannot install is that name's failure); returns the names installed. */
-async function populate({ options, level, driverName, driver, guest, steps, errors, log }: UpgradeRun): Promise<string[]> {
+/**
+ * Release N as the snapshot left it: every name asked for judged on what is installed
+ * (the variant the driver chose at this level, or the tool's own output when it could
+ * not install the name), and every other package installed from N (what they pulled
+ * in) added to the names judged after the upgrade. Returns the names to judge.
+ */
+async function populated({ options, level, driverName, driver, guest, steps, log }: UpgradeRun): Promise<string[]> {
   const runner = runnerOf(guest);
-  await enableRepo(runner, driver, options.from.repo);
-  log(`upgrade ${level}/${driverName}: installing ${options.names.length} names from ${options.from.repo.name}`);
-  const populated = await settleInBatches(options.names, options.installBatch ?? 50, (batch) => installBatch(runner, driver, batch));
-  const onN = await installedPackages(runner, driver);
-  const upgraded: string[] = [];
-  for (const settled of populated) {
-    for (const name of settled.names) {
-      if (settled.outcome.kind === 'error') {
-        errors.set(name, `installing ${name} from release N: ${errorMessage(settled.outcome.error)}`);
-        continue;
-      }
-      const { record } = settled.outcome.value;
-      const have = onN.filter((p) => p.name === name);
-      const check: CheckResult =
-        settled.outcome.kind === 'refused'
-          ? { kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${linesAbout(name, `${record.stdout}\n${record.stderr}`).split('\n')[0] ?? ''}`, status: 'fail', deviation: 'refused' }
-          : selectionCheck(name, level, options.from.compose.packages, have);
-      steps.get(name)!.push(step(1, `install ${name} from ${options.from.repo.name} (${settled.names.length} names at once)`, level, [aboutName(record, name, settled.names.length)], [check]));
-      if (settled.outcome.kind === 'ok' && have.length) upgraded.push(name);
+  const query = await recorded(runner, driver.installedQuery.argv, 'query', runner.commandMs);
+  if (query.result.exitCode !== 0) throw new Error(`${query.record.command}: exit ${query.result.exitCode}`);
+  const onN = driver.parseInstalled(query.result.stdout).flatMap((n) => parseNevra(n) ?? []);
+  const fromN = new Set(options.from.compose.packages.map((p) => p.name));
+  const failedFile = await guest.guest.exec(['cat', `${POPULATE_DIR}/failed`], { timeoutMs: runner.commandMs });
+  const failed = new Set(failedFile.exitCode === 0 ? parseFailed(failedFile.stdout) : []);
+  const title = `installed from ${options.from.repo.name} with ${driverName} at ${level} when the release-N snapshot was made (${POPULATE_BATCH} names a batch, a refused batch one name at a time)`;
+  const judged: string[] = [];
+  for (const name of options.names) {
+    const have = onN.filter((p) => p.name === name);
+    const commands: CommandRecord[] = [aboutName(query.record, name, options.names.length)];
+    let check: CheckResult;
+    if (failed.has(name)) {
+      const why = await recorded(runner, ['cat', `${POPULATE_DIR}/${name}.log`], 'query', runner.commandMs);
+      commands.push(why.record);
+      check = { kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${linesAbout(name, why.result.stdout).split('\n')[0] || why.result.stdout.trim().split('\n').at(-1) || 'no output'}`, status: 'fail', deviation: 'refused' };
+    } else {
+      check = selectionCheck(name, level, options.from.compose.packages, have);
     }
+    steps.get(name)!.push(step(1, title, level, commands, [check]));
+    if (have.length) judged.push(name);
   }
-  log(`upgrade ${level}/${driverName}: ${onN.length} packages installed from N; upgrading to ${options.to.repo.name}`);
-  return upgraded;
+  // What the names pulled in from N: judged after the upgrade too (nothing stale), each its own testcase.
+  for (const name of new Set(onN.filter((p) => fromN.has(p.name) && !steps.has(p.name)).map((p) => p.name))) {
+    steps.set(name, [step(1, `installed from ${options.from.repo.name} as a dependency when the release-N snapshot was made`, level, [aboutName(query.record, name, onN.length)], [])]);
+    judged.push(name);
+  }
+  log(`upgrade ${level}/${driverName}: ${onN.length} packages installed (${judged.length} from N, ${failed.size} names refused); upgrading to ${options.to.repo.name}`);
+  return judged.sort();
 }
 
 /** N+1: only its repository enabled, the driver's release upgrade, every installed name judged; then, if asked, the disk one level down. */
@@ -157,6 +172,7 @@ async function upgradeAndJudge(run: UpgradeRun, upgraded: readonly string[]): Pr
 /** Every upgraded name after a sync at `atLevel`: the best variant of N+1 for that CPU, nothing older left (stale), what it ships runs. */
 async function judgeAfter({ options, driver, guest, steps }: UpgradeRun, upgraded: readonly string[], index: number, title: string, atLevel: LevelName, command: CommandRecord, ok: boolean): Promise<void> {
   const runner = runnerOf(guest);
+  const audited = new Set(options.names);
   const after = await installedPackages(runner, driver);
   for (const name of upgraded) {
     const have = after.filter((p) => p.name === name);
@@ -165,7 +181,8 @@ async function judgeAfter({ options, driver, guest, steps }: UpgradeRun, upgrade
     if (!ok) checks.push({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${command.stderr.trim().split('\n').slice(-2).join(' | ')}`, status: 'fail', deviation: 'refused' });
     const check = selectionCheck(name, atLevel, options.to.compose.packages, have);
     checks.push({ ...check, kind: 'current', check: `current ${name}`, ...(check.deviation === 'older' ? { deviation: 'stale' as const } : {}) });
-    if (have.length === 1) {
+    // The audited names' programs and libraries run; a dependency is judged on its version (its builds are baseline-only).
+    if (have.length === 1 && audited.has(name)) {
       const ran = await runChecks(runner, name, have[0]!, options.to.compose.checksOf(name));
       checks.push(...ran.checks);
       commands.push(...ran.commands);

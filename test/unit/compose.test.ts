@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { chunk, settleInBatches } from '../../harness/compose/batches.js';
 import { buildFiles, buildNevra, composeChunks, composeSpec, rpmbuildArgs } from '../../harness/compose/generate.js';
-import { composeModel, DEFECT_KINDS, plantedDefects, variantNames, type ComposeModel } from '../../harness/compose/model.js';
+import { BENCH_VARIANT_SHARE, composeModel, DEFECT_KINDS, plantedDefects, variantNames, type ComposeModel } from '../../harness/compose/model.js';
 import { readComposeMetadata } from '../../harness/compose/metadata.js';
 import { chooseNames, namesOfShard, stratifiedSample } from '../../harness/compose/run.js';
 import { dryRunInstall, linesAbout, parseDryRun, selectionCheck } from '../../harness/compose/selection.js';
@@ -22,6 +22,13 @@ test('a compose model is the same for the same parameters and holds at least N p
   t.true(model.releases['1'].length >= 300 && model.releases['1'].length < 310);
   t.is(model.releases['2'].length, model.releases['1'].length);
   t.notDeepEqual(composeModel({ ...model.params, seed: 8 }).names, model.names);
+});
+
+test("the benchmark's share gives the issue's 3,000 multi-variant names at 10,000 packages, every defect planted by name", (t) => {
+  const big = composeModel({ packages: 10_000, variantShare: BENCH_VARIANT_SHARE, seed: 1, defects: [...DEFECT_KINDS] });
+  t.is(variantNames(big).length, 3000);
+  t.true(big.releases['1'].length >= 10_000 && big.releases['1'].length < 10_010);
+  t.deepEqual([...plantedDefects(big).values()].sort(), [...DEFECT_KINDS].sort());
 });
 
 test('every defect asked for is planted once, on a name the model knows, and the healthy patterns all appear', (t) => {
