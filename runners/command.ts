@@ -1,9 +1,11 @@
 // What every subcommand shares: parsing its flags (an unknown flag or a bad value is a
 // usage error naming it, exit 2), --help printing its usage, one run context (Ctrl-C),
-// and the tail that reports an error and maps it to an exit code.
+// the temp dirs of killed runs removed (harness/host/temp-sweep.ts), and the tail that
+// reports an error and maps it to an exit code.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../harness/util/errors.js';
 import { EXIT_CODES } from '../harness/results/summary.js';
+import { sweepOrphanTempDirs } from '../harness/host/temp-sweep.js';
 import { createRunContext, exitCodeFor, reportError, type RunContext } from './run-context.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -46,6 +48,7 @@ export function defineCommand<O extends Options>(spec: CommandSpec<O>): (args: s
     }
     const context = createRunContext();
     try {
+      await sweepOrphanTempDirs();
       return await spec.run(parsed.values, after ?? parsed.positionals, context);
     } catch (error) {
       reportError(error);

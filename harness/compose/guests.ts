@@ -3,9 +3,8 @@
 // compose repositories into both package managers' caches before it was saved (the
 // snapshot's key includes the repositories' disk); the accelerator each level runs
 // under is chosen from the probes as gate chooses it.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dir } from 'tmp-promise';
 import { chooseAccel } from '../accel/choose.js';
 import { type Accel } from '../model/accel.js';
 import { probeForRequest } from '../accel/probe.js';
@@ -71,7 +70,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
   return {
     async open(level, evidenceDir) {
       const accel = accelOf(level);
-      const scratch = await mkdtemp(path.join(os.tmpdir(), `levelgate-compose-${level}-`));
+      const scratch = (await dir({ prefix: `levelgate-compose-${level}` })).path;
       let session: CellSession | undefined;
       try {
         session = await guests.open({

@@ -16,6 +16,7 @@ import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelgateE
 import type { AgentChannel } from './agent-channel.js';
 import type { ConsoleEvent, GuestConsole } from './console.js';
 import { makeDataDisk } from '../host/data-disk.js';
+import { dyingWithParent } from '../host/parent-death.js';
 import { quoteCommand, signalName, type CommandResult, type ExecOptions, type Guest, type GuestBootOptions, type GuestFacts, type GuestTimings } from './guest.js';
 import type { DataDisk } from '../model/guest.js';
 import { raceWith, settlesWithin } from './race.js';
@@ -406,14 +407,16 @@ export async function bootWith<T>(options: Pick<GuestBootOptions, 'level' | 'sig
 
 /**
  * Starts an emulator process whose output the backend reads as it comes. It never
- * outlives the harness: execa kills it when Node exits, escalating to SIGKILL.
+ * outlives the harness: execa kills it when Node exits, escalating to SIGKILL, and the
+ * kernel kills it when Node itself is killed (host/parent-death.ts).
  */
 export function spawnEmulator(
   command: string,
   argv: readonly string[],
   options: { readonly stdin: 'ignore' | 'pipe'; readonly signal?: AbortSignal | undefined; readonly env?: Readonly<Record<string, string>> },
 ): { child: ResultPromise; exited: Promise<EmulatorExit> } {
-  const child: ResultPromise = execa(command, argv, {
+  const started = dyingWithParent(command, argv);
+  const child: ResultPromise = execa(started.command, started.argv, {
     ...(options.env && Object.keys(options.env).length > 0 ? { env: options.env } : {}),
     stdin: options.stdin,
     stdout: 'pipe',

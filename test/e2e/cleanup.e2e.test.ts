@@ -4,7 +4,7 @@
 // processes still name it.
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
@@ -62,23 +62,49 @@ test.serial('QEMU killed mid-command: the command fails at once with the cause, 
   });
 });
 
+/** `levelgate exec --level v2 -- sleep 600` with its temp dirs in `dir`, once its guest is ready (or after a minute). */
+async function execUntilReady(dir: string): Promise<{ child: ResultPromise<{ env: { TMPDIR: string }; reject: false; all: true }>; output: () => string }> {
+  const child = execa('node', [CLI, 'exec', '--level', 'v2', '--', 'sleep', '600'], { env: { TMPDIR: dir }, reject: false, all: true });
+  let output = '';
+  child.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  for (let i = 0; i < 600 && !output.includes('guest ready'); i++) await sleep(100);
+  return { child, output: () => output };
+}
+
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   test.serial(`${signal} to levelgate exec stops the guest and leaves nothing`, async (t) => {
     await withScratch(signal.toLowerCase(), async (dir) => {
-      const child = execa('node', [CLI, 'exec', '--level', 'v2', '--', 'sleep', '600'], { env: { TMPDIR: dir }, reject: false, all: true });
-      let output = '';
-      child.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      for (let i = 0; i < 600 && !output.includes('guest ready'); i++) await sleep(100);
-      t.regex(output, /levelgate: v2 guest ready/);
+      const { child, output } = await execUntilReady(dir);
+      t.regex(output(), /levelgate: v2 guest ready/);
       t.is((await leftovers(dir)).processes.length, 1);
       child.kill(signal);
       const result = await child;
       t.is(result.exitCode, code);
-      t.regex(output, new RegExp(`levelgate: ${signal}: stopping guests and cleaning up`));
+      t.regex(output(), new RegExp(`levelgate: ${signal}: stopping guests and cleaning up`));
       t.deepEqual(await leftovers(dir), { files: [], processes: [] });
     });
   });
 }
+
+test.serial('SIGKILL to levelgate exec: the kernel stops QEMU at once, and the next run removes the temp dir it could not', async (t) => {
+  await withScratch('sigkill', async (dir) => {
+    const { child, output } = await execUntilReady(dir);
+    t.regex(output(), /levelgate: v2 guest ready/);
+    t.is((await leftovers(dir)).processes.length, 1);
+    child.kill('SIGKILL');
+    t.is((await child).signal, 'SIGKILL');
+    let left = await leftovers(dir);
+    for (let i = 0; i < 50 && left.processes.length > 0; i++) {
+      await sleep(100);
+      left = await leftovers(dir);
+    }
+    t.deepEqual(left.processes, [], 'QEMU died with the process that started it');
+    t.is(left.files.length, 1, 'a killed process cannot remove its temp dir');
+    const next = await execa('node', [CLI, 'exec', '--level', 'v2', '--', 'true'], { env: { TMPDIR: dir }, reject: false, all: true });
+    t.is(next.exitCode, 0, next.all);
+    t.deepEqual(await leftovers(dir), { files: [], processes: [] });
+  });
+});
 
 // ---- distribution images (--image): the same guarantees -----------------------------
 

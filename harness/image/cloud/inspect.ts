@@ -4,9 +4,9 @@
 // their versions). The parsers are pure.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, realpath, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { dir } from 'tmp-promise';
 import { execa } from 'execa';
 import { InfrastructureError, UsageError } from '../../util/errors.js';
 
@@ -105,7 +105,7 @@ export async function inspectImageFile(file: string, where = '--image', name?: s
   const meta = JSON.parse(described.stdout) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
   if (meta.format !== 'qcow2' && meta.format !== 'raw') throw new UsageError(`${where}: ${full} is ${meta.format}; levelgate boots qcow2 and raw images (convert it: qemu-img convert -O qcow2 ${path.basename(full)} out.qcow2)`);
   if (meta['backing-filename']) throw new UsageError(`${where}: ${full} is an overlay of ${meta['backing-filename']}; give the image itself (or flatten it: qemu-img convert -O qcow2)`);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'levelgate-inspect-'));
+  const tmp = (await dir({ prefix: 'levelgate-inspect' })).path;
   let head: Buffer;
   try {
     const out = path.join(tmp, 'head.raw');

@@ -1,0 +1,44 @@
+// Temp dirs of runs that were killed. Every levelgate temp dir is made by tmp-promise,
+// whose names carry the creating process's id (`levelgate-…-PID-RANDOM12`); a process
+// ended by SIGKILL cannot remove its own, so the next run removes those whose process is
+// gone. A live process's dirs are never touched (a pid reused by another process keeps
+// its dirs until that one ends too: a leak, never a loss).
+import { readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { removeTree } from './remove-tree.js';
+
+const TEMP_NAME = /^levelgate-.*-(\d+)-[A-Za-z0-9]{12}$/;
+
+/** The pid in a levelgate temp dir's name, undefined for any other name. */
+export function tempDirOwner(name: string): number | undefined {
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes levelgate temp dirs under `root` whose creating process no longer runs; returns their paths. */
+export async function sweepOrphanTempDirs(root: string = os.tmpdir(), isAlive: (pid: number) => boolean = alive): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const removed: string[] = [];
+  for (const entry of entries) {
+    const pid = entry.isDirectory() ? tempDirOwner(entry.name) : undefined;
+    if (pid === undefined || pid === process.pid || isAlive(pid)) continue;
+    const dir = path.join(root, entry.name);
+    try {
+      await removeTree(dir);
+      removed.push(dir);
+    } catch {
+      // still mounted or not ours to remove: left for a person to look at
+    }
+  }
+  return removed;
+}
