@@ -17,6 +17,7 @@ import type { CpuTarget } from '../levels/targets.js';
 import type { Backend, ProbeResult, Snapshot, SnapshotRequest } from './backend.js';
 import { initSignal } from '../guest/agent-guest.js';
 import { limitsNow, type BackendPace, type GivenLimits } from '../model/limits.js';
+import { dyingWithParent } from '../host/parent-death.js';
 
 const MARKER = 'LGPROBEOK';
 
@@ -79,7 +80,8 @@ export async function probeQemu(accel: QemuAccel, target: CpuTarget, image: Imag
     // A TCG boot of the probe kernel takes ~2.5 s alone and 10-12 s at a load of five per core: stretched, so a busy host is not cached as one that cannot run a level.
     const timeout = limitsNow(DEFAULTS.backends[accel]).probeMs;
     const command = emulatorCommand(qemu, probeArgs(accel, target, image));
-    const result = await execa(command.file, command.args, {
+    const started = dyingWithParent(command.file, command.args);
+    const result = await execa(started.command, started.argv, {
       env: qemu.env,
       stdin: 'ignore',
       all: true,
