@@ -2,8 +2,9 @@
 // lacks exactly its one feature — in CPUID, in the kernel's cpuinfo and in its CPU
 // modalias — and every detector answers; the OS near misses keep the feature in CPUID
 // and lose its state; a near miss the image cannot boot on is reported with the reason.
-// One cold-booted guest per near miss of v3 serves both the detector oracle and the v3
-// fixture program (the two tests share it instead of booting it twice).
+// One guest per near miss, restored from its snapshot (made once and cached, proven again
+// live), serves both the detector oracle and the v3 fixture program (the two tests share
+// it); the fixture program travels on the agent's stdin, so no data disk forces a boot.
 import test from 'ava';
 import PQueue from 'p-queue';
 import { openPinnedGuest } from '../../harness/accel/pinned.js';
@@ -21,6 +22,7 @@ import { KNOWN_ISSUES } from '../../scenarios/known-issues.js';
 import { removeScratch, scratchDir, testImage } from './helpers.js';
 import type { AgentGuest } from '../../harness/guest/agent-guest.js';
 import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -37,12 +39,13 @@ const lacking = (answer: string, target: CpuTarget, key: 'psabi' | 'cpuinfo') =>
 
 /** The targets the v3 fixture program runs on: v3 itself and five near misses of v3. */
 const FIXTURE_TARGETS = ['v3', 'v3-fma', 'v3-movbe', 'v3-lzcnt', 'v3-f16c', 'v3-bmi2'];
-/** The scratch folder holding the v3 fixture program, shared into the guests as /mnt/lg. */
-let fixtureDir: string | undefined;
+/** The v3 fixture program, built once for the file. */
+let fixture: Buffer | undefined;
 
-/** Cold-boots a guest on the target (the fixture folder attached), runs `use` in it and disposes of it. */
+/** A guest on the target restored from its snapshot: runs `use` in it and disposes of it. */
 async function onGuest<T>(target: CpuTarget, use: (guest: AgentGuest) => Promise<T>): Promise<T> {
-  const { guest } = await openPinnedGuest({ level: target.level, target, accel: 'tcg', dataFolders: [{ name: 'lg', folder: fixtureDir! }], bootTimeoutMs: 240_000 });
+  const { guest, start } = await openPinnedGuest({ level: target.level, target, accel: 'tcg', snapshot: true, bootTimeoutMs: 240_000 });
+  if (start !== 'snapshot') throw new Error(`${target.name}: the guest was cold-booted, not restored`);
   try {
     return await use(guest);
   } finally {
@@ -53,7 +56,9 @@ async function onGuest<T>(target: CpuTarget, use: (guest: AgentGuest) => Promise
 const askAll = (guest: AgentGuest) => askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs }), 120_000);
 /** What the fixture program did: its signal or exit status, and its output. */
 async function runFixture(guest: AgentGuest): Promise<readonly [string, string]> {
-  const r = await guest.exec(['/mnt/lg/lgx'], { timeoutMs: 60_000 });
+  const copied = await guest.exec(['sh', '-c', 'cat > /tmp/lgx && chmod +x /tmp/lgx'], { input: fixture!, timeoutMs: 60_000 });
+  if (copied.exitCode !== 0) throw new Error(`copying the fixture program into the guest failed: ${copied.stderr}`);
+  const r = await guest.exec(['/tmp/lgx'], { timeoutMs: 60_000 });
   return [r.signal ?? `exit ${r.exitCode}`, r.stdout.trim()] as const;
 }
 
@@ -85,13 +90,14 @@ const detectorsOn = (target: CpuTarget) => onGuest(target, askAll);
 
 test.before(async () => {
   await testImage();
-  fixtureDir = await scratchDir('fixture-near-misses');
-  const source = fileURLToPath(new URL('../../../harness/fixtures/sources/variant.c', import.meta.url));
-  await execa('gcc', ['-O2', '-Wall', '-Werror', '-march=x86-64-v3', '-DLG_LEVEL=3', '-DLG_NAME="lgx"', '-DLG_EVR="1.0-1"', '-DLG_ARCH="x86_64_v3"', '-o', path.join(fixtureDir, 'lgx'), source]);
-});
-
-test.after.always(async () => {
-  if (fixtureDir) await removeScratch(fixtureDir);
+  const dir = await scratchDir('fixture-near-misses');
+  try {
+    const source = fileURLToPath(new URL('../../../harness/fixtures/sources/variant.c', import.meta.url));
+    await execa('gcc', ['-O2', '-Wall', '-Werror', '-march=x86-64-v3', '-DLG_LEVEL=3', '-DLG_NAME="lgx"', '-DLG_EVR="1.0-1"', '-DLG_ARCH="x86_64_v3"', '-o', path.join(dir, 'lgx'), source]);
+    fixture = await readFile(path.join(dir, 'lgx'));
+  } finally {
+    await removeScratch(dir);
+  }
 });
 
 test('every QEMU near miss passes its proof and lacks exactly its one feature in CPUID, cpuinfo and the modalias, and meets the level below for every detector but dnf5 and pacman', async (t) => {
