@@ -4,7 +4,9 @@
 // `rpm -qa`, one `dnf5 install` from the fixture disk) and whole catalog cells; then
 // the level proof and canaries under each at v1, v2, v3, and a v4 cold boot under the
 // host's Bochs and the tree's.
-// Usage: npm run bench:emulators [-- --runs N --cell-runs N --bochs-runs N --level v3 --cell ID...]
+// Usage: npm run bench:emulators [-- --runs N --cell-runs N --bochs-runs N --level v3 --cell ID... --only-bochs]
+// (--only-bochs: the v4 Bochs comparison alone: cold boots to a proven guest and a
+// workload of guest commands, the host's Bochs against the tree's run inside the tree).
 // Prints a Markdown table for BENCHMARKS.md.
 import { execSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { backendsWith } from '../harness/accel/backends.js';
 import { DRIVERS } from '../harness/drivers/index.js';
 import { hostQemu, type Emulator } from '../harness/guest/emulator.js';
+import { ensureImage } from '../harness/image/build.js';
 import type { AgentGuest } from '../harness/guest/agent-guest.js';
 import { BochsGuest, type BochsProgram } from '../harness/guest/bochs-guest.js';
 import { debianPackageVersion } from '../harness/host/tools.js';
@@ -38,17 +41,19 @@ const { values } = parseArgs({
     suite: { type: 'string', default: 'sid' },
     'skip-proofs': { type: 'boolean', default: false },
     'bochs-runs': { type: 'string', default: '1' },
+    'only-bochs': { type: 'boolean', default: false },
   },
 });
-const runs = Number(values.runs);
-const cellRuns = Number(values['cell-runs']);
+const onlyBochs = values['only-bochs'];
+const runs = onlyBochs ? 0 : Number(values.runs);
+const cellRuns = onlyBochs ? 0 : Number(values['cell-runs']);
 const level = values.level as LevelName;
 const cellIds = values.cell ?? [`upgrade-new-variant[${level},zypper]`];
 const loadBefore = os.loadavg();
 const uptimeBefore = execSync('uptime').toString().trim();
 
 const tree = await ensureToolsTree({ suite: values.suite, log: stderrLog });
-const emulators: Emulator[] = [await hostQemu(), await toolsTreeEmulator(tree)];
+const emulators: Emulator[] = onlyBochs ? [] : [await hostQemu(), await toolsTreeEmulator(tree)];
 stderrLog(`emulators: ${emulators.map((e) => `${e.name} QEMU ${e.version}`).join(', ')}`);
 
 // One prepared run per emulator: the same image, fixtures and host probes; snapshots per emulator.
@@ -58,7 +63,7 @@ for (const emulator of emulators) {
   await p.guests.prepare([{ target: exactTarget(level), accel: 'tcg' }]);
   prepared.set(emulator.name, p);
 }
-const { artifacts: image, dataDisks } = prepared.get(emulators[0]!.name)!;
+const { artifacts: image, dataDisks } = onlyBochs ? { artifacts: await ensureImage({ log: stderrLog }), dataDisks: [] } : prepared.get(emulators[0]!.name)!;
 const cells = planCells(CATALOG, { targets: [level] }).filter((c) => cellIds.includes(c.id));
 if (cells.length !== cellIds.length) throw new Error(`unknown cell among ${cellIds.join(', ')}`);
 
@@ -69,6 +74,9 @@ const record = (emulator: Emulator, figure: Figure, ms: number) => {
   samples.set(k, [...(samples.get(k) ?? []), Math.round(ms)]);
 };
 const verdicts = new Map<string, string[]>();
+
+/** Guest commands timed after each Bochs boot: the package manager's start and database reads, as in a cell. */
+const BOCHS_WORKLOAD = [['rpm', '-qa'], ['rpm', '-qa'], ['dnf5', '--version'], ['zypper', '--version']];
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'levelgate-bench-emulators-'));
 const evidence = path.join(scratch, 'evidence');
@@ -134,7 +142,7 @@ const sameAs = (reference: readonly string[], outcomes: readonly string[]) => {
   const differ = outcomes.filter((o, i) => o !== reference[i]);
   return differ.length === 0 && outcomes.length === reference.length ? `; each the same as under ${emulators[0]!.name}` : `; DIFFERENT from ${emulators[0]!.name}: ${differ.join(' ')}`;
 };
-if (!values['skip-proofs']) {
+if (!values['skip-proofs'] && !onlyBochs) {
   for (const emulator of emulators) {
     for (const l of ['v1', 'v2', 'v3'] as const) {
       await using guest = await backendsWith(emulator).tcg.boot({ image, level: l, tmpDir: scratch, dataDisks: [] });
@@ -159,22 +167,30 @@ if (bochsRuns > 0) {
   const label = (b: BochsProgram | undefined) => (b ? `${b.name} Bochs ${b.version}` : `bookworm Bochs ${hostBochs}`);
   const times = new Map<string, number[]>();
   const outcome = new Map<string, string>();
+  const workload = new Map<string, number[]>();
   for (let run = 0; run < bochsRuns; run++) {
     for (const bochs of run % 2 ? [...bochses].reverse() : bochses) {
       const name = label(bochs);
       try {
         await using guest = await BochsGuest.boot({ image, level: 'v4', tmpDir: scratch, ...(bochs ? { bochs } : {}) });
         times.set(name, [...(times.get(name) ?? []), guest.timings.bootToReadyMs + guest.timings.proofMs]);
+        // A workload of guest commands after the boot: what a v4 cell's time is made of.
+        const started = performance.now();
+        for (const argv of BOCHS_WORKLOAD) {
+          const r = await guest.exec(argv, { timeoutMs: 600_000 });
+          if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed under ${name}: ${r.stderr}`);
+        }
+        workload.set(name, [...(workload.get(name) ?? []), performance.now() - started]);
         outcome.set(name, guest.proof.ok ? `proof ok (canaries: ${tallyOf(guest.proof.canaries)})` : `proof FAILED: ${guest.proof.problems.join('; ')}`);
       } catch (error) {
         outcome.set(name, `did not boot: ${(error as Error).message.split('\n')[0]}`);
       }
-      stderrLog(`bochs run ${run + 1}/${bochsRuns} ${name}: ${times.get(name)?.at(-1) ?? '—'} ms; ${outcome.get(name)}`);
+      stderrLog(`bochs run ${run + 1}/${bochsRuns} ${name}: ${times.get(name)?.at(-1) ?? '—'} ms, workload ${Math.round(workload.get(name)?.at(-1) ?? 0) || '—'} ms; ${outcome.get(name)}`);
     }
   }
   for (const bochs of bochses) {
     const name = label(bochs);
-    bochsRows.push(`| ${name} | ${s(times.get(name))} | ${outcome.get(name)} |`);
+    bochsRows.push(`| ${name} | ${s(times.get(name))} | ${s(workload.get(name))} | ${outcome.get(name)} |`);
   }
 }
 await rm(scratch, { recursive: true, force: true });
@@ -186,24 +202,30 @@ const figures: [Figure, string][] = [
   ['install', `\`dnf5 -y install lgnewvar\` from the fixture disk (median of ${runs})`],
   ...cells.map((c): [Figure, string] => [`cell:${c.id}`, `cell ${c.id}, total (median of ${cellRuns})`]),
 ];
-const [a, b] = emulators as [Emulator, Emulator];
-const ratio = (f: Figure) => {
+const ratio = (a: Emulator, b: Emulator, f: Figure) => {
   const x = samples.get(`${a.name}/${f}`);
   const y = samples.get(`${b.name}/${f}`);
   return x && y ? `${(median(y) / median(x)).toFixed(2)}` : '—';
 };
+/** The QEMU comparison's table (none with --only-bochs). */
+const qemuTable = ([a, b]: readonly Emulator[]): string[] =>
+  a && b
+    ? [
+        `| figure | ${a.name}: QEMU ${a.version}, median (min–max) | ${b.name}: QEMU ${b.version}, median (min–max) | ${b.name} / ${a.name} |`,
+        '|---|---|---|---|',
+        ...figures.map(([f, title]) => `| ${title} | ${s(samples.get(`${a.name}/${f}`))} | ${s(samples.get(`${b.name}/${f}`))} | ${ratio(a, b, f)} |`),
+        '',
+      ]
+    : [];
 process.stdout.write(
   [
-    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; load before ${loadBefore.map((l) => l.toFixed(1)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (\`uptime\` before: ${uptimeBefore}); image ${image.digest}; TCG, one guest at a time, the two emulators alternating.`,
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; load before ${loadBefore.map((l) => l.toFixed(1)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (\`uptime\` before: ${uptimeBefore}); image ${image.digest}; one guest at a time, the two emulators alternating.`,
     `Tools tree ${tree.key} (${Object.entries(tree.versions).map(([p, v]) => `${p} ${v}`).join(', ')}).`,
     '',
-    `| figure | ${a.name}: QEMU ${a.version}, median (min–max) | ${b.name}: QEMU ${b.version}, median (min–max) | ${b.name} / ${a.name} |`,
-    '|---|---|---|---|',
-    ...figures.map(([f, title]) => `| ${title} | ${s(samples.get(`${a.name}/${f}`))} | ${s(samples.get(`${b.name}/${f}`))} | ${ratio(f)} |`),
-    '',
+    ...qemuTable(emulators),
     ...cells.map((c) => `Verdicts of ${c.id}: ${emulators.map((e) => `${e.name} ${verdicts.get(`${e.name}/${c.id}`)?.join(', ')}`).join('; ')}.`),
     '',
     ...(proofRows.length ? ['| emulator | level | proof | cpuinfo / glibc level | canaries |', '|---|---|---|---|---|', ...proofRows, ''] : []),
-    ...(bochsRows.length ? [`| Bochs | v4 cold boot → proven guest, median of ${bochsRuns} (min–max) | last outcome |`, '|---|---|---|', ...bochsRows, ''] : []),
+    ...(bochsRows.length ? [`| Bochs | v4 cold boot → proven guest, median of ${bochsRuns} (min–max) | then ${BOCHS_WORKLOAD.map((a) => `\`${a.join(' ')}\``).join(', ')} | last outcome |`, '|---|---|---|---|', ...bochsRows, ''] : []),
   ].join('\n'),
 );

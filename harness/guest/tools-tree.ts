@@ -29,8 +29,9 @@ export interface ToolsTree {
   readonly versions: Readonly<Record<string, string>>;
 }
 
-// bochsbios carries Bochs's VGA BIOS too (/usr/share/bochs/VGABIOS-lgpl-latest).
-export const TOOLS_TREE_PACKAGES = ['qemu-system-x86', 'qemu-utils', 'bochs', 'bochsbios'] as const;
+// bochsbios's /usr/share/bochs/VGABIOS-lgpl-latest is a link into vgabios (Bochs 3.1
+// panics at start without it: "couldn't open ROM image file").
+export const TOOLS_TREE_PACKAGES = ['qemu-system-x86', 'qemu-utils', 'bochs', 'bochsbios', 'vgabios'] as const;
 
 export function toolsTreeRecipe(suite: string, env: NodeJS.ProcessEnv = process.env): ToolsTreeRecipe {
   return { suite, packages: [...TOOLS_TREE_PACKAGES], mirror: env.LEVELGATE_MIRROR ?? 'http://deb.debian.org/debian' };
@@ -147,22 +148,31 @@ export async function toolsTreeEmulator(tree: ToolsTree): Promise<Emulator> {
 }
 
 /**
- * The tree's Bochs, started the same way (loader, libraries): its plugins from the
- * tree (LTDL_LIBRARY_PATH; the default is the host's directory, whose 2.7 plugins make
- * 3.1 panic at start), its BIOS and VGA BIOS from the tree's bochsbios. It does not
- * start yet (2026-12-01, bochs 3.1+dfsg-1): bochs-bin links wxWidgets, whose SDL2 is
- * sid's sdl2-compat, and that fails to load SDL3 through this loader ("Failed loading
- * SDL3 library.", SIGABRT) before Bochs reads its config; `chroot ROOT bochs-bin` runs.
- * Kept for bench:emulators, which reports the outcome.
+ * Bochs from the tree runs inside it (chroot), in a mount namespace of its own where the
+ * host's /tmp (the guests' temp dirs and sockets), the cache (image, snapshots), /dev and
+ * /etc/hosts are bound at the same paths, so every path of a bochsrc is the same in and out. The
+ * tree's loader alone does not do for Bochs as it does for QEMU: sid's bochs-bin links
+ * wxWidgets, whose SDL2 is sdl2-compat, and that fails to load SDL3 through a borrowed
+ * loader ("Failed loading SDL3 library.", SIGABRT). Root only (bind mounts); for
+ * bench:emulators, which compares it with the host's Bochs. Bochs 3.1+dfsg-1 starts this
+ * way and reads levelgate's bochsrc, but the v4 guest triple-faults after about 45 M
+ * instructions, before the kernel's first console line (BENCHMARKS.md, "Bochs 3.1").
  */
-export function toolsTreeBochs(tree: Pick<ToolsTree, 'root' | 'versions' | 'recipe'>): BochsProgram {
-  const r = (p: string) => path.join(tree.root, p);
+const IN_TREE = [
+  'root=$1; shift',
+  'for d in /tmp "$LEVELGATE_CACHE" /dev; do mkdir -p "$root$d" && mount --rbind "$d" "$root$d" || exit 125; done',
+  // Its serial ports are servers on localhost, which a bootstrapped root cannot resolve without /etc/hosts.
+  'touch "$root/etc/hosts" && mount --bind /etc/hosts "$root/etc/hosts" || exit 125',
+  'exec chroot "$root" /bin/sh -c \'cd "$0" && exec /usr/bin/bochs-bin "$@"\' "$PWD" "$@"',
+].join('\n');
+
+export function toolsTreeBochs(tree: Pick<ToolsTree, 'root' | 'versions' | 'recipe'>, cache: string = cacheRoot()): BochsProgram {
   return {
     name: tree.recipe.suite,
-    argv0: throughTreeLoader(tree.root, 'usr/bin/bochs-bin'),
-    env: { LTDL_LIBRARY_PATH: r('usr/lib/x86_64-linux-gnu/bochs/plugins'), BXSHARE: r('usr/share/bochs') },
-    romImage: r('usr/share/bochs/BIOS-bochs-latest'),
-    vgaRomImage: r('usr/share/bochs/VGABIOS-lgpl-latest'),
+    argv0: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', IN_TREE, 'bochs-in-tree', tree.root],
+    env: { LEVELGATE_CACHE: cache },
+    romImage: '/usr/share/bochs/BIOS-bochs-latest',
+    vgaRomImage: '/usr/share/bochs/VGABIOS-lgpl-latest',
     version: tree.versions.bochs ?? 'unknown',
   };
 }

@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import test from 'ava';
 import { emulatorCommand, emulatorIdentity, parseQemuVersion, type Emulator } from '../../harness/guest/emulator.js';
 import { snapshotKey } from '../../harness/guest/qemu-snapshot.js';
@@ -17,16 +18,17 @@ test("toolsTreeQemu runs the tree's QEMU through the tree's own loader, librarie
   });
 });
 
-test("toolsTreeBochs runs the tree's bochs-bin with the tree's plugins and BIOS images", (t) => {
+test("toolsTreeBochs runs the tree's bochs-bin inside the tree, the guest's paths bound at the same places", async (t) => {
   const root = '/cache/tools/sid-abc/root';
-  t.deepEqual(toolsTreeBochs({ root, versions: { bochs: '3.1+dfsg-1' }, recipe: toolsTreeRecipe('sid', {}) }), {
-    name: 'sid',
-    argv0: [`${root}/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2`, '--library-path', `${root}/usr/lib/x86_64-linux-gnu:${root}/usr/lib`, `${root}/usr/bin/bochs-bin`],
-    env: { LTDL_LIBRARY_PATH: `${root}/usr/lib/x86_64-linux-gnu/bochs/plugins`, BXSHARE: `${root}/usr/share/bochs` },
-    romImage: `${root}/usr/share/bochs/BIOS-bochs-latest`,
-    vgaRomImage: `${root}/usr/share/bochs/VGABIOS-lgpl-latest`,
-    version: '3.1+dfsg-1',
-  });
+  const bochs = toolsTreeBochs({ root, versions: { bochs: '3.1+dfsg-1' }, recipe: toolsTreeRecipe('sid', {}) }, '/cache');
+  t.deepEqual(bochs.argv0.slice(0, 7), ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c']);
+  t.deepEqual(bochs.argv0.slice(-2), ['bochs-in-tree', root]);
+  const script = bochs.argv0[7]!;
+  t.regex(script, /for d in \/tmp "\$LEVELGATE_CACHE" \/dev; do .*mount --rbind/);
+  t.regex(script, /mount --bind \/etc\/hosts "\$root\/etc\/hosts"/);
+  t.regex(script, /exec chroot "\$root" .*\/usr\/bin\/bochs-bin/);
+  t.is((await execa('sh', ['-n', '-c', script], { reject: false })).exitCode, 0, 'the script parses');
+  t.like(bochs, { name: 'sid', env: { LEVELGATE_CACHE: '/cache' }, romImage: '/usr/share/bochs/BIOS-bochs-latest', vgaRomImage: '/usr/share/bochs/VGABIOS-lgpl-latest', version: '3.1+dfsg-1' });
 });
 
 test('emulatorCommand puts the prefix before the guest arguments', (t) => {
@@ -43,7 +45,7 @@ test('parseQemuVersion reads the version word', (t) => {
 
 test('the tools tree key: suite, packages and mmdebstrap recipe, not the mirror', (t) => {
   const sid = toolsTreeRecipe('sid', {});
-  t.deepEqual(sid.packages, ['qemu-system-x86', 'qemu-utils', 'bochs', 'bochsbios']);
+  t.deepEqual(sid.packages, ['qemu-system-x86', 'qemu-utils', 'bochs', 'bochsbios', 'vgabios']);
   t.is(sid.mirror, 'http://deb.debian.org/debian');
   t.is(toolsTreeRecipe('sid', { LEVELGATE_MIRROR: 'http://mirror.example/debian' }).mirror, 'http://mirror.example/debian');
   t.is(toolsTreeKey(sid), toolsTreeKey(toolsTreeRecipe('sid', { LEVELGATE_MIRROR: 'http://mirror.example/debian' })));
