@@ -83,7 +83,7 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
     return out;
   }
   const accel = choice.accel;
-  const placer = new Placer({ choose: () => choice, backends: BACKENDS, stretch: options.timeScale ?? 1 });
+  const placer = new Placer({ choose: () => choice, backends: BACKENDS, stretch: 1 });
   const resolved = placer.limits(accel);
   const limits = { installMs: resolved.commandMs, commandMs: resolved.programMs };
   for (const batch of batches(subjects)) {

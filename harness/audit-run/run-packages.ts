@@ -23,8 +23,6 @@ export interface RunPackagesOptions {
   readonly guestPath: (file: string) => string;
   /** Disk states and console logs go below it (one directory per package). */
   readonly scratch: string;
-  /** Stretches boot and command limits on a loaded host (default 1). */
-  readonly timeScale?: number;
   readonly signal?: AbortSignal;
   readonly log?: Log;
   /** Each package's run, as it ends. */
@@ -55,7 +53,7 @@ export async function runPackages(plan: RunPlan, options: RunPackagesOptions): P
 }
 
 async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel']>, scratch: string, options: RunPackagesOptions): Promise<Omit<PackageRun, 'durationMs'>> {
-  const placer = new Placer({ choose: options.accel, backends: BACKENDS, stretch: options.timeScale ?? 1 });
+  const placer = new Placer({ choose: options.accel, backends: BACKENDS, stretch: 1 });
   const limits = placer.limits(accel);
   const base = { target: pkg.target.name, level: pkg.target.level, accel };
   await mkdir(scratch, { recursive: true });

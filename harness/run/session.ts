@@ -308,9 +308,10 @@ export class BackendGuests implements CellGuests {
       if (why) unusable.set(target.name, why);
     }
     const wanted = targets.filter((t): t is PreparedTarget & { accel: Accel } => t.accel !== null && !unusable.has(t.target.name));
-    for (let i = 0; i < wanted.length; i += 2) {
+    const atOnce = DEFAULTS.snapshotBootsAtOnce;
+    for (let i = 0; i < wanted.length; i += atOnce) {
       await Promise.all(
-        wanted.slice(i, i + 2).map(async ({ target, accel, bootMs }) => {
+        wanted.slice(i, i + atOnce).map(async ({ target, accel, bootMs }) => {
           try {
             await this.snapshot(target, accel, bootMs);
           } catch (error) {
