@@ -12,7 +12,8 @@ import { probeForRequest } from './probe.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import type { LevelName } from '../levels/table.js';
 import { exactTarget, type CpuTarget } from '../levels/targets.js';
-import { GuestError, InterruptedError, LevelProofError, LevelUnavailableError } from '../util/errors.js';
+import { LevelUnavailableError } from '../util/errors.js';
+import { restoreOrRebuild } from './restore.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
@@ -54,14 +55,12 @@ export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ gu
       dataDisks: [],
       options: { log, ...(rest.signal ? { signal: rest.signal } : {}), ...(rest.bootTimeoutMs ? { bootTimeoutMs: rest.bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
     });
-  const snapshot = await ensure(false);
-  try {
-    return { guest: await snapshot.restore({ ...rest, image }), choice, start: 'snapshot' };
-  } catch (error) {
-    if (rest.signal?.aborted || error instanceof InterruptedError || !(error instanceof GuestError || error instanceof LevelProofError)) throw error;
-    // The snapshot does not fit (a damaged file, another emulator build): never used again.
-    log(`levelgate: snapshot ${snapshot.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
-    await snapshot.discard();
-    return { guest: await (await ensure(true)).restore({ ...rest, image }), choice, start: 'snapshot' };
-  }
+  const guest = await restoreOrRebuild(await ensure(false), {
+    target: target.name,
+    restore: (snapshot) => snapshot.restore({ ...rest, image }),
+    rebuild: () => ensure(true),
+    log: (line) => log(`levelgate: ${line}`),
+    ...(rest.signal ? { signal: rest.signal } : {}),
+  });
+  return { guest, choice, start: 'snapshot' };
 }
