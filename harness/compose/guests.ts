@@ -59,12 +59,12 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
   const disk = await attachedReposDisk(repos, { ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   const targets = options.levels.map(exactTarget);
   const probes = await probeForRequest('auto', targets, image);
-  const accelOf = (level: LevelName): Accel => {
-    const choice = chooseAccel(level, 'auto', probes);
-    if (choice.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${choice.skipReason}`);
-    return choice.accel;
-  };
   const placer = new Placer({ choose: (level) => chooseAccel(level, 'auto', probes), backends: BACKENDS, stretch: DEFAULTS.composeStretch });
+  const accelOf = (level: LevelName): Accel => {
+    const placed = placer.at(level);
+    if (placed.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${placed.skipReason}`);
+    return placed.accel;
+  };
   const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: [...attachedRepoWarmUp(repos), ...(options.populate ?? [])], ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   return {
     async open(level, evidenceDir) {
