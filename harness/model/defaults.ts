@@ -51,6 +51,10 @@ export const DEFAULTS = {
   programTimeoutMs: 60_000,
   /** Level proof commands. */
   proofCommandTimeoutMs: 60_000,
+  /** A distribution image's setup commands once it answers: mounting levelgate's data disks, starting its agent, sync. */
+  imageSetupCommandTimeoutMs: 60_000,
+  /** A distribution image's own boot finishing (cloud-init, systemd) before its snapshot is saved. */
+  imageSettleTimeoutMs: 600_000,
   /** Power-off: the agent's acknowledgement, then the emulator's exit. */
   powerOffAckMs: 10_000,
   powerOffExitMs: 30_000,
