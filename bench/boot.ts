@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { dir } from 'tmp-promise';
-import { BACKENDS } from '../harness/accel/backends.js';
-import { resolveAccelChoice } from '../harness/accel/pinned.js';
+import { placePinned } from '../harness/accel/pinned.js';
 import { ensureImage } from '../harness/image/build.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { stderrLog } from '../harness/util/log.js';
@@ -23,12 +22,12 @@ const image = await ensureImage({ log: stderrLog });
 const scratch = await dir({ prefix: 'levelgate-bench-boot-', unsafeCleanup: true });
 const rows: string[] = [];
 for (const level of LEVEL_NAMES.filter((l) => !values.level || values.level.includes(l))) {
-  const choice = await resolveAccelChoice(level, 'auto', image);
+  const choice = await placePinned(level, 'auto', image);
   if (choice.accel === null) {
     rows.push(`| ${level} | — | skipped: ${choice.skipReason} | | | | |`);
     continue;
   }
-  const backend = BACKENDS[choice.accel];
+  const backend = choice.backend;
   const ready: number[] = [];
   const proof: number[] = [];
   const restored: number[] = [];

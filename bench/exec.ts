@@ -27,10 +27,9 @@ async function phases(level: string): Promise<void> {
     marks[phase] = now - t;
     t = now;
   };
-  const [{ ensureImage }, { resolveAccelChoice }, { BACKENDS }, { exactTarget }] = await Promise.all([
+  const [{ ensureImage }, { placePinned }, { exactTarget }] = await Promise.all([
     import('../harness/image/build.js'),
     import('../harness/accel/pinned.js'),
-    import('../harness/accel/backends.js'),
     import('../harness/levels/targets.js'),
     import('../runners/exec.js'),
   ]);
@@ -38,10 +37,10 @@ async function phases(level: string): Promise<void> {
   const image = await ensureImage();
   lap('image lookup');
   const target = exactTarget(level as 'v1');
-  const choice = await resolveAccelChoice(target, 'auto', image);
+  const choice = await placePinned(target, 'auto', image);
   if (!choice.accel) throw new Error(`no accelerator provides ${level}: ${choice.skipReason}`);
   lap('accelerator choice');
-  const snapshots = BACKENDS[choice.accel].snapshots;
+  const snapshots = choice.backend.snapshots;
   if (!snapshots) throw new Error(`${choice.accel} has no snapshots`);
   const snapshot = await snapshots.ensure({ image, target, dataDisks: [], options: {} });
   lap('snapshot lookup');

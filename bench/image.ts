@@ -17,7 +17,6 @@ import { runCell } from '../harness/run/cell.js';
 import type { BackendGuests } from '../harness/run/session.js';
 import { ensureCloudSnapshot } from '../harness/guest/cloud-snapshot.js';
 import { ensureCloudSupport } from '../harness/image/cloud/support.js';
-import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { stderrLog } from '../harness/util/log.js';
 import { CATALOG } from '../scenarios/index.js';
@@ -42,7 +41,7 @@ const load = () => os.loadavg()[0]!.toFixed(1);
 
 const standIn = values.image ? undefined : await ensureStandInImage('qga', { log: stderrLog });
 const imagePath = values.image ?? standIn!.disk;
-const onImage = await prepareImageRun(CATALOG, 'tcg', { path: imagePath, ...(standIn ? { name: 'stand-in' } : {}) }, [level], { log: stderrLog });
+const onImage = await prepareRun(CATALOG, 'tcg', { log: stderrLog, image: { request: { path: imagePath, ...(standIn ? { name: 'stand-in' } : {}) }, levels: [level] } });
 const onDefault = await prepareRun(CATALOG, 'tcg', { log: stderrLog });
 const guests = onImage.guests as BackendGuests;
 const scratch = await dir({ prefix: 'levelgate-bench-image-', unsafeCleanup: true });
@@ -103,14 +102,14 @@ for (const cell of cells) {
 }
 await scratch.cleanup();
 // The image's snapshot as the store keeps it (its manifest's times); the run above made or found it.
-const snapshot = await ensureCloudSnapshot({ image: onImage.cloudImage, support: await ensureCloudSupport(), level, accel: 'tcg', dataDisks: onImage.dataDisks });
+const snapshot = await ensureCloudSnapshot({ image: onImage.distribution!.image, support: await ensureCloudSupport(), level, accel: 'tcg', dataDisks: onImage.dataDisks });
 process.stdout.write(
   [
-    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load (1 min) during the run ${Math.min(...loads.map(Number))}–${Math.max(...loads.map(Number))}; image ${onImage.cloudImage.name} ${onImage.cloudImage.digest} (${onImage.imageFacts.os}, kernel ${onImage.imageFacts.kernel}, ${onImage.imageFacts.channel}); default guest image ${onDefault.image.digest}; level ${level}, QEMU TCG.`,
+    `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, load (1 min) during the run ${Math.min(...loads.map(Number))}–${Math.max(...loads.map(Number))}; image ${onImage.distribution!.image.name} ${onImage.distribution!.image.digest} (${onImage.distribution!.facts.os}, kernel ${onImage.distribution!.facts.kernel}, ${onImage.distribution!.facts.channel}); default guest image ${onDefault.image.digest}; level ${level}, QEMU TCG.`,
     '',
     '| guest | cold boot → ready, median (min–max) | + level proof | snapshot restore → answering, median (min–max) | round trip `true` |',
     '|---|---|---|---|---|',
-    `| ${onImage.cloudImage.name} | ${range(cold)} | ${coldRuns ? `${median(coldProof)} ms` : '—'} | ${range(image.restore)} | ${median(image.rtt).toFixed(1)} ms |`,
+    `| ${onImage.distribution!.image.name} | ${range(cold)} | ${coldRuns ? `${median(coldProof)} ms` : '—'} | ${range(image.restore)} | ${median(image.rtt).toFixed(1)} ms |`,
     `| default guest | (see above) | | ${range(reference.restore)} | ${median(reference.rtt).toFixed(1)} ms |`,
     '',
     `The image's snapshot boot (${snapshot.key}): ready after ${(snapshot.manifest.bootToReadyMs / 1000).toFixed(1)} s, then ${(snapshot.manifest.settleMs / 1000).toFixed(1)} s until cloud-init and systemd were done, saved in ${(snapshot.manifest.saveMs / 1000).toFixed(1)} s.`,

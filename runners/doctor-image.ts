@@ -14,7 +14,7 @@ import { ensureCloudSupport } from '../harness/image/cloud/support.js';
 import { LEVEL_NAMES } from '../harness/levels/table.js';
 import { EXACT_TARGETS } from '../harness/levels/targets.js';
 import { BackendGuests } from '../harness/run/session.js';
-import { DRIVER_TOOL, driverUnavailableIn, imageFactsOf } from '../harness/run/prepare-image.js';
+import { DRIVER_TOOL, driverUnavailableIn, imageFactsOf } from '../harness/run/distribution.js';
 import { DRIVER_NAMES } from '../harness/model/package-manager.js';
 import { LevelgateError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';

@@ -2,9 +2,10 @@
 // a configuration, one scenario with its own fixture repository, one known issue, and
 // the GitHub Actions example this installation ships (docs/ci/github-actions.yml, copied
 // as it is). Never overwrites a file.
-import { access, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { exists } from '../harness/host/cache.js';
 import { UsageError } from '../harness/util/errors.js';
 import { defineCommand } from './command.js';
 import { EXIT_CODES } from '../harness/results/summary.js';
@@ -76,13 +77,6 @@ export default [
   }),
 ];
 `;
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** How a new package.json depends on this levelgate: the checkout itself, or its version from the registry. */
 async function dependencySpec(): Promise<string> {

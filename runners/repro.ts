@@ -9,7 +9,6 @@ import { PooledInstallAuditor } from '../harness/audit/install-auditor.js';
 import { INTERRUPTED, runCell } from '../harness/run/cell.js';
 import type { CellResult } from '../harness/results/types.js';
 import { prepareRun } from '../harness/run/prepare.js';
-import { prepareImageRun } from '../harness/run/prepare-image.js';
 import { UsageError } from '../harness/util/errors.js';
 import { stderrLog } from '../harness/util/log.js';
 import { defineCommand } from './command.js';
@@ -71,8 +70,7 @@ export const reproCommand = defineCommand({
     const cell = planCells(CATALOG, { scenarios: positionals, targets: [target.name], drivers: [driver], ...(name ? { name } : {}) })[0];
     if (!cell) throw new UsageError(`scenario ${scenario.id} does not run at ${target.name}; its levels: ${(scenario.levels ?? ['v1', 'v2', 'v3', 'v4']).join(', ')}`);
 
-    const prepareOptions = { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target] };
-    const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, [target.level], prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
+    const prepared = await prepareRun(resolved.fixtureScenarios, accel, { log: stderrLog, signal: context.signal, snapshots: !values['cold-boot'], attached: resolved.attached, targets: [target], ...(image ? { image: { request: image, levels: [target.level] } } : {}) });
     out(`levelgate repro: ${cell.id} — ${scenario.title}`);
     const installAudit = values.audit ? new PooledInstallAuditor(1, context.signal) : undefined;
     const result = await runCell(cell, {

@@ -1,31 +1,24 @@
 // The one entry point that boots a guest outside a run: from "a level" to "a booted
-// guest that proved it" (the cached image, the accelerator the probes allow, the guest
-// itself, restored from the level's snapshot where asked and possible, else booted), or
-// on a given accelerator, which the backend table lowers. A level no accelerator provides
-// is a LevelUnavailableError (a skip), never a guest at another level.
-import { BACKENDS } from './backends.js';
-import { chooseAccel, type AccelChoice } from './choose.js';
-import { type Accel, type AccelRequest } from '../model/accel.js';
+// guest that proved it" (the cached image, the accelerator the probes allow placed on the
+// host's backend table, the guest itself, restored from the level's snapshot where asked
+// and possible, else booted). A level no accelerator provides is a LevelUnavailableError
+// (a skip), never a guest at another level.
+import { BACKENDS, type BackendTable } from './backends.js';
+import { chooseAccel } from './choose.js';
+import { Placer, type Placed, type Placement } from './placement.js';
+import { type AccelRequest } from '../model/accel.js';
+import { hostStretch } from '../model/limits.js';
 import { probeForRequest } from './probe.js';
 import { ensureImage, type ImageArtifacts } from '../image/build.js';
 import type { LevelName } from '../levels/table.js';
 import { exactTarget, type CpuTarget } from '../levels/targets.js';
-import { GuestError, InterruptedError, LevelProofError, LevelUnavailableError } from '../util/errors.js';
+import { LevelUnavailableError } from '../util/errors.js';
+import { restoreOrRebuild } from './restore.js';
 import { silentLog, type Log } from '../util/log.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
 
-export interface GuestOptions extends GuestBootOptions {
-  readonly accel: Accel;
-}
-
-/** Boots a guest on `accel`: the backend table lowers it. */
-export function bootGuest(options: GuestOptions): Promise<AgentGuest> {
-  const { accel, ...rest } = options;
-  return BACKENDS[accel].boot(rest);
-}
-
-export interface PinnedGuestRequest extends Omit<GuestOptions, 'image' | 'accel'> {
+export interface PinnedGuestRequest extends Omit<GuestBootOptions, 'image'> {
   readonly accel: AccelRequest;
   readonly image?: ImageArtifacts;
   readonly log?: Log;
@@ -38,20 +31,22 @@ export interface PinnedGuestRequest extends Omit<GuestOptions, 'image' | 'accel'
   readonly snapshot?: boolean;
 }
 
-export async function resolveAccelChoice(cpu: LevelName | CpuTarget, request: AccelRequest, image: ImageArtifacts): Promise<AccelChoice> {
+/** Where a guest at `cpu` runs outside a run: the probes' choice placed on `backends` (default the host's) at the host's load now. */
+export async function placePinned(cpu: LevelName | CpuTarget, request: AccelRequest, image: ImageArtifacts, backends: BackendTable = BACKENDS): Promise<Placement> {
   const target = typeof cpu === 'string' ? exactTarget(cpu) : cpu;
-  return chooseAccel(target.name, request, await probeForRequest(request, [target], image));
+  const choice = chooseAccel(target.name, request, await probeForRequest(request, [target], image));
+  return new Placer({ choose: () => choice, backends, stretch: hostStretch() }).at(target.name);
 }
 
-export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ guest: AgentGuest; choice: AccelChoice & { accel: Accel }; start: 'snapshot' | 'cold' }> {
+export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ guest: AgentGuest; choice: Placed; start: 'snapshot' | 'cold' }> {
   const log = request.log ?? silentLog;
   const image = request.image ?? (await ensureImage({ log, ...(request.signal ? { signal: request.signal } : {}) }));
-  const choice = await resolveAccelChoice(request.target ?? request.level, request.accel, image);
+  const choice = await placePinned(request.target ?? request.level, request.accel, image);
   if (choice.accel === null) throw new LevelUnavailableError(choice.skipReason);
   const { accel: _accel, log: _log, image: _image, snapshot: wantSnapshot, ...rest } = request;
-  const snapshots = BACKENDS[choice.accel].snapshots;
+  const snapshots = choice.backend.snapshots;
   const fits = !rest.dataDisks?.length && !rest.dataFolders?.length && !rest.disk && !rest.cpu && !rest.memoryMiB && !rest.extraKernelArgs?.length;
-  if (!wantSnapshot || !snapshots || !fits) return { guest: await bootGuest({ ...rest, image, accel: choice.accel }), choice, start: 'cold' };
+  if (!wantSnapshot || !snapshots || !fits) return { guest: await choice.backend.boot({ ...rest, image }), choice, start: 'cold' };
   const target = request.target ?? exactTarget(request.level);
   const ensure = (rebuild: boolean) =>
     snapshots.ensure({
@@ -60,14 +55,12 @@ export async function openPinnedGuest(request: PinnedGuestRequest): Promise<{ gu
       dataDisks: [],
       options: { log, ...(rest.signal ? { signal: rest.signal } : {}), ...(rest.bootTimeoutMs ? { bootTimeoutMs: rest.bootTimeoutMs } : {}), ...(rebuild ? { rebuild } : {}) },
     });
-  const snapshot = await ensure(false);
-  try {
-    return { guest: await snapshot.restore({ ...rest, image }), choice, start: 'snapshot' };
-  } catch (error) {
-    if (rest.signal?.aborted || error instanceof InterruptedError || !(error instanceof GuestError || error instanceof LevelProofError)) throw error;
-    // The snapshot does not fit (a damaged file, another emulator build): never used again.
-    log(`levelgate: snapshot ${snapshot.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
-    await snapshot.discard();
-    return { guest: await (await ensure(true)).restore({ ...rest, image }), choice, start: 'snapshot' };
-  }
+  const guest = await restoreOrRebuild(await ensure(false), {
+    target: target.name,
+    restore: (snapshot) => snapshot.restore({ ...rest, image }),
+    rebuild: () => ensure(true),
+    log: (line) => log(`levelgate: ${line}`),
+    ...(rest.signal ? { signal: rest.signal } : {}),
+  });
+  return { guest, choice, start: 'snapshot' };
 }

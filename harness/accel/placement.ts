@@ -8,7 +8,7 @@ import type { BackendTable } from './backends.js';
 import type { AccelChoice } from './choose.js';
 import { ACCELS, type Accel } from '../model/accel.js';
 import { DEFAULTS } from '../model/defaults.js';
-import { limitsFor, type GivenLimits, type GuestLimits } from '../model/limits.js';
+import { limitsFor, snapshotStretch, type GivenLimits, type GuestLimits } from '../model/limits.js';
 
 /** A CPU target placed: its backend and limits, or why no backend provides it. */
 export type Placement = Placed | Extract<AccelChoice, { readonly accel: null }>;
@@ -69,9 +69,9 @@ export class Placer {
     return Object.fromEntries(ACCELS.map((a) => [a, this.limits(a).bootMs])) as Record<Accel, number>;
   }
 
-  /** A snapshot's boot before the first cell: two boots at a time, so at least twice the idle host's limit. */
+  /** A snapshot's boot before the first cell (model/limits.ts snapshotStretch). */
   snapshotBootMs(accel: Accel): number {
-    return this.with({ stretch: Math.max(2, this.#policy.stretch) }).limits(accel).bootMs;
+    return this.with({ stretch: snapshotStretch(this.#policy.stretch) }).limits(accel).bootMs;
   }
 
   /** A cell's limit where no backend runs it (it ends at once as a skip): the reference pace's (QEMU TCG). */

@@ -10,7 +10,7 @@ import type { ImageArtifacts } from '../image/build.js';
 import { cacheRoot } from '../host/cache.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ProbeResult } from './backend.js';
-import { BACKENDS } from './backends.js';
+import { BACKENDS, type BackendTable } from './backends.js';
 import { accelOrder } from './choose.js';
 import { ACCELS, type Accel, type AccelRequest } from '../model/accel.js';
 import { expectedFidelity } from './fidelity.js';
@@ -20,9 +20,9 @@ export type { ProbeResult } from './backend.js';
 /** Bump when what a probe does changes (its kernel arguments, its retries): cached answers are then asked again. */
 const PROBE_LAYOUT = 2;
 
-async function cacheKey(imageDigest: string): Promise<string> {
+async function cacheKey(imageDigest: string, backends: BackendTable): Promise<string> {
   const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
-  const versions = await Promise.all(ACCELS.map((a) => BACKENDS[a].version()));
+  const versions = await Promise.all(ACCELS.map((a) => backends[a].version()));
   return `${PROBE_LAYOUT} ${bootId} ${[...new Set(versions)].join(' ')} ${imageDigest}`;
 }
 
@@ -31,8 +31,8 @@ async function cacheKey(imageDigest: string): Promise<string> {
  * on this host (same boot, same emulators); undefined when there are none or the
  * emulators cannot be asked their version (not installed). Probes nothing.
  */
-export async function cachedProbes(imageDigest: string, cacheDir = cacheRoot()): Promise<ProbeResult[] | undefined> {
-  const key = await cacheKey(imageDigest);
+export async function cachedProbes(imageDigest: string, cacheDir = cacheRoot(), backends: BackendTable = BACKENDS): Promise<ProbeResult[] | undefined> {
+  const key = await cacheKey(imageDigest, backends);
   return (await readProbeStore(path.join(cacheDir, 'probes.json'))).find((e) => e.key === key)?.results;
 }
 
@@ -86,10 +86,11 @@ async function writeProbeStore(file: string, entry: ProbeStoreEntry): Promise<vo
 export async function probeForRequest(request: AccelRequest, targets: readonly CpuTarget[], image: ImageArtifacts, options: Omit<ProbeOptions, 'cacheDir'> & { cacheDir?: string } = {}): Promise<ProbeResult[]> {
   const results: ProbeResult[] = [];
   const provided = (t: CpuTarget) => results.some((p) => p.target === t.name && p.works);
+  const backends = options.backends ?? BACKENDS;
   const kvmLast = request === 'auto' ? new Set(targets.filter((t) => expectedFidelity('kvm', t) === 'masks-only')) : new Set<CpuTarget>();
   for (const accel of accelOrder(request)) {
     // KVM and TCG are cheap to probe: every target, so doctor shows both; others only where still needed.
-    const wanted = (BACKENDS[accel].emulator === 'QEMU' ? targets : targets.filter((t) => !provided(t))).filter((t) => accel !== 'kvm' || !kvmLast.has(t));
+    const wanted = (backends[accel].emulator === 'QEMU' ? targets : targets.filter((t) => !provided(t))).filter((t) => accel !== 'kvm' || !kvmLast.has(t));
     if (wanted.length > 0) results.push(...(await probeAll([accel], wanted, image, options)));
   }
   const unprovided = [...kvmLast].filter((t) => !provided(t));
@@ -101,6 +102,8 @@ export interface ProbeOptions {
   readonly cacheDir?: string;
   /** Ask every pair again. */
   readonly refresh?: boolean;
+  /** The backends asked (default BACKENDS: the host's emulators). */
+  readonly backends?: BackendTable;
   /** The probe itself (default: the backend's). */
   readonly probe?: (accel: Accel, target: CpuTarget, image: ImageArtifacts) => Promise<ProbeResult>;
 }
@@ -108,7 +111,8 @@ export interface ProbeOptions {
 /** Probes each (accel, target) pair, once per host boot and emulator versions when the answer is definitive. */
 export async function probeAll(accels: readonly Accel[], targets: readonly CpuTarget[], image: ImageArtifacts, options: ProbeOptions = {}): Promise<ProbeResult[]> {
   const file = path.join(options.cacheDir ?? cacheRoot(), 'probes.json');
-  const key = await cacheKey(image.digest);
+  const backends = options.backends ?? BACKENDS;
+  const key = await cacheKey(image.digest, backends);
   let cached: ProbeStoreEntry = { key, results: [] };
   if (!options.refresh) {
     const stored = (await readProbeStore(file)).find((e) => e.key === key);
@@ -120,7 +124,7 @@ export async function probeAll(accels: readonly Accel[], targets: readonly CpuTa
   const pairs = accels.flatMap((accel) => targets.map((target) => ({ accel, target })));
   const known = (accel: Accel, target: CpuTarget) => cached.results.find((r) => r.accel === accel && r.target === target.name);
   const missing = pairs.filter(({ accel, target }) => !known(accel, target));
-  const probe = options.probe ?? ((accel: Accel, target: CpuTarget, at: ImageArtifacts) => BACKENDS[accel].probe(target, at));
+  const probe = options.probe ?? ((accel: Accel, target: CpuTarget, at: ImageArtifacts) => backends[accel].probe(target, at));
   const fresh = await Promise.all(missing.map(({ accel, target }) => queue.add(() => probe(accel, target, image)) as Promise<ProbeResult>));
   const answer = (accel: Accel, target: CpuTarget) => known(accel, target) ?? fresh.find((r) => r.accel === accel && r.target === target.name)!;
   const results = pairs.map(({ accel, target }) => answer(accel, target));

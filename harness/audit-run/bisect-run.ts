@@ -16,7 +16,7 @@ import { silentLog } from '../util/log.js';
 import { batches, type BisectSubject } from '../audit/dynamic/bisect-plan.js';
 import { lowestRun } from '../audit/dynamic/bisect-reconcile.js';
 import { installPackage, runProgram, type RunGuest } from './in-guest.js';
-import type { RunPackagesOptions } from './run-packages.js';
+import { openSession, type RunPackagesOptions } from './run-packages.js';
 import type { LevelAttempt, ProgramRunRecord, RunTrap } from '../audit/dynamic/types.js';
 
 /** What audit --run gives its packages' runs (guests, accelerators, the disk, limits), and the levels to try. */
@@ -83,7 +83,7 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
     return out;
   }
   const accel = choice.accel;
-  const placer = new Placer({ choose: () => choice, backends: BACKENDS, stretch: options.timeScale ?? 1 });
+  const placer = new Placer({ choose: () => choice, backends: BACKENDS, stretch: 1 });
   const resolved = placer.limits(accel);
   const limits = { installMs: resolved.commandMs, commandMs: resolved.programMs };
   for (const batch of batches(subjects)) {
@@ -96,15 +96,7 @@ async function runAt(target: CpuTarget, subjects: readonly BisectSubject[], opti
       await mkdir(scratch, { recursive: true });
       let session: CellSession | undefined;
       try {
-        session = await options.guests.open({
-          firstAccel: accel,
-          target,
-          accelAt: () => accel,
-          bootMs: placer.bootMs(),
-          evidenceDir: scratch,
-          scratch,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
+        session = await openSession(options, target, accel, placer, scratch);
         const guest = await session.start(target.level);
         const facts = { accel, fidelity: guest.fidelity };
         const installed = await installAll(guest, todo, options, limits.installMs);

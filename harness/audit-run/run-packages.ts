@@ -8,6 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { BACKENDS } from '../accel/backends.js';
 import type { AccelChoice } from '../accel/choose.js';
+import type { Accel } from '../model/accel.js';
+import type { CpuTarget } from '../levels/targets.js';
 import type { CellGuests, CellSession } from '../run/session.js';
 import { errorMessage, InterruptedError } from '../util/errors.js';
 import { silentLog, type Log } from '../util/log.js';
@@ -23,8 +25,6 @@ export interface RunPackagesOptions {
   readonly guestPath: (file: string) => string;
   /** Disk states and console logs go below it (one directory per package). */
   readonly scratch: string;
-  /** Stretches boot and command limits on a loaded host (default 1). */
-  readonly timeScale?: number;
   readonly signal?: AbortSignal;
   readonly log?: Log;
   /** Each package's run, as it ends. */
@@ -54,22 +54,19 @@ export async function runPackages(plan: RunPlan, options: RunPackagesOptions): P
   return runs;
 }
 
+/** A guest session at `target`, every boot on `accel`, its disk state and console logs in `scratch`. */
+export function openSession(options: Pick<RunPackagesOptions, 'guests' | 'signal'>, target: CpuTarget, accel: Accel, placer: Placer, scratch: string): Promise<CellSession> {
+  return options.guests.open({ firstAccel: accel, target, accelAt: () => accel, bootMs: placer.bootMs(), evidenceDir: scratch, scratch, ...(options.signal ? { signal: options.signal } : {}) });
+}
+
 async function runOne(pkg: PackageRunPlan, accel: NonNullable<AccelChoice['accel']>, scratch: string, options: RunPackagesOptions): Promise<Omit<PackageRun, 'durationMs'>> {
-  const placer = new Placer({ choose: options.accel, backends: BACKENDS, stretch: options.timeScale ?? 1 });
+  const placer = new Placer({ choose: options.accel, backends: BACKENDS, stretch: 1 });
   const limits = placer.limits(accel);
   const base = { target: pkg.target.name, level: pkg.target.level, accel };
   await mkdir(scratch, { recursive: true });
   let session: CellSession | undefined;
   try {
-    session = await options.guests.open({
-      firstAccel: accel,
-      target: pkg.target,
-      accelAt: () => accel,
-      bootMs: placer.bootMs(),
-      evidenceDir: scratch,
-      scratch,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    session = await openSession(options, pkg.target, accel, placer, scratch);
     const guest = await session.start(pkg.target.level);
     const result = await runInGuest(guest, {
       guestFile: options.guestPath(pkg.file),

@@ -8,7 +8,6 @@ export const EM_X86_64 = 62;
 export const ET_REL = 1;
 export const ET_EXEC = 2;
 export const ET_DYN = 3;
-export const STT_OBJECT = 1;
 export const STT_FUNC = 2;
 export const STT_GNU_IFUNC = 10;
 

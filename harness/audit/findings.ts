@@ -9,7 +9,7 @@
 // running the package says of it (confidence): static only, confirmed by a trap, or a
 // trap the static audit did not predict. Also the package's verdict and the exit code.
 import { archLevel } from '../levels/arch.js';
-import { LEVEL_NAMES, levelIndex, type LevelName } from '../levels/table.js';
+import { levelIndex, type LevelName } from '../levels/table.js';
 import { levelLabel } from './features.js';
 import type { ExampleInstruction, FeatureUse, FileAudit, PackageAudit } from './types.js';
 
@@ -181,5 +181,3 @@ export function auditExitCode(verdicts: readonly PackageVerdict[], strict = fals
   return verdicts.some((v) => v === 'finding' || v === 'error' || (strict && v === 'suspect')) ? AUDIT_EXIT.findings : AUDIT_EXIT.ok;
 }
 
-/** The highest of some levels (v1 for none). */
-export const highestLevel = (levels: readonly LevelName[]): LevelName => LEVEL_NAMES[Math.max(0, ...levels.map(levelIndex))]!;

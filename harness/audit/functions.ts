@@ -23,8 +23,6 @@ export interface FunctionRange {
 /** Gaps shorter than this between functions are alignment padding (nop, int3): not decoded. */
 export const MIN_GAP = 16;
 
-export const functionLabel = (f: Pick<FunctionRange, 'names' | 'start'>): string => f.names[0] ?? `fn@0x${f.start.toString(16)}`;
-
 /** Functions and gaps covering every code range, sorted and disjoint. */
 export function functionRanges(elf: ElfFile, fdes: readonly Range[]): FunctionRange[] {
   const code = [...elf.code].sort((a, b) => a.addr - b.addr);

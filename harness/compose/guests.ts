@@ -19,11 +19,9 @@ import { BackendGuests, type CellSession, type GuestFactsRecord } from '../run/s
 import { BACKENDS } from '../accel/backends.js';
 import { Placer } from '../accel/placement.js';
 import type { ProofRecord } from '../results/types.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { InfrastructureError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
-
-/** A compose guest's limits stretch four times: its snapshot loads the whole compose's metadata into each tool. */
-const COMPOSE_STRETCH = 4;
 
 export interface ComposeGuest {
   /** The running guest (after moveTo, the guest at the new level). */
@@ -60,12 +58,12 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
   const disk = await attachedReposDisk(repos, { ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   const targets = options.levels.map(exactTarget);
   const probes = await probeForRequest('auto', targets, image);
+  const placer = new Placer({ choose: (level) => chooseAccel(level, 'auto', probes), backends: BACKENDS, stretch: DEFAULTS.composeStretch });
   const accelOf = (level: LevelName): Accel => {
-    const choice = chooseAccel(level, 'auto', probes);
-    if (choice.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${choice.skipReason}`);
-    return choice.accel;
+    const placed = placer.at(level);
+    if (placed.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${placed.skipReason}`);
+    return placed.accel;
   };
-  const placer = new Placer({ choose: (level) => chooseAccel(level, 'auto', probes), backends: BACKENDS, stretch: COMPOSE_STRETCH });
   const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: [...attachedRepoWarmUp(repos), ...(options.populate ?? [])], ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   return {
     async open(level, evidenceDir) {
@@ -77,7 +75,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
           firstAccel: accel,
           target: exactTarget(level),
           accelAt: accelOf,
-          // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: four times the backend's limits.
+          // The snapshot's warm-up loads the compose's metadata into both tools, and guests share 2 cores: DEFAULTS.composeStretch.
           bootMs: placer.bootMs(),
           evidenceDir,
           scratch,

@@ -27,8 +27,6 @@ export interface ComposeParams {
   readonly defects: readonly DefectKind[];
 }
 
-export const DEFAULT_PARAMS: ComposeParams = { packages: 1000, variantShare: 0.3, seed: 1, defects: [...DEFECT_KINDS] };
-
 /**
  * The benchmark's share (bench/compose.ts's default): with seed 1 and every defect, the
  * 10,000-package compose has exactly 3,000 multi-variant names (the issue's target row;

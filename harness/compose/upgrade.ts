@@ -155,7 +155,7 @@ async function upgradeAndJudge(run: UpgradeRun, upgraded: readonly string[]): Pr
   const { options, level, driverName, driver, guest, log } = run;
   await enableRepo(runnerOf(guest), driver, options.to.repo);
   const sync = driver.operation('distro-sync', [])!;
-  const up = await recorded(runnerOf(guest), sync.argv, 'action', DEFAULTS.commandTimeoutMs * 2);
+  const up = await recorded(runnerOf(guest), sync.argv, 'action', DEFAULTS.releaseUpgradeTimeoutMs);
   const upJudged = driver.judge('operation', up.result);
   if (upJudged.kind === 'error' || upJudged.kind === 'broken') throw new Error(`${driverName} release upgrade: ${upJudged.message}`);
   await judgeAfter(run, upgraded, 2, `release upgrade to ${options.to.repo.name} (${up.record.command.split(' ').slice(-1)[0]}), then run what it ships`, level, up.record, upJudged.kind === 'ok');
@@ -163,7 +163,7 @@ async function upgradeAndJudge(run: UpgradeRun, upgraded: readonly string[]): Pr
   const below = levelBelow(level);
   if (!options.moveDown || !below) return;
   await guest.moveTo(below);
-  const down = await recorded(runnerOf(guest), sync.argv, 'action', DEFAULTS.commandTimeoutMs * 2);
+  const down = await recorded(runnerOf(guest), sync.argv, 'action', DEFAULTS.releaseUpgradeTimeoutMs);
   const downJudged = driver.judge('operation', down.result);
   if (downJudged.kind === 'error' || downJudged.kind === 'broken') throw new Error(`${driverName} distro-sync on ${below}: ${downJudged.message}`);
   await judgeAfter(run, upgraded, 3, `the disk moved to a ${below} CPU, distro-synced, then run what it ships`, below, down.record, downJudged.kind === 'ok');

@@ -12,7 +12,7 @@ import { findImage, imagePaths } from '../image/build.js';
 import { inspectImageFile } from '../image/cloud/inspect.js';
 import type { Cell } from '../plan/plan.js';
 import { errorMessage } from '../util/errors.js';
-import { driverUnavailableIn } from '../run/prepare-image.js';
+import { driverUnavailableIn } from '../run/distribution.js';
 import { planRun, type RunOptions } from './run-project.js';
 
 export interface ListedCell {

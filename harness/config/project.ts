@@ -13,7 +13,7 @@ import type { RepoSpec, Scenario } from '../scenario/types.js';
 import type { DriverName, RepoFormat } from '../model/package-manager.js';
 import { validateScenarios } from '../scenario/validate.js';
 import { fixtureAuditSource, variantAuditScenarios } from '../scenario/variant-audit.js';
-import type { ImageRequest } from '../run/prepare-image.js';
+import type { ImageRequest } from '../run/distribution.js';
 import { throwProblems, UsageError } from '../util/errors.js';
 import { builtinCatalog } from './builtin.js';
 import type { LevelgateConfig, VariantAuditConfig } from './config.js';

@@ -16,12 +16,11 @@ import { selectCells, type Selection } from '../plan/selection.js';
 import { ReporterSet, type ReporterSpec } from '../report/reporter.js';
 import { exitCodeOf } from '../results/summary.js';
 import type { RunResult } from '../results/types.js';
-import type { ImageRequest } from '../run/prepare-image.js';
+import type { ImageRequest } from '../run/distribution.js';
 import { defaultWorkers } from '../run/budget.js';
 import { hostStretch } from '../model/limits.js';
 import { runGate } from '../run/gate-run.js';
 import { preparedTarget, prepareRun } from '../run/prepare.js';
-import { prepareImageRun } from '../run/prepare-image.js';
 import { silentLog, type Log } from '../util/log.js';
 
 export interface RunOptions extends Omit<ProjectFlags, 'config'>, Selection {
@@ -106,7 +105,7 @@ export async function run(options: RunOptions = {}): Promise<RunOutcome> {
   const cellMs = options.cellTimeoutMs ?? (config.cellTimeout ? config.cellTimeout * 1000 : undefined);
   const prepareOptions = { log, signal, snapshots: !options.coldBoot, attached: resolved.attached, targets: planned, stretch, ...(cellMs ? { given: { cellMs } } : {}) };
   const exactLevels = [...new Set(planned.filter((t) => !t.nearMiss).map((t) => t.level))];
-  const prepared = image ? await prepareImageRun(resolved.fixtureScenarios, accel, image, exactLevels, prepareOptions) : await prepareRun(resolved.fixtureScenarios, accel, prepareOptions);
+  const prepared = await prepareRun(resolved.fixtureScenarios, accel, { ...prepareOptions, ...(image ? { image: { request: image, levels: exactLevels } } : {}) });
   // A near miss this image cannot run on (its init dies there) is unavailable, like one no emulator provides.
   const unusable = await prepared.guests.prepare(planned.map((target) => preparedTarget(target, prepared.placement)));
   const accelFor = (name: string): AccelChoice => {

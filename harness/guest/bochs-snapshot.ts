@@ -4,7 +4,7 @@
 // a second and a half instead of a 14-20 s boot, on a root journal of its own that
 // starts as the saved one. The snapshot lives under a key of everything it depends on;
 // one that is damaged or does not fit is rebuilt, never used.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULTS } from '../model/defaults.js';
 import { limitsNow } from '../model/limits.js';
@@ -15,14 +15,13 @@ import { exists } from '../host/cache.js';
 import { bochsCpuModel } from '../levels/bochs-cpu.js';
 import { proofCodeDigest } from '../levels/proof-code.js';
 import type { DetectorReading } from '../drivers/detectors.js';
-import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import { silentLog } from '../util/log.js';
 import { buildBochsrc, ROOT_DISK_MODEL, type BochsMachineSpec } from './bochs-config.js';
 import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
 import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
 import type { DataDisk } from '../model/guest.js';
-import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
+import { readSavedGuest, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
 import { dataDiskInputs, ensureSnapshot, sha256, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 /** What a snapshot depends on. */
@@ -79,7 +78,7 @@ export interface BochsSnapshotInputs {
   readonly proofCode: string;
 }
 
-const FILES = { state: 'state', bootInfo: 'boot-info.bin', proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', console: 'console.log' } as const;
+const FILES = { state: 'state', bootInfo: 'boot-info.bin', console: 'console.log' } as const;
 /** The saved RAM: too large to hash on every load; its size is checked. */
 const RAM = 'memory.ram';
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout, the save). */
@@ -162,7 +161,7 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
         );
         let saveMs = 0;
         try {
-          await recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, limitsNow(DEFAULTS.backends.bochs).commandMs);
+          await recordGuestBeforeSave(guest, spec.warmUp ?? [], staging, limitsNow(DEFAULTS.backends.bochs).commandMs);
           await mkdir(file(FILES.state));
           saveMs = await guest.saveSnapshot(file(FILES.state));
         } finally {
@@ -180,9 +179,7 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
       },
       read: async (dir, manifest) => {
         const file = (name: string) => path.join(dir, name);
-        const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
-        const { installed, detectors } = await readSavedGuestFacts({ installed: file(FILES.installed), detectors: file(FILES.detectors) });
-        return { state: file(FILES.state), bootInfo: file(FILES.bootInfo), bootConsole: file(FILES.console), proof, installed, detectors, cpuModel: manifest.cpuModel, memoryMiB: manifest.memoryMiB, dataDisks: manifest.dataDisks };
+        return { state: file(FILES.state), bootInfo: file(FILES.bootInfo), bootConsole: file(FILES.console), ...(await readSavedGuest(dir)), cpuModel: manifest.cpuModel, memoryMiB: manifest.memoryMiB, dataDisks: manifest.dataDisks };
       },
     },
     options,

@@ -136,7 +136,7 @@ async function saveCloudGuest(spec: CloudSnapshotSpec, staging: string, key: str
 async function recordImage(guest: QemuGuest, file: (name: string) => string): Promise<Pick<CloudSnapshotTimes, 'bootToReadyMs' | 'settleMs' | 'channel'>> {
   const { which: channel, banner, notes } = guest.channelFacts;
   const settling = performance.now();
-  await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: 600_000 });
+  await guest.exec(['sh', '-c', SETTLE_SCRIPT], { timeoutMs: DEFAULTS.imageSettleTimeoutMs });
   const settleMs = Math.round(performance.now() - settling);
   const inspected = await guest.exec(['sh', '-c', INSPECT_SCRIPT], { timeoutMs: DEFAULTS.commandTimeoutMs });
   const through = notes.find((n) => n.startsWith('started through '));
@@ -157,7 +157,7 @@ async function recordImage(guest: QemuGuest, file: (name: string) => string): Pr
     installed = parseInstalled(query.stdout);
   }
   await writeJson(file(FILES.installed), installed);
-  await guest.exec(['sync'], { timeoutMs: 60_000 });
+  await guest.exec(['sync'], { timeoutMs: DEFAULTS.imageSetupCommandTimeoutMs });
   return { bootToReadyMs: guest.timings.bootToReadyMs, settleMs, channel };
 }
 

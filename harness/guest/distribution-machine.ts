@@ -9,6 +9,7 @@ import { chmod, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CloudImage } from '../image/cloud/inspect.js';
 import { START_AGENT_ARGV, TOOLS_DISK_NAME, type CloudSupport } from '../image/cloud/support.js';
+import { DEFAULTS } from '../model/defaults.js';
 import { imagePace, limitsNow } from '../model/limits.js';
 import { GuestError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
@@ -56,7 +57,7 @@ export function distributionMachine(image: CloudImage, support: CloudSupport, ch
     },
     async settle(guest, context) {
       await waitForChannel(commands!, image, channel, context);
-      const mounted = await guest.exec(['sh', '-c', MOUNT_DATA_DISKS_SCRIPT], { timeoutMs: 60_000 });
+      const mounted = await guest.exec(['sh', '-c', MOUNT_DATA_DISKS_SCRIPT], { timeoutMs: DEFAULTS.imageSetupCommandTimeoutMs });
       if (mounted.exitCode !== 0) throw new GuestError(`image ${image.name}: levelgate's data disks did not mount: ${mounted.stderr.trim() || `exit ${mounted.exitCode}`}`, { details: context.evidence() });
       if (commands!.which === 'qga') notes.push(...(await startAgent(guest, commands!, image, context)));
       commands!.closeOthers();
@@ -107,7 +108,7 @@ async function waitForChannel(commands: FirstToAnswer, image: CloudImage, channe
 async function startAgent(guest: Parameters<QemuMachine['settle']>[0], commands: FirstToAnswer, image: CloudImage, context: SettleContext): Promise<string[]> {
   const agent = commands.candidate('agent');
   if (!agent) return [];
-  const started = await guest.exec(START_AGENT_ARGV, { timeoutMs: 60_000 });
+  const started = await guest.exec(START_AGENT_ARGV, { timeoutMs: DEFAULTS.imageSetupCommandTimeoutMs });
   if (started.exitCode !== 0) return [`levelgate-agent did not start through qemu-guest-agent (${started.stderr.trim().split('\n').at(-1) ?? `exit ${started.exitCode}`}): commands stay with qemu-guest-agent`];
   await raceWith(agent.ready(), context.death, {
     timeoutMs: Math.max(10_000, Math.min(60_000, context.deadline - performance.now())),

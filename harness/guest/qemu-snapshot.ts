@@ -5,10 +5,8 @@
 // its own on the snapshot's frozen disk. The snapshot lives in the cache under a key of
 // everything it depends on; one that is damaged or does not fit is rebuilt, never used.
 import type { GuestCommand } from '../model/guest.js';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ImageArtifacts } from '../image/build.js';
-import type { LevelProof } from '../levels/proof.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { DetectorReading } from '../drivers/detectors.js';
@@ -22,7 +20,7 @@ import type { QemuAccel } from '../model/accel.js';
 import { createOverlay, QemuGuest, type QemuGuestOptions, type QemuSnapshotFiles } from './qemu-guest.js';
 import { levelgateMachine, type QemuMachine } from './qemu-machine.js';
 import { emulatorIdentity, hostQemu, type Emulator } from './emulator.js';
-import { readSavedGuestFacts, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
+import { readSavedGuest, recordGuestBeforeSave, SAVED_GUEST_FILES, type EnsureSnapshotOptions } from './snapshot-save.js';
 import { dataDiskInputs, ensureSnapshot, snapshotKeyOf, type Stored } from './snapshot-store.js';
 
 /** What a snapshot depends on. */
@@ -57,7 +55,7 @@ interface QemuSnapshotTimes {
 
 /** The files of every QEMU machine's snapshot: RAM, device state, disk, and a UEFI machine's variable store. */
 export const QEMU_SNAPSHOT_FILES = { ram: 'ram', state: 'state', disk: 'disk.qcow2', vars: 'vars.fd' } as const;
-const FILES = { ...QEMU_SNAPSHOT_FILES, proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json', console: 'console.log' } as const;
+const FILES = { ...QEMU_SNAPSHOT_FILES, ...SAVED_GUEST_FILES, console: 'console.log' } as const;
 /** Bump when the way a snapshot is made changes (what the warm-up does, the file layout). */
 const LAYOUT = 4;
 
@@ -99,7 +97,6 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
       recorded: [FILES.ram, FILES.state, FILES.disk, FILES.proof, FILES.installed, FILES.detectors],
       hashed: (file) => file === FILES.state,
       save: async (staging) => {
-        const file = (f: string) => path.join(staging, f);
         const started = performance.now();
         const saveMs = await saveQemuGuest(
           { staging, console: FILES.console },
@@ -113,16 +110,14 @@ export async function ensureQemuSnapshot(spec: QemuSnapshotSpec, options: Ensure
             ...(spec.emulator ? { emulator: spec.emulator } : {}),
           },
           options,
-          (guest) => recordGuestBeforeSave(guest, spec.warmUp ?? [], { proof: file(FILES.proof), installed: file(FILES.installed), detectors: file(FILES.detectors) }, DEFAULTS.commandTimeoutMs),
+          (guest) => recordGuestBeforeSave(guest, spec.warmUp ?? [], staging, DEFAULTS.commandTimeoutMs),
         );
         log(`snapshot ${snapshotKeyOf(inputs)}: ${name} guest (${spec.accel}) booted, proven and saved in ${((performance.now() - started) / 1000).toFixed(1)} s`);
         return { bootMs: Math.round(performance.now() - started - saveMs), saveMs };
       },
       read: async (dir) => {
         const file = (f: string) => path.join(dir, f);
-        const proof = JSON.parse(await readFile(file(FILES.proof), 'utf8')) as LevelProof;
-        const { installed, detectors } = await readSavedGuestFacts({ installed: file(FILES.installed), detectors: file(FILES.detectors) });
-        return { ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), proof, installed, detectors };
+        return { ram: file(FILES.ram), state: file(FILES.state), disk: file(FILES.disk), bootConsole: file(FILES.console), ...(await readSavedGuest(dir)) };
       },
     },
     options,

@@ -3,6 +3,8 @@
 // cell's first step starts from it, no query needed) and every detector's answer, in
 // files of the snapshot directory. Shared by the QEMU and Bochs snapshots.
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LevelProof } from '../levels/proof.js';
 import type { GuestCommand } from '../model/guest.js';
 import { parseInstalled, QUERY_INSTALLED } from '../drivers/driver.js';
 import { writeJson } from '../host/cache.js';
@@ -20,15 +22,13 @@ export interface EnsureSnapshotOptions {
   readonly rebuild?: boolean;
 }
 
-/** The snapshot files this module writes and reads. */
-export interface SavedGuestFiles {
-  readonly proof: string;
-  readonly installed: string;
-  readonly detectors: string;
-}
+/** The snapshot files this module writes and reads, in the snapshot's directory. */
+export const SAVED_GUEST_FILES = { proof: 'proof.json', installed: 'installed.json', detectors: 'detectors.json' } as const;
+const savedIn = (dir: string) => ({ proof: path.join(dir, SAVED_GUEST_FILES.proof), installed: path.join(dir, SAVED_GUEST_FILES.installed), detectors: path.join(dir, SAVED_GUEST_FILES.detectors) });
 
-/** Runs the warm-up, then records the proof, the installed set and the detectors; `timeoutMs` per command. */
-export async function recordGuestBeforeSave(guest: AgentGuest, warmUp: readonly GuestCommand[], files: SavedGuestFiles, timeoutMs: number): Promise<void> {
+/** Runs the warm-up, then records the proof, the installed set and the detectors into `dir`; `timeoutMs` per command. */
+export async function recordGuestBeforeSave(guest: AgentGuest, warmUp: readonly GuestCommand[], dir: string, timeoutMs: number): Promise<void> {
+  const files = savedIn(dir);
   for (const command of warmUp) {
     const result = await guest.exec(command.argv, { timeoutMs, ...(command.input !== undefined ? { input: command.input } : {}) });
     if (result.exitCode !== 0) throw new Error(`snapshot warm-up \`${result.command}\` failed (${result.signal ?? `exit ${result.exitCode}`}): ${result.stderr.trim().split('\n').at(-1) ?? ''}`);
@@ -40,9 +40,11 @@ export async function recordGuestBeforeSave(guest: AgentGuest, warmUp: readonly 
   await writeJson(files.detectors, await askDetectors((argv, limit) => guest.exec(argv, { timeoutMs: limit }), timeoutMs));
 }
 
-/** The installed set and the detectors' answers a snapshot recorded. */
-export async function readSavedGuestFacts(files: Pick<SavedGuestFiles, 'installed' | 'detectors'>): Promise<{ installed: string[]; detectors: DetectorReading[] }> {
+/** The proof, the installed set and the detectors' answers a snapshot recorded in `dir`. */
+export async function readSavedGuest(dir: string): Promise<{ proof: LevelProof; installed: string[]; detectors: DetectorReading[] }> {
+  const files = savedIn(dir);
   return {
+    proof: JSON.parse(await readFile(files.proof, 'utf8')) as LevelProof,
     installed: JSON.parse(await readFile(files.installed, 'utf8')) as string[],
     detectors: JSON.parse(await readFile(files.detectors, 'utf8')) as DetectorReading[],
   };

@@ -13,14 +13,7 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'levelgate');
 }
 
-export async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const exists = (file: string): Promise<boolean> => stat(file).then(() => true, () => false);
 
 function pidAlive(pid: number): boolean {
   try {

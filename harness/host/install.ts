@@ -1,9 +1,9 @@
 // Installs the host's missing Debian packages (as root) before a run needs them, so
 // `npx levelgate gate` in a project works on a fresh machine as `./levelgate` does.
-import { access } from 'node:fs/promises';
 import { execa } from 'execa';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
+import { exists } from './cache.js';
 import { probeTools, type HostTool } from './tools.js';
 
 export async function ensureHostPackages(purposes: readonly HostTool['purpose'][], log: Log = silentLog): Promise<void> {
@@ -22,7 +22,7 @@ export async function ensureHostPackages(purposes: readonly HostTool['purpose'][
 
 /** Installs the Debian package that ships `file` (firmware, not a command) when the file is missing. */
 export async function ensurePackageFile(file: string, debianPackage: string, log: Log = silentLog): Promise<void> {
-  if (await access(file).then(() => true, () => false)) return;
+  if (await exists(file)) return;
   if (process.getuid?.() !== 0) throw new InfrastructureError(`${file} is missing`, { hint: `as root: apt-get install ${debianPackage}` });
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   await timedStep(log, `apt-get install ${debianPackage}`, async () => {

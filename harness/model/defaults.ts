@@ -33,10 +33,16 @@ export const DEFAULTS = {
   imageBootTimeoutMs: 300_000,
   /** The most a loaded host stretches the limits (the load per core is counted up to this). */
   maxLoadStretch: 4,
+  /** Snapshots made before the first cell boot this many at a time: their boots stretch at least as much. */
+  snapshotBootsAtOnce: 2,
+  /** A compose guest's stretch instead of the host's: its snapshot loads the whole compose's metadata into each tool, and guests share 2 cores. */
+  composeStretch: 4,
   /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1; 8-11 s under a load of 8). */
   probeTimeoutMs: 20_000,
   /** One package-manager command or query. */
   commandTimeoutMs: 300_000,
+  /** A release upgrade or distro-sync of a whole compose's installed system (compose/upgrade.ts): two commands' worth. */
+  releaseUpgradeTimeoutMs: 600_000,
   /** A command given to `levelgate exec`, and the default for a guest's commands. */
   execTimeoutMs: 600_000,
   /** How long past a command's own limit the host waits before calling the guest hung. */
@@ -45,6 +51,10 @@ export const DEFAULTS = {
   programTimeoutMs: 60_000,
   /** Level proof commands. */
   proofCommandTimeoutMs: 60_000,
+  /** A distribution image's setup commands once it answers: mounting levelgate's data disks, starting its agent, sync. */
+  imageSetupCommandTimeoutMs: 60_000,
+  /** A distribution image's own boot finishing (cloud-init, systemd) before its snapshot is saved. */
+  imageSettleTimeoutMs: 600_000,
   /** Power-off: the agent's acknowledgement, then the emulator's exit. */
   powerOffAckMs: 10_000,
   powerOffExitMs: 30_000,

@@ -22,6 +22,11 @@ export function hostStretch({ workers = 0, load = os.loadavg()[0] ?? 0, cores = 
   return Math.max(1, workers / cores, Math.min(DEFAULTS.maxLoadStretch, load / cores));
 }
 
+/** A snapshot's boot before the first cell: made `DEFAULTS.snapshotBootsAtOnce` at a time, so stretched at least that much. */
+export function snapshotStretch(stretch: number): number {
+  return Math.max(DEFAULTS.snapshotBootsAtOnce, stretch);
+}
+
 /** A backend's pace, as the table gives it (defaults.ts `backends`, or a distribution image's boot). */
 export interface BackendPace {
   /** Boot (or restore) to a proven level on an idle host. */

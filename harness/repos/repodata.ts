@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { createHash } from 'node:crypto';
 import type { RepoFormat } from '../model/package-manager.js';
+import { exists } from '../host/cache.js';
 import { UsageError } from '../util/errors.js';
 import { findAptReleases, readAptPackages } from './apt-metadata.js';
 import type { Evr } from '../packages/evr.js';
@@ -127,7 +128,6 @@ export async function readRepoMetadata(repoDir: string): Promise<RepoMetadata> {
   return readRpmMdMetadata(repoDir);
 }
 
-const exists = (file: string) => stat(file).then(() => true, () => false);
 const digestOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 /** What a createrepo_c repository offers (repodata/repomd.xml names the primary file). */

@@ -4,11 +4,11 @@
 // run's zypper cells enable. Each is loaded under the ids and paths the cells give them,
 // and the repository files go again. The content cannot differ from what the cells see:
 // the snapshot's key includes the data disks that hold the repositories.
-import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { DNF5_LAYOUT, DNF5_REPO_FILE, dnf5 } from '../drivers/dnf5.js';
 import type { RepoRef } from '../drivers/driver.js';
 import type { GuestCommand } from '../model/guest.js';
+import { exists } from '../host/cache.js';
 import { ZYPPER_REPO_FILE, zypper } from '../drivers/zypper.js';
 import type { Scenario } from '../scenario/types.js';
 import { guestAttachedPath, guestRepoPath, repoId, type AttachedRepo, type RepoCatalog } from './catalog.js';
@@ -50,7 +50,7 @@ export async function zypperFixtureRepos(scenarios: readonly Scenario[], catalog
     if (!scenario.drivers.includes('zypper')) continue;
     for (const [name, spec] of Object.entries(scenario.repos)) {
       const dir = spec.kind === 'fixture' && !name.includes('$releasever') ? catalog.hostDir(scenario, name) : undefined;
-      if (!dir || !(await access(path.join(dir, 'repodata', 'repomd.xml')).then(() => true, () => false))) continue;
+      if (!dir || !(await exists(path.join(dir, 'repodata', 'repomd.xml')))) continue;
       const id = repoId(scenario.id, name);
       refs.set(id, { id, path: guestRepoPath(scenario, name, spec) });
     }

@@ -7,12 +7,13 @@ import type { Backend, Snapshot } from '../accel/backend.js';
 import type { ImageFacts } from '../image/cloud/inspect.js';
 import { exactTarget } from '../levels/targets.js';
 import { BACKENDS, type BackendTable } from '../accel/backends.js';
+import { restoreOrRebuild } from '../accel/restore.js';
 import type { Accel } from '../model/accel.js';
 import type { AgentGuest } from '../guest/agent-guest.js';
 import type { GuestBootOptions } from '../guest/guest.js';
 import type { DataDisk } from '../model/guest.js';
 import type { ImageArtifacts } from '../image/build.js';
-import { errorMessage, GuestError, InitKilledError, InterruptedError, LevelProofError } from '../util/errors.js';
+import { errorMessage, GuestError, InitKilledError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
 import type { LevelName } from '../levels/table.js';
 import type { CpuTarget } from '../levels/targets.js';
@@ -308,9 +309,10 @@ export class BackendGuests implements CellGuests {
       if (why) unusable.set(target.name, why);
     }
     const wanted = targets.filter((t): t is PreparedTarget & { accel: Accel } => t.accel !== null && !unusable.has(t.target.name));
-    for (let i = 0; i < wanted.length; i += 2) {
+    const atOnce = DEFAULTS.snapshotBootsAtOnce;
+    for (let i = 0; i < wanted.length; i += atOnce) {
       await Promise.all(
-        wanted.slice(i, i + 2).map(async ({ target, accel, bootMs }) => {
+        wanted.slice(i, i + atOnce).map(async ({ target, accel, bootMs }) => {
           try {
             await this.snapshot(target, accel, bootMs);
           } catch (error) {
@@ -346,7 +348,7 @@ export class BackendGuests implements CellGuests {
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const { target } = request;
-    let snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel]);
+    const snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel]);
     let disk = snapshot ? await snapshot.newDiskState(base, request.signal) : await first.newDiskState(image, base, request.signal);
     const common = {
       evidenceDir: request.evidenceDir,
@@ -366,19 +368,17 @@ export class BackendGuests implements CellGuests {
       start: 'snapshot',
       bootConsole: snapshot.bootConsole,
       initialInstalled: snapshot.installed,
-      first: async (level, consoleLog) => {
-        try {
-          return await snapshot!.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
-        } catch (error) {
-          if (request.signal?.aborted || error instanceof InterruptedError || !(error instanceof GuestError || error instanceof LevelProofError)) throw error;
-          // The snapshot does not fit (a damaged file, another emulator build): never use it again.
-          this.#options.log?.(`snapshot ${snapshot!.id} (${target.name}) did not restore (${error.message}); rebuilding it`);
-          await snapshot!.discard();
-          snapshot = await this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel], true)!;
-          disk = await snapshot.newDiskState(`${base}-2`, request.signal);
-          return snapshot.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
-        }
-      },
+      first: (level, consoleLog) =>
+        restoreOrRebuild(snapshot, {
+          target: target.name,
+          restore: async (made, rebuilt) => {
+            if (rebuilt) disk = await made.newDiskState(`${base}-2`, request.signal);
+            return made.restore(bootOptions(level, request.firstAccel, consoleLog, disk, target));
+          },
+          rebuild: () => this.snapshot(target, request.firstAccel, request.bootMs[request.firstAccel], true)!,
+          ...(this.#options.log ? { log: this.#options.log } : {}),
+          ...(request.signal ? { signal: request.signal } : {}),
+        }),
     });
   }
 }

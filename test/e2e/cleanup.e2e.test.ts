@@ -16,7 +16,7 @@ import { inspectImageFile } from '../../harness/image/cloud/inspect.js';
 import { ensureCloudSupport } from '../../harness/image/cloud/support.js';
 import type { BackendGuests } from '../../harness/run/session.js';
 import { exactTarget } from '../../harness/levels/targets.js';
-import { prepareImageRun } from '../../harness/run/prepare-image.js';
+import { prepareRun } from '../../harness/run/prepare.js';
 import { CATALOG } from '../../scenarios/index.js';
 import { leftovers, testImage, withScratch } from './helpers.js';
 
@@ -125,7 +125,7 @@ async function hangingImage(dir: string): Promise<string> {
 test.serial('an image guest: normal end, a command timeout, and QEMU killed mid-command leave nothing', async (t) => {
   t.timeout(20 * 60_000);
   const standIn = await ensureStandInImage('qga');
-  const prepared = await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in' }, ['v2']);
+  const prepared = await prepareRun(CATALOG, 'tcg', { image: { request: { path: standIn.disk, name: 'stand-in' }, levels: ['v2'] } });
   const guests = prepared.guests as BackendGuests;
   const snapshot = (await guests.snapshot(exactTarget('v2'), 'tcg'))!;
   await withScratch('image-end', async (dir) => {
@@ -176,7 +176,7 @@ test.serial('SIGTERM to levelgate gate --image stops its guests and leaves nothi
   t.timeout(20 * 60_000);
   const standIn = await ensureStandInImage('qga');
   // The snapshots exist (the test above made v2's; a gate makes the others once).
-  await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in' }, ['v2']);
+  await prepareRun(CATALOG, 'tcg', { image: { request: { path: standIn.disk, name: 'stand-in' }, levels: ['v2'] } });
   await withScratch('image-sigterm', async (dir) => {
     const child = execa('node', [CLI, 'gate', '--image', standIn.disk, '--level', 'v2', '--scenario', 'upgrade-new-variant', '--json', path.join(dir, 'g.json'), '--junit', path.join(dir, 'j.xml'), '--html', path.join(dir, 'r.html'), '--evidence', path.join(dir, 'ev')], { env: { TMPDIR: dir }, reject: false, all: true, cwd: dir });
     // The gate's own command line names the directory too: wait for a guest's QEMU.

@@ -14,7 +14,6 @@ import { ensureStandInImage } from '../../harness/image/cloud/build.js';
 import { planCells, type Cell } from '../../harness/plan/plan.js';
 import type { CellResult } from '../../harness/results/types.js';
 import { runCell, type CellEnvironment } from '../../harness/run/cell.js';
-import { prepareImageRun, type PreparedImage } from '../../harness/run/prepare-image.js';
 import { prepareRun, type Prepared } from '../../harness/run/prepare.js';
 import type { BackendGuests } from '../../harness/run/session.js';
 import { exactTarget } from '../../harness/levels/targets.js';
@@ -27,13 +26,13 @@ const TODAY = '2026-12-01';
 const LONG = 20 * 60_000;
 
 let scratch: string;
-let onImage: PreparedImage;
+let onImage: Prepared;
 let onDefault: Prepared;
 
 test.before(async () => {
   scratch = await scratchDir('cloud-image');
   const standIn = await ensureStandInImage('qga');
-  onImage = await prepareImageRun(CATALOG, 'auto', { path: standIn.disk, name: 'stand-in' }, ['v1', 'v2', 'v3']);
+  onImage = await prepareRun(CATALOG, 'auto', { image: { request: { path: standIn.disk, name: 'stand-in' }, levels: ['v1', 'v2', 'v3'] } });
   onDefault = await prepareRun(CATALOG, 'auto');
 });
 
@@ -58,11 +57,11 @@ const IMAGE_LACKS = /^detector (apt-variants|apt-test-table|pacman-arch)$/;
 
 test.serial('the image boots at v1, v2 and v3 through its own bootloader, proves each level in the guest, and says what it is', async (t) => {
   t.timeout(LONG);
-  t.is(onImage.imageFacts.os, 'Debian GNU/Linux forky/sid');
-  t.regex(onImage.imageFacts.channel, /^levelgate-agent 1 \S+, started through the image's qemu-guest-agent 11\.\d+\.\d+$/);
-  t.regex(onImage.imageFacts.tools.dnf5 ?? '', /^dnf5 version 5\./);
-  t.regex(onImage.imageFacts.tools.zypper ?? '', /^zypper 1\./);
-  t.is(onImage.cloudImage.firmware, 'bios');
+  t.is(onImage.distribution!.facts.os, 'Debian GNU/Linux forky/sid');
+  t.regex(onImage.distribution!.facts.channel, /^levelgate-agent 1 \S+, started through the image's qemu-guest-agent 11\.\d+\.\d+$/);
+  t.regex(onImage.distribution!.facts.tools.dnf5 ?? '', /^dnf5 version 5\./);
+  t.regex(onImage.distribution!.facts.tools.zypper ?? '', /^zypper 1\./);
+  t.is(onImage.distribution!.image.firmware, 'bios');
   const guests = onImage.guests as BackendGuests;
   for (const level of ['v1', 'v2', 'v3'] as const) {
     const snapshot = (await guests.snapshot(exactTarget(level), 'tcg'))!;
@@ -87,7 +86,7 @@ test.serial('the image boots at v1, v2 and v3 through its own bootloader, proves
 const SCENARIOS = ['detection', 'glibc-hwcaps', 'local-file-v3'];
 
 /** Whether each path exists in the image, asked in a guest restored from its v2 snapshot. */
-async function layoutOf(prepared: PreparedImage, paths: readonly string[]): Promise<string[]> {
+async function layoutOf(prepared: Prepared, paths: readonly string[]): Promise<string[]> {
   const guests = prepared.guests as BackendGuests;
   const snapshot = (await guests.snapshot(exactTarget('v2'), 'tcg'))!;
   const disk = await snapshot.newDiskState(path.join(scratch, 'disk-layout'));
@@ -115,7 +114,7 @@ test.serial(`${SCENARIOS.join(', ')}: the same verdicts and installed sets on th
       cell.scenario.id === 'detection' ? ['detector apt-variants: skip', 'detector apt-test-table: skip', 'detector pacman-arch: skip'] : [],
     );
     t.deepEqual(summary(image, IMAGE_LACKS), summary(onDefaultGuest, IMAGE_LACKS), cell.id);
-    t.like(image.facts, { start: 'snapshot', image: { name: 'stand-in', os: 'Debian GNU/Linux forky/sid', glibc: onImage.imageFacts.glibc }, imageDigest: onImage.cloudImage.digest });
+    t.like(image.facts, { start: 'snapshot', image: { name: 'stand-in', os: 'Debian GNU/Linux forky/sid', glibc: onImage.distribution!.facts.glibc }, imageDigest: onImage.distribution!.image.digest });
     t.regex(image.facts?.packageManager ?? '', cell.driver === 'rpm' ? /^rpm 6\./ : new RegExp(`^${cell.driver} \\d`));
   }
 });
@@ -140,10 +139,10 @@ test.serial('a v4 cell on the image is a skip that says why (Bochs cannot boot a
 test.serial('an image without qemu-guest-agent, laid out unlike the stand-in (no zypper, no /etc/yum.repos.d or /etc/zypp), answers through levelgate-agent started by cloud-init; dnf5 cells judge as on the default guest, zypper cells are skips that say why', async (t) => {
   t.timeout(LONG);
   const standIn = await ensureStandInImage('noqga');
-  const prepared = await prepareImageRun(CATALOG, 'tcg', { path: standIn.disk, name: 'stand-in-noqga' }, ['v2']);
-  t.regex(prepared.imageFacts.channel, /^levelgate-agent 1 \S+, started by cloud-init from the NoCloud seed$/);
-  t.is(prepared.imageFacts.tools['qemu-ga'], null);
-  t.is(prepared.imageFacts.tools.zypper, null);
+  const prepared = await prepareRun(CATALOG, 'tcg', { image: { request: { path: standIn.disk, name: 'stand-in-noqga' }, levels: ['v2'] } });
+  t.regex(prepared.distribution!.facts.channel, /^levelgate-agent 1 \S+, started by cloud-init from the NoCloud seed$/);
+  t.is(prepared.distribution!.facts.tools['qemu-ga'], null);
+  t.is(prepared.distribution!.facts.tools.zypper, null);
   const [detection] = planCells(CATALOG, { scenarios: ['detection'], targets: ['v2'], drivers: ['rpm'] });
   const result = await runCell(detection!, env(prepared, 'noqga'));
   // The same reference cell as the comparison above (run once for the file).
@@ -167,7 +166,7 @@ test.serial('an image without qemu-guest-agent, laid out unlike the stand-in (no
 });
 
 test.serial('levelgate doctor --image says what the image has, from the boot a gate made', async (t) => {
-  const run = await execa('node', [CLI, 'doctor', '--image', onImage.cloudImage.path], { reject: false, all: true });
+  const run = await execa('node', [CLI, 'doctor', '--image', onImage.distribution!.image.path], { reject: false, all: true });
   t.is(run.exitCode, 0, run.all);
   t.regex(run.stdout, /boots through SeaBIOS/);
   t.regex(run.stdout, /✓ Debian GNU\/Linux forky\/sid/);

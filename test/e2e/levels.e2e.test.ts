@@ -1,6 +1,6 @@
 // Boots a real guest at each level under TCG and checks what it proves.
 import test from 'ava';
-import { bootGuest, resolveAccelChoice } from '../../harness/accel/pinned.js';
+import { placePinned } from '../../harness/accel/pinned.js';
 import { QemuGuest } from '../../harness/guest/qemu-guest.js';
 import { getLevel, type LevelName } from '../../harness/levels/table.js';
 import { removeScratch, scratchDir, testImage } from './helpers.js';
@@ -23,7 +23,7 @@ const expectedCanaries: Record<'v1' | 'v2' | 'v3', Record<string, string>> = {
 for (const level of ['v1', 'v2', 'v3'] as const) {
   test.serial(`a ${level} guest under TCG proves ${level}, traps what is above it, and rpm agrees`, async (t) => {
     const image = await testImage();
-    const choice = await resolveAccelChoice(level, 'tcg', image);
+    const choice = await placePinned(level, 'tcg', image);
     t.is(choice.accel, 'tcg');
     await using guest = await QemuGuest.boot({ image, level, accel: 'tcg' });
     const proof = guest.proof;
@@ -57,7 +57,7 @@ for (const level of ['v1', 'v2', 'v3'] as const) {
 
 test.serial('v4 comes from KVM on an AVX-512 host, else from Bochs, else it is skipped with every reason', async (t) => {
   const image = await testImage();
-  const choice = await resolveAccelChoice('v4' as LevelName, 'auto', image);
+  const choice = await placePinned('v4' as LevelName, 'auto', image);
   if (choice.accel === null) {
     t.regex(choice.skipReason, /^no accelerator provides v4 on this host — /);
     t.regex(choice.skipReason, /tcg: TCG cannot provide this CPU: .*avx512f/);
@@ -67,7 +67,7 @@ test.serial('v4 comes from KVM on an AVX-512 host, else from Bochs, else it is s
   // QEMU TCG never provides v4: whatever auto picked must boot a guest that proves it.
   t.not(choice.accel, 'tcg');
   if (choice.accel === 'bochs') t.regex(choice.why, /tcg: TCG cannot provide this CPU: .*avx512f/);
-  await using guest = await bootGuest({ image, level: 'v4', accel: choice.accel });
+  await using guest = await choice.backend.boot({ image, level: 'v4' });
   t.is(guest.proof.proven, 'v4');
 });
 

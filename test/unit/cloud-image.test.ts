@@ -6,7 +6,7 @@ import { firmwareFor, parseImageFacts, parsePartitionTable, releaseverOf, type C
 import { seedUserData } from '../../harness/image/cloud/support.js';
 import { imageAccelChoice } from '../../harness/accel/image-backend.js';
 import { validateConfig } from '../../harness/config/load.js';
-import { driverUnavailableIn, imageInfoOf } from '../../harness/run/prepare-image.js';
+import { driverUnavailableIn, imageInfoOf } from '../../harness/run/distribution.js';
 import { UsageError } from '../../harness/util/errors.js';
 import { resolveImage } from '../../harness/config/project.js';
 
