@@ -1,10 +1,12 @@
 // Benchmark: the dynamic truth of real third-party binaries re-measured by bisection.
-// Each binary of the truth list (bench/truth/audit-truth-local.ts, the shape of the shared
-// table) is fetched once into ~/.cache/levelgate/truth, then `levelgate audit --run bisect`
-// runs them all, level by level in restored guests; every answer (lowest level, the
-// instruction and extension one level below) is checked against the recorded one, and
-// the cost is measured: guests restored per level and seconds per program, median of
-// the runs after a first one that may build the snapshots.
+// Each binary of the truth table (test/fixtures/audit-truth.ts, the one the suite checks
+// the static answer against) is fetched once into ~/.cache/levelgate/truth, then
+// `levelgate audit --run bisect` runs them all (programs with `--version` or the entry's
+// command, libraries through the loader), level by level in restored guests; every answer
+// (lowest level; above v1, a SIGILL of exactly that level one level below) is checked
+// against the recorded one, and the cost is measured: guests restored per level and seconds
+// per program, median of the runs after a first one that may build the snapshots. Entries
+// the bisection cannot run (notBisected) are named with the reason.
 // Usage: npm run bench:audit-bisect [-- --runs 3]
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,13 +17,14 @@ import { execa } from 'execa';
 import { dir } from 'tmp-promise';
 import type { AuditRun } from '../harness/audit/types.js';
 import { median } from './median.js';
-import { TRUTH, type TruthEntry } from './truth/audit-truth-local.js';
-import { fetchTruth } from './truth/fetch.js';
+import { AUDIT_TRUTH, type TruthEntry } from '../test/fixtures/audit-truth.js';
+import { fetchTruth } from '../test/fixtures/truth-fetch.js';
 
 const CLI = fileURLToPath(new URL('../runners/cli.js', import.meta.url));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Number(values.runs);
 const log = (line: string) => process.stderr.write(`${line}\n`);
+const TRUTH = AUDIT_TRUTH.filter((e) => !e.dynamic.notBisected);
 
 interface Sample {
   readonly wallS: number;
@@ -38,7 +41,8 @@ interface Sample {
 
 /**
  * The measured answer against the recorded one: the lowest level must be the same, and
- * what kills it one level below must need exactly that level. The instruction itself may
+ * above v1 what kills it one level below must be a SIGILL needing exactly that level
+ * (at v1, nothing below: no killer). The instruction itself may
  * differ between runs of a program with several threads (the first thread to reach an
  * instruction the CPU lacks kills it): it is reported, not required.
  */
@@ -49,15 +53,17 @@ function judge(entry: TruthEntry, run: AuditRun, file: string): { answer: string
   const killer = k ? `${k.mnemonic ?? k.how} (${k.extension ?? '?'})` : undefined;
   const answer = `runs at ${b.runsAt ?? 'none'}${k ? `, killed at ${k.level} by ${killer}` : ''}; static ${b.staticLevel ?? '?'} (${b.reconciliation.agreement})`;
   const want = entry.dynamic;
-  const wrong = b.runsAt !== want.runsAt || (want.killedBelowBy !== undefined && (k?.how !== 'sigill' || k.needs !== want.runsAt)) || (want.killedBelowBy === undefined && k !== undefined);
+  const wrong = b.runsAt !== want.runsAt || (want.runsAt !== 'v1' && (k?.how !== 'sigill' || k.needs !== want.runsAt)) || (want.runsAt === 'v1' && k !== undefined);
   const programS = b.attempts.flatMap((a) => a.programs).reduce((n, p) => n + p.durationMs, 0) / 1000;
   const expected = `runs at ${want.runsAt}${want.killedBelowBy ? `, killed one level below by an instruction of ${want.runsAt} (recorded: ${want.killedBelowBy.mnemonic}, ${want.killedBelowBy.extension})` : ''}`;
   return { answer, ...(killer ? { killer } : {}), ...(wrong ? { mismatch: `${entry.id}: expected ${expected}; measured ${answer}` } : {}), programS };
 }
 
 async function once(files: readonly string[], out: string): Promise<Sample> {
+  // An entry's own command, under its file's name (a loose program's ARGV starting with its name runs the copy on the disk).
+  const commands = TRUTH.flatMap((e, i) => (e.dynamic.command ? ['--command', `${path.basename(files[i]!)}=${JSON.stringify(e.dynamic.command)}`] : []));
   const started = performance.now();
-  const result = await execa('node', [CLI, 'audit', '--run', 'bisect', '--jobs', '1', '--json', out, ...files], { reject: false, stdout: 'pipe', stderr: 'pipe' });
+  const result = await execa('node', [CLI, 'audit', '--run', 'bisect', '--jobs', '1', ...commands, '--json', out, ...files], { reject: false, stdout: 'pipe', stderr: 'pipe' });
   const wallS = (performance.now() - started) / 1000;
   if (result.exitCode !== 0 && result.exitCode !== 1) throw new Error(`levelgate audit --run bisect exited ${result.exitCode}:\n${result.stderr}`);
   const run = JSON.parse(await readFile(out, 'utf8')) as AuditRun;
@@ -81,9 +87,10 @@ const fmt = (n: number) => n.toFixed(1);
 
 async function main(): Promise<number> {
   const files: string[] = [];
+  for (const entry of AUDIT_TRUTH) if (entry.dynamic.notBisected) log(`${entry.id}: not bisected: ${entry.dynamic.notBisected}`);
   for (const entry of TRUTH) {
     log(`fetching ${entry.source.name}@${entry.source.version}`);
-    files.push(await fetchTruth(entry, log));
+    files.push(await fetchTruth(entry));
   }
   const scratch = await dir({ prefix: 'levelgate-bench-bisect-', unsafeCleanup: true });
   try {

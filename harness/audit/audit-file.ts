@@ -340,7 +340,9 @@ function reachFromEntries(elf: ElfFile, graph: Graph, scanned: readonly Scanned[
   // What each function could test (read once, shared by both passes): most test nothing and need no guard walk.
   const sources: (GuardSources | undefined)[] = new Array(nodes.length);
   const sourcesOf = (i: number): GuardSources => (sources[i] ??= guardSources(scanned[i]!.bytes, scanned[i]!.fn.start, elf.bits));
-  const run = (context: GuardContext) => reachPass({ elf, graph, scanned, dispatch, guards, sourcesOf }, context);
+  // A function without flag arguments none of whose fields is a flag field splits the same in both passes: split once.
+  const plainSplits = new Map<number, GuardSplit | null>();
+  const run = (context: GuardContext) => reachPass({ elf, graph, scanned, dispatch, guards, sourcesOf, plainSplits }, context);
   // Without flag fields first: what that reaches and the pass with them does not is reached
   // only past tests of flag fields, which tie a field to a CPU check by its offset alone.
   const withoutFields = run({ isGetter: guards.getterAt, targetLevel });
@@ -357,10 +359,10 @@ const levelAt =
 
 /** The reach, redone while reached functions that test a CPU-feature value split at their guards. */
 function reachPass(
-  facts: { elf: ElfFile; graph: Graph; scanned: readonly Scanned[]; dispatch: DispatchFacts; guards: GuardFacts; sourcesOf: (i: number) => GuardSources },
+  facts: { elf: ElfFile; graph: Graph; scanned: readonly Scanned[]; dispatch: DispatchFacts; guards: GuardFacts; sourcesOf: (i: number) => GuardSources; plainSplits: Map<number, GuardSplit | null> },
   context: GuardContext,
 ): ReachPass {
-  const { elf, graph: fileGraph, scanned, dispatch, guards, sourcesOf } = facts;
+  const { elf, graph: fileGraph, scanned, dispatch, guards, sourcesOf, plainSplits } = facts;
   const { nodes, nodeAt } = fileGraph;
   const { reachAll, mayGuard, targetsOf, refs, conditions } = dispatch;
   const { entryPoints, isCpuWord, getterAt, fromData } = guards;
@@ -377,7 +379,15 @@ function reachPass(
     const { bytes, fn } = scanned[i]!;
     // Only a function leading to more than it needs can guard that code behind an argument.
     const flagArguments = reachAll[i]! > Math.max(0, nodes[i]!.level) ? flagArgumentsOf(i) : NO_SLOTS;
-    if (!flagArguments.size) return couldGuard(sourcesOf(i), isCpuWord, context) ? (guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null) : null;
+    if (!flagArguments.size) {
+      const sources = sourcesOf(i);
+      const { flagFields } = context;
+      const known = plainSplits.get(i);
+      if (known !== undefined && !sources.fields.some((d) => flagFields?.has(d))) return known;
+      const found = couldGuard(sources, isCpuWord, context) ? (guardSplit(bytes, fn.start, elf.bits, isCpuWord, context) ?? null) : null;
+      if (!flagFields) plainSplits.set(i, found);
+      return found;
+    }
     const found = guardSplit(bytes, fn.start, elf.bits, isCpuWord, { ...context, flagArguments, targetLevel: levelAt(targetsOf, levels) }) ?? null;
     if (!found?.guards) retry.add(i);
     else retry.delete(i);

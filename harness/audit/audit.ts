@@ -12,7 +12,7 @@ import { judgePackage } from './findings.js';
 import { isInstalledTree, treeOwners } from './owners.js';
 import { AuditPool } from './pool.js';
 import type { AuditRun, FileAudit, InputKind, PackageAudit } from './types.js';
-import { isExtImage, listElfFiles, unpackImage, UnpackError, type TreeFile } from './unpack.js';
+import { imageUnpackParent, isExtImage, listElfFiles, unpackImage, UnpackError, type TreeFile } from './unpack.js';
 
 export interface AuditOptions {
   /** Worker threads decoding at once (and RPMs unpacking at once). */
@@ -130,9 +130,10 @@ async function auditOneRpm(ctx: AuditContext, file: string, input: string, input
   ctx.done(await auditRpm(file, { pool: ctx.pool, input, inputKind, ...(signal ? { signal } : {}) }));
 }
 
-/** A guest image: copied read-only into a scratch directory (removed after), then audited as an installed tree. */
+/** A guest image: copied read-only into a scratch directory (in RAM when it fits; removed after), then audited as an installed tree. */
 async function auditImage(ctx: AuditContext, input: string): Promise<void> {
-  const scratch = await dir({ unsafeCleanup: true, prefix: 'levelgate-audit-image-' });
+  const parent = await imageUnpackParent(input);
+  const scratch = await dir({ unsafeCleanup: true, prefix: 'levelgate-audit-image-', ...(parent ? { tmpdir: parent } : {}) });
   ctx.log(`audit: ${input}: unpacking the image read-only (debugfs rdump)`);
   try {
     await unpackImage(input, scratch.path, ctx.options.signal);

@@ -20,6 +20,9 @@ __attribute__((noinline)) float dot(const float *a, const float *b, int n) { flo
 int main(int argc, char **argv) {
   float a[64], b[64];
   for (int i = 0; i < 64; i++) { a[i] = (float)argc + i; b[i] = (float)strlen(argv[0]) + i; }
+#ifdef CHECKED
+  if (argc > 2) printf("avx2: %d\\n", __builtin_cpu_supports("avx2"));
+#endif
   printf("lgv3 %g\\n", dot(a, b, 64));
   return 0;
 }
@@ -45,6 +48,8 @@ test.before(async () => {
   await mkdir(built);
   await execa('sh', ['-c', `printf '%s' "$1" > lgv3.c && printf '%s' "$2" > liblgv3.c`, 'sh', PROGRAM, LIBRARY], { cwd: built });
   await execa('gcc', ['-O3', '-march=x86-64-v3', '-o', 'lgv3', 'lgv3.c'], { cwd: built });
+  // The same program with a CPU check elsewhere (__builtin_cpu_supports, on a path --version does not take): it hides nothing.
+  await execa('gcc', ['-O3', '-march=x86-64-v3', '-DCHECKED', '-o', 'lgv3checked', 'lgv3.c'], { cwd: built });
   await execa('gcc', ['-O3', '-march=x86-64-v3', '-shared', '-fPIC', '-o', 'liblgv3.so', 'liblgv3.c'], { cwd: built });
 });
 test.after.always(async () => {
@@ -53,17 +58,19 @@ test.after.always(async () => {
 
 const cli = (args: string[]) => execa('node', [CLI, ...args], { reject: false, env: { TMPDIR: scratch } });
 
-test.serial('audit --run bisect: a -march=x86-64-v3 program and library claimed x86_64 run at v3; at v2 the instruction and its extension are named; static and dynamic agree', async (t) => {
+test.serial('audit --run bisect: a -march=x86-64-v3 program (with a CPU check elsewhere or without one) and library claimed x86_64 run at v3; at v2 the instruction and its extension are named; static and dynamic agree; a sure finding at v1 and v2', async (t) => {
   const json = path.join(scratch, 'bisect.json');
-  const r = await cli(['audit', '--run', 'bisect', '--levels', 'v1,v2,v3', '--json', json, path.join(built, 'lgv3'), path.join(built, 'liblgv3.so')]);
+  const r = await cli(['audit', '--run', 'bisect', '--levels', 'v1,v2,v3', '--json', json, path.join(built, 'lgv3'), path.join(built, 'lgv3checked'), path.join(built, 'liblgv3.so')]);
   t.log(r.stdout);
   t.is(r.exitCode, 1, `a finding (an x86_64 file that needs v3): ${r.stderr.slice(-2000)}`);
   const run = JSON.parse(await readFile(json, 'utf8')) as AuditRun;
-  t.deepEqual(run.bisectCost?.restores, { v1: 1, v2: 1, v3: 1 }, 'one guest per level for both');
+  t.deepEqual(run.bisectCost?.restores, { v1: 1, v2: 1, v3: 1 }, 'one guest per level for all three');
   const [program] = run.packages.find((p) => p.id.endsWith('/lgv3'))!.bisect!;
+  const [checked] = run.packages.find((p) => p.id.endsWith('/lgv3checked'))!.bisect!;
   const [library] = run.packages.find((p) => p.id.endsWith('/liblgv3.so'))!.bisect!;
   for (const [b, kind] of [
     [program!, 'program'],
+    [checked!, 'program'],
     [library!, 'library'],
   ] as const) {
     t.like(b, { kind, runsAt: 'v3', staticLevel: 'v3', killedBelowBy: { level: 'v2', how: 'sigill' }, reconciliation: { agreement: 'agree' } });
@@ -73,12 +80,20 @@ test.serial('audit --run bisect: a -march=x86-64-v3 program and library claimed 
     t.is(atV2.outcome, 'sigill');
     // The file comes from the process's mapping: the loader's process traps in the library on the disk.
     t.like(atV2.traps[0], { located: 'mapping', guestLevel: 'v2' });
-    t.regex(atV2.traps[0]!.file ?? '', kind === 'library' ? /^\/mnt\/audit\/[0-9a-f]+\/liblgv3\.so$/ : /^\/mnt\/audit\/[0-9a-f]+\/lgv3$/);
+    t.regex(atV2.traps[0]!.file ?? '', kind === 'library' ? /^\/mnt\/audit\/[0-9a-f]+\/liblgv3\.so$/ : /^\/mnt\/audit\/[0-9a-f]+\/lgv3(checked)?$/);
   }
   t.regex(library!.commands[0]!, /\/lg-load \/mnt\/audit\/[0-9a-f]+\/liblgv3\.so$/);
   t.regex(r.stdout, /bisect \S+\/lgv3 \(program\): runs at x86-64-v3; at x86-64-v2 killed by v\w+ \(AVX[^)]*\); static and dynamic agree: x86-64-v3/);
-  // The run at the claimed level (v1) confirms the static finding.
-  t.like(run.packages.find((p) => p.id.endsWith('/lgv3'))!.findings[0], { needs: 'v3', confidence: 'confirmed' });
+  // The run at the claimed level (v1) confirms the static finding: sure, the CPU check elsewhere hiding nothing.
+  for (const name of ['/lgv3', '/lgv3checked']) {
+    const pkg = run.packages.find((p) => p.id.endsWith(name))!;
+    t.is(pkg.verdict, 'finding', name);
+    t.like(pkg.findings[0], { needs: 'v3', allowed: 'v1', certainty: 'sure', confidence: 'confirmed' }, name);
+    t.true(pkg.bisect![0]!.attempts.some((a) => a.target === 'v1' && a.outcome === 'sigill'), `${name} dies at v1 too`);
+  }
+  // The check elsewhere is there and seen (gcc's __cpu_indicator_init runs cpuid): it hides nothing.
+  t.true(run.packages.find((p) => p.id.endsWith('/lgv3checked'))!.files[0]!.cpuChecks!.some((c) => /__cpu_indicator_init|cpuid/.test(c)));
+  t.deepEqual(run.packages.find((p) => p.id.endsWith('/lgv3'))!.files[0]!.cpuChecks, []);
 });
 
 test.serial('audit --run bisect --near-miss v3-avx: three guests (v2, v3, the near miss named); the program runs at v3, at v2 an AVX instruction kills it, at v3 without AVX it dies of SIGILL', async (t) => {
