@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { InfrastructureError } from '../util/errors.js';
 import { levelgateCommand } from '../util/invocation.js';
+import { RAM_SCRATCH } from '../host/temp-sweep.js';
 
 export class UnpackError extends Error {}
 
@@ -62,8 +63,6 @@ export async function extUsedBytes(file: string): Promise<number | undefined> {
   }
 }
 
-/** A RAM file system every Linux host mounts: writing an image's ~12,000 files there takes under a second, where a busy ext4 /tmp took 10 s and more. */
-export const RAM_SCRATCH = '/dev/shm';
 
 /**
  * Where to unpack a tree of `bytes`: in RAM_SCRATCH when it and free memory each have room

@@ -33,7 +33,7 @@ test('the sweep removes dirs of dead processes only, and nothing else', async (t
     for (const name of [dead, live, mine, 'levelgate-test-x-123456', 'unrelated-4000001-iuMweFkZbOOz']) await mkdir(path.join(root, name, 'sub'), { recursive: true });
     await writeFile(path.join(root, dead, 'sub', 'qmp.sock'), '');
     await writeFile(path.join(root, 'levelgate-file--4000001-iuMweFkZbOOz'), 'a file, not a dir');
-    const removed = await sweepOrphanTempDirs(root, (pid) => pid === 4000002);
+    const removed = await sweepOrphanTempDirs([root, path.join(root, 'absent')], (pid) => pid === 4000002);
     t.deepEqual(removed, [path.join(root, dead)]);
     t.deepEqual((await readdir(root)).sort(), ['levelgate-file--4000001-iuMweFkZbOOz', live, mine, 'levelgate-test-x-123456', 'unrelated-4000001-iuMweFkZbOOz'].sort());
   } finally {

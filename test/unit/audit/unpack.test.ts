@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
-import { extUsedBytes, RAM_SCRATCH, unpackParent } from '../../../harness/audit/unpack.js';
+import { extUsedBytes, unpackParent } from '../../../harness/audit/unpack.js';
+import { RAM_SCRATCH } from '../../../harness/host/temp-sweep.js';
 
 /** An ext4 superblock (at 1024) with these counts, in a file of 4 KiB. */
 async function image(blocks: number, free: number, logBlock: number, wide = false): Promise<string> {
