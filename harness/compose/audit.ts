@@ -26,7 +26,7 @@ import { enableRepo, installBatch, installedPackages } from './guest-steps.js';
 import type { ComposeGuest, ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
-import { recorded, runChecks, type GuestRunner } from './run-checks.js';
+import { recorded, runChecksOfBatch, type GuestRunner } from './run-checks.js';
 import { aboutName, dnf5Aborted, dryRunInstall, linesAbout, parseDryRun, selectionCheck, type ComposeDriver } from './selection.js';
 
 export interface ComposeAuditOptions {
@@ -155,21 +155,24 @@ async function installAndRun(run: LevelRun): Promise<void> {
       continue;
     }
     const installedNow = await installedPackages(runner, driver);
+    // Every name of the transaction that installed exactly one build: its programs and libraries in one guest command.
+    const t = performance.now();
+    const have = new Map(settled.names.map((name) => [name, installedNow.filter((p) => p.name === name)]));
+    const ran = await runChecksOfBatch(runner, settled.names.filter((name) => have.get(name)!.length === 1).map((name) => ({ name, installed: have.get(name)![0]!, ships: options.compose.checksOf(name) })));
+    const runMs = (performance.now() - t) / settled.names.length;
     for (const name of settled.names) {
-      const t = performance.now();
-      const { checks, runs } = await judgeInstalled(run, name, installedNow.filter((p) => p.name === name));
-      evidence.get(name)!.install = { command: aboutName(record, name, settled.names.length), checks, runs, batch: settled.names.length, ms: ms / settled.names.length + (performance.now() - t) };
+      const { checks, runs } = judgeInstalled(run, name, have.get(name)!, ran.get(name));
+      evidence.get(name)!.install = { command: aboutName(record, name, settled.names.length), checks, runs, batch: settled.names.length, ms: ms / settled.names.length + runMs };
     }
   }
 }
 
-/** One installed name: exactly one build, the one its selection should be, and what it ships runs. */
-async function judgeInstalled({ options, level, runner }: LevelRun, name: string, have: readonly AvailablePackage[]): Promise<{ checks: CheckResult[]; runs: CommandRecord[] }> {
-  if (have.length !== 1) {
+/** One installed name: exactly one build, the one its selection should be, and what it ships runs (`ran`: its programs' and libraries' checks). */
+function judgeInstalled({ options, level }: LevelRun, name: string, have: readonly AvailablePackage[], ran: { checks: CheckResult[]; commands: CommandRecord[] } | undefined): { checks: CheckResult[]; runs: CommandRecord[] } {
+  if (have.length !== 1 || !ran) {
     return { checks: [{ kind: 'installed', subject: name, check: `installed ${name}`, expected: 'one build installed', actual: have.length ? have.map((p) => `${p.version}-${p.release}.${p.arch}`).join(', ') : 'nothing', status: 'fail', deviation: have.length ? 'wrong-set' : 'missing' }], runs: [] };
   }
   // What the real install took is judged as the dry run's choice was.
-  const ran = await runChecks(runner, name, have[0]!, options.compose.checksOf(name));
   return { checks: [selectionCheck(name, level, options.compose.packages, have), ...ran.checks], runs: ran.commands };
 }
 
