@@ -8,7 +8,8 @@
 // N → N+1 of the compose instead (each level × driver's guest restored from its release-N
 // snapshot, made on first use), --move-down then the disk one level down, distro-synced.
 // --verdicts FILE: every cell's id, verdict and failing deviations, one a line, sorted (to
-// compare two runs' verdicts with diff).
+// compare two runs' verdicts with diff). --install-batch N: names per install transaction
+// (the audit's default 25).
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -32,6 +33,7 @@ const { values } = parseArgs({
     upgrade: { type: 'boolean', default: false },
     'move-down': { type: 'boolean', default: false },
     verdicts: { type: 'string' },
+    'install-batch': { type: 'string' },
   },
 });
 
@@ -92,6 +94,7 @@ for (let i = 0; i < Number(values.runs); i++) {
       drivers,
       sample: values.sample === 'all' ? 'all' : Number(values.sample),
       workers: Number(values.workers),
+      ...(values['install-batch'] ? { installBatch: Number(values['install-batch']) } : {}),
       image: () => Promise.resolve(image),
       evidenceDir,
       patternOf: (n) => patternOf.get(n),
