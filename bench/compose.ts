@@ -7,6 +7,9 @@
 // processes only, sampled every 2 s), as JSON on stdout. --upgrade: the release upgrade
 // N → N+1 of the compose instead (each level × driver's guest restored from its release-N
 // snapshot, made on first use), --move-down then the disk one level down, distro-synced.
+// --verdicts FILE: every cell's id, verdict and failing deviations, one a line, sorted (to
+// compare two runs' verdicts with diff). --install-batch N: names per install transaction
+// (the audit's default 25).
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,6 +32,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     upgrade: { type: 'boolean', default: false },
     'move-down': { type: 'boolean', default: false },
+    verdicts: { type: 'string' },
+    'install-batch': { type: 'string' },
   },
 });
 
@@ -89,6 +94,7 @@ for (let i = 0; i < Number(values.runs); i++) {
       drivers,
       sample: values.sample === 'all' ? 'all' : Number(values.sample),
       workers: Number(values.workers),
+      ...(values['install-batch'] ? { installBatch: Number(values['install-batch']) } : {}),
       image: () => Promise.resolve(image),
       evidenceDir,
       patternOf: (n) => patternOf.get(n),
@@ -99,6 +105,12 @@ for (let i = 0; i < Number(values.runs); i++) {
     await rm(evidenceDir, { recursive: true, force: true });
   }
   durations.push((performance.now() - started) / 1000);
+}
+
+if (values.verdicts) {
+  const { writeFile } = await import('node:fs/promises');
+  const line = (c: NonNullable<typeof last>['cells'][number]) => `${c.id} ${c.verdict} ${c.steps.flatMap((s) => s.checks.filter((k) => k.status === 'fail').map((k) => k.deviation ?? '?')).join(',')}`;
+  await writeFile(values.verdicts, `${(last?.cells ?? []).map(line).sort().join('\n')}\n`);
 }
 
 const cpu = (await readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';

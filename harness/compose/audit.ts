@@ -26,7 +26,7 @@ import { enableRepo, installBatch, installedPackages } from './guest-steps.js';
 import type { ComposeGuest, ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
-import { recorded, runChecks, type GuestRunner } from './run-checks.js';
+import { recorded, runChecksOfBatch, type GuestRunner } from './run-checks.js';
 import { aboutName, dnf5Aborted, dryRunInstall, linesAbout, parseDryRun, selectionCheck, type ComposeDriver } from './selection.js';
 
 export interface ComposeAuditOptions {
@@ -143,7 +143,13 @@ async function installAndRun(run: LevelRun): Promise<void> {
   const { options, level, driverName, driver, runner, evidence, log } = run;
   const toRun = options.runNames.filter((n) => evidence.get(n)?.selection && evidence.get(n)!.selection!.check.deviation !== 'refused');
   log(`compose ${level}/${driverName}: installing and running ${toRun.length} names`);
+  const started = performance.now();
   const installs = await settleInBatches(toRun, options.installBatch ?? 25, (batch) => installBatch(runner, driver, batch));
+  const installedAt = performance.now();
+  // Every transaction has run: the installed set is read once, the same for every batch.
+  const installedNow = installs.some((s) => s.outcome.kind === 'ok') ? await installedPackages(runner, driver) : [];
+  const readAt = performance.now();
+  let batches = 0;
   for (const settled of installs) {
     if (settled.outcome.kind === 'error') {
       for (const name of settled.names) evidence.get(name)!.error = `the install of a batch of ${settled.names.length} could not judge ${name}: ${errorMessage(settled.outcome.error)}`;
@@ -154,22 +160,27 @@ async function installAndRun(run: LevelRun): Promise<void> {
       for (const name of settled.names) evidence.get(name)!.install = { command: aboutName(record, name, 1), checks: [refusedCheck(driver, record)], runs: [], batch: 1, ms };
       continue;
     }
-    const installedNow = await installedPackages(runner, driver);
+    // Every name of the transaction that installed exactly one build: its programs and libraries in one guest command.
+    const t = performance.now();
+    const have = new Map(settled.names.map((name) => [name, installedNow.filter((p) => p.name === name)]));
+    const ran = await runChecksOfBatch(runner, settled.names.filter((name) => have.get(name)!.length === 1).map((name) => ({ name, installed: have.get(name)![0]!, ships: options.compose.checksOf(name) })));
+    batches++;
+    const runMs = (performance.now() - t) / settled.names.length;
     for (const name of settled.names) {
-      const t = performance.now();
-      const { checks, runs } = await judgeInstalled(run, name, installedNow.filter((p) => p.name === name));
-      evidence.get(name)!.install = { command: aboutName(record, name, settled.names.length), checks, runs, batch: settled.names.length, ms: ms / settled.names.length + (performance.now() - t) };
+      const { checks, runs } = judgeInstalled(run, name, have.get(name)!, ran.get(name));
+      evidence.get(name)!.install = { command: aboutName(record, name, settled.names.length), checks, runs, batch: settled.names.length, ms: ms / settled.names.length + runMs };
     }
   }
+  const s = (a: number, b: number): number => Math.round((b - a) / 100) / 10;
+  log(`compose ${level}/${driverName}: installed and ran ${toRun.length} names in ${s(started, performance.now())} s: ${installs.length} transactions ${s(started, installedAt)} s, installed set read ${s(installedAt, readAt)} s, ${batches} batches of runs ${s(readAt, performance.now())} s`);
 }
 
-/** One installed name: exactly one build, the one its selection should be, and what it ships runs. */
-async function judgeInstalled({ options, level, runner }: LevelRun, name: string, have: readonly AvailablePackage[]): Promise<{ checks: CheckResult[]; runs: CommandRecord[] }> {
-  if (have.length !== 1) {
+/** One installed name: exactly one build, the one its selection should be, and what it ships runs (`ran`: its programs' and libraries' checks). */
+function judgeInstalled({ options, level }: LevelRun, name: string, have: readonly AvailablePackage[], ran: { checks: CheckResult[]; commands: CommandRecord[] } | undefined): { checks: CheckResult[]; runs: CommandRecord[] } {
+  if (have.length !== 1 || !ran) {
     return { checks: [{ kind: 'installed', subject: name, check: `installed ${name}`, expected: 'one build installed', actual: have.length ? have.map((p) => `${p.version}-${p.release}.${p.arch}`).join(', ') : 'nothing', status: 'fail', deviation: have.length ? 'wrong-set' : 'missing' }], runs: [] };
   }
   // What the real install took is judged as the dry run's choice was.
-  const ran = await runChecks(runner, name, have[0]!, options.compose.checksOf(name));
   return { checks: [selectionCheck(name, level, options.compose.packages, have), ...ran.checks], runs: ran.commands };
 }
 

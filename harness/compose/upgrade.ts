@@ -25,7 +25,7 @@ import { parseFailed, POPULATE_DIR } from './populate.js';
 import type { ComposeGuest, ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
-import { recorded, runChecks, type GuestRunner } from './run-checks.js';
+import { recorded, runChecksOfBatch, type GuestRunner } from './run-checks.js';
 import { aboutName, linesAbout, selectionCheck, type ComposeDriver } from './selection.js';
 
 export const UPGRADE_PREFIX = 'compose-upgrade.';
@@ -174,18 +174,19 @@ async function judgeAfter({ options, driver, guest, steps }: UpgradeRun, upgrade
   const runner = runnerOf(guest);
   const audited = new Set(options.names);
   const after = await installedPackages(runner, driver);
+  const have = new Map(upgraded.map((name) => [name, after.filter((p) => p.name === name)]));
+  // The audited names' programs and libraries run, all in one guest command; a dependency is judged on its version (its builds are baseline-only).
+  const ran = await runChecksOfBatch(runner, upgraded.filter((name) => have.get(name)!.length === 1 && audited.has(name)).map((name) => ({ name, installed: have.get(name)![0]!, ships: options.to.compose.checksOf(name) })));
   for (const name of upgraded) {
-    const have = after.filter((p) => p.name === name);
     const checks: CheckResult[] = [];
     const commands: CommandRecord[] = [aboutName(command, name, upgraded.length)];
     if (!ok) checks.push({ kind: 'outcome', subject: '', check: 'outcome', expected: 'succeeds', actual: `refused: ${command.stderr.trim().split('\n').slice(-2).join(' | ')}`, status: 'fail', deviation: 'refused' });
-    const check = selectionCheck(name, atLevel, options.to.compose.packages, have);
+    const check = selectionCheck(name, atLevel, options.to.compose.packages, have.get(name)!);
     checks.push({ ...check, kind: 'current', check: `current ${name}`, ...(check.deviation === 'older' ? { deviation: 'stale' as const } : {}) });
-    // The audited names' programs and libraries run; a dependency is judged on its version (its builds are baseline-only).
-    if (have.length === 1 && audited.has(name)) {
-      const ran = await runChecks(runner, name, have[0]!, options.to.compose.checksOf(name));
-      checks.push(...ran.checks);
-      commands.push(...ran.commands);
+    const own = ran.get(name);
+    if (own) {
+      checks.push(...own.checks);
+      commands.push(...own.commands);
     }
     steps.get(name)!.push(step(index, title, atLevel, commands, checks));
   }
