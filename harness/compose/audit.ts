@@ -40,7 +40,7 @@ export interface ComposeAuditOptions {
   readonly guests: ComposeGuestSource;
   readonly knownIssues: readonly KnownIssue[];
   readonly evidenceDir: string;
-  /** Names per dry run (default 200) and per install (default 25). */
+  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch, composeInstallBatch). */
   readonly selectBatch?: number;
   readonly installBatch?: number;
   /** Guests at once (default 2). */
@@ -114,7 +114,7 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
 /** Selection, every name, in dry runs: each name's chosen build from the tool's own answer against the metadata's best. */
 async function judgeSelection({ options, level, driverName, driver, runner, evidence, log }: LevelRun): Promise<void> {
   const selectStarted = performance.now();
-  const selections = await settleInBatches(options.names, options.selectBatch ?? 200, async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
+  const selections = await settleInBatches(options.names, options.selectBatch ?? DEFAULTS.composeSelectBatch, async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
     const { result, record } = await recorded(runner, dryRunInstall(driver, batch).argv, 'action', runner.commandMs);
     const judged = driver.judge('operation', result);
     const aborted = driverName === 'dnf5' && result.exitCode === 1 && dnf5Aborted(result.stdout, result.stderr);
@@ -144,7 +144,7 @@ async function installAndRun(run: LevelRun): Promise<void> {
   const toRun = options.runNames.filter((n) => evidence.get(n)?.selection && evidence.get(n)!.selection!.check.deviation !== 'refused');
   log(`compose ${level}/${driverName}: installing and running ${toRun.length} names`);
   const started = performance.now();
-  const installs = await settleInBatches(toRun, options.installBatch ?? 25, (batch) => installBatch(runner, driver, batch));
+  const installs = await settleInBatches(toRun, options.installBatch ?? DEFAULTS.composeInstallBatch, (batch) => installBatch(runner, driver, batch));
   const installedAt = performance.now();
   // Every transaction has run: the installed set is read once, the same for every batch.
   const installedNow = installs.some((s) => s.outcome.kind === 'ok') ? await installedPackages(runner, driver) : [];
