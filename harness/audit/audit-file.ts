@@ -14,6 +14,7 @@ import { functionIndexAt, functionRanges, splitAtEntries, type FunctionRange } f
 import { CODES, examplesIn, flagFieldStores, guardSources, guardSplit, couldGuard, memoryAccesses, pltJumps, scanPiece, type Example, type GuardContext, type GuardSources, type GuardSplit, type MemoryAccesses, type ScannedPiece } from './isa.js';
 import { summarise, tallyCodes, type Tally } from './level.js';
 import type { ConditionalCode, ConditionalFunction, ExampleInstruction, FileAudit, FunctionLevel, IsaSummary, UnresolvedCode } from './types.js';
+import { hwcapsDirLevel } from '../levels/loader.js';
 
 /** Imports that answer "what does this CPU have?". */
 const CPU_QUERIES = new Set(['__cpu_indicator_init', '__get_cpu_features', '_dl_x86_get_cpu_features', '__x86_get_cpu_features', '__x86_get_cpuid_feature_leaf', 'OPENSSL_ia32_cpuid']);
@@ -21,7 +22,6 @@ const CPU_QUERIES = new Set(['__cpu_indicator_init', '__get_cpu_features', '_dl_
 const CPU_WORD = /^(__cpu_model|__cpu_features2|_rtld_global_ro|_dl_x86_cpu_features|OPENSSL_ia32cap_P)$|cpu_?(features|flags|caps|model)|ia32cap|simd_support|x86_cpu/i;
 /** Go's functions that fill its CPU-feature flags. */
 const GO_CPU_SETUP = /^(internal\/cpu\.doinit|runtime\.cpuinit|(vendor\/)?golang\.org\/x\/sys\/cpu\.(archInit|initOptions))$/;
-const HWCAPS_DIR = /(?:^|\/)glibc-hwcaps\/x86-64-(v[234])\//;
 /** How close a read must be to a word a CPU check writes (the word's siblings in the same structure count). */
 const WORD_WINDOW = 32;
 /** Callers of a CPU check up to this size are searched for the words they store. */
@@ -89,7 +89,7 @@ function auditElf(input: ElfFile, shownAs: string): Omit<FileAudit, 'millisecond
   const reach = reachFromEntries(code.elf, graph, scanned, dispatch, guards);
   const sides = tallySides(scanned, reach, code.elf.bits);
   if (sides.rejectedBytes) notes.push(`${sides.rejectedBytes} bytes between functions decode to invalid or privileged instructions: data, left out`);
-  return summariseFile({ code, notes, functions, scanned, graph, dispatch, guards, reach, sides, loaderLevel: HWCAPS_DIR.exec(shownAs)?.[1] as LevelName | undefined });
+  return summariseFile({ code, notes, functions, scanned, graph, dispatch, guards, reach, sides, loaderLevel: hwcapsDirLevel(shownAs) });
 }
 
 /** The file's code: the ELF (with a stripped Go program's functions from .gopclntab), its bytes per code range, its FDEs. */

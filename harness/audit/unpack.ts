@@ -63,7 +63,6 @@ export async function extUsedBytes(file: string): Promise<number | undefined> {
   }
 }
 
-
 /**
  * Where to unpack a tree of `bytes`: in RAM_SCRATCH when it and free memory each have room
  * for it twice over and TMPDIR does not name a place; undefined: the temporary directory.

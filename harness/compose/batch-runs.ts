@@ -6,16 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { quoteCommand } from '../util/quote.js';
 import { signalName } from '../util/signals.js';
 import type { ExecResult } from '../model/guest.js';
-
-export const LDSO = '/lib64/ld-linux-x86-64.so.2';
+import { LDSO, listArgv, loadArgv } from '../levels/loader.js';
+import { escapeRegExp } from '../util/regexp.js';
 
 /** What the batch runs: a program with --version, or a library asked of the loader and then its listed copy loaded. */
 export type BatchItem = { readonly kind: 'program'; readonly program: string } | { readonly kind: 'library'; readonly soname: string; readonly dir: string };
 
 /** The commands an item stands for, exactly as the per-item path runs them alone. */
 export const programArgv = (program: string): string[] => [program, '--version'];
-export const listArgv = (soname: string, dir: string): string[] => [LDSO, '--library-path', dir, '--list', '--preload', soname, '/bin/true'];
-export const loadArgv = (copy: string): string[] => [LDSO, '--preload', copy, '/bin/true'];
 
 /** Bytes of each stream kept per command (the first ones; the rest is said to be cut). */
 export const BATCH_OUTPUT_BYTES = 4096;
@@ -64,6 +62,9 @@ done
 printf '%s end\\n' "$mark"
 `;
 
+/** The commands `items` stand for at most: one per program, two per library (list, load). */
+const commandsOf = (items: readonly BatchItem[]): number => items.reduce((n, item) => n + (item.kind === 'program' ? 1 : 2), 0);
+
 export interface BatchCommand {
   readonly argv: string[];
   readonly marker: string;
@@ -75,11 +76,10 @@ export interface BatchCommand {
 export function batchCommand(items: readonly BatchItem[], programMs: number, slackMs: number): BatchCommand {
   const marker = `lg-batch-${randomBytes(16).toString('hex')}`;
   const args = items.flatMap((item) => (item.kind === 'program' ? ['p', item.program, '-'] : ['l', item.soname, item.dir]));
-  const commands = items.reduce((n, item) => n + (item.kind === 'program' ? 1 : 2), 0);
   return {
     argv: ['sh', '-c', BATCH_SCRIPT, 'sh', marker, String(programMs / 1000), String(BATCH_OUTPUT_BYTES + 1), LDSO, ...args],
     marker,
-    timeoutMs: commands * (programMs + KILL_AFTER_S * 1000) + slackMs,
+    timeoutMs: commandsOf(items) * (programMs + KILL_AFTER_S * 1000) + slackMs,
   };
 }
 
@@ -97,8 +97,6 @@ export function statusOf(status: number): Pick<ExecResult, 'exitCode' | 'signal'
   if (status > 128) return { exitCode: null, signal: signalName(status - 128) ?? `signal ${status - 128}`, timedOut: false };
   return { exitCode: status, signal: null, timedOut: false };
 }
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** At most BATCH_OUTPUT_BYTES of a stream (the script kept one byte more, to tell a cut). */
 function bounded(text: string): string {
@@ -128,7 +126,7 @@ export function parseBatch(items: readonly BatchItem[], command: BatchCommand, b
   if (!new RegExp(`(^|\\n)${m} end\\n?$`).test(batch.stdout)) return undefined;
   const frame = new RegExp(`${m} (\\d+) (run|list|load) (\\d+) (.*)\\n${m} o\\n([\\s\\S]*?)\\n${m} e\\n([\\s\\S]*?)\\n(?=${m} )`, 'g');
   const runs: BatchRun[] = [];
-  const commands = items.reduce((n, item) => n + (item.kind === 'program' ? 1 : 2), 0);
+  const commands = commandsOf(items);
   for (const [, index, step, status, copy, stdout, stderr] of batch.stdout.matchAll(frame)) {
     const item = items[Number(index)];
     if (!item || (item.kind === 'program') !== (step === 'run')) return undefined;

@@ -14,7 +14,8 @@ import { commandRecord } from '../results/command-record.js';
 import type { CellGuest, ExecResult } from '../model/guest.js';
 import { quoteCommand } from '../util/quote.js';
 import type { NameChecks } from './metadata.js';
-import { batchCommand, listArgv, loadArgv, parseBatch, programArgv, type BatchItem, type BatchRun } from './batch-runs.js';
+import { batchCommand, parseBatch, programArgv, type BatchItem, type BatchRun } from './batch-runs.js';
+import { hwcapsDirLevel, listArgv, loadArgv, selectedCopy } from '../levels/loader.js';
 
 export interface GuestRunner {
   readonly guest: CellGuest;
@@ -80,12 +81,9 @@ const failure = (ran: Ran, alone: Ran | undefined): string => `${describe(ran.re
 
 /** The level a library copy needs: its glibc-hwcaps directory's, else its package's arch's. */
 function copyLevel(copy: string, owner: AvailablePackage): LevelName {
-  const m = /\/glibc-hwcaps\/x86-64-(v[234])\//.exec(copy);
-  return (m ? m[1] : (archLevel(owner.arch) ?? 'v1')) as LevelName;
+  return hwcapsDirLevel(copy) ?? archLevel(owner.arch) ?? 'v1';
 }
 
-/** The copy of `soname` a loader's --list names. */
-const listedCopy = (soname: string, stdout: string): string | undefined => new RegExp(`^\\s*${soname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} => (\\S+)`, 'm').exec(stdout)?.[1];
 
 /** Every program and library of `installed` run or loaded, each command alone. */
 export function runChecks(runner: GuestRunner, name: string, installed: AvailablePackage, ships: NameChecks): Promise<{ checks: CheckResult[]; commands: CommandRecord[] }> {
@@ -120,8 +118,8 @@ async function judgeRuns(level: LevelName, name: string, installed: AvailablePac
   }
   for (const library of ships.libraries) {
     const base = { kind: 'runs' as const, subject: library.soname, check: `loads ${library.soname} (${name})`, expected: `the loader picks a copy for ${level} and loads it` };
-    const listed = await run(listArgv(library.soname, library.dir), (r) => !listedCopy(library.soname, r.result.stdout));
-    const copy = listedCopy(library.soname, listed.ran.result.stdout);
+    const listed = await run(listArgv(library.soname, library.dir), (r) => !selectedCopy(r.result.stdout, library.soname));
+    const copy = selectedCopy(listed.ran.result.stdout, library.soname);
     if (!copy) {
       checks.push({ ...base, actual: `the loader found no copy: ${failure(listed.ran, listed.alone)}`, status: 'fail', deviation: 'missing' });
       continue;

@@ -9,6 +9,7 @@ import type { LevelName } from '../levels/table.js';
 import type { CheckResult, CommandRecord } from '../results/types.js';
 import { installedDeviation } from '../scenario/evaluate.js';
 import type { DriverName } from '../model/package-manager.js';
+import { escapeRegExp } from '../util/regexp.js';
 
 /** The drivers a compose audit runs (they resolve in dry runs). */
 export const COMPOSE_DRIVERS = ['dnf5', 'zypper'] as const satisfies readonly DriverName[];
@@ -73,7 +74,7 @@ export function selectionCheck(name: string, level: LevelName, available: readon
 
 /** The lines of a tool's answer that are about `name` (its own evidence in a batch's output). */
 export function linesAbout(name: string, text: string): string {
-  const word = new RegExp(`(^|[\\s"'(/])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[-\\s"'.)]|$)`);
+  const word = new RegExp(`(^|[\\s"'(/])${escapeRegExp(name)}(?=[-\\s"'.)]|$)`);
   return text
     .split('\n')
     .filter((l) => word.test(l))

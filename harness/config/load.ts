@@ -17,6 +17,7 @@ import { CONFIG_FIELDS, type LevelgateConfig, type VariantAuditConfig } from './
 import { normaliseDrivers, normaliseLevels, normaliseTargets } from '../plan/normalise.js';
 import { sourceLines } from './source-lines.js';
 import { typeCheckCached } from './typecheck.js';
+import { escapeRegExp } from '../util/regexp.js';
 
 /** The public API module of this levelgate (dist/harness/index.js), what project files import as 'levelgate'. */
 export const PUBLIC_API = fileURLToPath(new URL('../index.js', import.meta.url));
@@ -71,7 +72,7 @@ async function scenarioFiles(base: string, entries: readonly string[], where: st
 /** Where in `file` an error thrown while loading it points (its first stack frame in that file). */
 function lineOf(error: unknown, file: string): string {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
-  const m = new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)(?::(\\d+))?`).exec(stack);
+  const m = new RegExp(`${escapeRegExp(file)}:(\\d+)(?::(\\d+))?`).exec(stack);
   return m ? `${file}:${m[1]}${m[2] ? `:${m[2]}` : ''}` : file;
 }
 

@@ -15,7 +15,8 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 export const exists = (file: string): Promise<boolean> => stat(file).then(() => true, () => false);
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` runs (EPERM: it runs as another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,11 +1,13 @@
 // Temp dirs of runs that were killed. Every levelgate temp dir is made by tmp-promise,
 // whose names carry the creating process's id (`levelgate-…-PID-RANDOM12`), in the
 // temporary directory or in RAM (the audit's unpacked images); a process ended by SIGKILL
-// cannot remove its own, so the next run removes those whose process is gone. A live process's dirs are never touched (a pid reused by another process keeps
-// its dirs until that one ends too: a leak, never a loss).
+// cannot remove its own, so the next run removes those whose process is gone. A live
+// process's dirs are never touched (a pid reused by another process keeps its dirs until
+// that one ends too: a leak, never a loss).
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pidAlive } from './cache.js';
 import { removeTree } from './remove-tree.js';
 
 /** A RAM file system every Linux host mounts: writing an image's ~12,000 files there takes under a second, where a busy ext4 /tmp took 10 s and more (the audit unpacks images there). */
@@ -19,17 +21,8 @@ export function tempDirOwner(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes levelgate temp dirs under `roots` whose creating process no longer runs; returns their paths. */
-export async function sweepOrphanTempDirs(roots: readonly string[] = [os.tmpdir(), RAM_SCRATCH], isAlive: (pid: number) => boolean = alive): Promise<string[]> {
+export async function sweepOrphanTempDirs(roots: readonly string[] = [os.tmpdir(), RAM_SCRATCH], isAlive: (pid: number) => boolean = pidAlive): Promise<string[]> {
   const removed: string[] = [];
   for (const root of roots) removed.push(...(await sweepRoot(root, isAlive)));
   return removed;

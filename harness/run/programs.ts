@@ -10,14 +10,11 @@ import { commandFields, hung, type CellProgram } from './program.js';
 import { type ProgramSpec } from '../model/programs.js';
 import { type ExecResult } from '../model/guest.js';
 import type { StepRun } from './step-run.js';
+import { hwcapsDirLevel, listArgv, loadArgv, selectedCopy } from '../levels/loader.js';
 
-const LDSO = '/lib64/ld-linux-x86-64.so.2';
-/** "libfoo.so.1 => /usr/lib64/glibc-hwcaps/x86-64-v3/libfoo.so.1 (0x…)" in `ld.so --list`. */
-const selectedCopy = (stdout: string, soname: string): string | undefined =>
-  new RegExp(`^\\s*${soname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} => (\\S+)`, 'm').exec(stdout)?.[1];
 /** The level a library copy needs: its glibc-hwcaps directory's, else its package's arch's. */
 const copyLevelOk = (copy: string, owner: AvailablePackage | undefined, level: LevelName): boolean => {
-  const dir = /\/glibc-hwcaps\/x86-64-(v[234])\//.exec(copy)?.[1] as LevelName | undefined;
+  const dir = hwcapsDirLevel(copy);
   return dir ? levelIndex(dir) <= levelIndex(level) : !owner || runsAt(owner.arch, level);
 };
 
@@ -96,7 +93,7 @@ async function loadLibrary(
   const hangs = (what: string, result: ExecResult) => hung(step.where, what, owner?.name ?? library.soname, timeoutMs, result, { ...step.fields, ...commandFields(result) });
   const path = library.soname;
   const base = { path, firstLine: '', errorLine: '', missing: false } as const;
-  const listed = await step.run({ argv: [LDSO, '--library-path', library.dir, '--list', '--preload', library.soname, '/bin/true'] }, 'program', timeoutMs);
+  const listed = await step.run({ argv: listArgv(library.soname, library.dir) }, 'program', timeoutMs);
   if (listed.timedOut) throw hangs(`the dynamic loader listing ${library.soname}`, listed);
   const copy = selectedCopy(listed.stdout, library.soname);
   if (!copy || /cannot be preloaded/.test(listed.stderr)) {
@@ -105,7 +102,7 @@ async function loadLibrary(
   if (!copyLevelOk(copy, owner, level)) {
     return { ...base, path: copy, exitCode: listed.exitCode, signal: null, firstLine: `loads ${copy}`, problem: { text: `the loader selects ${copy}, built above this ${level} CPU`, deviation: 'above-level' } };
   }
-  const loaded = await step.run({ argv: [LDSO, '--preload', copy, '/bin/true'] }, 'program', timeoutMs);
+  const loaded = await step.run({ argv: loadArgv(copy) }, 'program', timeoutMs);
   if (loaded.timedOut) throw hangs(`loading ${copy}`, loaded);
   const refused = /cannot be preloaded/.test(loaded.stderr);
   return {
