@@ -225,7 +225,8 @@ export class AgentGuest implements Guest {
 
   /**
    * The agent channel closes a moment before the emulator's exit is reported: a lost
-   * channel is explained by the guest's death when that comes within two seconds.
+   * channel is explained by the guest's death when that comes within
+   * DEFAULTS.channelDeathWaitMs.
    */
   async #explain(error: unknown, doing: string): Promise<unknown> {
     if (error instanceof LevelgateError) return error;
@@ -235,7 +236,7 @@ export class AgentGuest implements Guest {
         (e: unknown) => e,
       ),
       new Promise<undefined>(() => {}),
-      { timeoutMs: 2000, onTimeout: () => new Error('no death') },
+      { timeoutMs: DEFAULTS.channelDeathWaitMs, onTimeout: () => new Error('no death') },
     ).catch(() => undefined);
     return (
       death ??
@@ -265,7 +266,7 @@ export class AgentGuest implements Guest {
       'if [ "$dev" = virtio ]; then dev=; for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = levelgate.shell ] && dev=/dev/${p##*/}; done; fi; ' +
       '[ -n "$dev" ] || { echo "no levelgate.shell port" >&2; exit 1; }; ' +
       'setsid /usr/lib/levelgate/agent --shell "$dev" </dev/null >/dev/null 2>&1 &';
-    const result = await this.exec(['sh', '-c', script], { timeoutMs: 30_000 });
+    const result = await this.exec(['sh', '-c', script], { timeoutMs: DEFAULTS.shellStartTimeoutMs });
     if (result.exitCode !== 0) throw new GuestError(`cannot start a shell in guest ${this.facts.id}: ${result.stderr.trim()}`);
     return shell.socket;
   }
@@ -328,24 +329,32 @@ export function initSignal(panicLine: string): string | undefined {
   return signal === 0 ? undefined : (SIGNALS[signal] ?? `signal ${signal}`);
 }
 
+/** A guest's death, and how the host says that the exit to come is its own doing. */
+export interface GuestDeath {
+  /** Rejects when the guest dies; never settles otherwise. */
+  readonly death: Promise<never>;
+  /** From now on the emulator's exit is the host's teardown, not a death. */
+  readonly tearDown: () => void;
+}
+
 /**
- * The guest is dead when its emulator exits (unless the host stopped it) or the console
- * shows a panic or a failed boot: every wait races the promise this returns.
+ * The guest is dead when its emulator exits (unless the host stopped it: `tearDown`) or
+ * the console shows a panic or a failed boot: every wait races `death`.
  */
 export function guestDeath(options: {
   readonly id: string;
   readonly exited: Promise<EmulatorExit>;
   readonly console: GuestConsole;
   readonly evidence: () => string;
-  readonly isTearingDown: () => boolean;
   /** The message for an exit, given "exited with status N" or "was killed by SIG". */
   readonly describeExit: (how: string) => string;
   readonly hint: () => string | undefined;
   readonly signal?: AbortSignal;
-}): Promise<never> {
+}): GuestDeath {
+  let tearingDown = false;
   const death = new Promise<never>((_, reject) => {
     void options.exited.then((info) => {
-      if (options.isTearingDown()) return;
+      if (tearingDown) return;
       if (options.signal?.aborted) return reject(new InterruptedError(`guest ${options.id} stopped: run interrupted`));
       const how = info.signal ? `was killed by ${info.signal}` : `exited with status ${info.exitCode}`;
       const hint = options.hint();
@@ -360,7 +369,7 @@ export function guestDeath(options: {
     });
   });
   death.catch(() => {});
-  return death;
+  return { death, tearDown: () => void (tearingDown = true) };
 }
 
 /** The emulator's own words (stderr or log) and the console tail, for error details. */

@@ -263,23 +263,21 @@ function spawnBochs(options: BochsGuestOptions, relay: { config: RelayConfig }, 
     }
   });
   child.stderr!.on('data', (chunk: Buffer) => (outputText = (outputText + chunk.toString('utf8')).slice(-16_384)));
-  let tearingDown = false;
-  stack.defer('stop Bochs', async () => {
-    tearingDown = true;
-    await stopEmulator(child, exited, () => void child.kill('SIGTERM'), 3000);
-  });
   const evidence = () => describeEvidence('Bochs', [bochsOutput(outputText), logTail(spec.logFile)].filter(Boolean).join('\n'), guestConsole);
-  const death = guestDeath({
+  const { death, tearDown } = guestDeath({
     id,
     exited,
     console: guestConsole,
     evidence,
-    isTearingDown: () => tearingDown,
     describeExit: (how) => `Bochs ${how} (guest ${id}, level ${options.level}, ${spec.cpuModel})`,
     hint: () => hintForBochsFailure(outputText),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const bochs: BochsProcess = { argv, child, exited, death, evidence, console: guestConsole, onReply: undefined, tearDown: () => (tearingDown = true) };
+  stack.defer('stop Bochs', async () => {
+    tearDown();
+    await stopEmulator(child, exited, () => void child.kill('SIGTERM'), 3000);
+  });
+  const bochs: BochsProcess = { argv, child, exited, death, evidence, console: guestConsole, onReply: undefined, tearDown };
   return bochs;
 }
 

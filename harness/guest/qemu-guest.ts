@@ -202,16 +202,14 @@ function spawnQemu(options: QemuGuestOptions, machine: QemuMachine, emulator: Em
   child.stderr!.on('data', (chunk: Buffer) => {
     stderrText = (stderrText + chunk.toString('utf8')).slice(-16_384);
   });
-  let tearingDown = false;
   const evidence = () => describeEvidence('QEMU', stderrText, guestConsole);
   // The guest is dead when QEMU exits (unless we stopped it) or the console shows a
   // panic or a failed boot: every wait races this.
-  const death = guestDeath({
+  const { death, tearDown } = guestDeath({
     id,
     exited,
     console: guestConsole,
     evidence,
-    isTearingDown: () => tearingDown,
     describeExit: (how) => `QEMU ${how} (guest ${id}${machine.label ? `: ${machine.label}` : ''}, level ${options.level}, ${options.accel})`,
     hint: () => hintForQemuFailure(stderrText, options.accel),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -227,7 +225,7 @@ function spawnQemu(options: QemuGuestOptions, machine: QemuMachine, emulator: Em
   };
   // QMP is closed here, after `quit` went through it: closed first, QEMU would only stop to SIGKILL.
   stack.defer('stop QEMU', async () => {
-    tearingDown = true;
+    tearDown();
     await stopEmulator(child, exited, () => (qemu.qmp ? settlesWithin(qemu.qmp.execute('quit'), 1000) : undefined), 2000);
     qemu.qmp?.close();
   });

@@ -60,6 +60,10 @@ export const DEFAULTS = {
   programTimeoutMs: 60_000,
   /** Level proof commands. */
   proofCommandTimeoutMs: 60_000,
+  /** Starting an interactive shell in a guest (`repro --shell`). */
+  shellStartTimeoutMs: 30_000,
+  /** A lost agent channel is explained by the guest's death when that is reported within this long. */
+  channelDeathWaitMs: 2_000,
   /** A distribution image's setup commands once it answers: mounting levelgate's data disks, starting its agent, sync. */
   imageSetupCommandTimeoutMs: 60_000,
   /** A distribution image's own boot finishing (cloud-init, systemd) before its snapshot is saved. */
