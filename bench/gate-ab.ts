@@ -2,7 +2,8 @@
 // build, each run's cells compared with a reference gate.json (id, verdict, reason), and
 // where the cells' time went (boot, package manager, harness parts, the two workers' tail).
 // Usage: npm run bench:gate-ab -- [--base DIR] [--runs N] [--level v3]... [--reference F]
-//        [--keep DIR] [-- extra gate arguments]
+//        [--keep DIR] [--subset] [-- extra gate arguments]
+// --subset: the runs are part of the column (--scenario, --driver): reference cells they do not run are not missing.
 //        npm run bench:gate-ab -- --compare A.json B.json...   (no run: compare and profile)
 // Exit 1 when a run's verdicts differ from the reference's.
 import { mkdtemp, readFile, rm, copyFile, mkdir } from 'node:fs/promises';
@@ -23,14 +24,15 @@ const { values, positionals } = parseArgs({
     reference: { type: 'string' },
     keep: { type: 'string' },
     compare: { type: 'boolean', default: false },
+    subset: { type: 'boolean', default: false },
   },
 });
 
 /** The cells' verdicts that differ from the reference's, one line each (missing and extra cells too). */
-export function verdictDifferences(reference: readonly CellResult[], cells: readonly CellResult[]): string[] {
+export function verdictDifferences(reference: readonly CellResult[], cells: readonly CellResult[], subset = false): string[] {
   const key = (c: CellResult) => `${c.verdict} | ${c.reason}`;
-  const want = new Map(reference.map((c) => [c.id, key(c)]));
   const got = new Map(cells.map((c) => [c.id, key(c)]));
+  const want = new Map(reference.filter((c) => !subset || got.has(c.id)).map((c) => [c.id, key(c)]));
   const lines: string[] = [];
   for (const [id, k] of want) if (got.get(id) !== k) lines.push(`${id}: ${got.has(id) ? `${got.get(id)} (reference: ${k})` : 'missing'}`);
   for (const id of got.keys()) if (!want.has(id)) lines.push(`${id}: not in the reference`);
@@ -51,6 +53,8 @@ function profile(run: RunResult): Record<string, number> {
     powerOff: sum((c) => c.timings.harness?.powerOffMs),
     installedQuery: sum((c) => c.timings.harness?.installedQueryMs),
     reproducer: sum((c) => c.timings.harness?.reproducerMs),
+    // The first query after a move or reboot: the first installed-set read of a freshly booted guest.
+    afterBoot: sum((c) => c.steps.filter((s) => s.action === 'move-to' || s.action === 'reboot').reduce((a, s) => a + (s.commands.find((m) => m.role === 'query')?.durationMs ?? 0), 0)),
     tail: Math.round((run.durationMs / 1000 - cellS / run.workers) * 10) / 10,
   };
 }
@@ -73,7 +77,7 @@ if (values.compare) {
   for (const file of positionals) {
     const run = await read(file);
     reference ??= run.cells;
-    rows.push({ build: path.basename(file), load: '', processS: NaN, profile: profile(run), differences: verdictDifferences(reference, run.cells) });
+    rows.push({ build: path.basename(file), load: '', processS: NaN, profile: profile(run), differences: verdictDifferences(reference, run.cells, values.subset) });
   }
 } else {
   const here = fileURLToPath(new URL('../runners/cli.js', import.meta.url));
@@ -92,7 +96,7 @@ if (values.compare) {
         const processS = Math.round((performance.now() - started) / 100) / 10;
         const run = await read(json);
         reference ??= run.cells;
-        rows.push({ build: `${name} ${i}`, load: loadAtStart, processS, profile: profile(run), differences: verdictDifferences(reference, run.cells) });
+        rows.push({ build: `${name} ${i}`, load: loadAtStart, processS, profile: profile(run), differences: verdictDifferences(reference, run.cells, values.subset) });
         process.stderr.write(`${name} ${i}: ${processS} s, load ${loadAtStart}, ${rows.at(-1)!.differences.length} verdicts differ\n`);
         if (values.keep) await copyFile(json, path.join(values.keep, `${name}-${i}.json`));
         await rm(path.join(scratch, 'evidence'), { recursive: true, force: true });
@@ -103,9 +107,9 @@ if (values.compare) {
   }
 }
 
-const columns = ['wall', 'cells', 'boot', 'packageManager', 'harness', 'detect', 'powerOff', 'installedQuery', 'reproducer', 'tail'];
+const columns = ['wall', 'cells', 'boot', 'packageManager', 'harness', 'detect', 'powerOff', 'installedQuery', 'reproducer', 'afterBoot', 'tail'];
 const lines = [
-  `Host: ${os.availableParallelism()} × ${cpu}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. Seconds; cells and its parts summed over the cells; tail = wall − cells / workers.`,
+  `Host: ${os.availableParallelism()} × ${cpu}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end. Seconds; cells and its parts summed over the cells; afterBoot: the first query after each move or reboot; tail = wall − cells / workers.`,
   '',
   `| run | load at start | process | ${columns.join(' | ')} | verdicts differing |`,
   `|---|---|---|${columns.map(() => '---|').join('')}---|`,
