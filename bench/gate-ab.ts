@@ -117,7 +117,8 @@ const lines = [
 ];
 for (const name of new Set(rows.map((r) => r.build.split(' ')[0]!))) {
   const mine = rows.filter((r) => r.build.split(' ')[0] === name);
-  if (mine.length > 1) lines.push(`| **${name}, median of ${mine.length}** | | ${median(mine.map((r) => r.processS))} | ${columns.map((c) => median(mine.map((r) => r.profile[c]!))).join(' | ')} | |`);
+  const m = (xs: number[]) => Math.round(median(xs) * 10) / 10;
+  if (mine.length > 1) lines.push(`| **${name}, median of ${mine.length}** | | ${m(mine.map((r) => r.processS))} | ${columns.map((c) => m(mine.map((r) => r.profile[c]!))).join(' | ')} | |`);
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 for (const r of rows) for (const d of r.differences) process.stdout.write(`${r.build}: ${d}\n`);
