@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { LevelName } from '../harness/levels/table.js';
 import type { DriverName } from '../harness/model/package-manager.js';
 import { planCells } from '../harness/plan/plan.js';
-import type { CellResult } from '../harness/results/types.js';
+import type { CellResult, CellTimingName } from '../harness/results/types.js';
 import { runCell } from '../harness/run/cell.js';
 import { prepareRun } from '../harness/run/prepare.js';
 import { stderrLog } from '../harness/util/log.js';
@@ -38,7 +38,7 @@ for (let run = 0; run < runs; run++) {
   }
 }
 await rm(evidence, { recursive: true, force: true });
-type Timing = keyof CellResult['timings'];
+type Timing = CellTimingName;
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const rows = [...results.entries()].map(([id, rs]) => {
   const t = (k: Timing) => median(rs.map((r) => r.timings[k]));

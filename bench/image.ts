@@ -12,7 +12,7 @@ import { ensureStandInImage } from '../harness/image/cloud/build.js';
 import { planCells } from '../harness/plan/plan.js';
 import type { LevelName } from '../harness/levels/table.js';
 import { exactTarget } from '../harness/levels/targets.js';
-import type { CellResult } from '../harness/results/types.js';
+import type { CellResult, CellTimingName } from '../harness/results/types.js';
 import { runCell } from '../harness/run/cell.js';
 import type { BackendGuests } from '../harness/run/session.js';
 import { ensureCloudSnapshot } from '../harness/guest/cloud-snapshot.js';
@@ -97,7 +97,7 @@ for (const cell of cells) {
     }
     loads.push(load());
   }
-  const s = (rs: CellResult[], k: keyof CellResult['timings']) => `${(median(rs.map((r) => r.timings[k])) / 1000).toFixed(1)} s`;
+  const s = (rs: CellResult[], k: CellTimingName) => `${(median(rs.map((r) => r.timings[k])) / 1000).toFixed(1)} s`;
   cellRows.push(`| ${cell.id} | ${timings.image[0]!.verdict} / ${timings.default[0]!.verdict} | ${s(timings.image, 'totalMs')} / ${s(timings.default, 'totalMs')} | ${s(timings.image, 'bootMs')} / ${s(timings.default, 'bootMs')} | ${s(timings.image, 'packageManagerMs')} / ${s(timings.default, 'packageManagerMs')} | ${s(timings.image, 'harnessMs')} / ${s(timings.default, 'harnessMs')} |`);
 }
 await scratch.cleanup();

@@ -16,6 +16,11 @@ export interface AgentChannel {
   powerOff(): Promise<void>;
   /** Wakes a guest restored from a snapshot (clock, entropy) and resolves with its /proc/cpuinfo. */
   thaw(): Promise<string>;
+  /**
+   * Gives a cold-booted guest's kernel entropy from the host, where the channel can
+   * (levelgate's agent; an image's own init seeds its own).
+   */
+  seed?(): Promise<void>;
   /** Ends every wait with this error (the guest died, or teardown began). */
   fail(error: Error): void;
   close(): void;

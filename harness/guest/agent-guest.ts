@@ -94,7 +94,7 @@ export class AgentGuest implements Guest {
     return this.#exit;
   }
 
-  /** Waits for the agent's first word (by `deadline`, a performance.now() time), then proves the level. */
+  /** Waits for the agent's first word (by `deadline`, a performance.now() time), seeds the kernel's entropy, then proves the level. */
   protected async becomeReady(started: number, deadline: number, bootTimeoutMs: number): Promise<void> {
     const { agent, death, evidence, signal } = this.#parts;
     await raceWith(agent.ready(), death, {
@@ -106,6 +106,8 @@ export class AgentGuest implements Guest {
         }),
       signal,
     });
+    // A fresh kernel has no entropy yet: seeded as a restored guest is.
+    await agent.seed?.();
     const ready = performance.now();
     this.#proof = await this.#proveLevel();
     this.#timings = { bootToReadyMs: Math.round(ready - started), proofMs: Math.round(performance.now() - ready) };

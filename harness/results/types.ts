@@ -185,6 +185,23 @@ export interface CellTimings {
   readonly programMs: number;
   /** Everything else: queries, evaluation, disks, teardown. */
   readonly harnessMs: number;
+  /** Where part of harnessMs went (absent in results from before they were recorded). */
+  readonly harness?: HarnessTimings;
+}
+
+/** The cell's durations that are one number each. */
+export type CellTimingName = Exclude<keyof CellTimings, 'harness'>;
+
+/** Parts of a cell's harness time, each measured where it is spent. */
+export interface HarnessTimings {
+  /** The facts' live level detectors, asked in the first guest. */
+  readonly detectMs: number;
+  /** Clean power-offs before a move or reboot. */
+  readonly powerOffMs: number;
+  /** Installed-set reads (rpm -qa, dpkg-query, pacman -Q) before and after steps. */
+  readonly installedQueryMs: number;
+  /** The reproducer of a solver's failure (a stored test case found, or a replay). */
+  readonly reproducerMs: number;
 }
 
 export interface CellResult extends CellRef {

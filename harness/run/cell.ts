@@ -122,6 +122,8 @@ interface Attempt {
   readonly attachments: string[];
   session?: CellSession;
   firstAccel?: string;
+  /** Time spent making the reproducer of a solver's failure. */
+  reproducerMs: number;
 }
 
 /** How an attempt ended: its verdict, the reason, and when (the timings end there, before teardown). */
@@ -173,6 +175,7 @@ function startAttempt(cell: Cell, env: CellEnvironment): Attempt {
     transcript: { steps: [], forensics: [], packageManagerMs: 0, programMs: 0 },
     evidence: attemptEvidenceDir(path.join(env.evidenceDir, cell.id.replace(/[^\w.-]+/g, '_')), env.attempt ?? 1),
     attachments: [],
+    reproducerMs: 0,
   };
 }
 
@@ -231,9 +234,11 @@ async function runPlaced(attempt: Attempt, placed: CellPlacement, scratch: strin
   // A solver that got it wrong (fail, or a known shortfall): a reproducer with the solver's own test case.
   const failing = judged.verdict === 'fail' || judged.verdict === 'xfail' ? firstSolverFailure(transcript.steps) : undefined;
   if (failing && program.driver.solver) {
+    const started = performance.now();
     await session.dispose();
     const issues = live.filter((i) => judged.knownIssues.some((k) => k.id === i.id));
     attempt.attachments.push(await reproducerOf(attempt, { request, program, scratch }, failing.index, issues, judged.verdict === 'xfail'));
+    attempt.reproducerMs = performance.now() - started;
   }
   return ending(judged.verdict, judged.reason, { knownIssues: judged.knownIssues });
 }
@@ -392,7 +397,19 @@ function resultOf(attempt: Attempt, end: Ending): CellResult {
     consoleLogs: session?.consoleLogs ?? [],
     attachments: attempt.attachments,
     ...(session?.facts ? { facts: factsOf(session, env.image, cell.driver, cell.target.name) } : {}),
-    timings: { totalMs, bootMs, packageManagerMs, programMs, harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs) },
+    timings: {
+      totalMs,
+      bootMs,
+      packageManagerMs,
+      programMs,
+      harnessMs: Math.max(0, totalMs - bootMs - packageManagerMs - programMs),
+      harness: {
+        detectMs: Math.round(session?.detectMs ?? 0),
+        powerOffMs: Math.round(session?.powerOffMs ?? 0),
+        installedQueryMs: Math.round(transcript.installedQueryMs ?? 0),
+        reproducerMs: Math.round(attempt.reproducerMs),
+      },
+    },
     repro: reproCommand(cell, env.accelRequest, env.installAudit !== undefined),
     attempts: 1,
     flaky: false,

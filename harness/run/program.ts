@@ -77,6 +77,8 @@ export interface Transcript {
   /** Time spent in package-manager commands and in programs the checks ran. */
   packageManagerMs: number;
   programMs: number;
+  /** Time spent reading the installed set (the driver's installed query); absent: not counted. */
+  installedQueryMs?: number;
 }
 
 export interface InterpretOptions {

@@ -29,6 +29,9 @@ export interface CellSession extends GuestSession {
   readonly consoleLogs: readonly string[];
   /** Time spent booting or restoring guests and proving their level. */
   readonly bootMs: number;
+  /** Time spent asking the facts' detectors, and powering guests off before a move or reboot (absent: not measured). */
+  readonly detectMs?: number;
+  readonly powerOffMs?: number;
   /** Facts of the first guest (CPU, accelerator, emulator...), once one runs. */
   readonly facts?: GuestFactsRecord;
   /** The running agent guest, for repro --keep (absent for fakes). */
@@ -73,6 +76,8 @@ export class AgentSession implements CellSession {
   readonly proofs: ProofRecord[] = [];
   readonly consoleLogs: string[] = [];
   bootMs = 0;
+  detectMs = 0;
+  powerOffMs = 0;
   facts: GuestFactsRecord | undefined;
   #guest: AgentGuest | undefined;
   readonly #options: SessionOptions;
@@ -104,10 +109,12 @@ export class AgentSession implements CellSession {
     const previous = this.#guest;
     if (previous) {
       this.#guest = undefined;
+      const started = performance.now();
       try {
         await previous.powerOff();
       } finally {
         await previous.dispose();
+        this.powerOffMs += performance.now() - started;
       }
     }
     return this.#boot(level, this.#options.boot);
@@ -127,17 +134,25 @@ export class AgentSession implements CellSession {
     this.#guest = guest;
     this.bootMs += performance.now() - started;
     this.proofs.push(proofRecord(guest));
-    this.facts ??= {
+    if (!this.facts) this.facts = await this.#factsOf(guest);
+    this.#options.onGuest?.(guest);
+    return adapt(guest, this.#options.signal);
+  }
+
+  /** The first guest's facts, its detectors asked live (timed: detectMs). */
+  async #factsOf(guest: AgentGuest): Promise<GuestFactsRecord> {
+    const started = performance.now();
+    const facts: GuestFactsRecord = {
       cpu: guest.facts.cpu,
       accel: guest.facts.accel,
       emulator: `${guest.facts.emulator} ${guest.facts.emulatorVersion}`,
       fidelity: guest.proof.fidelity,
       start: this.#options.start,
       // Asked live in every cell, restored or not: a snapshot's answers are the saved guest's, not this CPU's.
-      detectors: (await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs, this.#options.detectors)),
+      detectors: await askDetectors((argv, timeoutMs) => guest.exec(argv, { timeoutMs, ...(this.#options.signal ? { signal: this.#options.signal } : {}) }), DEFAULTS.commandTimeoutMs, this.#options.detectors),
     };
-    this.#options.onGuest?.(guest);
-    return adapt(guest, this.#options.signal);
+    this.detectMs += performance.now() - started;
+    return facts;
   }
 }
 

@@ -91,6 +91,7 @@ export class StepRun {
     this.commands.push(commandRecord(result, role, records.map((r) => r.line)));
     if (role === 'program') transcript.programMs += result.durationMs;
     else if (role !== 'query' || command !== program.driver.installedQuery) transcript.packageManagerMs += result.durationMs;
+    else transcript.installedQueryMs = (transcript.installedQueryMs ?? 0) + result.durationMs;
     return { ...result, forensics: records.map((r) => r.line) };
   }
 

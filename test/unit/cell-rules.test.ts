@@ -137,6 +137,17 @@ test('the best variant installed and running: pass', async (t) => {
   t.deepEqual(result.steps[1]!.installedAfter, ['lgx-1.0-1.x86_64_v3']);
 });
 
+test('the installed-set reads are timed apart from the package manager (harness.installedQueryMs), each command counted once', async (t) => {
+  const result = await run(scenario, installs(V3));
+  const commands = result.steps.flatMap((s) => s.commands);
+  const reads = commands.filter((c) => c.command.startsWith('rpm -qa'));
+  t.true(reads.length > 0);
+  // The fake guest answers each command in 1 ms.
+  t.is(result.timings.harness?.installedQueryMs, reads.length);
+  t.is(result.timings.packageManagerMs, commands.filter((c) => c.role !== 'program').length - reads.length);
+  t.deepEqual({ ...result.timings.harness, installedQueryMs: 0 }, { detectMs: 0, powerOffMs: 0, installedQueryMs: 0, reproducerMs: 0 });
+});
+
 test('a live known issue explaining every failing check: xfail, and the check names the issue', async (t) => {
   const result = await run(scenario, installs(X86_64), { knownIssues: [wrongArchIssue] });
   t.is(result.verdict, 'xfail');
