@@ -2,7 +2,6 @@
 // release upgrade: a repository enabled under its attached name, the installed set read
 // from the rpm database, and one batch installed with the tool's verdict as a batch
 // outcome (a refusal names the batch's names the tool's message is about).
-import { DEFAULTS } from '../model/defaults.js';
 import type { PackageDriver as Driver } from '../drivers/driver.js';
 import { parseNevra, type AvailablePackage } from '../packages/available.js';
 import { guestAttachedPath, type AttachedRepo } from '../repos/catalog.js';
@@ -15,7 +14,7 @@ import { linesAbout } from './selection.js';
 export async function enableRepo(runner: GuestRunner, driver: Driver, repo: AttachedRepo): Promise<void> {
   const setup = driver.configureRepos([{ id: repo.name, path: guestAttachedPath(repo.name) }]);
   for (const c of [...setup.commands, ...(setup.refresh ? [setup.refresh] : [])]) {
-    const r = await runner.guest.exec(c.argv, { timeoutMs: DEFAULTS.commandTimeoutMs, ...(c.input !== undefined ? { input: c.input } : {}) });
+    const r = await runner.guest.exec(c.argv, { timeoutMs: runner.commandMs, ...(c.input !== undefined ? { input: c.input } : {}) });
     if (r.exitCode !== 0) throw new Error(`${r.command}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   }
 }

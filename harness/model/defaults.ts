@@ -37,15 +37,22 @@ export const DEFAULTS = {
   snapshotBootsAtOnce: 2,
   /** A compose guest's stretch instead of the host's: its snapshot loads the whole compose's metadata into each tool, and guests share 2 cores. */
   composeStretch: 4,
-  /** Names a compose audit resolves in one dry run. */
-  composeSelectBatch: 200,
+  /**
+   * Names a compose audit resolves in one dry run, per engine. Under Bochs every call pays
+   * the tool's start and its whole-metadata load interpreted (zypper re-reads its solv
+   * cache per call): all names in one dry run; a refused batch is still split until the
+   * culprit stands alone (BENCHMARKS.md, compose6).
+   */
+  composeSelectBatch: { kvm: 200, tcg: 200, bochs: 3000 } satisfies Record<Accel, number>,
   /**
    * Names a compose audit installs in one transaction. Transactions are most of the install
    * and run phase (68-93 %: each loads the whole compose's metadata); 100 instead of 25 cut
    * the phase by 22-24 % at 1,000 packages, v3 and v4, with the same verdicts (BENCHMARKS.md,
-   * compose5). A refused batch is split until the culprit stands alone.
+   * compose5). Under Bochs a transaction costs far more (the tool's start and metadata load
+   * interpreted): the default sample (200-205 names) in one (compose6). A refused batch is split until the
+   * culprit stands alone.
    */
-  composeInstallBatch: 100,
+  composeInstallBatch: { kvm: 100, tcg: 100, bochs: 250 } satisfies Record<Accel, number>,
   /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1; 8-11 s under a load of 8). */
   probeTimeoutMs: 20_000,
   /** One package-manager command or query. */
