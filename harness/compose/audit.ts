@@ -97,8 +97,9 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
     guest = await options.guests.open(level, evidenceDir);
     const run: LevelRun = { options, level, driverName, driver, runner: composeRunner(guest), accel: guest.accel, evidence, log };
     // The compose under the id the snapshot's warm-up loaded it with, so the caches are warm.
+    const enabling = performance.now();
     await enableRepo(run.runner, driver, options.repo);
-    log(`compose ${level}/${driverName}: guest ready in ${Math.round(guest.bootMs / 100) / 10} s; selecting ${options.names.length} names`);
+    log(`compose ${level}/${driverName}: guest ready in ${Math.round(guest.bootMs / 100) / 10} s, repository enabled in ${Math.round((performance.now() - enabling) / 100) / 10} s; selecting ${options.names.length} names`);
     await judgeSelection(run);
     await installAndRun(run);
   } catch (error) {
