@@ -34,7 +34,7 @@ Options:
   --driver NAME        only this driver: ${COMPOSE_DRIVERS.join(', ')} (repeatable; default both)
   --packages LIST      audit only these names (comma-separated; each must be in DIR)
   --sample K|all       install and run K names, stratified by pattern (default 200), or all
-  --batch N            names per dry run (default ${DEFAULTS.composeSelectBatch.tcg}; ${DEFAULTS.composeSelectBatch.bochs} under Bochs, v4)
+  --batch N            names per dry run (default ${DEFAULTS.composeSelectBatch.dnf5.tcg}; dnf5 under Bochs, v4: ${DEFAULTS.composeSelectBatch.dnf5.bochs})
   --install-batch N    names per install (default ${DEFAULTS.composeInstallBatch.tcg}; ${DEFAULTS.composeInstallBatch.bochs} under Bochs, v4)
   --workers N          guests at once (default 2)
   --shard I/N          audit the I-th of N slices of the names, whole names dealt in code-unit

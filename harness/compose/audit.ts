@@ -41,7 +41,7 @@ export interface ComposeAuditOptions {
   readonly guests: ComposeGuestSource;
   readonly knownIssues: readonly KnownIssue[];
   readonly evidenceDir: string;
-  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch, composeInstallBatch, per engine). */
+  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch per driver and engine, composeInstallBatch per engine). */
   readonly selectBatch?: number;
   readonly installBatch?: number;
   /** Guests at once (default 2). */
@@ -119,7 +119,7 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
 async function judgeSelection({ options, level, driverName, driver, runner, accel, evidence, log }: LevelRun): Promise<void> {
   const selectStarted = performance.now();
   let dryRuns = 0;
-  const selections = await settleInBatches(options.names, options.selectBatch ?? DEFAULTS.composeSelectBatch[accel], async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
+  const selections = await settleInBatches(options.names, options.selectBatch ?? DEFAULTS.composeSelectBatch[driverName][accel], async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
     dryRuns++;
     const { result, record } = await recorded(runner, dryRunInstall(driver, batch).argv, 'action', runner.commandMs);
     const judged = driver.judge('operation', result);

@@ -38,12 +38,17 @@ export const DEFAULTS = {
   /** A compose guest's stretch instead of the host's: its snapshot loads the whole compose's metadata into each tool, and guests share 2 cores. */
   composeStretch: 4,
   /**
-   * Names a compose audit resolves in one dry run, per engine. Under Bochs every call pays
-   * the tool's start and its whole-metadata load interpreted (zypper re-reads its solv
-   * cache per call): all names in one dry run; a refused batch is still split until the
-   * culprit stands alone (BENCHMARKS.md, compose6).
+   * Names a compose audit resolves in one dry run, per driver and engine. dnf5's dry run
+   * costs about its start plus little per name (10,000 packages under TCG: 0.47 s for 1
+   * name, 0.52 s for 200, 1.65 s for 1,000): under Bochs, where each start is interpreted,
+   * all names go in one. zypper's grows faster than the names (3.8 s for 200, 35.6 s for
+   * 1,000), and a refused batch is resolved again without its culprit: 200 everywhere
+   * (BENCHMARKS.md, compose6). A refused batch is split until the culprit stands alone.
    */
-  composeSelectBatch: { kvm: 200, tcg: 200, bochs: 3000 } satisfies Record<Accel, number>,
+  composeSelectBatch: {
+    dnf5: { kvm: 200, tcg: 200, bochs: 3000 },
+    zypper: { kvm: 200, tcg: 200, bochs: 200 },
+  } satisfies Record<'dnf5' | 'zypper', Record<Accel, number>>,
   /**
    * Names a compose audit installs in one transaction. Transactions are most of the install
    * and run phase (68-93 %: each loads the whole compose's metadata); 100 instead of 25 cut
