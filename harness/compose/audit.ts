@@ -41,7 +41,7 @@ export interface ComposeAuditOptions {
   readonly guests: ComposeGuestSource;
   readonly knownIssues: readonly KnownIssue[];
   readonly evidenceDir: string;
-  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch per driver and engine, composeInstallBatch per engine). */
+  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch per driver and engine, composeInstallBatch). */
   readonly selectBatch?: number;
   readonly installBatch?: number;
   /** Guests at once (default 2). */
@@ -78,7 +78,7 @@ interface LevelRun {
   readonly driverName: ComposeDriver;
   readonly driver: PackageDriver;
   readonly runner: GuestRunner;
-  /** The guest's engine: the batch sizes are its (a call costs far more under Bochs). */
+  /** The guest's engine: the dry-run batch is sized for it (a call costs far more under Bochs). */
   readonly accel: Accel;
   readonly evidence: Map<string, NameEvidence>;
   readonly log: Log;
@@ -146,11 +146,11 @@ async function judgeSelection({ options, level, driverName, driver, runner, acce
 
 /** Installation and execution: the names to run whose selection settled, installed in batches, each one's programs run. */
 async function installAndRun(run: LevelRun): Promise<void> {
-  const { options, level, driverName, driver, runner, accel, evidence, log } = run;
+  const { options, level, driverName, driver, runner, evidence, log } = run;
   const toRun = options.runNames.filter((n) => evidence.get(n)?.selection && evidence.get(n)!.selection!.check.deviation !== 'refused');
   log(`compose ${level}/${driverName}: installing and running ${toRun.length} names`);
   const started = performance.now();
-  const installs = await settleInBatches(toRun, options.installBatch ?? DEFAULTS.composeInstallBatch[accel], (batch) => installBatch(runner, driver, batch));
+  const installs = await settleInBatches(toRun, options.installBatch ?? DEFAULTS.composeInstallBatch, (batch) => installBatch(runner, driver, batch));
   const installedAt = performance.now();
   // Every transaction has run: the installed set is read once, the same for every batch.
   const installedNow = installs.some((s) => s.outcome.kind === 'ok') ? await installedPackages(runner, driver) : [];

@@ -53,11 +53,11 @@ export const DEFAULTS = {
    * Names a compose audit installs in one transaction. Transactions are most of the install
    * and run phase (68-93 %: each loads the whole compose's metadata); 100 instead of 25 cut
    * the phase by 22-24 % at 1,000 packages, v3 and v4, with the same verdicts (BENCHMARKS.md,
-   * compose5). Under Bochs a transaction costs far more (the tool's start and metadata load
-   * interpreted): the default sample (200-205 names) in one (compose6). A refused batch is split until the
-   * culprit stands alone.
+   * compose5). Under Bochs one transaction of the whole sample (201 names) was not faster
+   * than three of 100 at 1,000 packages (compose6: 115 s against 96 s, at a higher load):
+   * 100 there too. A refused batch is split until the culprit stands alone.
    */
-  composeInstallBatch: { kvm: 100, tcg: 100, bochs: 250 } satisfies Record<Accel, number>,
+  composeInstallBatch: 100,
   /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1; 8-11 s under a load of 8). */
   probeTimeoutMs: 20_000,
   /** One package-manager command or query. */
