@@ -1,4 +1,4 @@
-// npm run bench:compose -- [--packages N] [--share F (default BENCH_VARIANT_SHARE: 3,000 names at N=10,000)] [--level L]... [--driver D]... [--sample K|all] [--runs R] [--upgrade [--move-down]]
+// npm run bench:compose -- [--packages N] [--share F (default BENCH_VARIANT_SHARE: 3,000 names at N=10,000)] [--level L]... [--driver D]... [--sample K|all] [--select-batch N] [--install-batch N] [--runs R] [--upgrade [--move-down]]
 // Generates (or finds in the cache) a compose of N packages, then audits it with the
 // compose audit: every multi-variant name's selection, K names installed and run, per
 // level × driver, 2 guests at once. Prints where the time goes (generation steps,
@@ -8,8 +8,8 @@
 // N → N+1 of the compose instead (each level × driver's guest restored from its release-N
 // snapshot, made on first use), --move-down then the disk one level down, distro-synced.
 // --verdicts FILE: every cell's id, verdict and failing deviations, one a line, sorted (to
-// compare two runs' verdicts with diff). --install-batch N: names per install transaction
-// (the audit's default 25).
+// compare two runs' verdicts with diff). --install-batch N: names per install transaction,
+// --select-batch N: names per dry run (the audit's defaults per backend: model/defaults.ts).
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     'move-down': { type: 'boolean', default: false },
     verdicts: { type: 'string' },
     'install-batch': { type: 'string' },
+    'select-batch': { type: 'string' },
   },
 });
 
@@ -95,6 +96,7 @@ for (let i = 0; i < Number(values.runs); i++) {
       sample: values.sample === 'all' ? 'all' : Number(values.sample),
       workers: Number(values.workers),
       ...(values['install-batch'] ? { installBatch: Number(values['install-batch']) } : {}),
+      ...(values['select-batch'] ? { selectBatch: Number(values['select-batch']) } : {}),
       image: () => Promise.resolve(image),
       evidenceDir,
       patternOf: (n) => patternOf.get(n),
@@ -111,6 +113,17 @@ if (values.verdicts) {
   const { writeFile } = await import('node:fs/promises');
   const line = (c: NonNullable<typeof last>['cells'][number]) => `${c.id} ${c.verdict} ${c.steps.flatMap((s) => s.checks.filter((k) => k.status === 'fail').map((k) => k.deviation ?? '?')).join(',')}`;
   await writeFile(values.verdicts, `${(last?.cells ?? []).map(line).sort().join('\n')}\n`);
+}
+
+/** Each error message of `cells`, its cell's name replaced by NAME, with how many cells gave it. */
+function errorCounts(cells: NonNullable<typeof last>['cells']): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of cells) {
+    if (c.verdict !== 'error') continue;
+    const message = c.packageName ? c.reason.split(c.packageName).join('NAME') : c.reason;
+    counts[message] = (counts[message] ?? 0) + 1;
+  }
+  return counts;
 }
 
 const cpu = (await readFile('/proc/cpuinfo', 'utf8')).match(/model name\s*:\s*(.*)/)?.[1] ?? 'unknown';
@@ -138,6 +151,8 @@ process.stdout.write(
           return [kind, { name, found: verdicts.some((v) => !v.endsWith(':pass')), verdicts }];
         }),
       ),
+      // Why cells ended in error: each message (its name replaced) with how many cells gave it.
+      errors: errorCounts(last?.cells ?? []),
       nodePeakMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       guestsPeakMiB: Math.round(guestPeak),
       hostPeakMiB: Math.round(guestPeak + process.resourceUsage().maxRSS / 1024),

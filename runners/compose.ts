@@ -34,8 +34,8 @@ Options:
   --driver NAME        only this driver: ${COMPOSE_DRIVERS.join(', ')} (repeatable; default both)
   --packages LIST      audit only these names (comma-separated; each must be in DIR)
   --sample K|all       install and run K names, stratified by pattern (default 200), or all
-  --batch N            names per dry run (default 200)
-  --install-batch N    names per install (default 100)
+  --batch N            names per dry run (default ${DEFAULTS.composeSelectBatch.dnf5.tcg}; dnf5 under Bochs, v4: ${DEFAULTS.composeSelectBatch.dnf5.bochs})
+  --install-batch N    names per install (default ${DEFAULTS.composeInstallBatch})
   --workers N          guests at once (default 2)
   --shard I/N          audit the I-th of N slices of the names, whole names dealt in code-unit
                        order (the sample is drawn from all names first); levelgate merge joins

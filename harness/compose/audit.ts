@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { DEFAULTS } from '../model/defaults.js';
+import type { Accel } from '../model/accel.js';
 import { DRIVERS } from '../drivers/index.js';
 import type { KnownIssue } from '../plan/known-issues.js';
 import type { LevelName } from '../levels/table.js';
@@ -23,7 +24,7 @@ import { errorMessage } from '../util/errors.js';
 import { silentLog, type Log } from '../util/log.js';
 import { settleInBatches, type BatchOutcome } from './batches.js';
 import { enableRepo, installBatch, installedPackages } from './guest-steps.js';
-import type { ComposeGuest, ComposeGuestSource } from './guests.js';
+import { composeRunner, type ComposeGuest, type ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
 import { recorded, runChecksOfBatch, type GuestRunner } from './run-checks.js';
@@ -40,7 +41,7 @@ export interface ComposeAuditOptions {
   readonly guests: ComposeGuestSource;
   readonly knownIssues: readonly KnownIssue[];
   readonly evidenceDir: string;
-  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch, composeInstallBatch). */
+  /** Names per dry run and per install (defaults: DEFAULTS.composeSelectBatch per driver and engine, composeInstallBatch). */
   readonly selectBatch?: number;
   readonly installBatch?: number;
   /** Guests at once (default 2). */
@@ -77,6 +78,8 @@ interface LevelRun {
   readonly driverName: ComposeDriver;
   readonly driver: PackageDriver;
   readonly runner: GuestRunner;
+  /** The guest's engine: the dry-run batch is sized for it (a call costs far more under Bochs). */
+  readonly accel: Accel;
   readonly evidence: Map<string, NameEvidence>;
   readonly log: Log;
 }
@@ -92,10 +95,11 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
   let setupError: string | undefined;
   try {
     guest = await options.guests.open(level, evidenceDir);
-    const run: LevelRun = { options, level, driverName, driver, runner: { guest: guest.guest, commandMs: DEFAULTS.commandTimeoutMs, programMs: DEFAULTS.programTimeoutMs }, evidence, log };
+    const run: LevelRun = { options, level, driverName, driver, runner: composeRunner(guest), accel: guest.accel, evidence, log };
     // The compose under the id the snapshot's warm-up loaded it with, so the caches are warm.
+    const enabling = performance.now();
     await enableRepo(run.runner, driver, options.repo);
-    log(`compose ${level}/${driverName}: guest ready in ${Math.round(guest.bootMs / 100) / 10} s; selecting ${options.names.length} names`);
+    log(`compose ${level}/${driverName}: guest ready in ${Math.round(guest.bootMs / 100) / 10} s, repository enabled in ${Math.round((performance.now() - enabling) / 100) / 10} s; selecting ${options.names.length} names`);
     await judgeSelection(run);
     await installAndRun(run);
   } catch (error) {
@@ -112,9 +116,11 @@ async function auditOne(options: ComposeAuditOptions, level: LevelName, driverNa
 }
 
 /** Selection, every name, in dry runs: each name's chosen build from the tool's own answer against the metadata's best. */
-async function judgeSelection({ options, level, driverName, driver, runner, evidence, log }: LevelRun): Promise<void> {
+async function judgeSelection({ options, level, driverName, driver, runner, accel, evidence, log }: LevelRun): Promise<void> {
   const selectStarted = performance.now();
-  const selections = await settleInBatches(options.names, options.selectBatch ?? DEFAULTS.composeSelectBatch, async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
+  let dryRuns = 0;
+  const selections = await settleInBatches(options.names, options.selectBatch ?? DEFAULTS.composeSelectBatch[driverName][accel], async (batch): Promise<BatchOutcome<{ record: CommandRecord; chosen: AvailablePackage[] }>> => {
+    dryRuns++;
     const { result, record } = await recorded(runner, dryRunInstall(driver, batch).argv, 'action', runner.commandMs);
     const judged = driver.judge('operation', result);
     const aborted = driverName === 'dnf5' && result.exitCode === 1 && dnf5Aborted(result.stdout, result.stderr);
@@ -135,7 +141,7 @@ async function judgeSelection({ options, level, driverName, driver, runner, evid
       e.selection = { command: aboutName(record, name, settled.names.length), check, batch: settled.names.length, ms: share };
     }
   }
-  log(`compose ${level}/${driverName}: selection judged in ${Math.round((performance.now() - selectStarted) / 100) / 10} s`);
+  log(`compose ${level}/${driverName}: selection judged in ${Math.round((performance.now() - selectStarted) / 100) / 10} s (${dryRuns} dry runs)`);
 }
 
 /** Installation and execution: the names to run whose selection settled, installed in batches, each one's programs run. */

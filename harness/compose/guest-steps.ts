@@ -1,8 +1,8 @@
 // The package-manager steps a compose guest runs, shared by the selection audit and the
-// release upgrade: a repository enabled under its attached name, the installed set read
-// from the rpm database, and one batch installed with the tool's verdict as a batch
-// outcome (a refusal names the batch's names the tool's message is about).
-import { DEFAULTS } from '../model/defaults.js';
+// release upgrade: a repository enabled under its attached name (its caches warm from
+// the snapshot), the installed set read from the rpm database, and one batch installed
+// with the tool's verdict as a batch outcome (a refusal names the batch's names the
+// tool's message is about).
 import type { PackageDriver as Driver } from '../drivers/driver.js';
 import { parseNevra, type AvailablePackage } from '../packages/available.js';
 import { guestAttachedPath, type AttachedRepo } from '../repos/catalog.js';
@@ -11,11 +11,18 @@ import type { BatchOutcome } from './batches.js';
 import { recorded, type GuestRunner } from './run-checks.js';
 import { linesAbout } from './selection.js';
 
-/** Writes the repository's configuration for the driver (under the id the snapshot's warm-up used) and refreshes it; a failure throws with its last lines. */
+/**
+ * Writes the repository's configuration for the driver, under the id the snapshot's
+ * warm-up loaded it with; a failure throws with its last lines. No refresh of its own:
+ * the snapshot's caches are of this very disk (the snapshot's key includes it), and the
+ * tools check them on their own calls (zypper autorefresh=1 past its refresh delay, dnf5
+ * metadata_expire=0), so an explicit `zypper refresh` only paid one more start of the
+ * tool (about 30 s under Bochs at a load of 11).
+ */
 export async function enableRepo(runner: GuestRunner, driver: Driver, repo: AttachedRepo): Promise<void> {
   const setup = driver.configureRepos([{ id: repo.name, path: guestAttachedPath(repo.name) }]);
-  for (const c of [...setup.commands, ...(setup.refresh ? [setup.refresh] : [])]) {
-    const r = await runner.guest.exec(c.argv, { timeoutMs: DEFAULTS.commandTimeoutMs, ...(c.input !== undefined ? { input: c.input } : {}) });
+  for (const c of setup.commands) {
+    const r = await runner.guest.exec(c.argv, { timeoutMs: runner.commandMs, ...(c.input !== undefined ? { input: c.input } : {}) });
     if (r.exitCode !== 0) throw new Error(`${r.command}: exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   }
 }

@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { dir } from 'tmp-promise';
 import { chooseAccel } from '../accel/choose.js';
 import { type Accel } from '../model/accel.js';
+import type { GuestLimits } from '../model/limits.js';
 import { probeForRequest } from '../accel/probe.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { exactTarget } from '../levels/targets.js';
@@ -22,6 +23,7 @@ import type { ProofRecord } from '../results/types.js';
 import { DEFAULTS } from '../model/defaults.js';
 import { InfrastructureError } from '../util/errors.js';
 import type { Log } from '../util/log.js';
+import type { GuestRunner } from './run-checks.js';
 
 export interface ComposeGuest {
   /** The running guest (after moveTo, the guest at the new level). */
@@ -29,12 +31,17 @@ export interface ComposeGuest {
   /** Powers the guest off and boots the same disk at `level` (a disk moved to another CPU). */
   moveTo(level: LevelName): Promise<CellGuest>;
   readonly accel: Accel;
+  /** The limits of this guest's backend at the compose's stretch (a command under Bochs gets its slowdown). */
+  readonly limits: GuestLimits;
   readonly facts: GuestFactsRecord | undefined;
   readonly proofs: readonly ProofRecord[];
   readonly consoleLogs: readonly string[];
   readonly bootMs: number;
   dispose(): Promise<void>;
 }
+
+/** What a compose guest's steps run with: its guest now and its backend's limits. */
+export const composeRunner = (guest: ComposeGuest): GuestRunner => ({ guest: guest.guest, commandMs: guest.limits.commandMs, programMs: guest.limits.programMs });
 
 export interface ComposeGuestSource {
   /** A guest at `level` with the compose repositories' caches warm (from the snapshot). */
@@ -59,15 +66,16 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
   const targets = options.levels.map(exactTarget);
   const probes = await probeForRequest('auto', targets, image);
   const placer = new Placer({ choose: (level) => chooseAccel(level, 'auto', probes), backends: BACKENDS, stretch: DEFAULTS.composeStretch });
-  const accelOf = (level: LevelName): Accel => {
+  const placedAt = (level: LevelName) => {
     const placed = placer.at(level);
     if (placed.accel === null) throw new InfrastructureError(`no emulator provides ${level} here: ${placed.skipReason}`);
-    return placed.accel;
+    return placed;
   };
+  const accelOf = (level: LevelName): Accel => placedAt(level).accel;
   const guests = new BackendGuests({ image, dataDisks: disk ? [disk] : [], snapshots: true, warmUp: [...attachedRepoWarmUp(repos), ...(options.populate ?? [])], ...(options.memoryMiB ? { memoryMiB: options.memoryMiB } : {}), ...(log ? { log } : {}), ...(signal ? { signal } : {}) });
   return {
     async open(level, evidenceDir) {
-      const accel = accelOf(level);
+      const { accel, limits } = placedAt(level);
       const scratch = (await dir({ prefix: `levelgate-compose-${level}` })).path;
       let session: CellSession | undefined;
       try {
@@ -92,6 +100,7 @@ export async function composeGuests(options: ComposeGuestOptions): Promise<Compo
             return guest;
           },
           accel,
+          limits,
           get facts() {
             return opened.facts;
           },

@@ -22,10 +22,10 @@ import { silentLog, type Log } from '../util/log.js';
 import { enableRepo, installedPackages } from './guest-steps.js';
 import { parseNevra } from '../packages/available.js';
 import { parseFailed, POPULATE_DIR } from './populate.js';
-import type { ComposeGuest, ComposeGuestSource } from './guests.js';
+import { composeRunner, type ComposeGuest, type ComposeGuestSource } from './guests.js';
 import type { ComposeMetadata } from './metadata.js';
 import { everyLevelAndDriver, nameCell, scenarioName } from './name-cell.js';
-import { recorded, runChecksOfBatch, type GuestRunner } from './run-checks.js';
+import { recorded, runChecksOfBatch } from './run-checks.js';
 import { aboutName, linesAbout, selectionCheck, type ComposeDriver } from './selection.js';
 
 export const UPGRADE_PREFIX = 'compose-upgrade.';
@@ -67,7 +67,6 @@ interface UpgradeRun {
   readonly log: Log;
 }
 
-const runnerOf = (guest: ComposeGuest): GuestRunner => ({ guest: guest.guest, commandMs: DEFAULTS.commandTimeoutMs, programMs: DEFAULTS.programTimeoutMs });
 
 async function upgradeOne(options: UpgradeAuditOptions, level: LevelName, driverName: ComposeDriver, log: Log): Promise<CellResult[]> {
   const started = performance.now();
@@ -118,7 +117,7 @@ async function upgradeOne(options: UpgradeAuditOptions, level: LevelName, driver
  * in) added to the names judged after the upgrade. Returns the names to judge.
  */
 async function populated({ options, level, driverName, driver, guest, steps, log }: UpgradeRun): Promise<string[]> {
-  const runner = runnerOf(guest);
+  const runner = composeRunner(guest);
   const query = await recorded(runner, driver.installedQuery.argv, 'query', runner.commandMs);
   if (query.result.exitCode !== 0) throw new Error(`${query.record.command}: exit ${query.result.exitCode}`);
   const onN = driver.parseInstalled(query.result.stdout).flatMap((n) => parseNevra(n) ?? []);
@@ -153,9 +152,9 @@ async function populated({ options, level, driverName, driver, guest, steps, log
 /** N+1: only its repository enabled, the driver's release upgrade, every installed name judged; then, if asked, the disk one level down. */
 async function upgradeAndJudge(run: UpgradeRun, upgraded: readonly string[]): Promise<void> {
   const { options, level, driverName, driver, guest, log } = run;
-  await enableRepo(runnerOf(guest), driver, options.to.repo);
+  await enableRepo(composeRunner(guest), driver, options.to.repo);
   const sync = driver.operation('distro-sync', [])!;
-  const up = await recorded(runnerOf(guest), sync.argv, 'action', DEFAULTS.releaseUpgradeTimeoutMs);
+  const up = await recorded(composeRunner(guest), sync.argv, 'action', DEFAULTS.releaseUpgradeTimeoutMs);
   const upJudged = driver.judge('operation', up.result);
   if (upJudged.kind === 'error' || upJudged.kind === 'broken') throw new Error(`${driverName} release upgrade: ${upJudged.message}`);
   await judgeAfter(run, upgraded, 2, `release upgrade to ${options.to.repo.name} (${up.record.command.split(' ').slice(-1)[0]}), then run what it ships`, level, up.record, upJudged.kind === 'ok');
@@ -163,7 +162,7 @@ async function upgradeAndJudge(run: UpgradeRun, upgraded: readonly string[]): Pr
   const below = levelBelow(level);
   if (!options.moveDown || !below) return;
   await guest.moveTo(below);
-  const down = await recorded(runnerOf(guest), sync.argv, 'action', DEFAULTS.releaseUpgradeTimeoutMs);
+  const down = await recorded(composeRunner(guest), sync.argv, 'action', DEFAULTS.releaseUpgradeTimeoutMs);
   const downJudged = driver.judge('operation', down.result);
   if (downJudged.kind === 'error' || downJudged.kind === 'broken') throw new Error(`${driverName} distro-sync on ${below}: ${downJudged.message}`);
   await judgeAfter(run, upgraded, 3, `the disk moved to a ${below} CPU, distro-synced, then run what it ships`, below, down.record, downJudged.kind === 'ok');
@@ -171,7 +170,7 @@ async function upgradeAndJudge(run: UpgradeRun, upgraded: readonly string[]): Pr
 
 /** Every upgraded name after a sync at `atLevel`: the best variant of N+1 for that CPU, nothing older left (stale), what it ships runs. */
 async function judgeAfter({ options, driver, guest, steps }: UpgradeRun, upgraded: readonly string[], index: number, title: string, atLevel: LevelName, command: CommandRecord, ok: boolean): Promise<void> {
-  const runner = runnerOf(guest);
+  const runner = composeRunner(guest);
   const audited = new Set(options.names);
   const after = await installedPackages(runner, driver);
   const have = new Map(upgraded.map((name) => [name, after.filter((p) => p.name === name)]));

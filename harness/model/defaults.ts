@@ -37,13 +37,25 @@ export const DEFAULTS = {
   snapshotBootsAtOnce: 2,
   /** A compose guest's stretch instead of the host's: its snapshot loads the whole compose's metadata into each tool, and guests share 2 cores. */
   composeStretch: 4,
-  /** Names a compose audit resolves in one dry run. */
-  composeSelectBatch: 200,
+  /**
+   * Names a compose audit resolves in one dry run, per driver and engine. dnf5's dry run
+   * costs about its start plus little per name (10,000 packages under TCG: 0.47 s for 1
+   * name, 0.52 s for 200, 1.65 s for 1,000): under Bochs, where each start is interpreted,
+   * all names go in one. zypper's grows faster than the names (3.8 s for 200, 35.6 s for
+   * 1,000), and a refused batch is resolved again without its culprit: 200 everywhere
+   * (BENCHMARKS.md, compose6). A refused batch is split until the culprit stands alone.
+   */
+  composeSelectBatch: {
+    dnf5: { kvm: 200, tcg: 200, bochs: 3000 },
+    zypper: { kvm: 200, tcg: 200, bochs: 200 },
+  } satisfies Record<'dnf5' | 'zypper', Record<Accel, number>>,
   /**
    * Names a compose audit installs in one transaction. Transactions are most of the install
    * and run phase (68-93 %: each loads the whole compose's metadata); 100 instead of 25 cut
    * the phase by 22-24 % at 1,000 packages, v3 and v4, with the same verdicts (BENCHMARKS.md,
-   * compose5). A refused batch is split until the culprit stands alone.
+   * compose5). Under Bochs one transaction of the whole sample (201 names) was not faster
+   * than three of 100 at 1,000 packages (compose6: 115 s against 96 s, at a higher load):
+   * 100 there too. A refused batch is split until the culprit stands alone.
    */
   composeInstallBatch: 100,
   /** A backend probe's boot of the guest kernel (TCG takes ~2.5 s here, KVM well under 1; 8-11 s under a load of 8). */
