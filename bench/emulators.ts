@@ -245,7 +245,7 @@ process.stdout.write(
     ...(tree ? [`Tools tree ${tree.key} (${Object.entries(tree.versions).map(([p, v]) => `${p} ${v}`).join(', ')}).`] : []),
     '',
     ...qemuTable(emulators),
-    ...cells.map((c) => `Verdicts of ${c.id}: ${emulators.map((e) => `${e.name} ${verdicts.get(`${e.name}/${c.id}`)?.join(', ')}`).join('; ')}.`),
+    ...cells.filter(() => cellRuns > 0).map((c) => `Verdicts of ${c.id}: ${emulators.map((e) => `${e.name} ${verdicts.get(`${e.name}/${c.id}`)?.join(', ')}`).join('; ')}.`),
     '',
     ...(proofRows.length ? ['| emulator | level | proof | cpuinfo / glibc level | canaries |', '|---|---|---|---|---|', ...proofRows, ''] : []),
     ...(bochsRows.length ? [`| Bochs | v4 cold boot → proven guest, median of ${bochsRuns} (min–max) | then ${BOCHS_WORKLOAD.map((a) => `\`${a.join(' ')}\``).join(', ')} | snapshot restore → \`true\` answered | last outcome |`, '|---|---|---|---|---|', ...bochsRows, ''] : []),
