@@ -2,7 +2,7 @@
 // the Debian source package downloaded from the mirror and checked against its .dsc,
 // unpacked with Debian's patches, configured with levelgate's arguments, compiled in a
 // staging directory and published by rename; the binary and a manifest are all it keeps.
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -68,9 +68,7 @@ async function load(dir: string, key: string): Promise<LeanBochs | undefined> {
     const manifest = JSON.parse(await readFile(path.join(dir, MANIFEST), 'utf8')) as Omit<LeanBochs, 'binary'>;
     if (manifest.key !== key) return undefined;
     const binary = path.join(dir, BINARY);
-    await readFile(binary).then((b) => {
-      if (b.length === 0) throw new Error('empty');
-    });
+    if ((await stat(binary)).size === 0) return undefined;
     return { ...manifest, binary };
   } catch {
     return undefined;
