@@ -1,17 +1,32 @@
 // The recipe of the lean Bochs (pure): which Debian source package, how its download is
-// checked (the .dsc pinned by its SHA-256, every file it lists by size and SHA-256), the
-// configure arguments and compiler flags, the build's commands, and the cache key of all
-// of it (the programs it needs are in host/tools.ts, purpose 'bochs-build'). bochs-build.ts carries it out.
+// checked (each file pinned by size and SHA-256, as the archive's signed Sources index
+// lists them), the configure arguments and compiler flags, the build's commands, and the
+// cache key of all of it (the programs it needs are in host/tools.ts, purpose
+// 'bochs-build'). bochs-build.ts carries it out.
 import { createHash } from 'node:crypto';
 
-/** A Debian source package: where its .dsc lies in the archive's pool and what it must hash to. */
+/** A file of a source package, with the size and SHA-256 the download must have. */
+export interface SourceFile {
+  readonly name: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/**
+ * A Debian source package: where its files lie in the archive's pool and what each must
+ * hash to. The files are pinned themselves, not through the .dsc: the mirrors this
+ * project runs against serve a release's tarballs but not always its .dsc.
+ */
 export interface SourcePackage {
   readonly name: string;
   readonly version: string;
+  /** The release whose Sources index lists it (where the pins come from). */
+  readonly suite: string;
   /** The folder under the mirror's root ("pool/main/b/bochs"). */
   readonly pool: string;
-  /** SHA-256 of the .dsc: the files it lists are checked against it, so it is the anchor. */
-  readonly dscSha256: string;
+  /** The upstream tarball, then Debian's packaging (debian/, with debian/patches/series). */
+  readonly orig: SourceFile;
+  readonly debian: SourceFile;
 }
 
 export interface LeanBochsRecipe {
@@ -24,12 +39,20 @@ export interface LeanBochsRecipe {
   readonly mirror: string;
 }
 
-/** Debian 12's Bochs, the one the host's `bochs` package is built from. */
+/**
+ * Debian 13's Bochs 3.0 (trixie's `bochs` 3.0+dfsg-1; the pins are its Checksums-Sha256 in
+ * dists/trixie/main/source/Sources). Not Debian 12's 2.7, whose orig tarball the mirror
+ * does not serve (HTTP 404, also through `apt-get source`). 3.0 runs levelgate's v4 guest
+ * with the same bochsrc and BIOS as the host's 2.7 (the Bochs e2e tests pass under it);
+ * sid's 3.1 does not (it triple-faults at boot: BENCHMARKS.md, "Bochs 3.1").
+ */
 export const BOCHS_SOURCE: SourcePackage = {
   name: 'bochs',
-  version: '2.7+dfsg-4+deb12u1',
+  version: '3.0+dfsg-1',
+  suite: 'trixie',
   pool: 'pool/main/b/bochs',
-  dscSha256: '8d1f27e78b9da0e26e968a5e0ec4972686912afdb3c3f4299c4e1680c0eb0669',
+  orig: { name: 'bochs_3.0+dfsg.orig.tar.xz', size: 3896488, sha256: '78f6c73d4a6472d5130a87ab9dc306d02c7c71ed8e25b3a8ef642e2a7acd282b' },
+  debian: { name: 'bochs_3.0+dfsg-1.debian.tar.xz', size: 30720, sha256: 'c68fe1162aa485249467ec93707ccbf5d039b00d12815899fc2c819ec16d00df' },
 };
 
 /**
@@ -70,46 +93,57 @@ export function leanBochsRecipe(env: NodeJS.ProcessEnv = process.env): LeanBochs
   return { source: BOCHS_SOURCE, configure: LEAN_CONFIGURE, cflags: LEAN_CFLAGS, layout: LAYOUT, mirror: env.LEVELGATE_MIRROR ?? 'http://deb.debian.org/debian' };
 }
 
-/** The cache key: the source package, its .dsc digest, the configure arguments, the flags and the layout (not the mirror). */
+/** The cache key: the source package and its pinned files, the configure arguments, the flags and the layout (not the mirror). */
 export function leanBochsKey(recipe: LeanBochsRecipe): string {
   const inputs = { source: recipe.source, configure: recipe.configure, cflags: recipe.cflags, layout: recipe.layout };
   return `${recipe.source.version}-${createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 12)}`;
 }
 
-/** A file a .dsc lists, with the size and SHA-256 the download must have. */
-export interface DscFile {
-  readonly name: string;
-  readonly size: number;
-  readonly sha256: string;
-}
-
-/** The files of a .dsc's Checksums-Sha256 field; throws when it has none or a line is malformed. */
-export function dscFiles(dsc: string): DscFile[] {
-  const lines = dsc.split('\n');
-  const start = lines.findIndex((l) => l === 'Checksums-Sha256:');
-  if (start < 0) throw new Error('the .dsc has no Checksums-Sha256 field');
-  const files: DscFile[] = [];
-  for (const line of lines.slice(start + 1)) {
-    if (!line.startsWith(' ')) break;
-    const m = /^ ([0-9a-f]{64}) (\d+) ([A-Za-z0-9.+~_-]+)$/.exec(line);
-    if (!m) throw new Error(`the .dsc's Checksums-Sha256 has a malformed line: ${JSON.stringify(line)}`);
-    files.push({ sha256: m[1]!, size: Number(m[2]), name: m[3]! });
-  }
-  if (files.length === 0) throw new Error("the .dsc's Checksums-Sha256 lists no file");
-  return files;
-}
-
 /** Why `bytes` is not `expected` (undefined when it is). */
 export function checkDownload(name: string, bytes: Buffer, expected: { readonly size: number; readonly sha256: string }): string | undefined {
-  if (bytes.length !== expected.size) return `${name}: ${bytes.length} bytes downloaded, the .dsc says ${expected.size}`;
+  if (bytes.length !== expected.size) return `${name}: ${bytes.length} bytes downloaded, the recipe pins ${expected.size}`;
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return sha256 === expected.sha256 ? undefined : `${name}: SHA-256 ${sha256}, the .dsc says ${expected.sha256}`;
+  return sha256 === expected.sha256 ? undefined : `${name}: SHA-256 ${sha256}, the recipe pins ${expected.sha256}`;
 }
 
-/** The build's commands after the download, in order, as argument arrays (cwd: the unpacked tree, except dpkg-source's). */
-export function buildCommands(recipe: LeanBochsRecipe, dscName: string, jobs: number): { readonly title: string; readonly file: string; readonly args: readonly string[]; readonly inTree: boolean; readonly env?: Readonly<Record<string, string>> }[] {
+/** One command of the build, as an argument array (cwd: the unpacked tree when `inTree`, else the download folder). */
+export interface BuildCommand {
+  readonly title: string;
+  readonly file: string;
+  readonly args: readonly string[];
+  readonly inTree: boolean;
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The folder the source is unpacked into, inside the download folder. */
+export const SOURCE_TREE = 'src';
+
+/** Unpacking: the upstream tarball into SOURCE_TREE (its top folder stripped), then Debian's debian/ into it. */
+export function unpackCommands(recipe: LeanBochsRecipe): BuildCommand[] {
   return [
-    { title: "unpack the source package and apply Debian's patches", file: 'dpkg-source', args: ['--no-check', '-x', dscName, 'src'], inTree: false },
+    { title: `unpack ${recipe.source.orig.name}`, file: 'tar', args: [`--one-top-level=${SOURCE_TREE}`, '--strip-components=1', '-xf', recipe.source.orig.name], inTree: false },
+    { title: `unpack ${recipe.source.debian.name}`, file: 'tar', args: ['-xf', `../${recipe.source.debian.name}`], inTree: true },
+  ];
+}
+
+/** The patches of debian/patches/series, in order (comments and blank lines skipped); throws on a name that leaves the folder. */
+export function patchSeries(series: string): string[] {
+  const names = series
+    .split('\n')
+    .map((line) => line.replace(/#.*/, '').trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
+  for (const name of names) if (name.split('/').includes('..') || name.startsWith('/')) throw new Error(`debian/patches/series names a patch outside debian/patches: ${name}`);
+  return names;
+}
+
+/** Applying one of Debian's patches, as dpkg-source does for a 3.0 (quilt) package. */
+export function patchCommand(name: string): BuildCommand {
+  return { title: `apply debian/patches/${name}`, file: 'patch', args: ['-p1', '--forward', '--batch', '-i', `debian/patches/${name}`], inTree: true };
+}
+
+/** Compiling the patched tree: configure regenerated (as Debian's build does), configured with the recipe, Bochs built. */
+export function compileCommands(recipe: LeanBochsRecipe, jobs: number): BuildCommand[] {
+  return [
     { title: 'regenerate configure', file: 'autoreconf', args: ['-f', '-i'], inTree: true, env: { AUTOHEADER: 'true' } },
     { title: `configure ${recipe.configure.join(' ')}`, file: './configure', args: [...recipe.configure], inTree: true, env: { CFLAGS: recipe.cflags, CXXFLAGS: recipe.cflags } },
     { title: `make -j${jobs}`, file: 'make', args: [`-j${jobs}`, 'LIBTOOL=libtool', 'bochs'], inTree: true },

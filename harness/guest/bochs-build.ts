@@ -1,7 +1,8 @@
 // Builds the lean Bochs (bochs-build-recipe.ts) once and caches it like the guest image:
-// the Debian source package downloaded from the mirror and checked against its .dsc,
-// unpacked with Debian's patches, configured with levelgate's arguments, compiled in a
-// staging directory and published by rename; the binary and a manifest are all it keeps.
+// the Debian source package's files downloaded from the mirror, each checked against the
+// recipe's pins, unpacked with Debian's patches applied, configured with levelgate's
+// arguments, compiled in a staging directory and published by rename; the binary and a
+// manifest are all it keeps.
 import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import { removeTree } from '../host/remove-tree.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
 import { HOST_TOOLS, type HostTool } from '../host/tools.js';
-import { buildCommands, checkDownload, dscFiles, leanBochsKey, leanBochsRecipe, type LeanBochsRecipe } from './bochs-build-recipe.js';
+import { checkDownload, compileCommands, leanBochsKey, leanBochsRecipe, patchCommand, patchSeries, SOURCE_TREE, unpackCommands, type BuildCommand, type LeanBochsRecipe } from './bochs-build-recipe.js';
 
 export interface LeanBochs {
   readonly key: string;
@@ -45,22 +46,16 @@ async function onPath(command: string): Promise<boolean> {
   return r.exitCode === 0;
 }
 
-/** Downloads the .dsc and every file it lists into `dir`, each checked; throws naming the file that is not what the .dsc says. */
-export async function downloadSource(recipe: LeanBochsRecipe, dir: string, fetcher: Fetcher = httpFetch, signal?: AbortSignal): Promise<string> {
+/** Downloads the source package's files into `dir`, each checked against the recipe; throws naming the file that is not what the recipe pins. */
+export async function downloadSource(recipe: LeanBochsRecipe, dir: string, fetcher: Fetcher = httpFetch, signal?: AbortSignal): Promise<void> {
   const { source } = recipe;
   const base = `${recipe.mirror.replace(/\/+$/, '')}/${source.pool}`;
-  const dscName = `${source.name}_${source.version}.dsc`;
-  const dsc = await fetcher(`${base}/${dscName}`, signal);
-  const dscProblem = checkDownload(dscName, dsc, { size: dsc.length, sha256: source.dscSha256 });
-  if (dscProblem) throw new InfrastructureError(`the Bochs source package does not match levelgate's recipe: ${dscProblem.replace('the .dsc says', 'the recipe pins')}`);
-  await writeFile(path.join(dir, dscName), dsc);
-  for (const file of dscFiles(dsc.toString('utf8'))) {
+  for (const file of [source.orig, source.debian]) {
     const bytes = await fetcher(`${base}/${file.name}`, signal);
     const problem = checkDownload(file.name, bytes, file);
-    if (problem) throw new InfrastructureError(`the Bochs source package's download is damaged: ${problem}`);
+    if (problem) throw new InfrastructureError(`the Bochs source package's download is not what levelgate's recipe pins: ${problem}`);
     await writeFile(path.join(dir, file.name), bytes);
   }
-  return dscName;
 }
 
 async function load(dir: string, key: string): Promise<LeanBochs | undefined> {
@@ -110,12 +105,12 @@ export async function ensureLeanBochs(options: EnsureLeanBochsOptions = {}): Pro
       const started = performance.now();
       const work = await tmpDir({ prefix: 'levelgate-bochs-build-', unsafeCleanup: true });
       try {
-        const dscName = await timedStep(log, `download Debian's ${recipe.source.name} ${recipe.source.version} source package (checked against its .dsc)`, () =>
+        await timedStep(log, `download Debian's ${recipe.source.name} ${recipe.source.version} source package (${recipe.source.suite}; each file checked against the recipe)`, () =>
           downloadSource(recipe, work.path, options.fetcher, options.signal),
         );
-        const tree = path.join(work.path, 'src');
-        for (const step of buildCommands(recipe, dscName, os.availableParallelism())) {
-          await timedStep(log, `lean Bochs: ${step.title}`, async () => {
+        const tree = path.join(work.path, SOURCE_TREE);
+        const run = (step: BuildCommand) =>
+          timedStep(log, `lean Bochs: ${step.title}`, async () => {
             const result = await execa(step.file, [...step.args], {
               cwd: step.inTree ? tree : work.path,
               env: { ...step.env, LC_ALL: 'C' },
@@ -125,7 +120,10 @@ export async function ensureLeanBochs(options: EnsureLeanBochsOptions = {}): Pro
             });
             if (result.failed) throw new InfrastructureError(`building the lean Bochs failed at "${step.title}": ${result.shortMessage}`, { details: result.all?.slice(-8000) ?? '' });
           });
-        }
+        for (const step of unpackCommands(recipe)) await run(step);
+        const series = await readFile(path.join(tree, 'debian', 'patches', 'series'), 'utf8').catch(() => '');
+        for (const name of patchSeries(series)) await run(patchCommand(name));
+        for (const step of compileCommands(recipe, os.availableParallelism())) await run(step);
         await copyFile(path.join(tree, BINARY), path.join(staging, BINARY));
         const buildSeconds = Math.round((performance.now() - started) / 1000);
         await writeJson(path.join(staging, MANIFEST), { key, recipe, buildSeconds, createdAt: new Date().toISOString() });

@@ -26,12 +26,12 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'bochs', debianPackage: 'bochs', purpose: 'bochs', versionArgs: ['--help'], versionFromPackage: true },
   { command: 'unshare', debianPackage: 'util-linux', purpose: 'bochs', versionArgs: ['--version'] },
   { command: 'ip', debianPackage: 'iproute2', purpose: 'bochs', versionArgs: ['-V'] },
-  // The lean Bochs (guest/bochs-build.ts): dpkg-source unpacks Debian's source package and
-  // applies its patches, autoreconf regenerates configure from the patched configure.in (as
-  // Debian's build does), and the link runs the system's libtool (Bochs's own macros are older).
+  // The lean Bochs (guest/bochs-build.ts): tar unpacks Debian's source package, patch applies
+  // its patches, autoreconf regenerates configure from the patched configure.ac (as Debian's
+  // build does), and the link runs the system's libtool (Bochs's own macros are older).
   { command: 'g++', debianPackage: 'g++', purpose: 'bochs-build', versionArgs: ['--version'] },
   { command: 'make', debianPackage: 'make', purpose: 'bochs-build', versionArgs: ['--version'] },
-  { command: 'dpkg-source', debianPackage: 'dpkg-dev', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'patch', debianPackage: 'patch', purpose: 'bochs-build', versionArgs: ['--version'] },
   { command: 'autoreconf', debianPackage: 'autoconf', purpose: 'bochs-build', versionArgs: ['--version'] },
   { command: 'aclocal', debianPackage: 'automake', purpose: 'bochs-build', versionArgs: ['--version'] },
   { command: 'libtoolize', debianPackage: 'libtool', purpose: 'bochs-build', versionArgs: ['--version'] },

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import test from 'ava';
 import { dir as tmpDir } from 'tmp-promise';
-import { BOCHS_SOURCE, buildCommands, checkDownload, dscFiles, LEAN_CONFIGURE, leanBochsKey, leanBochsRecipe, type LeanBochsRecipe } from '../../harness/guest/bochs-build-recipe.js';
+import { BOCHS_SOURCE, checkDownload, compileCommands, LEAN_CONFIGURE, leanBochsKey, leanBochsRecipe, patchCommand, patchSeries, unpackCommands, type LeanBochsRecipe } from '../../harness/guest/bochs-build-recipe.js';
 import { downloadSource, missingBuildTools, type Fetcher } from '../../harness/guest/bochs-build.js';
 import { bochsChoice, distroBochs, leanBochsProgram, resolveBochsEngine, type EngineDeps } from '../../harness/guest/bochs-engine.js';
 import { bochsSnapshotInputs } from '../../harness/guest/bochs-snapshot.js';
@@ -12,31 +12,19 @@ import { UsageError } from '../../harness/util/errors.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-test('dscFiles reads the Checksums-Sha256 field of a .dsc and refuses a malformed one', (t) => {
-  const dsc = [
-    'Format: 3.0 (quilt)',
-    'Checksums-Sha1:',
-    ' dbf26104cabdba66bf3f18d05605f27cf3a6b23d 3733516 bochs_2.7+dfsg.orig.tar.xz',
-    'Checksums-Sha256:',
-    ' 29bbad1e0211eca773638b014b69d5ecca160aad7e094ecfe27eefbabddbaa20 3733516 bochs_2.7+dfsg.orig.tar.xz',
-    ' e79477de3ae8faf1d4eb67205f40c7614b5240e783917f2623d71b4de5ff134f 35912 bochs_2.7+dfsg-4+deb12u1.debian.tar.xz',
-    'Files:',
-    ' a11279620579ea2a483c21d7c0064813 3733516 bochs_2.7+dfsg.orig.tar.xz',
-  ].join('\n');
-  t.deepEqual(dscFiles(dsc), [
-    { sha256: '29bbad1e0211eca773638b014b69d5ecca160aad7e094ecfe27eefbabddbaa20', size: 3733516, name: 'bochs_2.7+dfsg.orig.tar.xz' },
-    { sha256: 'e79477de3ae8faf1d4eb67205f40c7614b5240e783917f2623d71b4de5ff134f', size: 35912, name: 'bochs_2.7+dfsg-4+deb12u1.debian.tar.xz' },
-  ]);
-  t.throws(() => dscFiles('Format: 3.0\n'), { message: 'the .dsc has no Checksums-Sha256 field' });
-  t.throws(() => dscFiles('Checksums-Sha256:\n abc 12 ../../etc/passwd\n'), { message: `the .dsc's Checksums-Sha256 has a malformed line: " abc 12 ../../etc/passwd"` });
-  t.throws(() => dscFiles('Checksums-Sha256:\nFiles:\n'), { message: "the .dsc's Checksums-Sha256 lists no file" });
+test('patchSeries reads debian/patches/series in order, skips comments and options, and refuses a name outside the folder', (t) => {
+  t.deepEqual(patchSeries('local-config.patch\n# a comment\n\nlocal-paths.patch -p1\nbuild-qemu-bios.patch # trailing\n'), ['local-config.patch', 'local-paths.patch', 'build-qemu-bios.patch']);
+  t.deepEqual(patchSeries(''), []);
+  t.throws(() => patchSeries('ok.patch\n../../evil.patch\n'), { message: 'debian/patches/series names a patch outside debian/patches: ../../evil.patch' });
+  t.throws(() => patchSeries('/etc/passwd\n'), { message: 'debian/patches/series names a patch outside debian/patches: /etc/passwd' });
+  t.deepEqual(patchCommand('local-paths.patch'), { title: 'apply debian/patches/local-paths.patch', file: 'patch', args: ['-p1', '--forward', '--batch', '-i', 'debian/patches/local-paths.patch'], inTree: true });
 });
 
 test('checkDownload names the file and what differs', (t) => {
   const bytes = Buffer.from('source');
   t.is(checkDownload('a.tar.xz', bytes, { size: 6, sha256: sha(bytes) }), undefined);
-  t.is(checkDownload('a.tar.xz', bytes, { size: 7, sha256: sha(bytes) }), 'a.tar.xz: 6 bytes downloaded, the .dsc says 7');
-  t.is(checkDownload('a.tar.xz', bytes, { size: 6, sha256: '0'.repeat(64) }), `a.tar.xz: SHA-256 ${sha(bytes)}, the .dsc says ${'0'.repeat(64)}`);
+  t.is(checkDownload('a.tar.xz', bytes, { size: 7, sha256: sha(bytes) }), 'a.tar.xz: 6 bytes downloaded, the recipe pins 7');
+  t.is(checkDownload('a.tar.xz', bytes, { size: 6, sha256: '0'.repeat(64) }), `a.tar.xz: SHA-256 ${sha(bytes)}, the recipe pins ${'0'.repeat(64)}`);
 });
 
 test('the lean recipe builds no debugger, instrumentation, SMP, plugins or host-specific code, and keeps what the bochsrc names', (t) => {
@@ -47,27 +35,30 @@ test('the lean recipe builds no debugger, instrumentation, SMP, plugins or host-
   const recipe = leanBochsRecipe({});
   t.false(/-march/.test(recipe.cflags));
   t.is(recipe.mirror, 'http://deb.debian.org/debian');
-  const steps = buildCommands(recipe, 'bochs_2.7+dfsg-4+deb12u1.dsc', 2);
+  const steps = [...unpackCommands(recipe), ...compileCommands(recipe, 2)];
   t.deepEqual(
     steps.map((s) => [s.file, ...s.args].slice(0, 4)),
     [
-      ['dpkg-source', '--no-check', '-x', 'bochs_2.7+dfsg-4+deb12u1.dsc'],
+      ['tar', '--one-top-level=src', '--strip-components=1', '-xf'],
+      ['tar', '-xf', '../bochs_3.0+dfsg-1.debian.tar.xz'],
       ['autoreconf', '-f', '-i'],
       ['./configure', '--enable-x86-64', '--enable-cpu-level=6', '--enable-avx'],
       ['make', '-j2', 'LIBTOOL=libtool', 'bochs'],
     ],
   );
-  t.deepEqual(steps[2]!.env, { CFLAGS: recipe.cflags, CXXFLAGS: recipe.cflags });
+  t.is(steps[0]!.args.at(-1), 'bochs_3.0+dfsg.orig.tar.xz');
+  t.deepEqual(steps[3]!.env, { CFLAGS: recipe.cflags, CXXFLAGS: recipe.cflags });
 });
 
 test('the build key follows the source, its digest, the arguments and flags, not the mirror', (t) => {
   const recipe = leanBochsRecipe({});
   const key = leanBochsKey(recipe);
-  t.regex(key, /^2\.7\+dfsg-4\+deb12u1-[0-9a-f]{12}$/);
+  t.regex(key, /^3\.0\+dfsg-1-[0-9a-f]{12}$/);
   t.is(leanBochsKey({ ...recipe, mirror: 'http://mirror.example/debian' }), key);
   const variants: Partial<LeanBochsRecipe>[] = [
-    { source: { ...BOCHS_SOURCE, version: '2.7+dfsg-4+deb12u2' } },
-    { source: { ...BOCHS_SOURCE, dscSha256: '0'.repeat(64) } },
+    { source: { ...BOCHS_SOURCE, version: '3.0+dfsg-2' } },
+    { source: { ...BOCHS_SOURCE, orig: { ...BOCHS_SOURCE.orig, sha256: '0'.repeat(64) } } },
+    { source: { ...BOCHS_SOURCE, debian: { ...BOCHS_SOURCE.debian, size: 1 } } },
     { configure: [...LEAN_CONFIGURE, '--enable-smp'] },
     { cflags: '-O2' },
     { layout: 99 },
@@ -75,12 +66,14 @@ test('the build key follows the source, its digest, the arguments and flags, not
   t.is(new Set([key, ...variants.map((v) => leanBochsKey({ ...recipe, ...v }))]).size, variants.length + 1);
 });
 
-/** A mirror of one source package: the .dsc pinned by the recipe, its files as listed (or tampered with). */
-function fakeMirror(files: Record<string, Buffer>, tamper: Record<string, Buffer> = {}): { recipe: LeanBochsRecipe; fetcher: Fetcher; asked: string[] } {
-  const listed = Object.entries(files).map(([name, bytes]) => ` ${sha(bytes)} ${bytes.length} ${name}`);
-  const dsc = Buffer.from(['Format: 3.0 (quilt)', 'Source: bochs', 'Checksums-Sha256:', ...listed, 'Files:', ''].join('\n'));
-  const recipe: LeanBochsRecipe = { ...leanBochsRecipe({}), mirror: 'http://m/debian/', source: { ...BOCHS_SOURCE, dscSha256: sha(tamper['dsc'] ? Buffer.from('other') : dsc) } };
-  const served: Record<string, Buffer> = { [`bochs_${BOCHS_SOURCE.version}.dsc`]: dsc, ...files, ...tamper };
+/** A mirror serving `served` by file name; the recipe pins `pinned` (what the files should be). */
+function fakeMirror(pinned: { orig: Buffer; debian: Buffer }, served: Record<string, Buffer>): { recipe: LeanBochsRecipe; fetcher: Fetcher; asked: string[] } {
+  const pin = (name: string, bytes: Buffer) => ({ name, size: bytes.length, sha256: sha(bytes) });
+  const recipe: LeanBochsRecipe = {
+    ...leanBochsRecipe({}),
+    mirror: 'http://m/debian/',
+    source: { ...BOCHS_SOURCE, orig: pin('bochs_3.0+dfsg.orig.tar.xz', pinned.orig), debian: pin('bochs_3.0+dfsg-1.debian.tar.xz', pinned.debian) },
+  };
   const asked: string[] = [];
   const fetcher: Fetcher = async (url) => {
     asked.push(url);
@@ -91,31 +84,27 @@ function fakeMirror(files: Record<string, Buffer>, tamper: Record<string, Buffer
   return { recipe, fetcher, asked };
 }
 
-test('downloadSource fetches the pinned .dsc and every file it lists from the pool, each checked', async (t) => {
+const PINNED = { orig: Buffer.from('orig'), debian: Buffer.from('debian') };
+
+test('downloadSource fetches the pinned files from the pool, each checked', async (t) => {
   const dir = await tmpDir({ unsafeCleanup: true });
   t.teardown(() => dir.cleanup());
-  const files = { 'bochs_2.7+dfsg.orig.tar.xz': Buffer.from('orig'), 'bochs_2.7+dfsg-4+deb12u1.debian.tar.xz': Buffer.from('debian') };
-  const { recipe, fetcher, asked } = fakeMirror(files);
-  t.is(await downloadSource(recipe, dir.path, fetcher), 'bochs_2.7+dfsg-4+deb12u1.dsc');
-  t.deepEqual(asked, [
-    'http://m/debian/pool/main/b/bochs/bochs_2.7+dfsg-4+deb12u1.dsc',
-    'http://m/debian/pool/main/b/bochs/bochs_2.7+dfsg.orig.tar.xz',
-    'http://m/debian/pool/main/b/bochs/bochs_2.7+dfsg-4+deb12u1.debian.tar.xz',
-  ]);
-  t.is(await readFile(path.join(dir.path, 'bochs_2.7+dfsg.orig.tar.xz'), 'utf8'), 'orig');
+  const { recipe, fetcher, asked } = fakeMirror(PINNED, { 'bochs_3.0+dfsg.orig.tar.xz': PINNED.orig, 'bochs_3.0+dfsg-1.debian.tar.xz': PINNED.debian });
+  await downloadSource(recipe, dir.path, fetcher);
+  t.deepEqual(asked, ['http://m/debian/pool/main/b/bochs/bochs_3.0+dfsg.orig.tar.xz', 'http://m/debian/pool/main/b/bochs/bochs_3.0+dfsg-1.debian.tar.xz']);
+  t.is(await readFile(path.join(dir.path, 'bochs_3.0+dfsg.orig.tar.xz'), 'utf8'), 'orig');
+  t.is(await readFile(path.join(dir.path, 'bochs_3.0+dfsg-1.debian.tar.xz'), 'utf8'), 'debian');
 });
 
-test('downloadSource refuses a tampered file, a .dsc the recipe does not pin, and a missing file', async (t) => {
+test('downloadSource refuses a tampered file and a missing one, naming it', async (t) => {
   const dir = await tmpDir({ unsafeCleanup: true });
   t.teardown(() => dir.cleanup());
-  const files = { 'bochs_2.7+dfsg.orig.tar.xz': Buffer.from('orig') };
-  const tampered = fakeMirror(files, { 'bochs_2.7+dfsg.orig.tar.xz': Buffer.from('evil') });
-  await t.throwsAsync(downloadSource(tampered.recipe, dir.path, tampered.fetcher), { message: `the Bochs source package's download is damaged: bochs_2.7+dfsg.orig.tar.xz: SHA-256 ${sha('evil')}, the .dsc says ${sha('orig')}` });
-  const otherDsc = fakeMirror(files, { dsc: Buffer.from('x') });
-  await t.throwsAsync(downloadSource(otherDsc.recipe, dir.path, otherDsc.fetcher), { message: /^the Bochs source package does not match levelgate's recipe: bochs_2\.7\+dfsg-4\+deb12u1\.dsc: SHA-256 [0-9a-f]{64}, the recipe pins [0-9a-f]{64}$/ });
-  const missing = fakeMirror(files);
-  const fetcher: Fetcher = (url) => (url.endsWith('.orig.tar.xz') ? Promise.reject(new Error(`${url}: HTTP 404 Not Found`)) : missing.fetcher(url));
-  await t.throwsAsync(downloadSource(missing.recipe, dir.path, fetcher), { message: 'http://m/debian/pool/main/b/bochs/bochs_2.7+dfsg.orig.tar.xz: HTTP 404 Not Found' });
+  const tampered = fakeMirror(PINNED, { 'bochs_3.0+dfsg.orig.tar.xz': Buffer.from('evil'), 'bochs_3.0+dfsg-1.debian.tar.xz': PINNED.debian });
+  await t.throwsAsync(downloadSource(tampered.recipe, dir.path, tampered.fetcher), {
+    message: `the Bochs source package's download is not what levelgate's recipe pins: bochs_3.0+dfsg.orig.tar.xz: SHA-256 ${sha('evil')}, the recipe pins ${sha('orig')}`,
+  });
+  const missing = fakeMirror(PINNED, { 'bochs_3.0+dfsg.orig.tar.xz': PINNED.orig });
+  await t.throwsAsync(downloadSource(missing.recipe, dir.path, missing.fetcher), { message: 'http://m/debian/pool/main/b/bochs/bochs_3.0+dfsg-1.debian.tar.xz: HTTP 404 Not Found' });
 });
 
 test('missingBuildTools names the programs the build lacks', async (t) => {
