@@ -4,9 +4,10 @@
 // `rpm -qa`, one `dnf5 install` from the fixture disk) and whole catalog cells; then
 // the level proof and canaries under each at v1, v2, v3, and a v4 cold boot under the
 // host's Bochs and the tree's.
-// Usage: npm run bench:emulators [-- --runs N --cell-runs N --bochs-runs N --level v3 --cell ID... --only-bochs]
-// (--only-bochs: the v4 Bochs comparison alone: cold boots to a proven guest and a
-// workload of guest commands, the host's Bochs against the tree's run inside the tree).
+// Usage: npm run bench:emulators [-- --runs N --cell-runs N --bochs-runs N --level v3 --cell ID... --only-bochs --bochs lean|tree|PATH]
+// (--only-bochs: the v4 Bochs comparison alone: cold boots to a proven guest, a workload
+// of guest commands and a snapshot restore to a first command, the host's Bochs against
+// --bochs: levelgate's lean build (default), the tools tree's, or a given binary).
 // Prints a Markdown table for BENCHMARKS.md.
 import { execSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,7 +19,10 @@ import { DRIVERS } from '../harness/drivers/index.js';
 import { hostQemu, type Emulator } from '../harness/guest/emulator.js';
 import { ensureImage } from '../harness/image/build.js';
 import type { AgentGuest } from '../harness/guest/agent-guest.js';
-import { BochsGuest, type BochsProgram } from '../harness/guest/bochs-guest.js';
+import { BochsGuest } from '../harness/guest/bochs-guest.js';
+import { BOCHS_ROM, BOCHS_VGA_ROM, distroBochs, leanBochsProgram, type BochsProgram } from '../harness/guest/bochs-engine.js';
+import { ensureLeanBochs } from '../harness/guest/bochs-build.js';
+import { ensureBochsSnapshot } from '../harness/guest/bochs-snapshot.js';
 import { debianPackageVersion } from '../harness/host/tools.js';
 import { ensureToolsTree, toolsTreeBochs, toolsTreeEmulator } from '../harness/guest/tools-tree.js';
 import type { LevelName } from '../harness/levels/table.js';
@@ -42,6 +46,8 @@ const { values } = parseArgs({
     'skip-proofs': { type: 'boolean', default: false },
     'bochs-runs': { type: 'string', default: '1' },
     'only-bochs': { type: 'boolean', default: false },
+    // The Bochs compared with the host's: lean (levelgate's build, default), tree (the tools tree's), or a binary's path (built without the debugger).
+    bochs: { type: 'string', default: 'lean' },
   },
 });
 const onlyBochs = values['only-bochs'];
@@ -52,8 +58,8 @@ const cellIds = values.cell ?? [`upgrade-new-variant[${level},zypper]`];
 const loadBefore = os.loadavg();
 const uptimeBefore = execSync('uptime').toString().trim();
 
-const tree = await ensureToolsTree({ suite: values.suite, log: stderrLog });
-const emulators: Emulator[] = onlyBochs ? [] : [await hostQemu(), await toolsTreeEmulator(tree)];
+const tree = values.bochs !== 'tree' && onlyBochs ? undefined : await ensureToolsTree({ suite: values.suite, log: stderrLog });
+const emulators: Emulator[] = onlyBochs || !tree ? [] : [await hostQemu(), await toolsTreeEmulator(tree)];
 stderrLog(`emulators: ${emulators.map((e) => `${e.name} QEMU ${e.version}`).join(', ')}`);
 
 // One prepared run per emulator: the same image, fixtures and host probes; snapshots per emulator.
@@ -162,9 +168,15 @@ const s = (xs: number[] | undefined) => (xs ? `${(median(xs) / 1000).toFixed(2)}
 const bochsRuns = Number(values['bochs-runs']);
 const bochsRows: string[] = [];
 if (bochsRuns > 0) {
-  const bochses: (BochsProgram | undefined)[] = [undefined, toolsTreeBochs(tree)];
-  const hostBochs = (await debianPackageVersion('bochs')) ?? '?';
-  const label = (b: BochsProgram | undefined) => (b ? `${b.name} Bochs ${b.version}` : `bookworm Bochs ${hostBochs}`);
+  const other: BochsProgram =
+    values.bochs === 'lean'
+      ? leanBochsProgram(await ensureLeanBochs({ log: stderrLog }))
+      : values.bochs === 'tree'
+        ? toolsTreeBochs(tree!)
+        : { name: 'given', argv0: [values.bochs], env: {}, romImage: BOCHS_ROM, vgaRomImage: BOCHS_VGA_ROM, version: values.bochs, debugger: false };
+  const bochses: BochsProgram[] = [distroBochs((await debianPackageVersion('bochs')) ?? '?'), other];
+  const label = (b: BochsProgram) => `${b.name} Bochs ${b.version}`;
+  const restores = new Map<string, number[]>();
   const times = new Map<string, number[]>();
   const outcome = new Map<string, string>();
   const workload = new Map<string, number[]>();
@@ -172,7 +184,7 @@ if (bochsRuns > 0) {
     for (const bochs of run % 2 ? [...bochses].reverse() : bochses) {
       const name = label(bochs);
       try {
-        await using guest = await BochsGuest.boot({ image, level: 'v4', tmpDir: scratch, ...(bochs ? { bochs } : {}) });
+        await using guest = await BochsGuest.boot({ image, level: 'v4', tmpDir: scratch, bochs });
         times.set(name, [...(times.get(name) ?? []), guest.timings.bootToReadyMs + guest.timings.proofMs]);
         // A workload of guest commands after the boot: what a v4 cell's time is made of.
         const started = performance.now();
@@ -185,12 +197,22 @@ if (bochsRuns > 0) {
       } catch (error) {
         outcome.set(name, `did not boot: ${(error as Error).message.split('\n')[0]}`);
       }
-      stderrLog(`bochs run ${run + 1}/${bochsRuns} ${name}: ${times.get(name)?.at(-1) ?? '—'} ms, workload ${Math.round(workload.get(name)?.at(-1) ?? 0) || '—'} ms; ${outcome.get(name)}`);
+      // A restore of this build's own snapshot (made once, keyed by the build) to the first answered command.
+      try {
+        const snapshot = await ensureBochsSnapshot({ image, level: 'v4', dataDisks: [], bochs }, { log: stderrLog });
+        const started = performance.now();
+        await using restored = await BochsGuest.restore({ image, level: 'v4', tmpDir: scratch, bochs }, snapshot);
+        await restored.exec(['true']);
+        restores.set(name, [...(restores.get(name) ?? []), performance.now() - started]);
+      } catch (error) {
+        outcome.set(name, `${outcome.get(name)}; restore failed: ${(error as Error).message.split('\n')[0]}`);
+      }
+      stderrLog(`bochs run ${run + 1}/${bochsRuns} ${name}: restore ${Math.round(restores.get(name)?.at(-1) ?? 0) || '—'} ms, ${times.get(name)?.at(-1) ?? '—'} ms, workload ${Math.round(workload.get(name)?.at(-1) ?? 0) || '—'} ms; ${outcome.get(name)}`);
     }
   }
   for (const bochs of bochses) {
     const name = label(bochs);
-    bochsRows.push(`| ${name} | ${s(times.get(name))} | ${s(workload.get(name))} | ${outcome.get(name)} |`);
+    bochsRows.push(`| ${name} | ${s(times.get(name))} | ${s(workload.get(name))} | ${s(restores.get(name))} | ${outcome.get(name)} |`);
   }
 }
 await rm(scratch, { recursive: true, force: true });
@@ -220,12 +242,12 @@ const qemuTable = ([a, b]: readonly Emulator[]): string[] =>
 process.stdout.write(
   [
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}; load before ${loadBefore.map((l) => l.toFixed(1)).join(' ')}, after ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (\`uptime\` before: ${uptimeBefore}); image ${image.digest}; one guest at a time, the two emulators alternating.`,
-    `Tools tree ${tree.key} (${Object.entries(tree.versions).map(([p, v]) => `${p} ${v}`).join(', ')}).`,
+    ...(tree ? [`Tools tree ${tree.key} (${Object.entries(tree.versions).map(([p, v]) => `${p} ${v}`).join(', ')}).`] : []),
     '',
     ...qemuTable(emulators),
-    ...cells.map((c) => `Verdicts of ${c.id}: ${emulators.map((e) => `${e.name} ${verdicts.get(`${e.name}/${c.id}`)?.join(', ')}`).join('; ')}.`),
+    ...cells.filter(() => cellRuns > 0).map((c) => `Verdicts of ${c.id}: ${emulators.map((e) => `${e.name} ${verdicts.get(`${e.name}/${c.id}`)?.join(', ')}`).join('; ')}.`),
     '',
     ...(proofRows.length ? ['| emulator | level | proof | cpuinfo / glibc level | canaries |', '|---|---|---|---|---|', ...proofRows, ''] : []),
-    ...(bochsRows.length ? [`| Bochs | v4 cold boot → proven guest, median of ${bochsRuns} (min–max) | then ${BOCHS_WORKLOAD.map((a) => `\`${a.join(' ')}\``).join(', ')} | last outcome |`, '|---|---|---|---|', ...bochsRows, ''] : []),
+    ...(bochsRows.length ? [`| Bochs | v4 cold boot → proven guest, median of ${bochsRuns} (min–max) | then ${BOCHS_WORKLOAD.map((a) => `\`${a.join(' ')}\``).join(', ')} | snapshot restore → \`true\` answered | last outcome |`, '|---|---|---|---|---|', ...bochsRows, ''] : []),
   ].join('\n'),
 );

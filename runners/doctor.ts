@@ -12,6 +12,7 @@ import { EXACT_TARGETS, exactTarget } from '../harness/levels/targets.js';
 import { expectedFidelity } from '../harness/accel/fidelity.js';
 import { doctorImage } from './doctor-image.js';
 import { EMULATOR_CHOICE, hostQemu, QEMU_BINARY } from '../harness/guest/emulator.js';
+import { describeBochsEngine } from '../harness/guest/bochs-engine.js';
 import { levelgateCommand } from '../harness/util/invocation.js';
 import { defineCommand } from './command.js';
 
@@ -39,7 +40,7 @@ async function doctorHost(refresh: boolean): Promise<number> {
   const gaps: string[] = [];
 
   out('Host programs');
-  const tools = await probeTools(['guests', 'bochs', 'image', 'reports', 'audit']);
+  const tools = await probeTools(['guests', 'bochs', 'bochs-build', 'image', 'reports', 'audit']);
   for (const { tool, version } of tools) {
     out(`  ${version ? '✓' : '✗'} ${tool.command.padEnd(20)} ${version ?? `missing (Debian package ${tool.debianPackage})`}`);
   }
@@ -72,6 +73,7 @@ async function doctorHost(refresh: boolean): Promise<number> {
     const qemu = await hostQemu();
     out(`  ✓ QEMU ${qemu.version} (${qemu.name}, the host's ${QEMU_BINARY}) runs guests: ${EMULATOR_CHOICE.why}`);
   }
+  out(`  ✓ Bochs for v4: ${await describeBochsEngine()}`);
   out(`  ${kvmDevice ? '✓' : '✗'} /dev/kvm ${kvmDevice ? 'opens (whether it runs guests is probed below)' : 'is missing or not accessible'}`);
   if (!image || missing.some((t) => t.purpose === 'guests')) {
     out(`  - probes need QEMU and the guest image; run ${levelgateCommand()} setup`);

@@ -4,11 +4,12 @@
 // half instead of a 14-20 s boot.
 import { access } from 'node:fs/promises';
 import { DEFAULTS } from '../model/defaults.js';
-import { BOCHS_ROM, BOCHS_VGA_ROM, BochsGuest } from '../guest/bochs-guest.js';
+import { BochsGuest } from '../guest/bochs-guest.js';
+import { BOCHS_ROM, BOCHS_VGA_ROM, bochsEngineIdentity } from '../guest/bochs-engine.js';
 import { copySavedRootJournal } from '../guest/bochs-restore.js';
 import { ensureBochsSnapshot } from '../guest/bochs-snapshot.js';
 import { discardSnapshot } from '../guest/snapshot-store.js';
-import { debianPackageVersion, probeTools } from '../host/tools.js';
+import { probeTools } from '../host/tools.js';
 import type { CpuTarget } from '../levels/targets.js';
 import type { ImageArtifacts } from '../image/build.js';
 import { errorMessage, LevelUnavailableError } from '../util/errors.js';
@@ -56,7 +57,7 @@ export const bochsBackend: Backend = {
   // Bochs creates the redolog on the first boot.
   newDiskState: async (_image, base) => `${base}.redolog`,
   probe: probeBochs,
-  version: async () => `bochs ${(await debianPackageVersion('bochs')) ?? 'not installed'}`,
+  version: () => bochsEngineIdentity(),
   snapshots: {
     ensure: async (request) => {
       if (request.target.nearMiss) throw new LevelUnavailableError(`Bochs has no CPU model one feature short of a level: ${request.target.name} cannot be pinned`);

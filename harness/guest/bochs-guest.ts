@@ -16,12 +16,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../model/defaults.js';
-import { debianPackageVersion } from '../host/tools.js';
 import { exists } from '../host/cache.js';
 import { BOCHS_KERNEL_ARGS, bochsCpuModel } from '../levels/bochs-cpu.js';
 import { limitsNow } from '../model/limits.js';
 import { GuestError, LevelUnavailableError, UsageError } from '../util/errors.js';
 import { AgentClient } from './agent-client.js';
+import { bochsEngine, type BochsProgram } from './bochs-engine.js';
 import { AgentGuest, bootWith, describeEvidence, guestDeath, spawnEmulator, stopEmulator, type AgentGuestParts, type BootContext, type EmulatorExit } from './agent-guest.js';
 import type { CleanupStack } from '../util/cleanup-stack.js';
 import { BOCHS_AGENT_DEVICE, BOCHS_PORTS, BOCHS_SHELL_DEVICE, ROOT_DISK_MODEL, bootInfo, buildBochsrc, type BochsMachineSpec } from './bochs-config.js';
@@ -35,9 +35,6 @@ import { KERNEL_ARGS } from './kernel-args.js';
 import type { DataDisk } from '../model/guest.js';
 import { raceWith, settlesWithin } from './race.js';
 
-export const BOCHS_BINARY = 'bochs';
-export const BOCHS_ROM = '/usr/share/bochs/BIOS-bochs-latest';
-export const BOCHS_VGA_ROM = '/usr/share/vgabios/vgabios.bin';
 /**
  * Guest memory. Bochs restores read the whole saved RAM (≈1.5 s at 512 MiB, 2.1 s at
  * 1 GiB); the catalog's package managers fit in 512 MiB (BENCHMARKS.md).
@@ -49,20 +46,13 @@ const SAVE_LIMIT_MS = 180_000;
 const MAX_DATA_DISK_NAME = 13;
 
 /** `disk` is a root redolog (a backend's newDiskState, accel/backend.ts); `cpu` a Bochs CPU model. */
-/** Which Bochs: the program (or a loader and the program), its environment and its BIOS images. */
-export interface BochsProgram {
-  readonly name: string;
-  readonly argv0: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  readonly romImage: string;
-  readonly vgaRomImage: string;
-  readonly version: string;
-}
-
 export interface BochsGuestOptions extends GuestBootOptions {
-  /** Default: the host's Bochs. */
+  /** Default: the engine of this process (bochs-engine.ts: the lean build, else the host's). */
   readonly bochs?: BochsProgram;
 }
+
+/** The options once the engine is chosen. */
+type EngineOptions = BochsGuestOptions & { readonly bochs: BochsProgram };
 
 /** The kernel command line of a Bochs guest. */
 export function bochsKernelArgs(extra: readonly string[] = []): string[] {
@@ -122,7 +112,9 @@ export class BochsGuest extends AgentGuest {
     return BochsGuest.#start(options, { kind: 'restore', snapshot });
   }
 
-  static #start(options: BochsGuestOptions, start: Start): Promise<BochsGuest> {
+  static async #start(given: BochsGuestOptions, start: Start): Promise<BochsGuest> {
+    // Chosen (and on first use built) before the boot's clock starts.
+    const options: EngineOptions = { ...given, bochs: given.bochs ?? (await bochsEngine(given.signal ? { signal: given.signal } : {})).program };
     return bootWith(options, async (context) => {
       const { id, stack, started, tmp, dataDisks } = context;
       if (options.target?.nearMiss) throw new LevelUnavailableError(`Bochs has no CPU model one feature short of a level: ${options.target.name} cannot be pinned`);
@@ -138,7 +130,7 @@ export class BochsGuest extends AgentGuest {
       const facts: GuestFacts = {
         id,
         emulator: 'Bochs',
-        emulatorVersion: options.bochs?.version ?? (await debianPackageVersion('bochs')) ?? 'unknown',
+        emulatorVersion: options.bochs.version,
         accel: 'bochs',
         cpu: spec.cpuModel,
         requestedLevel: options.level,
@@ -208,25 +200,30 @@ interface BochsProcess {
 }
 
 /** What the relay starts: Bochs on a fresh bochsrc (a boot) or on a copy of a saved state (a restore), and its ports. */
-async function relayConfig(options: BochsGuestOptions, start: Start, spec: BochsMachineSpec, sockets: BochsSockets, tmp: string): Promise<{ config: RelayConfig; described: string }> {
+async function relayConfig(options: EngineOptions, start: Start, spec: BochsMachineSpec, sockets: BochsSockets, tmp: string): Promise<{ config: RelayConfig; described: string }> {
   const inTmp = (name: string) => path.join(tmp, name);
-  const debuggerRc = inTmp('debugger.rc');
-  // Bochs's debugger is compiled in and would stop at a prompt: its first command is "continue".
-  await writeFile(debuggerRc, 'c\n');
+  // A Bochs with its debugger compiled in (the host's) would stop at a prompt: its first command is "continue".
+  // A build without one refuses -rc.
+  const debuggerArgs: string[] = [];
+  if (options.bochs.debugger) {
+    const debuggerRc = inTmp('debugger.rc');
+    await writeFile(debuggerRc, 'c\n');
+    debuggerArgs.push('-rc', debuggerRc);
+  }
   let bochsArgs: string[];
   let described: string;
   if (start.kind === 'restore') {
     const state = await restoreState(start.snapshot, spec, inTmp('state'));
-    bochsArgs = ['-q', '-r', state, '-rc', debuggerRc];
+    bochsArgs = ['-q', '-r', state, ...debuggerArgs];
     described = `(restored from ${start.snapshot.state})`;
   } else {
     await writeFile(spec.bootInfo, bootInfo(options.image.manifest.bochsBoot, bochsKernelArgs(options.extraKernelArgs)));
     const rc = inTmp('bochsrc');
     await writeFile(rc, buildBochsrc(spec));
-    bochsArgs = ['-q', '-f', rc, '-rc', debuggerRc];
+    bochsArgs = ['-q', '-f', rc, ...debuggerArgs];
     described = `(bochsrc: ${rc})`;
   }
-  const [program, ...prefix] = options.bochs?.argv0 ?? [BOCHS_BINARY];
+  const [program, ...prefix] = options.bochs.argv0;
   const config: RelayConfig = {
     bochs: program!,
     args: [...prefix, ...bochsArgs],
@@ -247,11 +244,11 @@ async function relayConfig(options: BochsGuestOptions, start: Start, spec: Bochs
  * harness is gone (bochs-relay.ts). Killing unshare kills the namespace's first process
  * (--kill-child), and with it Bochs.
  */
-function spawnBochs(options: BochsGuestOptions, relay: { config: RelayConfig }, spec: BochsMachineSpec, { id, stack, tmp }: BootContext): BochsProcess {
+function spawnBochs(options: EngineOptions, relay: { config: RelayConfig }, spec: BochsMachineSpec, { id, stack, tmp }: BootContext): BochsProcess {
   const argv = unshareArgs(relay.config);
   const guestConsole = new GuestConsole(options.consoleLog ?? path.join(tmp, 'console.log'));
   stack.defer('close console log', () => guestConsole.close());
-  const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal, ...(options.bochs ? { env: options.bochs.env } : {}) });
+  const { child, exited } = spawnEmulator('unshare', argv, { stdin: 'pipe', signal: options.signal, env: options.bochs.env });
   let outputText = '';
   const lines = new LineSplitter();
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -319,7 +316,7 @@ function saveControl(id: string, bochs: BochsProcess, agent: AgentClient): SaveC
 }
 
 /** The machine of a cold boot: the image's boot disk, the root journal (`options.disk`) and data disks. */
-async function bootSpec(options: BochsGuestOptions, start: Exclude<Start, { kind: 'restore' }>, dataDisks: readonly DataDisk[], inTmp: (name: string) => string): Promise<BochsMachineSpec> {
+async function bootSpec(options: EngineOptions, start: Exclude<Start, { kind: 'restore' }>, dataDisks: readonly DataDisk[], inTmp: (name: string) => string): Promise<BochsMachineSpec> {
   for (const disk of dataDisks) {
     if (disk.name.length > MAX_DATA_DISK_NAME) throw new UsageError(`data disk name "${disk.name}" is too long for a Bochs guest: at most ${MAX_DATA_DISK_NAME} characters (it travels as the IDE model string)`);
   }
@@ -327,8 +324,8 @@ async function bootSpec(options: BochsGuestOptions, start: Exclude<Start, { kind
   return {
     cpuModel: options.cpu ?? bochsCpuModel(options.level),
     memoryMiB: options.memoryMiB ?? BOCHS_MEMORY_MIB,
-    romImage: options.bochs?.romImage ?? BOCHS_ROM,
-    vgaRomImage: options.bochs?.vgaRomImage ?? BOCHS_VGA_ROM,
+    romImage: options.bochs.romImage,
+    vgaRomImage: options.bochs.vgaRomImage,
     bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
     rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: options.disk ?? inTmp('root.redolog'), mode: 'undoable', model: ROOT_DISK_MODEL },
     dataDisks: await Promise.all(dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` }))),
@@ -339,7 +336,7 @@ async function bootSpec(options: BochsGuestOptions, start: Exclude<Start, { kind
 }
 
 /** The machine of a restore: the snapshot's, with this guest's journals; refuses options the snapshot cannot honour. */
-async function restoreSpec(options: BochsGuestOptions, snapshot: BochsSnapshotFiles, dataDisks: readonly DataDisk[], inTmp: (name: string) => string): Promise<BochsMachineSpec> {
+async function restoreSpec(options: EngineOptions, snapshot: BochsSnapshotFiles, dataDisks: readonly DataDisk[], inTmp: (name: string) => string): Promise<BochsMachineSpec> {
   const refuse = (what: string) => new UsageError(`cannot restore the ${snapshot.proof.requested} Bochs snapshot ${what}`, { hint: 'boot the guest instead (BochsGuest.boot, or --cold-boot)' });
   if (options.cpu !== undefined && options.cpu !== snapshot.cpuModel) throw refuse(`(cpu ${snapshot.cpuModel}) as cpu ${options.cpu}`);
   if (options.memoryMiB !== undefined && options.memoryMiB !== snapshot.memoryMiB) throw refuse(`(${snapshot.memoryMiB} MiB) with ${options.memoryMiB} MiB`);
@@ -355,8 +352,8 @@ async function restoreSpec(options: BochsGuestOptions, snapshot: BochsSnapshotFi
   return {
     cpuModel: snapshot.cpuModel,
     memoryMiB: snapshot.memoryMiB,
-    romImage: options.bochs?.romImage ?? BOCHS_ROM,
-    vgaRomImage: options.bochs?.vgaRomImage ?? BOCHS_VGA_ROM,
+    romImage: options.bochs.romImage,
+    vgaRomImage: options.bochs.vgaRomImage,
     bootDisk: { path: image.bochsBootDisk, bytes: await sizeOf(image.bochsBootDisk), journal: inTmp('boot.redolog'), mode: 'volatile', model: 'levelgate-boot' },
     rootDisk: { path: image.rootDisk, bytes: await sizeOf(image.rootDisk), journal: rootJournal, mode: 'undoable', model: ROOT_DISK_MODEL },
     dataDisks: await Promise.all(snapshot.dataDisks.map(async (d, i) => ({ path: d.path, bytes: await sizeOf(d.path), journal: inTmp(`data-${i}.redolog`), mode: 'volatile' as const, model: `lg-${d.name}` }))),

@@ -18,7 +18,8 @@ import type { DetectorReading } from '../drivers/detectors.js';
 import type { LevelName } from '../levels/table.js';
 import { silentLog } from '../util/log.js';
 import { buildBochsrc, ROOT_DISK_MODEL, type BochsMachineSpec } from './bochs-config.js';
-import { BOCHS_MEMORY_MIB, BOCHS_ROM, BOCHS_VGA_ROM, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
+import { BOCHS_MEMORY_MIB, bochsKernelArgs, BochsGuest } from './bochs-guest.js';
+import { BOCHS_ROM, BOCHS_VGA_ROM, bochsEngine, type BochsProgram } from './bochs-engine.js';
 import { SAVED_CONFIG, SAVED_ROOT_JOURNAL, type BochsSnapshotFiles } from './bochs-restore.js';
 import type { DataDisk } from '../model/guest.js';
 import { readSavedGuest, recordGuestBeforeSave, type EnsureSnapshotOptions } from './snapshot-save.js';
@@ -32,6 +33,8 @@ export interface BochsSnapshotSpec {
   readonly memoryMiB?: number;
   /** Commands run after the proof and before saving (page cache, package-manager caches). */
   readonly warmUp?: readonly GuestCommand[];
+  /** Default: the engine of this process (bochs-engine.ts). */
+  readonly bochs?: BochsProgram;
 }
 
 export interface BochsSnapshot extends BochsSnapshotFiles, Stored<BochsSnapshotSaved> {
@@ -65,7 +68,7 @@ export interface BochsSnapshotInputs {
   readonly level: LevelName;
   readonly cpuModel: string;
   readonly memoryMiB: number;
-  /** bochs, bochsbios and vgabios package versions. */
+  /** The Bochs build (the lean one's key, or the distro package's version), bochsbios and vgabios package versions: a state saved by one build is never restored by another. */
   readonly emulator: string;
   readonly kernelArgs: readonly string[];
   /** The bochsrc of the saved boot, with the guest's own paths left out. */
@@ -105,11 +108,12 @@ async function fileFacts(file: string): Promise<FileFacts> {
   return { path: file, size: s.size, mtimeMs: Math.round(s.mtimeMs) };
 }
 
-/** Gathers the inputs of a snapshot from the image, the host's Bochs packages and the data disks. */
+/** Gathers the inputs of a snapshot from the image, the Bochs build and BIOS packages and the data disks. */
 export async function bochsSnapshotInputs(spec: BochsSnapshotSpec): Promise<BochsSnapshotInputs> {
   const cpuModel = bochsCpuModel(spec.level);
   const memoryMiB = spec.memoryMiB ?? BOCHS_MEMORY_MIB;
-  const versions = await Promise.all(['bochs', 'bochsbios', 'vgabios'].map(async (p) => `${p} ${(await debianPackageVersion(p)) ?? 'not installed'}`));
+  const bochs = spec.bochs ?? (await bochsEngine()).program;
+  const versions = [`bochs ${bochs.name} ${bochs.version}`, ...(await Promise.all(['bochsbios', 'vgabios'].map(async (p) => `${p} ${(await debianPackageVersion(p)) ?? 'not installed'}`)))];
   const bootDisk = await fileFacts(spec.image.bochsBootDisk);
   const rootDisk = await fileFacts(spec.image.rootDisk);
   const dataDisks = await dataDiskInputs(spec.dataDisks);
@@ -154,6 +158,7 @@ export async function ensureBochsSnapshot(spec: BochsSnapshotSpec, options: Ensu
             dataDisks: spec.dataDisks,
             consoleLog: file(FILES.console),
             memoryMiB: inputs.memoryMiB,
+            ...(spec.bochs ? { bochs: spec.bochs } : {}),
             ...(options.bootTimeoutMs ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
           },

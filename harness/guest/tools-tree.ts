@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { BochsProgram } from './bochs-guest.js';
+import type { BochsProgram } from './bochs-engine.js';
 import { emulatorCommand, parseQemuVersion, type Emulator } from './emulator.js';
 import { cacheRoot, ensureCached, writeJson } from '../host/cache.js';
 import { InfrastructureError } from '../util/errors.js';
@@ -174,5 +174,6 @@ export function toolsTreeBochs(tree: Pick<ToolsTree, 'root' | 'versions' | 'reci
     romImage: '/usr/share/bochs/BIOS-bochs-latest',
     vgaRomImage: '/usr/share/bochs/VGABIOS-lgpl-latest',
     version: tree.versions.bochs ?? 'unknown',
+    debugger: true,
   };
 }

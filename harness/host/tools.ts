@@ -11,7 +11,7 @@ export interface HostTool {
   readonly command: string;
   readonly debianPackage: string;
   /** What needs it. */
-  readonly purpose: 'guests' | 'bochs' | 'image' | 'reports' | 'audit' | 'cloud';
+  readonly purpose: 'guests' | 'bochs' | 'bochs-build' | 'image' | 'reports' | 'audit' | 'cloud';
   /** Arguments that print its version (first line kept). */
   readonly versionArgs: readonly string[];
   /** The command prints no version: report its Debian package's. */
@@ -26,6 +26,16 @@ export const HOST_TOOLS: readonly HostTool[] = [
   { command: 'bochs', debianPackage: 'bochs', purpose: 'bochs', versionArgs: ['--help'], versionFromPackage: true },
   { command: 'unshare', debianPackage: 'util-linux', purpose: 'bochs', versionArgs: ['--version'] },
   { command: 'ip', debianPackage: 'iproute2', purpose: 'bochs', versionArgs: ['-V'] },
+  // The lean Bochs (guest/bochs-build.ts): tar unpacks Debian's source package, patch applies
+  // its patches, autoreconf regenerates configure from the patched configure.ac (as Debian's
+  // build does), and the link runs the system's libtool (Bochs's own macros are older).
+  { command: 'g++', debianPackage: 'g++', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'make', debianPackage: 'make', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'patch', debianPackage: 'patch', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'autoreconf', debianPackage: 'autoconf', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'aclocal', debianPackage: 'automake', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'libtoolize', debianPackage: 'libtool', purpose: 'bochs-build', versionArgs: ['--version'] },
+  { command: 'libtool', debianPackage: 'libtool-bin', purpose: 'bochs-build', versionArgs: ['--version'] },
   { command: 'mmdebstrap', debianPackage: 'mmdebstrap', purpose: 'image', versionArgs: ['--version'] },
   { command: 'dpkg-deb', debianPackage: 'dpkg', purpose: 'image', versionArgs: ['--version'] },
   { command: 'cpio', debianPackage: 'cpio', purpose: 'image', versionArgs: ['--version'] },
