@@ -12,7 +12,7 @@ import { cacheRoot, ensureCached, writeJson } from '../host/cache.js';
 import { removeTree } from '../host/remove-tree.js';
 import { InfrastructureError } from '../util/errors.js';
 import { silentLog, timedStep, type Log } from '../util/log.js';
-import { HOST_TOOLS, type HostTool } from '../host/tools.js';
+import { requireTools } from '../host/tools.js';
 import { checkDownload, compileCommands, leanBochsKey, leanBochsRecipe, patchCommand, patchSeries, SOURCE_TREE, unpackCommands, type BuildCommand, type LeanBochsRecipe } from './bochs-build-recipe.js';
 
 export interface LeanBochs {
@@ -33,18 +33,6 @@ const httpFetch: Fetcher = async (url, signal) => {
   if (!response.ok) throw new InfrastructureError(`${url}: HTTP ${response.status} ${response.statusText}`);
   return Buffer.from(await response.arrayBuffer());
 };
-
-/** Which programs of the build (host/tools.ts, purpose 'bochs-build') are missing. */
-export async function missingBuildTools(has: (command: string) => Promise<boolean> = onPath): Promise<HostTool[]> {
-  const tools = HOST_TOOLS.filter((t) => t.purpose === 'bochs-build');
-  const present = await Promise.all(tools.map((t) => has(t.command)));
-  return tools.filter((_, i) => !present[i]);
-}
-
-async function onPath(command: string): Promise<boolean> {
-  const r = await execa('sh', ['-c', 'command -v "$1"', 'sh', command], { reject: false });
-  return r.exitCode === 0;
-}
 
 /** Downloads the source package's files into `dir`, each checked against the recipe; throws naming the file that is not what the recipe pins. */
 export async function downloadSource(recipe: LeanBochsRecipe, dir: string, fetcher: Fetcher = httpFetch, signal?: AbortSignal): Promise<void> {
@@ -98,10 +86,8 @@ export async function ensureLeanBochs(options: EnsureLeanBochsOptions = {}): Pro
     ...signalOption,
     ...(options.rebuild ? { rebuild: true } : {}),
     build: async (staging) => {
-      const missing = await missingBuildTools();
-      if (missing.length > 0) {
-        throw new InfrastructureError(`building the lean Bochs needs ${missing.map((t) => t.command).join(', ')}`, { hint: `apt-get install ${[...new Set(missing.map((t) => t.debianPackage))].join(' ')}` });
-      }
+      // The build's programs (host/tools.ts, purpose 'bochs-build'): a missing one is named with its package.
+      await requireTools(['bochs-build']);
       const started = performance.now();
       const work = await tmpDir({ prefix: 'levelgate-bochs-build-', unsafeCleanup: true });
       try {

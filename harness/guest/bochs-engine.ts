@@ -108,6 +108,11 @@ export function failureFile(cache: string = cacheRoot()): string {
   return `${leanBochsDir(leanBochsRecipe(), cache)}.failed.json`;
 }
 
+/** The reason a lean build failed before, if one is remembered. */
+function rememberedFailure(file: string): Promise<string | undefined> {
+  return readFile(file, 'utf8').then((t) => (JSON.parse(t) as { reason: string }).reason, () => undefined);
+}
+
 /** Forgets a remembered failure (setup does, before it builds). */
 export async function forgetLeanBochsFailure(cache: string = cacheRoot()): Promise<void> {
   await rm(failureFile(cache), { force: true });
@@ -131,7 +136,7 @@ export function bochsEngine(options: { readonly log?: Log; readonly signal?: Abo
     distroVersion: async () => (await debianPackageVersion('bochs')) ?? 'not installed',
     buildLean: () => ensureLeanBochs({ log, ...(options.signal ? { signal: options.signal } : {}) }),
     digest: async (file) => createHash('sha256').update(await readFile(file)).digest('hex'),
-    rememberedFailure: () => readFile(failure, 'utf8').then((t) => (JSON.parse(t) as { reason: string }).reason, () => undefined),
+    rememberedFailure: () => rememberedFailure(failure),
     rememberFailure: async (reason) => {
       await writeJson(failure, { reason, at: new Date().toISOString() }).catch(() => undefined);
     },
@@ -148,7 +153,7 @@ export async function describeBochsEngine(cache: string = cacheRoot(), env: Node
   const recipe = leanBochsRecipe(env);
   const key = leanBochsKey(recipe);
   if (await exists(`${leanBochsDir(recipe, cache)}/bochs`)) return `the lean Bochs ${key} (built from Debian's ${recipe.source.name} ${recipe.source.version} source without debugger, instrumentation or SMP; cached)`;
-  const failed = await readFile(failureFile(cache), 'utf8').then((t) => (JSON.parse(t) as { reason: string }).reason, () => undefined);
+  const failed = await rememberedFailure(failureFile(cache));
   if (failed !== undefined && choice === 'auto') return `the distro's Bochs (slower): the lean build failed (${failed}); \`levelgate setup\` tries again`;
   return `the lean Bochs ${key}, not built yet: the first v4 run builds it from Debian's ${recipe.source.name} ${recipe.source.version} source (a few minutes), or run \`levelgate setup\``;
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import test from 'ava';
 import { dir as tmpDir } from 'tmp-promise';
 import { BOCHS_SOURCE, checkDownload, compileCommands, LEAN_CONFIGURE, leanBochsKey, leanBochsRecipe, patchCommand, patchSeries, unpackCommands, type LeanBochsRecipe } from '../../harness/guest/bochs-build-recipe.js';
-import { downloadSource, missingBuildTools, type Fetcher } from '../../harness/guest/bochs-build.js';
+import { downloadSource, type Fetcher } from '../../harness/guest/bochs-build.js';
+import { HOST_TOOLS } from '../../harness/host/tools.js';
 import { bochsChoice, distroBochs, leanBochsProgram, resolveBochsEngine, type EngineDeps } from '../../harness/guest/bochs-engine.js';
 import { bochsSnapshotInputs } from '../../harness/guest/bochs-snapshot.js';
 import type { ImageArtifacts } from '../../harness/image/build.js';
@@ -107,15 +108,15 @@ test('downloadSource refuses a tampered file and a missing one, naming it', asyn
   await t.throwsAsync(downloadSource(missing.recipe, dir.path, missing.fetcher), { message: 'http://m/debian/pool/main/b/bochs/bochs_3.0+dfsg-1.debian.tar.xz: HTTP 404 Not Found' });
 });
 
-test('missingBuildTools names the programs the build lacks', async (t) => {
-  const missing = await missingBuildTools(async (command) => !['g++', 'libtool'].includes(command));
-  t.deepEqual(
-    missing.map((m) => [m.command, m.debianPackage]),
-    [
-      ['g++', 'g++'],
-      ['libtool', 'libtool-bin'],
-    ],
-  );
+test("the build's programs are host tools of purpose bochs-build, each with the package that provides it (requireTools names the missing ones)", (t) => {
+  const build = HOST_TOOLS.filter((tool) => tool.purpose === 'bochs-build').map((tool) => [tool.command, tool.debianPackage]);
+  for (const needed of [
+    ['g++', 'g++'],
+    ['patch', 'patch'],
+    ['libtool', 'libtool-bin'],
+  ]) {
+    t.true(build.some(([c, p]) => c === needed[0] && p === needed[1]), needed.join(' from '));
+  }
 });
 
 function deps(overrides: Partial<EngineDeps> = {}): EngineDeps & { notices: string[]; remembered: string[]; builds: number } {
